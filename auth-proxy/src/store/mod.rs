@@ -1,0 +1,280 @@
+//! Shared state, spoken in intent rather than key-value. Two implementations: Redis (shared by
+//! every replica) and memory (single process, unit tests). One contract test suite
+//! (`tests/api/store_contract.rs`) runs against both.
+//!
+//! Codes and refresh tokens have the form `<grant id>.<secret>`: the store receives the grant
+//! id and the SHA-256 of the whole token, so every key that must change together for one grant
+//! shares a Redis Cluster hash tag (`{g:<grant id>}`) and one script can update them atomically.
+
+pub mod keys;
+pub mod memory;
+pub mod redis;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mcp_shared::ScopeSet;
+use serde::{Deserialize, Serialize};
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    None,
+    ClientSecretPost,
+    ClientSecretBasic,
+}
+
+impl TokenEndpointAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretBasic => "client_secret_basic",
+        }
+    }
+}
+
+/// A registered client (RFC 7591), as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// SHA-256 hex of the client secret, for confidential clients.
+    pub client_secret_hash: Option<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    /// The scopes the client registered for, if it named any.
+    pub scope: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub software_id: Option<String>,
+    pub software_version: Option<String>,
+    pub created_at: i64,
+}
+
+/// An authorization request that passed validation and waits for the user's consent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: String,
+    pub scope: ScopeSet,
+    pub resource: String,
+    /// PKCE S256 challenge from the MCP client.
+    pub code_challenge: String,
+    /// SHA-256 hex of the consent form's CSRF token.
+    pub csrf_hash: String,
+    /// SHA-256 hex of the browser-binding cookie value.
+    pub browser_hash: String,
+    pub created_at: i64,
+}
+
+/// A consented authorization on its way through the upstream IdP, keyed by upstream `state`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamFlow {
+    pub authorization: PendingAuthorization,
+    /// The proxy's own PKCE verifier for the upstream code exchange.
+    pub pkce_verifier: String,
+    pub nonce: String,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for UpstreamFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamFlow")
+            .field("authorization", &self.authorization)
+            .field("pkce_verifier", &"<redacted>")
+            .field("nonce", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// The user's authorization: who, for which client, resource and scopes, with the upstream
+/// token set sealed (AES-256-GCM, grant id as associated data).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub grant_id: String,
+    pub subject: String,
+    pub client_id: String,
+    pub scope: ScopeSet,
+    pub resource: String,
+    pub upstream_sealed: String,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for GrantRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrantRecord")
+            .field("grant_id", &self.grant_id)
+            .field("subject", &self.subject)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .field("upstream_sealed", &"<sealed>")
+            .finish()
+    }
+}
+
+/// What an authorization code was issued for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeRecord {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub scope: ScopeSet,
+    pub resource: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    pub client_id: String,
+    pub issued_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeTake {
+    /// First use: the code is gone from the store now.
+    Redeemed(CodeRecord),
+    /// The code was redeemed before (within the replay window): the caller revokes the grant.
+    Replayed,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The new token is stored; the presented one is now "used" (valid for the grace window).
+    Rotated(GrantRecord),
+    Unknown,
+    /// The token belongs to another client; nothing changed.
+    WrongClient,
+    /// The grant was revoked (or expired).
+    Revoked,
+    /// A token used longer ago than the grace window was presented again: the store has
+    /// revoked the grant and with it every refresh token of the family.
+    ReuseDetected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    pub allowed: bool,
+    pub remaining: u32,
+    /// Seconds until the window resets (for `Retry-After`), at least 1 when refused.
+    pub retry_after_secs: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Cheap round trip for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+
+    async fn put_pending_authorization(
+        &self,
+        flow_id: &str,
+        flow: &PendingAuthorization,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Atomic: at most one caller gets the flow.
+    async fn take_pending_authorization(
+        &self,
+        flow_id: &str,
+    ) -> Result<Option<PendingAuthorization>, StoreError>;
+
+    async fn put_upstream_flow(
+        &self,
+        upstream_state: &str,
+        flow: &UpstreamFlow,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Atomic: at most one caller gets the flow.
+    async fn take_upstream_flow(
+        &self,
+        upstream_state: &str,
+    ) -> Result<Option<UpstreamFlow>, StoreError>;
+
+    async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError>;
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// Replaces the sealed upstream token set, keeping the grant's TTL. `false` if the grant is
+    /// gone (revoked or expired).
+    async fn update_grant_upstream(
+        &self,
+        grant_id: &str,
+        upstream_sealed: &str,
+    ) -> Result<bool, StoreError>;
+    /// Revokes the grant: its refresh-token family, unredeemed codes and token exchange all
+    /// stop working. Idempotent.
+    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError>;
+
+    async fn put_code(
+        &self,
+        grant_id: &str,
+        code_hash: &str,
+        code: &CodeRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Atomic take. A redeemed code leaves a marker for `replay_window` so that a second
+    /// redemption is recognised as a replay rather than an unknown code.
+    async fn take_code(
+        &self,
+        grant_id: &str,
+        code_hash: &str,
+        replay_window: Duration,
+    ) -> Result<CodeTake, StoreError>;
+
+    /// Stores the first refresh token of a grant's family and extends the grant to `ttl`.
+    async fn put_refresh_token(
+        &self,
+        grant_id: &str,
+        token_hash: &str,
+        record: &RefreshRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Atomically rotates `presented_hash` to `new_hash` (see [`RefreshOutcome`]). `now` is
+    /// Unix seconds; a token may be presented again within `grace` of its first use (clients
+    /// retry and race), each time yielding a new token of the same family.
+    #[allow(clippy::too_many_arguments)]
+    async fn rotate_refresh_token(
+        &self,
+        grant_id: &str,
+        presented_hash: &str,
+        client_id: &str,
+        new_hash: &str,
+        now: i64,
+        grace: Duration,
+        ttl: Duration,
+    ) -> Result<RefreshOutcome, StoreError>;
+    async fn get_refresh_token(
+        &self,
+        grant_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRecord>, StoreError>;
+
+    /// Puts an access token's `jti` on the deny-list until it would have expired anyway.
+    async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError>;
+    async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// One atomic fixed-window check-and-count for `bucket`, shared by all replicas.
+    async fn hit_rate_limit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<RateDecision, StoreError>;
+}

@@ -1,0 +1,89 @@
+//! The upstream identity provider, as the auth-proxy sees it: an OpenID Provider of which the
+//! proxy is a confidential client with its own credentials and its own PKCE pair.
+
+pub mod oidc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+pub use self::oidc::{OidcUpstream, OidcUpstreamConfig};
+
+/// The upstream token set of one grant. Sealed before it is stored; never sent to MCP clients.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamTokens {
+    pub access_token: String,
+    pub token_type: String,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+    /// Unix seconds, when the IdP said how long the access token lives.
+    pub expires_at: Option<i64>,
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for UpstreamTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamTokens")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
+            .field("expires_at", &self.expires_at)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Who logged in upstream, from the validated ID token or, for IdPs that return no ID token,
+/// from the userinfo endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamIdentity {
+    pub subject: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub preferred_username: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The IdP could not be reached, timed out, or answered 5xx / garbage: a 502-class failure.
+    #[error("upstream identity provider unavailable: {0}")]
+    Unavailable(String),
+    /// The IdP refused (e.g. `invalid_grant` for the code or the refresh token).
+    #[error("upstream identity provider refused the request: {0}")]
+    Rejected(String),
+    /// What the IdP returned did not validate (ID token signature, `iss`, `aud`, `nonce`, …).
+    #[error("upstream response failed validation: {0}")]
+    Invalid(String),
+}
+
+#[async_trait]
+pub trait UpstreamIdp: Send + Sync + std::fmt::Debug {
+    /// Whether discovery metadata (and the JWKS) are loaded; feeds `/readyz`.
+    async fn is_ready(&self) -> bool;
+
+    /// Loads (or refreshes) discovery metadata and the JWKS. Cached; called at start-up,
+    /// lazily on first use, and in the background until it succeeds.
+    async fn discover(&self) -> Result<(), UpstreamError>;
+
+    /// The URL to send the browser to: the proxy's client id, its redirect URI, `state`,
+    /// `nonce`, the S256 challenge of the proxy's own verifier and the configured scopes.
+    async fn authorization_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<Url, UpstreamError>;
+
+    /// Exchanges the upstream code, validates the ID token (signature via the IdP's JWKS,
+    /// `iss`, `aud`, `nonce`, expiry) or falls back to userinfo when the IdP returned none.
+    async fn exchange_code(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<(UpstreamTokens, UpstreamIdentity), UpstreamError>;
+
+    /// Refreshes the upstream token set (used by token exchange).
+    async fn refresh(&self, refresh_token: &str) -> Result<UpstreamTokens, UpstreamError>;
+}
