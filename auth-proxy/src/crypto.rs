@@ -164,7 +164,7 @@ mod tests {
     fn sealed_values_open_only_with_same_context_and_key() {
         let k1 = vec![7u8; 32];
         let k2 = vec![9u8; 32];
-        let cipher = TokenCipher::new(&[k1.clone()]).unwrap();
+        let cipher = TokenCipher::new(std::slice::from_ref(&k1)).unwrap();
         let sealed = cipher.seal("grant-1", b"secret tokens");
         assert!(!sealed.contains("secret"));
         assert_eq!(cipher.open("grant-1", &sealed).unwrap(), b"secret tokens");

@@ -1,0 +1,518 @@
+//! Configuration from the environment, validated once at start-up into typed values. A bad
+//! value fails naming the variable; an unknown `AUTH_PROXY_*` variable is refused too, so a
+//! typo cannot silently fall back to a default. Secrets may come from `<NAME>_FILE` instead.
+//! Every variable is documented in `docs/configuration.md`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+use crate::crypto::TokenCipher;
+use crate::redirect::is_loopback_host;
+
+pub const PREFIX: &str = "AUTH_PROXY_";
+
+/// Every variable this service reads (without `_FILE` forms), for the unknown-variable check.
+const KNOWN: &[&str] = &[
+    "ISSUER",
+    "BIND",
+    "METRICS_BIND",
+    "RESOURCES",
+    "REDIS_URL",
+    "REDIS_PREFIX",
+    "UPSTREAM_ISSUER",
+    "UPSTREAM_CLIENT_ID",
+    "UPSTREAM_CLIENT_SECRET",
+    "UPSTREAM_SCOPES",
+    "UPSTREAM_OFFLINE_ACCESS",
+    "UPSTREAM_TIMEOUT_SECS",
+    "SIGNING_KEYS",
+    "ENCRYPTION_KEYS",
+    "ACCESS_TOKEN_TTL_SECS",
+    "REFRESH_TOKEN_TTL_SECS",
+    "REFRESH_GRACE_SECS",
+    "RATE_LIMIT_REGISTER",
+    "RATE_LIMIT_AUTHORIZE",
+    "RATE_LIMIT_TOKEN",
+    "TRUSTED_PROXIES",
+    "LOG_FORMAT",
+    "SHUTDOWN_TIMEOUT_SECS",
+];
+const SECRET_FILES: &[&str] = &["UPSTREAM_CLIENT_SECRET", "SIGNING_KEYS", "ENCRYPTION_KEYS", "REDIS_URL"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: String,
+    pub message: String,
+}
+
+fn err(name: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var: format!("{PREFIX}{name}"),
+        message: message.into(),
+    }
+}
+
+/// A string that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// `COUNT/SECONDS`, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+impl FromStr for RateLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (count, secs) = s
+            .split_once('/')
+            .ok_or_else(|| "expected COUNT/SECONDS, e.g. 30/60, or `off`".to_owned())?;
+        let limit: u32 = count
+            .trim()
+            .parse()
+            .map_err(|_| "COUNT must be a positive integer".to_owned())?;
+        let secs: u64 = secs
+            .trim()
+            .parse()
+            .map_err(|_| "SECONDS must be a positive integer".to_owned())?;
+        if limit == 0 || secs == 0 || secs > 86_400 {
+            return Err("COUNT must be ≥ 1 and SECONDS between 1 and 86400".into());
+        }
+        Ok(Self {
+            limit,
+            window: Duration::from_secs(secs),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    pub register: Option<RateLimit>,
+    pub authorize: Option<RateLimit>,
+    pub token: Option<RateLimit>,
+}
+
+/// How the browser-binding cookie is named and flagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieMode {
+    /// `__Host-` prefix, `Secure`: any https issuer.
+    HostPrefixed,
+    /// Plain-http loopback development only: no prefix, no `Secure` (browsers refuse both on
+    /// http). Documented in docs/configuration.md.
+    LoopbackDevelopment,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Issuer identifier, an origin without trailing slash (`https://auth.example.com`).
+    pub issuer: String,
+    pub bind: SocketAddr,
+    pub metrics_bind: SocketAddr,
+    /// Canonical resource URIs of the MCP server(s); the first is the default `resource`.
+    pub resources: Vec<String>,
+    pub redis_url: Option<Secret>,
+    pub redis_prefix: String,
+    pub upstream: UpstreamSettings,
+    /// PEM bundle; `None` means an ephemeral key (memory store only).
+    pub signing_keys_pem: Option<Secret>,
+    /// Raw 32-byte keys; empty means an ephemeral key (memory store only).
+    pub encryption_keys: Vec<Vec<u8>>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub refresh_grace: Duration,
+    pub rate_limits: RateLimits,
+    pub trusted_proxies: Vec<IpNet>,
+    pub log_format: LogFormat,
+    pub cookie_mode: CookieMode,
+    pub shutdown_timeout: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    /// `vars` holds full variable names (`AUTH_PROXY_…`).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let env = Env { vars };
+        env.reject_unknown()?;
+
+        let issuer_url = env.url("ISSUER", "http://127.0.0.1:8080")?;
+        if issuer_url.query().is_some() || issuer_url.fragment().is_some() || issuer_url.path() != "/" {
+            return Err(err("ISSUER", "must be an origin such as https://auth.example.com (no path, query or fragment)"));
+        }
+        let cookie_mode = match issuer_url.scheme() {
+            "https" => CookieMode::HostPrefixed,
+            "http" if is_loopback_host(&issuer_url) => CookieMode::LoopbackDevelopment,
+            _ => return Err(err("ISSUER", "must be https (plain http is allowed only for loopback development)")),
+        };
+        let issuer = issuer_url.as_str().trim_end_matches('/').to_owned();
+
+        let resources = env
+            .list("RESOURCES", "http://127.0.0.1:8000/mcp")
+            .into_iter()
+            .map(|r| {
+                let url = Url::parse(&r).map_err(|_| err("RESOURCES", format!("`{r}` is not an absolute URL")))?;
+                let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(&url));
+                if !secure || url.fragment().is_some() || url.query().is_some() {
+                    return Err(err("RESOURCES", format!("`{r}` must be https (or loopback http) without query or fragment")));
+                }
+                Ok(r)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if resources.is_empty() {
+            return Err(err("RESOURCES", "at least one resource URI is required"));
+        }
+
+        let redis_url = env.secret("REDIS_URL")?.filter(|s| !s.expose().is_empty());
+        if let Some(url) = &redis_url {
+            let ok = Url::parse(url.expose())
+                .map(|u| matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix"))
+                .unwrap_or(false);
+            if !ok {
+                return Err(err("REDIS_URL", "must be a redis:// or rediss:// URL"));
+            }
+        }
+        let redis_prefix = env.string("REDIS_PREFIX", "mcp-auth");
+        if redis_prefix.is_empty() || !redis_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
+            return Err(err("REDIS_PREFIX", "must be non-empty [A-Za-z0-9-_.:]"));
+        }
+
+        let upstream_issuer = env
+            .get("UPSTREAM_ISSUER")
+            .ok_or_else(|| err("UPSTREAM_ISSUER", "required: the issuer URL of your identity provider (Nextcloud, Keycloak, …)"))?;
+        let upstream_issuer = Url::parse(upstream_issuer)
+            .map_err(|_| err("UPSTREAM_ISSUER", "not an absolute URL"))?;
+        if upstream_issuer.scheme() != "https" && !is_loopback_host(&upstream_issuer) {
+            return Err(err("UPSTREAM_ISSUER", "must be https (plain http only for a loopback development IdP)"));
+        }
+        let client_id = env
+            .get("UPSTREAM_CLIENT_ID")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| err("UPSTREAM_CLIENT_ID", "required: the proxy's client id at the identity provider"))?
+            .to_owned();
+        let client_secret = env.secret("UPSTREAM_CLIENT_SECRET")?.filter(|s| !s.expose().is_empty());
+        let mut scopes = env.words("UPSTREAM_SCOPES", "openid profile email");
+        if !scopes.iter().any(|s| s == "openid") {
+            return Err(err("UPSTREAM_SCOPES", "must include `openid`"));
+        }
+        if env.bool("UPSTREAM_OFFLINE_ACCESS", true)? && !scopes.iter().any(|s| s == "offline_access") {
+            scopes.push("offline_access".into());
+        }
+        let upstream = UpstreamSettings {
+            issuer: upstream_issuer,
+            client_id,
+            client_secret,
+            scopes,
+            timeout: env.secs("UPSTREAM_TIMEOUT_SECS", 10, 1, 120)?,
+        };
+
+        let signing_keys_pem = env.secret("SIGNING_KEYS")?.filter(|s| !s.expose().trim().is_empty());
+        if let Some(pem) = &signing_keys_pem {
+            crate::keys::SigningKeys::from_pem_bundle(pem.expose())
+                .map_err(|e| err("SIGNING_KEYS", e.to_string()))?;
+        }
+        let encryption_keys = match env.secret("ENCRYPTION_KEYS")? {
+            None => Vec::new(),
+            Some(raw) => raw
+                .expose()
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(|k| TokenCipher::decode_key(k).map_err(|e| err("ENCRYPTION_KEYS", e.to_string())))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        if redis_url.is_some() {
+            // Replicas sharing Redis must agree on keys, and a restart must not orphan grants.
+            if signing_keys_pem.is_none() {
+                return Err(err("SIGNING_KEYS", "required when AUTH_PROXY_REDIS_URL is set (every replica must sign with the same keys)"));
+            }
+            if encryption_keys.is_empty() {
+                return Err(err("ENCRYPTION_KEYS", "required when AUTH_PROXY_REDIS_URL is set (generate with `openssl rand -base64 32`)"));
+            }
+        }
+
+        let access_token_ttl = env.secs("ACCESS_TOKEN_TTL_SECS", 600, 60, 86_400)?;
+        let refresh_token_ttl = env.secs("REFRESH_TOKEN_TTL_SECS", 30 * 86_400, 300, 365 * 86_400)?;
+        let refresh_grace = env.secs("REFRESH_GRACE_SECS", 10, 0, 300)?;
+
+        let rate_limits = RateLimits {
+            register: env.rate_limit("RATE_LIMIT_REGISTER", "20/3600")?,
+            authorize: env.rate_limit("RATE_LIMIT_AUTHORIZE", "60/60")?,
+            token: env.rate_limit("RATE_LIMIT_TOKEN", "120/60")?,
+        };
+        let trusted_proxies = env
+            .list("TRUSTED_PROXIES", "")
+            .into_iter()
+            .map(|c| {
+                c.parse::<IpNet>()
+                    .or_else(|_| c.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| err("TRUSTED_PROXIES", format!("`{c}` is not a CIDR or IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let log_format = match env.string("LOG_FORMAT", "text").as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(err("LOG_FORMAT", "must be `text` or `json`")),
+        };
+
+        Ok(Self {
+            issuer,
+            bind: env.socket_addr("BIND", "127.0.0.1:8080")?,
+            metrics_bind: env.socket_addr("METRICS_BIND", "127.0.0.1:9464")?,
+            resources,
+            redis_url,
+            redis_prefix,
+            upstream,
+            signing_keys_pem,
+            encryption_keys,
+            access_token_ttl,
+            refresh_token_ttl,
+            refresh_grace,
+            rate_limits,
+            trusted_proxies,
+            log_format,
+            cookie_mode,
+            shutdown_timeout: env.secs("SHUTDOWN_TIMEOUT_SECS", 20, 0, 600)?,
+        })
+    }
+
+    /// The proxy's own redirect URI at the upstream IdP.
+    pub fn callback_url(&self) -> String {
+        format!("{}{}", self.issuer, mcp_shared::paths::CALLBACK)
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+}
+
+struct Env<'a> {
+    vars: &'a HashMap<String, String>,
+}
+
+impl Env<'_> {
+    fn reject_unknown(&self) -> Result<(), ConfigError> {
+        for key in self.vars.keys() {
+            let Some(name) = key.strip_prefix(PREFIX) else { continue };
+            let base = name.strip_suffix("_FILE").filter(|b| SECRET_FILES.contains(b));
+            if !KNOWN.contains(&name) && base.is_none() {
+                return Err(ConfigError {
+                    var: key.clone(),
+                    message: "unknown variable (see docs/configuration.md)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(&format!("{PREFIX}{name}")).map(String::as_str)
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.get(name).unwrap_or(default).trim().to_owned()
+    }
+
+    fn list(&self, name: &str, default: &str) -> Vec<String> {
+        self.string(name, default)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn words(&self, name: &str, default: &str) -> Vec<String> {
+        self.string(name, default).split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
+        Url::parse(&self.string(name, default)).map_err(|_| err(name, "not an absolute URL"))
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
+            Some(_) => Err(err(name, "must be true or false")),
+        }
+    }
+
+    fn secs(&self, name: &str, default: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
+        let v = match self.get(name) {
+            None => default,
+            Some(raw) => raw.trim().parse().map_err(|_| err(name, "must be a whole number of seconds"))?,
+        };
+        if !(min..=max).contains(&v) {
+            return Err(err(name, format!("must be between {min} and {max} seconds")));
+        }
+        Ok(Duration::from_secs(v))
+    }
+
+    fn socket_addr(&self, name: &str, default: &str) -> Result<SocketAddr, ConfigError> {
+        self.string(name, default)
+            .parse()
+            .map_err(|_| err(name, "must be IP:PORT, e.g. 0.0.0.0:8080"))
+    }
+
+    fn rate_limit(&self, name: &str, default: &str) -> Result<Option<RateLimit>, ConfigError> {
+        let raw = self.string(name, default);
+        if raw.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        raw.parse().map(Some).map_err(|m: String| err(name, m))
+    }
+
+    /// A secret from `NAME` or from the file named by `NAME_FILE` (not both).
+    fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
+        let file_var = format!("{name}_FILE");
+        match (self.get(name), self.get(&file_var)) {
+            (Some(_), Some(_)) => Err(err(name, format!("set either {PREFIX}{name} or {PREFIX}{file_var}, not both"))),
+            (Some(v), None) => Ok(Some(Secret::new(v.trim()))),
+            (None, Some(path)) => std::fs::read_to_string(path.trim())
+                .map(|v| Some(Secret::new(v.trim())))
+                .map_err(|e| err(&file_var, format!("cannot read `{path}`: {e}"))),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut m: HashMap<String, String> = [
+            ("AUTH_PROXY_UPSTREAM_ISSUER", "https://idp.example"),
+            ("AUTH_PROXY_UPSTREAM_CLIENT_ID", "proxy"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in pairs {
+            m.insert((*k).to_owned(), (*v).to_owned());
+        }
+        m
+    }
+
+    fn error_var(pairs: &[(&str, &str)]) -> String {
+        Config::from_vars(&vars(pairs)).unwrap_err().var
+    }
+
+    #[test]
+    fn defaults_are_a_working_loopback_setup() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.issuer, "http://127.0.0.1:8080");
+        assert_eq!(c.cookie_mode, CookieMode::LoopbackDevelopment);
+        assert_eq!(c.resources, vec!["http://127.0.0.1:8000/mcp"]);
+        assert_eq!(c.upstream.scopes, vec!["openid", "profile", "email", "offline_access"]);
+        assert_eq!(c.rate_limits.authorize, Some(RateLimit { limit: 60, window: Duration::from_secs(60) }));
+        assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn https_issuer_gets_host_prefixed_cookie() {
+        let c = Config::from_vars(&vars(&[("AUTH_PROXY_ISSUER", "https://auth.example.com/")])).unwrap();
+        assert_eq!(c.issuer, "https://auth.example.com");
+        assert_eq!(c.cookie_mode, CookieMode::HostPrefixed);
+        assert_eq!(c.callback_url(), "https://auth.example.com/callback");
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(error_var(&[("AUTH_PROXY_ISSUER", "http://auth.example.com")]), "AUTH_PROXY_ISSUER");
+        assert_eq!(error_var(&[("AUTH_PROXY_ISSUER", "https://a.example/sub")]), "AUTH_PROXY_ISSUER");
+        assert_eq!(error_var(&[("AUTH_PROXY_RESOURCES", "http://mcp.example/mcp")]), "AUTH_PROXY_RESOURCES");
+        assert_eq!(error_var(&[("AUTH_PROXY_RATE_LIMIT_TOKEN", "ten")]), "AUTH_PROXY_RATE_LIMIT_TOKEN");
+        assert_eq!(error_var(&[("AUTH_PROXY_ACCESS_TOKEN_TTL_SECS", "5")]), "AUTH_PROXY_ACCESS_TOKEN_TTL_SECS");
+        assert_eq!(error_var(&[("AUTH_PROXY_TRUSTED_PROXIES", "10.0.0.0/33")]), "AUTH_PROXY_TRUSTED_PROXIES");
+        assert_eq!(error_var(&[("AUTH_PROXY_BIND", "localhost")]), "AUTH_PROXY_BIND");
+        assert_eq!(error_var(&[("AUTH_PROXY_ENCRYPTION_KEYS", "c2hvcnQ=")]), "AUTH_PROXY_ENCRYPTION_KEYS");
+        assert_eq!(error_var(&[("AUTH_PROXY_SIGNING_KEYS", "garbage")]), "AUTH_PROXY_SIGNING_KEYS");
+        assert_eq!(error_var(&[("AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS", "maybe")]), "AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS");
+        assert_eq!(error_var(&[("AUTH_PROXY_ISUER", "https://typo")]), "AUTH_PROXY_ISUER");
+        let mut missing = vars(&[]);
+        missing.remove("AUTH_PROXY_UPSTREAM_ISSUER");
+        assert_eq!(Config::from_vars(&missing).unwrap_err().var, "AUTH_PROXY_UPSTREAM_ISSUER");
+    }
+
+    #[test]
+    fn redis_requires_shared_keys() {
+        assert_eq!(error_var(&[("AUTH_PROXY_REDIS_URL", "redis://127.0.0.1:6379")]), "AUTH_PROXY_SIGNING_KEYS");
+        assert_eq!(error_var(&[("AUTH_PROXY_REDIS_URL", "http://127.0.0.1")]), "AUTH_PROXY_REDIS_URL");
+    }
+
+    #[test]
+    fn secret_from_file_or_env_but_not_both() {
+        let dir = std::env::temp_dir().join(format!("auth-proxy-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret");
+        std::fs::write(&path, "s3cr3t\n").unwrap();
+        let p = path.to_str().unwrap();
+        let c = Config::from_vars(&vars(&[("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", p)])).unwrap();
+        assert_eq!(c.upstream.client_secret.as_ref().unwrap().expose(), "s3cr3t");
+        assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", p), ("AUTH_PROXY_UPSTREAM_CLIENT_SECRET", "x")]),
+            "AUTH_PROXY_UPSTREAM_CLIENT_SECRET"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", "/nonexistent/secret")]),
+            "AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn rate_limits_parse_or_turn_off() {
+        let c = Config::from_vars(&vars(&[("AUTH_PROXY_RATE_LIMIT_REGISTER", "off"), ("AUTH_PROXY_RATE_LIMIT_TOKEN", "5/10")])).unwrap();
+        assert_eq!(c.rate_limits.register, None);
+        assert_eq!(c.rate_limits.token, Some(RateLimit { limit: 5, window: Duration::from_secs(10) }));
+        assert!("0/10".parse::<RateLimit>().is_err());
+        assert!("5/0".parse::<RateLimit>().is_err());
+    }
+}

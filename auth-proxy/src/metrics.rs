@@ -1,0 +1,136 @@
+//! Prometheus metrics, one registry per process, served on the metrics listener. Label sets are
+//! bounded: route patterns (not raw paths), methods, status codes and fixed outcome names; never
+//! user or client ids.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub tokens_issued: IntCounterVec,
+    pub tokens_revoked: IntCounterVec,
+    pub refresh_reuse_detected: IntCounter,
+    pub code_replay_detected: IntCounter,
+    pub consent: IntCounterVec,
+    pub clients_registered: IntCounter,
+    pub rate_limited: IntCounterVec,
+    pub upstream_requests: IntCounterVec,
+    pub upstream_duration: HistogramVec,
+    pub store_errors: IntCounter,
+}
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+impl Metrics {
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
+            let c = IntCounter::new(name, help)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, prometheus::Error> {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+                labels,
+            )?;
+            registry.register(Box::new(h.clone()))?;
+            Ok(h)
+        };
+        Ok(Self {
+            http_requests: counter_vec(
+                "auth_proxy_http_requests_total",
+                "HTTP requests by route pattern, method and status code.",
+                &["route", "method", "status"],
+            )?,
+            http_duration: histogram(
+                "auth_proxy_http_request_duration_seconds",
+                "HTTP request latency by route pattern and method.",
+                &["route", "method"],
+            )?,
+            tokens_issued: counter_vec(
+                "auth_proxy_tokens_issued_total",
+                "Access tokens issued, by grant type (authorization_code, refresh_token).",
+                &["grant_type"],
+            )?,
+            tokens_revoked: counter_vec(
+                "auth_proxy_tokens_revoked_total",
+                "Revocations, by what was revoked (refresh_token, access_token, grant).",
+                &["kind"],
+            )?,
+            refresh_reuse_detected: counter(
+                "auth_proxy_refresh_token_reuse_detected_total",
+                "Refresh tokens presented again after their grace window (the family is revoked).",
+            )?,
+            code_replay_detected: counter(
+                "auth_proxy_authorization_code_replay_detected_total",
+                "Authorization codes presented a second time (what they issued is revoked).",
+            )?,
+            consent: counter_vec(
+                "auth_proxy_consent_decisions_total",
+                "Consent decisions on the proxy's own consent page (approved, denied).",
+                &["decision"],
+            )?,
+            clients_registered: counter(
+                "auth_proxy_clients_registered_total",
+                "Clients registered through dynamic client registration.",
+            )?,
+            rate_limited: counter_vec(
+                "auth_proxy_rate_limited_total",
+                "Requests refused by the rate limiter, by endpoint.",
+                &["endpoint"],
+            )?,
+            upstream_requests: counter_vec(
+                "auth_proxy_upstream_requests_total",
+                "Calls to the upstream identity provider by operation and outcome.",
+                &["operation", "outcome"],
+            )?,
+            upstream_duration: histogram(
+                "auth_proxy_upstream_request_duration_seconds",
+                "Latency of calls to the upstream identity provider by operation.",
+                &["operation"],
+            )?,
+            store_errors: counter(
+                "auth_proxy_store_errors_total",
+                "Store (Redis) operations that failed.",
+            )?,
+            registry,
+        })
+    }
+
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let encoder = TextEncoder::new();
+        if encoder.encode(&self.registry.gather(), &mut buf).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_render_with_help_texts() {
+        let m = Metrics::new().unwrap();
+        m.tokens_issued.with_label_values(&["authorization_code"]).inc();
+        m.http_requests.with_label_values(&["/token", "POST", "200"]).inc();
+        let text = m.render();
+        assert!(text.contains("# HELP auth_proxy_tokens_issued_total"));
+        assert!(text.contains("auth_proxy_tokens_issued_total{grant_type=\"authorization_code\"} 1"));
+        assert!(text.contains("auth_proxy_http_requests_total{method=\"POST\",route=\"/token\",status=\"200\"} 1"));
+    }
+}

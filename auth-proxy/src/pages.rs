@@ -1,0 +1,183 @@
+//! Server-rendered HTML: the consent page and the error page. Plain, readable, no script, every
+//! interpolated value escaped, never framed.
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use mcp_shared::{Scope, ScopeSet};
+
+/// No script at all; inline style only; nothing may frame these pages (clickjacking on an
+/// approve button is the attack this stops).
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Security headers every page carries.
+pub fn html_response(status: StatusCode) -> HttpResponseBuilder {
+    let mut b = HttpResponse::build(status);
+    b.content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    b
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light dark; --fg:#1d1d1f; --muted:#5f6368; --bg:#f6f7f9; --card:#fff; --line:#dcdfe4; --accent:#0b57d0; --warn:#8a4b00; --warnbg:#fff4e5; }
+@media (prefers-color-scheme: dark) { :root { --fg:#e8eaed; --muted:#9aa0a6; --bg:#202124; --card:#2b2c30; --line:#3c4043; --accent:#8ab4f8; --warn:#fdd663; --warnbg:#3c3222; } }
+* { box-sizing: border-box; }
+body { margin:0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color:var(--fg); background:var(--bg); }
+main { max-width: 34rem; margin: 3rem auto; padding: 2rem; background: var(--card); border:1px solid var(--line); border-radius: 12px; }
+h1 { font-size: 1.35rem; margin: 0 0 1rem; }
+p { margin: .5rem 0; }
+.muted { color: var(--muted); font-size: .9rem; }
+.host { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
+ul { padding-left: 1.2rem; margin: .5rem 0 1rem; }
+li { margin: .25rem 0; }
+code { font-size: .85rem; color: var(--muted); }
+.warn { background: var(--warnbg); color: var(--warn); padding: .6rem .8rem; border-radius: 8px; font-size: .9rem; }
+.actions { display:flex; gap: .75rem; margin-top: 1.5rem; }
+button { flex:1; font: inherit; padding: .65rem 1rem; border-radius: 8px; border: 1px solid var(--line); background: transparent; color: var(--fg); cursor: pointer; }
+button.primary { background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 600; }
+@media (prefers-color-scheme: dark) { button.primary { color: #202124; } }
+"#;
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        escape(title)
+    )
+}
+
+pub struct ConsentView<'a> {
+    pub client_name: Option<&'a str>,
+    pub client_id: &'a str,
+    pub redirect_host: &'a str,
+    pub redirect_is_loopback: bool,
+    pub resource: &'a str,
+    pub scopes: &'a ScopeSet,
+    pub flow_id: &'a str,
+    pub csrf_token: &'a str,
+}
+
+pub fn consent(view: &ConsentView<'_>) -> String {
+    let name = match view.client_name {
+        Some(n) if !n.trim().is_empty() => escape(n.trim()),
+        _ => "An unnamed application".to_owned(),
+    };
+    let mut scope_items = String::new();
+    let data_scopes: Vec<Scope> = view.scopes.iter().filter(|s| !s.is_identity()).collect();
+    for scope in view.scopes.iter() {
+        scope_items.push_str(&format!(
+            "<li>{} <code>{}</code></li>",
+            escape(scope.description()),
+            escape(scope.as_str())
+        ));
+    }
+    if view.scopes.is_empty() {
+        scope_items.push_str("<li>Confirm who you are (no access to your data)</li>");
+    }
+    let loopback_note = if view.redirect_is_loopback {
+        "<p class=\"warn\">This application receives the result on this computer \
+         (a local address). Approve only if you just started it yourself.</p>"
+    } else {
+        ""
+    };
+    let data_note = if data_scopes.is_empty() {
+        ""
+    } else {
+        "<p class=\"muted\">It will act as you, within these permissions, until you revoke it.</p>"
+    };
+    let body = format!(
+        "<h1>Allow {name} to access your Nextcloud?</h1>\
+         <p>After you approve and sign in, you will be sent back to \
+         <span class=\"host\">{host}</span>.</p>{loopback_note}\
+         <p>It is asking to:</p><ul>{scope_items}</ul>{data_note}\
+         <p class=\"muted\">Client id <code>{client_id}</code><br>For <code>{resource}</code></p>\
+         <form method=\"post\" action=\"{action}\">\
+         <input type=\"hidden\" name=\"flow\" value=\"{flow}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <div class=\"actions\">\
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
+         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Approve</button>\
+         </div></form>",
+        host = escape(view.redirect_host),
+        client_id = escape(view.client_id),
+        resource = escape(view.resource),
+        action = mcp_shared::paths::CONSENT,
+        flow = escape(view.flow_id),
+        csrf = escape(view.csrf_token),
+    );
+    page(&format!("Allow {} access?", view.client_name.unwrap_or("application")), &body)
+}
+
+/// An error shown to the person in the browser (used when we cannot or must not redirect).
+pub fn error(status: StatusCode, title: &str, detail: &str) -> HttpResponse {
+    let body = format!(
+        "<h1>{}</h1><p>{}</p><p class=\"muted\">Return to the application and start again. \
+         If this keeps happening, contact the administrator.</p>",
+        escape(title),
+        escape(detail)
+    );
+    html_response(status).body(page(title, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_interpolated_is_escaped() {
+        let scopes = ScopeSet::parse("notes:read").unwrap();
+        let html = consent(&ConsentView {
+            client_name: Some("<script>alert(1)</script>"),
+            client_id: "\"><img src=x>",
+            redirect_host: "evil\"host",
+            redirect_is_loopback: false,
+            resource: "https://mcp.example/mcp",
+            scopes: &scopes,
+            flow_id: "f",
+            csrf_token: "c",
+        });
+        assert!(!html.contains("<script>alert"));
+        assert!(!html.contains("<img src=x>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("Read your notes"));
+    }
+
+    #[test]
+    fn loopback_redirect_gets_a_warning() {
+        let scopes = ScopeSet::new();
+        let view = |loopback| ConsentView {
+            client_name: None,
+            client_id: "c",
+            redirect_host: "127.0.0.1",
+            redirect_is_loopback: loopback,
+            resource: "r",
+            scopes: &scopes,
+            flow_id: "f",
+            csrf_token: "c",
+        };
+        assert!(consent(&view(true)).contains("class=\"warn\""));
+        assert!(!consent(&view(false)).contains("class=\"warn\""));
+    }
+}

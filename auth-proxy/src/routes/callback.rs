@@ -1,0 +1,157 @@
+//! `GET /callback`: the upstream IdP sends the browser back here. The flow is taken by upstream
+//! state (single use) and must belong to this browser; the upstream code is exchanged with the
+//! proxy's verifier and the identity validated; the upstream token set is sealed into a grant;
+//! the client gets its own authorization code with `state` and `iss`.
+
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use mcp_shared::OAuthErrorCode;
+
+use super::{binding_cookie_value, hash_matches, redirect_error, redirect_to_client};
+use crate::crypto::{random_token, sha256_hex};
+use crate::pages;
+use crate::state::AppState;
+use crate::store::{CodeRecord, GrantRecord};
+use crate::upstream::UpstreamError;
+
+/// Authorization codes live 60 s (DESIGN.md).
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+/// A grant whose code is never redeemed disappears shortly after the code.
+const UNREDEEMED_GRANT_TTL: Duration = Duration::from_secs(300);
+
+/// Upstream error codes we pass on by name; anything else becomes `server_error`.
+fn map_upstream_error(code: &str) -> OAuthErrorCode {
+    match code {
+        "access_denied" | "login_required" | "consent_required" | "interaction_required"
+        | "account_selection_required" => OAuthErrorCode::AccessDenied,
+        "temporarily_unavailable" => OAuthErrorCode::TemporarilyUnavailable,
+        _ => OAuthErrorCode::ServerError,
+    }
+}
+
+pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let get = |name: &str| super::param(&pairs, name);
+    let Some(upstream_state) = get("state") else {
+        return pages::error(StatusCode::BAD_REQUEST, "This sign-in response is not valid", "It carries no state.");
+    };
+    let flow = match state.store.take_upstream_flow(upstream_state).await {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "This sign-in has expired",
+                "It was already completed or took too long. Start again from the application.",
+            )
+        }
+        Err(e) => {
+            let e = state.store_error(e);
+            return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+        }
+    };
+    let auth = &flow.authorization;
+    // The flow must finish in the browser that consented: otherwise an attacker could have a
+    // victim's browser complete the attacker's login (login CSRF) or vice versa.
+    let bound = binding_cookie_value(&req, state.config.cookie_mode)
+        .is_some_and(|b| hash_matches(&b, &auth.browser_hash));
+    if !bound {
+        tracing::warn!(target: "audit", client_id = %auth.client_id, "callback rejected: browser binding mismatch");
+        return pages::error(
+            StatusCode::FORBIDDEN,
+            "This browser could not be verified",
+            "The sign-in finished in a different browser than it started in.",
+        );
+    }
+    let fail = |code: OAuthErrorCode, desc: &str| {
+        redirect_error(&state, &auth.redirect_uri, code, desc, Some(&auth.state), false)
+    };
+    // RFC 9207: when the IdP names itself, it must be the IdP we sent the user to.
+    if let Some(iss) = get("iss") {
+        let expected = state.config.upstream.issuer.as_str();
+        if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
+            return fail(OAuthErrorCode::AccessDenied, "the sign-in response came from an unexpected issuer");
+        }
+    }
+    if let Some(error) = get("error") {
+        tracing::info!(target: "audit", client_id = %auth.client_id, upstream_error = %error.chars().take(64).collect::<String>(), "upstream returned an error");
+        let code = map_upstream_error(error);
+        return fail(code, "the identity provider did not complete the sign-in");
+    }
+    let Some(upstream_code) = get("code") else {
+        return fail(OAuthErrorCode::ServerError, "the identity provider returned no code");
+    };
+
+    let started = Instant::now();
+    let exchanged = state
+        .upstream
+        .exchange_code(upstream_code, &flow.pkce_verifier, &flow.nonce)
+        .await;
+    state
+        .metrics
+        .upstream_duration
+        .with_label_values(&["token"])
+        .observe(started.elapsed().as_secs_f64());
+    let (tokens, identity) = match exchanged {
+        Ok(ok) => {
+            state.metrics.upstream_requests.with_label_values(&["token", "ok"]).inc();
+            ok
+        }
+        Err(e) => {
+            let outcome = match e {
+                UpstreamError::Unavailable(_) => "unavailable",
+                UpstreamError::Rejected(_) => "rejected",
+                UpstreamError::Invalid(_) => "invalid",
+            };
+            state.metrics.upstream_requests.with_label_values(&["token", outcome]).inc();
+            tracing::warn!(error = %e, client_id = %auth.client_id, "upstream code exchange failed");
+            return match e {
+                UpstreamError::Unavailable(_) => fail(
+                    OAuthErrorCode::TemporarilyUnavailable,
+                    "the identity provider is unavailable",
+                ),
+                _ => fail(OAuthErrorCode::AccessDenied, "the sign-in could not be verified"),
+            };
+        }
+    };
+
+    let grant_id = random_token(16);
+    let Ok(plain) = serde_json::to_vec(&tokens) else {
+        return fail(OAuthErrorCode::ServerError, "internal error");
+    };
+    let now = state.clock.now();
+    let grant = GrantRecord {
+        grant_id: grant_id.clone(),
+        subject: identity.subject.clone(),
+        client_id: auth.client_id.clone(),
+        scope: auth.scope.clone(),
+        resource: auth.resource.clone(),
+        upstream_sealed: state.cipher.seal(&grant_id, &plain),
+        created_at: now,
+    };
+    let code = format!("{grant_id}.{}", random_token(32));
+    let record = CodeRecord {
+        client_id: auth.client_id.clone(),
+        redirect_uri: auth.redirect_uri.clone(),
+        code_challenge: auth.code_challenge.clone(),
+        scope: auth.scope.clone(),
+        resource: auth.resource.clone(),
+        created_at: now,
+    };
+    let stored = async {
+        state.store.put_grant(&grant, UNREDEEMED_GRANT_TTL).await?;
+        state.store.put_code(&grant_id, &sha256_hex(&code), &record, CODE_TTL).await
+    }
+    .await;
+    if let Err(e) = stored {
+        let e = state.store_error(e);
+        return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+    }
+    tracing::info!(target: "audit", client_id = %auth.client_id, subject = %identity.subject, grant_id = %grant_id, "authorization code issued");
+    redirect_to_client(
+        &auth.redirect_uri,
+        &[("code", &code), ("state", &auth.state), ("iss", &state.config.issuer)],
+        false,
+    )
+}

@@ -1,0 +1,51 @@
+//! RFC 8414 authorization-server metadata (also served at the OpenID discovery path, where some
+//! clients look first) and the JWKS.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use mcp_shared::{paths, Scope};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Built once at start-up: it depends only on configuration.
+pub fn metadata_document(config: &Config) -> serde_json::Value {
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let auth_methods = ["none", "client_secret_post", "client_secret_basic"];
+    json!({
+        "issuer": config.issuer,
+        "authorization_endpoint": config.endpoint(paths::AUTHORIZE),
+        "token_endpoint": config.endpoint(paths::TOKEN),
+        "registration_endpoint": config.endpoint(paths::REGISTER),
+        "revocation_endpoint": config.endpoint(paths::REVOKE),
+        "jwks_uri": config.endpoint(paths::JWKS),
+        "scopes_supported": scopes,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        // Client ID Metadata Documents are not resolved yet; advertising them would send
+        // clients down a path that fails.
+        "client_id_metadata_document_supported": false,
+    })
+}
+
+pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(state.metadata_json.to_string())
+}
+
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .body(state.keys.jwks_json().to_owned())
+}

@@ -1,0 +1,200 @@
+//! Builds the application from configuration: the seams, the state, the main listener and the
+//! metrics listener. Tests call [`Application::build_with`] with their own store, upstream and
+//! clock, bind port 0 and talk to the real app over HTTP.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use anyhow::Context;
+use mcp_shared::paths;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::crypto::TokenCipher;
+use crate::keys::SigningKeys;
+use crate::metrics::Metrics;
+use crate::routes;
+use crate::state::AppState;
+use crate::store::{MemoryStore, RedisStore, Store};
+use crate::telemetry::observe;
+use crate::upstream::{OidcUpstream, OidcUpstreamConfig, UpstreamIdp};
+
+/// Bodies larger than this are refused before parsing (forms and registration JSON are small).
+const MAX_BODY: usize = 64 * 1024;
+
+pub struct Dependencies {
+    pub store: Arc<dyn Store>,
+    pub upstream: Arc<dyn UpstreamIdp>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub struct Application {
+    port: u16,
+    metrics_port: u16,
+    server: Server,
+    metrics_server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Production wiring: Redis when configured, else the in-memory store; the real upstream
+    /// OpenID Provider.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let store: Arc<dyn Store> = match &config.redis_url {
+            Some(url) => Arc::new(
+                RedisStore::connect(url.expose(), &config.redis_prefix)
+                    .await
+                    .context("AUTH_PROXY_REDIS_URL: cannot connect to Redis")?,
+            ),
+            None => {
+                tracing::warn!("no AUTH_PROXY_REDIS_URL: using the in-memory store (single process only; state is lost on restart)");
+                Arc::new(MemoryStore::new(clock.clone()))
+            }
+        };
+        let upstream: Arc<dyn UpstreamIdp> = Arc::new(
+            OidcUpstream::new(
+                OidcUpstreamConfig {
+                    issuer: config.upstream.issuer.clone(),
+                    client_id: config.upstream.client_id.clone(),
+                    client_secret: config.upstream.client_secret.as_ref().map(|s| s.expose().to_owned()),
+                    redirect_uri: url::Url::parse(&config.callback_url()).context("AUTH_PROXY_ISSUER")?,
+                    scopes: config.upstream.scopes.clone(),
+                    timeout: config.upstream.timeout,
+                    discovery_ttl: Duration::from_secs(3600),
+                },
+                clock.clone(),
+            )
+            .context("upstream identity provider configuration")?,
+        );
+        Self::build_with(config, Dependencies { store, upstream, clock }).await
+    }
+
+    pub async fn build_with(config: Config, deps: Dependencies) -> anyhow::Result<Self> {
+        let keys = match &config.signing_keys_pem {
+            Some(pem) => SigningKeys::from_pem_bundle(pem.expose()).context("AUTH_PROXY_SIGNING_KEYS")?,
+            None => {
+                tracing::warn!("no AUTH_PROXY_SIGNING_KEYS: signing with an ephemeral key (tokens become invalid on restart)");
+                SigningKeys::ephemeral().context("generating an ephemeral signing key")?
+            }
+        };
+        let cipher = if config.encryption_keys.is_empty() {
+            tracing::warn!("no AUTH_PROXY_ENCRYPTION_KEYS: sealing upstream tokens with an ephemeral key");
+            let raw = crate::crypto::random_token(32);
+            TokenCipher::new(&[raw.as_bytes()[..32].to_vec()])?
+        } else {
+            TokenCipher::new(&config.encryption_keys)?
+        };
+        let metrics = Metrics::new().context("registering metrics")?;
+        let metadata_json: Arc<str> = routes::metadata::metadata_document(&config).to_string().into();
+        let config = Arc::new(config);
+        let state = AppState {
+            config: config.clone(),
+            store: deps.store,
+            upstream: deps.upstream,
+            keys: Arc::new(keys),
+            cipher: Arc::new(cipher),
+            clock: deps.clock,
+            metrics,
+            metadata_json,
+        };
+
+        let listener = TcpListener::bind(config.bind).with_context(|| format!("AUTH_PROXY_BIND: cannot bind {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let metrics_listener = TcpListener::bind(config.metrics_bind)
+            .with_context(|| format!("AUTH_PROXY_METRICS_BIND: cannot bind {}", config.metrics_bind))?;
+        let metrics_port = metrics_listener.local_addr()?.port();
+        let shutdown = u64::try_from(config.shutdown_timeout.as_secs()).unwrap_or(20);
+
+        let data = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY))
+                .wrap(from_fn(observe))
+                .configure(configure_routes)
+        })
+        .listen(listener)?
+        .shutdown_timeout(shutdown)
+        .run();
+
+        let metrics_data = web::Data::new(state.metrics.clone());
+        let metrics_server = HttpServer::new(move || {
+            App::new()
+                .app_data(metrics_data.clone())
+                .route(paths::METRICS, web::get().to(render_metrics))
+        })
+        .workers(1)
+        .listen(metrics_listener)?
+        .shutdown_timeout(shutdown)
+        .run();
+
+        Ok(Self { port, metrics_port, server, metrics_server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM/SIGINT (actix stops accepting, drains in-flight requests up to
+    /// `AUTH_PROXY_SHUTDOWN_TIMEOUT_SECS`, then returns).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let upstream = self.state.upstream.clone();
+        let discovery = tokio::spawn(async move { keep_discovering(upstream).await });
+        let metrics_handle = self.metrics_server.handle();
+        let result = self.server.await;
+        metrics_handle.stop(true).await;
+        discovery.abort();
+        result
+    }
+}
+
+/// Loads upstream discovery at start-up and retries with back-off until it succeeds, so the
+/// proxy becomes ready as soon as its IdP is (Kubernetes may start them in any order).
+async fn keep_discovering(upstream: Arc<dyn UpstreamIdp>) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match upstream.discover().await {
+            Ok(()) => {
+                tracing::info!("upstream identity provider discovered");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "upstream discovery failed"),
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
+}
+
+pub fn configure_routes(cfg: &mut web::ServiceConfig) {
+    use routes::*;
+    cfg.service(web::resource(paths::AUTHORIZATION_SERVER_METADATA).route(web::get().to(metadata::metadata)))
+        .service(web::resource(paths::OPENID_CONFIGURATION).route(web::get().to(metadata::metadata)))
+        .service(web::resource(paths::JWKS).route(web::get().to(metadata::jwks)))
+        .service(web::resource(paths::REGISTER).route(web::post().to(register::register)))
+        .service(web::resource(paths::AUTHORIZE).route(web::get().to(authorize::authorize)))
+        .service(web::resource(paths::CONSENT).route(web::post().to(consent::decide)))
+        .service(web::resource(paths::CALLBACK).route(web::get().to(callback::callback)))
+        .service(web::resource(paths::TOKEN).route(web::post().to(token::token)))
+        .service(web::resource(paths::REVOKE).route(web::post().to(revoke::revoke)))
+        .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
+        .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
+}
+
+async fn render_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
+}

@@ -1,0 +1,92 @@
+//! What every handler can reach: configuration and the seams (store, upstream IdP, keys,
+//! cipher, clock, metrics).
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+
+use crate::client_ip;
+use crate::clock::Clock;
+use crate::config::{Config, RateLimit};
+use crate::crypto::TokenCipher;
+use crate::error::OAuthError;
+use crate::keys::SigningKeys;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::upstream::UpstreamIdp;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub upstream: Arc<dyn UpstreamIdp>,
+    pub keys: Arc<SigningKeys>,
+    pub cipher: Arc<TokenCipher>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    /// RFC 8414 metadata, serialised once.
+    pub metadata_json: Arc<str>,
+}
+
+/// Which endpoint a rate-limit bucket belongs to (a fixed set: bounded metric labels).
+#[derive(Debug, Clone, Copy)]
+pub enum Limited {
+    Register,
+    Authorize,
+    Token,
+}
+
+impl Limited {
+    fn name(self) -> &'static str {
+        match self {
+            Limited::Register => "register",
+            Limited::Authorize => "authorize",
+            Limited::Token => "token",
+        }
+    }
+}
+
+impl AppState {
+    fn limit_for(&self, endpoint: Limited) -> Option<RateLimit> {
+        let limits = &self.config.rate_limits;
+        match endpoint {
+            Limited::Register => limits.register,
+            Limited::Authorize => limits.authorize,
+            Limited::Token => limits.token,
+        }
+    }
+
+    /// Counts this request against the per-IP limit of `endpoint`, shared by all replicas
+    /// through the store. `Err` carries 429 + `Retry-After`.
+    pub async fn check_rate_limit(&self, endpoint: Limited, req: &HttpRequest) -> Result<(), OAuthError> {
+        let Some(limit) = self.limit_for(endpoint) else {
+            return Ok(());
+        };
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let peer = req.peer_addr().map(|a| a.ip());
+        let ip = client_ip::resolve(peer, forwarded, &self.config.trusted_proxies)
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let bucket = format!("{}:{ip}", endpoint.name());
+        let decision = self
+            .store
+            .hit_rate_limit(&bucket, limit.limit, limit.window)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        if decision.allowed {
+            Ok(())
+        } else {
+            self.metrics.rate_limited.with_label_values(&[endpoint.name()]).inc();
+            Err(OAuthError::rate_limited(decision.retry_after_secs))
+        }
+    }
+
+    /// Counts a store failure and maps it to the client-facing error.
+    pub fn store_error(&self, e: StoreError) -> OAuthError {
+        self.metrics.store_errors.inc();
+        e.into()
+    }
+}
