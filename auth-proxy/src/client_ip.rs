@@ -7,7 +7,11 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-pub fn resolve(peer: Option<IpAddr>, forwarded_for: Option<&str>, trusted: &[IpNet]) -> Option<IpAddr> {
+pub fn resolve(
+    peer: Option<IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[IpNet],
+) -> Option<IpAddr> {
     let peer = peer?;
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
@@ -44,24 +48,46 @@ mod tests {
 
     #[test]
     fn untrusted_peer_header_is_ignored() {
-        assert_eq!(resolve(ip("203.0.113.9"), Some("1.2.3.4"), &nets(&["10.0.0.0/8"])), ip("203.0.113.9"));
-        assert_eq!(resolve(ip("203.0.113.9"), Some("1.2.3.4"), &[]), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("203.0.113.9"), Some("1.2.3.4"), &nets(&["10.0.0.0/8"])),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            resolve(ip("203.0.113.9"), Some("1.2.3.4"), &[]),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
     fn trusted_peer_yields_first_untrusted_from_the_right() {
         let trusted = nets(&["10.0.0.0/8"]);
-        assert_eq!(resolve(ip("10.0.0.2"), Some("198.51.100.7"), &trusted), ip("198.51.100.7"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), Some("198.51.100.7"), &trusted),
+            ip("198.51.100.7")
+        );
         // A client-supplied leftmost entry is not believed past an untrusted hop.
-        assert_eq!(resolve(ip("10.0.0.2"), Some("6.6.6.6, 198.51.100.7, 10.0.0.3"), &trusted), ip("198.51.100.7"));
+        assert_eq!(
+            resolve(
+                ip("10.0.0.2"),
+                Some("6.6.6.6, 198.51.100.7, 10.0.0.3"),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
         // Only trusted hops: the leftmost one is the best we know.
-        assert_eq!(resolve(ip("10.0.0.2"), Some("10.1.1.1, 10.0.0.3"), &trusted), ip("10.1.1.1"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), Some("10.1.1.1, 10.0.0.3"), &trusted),
+            ip("10.1.1.1")
+        );
     }
 
     #[test]
     fn garbage_stops_the_walk() {
         let trusted = nets(&["10.0.0.0/8"]);
-        assert_eq!(resolve(ip("10.0.0.2"), Some("1.1.1.1, nonsense"), &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), Some("1.1.1.1, nonsense"), &trusted),
+            ip("10.0.0.2")
+        );
         assert_eq!(resolve(ip("10.0.0.2"), None, &trusted), ip("10.0.0.2"));
         assert_eq!(resolve(None, Some("1.1.1.1"), &trusted), None);
     }

@@ -42,7 +42,12 @@ const KNOWN: &[&str] = &[
     "LOG_FORMAT",
     "SHUTDOWN_TIMEOUT_SECS",
 ];
-const SECRET_FILES: &[&str] = &["UPSTREAM_CLIENT_SECRET", "SIGNING_KEYS", "ENCRYPTION_KEYS", "REDIS_URL"];
+const SECRET_FILES: &[&str] = &[
+    "UPSTREAM_CLIENT_SECRET",
+    "SIGNING_KEYS",
+    "ENCRYPTION_KEYS",
+    "REDIS_URL",
+];
 
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {message}")]
@@ -180,13 +185,24 @@ impl Config {
         env.reject_unknown()?;
 
         let issuer_url = env.url("ISSUER", "http://127.0.0.1:8080")?;
-        if issuer_url.query().is_some() || issuer_url.fragment().is_some() || issuer_url.path() != "/" {
-            return Err(err("ISSUER", "must be an origin such as https://auth.example.com (no path, query or fragment)"));
+        if issuer_url.query().is_some()
+            || issuer_url.fragment().is_some()
+            || issuer_url.path() != "/"
+        {
+            return Err(err(
+                "ISSUER",
+                "must be an origin such as https://auth.example.com (no path, query or fragment)",
+            ));
         }
         let cookie_mode = match issuer_url.scheme() {
             "https" => CookieMode::HostPrefixed,
             "http" if is_loopback_host(&issuer_url) => CookieMode::LoopbackDevelopment,
-            _ => return Err(err("ISSUER", "must be https (plain http is allowed only for loopback development)")),
+            _ => {
+                return Err(err(
+                    "ISSUER",
+                    "must be https (plain http is allowed only for loopback development)",
+                ))
+            }
         };
         let issuer = issuer_url.as_str().trim_end_matches('/').to_owned();
 
@@ -194,10 +210,15 @@ impl Config {
             .list("RESOURCES", "http://127.0.0.1:8000/mcp")
             .into_iter()
             .map(|r| {
-                let url = Url::parse(&r).map_err(|_| err("RESOURCES", format!("`{r}` is not an absolute URL")))?;
-                let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(&url));
+                let url = Url::parse(&r)
+                    .map_err(|_| err("RESOURCES", format!("`{r}` is not an absolute URL")))?;
+                let secure =
+                    url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(&url));
                 if !secure || url.fragment().is_some() || url.query().is_some() {
-                    return Err(err("RESOURCES", format!("`{r}` must be https (or loopback http) without query or fragment")));
+                    return Err(err(
+                        "RESOURCES",
+                        format!("`{r}` must be https (or loopback http) without query or fragment"),
+                    ));
                 }
                 Ok(r)
             })
@@ -216,29 +237,48 @@ impl Config {
             }
         }
         let redis_prefix = env.string("REDIS_PREFIX", "mcp-auth");
-        if redis_prefix.is_empty() || !redis_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) {
+        if redis_prefix.is_empty()
+            || !redis_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        {
             return Err(err("REDIS_PREFIX", "must be non-empty [A-Za-z0-9-_.:]"));
         }
 
-        let upstream_issuer = env
-            .get("UPSTREAM_ISSUER")
-            .ok_or_else(|| err("UPSTREAM_ISSUER", "required: the issuer URL of your identity provider (Nextcloud, Keycloak, …)"))?;
+        let upstream_issuer = env.get("UPSTREAM_ISSUER").ok_or_else(|| {
+            err(
+                "UPSTREAM_ISSUER",
+                "required: the issuer URL of your identity provider (Nextcloud, Keycloak, …)",
+            )
+        })?;
         let upstream_issuer = Url::parse(upstream_issuer)
             .map_err(|_| err("UPSTREAM_ISSUER", "not an absolute URL"))?;
         if upstream_issuer.scheme() != "https" && !is_loopback_host(&upstream_issuer) {
-            return Err(err("UPSTREAM_ISSUER", "must be https (plain http only for a loopback development IdP)"));
+            return Err(err(
+                "UPSTREAM_ISSUER",
+                "must be https (plain http only for a loopback development IdP)",
+            ));
         }
         let client_id = env
             .get("UPSTREAM_CLIENT_ID")
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| err("UPSTREAM_CLIENT_ID", "required: the proxy's client id at the identity provider"))?
+            .ok_or_else(|| {
+                err(
+                    "UPSTREAM_CLIENT_ID",
+                    "required: the proxy's client id at the identity provider",
+                )
+            })?
             .to_owned();
-        let client_secret = env.secret("UPSTREAM_CLIENT_SECRET")?.filter(|s| !s.expose().is_empty());
+        let client_secret = env
+            .secret("UPSTREAM_CLIENT_SECRET")?
+            .filter(|s| !s.expose().is_empty());
         let mut scopes = env.words("UPSTREAM_SCOPES", "openid profile email");
         if !scopes.iter().any(|s| s == "openid") {
             return Err(err("UPSTREAM_SCOPES", "must include `openid`"));
         }
-        if env.bool("UPSTREAM_OFFLINE_ACCESS", true)? && !scopes.iter().any(|s| s == "offline_access") {
+        if env.bool("UPSTREAM_OFFLINE_ACCESS", true)?
+            && !scopes.iter().any(|s| s == "offline_access")
+        {
             scopes.push("offline_access".into());
         }
         let upstream = UpstreamSettings {
@@ -249,7 +289,9 @@ impl Config {
             timeout: env.secs("UPSTREAM_TIMEOUT_SECS", 10, 1, 120)?,
         };
 
-        let signing_keys_pem = env.secret("SIGNING_KEYS")?.filter(|s| !s.expose().trim().is_empty());
+        let signing_keys_pem = env
+            .secret("SIGNING_KEYS")?
+            .filter(|s| !s.expose().trim().is_empty());
         if let Some(pem) = &signing_keys_pem {
             crate::keys::SigningKeys::from_pem_bundle(pem.expose())
                 .map_err(|e| err("SIGNING_KEYS", e.to_string()))?;
@@ -261,7 +303,9 @@ impl Config {
                 .split(',')
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
-                .map(|k| TokenCipher::decode_key(k).map_err(|e| err("ENCRYPTION_KEYS", e.to_string())))
+                .map(|k| {
+                    TokenCipher::decode_key(k).map_err(|e| err("ENCRYPTION_KEYS", e.to_string()))
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         };
         if redis_url.is_some() {
@@ -275,7 +319,8 @@ impl Config {
         }
 
         let access_token_ttl = env.secs("ACCESS_TOKEN_TTL_SECS", 600, 60, 86_400)?;
-        let refresh_token_ttl = env.secs("REFRESH_TOKEN_TTL_SECS", 30 * 86_400, 300, 365 * 86_400)?;
+        let refresh_token_ttl =
+            env.secs("REFRESH_TOKEN_TTL_SECS", 30 * 86_400, 300, 365 * 86_400)?;
         let refresh_grace = env.secs("REFRESH_GRACE_SECS", 10, 0, 300)?;
 
         let rate_limits = RateLimits {
@@ -289,7 +334,12 @@ impl Config {
             .map(|c| {
                 c.parse::<IpNet>()
                     .or_else(|_| c.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| err("TRUSTED_PROXIES", format!("`{c}` is not a CIDR or IP address")))
+                    .map_err(|_| {
+                        err(
+                            "TRUSTED_PROXIES",
+                            format!("`{c}` is not a CIDR or IP address"),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let log_format = match env.string("LOG_FORMAT", "text").as_str() {
@@ -336,8 +386,12 @@ struct Env<'a> {
 impl Env<'_> {
     fn reject_unknown(&self) -> Result<(), ConfigError> {
         for key in self.vars.keys() {
-            let Some(name) = key.strip_prefix(PREFIX) else { continue };
-            let base = name.strip_suffix("_FILE").filter(|b| SECRET_FILES.contains(b));
+            let Some(name) = key.strip_prefix(PREFIX) else {
+                continue;
+            };
+            let base = name
+                .strip_suffix("_FILE")
+                .filter(|b| SECRET_FILES.contains(b));
             if !KNOWN.contains(&name) && base.is_none() {
                 return Err(ConfigError {
                     var: key.clone(),
@@ -349,7 +403,9 @@ impl Env<'_> {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(&format!("{PREFIX}{name}")).map(String::as_str)
+        self.vars
+            .get(&format!("{PREFIX}{name}"))
+            .map(String::as_str)
     }
 
     fn string(&self, name: &str, default: &str) -> String {
@@ -366,7 +422,10 @@ impl Env<'_> {
     }
 
     fn words(&self, name: &str, default: &str) -> Vec<String> {
-        self.string(name, default).split_whitespace().map(str::to_owned).collect()
+        self.string(name, default)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
     }
 
     fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
@@ -385,10 +444,16 @@ impl Env<'_> {
     fn secs(&self, name: &str, default: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
         let v = match self.get(name) {
             None => default,
-            Some(raw) => raw.trim().parse().map_err(|_| err(name, "must be a whole number of seconds"))?,
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| err(name, "must be a whole number of seconds"))?,
         };
         if !(min..=max).contains(&v) {
-            return Err(err(name, format!("must be between {min} and {max} seconds")));
+            return Err(err(
+                name,
+                format!("must be between {min} and {max} seconds"),
+            ));
         }
         Ok(Duration::from_secs(v))
     }
@@ -411,7 +476,10 @@ impl Env<'_> {
     fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
         let file_var = format!("{name}_FILE");
         match (self.get(name), self.get(&file_var)) {
-            (Some(_), Some(_)) => Err(err(name, format!("set either {PREFIX}{name} or {PREFIX}{file_var}, not both"))),
+            (Some(_), Some(_)) => Err(err(
+                name,
+                format!("set either {PREFIX}{name} or {PREFIX}{file_var}, not both"),
+            )),
             (Some(v), None) => Ok(Some(Secret::new(v.trim()))),
             (None, Some(path)) => std::fs::read_to_string(path.trim())
                 .map(|v| Some(Secret::new(v.trim())))
@@ -449,14 +517,24 @@ mod tests {
         assert_eq!(c.issuer, "http://127.0.0.1:8080");
         assert_eq!(c.cookie_mode, CookieMode::LoopbackDevelopment);
         assert_eq!(c.resources, vec!["http://127.0.0.1:8000/mcp"]);
-        assert_eq!(c.upstream.scopes, vec!["openid", "profile", "email", "offline_access"]);
-        assert_eq!(c.rate_limits.authorize, Some(RateLimit { limit: 60, window: Duration::from_secs(60) }));
+        assert_eq!(
+            c.upstream.scopes,
+            vec!["openid", "profile", "email", "offline_access"]
+        );
+        assert_eq!(
+            c.rate_limits.authorize,
+            Some(RateLimit {
+                limit: 60,
+                window: Duration::from_secs(60)
+            })
+        );
         assert!(c.redis_url.is_none());
     }
 
     #[test]
     fn https_issuer_gets_host_prefixed_cookie() {
-        let c = Config::from_vars(&vars(&[("AUTH_PROXY_ISSUER", "https://auth.example.com/")])).unwrap();
+        let c = Config::from_vars(&vars(&[("AUTH_PROXY_ISSUER", "https://auth.example.com/")]))
+            .unwrap();
         assert_eq!(c.issuer, "https://auth.example.com");
         assert_eq!(c.cookie_mode, CookieMode::HostPrefixed);
         assert_eq!(c.callback_url(), "https://auth.example.com/callback");
@@ -464,26 +542,68 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        assert_eq!(error_var(&[("AUTH_PROXY_ISSUER", "http://auth.example.com")]), "AUTH_PROXY_ISSUER");
-        assert_eq!(error_var(&[("AUTH_PROXY_ISSUER", "https://a.example/sub")]), "AUTH_PROXY_ISSUER");
-        assert_eq!(error_var(&[("AUTH_PROXY_RESOURCES", "http://mcp.example/mcp")]), "AUTH_PROXY_RESOURCES");
-        assert_eq!(error_var(&[("AUTH_PROXY_RATE_LIMIT_TOKEN", "ten")]), "AUTH_PROXY_RATE_LIMIT_TOKEN");
-        assert_eq!(error_var(&[("AUTH_PROXY_ACCESS_TOKEN_TTL_SECS", "5")]), "AUTH_PROXY_ACCESS_TOKEN_TTL_SECS");
-        assert_eq!(error_var(&[("AUTH_PROXY_TRUSTED_PROXIES", "10.0.0.0/33")]), "AUTH_PROXY_TRUSTED_PROXIES");
-        assert_eq!(error_var(&[("AUTH_PROXY_BIND", "localhost")]), "AUTH_PROXY_BIND");
-        assert_eq!(error_var(&[("AUTH_PROXY_ENCRYPTION_KEYS", "c2hvcnQ=")]), "AUTH_PROXY_ENCRYPTION_KEYS");
-        assert_eq!(error_var(&[("AUTH_PROXY_SIGNING_KEYS", "garbage")]), "AUTH_PROXY_SIGNING_KEYS");
-        assert_eq!(error_var(&[("AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS", "maybe")]), "AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS");
-        assert_eq!(error_var(&[("AUTH_PROXY_ISUER", "https://typo")]), "AUTH_PROXY_ISUER");
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_ISSUER", "http://auth.example.com")]),
+            "AUTH_PROXY_ISSUER"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_ISSUER", "https://a.example/sub")]),
+            "AUTH_PROXY_ISSUER"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_RESOURCES", "http://mcp.example/mcp")]),
+            "AUTH_PROXY_RESOURCES"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_RATE_LIMIT_TOKEN", "ten")]),
+            "AUTH_PROXY_RATE_LIMIT_TOKEN"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_ACCESS_TOKEN_TTL_SECS", "5")]),
+            "AUTH_PROXY_ACCESS_TOKEN_TTL_SECS"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_TRUSTED_PROXIES", "10.0.0.0/33")]),
+            "AUTH_PROXY_TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_BIND", "localhost")]),
+            "AUTH_PROXY_BIND"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_ENCRYPTION_KEYS", "c2hvcnQ=")]),
+            "AUTH_PROXY_ENCRYPTION_KEYS"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_SIGNING_KEYS", "garbage")]),
+            "AUTH_PROXY_SIGNING_KEYS"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS", "maybe")]),
+            "AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_ISUER", "https://typo")]),
+            "AUTH_PROXY_ISUER"
+        );
         let mut missing = vars(&[]);
         missing.remove("AUTH_PROXY_UPSTREAM_ISSUER");
-        assert_eq!(Config::from_vars(&missing).unwrap_err().var, "AUTH_PROXY_UPSTREAM_ISSUER");
+        assert_eq!(
+            Config::from_vars(&missing).unwrap_err().var,
+            "AUTH_PROXY_UPSTREAM_ISSUER"
+        );
     }
 
     #[test]
     fn redis_requires_shared_keys() {
-        assert_eq!(error_var(&[("AUTH_PROXY_REDIS_URL", "redis://127.0.0.1:6379")]), "AUTH_PROXY_SIGNING_KEYS");
-        assert_eq!(error_var(&[("AUTH_PROXY_REDIS_URL", "http://127.0.0.1")]), "AUTH_PROXY_REDIS_URL");
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_REDIS_URL", "redis://127.0.0.1:6379")]),
+            "AUTH_PROXY_SIGNING_KEYS"
+        );
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_REDIS_URL", "http://127.0.0.1")]),
+            "AUTH_PROXY_REDIS_URL"
+        );
     }
 
     #[test]
@@ -494,14 +614,23 @@ mod tests {
         std::fs::write(&path, "s3cr3t\n").unwrap();
         let p = path.to_str().unwrap();
         let c = Config::from_vars(&vars(&[("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", p)])).unwrap();
-        assert_eq!(c.upstream.client_secret.as_ref().unwrap().expose(), "s3cr3t");
+        assert_eq!(
+            c.upstream.client_secret.as_ref().unwrap().expose(),
+            "s3cr3t"
+        );
         assert!(!format!("{c:?}").contains("s3cr3t"));
         assert_eq!(
-            error_var(&[("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", p), ("AUTH_PROXY_UPSTREAM_CLIENT_SECRET", "x")]),
+            error_var(&[
+                ("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", p),
+                ("AUTH_PROXY_UPSTREAM_CLIENT_SECRET", "x")
+            ]),
             "AUTH_PROXY_UPSTREAM_CLIENT_SECRET"
         );
         assert_eq!(
-            error_var(&[("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", "/nonexistent/secret")]),
+            error_var(&[(
+                "AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE",
+                "/nonexistent/secret"
+            )]),
             "AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE"
         );
         let _ = std::fs::remove_dir_all(dir);
@@ -509,9 +638,19 @@ mod tests {
 
     #[test]
     fn rate_limits_parse_or_turn_off() {
-        let c = Config::from_vars(&vars(&[("AUTH_PROXY_RATE_LIMIT_REGISTER", "off"), ("AUTH_PROXY_RATE_LIMIT_TOKEN", "5/10")])).unwrap();
+        let c = Config::from_vars(&vars(&[
+            ("AUTH_PROXY_RATE_LIMIT_REGISTER", "off"),
+            ("AUTH_PROXY_RATE_LIMIT_TOKEN", "5/10"),
+        ]))
+        .unwrap();
         assert_eq!(c.rate_limits.register, None);
-        assert_eq!(c.rate_limits.token, Some(RateLimit { limit: 5, window: Duration::from_secs(10) }));
+        assert_eq!(
+            c.rate_limits.token,
+            Some(RateLimit {
+                limit: 5,
+                window: Duration::from_secs(10)
+            })
+        );
         assert!("0/10".parse::<RateLimit>().is_err());
         assert!("5/0".parse::<RateLimit>().is_err());
     }

@@ -74,7 +74,8 @@ impl TokenCipher {
         let keys = raw_keys
             .iter()
             .map(|raw| {
-                let unbound = UnboundKey::new(&AES_256_GCM, raw).map_err(|_| CipherError::BadKey)?;
+                let unbound =
+                    UnboundKey::new(&AES_256_GCM, raw).map_err(|_| CipherError::BadKey)?;
                 let id = sha256_hex(&URL_SAFE_NO_PAD.encode(raw))[..8].to_owned();
                 Ok((id, LessSafeKey::new(unbound)))
             })
@@ -125,7 +126,9 @@ impl TokenCipher {
             .iter()
             .find(|(kid, _)| kid == id)
             .ok_or(CipherError::Open)?;
-        let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| CipherError::Open)?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| CipherError::Open)?;
         if raw.len() < NONCE_LEN {
             return Err(CipherError::Open);
         }
@@ -149,7 +152,9 @@ mod tests {
         let b = random_token(32);
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 
     #[test]
@@ -185,7 +190,9 @@ mod tests {
         let mut bytes = sealed.into_bytes();
         let last = bytes.len() - 1;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
-        assert!(cipher.open("g", &String::from_utf8(bytes).unwrap()).is_err());
+        assert!(cipher
+            .open("g", &String::from_utf8(bytes).unwrap())
+            .is_err());
     }
 
     #[test]

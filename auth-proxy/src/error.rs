@@ -201,7 +201,13 @@ mod tests {
     use super::*;
     use actix_web::body::to_bytes;
 
-    async fn render(e: OAuthError) -> (StatusCode, actix_web::http::header::HeaderMap, serde_json::Value) {
+    async fn render(
+        e: OAuthError,
+    ) -> (
+        StatusCode,
+        actix_web::http::header::HeaderMap,
+        serde_json::Value,
+    ) {
         let resp = e.error_response();
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -214,12 +220,24 @@ mod tests {
         let cases = [
             (OAuthError::invalid_request("x"), 400, "invalid_request"),
             (OAuthError::invalid_grant("x"), 400, "invalid_grant"),
-            (OAuthError::unauthorized_client("x"), 400, "unauthorized_client"),
+            (
+                OAuthError::unauthorized_client("x"),
+                400,
+                "unauthorized_client",
+            ),
             (OAuthError::invalid_scope("x"), 400, "invalid_scope"),
             (OAuthError::invalid_target("x"), 400, "invalid_target"),
-            (OAuthError::unsupported_grant_type("x"), 400, "unsupported_grant_type"),
+            (
+                OAuthError::unsupported_grant_type("x"),
+                400,
+                "unsupported_grant_type",
+            ),
             (OAuthError::invalid_client("x"), 401, "invalid_client"),
-            (OAuthError::temporarily_unavailable("x"), 503, "temporarily_unavailable"),
+            (
+                OAuthError::temporarily_unavailable("x"),
+                503,
+                "temporarily_unavailable",
+            ),
             (OAuthError::rate_limited(7), 429, "temporarily_unavailable"),
         ];
         for (err, status, code) in cases {
@@ -232,8 +250,14 @@ mod tests {
 
     #[actix_web::test]
     async fn invalid_client_carries_a_challenge_matching_the_auth_scheme() {
-        let (_, headers, _) = render(OAuthError::invalid_client("x").with_basic_challenge(true)).await;
-        assert!(headers.get("www-authenticate").unwrap().to_str().unwrap().starts_with("Basic "));
+        let (_, headers, _) =
+            render(OAuthError::invalid_client("x").with_basic_challenge(true)).await;
+        assert!(headers
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("Basic "));
         let (_, headers, _) = render(OAuthError::invalid_client("x")).await;
         assert!(headers.get("www-authenticate").is_some());
         let (_, headers, _) = render(OAuthError::invalid_grant("x")).await;
@@ -257,7 +281,8 @@ mod tests {
 
     #[actix_web::test]
     async fn store_outage_is_503_not_500() {
-        let (status, _, body) = render(StoreError::Unavailable("connection refused".into()).into()).await;
+        let (status, _, body) =
+            render(StoreError::Unavailable("connection refused".into()).into()).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert!(!body.to_string().contains("connection refused"));
     }

@@ -18,8 +18,8 @@ use crate::crypto::sha256_b64url;
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo, followed by the 65-byte uncompressed point.
 const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08,
-    0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -150,9 +150,11 @@ impl SigningKeys {
         for (index, block) in parse_pem_bundle(pem)?.into_iter().enumerate() {
             let jwk = match &block {
                 Block::Private(der) => {
-                    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-                        .map_err(|_| KeyError::Unsupported(index))?;
-                    jwk_from_point(pair.public_key().as_ref()).ok_or(KeyError::Unsupported(index))?
+                    let pair =
+                        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
+                            .map_err(|_| KeyError::Unsupported(index))?;
+                    jwk_from_point(pair.public_key().as_ref())
+                        .ok_or(KeyError::Unsupported(index))?
                 }
                 Block::Public(der) => der
                     .strip_prefix(&P256_SPKI_PREFIX[..])
@@ -186,10 +188,15 @@ impl SigningKeys {
         Self::from_pem_bundle(&pem)
     }
 
-    fn assemble(signing_kid: String, encoding: EncodingKey, keys: Vec<Jwk>) -> Result<Self, KeyError> {
+    fn assemble(
+        signing_kid: String,
+        encoding: EncodingKey,
+        keys: Vec<Jwk>,
+    ) -> Result<Self, KeyError> {
         let mut decoding = HashMap::new();
         for jwk in &keys {
-            let key = DecodingKey::from_ec_components(&jwk.x, &jwk.y).map_err(|_| KeyError::Generate)?;
+            let key =
+                DecodingKey::from_ec_components(&jwk.x, &jwk.y).map_err(|_| KeyError::Generate)?;
             decoding.insert(jwk.kid.clone(), key);
         }
         let jwks = Jwks { keys };
@@ -216,7 +223,10 @@ impl SigningKeys {
     }
 
     /// Signs an RFC 9068 access token.
-    pub fn sign_access_token(&self, claims: &AccessTokenClaims) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn sign_access_token(
+        &self,
+        claims: &AccessTokenClaims,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
         header.kid = Some(self.signing_kid.clone());
@@ -251,7 +261,10 @@ mod tests {
     use mcp_shared::ScopeSet;
 
     fn pem_of(keys: &[&SigningKeysPem]) -> String {
-        keys.iter().map(|k| k.0.clone()).collect::<Vec<_>>().join("\n")
+        keys.iter()
+            .map(|k| k.0.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     struct SigningKeysPem(String);
@@ -267,8 +280,12 @@ mod tests {
 
     fn public_pem_of(private: &SigningKeysPem) -> SigningKeysPem {
         let blocks = parse_pem_bundle(&private.0).unwrap();
-        let Block::Private(der) = &blocks[0] else { panic!() };
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new()).unwrap();
+        let Block::Private(der) = &blocks[0] else {
+            panic!()
+        };
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &SystemRandom::new())
+                .unwrap();
         let mut spki = P256_SPKI_PREFIX.to_vec();
         spki.extend_from_slice(pair.public_key().as_ref());
         SigningKeysPem(format!(
@@ -323,7 +340,10 @@ mod tests {
         // A key not in the bundle does not.
         let stranger = SigningKeys::ephemeral().unwrap();
         let token = stranger.sign_access_token(&claims()).unwrap();
-        assert!(matches!(keys.verify_access_token(&token), Err(VerifyError::UnknownKey)));
+        assert!(matches!(
+            keys.verify_access_token(&token),
+            Err(VerifyError::UnknownKey)
+        ));
     }
 
     #[test]
@@ -334,19 +354,27 @@ mod tests {
         assert_eq!(a.signing_kid(), b.signing_kid());
         assert_eq!(a.signing_kid().len(), 43);
         let jwk = &a.jwks().keys[0];
-        let input = format!(r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#, jwk.x, jwk.y);
+        let input = format!(
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk.x, jwk.y
+        );
         assert_eq!(jwk.kid, sha256_b64url(input.as_bytes()));
     }
 
     #[test]
     fn bad_bundles_are_refused() {
-        assert!(matches!(SigningKeys::from_pem_bundle(""), Err(KeyError::Empty)));
+        assert!(matches!(
+            SigningKeys::from_pem_bundle(""),
+            Err(KeyError::Empty)
+        ));
         assert!(matches!(
             SigningKeys::from_pem_bundle("-----BEGIN PRIVATE KEY-----\nAAAA\n"),
             Err(KeyError::Pem(0))
         ));
         assert!(matches!(
-            SigningKeys::from_pem_bundle("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            SigningKeys::from_pem_bundle(
+                "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            ),
             Err(KeyError::Unsupported(0))
         ));
         let public_first = public_pem_of(&new_private_pem());
@@ -363,14 +391,24 @@ mod tests {
         header.kid = Some(keys.signing_kid().to_owned());
         header.typ = Some("JWT".into());
         let token = jsonwebtoken::encode(&header, &claims(), &keys.encoding).unwrap();
-        assert!(matches!(keys.verify_access_token(&token), Err(VerifyError::WrongType)));
+        assert!(matches!(
+            keys.verify_access_token(&token),
+            Err(VerifyError::WrongType)
+        ));
 
         let good = keys.sign_access_token(&claims()).unwrap();
         let mut parts: Vec<&str> = good.split('.').collect();
         let forged_payload = URL_SAFE_NO_PAD.encode(
-            serde_json::to_vec(&AccessTokenClaims { sub: "mallory".into(), ..claims() }).unwrap(),
+            serde_json::to_vec(&AccessTokenClaims {
+                sub: "mallory".into(),
+                ..claims()
+            })
+            .unwrap(),
         );
         parts[1] = &forged_payload;
-        assert!(matches!(keys.verify_access_token(&parts.join(".")), Err(VerifyError::Invalid)));
+        assert!(matches!(
+            keys.verify_access_token(&parts.join(".")),
+            Err(VerifyError::Invalid)
+        ));
     }
 }

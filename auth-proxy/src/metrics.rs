@@ -30,24 +30,26 @@ const LATENCY_BUCKETS: &[f64] = &[
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
-        let counter_vec = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
-            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok(c)
-        };
+        let counter_vec =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(c.clone()))?;
+                Ok(c)
+            };
         let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
             let c = IntCounter::new(name, help)?;
             registry.register(Box::new(c.clone()))?;
             Ok(c)
         };
-        let histogram = |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, prometheus::Error> {
-            let h = HistogramVec::new(
-                HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
-                labels,
-            )?;
-            registry.register(Box::new(h.clone()))?;
-            Ok(h)
-        };
+        let histogram =
+            |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, prometheus::Error> {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+                    labels,
+                )?;
+                registry.register(Box::new(h.clone()))?;
+                Ok(h)
+            };
         Ok(Self {
             http_requests: counter_vec(
                 "auth_proxy_http_requests_total",
@@ -126,11 +128,19 @@ mod tests {
     #[test]
     fn series_render_with_help_texts() {
         let m = Metrics::new().unwrap();
-        m.tokens_issued.with_label_values(&["authorization_code"]).inc();
-        m.http_requests.with_label_values(&["/token", "POST", "200"]).inc();
+        m.tokens_issued
+            .with_label_values(&["authorization_code"])
+            .inc();
+        m.http_requests
+            .with_label_values(&["/token", "POST", "200"])
+            .inc();
         let text = m.render();
         assert!(text.contains("# HELP auth_proxy_tokens_issued_total"));
-        assert!(text.contains("auth_proxy_tokens_issued_total{grant_type=\"authorization_code\"} 1"));
-        assert!(text.contains("auth_proxy_http_requests_total{method=\"POST\",route=\"/token\",status=\"200\"} 1"));
+        assert!(
+            text.contains("auth_proxy_tokens_issued_total{grant_type=\"authorization_code\"} 1")
+        );
+        assert!(text.contains(
+            "auth_proxy_http_requests_total{method=\"POST\",route=\"/token\",status=\"200\"} 1"
+        ));
     }
 }

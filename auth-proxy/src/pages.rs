@@ -127,7 +127,13 @@ pub fn consent(view: &ConsentView<'_>) -> String {
         flow = escape(view.flow_id),
         csrf = escape(view.csrf_token),
     );
-    page(&format!("Allow {} access?", view.client_name.unwrap_or("application")), &body)
+    page(
+        &format!(
+            "Allow {} access?",
+            view.client_name.unwrap_or("application")
+        ),
+        &body,
+    )
 }
 
 /// An error shown to the person in the browser (used when we cannot or must not redirect).

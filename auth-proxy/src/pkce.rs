@@ -129,7 +129,10 @@ mod tests {
     fn only_s256_is_a_method() {
         assert_eq!("S256".parse(), Ok(CodeChallengeMethod::S256));
         for bad in ["plain", "s256", "S512", ""] {
-            assert_eq!(bad.parse::<CodeChallengeMethod>(), Err(PkceError::UnsupportedMethod));
+            assert_eq!(
+                bad.parse::<CodeChallengeMethod>(),
+                Err(PkceError::UnsupportedMethod)
+            );
         }
     }
 

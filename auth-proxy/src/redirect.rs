@@ -136,20 +136,41 @@ mod tests {
     #[test]
     fn registration_refuses_dangerous_or_insecure_uris() {
         let cases = [
-            ("javascript:alert(1)", RedirectUriError::Scheme("javascript".into())),
-            ("JavaScript:alert(1)", RedirectUriError::Scheme("javascript".into())),
-            ("JAVASCRIPT://x/%0aalert(1)", RedirectUriError::Scheme("javascript".into())),
-            ("data:text/html,<script>", RedirectUriError::Scheme("data".into())),
+            (
+                "javascript:alert(1)",
+                RedirectUriError::Scheme("javascript".into()),
+            ),
+            (
+                "JavaScript:alert(1)",
+                RedirectUriError::Scheme("javascript".into()),
+            ),
+            (
+                "JAVASCRIPT://x/%0aalert(1)",
+                RedirectUriError::Scheme("javascript".into()),
+            ),
+            (
+                "data:text/html,<script>",
+                RedirectUriError::Scheme("data".into()),
+            ),
             ("DaTa:text/html,hi", RedirectUriError::Scheme("data".into())),
-            ("vbscript:msgbox", RedirectUriError::Scheme("vbscript".into())),
-            ("file:///etc/passwd", RedirectUriError::Scheme("file".into())),
+            (
+                "vbscript:msgbox",
+                RedirectUriError::Scheme("vbscript".into()),
+            ),
+            (
+                "file:///etc/passwd",
+                RedirectUriError::Scheme("file".into()),
+            ),
             ("https://example.com/cb#frag", RedirectUriError::Fragment),
             ("https://example.com/cb#", RedirectUriError::Fragment),
             ("https://user:pw@example.com/cb", RedirectUriError::UserInfo),
             ("https://user@example.com/cb", RedirectUriError::UserInfo),
             ("http://example.com/cb", RedirectUriError::InsecureHttp),
             ("http://127.0.0.1.nip.io/cb", RedirectUriError::InsecureHttp),
-            ("http://localhost.evil.com/cb", RedirectUriError::InsecureHttp),
+            (
+                "http://localhost.evil.com/cb",
+                RedirectUriError::InsecureHttp,
+            ),
             ("http://10.0.0.1/cb", RedirectUriError::InsecureHttp),
             ("/relative/cb", RedirectUriError::NotAbsolute),
             ("https://exa mple.com/cb", RedirectUriError::NotAbsolute),
@@ -164,12 +185,12 @@ mod tests {
         let r = reg(&["https://app.example.com/cb"]);
         assert!(matches_registered("https://app.example.com/cb", &r));
         for bad in [
-            "https://app.example.com:8443/cb",  // other port on a non-loopback host
-            "https://app.example.com/cb/",      // trailing slash
-            "https://app.example.com/cb?x=1",   // added query
-            "https://app.example.com/CB",       // case in path
-            "https://APP.example.com/cb",       // case in host: exact means exact
-            "https://app.example.com/cb#x",     // fragment
+            "https://app.example.com:8443/cb", // other port on a non-loopback host
+            "https://app.example.com/cb/",     // trailing slash
+            "https://app.example.com/cb?x=1",  // added query
+            "https://app.example.com/CB",      // case in path
+            "https://APP.example.com/cb",      // case in host: exact means exact
+            "https://app.example.com/cb#x",    // fragment
             "https://app.example.com.evil.com/cb",
             "https://evil.com/app.example.com/cb",
             "https://app.example.com@evil.com/cb",
@@ -186,15 +207,27 @@ mod tests {
     #[test]
     fn loopback_matches_any_port_for_each_loopback_form() {
         for (registered, requested) in [
-            ("http://localhost/callback", "http://localhost:53123/callback"),
-            ("http://localhost:3000/callback", "http://localhost:53123/callback"),
+            (
+                "http://localhost/callback",
+                "http://localhost:53123/callback",
+            ),
+            (
+                "http://localhost:3000/callback",
+                "http://localhost:53123/callback",
+            ),
             ("http://127.0.0.1/callback", "http://127.0.0.1:1/callback"),
-            ("http://127.0.0.1:8080/callback", "http://127.0.0.1:65535/callback"),
+            (
+                "http://127.0.0.1:8080/callback",
+                "http://127.0.0.1:65535/callback",
+            ),
             ("http://[::1]/callback", "http://[::1]:40000/callback"),
             ("http://127.0.0.1/", "http://127.0.0.1:9000"),
             ("http://127.0.0.1/cb?a=1", "http://127.0.0.1:9000/cb?a=1"),
         ] {
-            assert!(matches_registered(requested, &reg(&[registered])), "{registered} vs {requested}");
+            assert!(
+                matches_registered(requested, &reg(&[registered])),
+                "{registered} vs {requested}"
+            );
         }
     }
 
@@ -206,9 +239,9 @@ mod tests {
             "http://127.0.0.1:5000/callback/",
             "http://127.0.0.1:5000/callback?x=1",
             "http://127.0.0.1:5000/callback#x",
-            "http://localhost:5000/callback",       // a different loopback form
+            "http://localhost:5000/callback", // a different loopback form
             "http://[::1]:5000/callback",
-            "http://127.1:5000/callback",           // alternative IPv4 spelling
+            "http://127.1:5000/callback", // alternative IPv4 spelling
             "http://0x7f.0.0.1:5000/callback",
             "http://2130706433:5000/callback",
             "http://127.0.0.1.evil.com:5000/callback",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -14,6 +15,7 @@ use mcp_shared::paths;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::cors;
 use crate::crypto::TokenCipher;
 use crate::keys::SigningKeys;
 use crate::metrics::Metrics;
@@ -61,8 +63,13 @@ impl Application {
                 OidcUpstreamConfig {
                     issuer: config.upstream.issuer.clone(),
                     client_id: config.upstream.client_id.clone(),
-                    client_secret: config.upstream.client_secret.as_ref().map(|s| s.expose().to_owned()),
-                    redirect_uri: url::Url::parse(&config.callback_url()).context("AUTH_PROXY_ISSUER")?,
+                    client_secret: config
+                        .upstream
+                        .client_secret
+                        .as_ref()
+                        .map(|s| s.expose().to_owned()),
+                    redirect_uri: url::Url::parse(&config.callback_url())
+                        .context("AUTH_PROXY_ISSUER")?,
                     scopes: config.upstream.scopes.clone(),
                     timeout: config.upstream.timeout,
                     discovery_ttl: Duration::from_secs(3600),
@@ -71,26 +78,40 @@ impl Application {
             )
             .context("upstream identity provider configuration")?,
         );
-        Self::build_with(config, Dependencies { store, upstream, clock }).await
+        Self::build_with(
+            config,
+            Dependencies {
+                store,
+                upstream,
+                clock,
+            },
+        )
+        .await
     }
 
     pub async fn build_with(config: Config, deps: Dependencies) -> anyhow::Result<Self> {
         let keys = match &config.signing_keys_pem {
-            Some(pem) => SigningKeys::from_pem_bundle(pem.expose()).context("AUTH_PROXY_SIGNING_KEYS")?,
+            Some(pem) => {
+                SigningKeys::from_pem_bundle(pem.expose()).context("AUTH_PROXY_SIGNING_KEYS")?
+            }
             None => {
                 tracing::warn!("no AUTH_PROXY_SIGNING_KEYS: signing with an ephemeral key (tokens become invalid on restart)");
                 SigningKeys::ephemeral().context("generating an ephemeral signing key")?
             }
         };
         let cipher = if config.encryption_keys.is_empty() {
-            tracing::warn!("no AUTH_PROXY_ENCRYPTION_KEYS: sealing upstream tokens with an ephemeral key");
+            tracing::warn!(
+                "no AUTH_PROXY_ENCRYPTION_KEYS: sealing upstream tokens with an ephemeral key"
+            );
             let raw = crate::crypto::random_token(32);
             TokenCipher::new(&[raw.as_bytes()[..32].to_vec()])?
         } else {
             TokenCipher::new(&config.encryption_keys)?
         };
         let metrics = Metrics::new().context("registering metrics")?;
-        let metadata_json: Arc<str> = routes::metadata::metadata_document(&config).to_string().into();
+        let metadata_json: Arc<str> = routes::metadata::metadata_document(&config)
+            .to_string()
+            .into();
         let config = Arc::new(config);
         let state = AppState {
             config: config.clone(),
@@ -103,12 +124,17 @@ impl Application {
             metadata_json,
         };
 
-        let listener = TcpListener::bind(config.bind).with_context(|| format!("AUTH_PROXY_BIND: cannot bind {}", config.bind))?;
+        let listener = TcpListener::bind(config.bind)
+            .with_context(|| format!("AUTH_PROXY_BIND: cannot bind {}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let metrics_listener = TcpListener::bind(config.metrics_bind)
-            .with_context(|| format!("AUTH_PROXY_METRICS_BIND: cannot bind {}", config.metrics_bind))?;
+        let metrics_listener = TcpListener::bind(config.metrics_bind).with_context(|| {
+            format!(
+                "AUTH_PROXY_METRICS_BIND: cannot bind {}",
+                config.metrics_bind
+            )
+        })?;
         let metrics_port = metrics_listener.local_addr()?.port();
-        let shutdown = u64::try_from(config.shutdown_timeout.as_secs()).unwrap_or(20);
+        let shutdown = config.shutdown_timeout.as_secs();
 
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {
@@ -133,7 +159,13 @@ impl Application {
         .shutdown_timeout(shutdown)
         .run();
 
-        Ok(Self { port, metrics_port, server, metrics_server, state })
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+            metrics_server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -154,8 +186,10 @@ impl Application {
         let upstream = self.state.upstream.clone();
         let discovery = tokio::spawn(async move { keep_discovering(upstream).await });
         let metrics_handle = self.metrics_server.handle();
+        let metrics = tokio::spawn(self.metrics_server);
         let result = self.server.await;
         metrics_handle.stop(true).await;
+        let _ = metrics.await;
         discovery.abort();
         result
     }
@@ -171,7 +205,9 @@ async fn keep_discovering(upstream: Arc<dyn UpstreamIdp>) {
                 tracing::info!("upstream identity provider discovered");
                 return;
             }
-            Err(e) => tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "upstream discovery failed"),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "upstream discovery failed")
+            }
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(15));
@@ -180,15 +216,22 @@ async fn keep_discovering(upstream: Arc<dyn UpstreamIdp>) {
 
 pub fn configure_routes(cfg: &mut web::ServiceConfig) {
     use routes::*;
-    cfg.service(web::resource(paths::AUTHORIZATION_SERVER_METADATA).route(web::get().to(metadata::metadata)))
-        .service(web::resource(paths::OPENID_CONFIGURATION).route(web::get().to(metadata::metadata)))
-        .service(web::resource(paths::JWKS).route(web::get().to(metadata::jwks)))
-        .service(web::resource(paths::REGISTER).route(web::post().to(register::register)))
+    // Called cross-origin by browser-based clients: CORS, and OPTIONS preflights.
+    let api = |path: &str| {
+        web::resource(path)
+            .wrap(from_fn(cors::allow_any_origin))
+            .route(web::method(Method::OPTIONS).to(cors::preflight))
+    };
+    cfg.service(api(paths::AUTHORIZATION_SERVER_METADATA).route(web::get().to(metadata::metadata)))
+        .service(api(paths::OPENID_CONFIGURATION).route(web::get().to(metadata::metadata)))
+        .service(api(paths::JWKS).route(web::get().to(metadata::jwks)))
+        .service(api(paths::REGISTER).route(web::post().to(register::register)))
+        .service(api(paths::TOKEN).route(web::post().to(token::token)))
+        .service(api(paths::REVOKE).route(web::post().to(revoke::revoke)))
+        // Browser-facing: no CORS.
         .service(web::resource(paths::AUTHORIZE).route(web::get().to(authorize::authorize)))
         .service(web::resource(paths::CONSENT).route(web::post().to(consent::decide)))
         .service(web::resource(paths::CALLBACK).route(web::get().to(callback::callback)))
-        .service(web::resource(paths::TOKEN).route(web::post().to(token::token)))
-        .service(web::resource(paths::REVOKE).route(web::post().to(revoke::revoke)))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
 }

@@ -58,7 +58,11 @@ impl AppState {
 
     /// Counts this request against the per-IP limit of `endpoint`, shared by all replicas
     /// through the store. `Err` carries 429 + `Retry-After`.
-    pub async fn check_rate_limit(&self, endpoint: Limited, req: &HttpRequest) -> Result<(), OAuthError> {
+    pub async fn check_rate_limit(
+        &self,
+        endpoint: Limited,
+        req: &HttpRequest,
+    ) -> Result<(), OAuthError> {
         let Some(limit) = self.limit_for(endpoint) else {
             return Ok(());
         };
@@ -79,7 +83,10 @@ impl AppState {
         if decision.allowed {
             Ok(())
         } else {
-            self.metrics.rate_limited.with_label_values(&[endpoint.name()]).inc();
+            self.metrics
+                .rate_limited
+                .with_label_values(&[endpoint.name()])
+                .inc();
             Err(OAuthError::rate_limited(decision.retry_after_secs))
         }
     }

@@ -16,7 +16,9 @@ use crate::state::AppState;
 
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(true);
     // `try_init`: tests and embedders may have installed a subscriber already.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -31,10 +33,14 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let started = Instant::now();
-    let route = req.match_pattern().unwrap_or_else(|| "<unmatched>".to_owned());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "<unmatched>".to_owned());
     let method = req.method().as_str().to_owned();
     let request_id = crate::crypto::random_token(9);
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     let span = tracing::info_span!("request", %method, %route, %request_id);
     let result = next.call(req).instrument(span.clone()).await;
     let status = match &result {

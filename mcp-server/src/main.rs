@@ -21,7 +21,11 @@ fn env(name: &str, default: &str) -> String {
 }
 
 fn data_scopes() -> Vec<&'static str> {
-    Scope::ALL.iter().filter(|s| !s.is_identity()).map(|s| s.as_str()).collect()
+    Scope::ALL
+        .iter()
+        .filter(|s| !s.is_identity())
+        .map(|s| s.as_str())
+        .collect()
 }
 
 async fn protected_resource_metadata(settings: web::Data<Settings>) -> HttpResponse {
@@ -39,13 +43,21 @@ async fn protected_resource_metadata(settings: web::Data<Settings>) -> HttpRespo
 async fn mcp(settings: web::Data<Settings>, req: HttpRequest) -> HttpResponse {
     if req.headers().get(header::AUTHORIZATION).is_none() {
         let metadata_url = match url::Url::parse(&settings.resource) {
-            Ok(u) => format!("{}{}{}", u.origin().ascii_serialization(), paths::PROTECTED_RESOURCE_METADATA, u.path()),
+            Ok(u) => format!(
+                "{}{}{}",
+                u.origin().ascii_serialization(),
+                paths::PROTECTED_RESOURCE_METADATA,
+                u.path()
+            ),
             Err(_) => String::new(),
         };
         return HttpResponse::Unauthorized()
             .insert_header((
                 header::WWW_AUTHENTICATE,
-                format!("Bearer resource_metadata=\"{metadata_url}\", scope=\"{}\"", data_scopes().join(" ")),
+                format!(
+                    "Bearer resource_metadata=\"{metadata_url}\", scope=\"{}\"",
+                    data_scopes().join(" ")
+                ),
             ))
             .finish();
     }
@@ -64,17 +76,28 @@ async fn main() -> anyhow::Result<()> {
     let path_suffixed = format!(
         "{}{}",
         paths::PROTECTED_RESOURCE_METADATA,
-        url::Url::parse(&resource).map(|u| u.path().to_owned()).unwrap_or_default()
+        url::Url::parse(&resource)
+            .map(|u| u.path().to_owned())
+            .unwrap_or_default()
     );
-    let settings = web::Data::new(Settings { resource, authorization_server });
+    let settings = web::Data::new(Settings {
+        resource,
+        authorization_server,
+    });
     println!("mcp-server (placeholder) listening on {bind}");
     HttpServer::new(move || {
         App::new()
             .app_data(settings.clone())
-            .route(paths::PROTECTED_RESOURCE_METADATA, web::get().to(protected_resource_metadata))
+            .route(
+                paths::PROTECTED_RESOURCE_METADATA,
+                web::get().to(protected_resource_metadata),
+            )
             .route(&path_suffixed, web::get().to(protected_resource_metadata))
             .route(paths::MCP, web::route().to(mcp))
-            .route(paths::HEALTHZ, web::get().to(|| async { HttpResponse::Ok().json(json!({"status": "ok"})) }))
+            .route(
+                paths::HEALTHZ,
+                web::get().to(|| async { HttpResponse::Ok().json(json!({"status": "ok"})) }),
+            )
     })
     .bind(bind)?
     .run()

@@ -103,13 +103,19 @@ mod tests {
     #[test]
     fn wrong_issuer_or_audience_is_refused() {
         let c = claims(1000);
-        assert_eq!(c.validate("https://evil", AUD, 1000, 30), Err(ClaimError::Issuer));
+        assert_eq!(
+            c.validate("https://evil", AUD, 1000, 30),
+            Err(ClaimError::Issuer)
+        );
         assert_eq!(
             c.validate(ISS, "https://mcp.example/other", 1000, 30),
             Err(ClaimError::Audience)
         );
         // No prefix or trailing-slash leniency.
-        assert_eq!(c.validate(ISS, "https://mcp.example/mcp/", 1000, 30), Err(ClaimError::Audience));
+        assert_eq!(
+            c.validate(ISS, "https://mcp.example/mcp/", 1000, 30),
+            Err(ClaimError::Audience)
+        );
     }
 
     #[test]
@@ -131,6 +137,9 @@ mod tests {
     fn inconsistent_lifetimes_are_refused() {
         let mut c = claims(1000);
         c.exp = c.nbf;
-        assert_eq!(c.validate(ISS, AUD, 1000, 30), Err(ClaimError::Inconsistent));
+        assert_eq!(
+            c.validate(ISS, AUD, 1000, 30),
+            Err(ClaimError::Inconsistent)
+        );
     }
 }

@@ -251,7 +251,13 @@ mod tests {
 
     #[test]
     fn malformed_characters_are_refused() {
-        for bad in ["notes:read\tfiles:read", "a\"b", "a\\b", "notes:read\n", "é"] {
+        for bad in [
+            "notes:read\tfiles:read",
+            "a\"b",
+            "a\\b",
+            "notes:read\n",
+            "é",
+        ] {
             assert_eq!(ScopeSet::parse(bad), Err(ScopeError::Malformed), "{bad:?}");
         }
     }

@@ -30,7 +30,11 @@ enum Rejection {
 }
 
 fn page(detail: impl Into<String>) -> Rejection {
-    Rejection::Page(StatusCode::BAD_REQUEST, "This sign-in request is not valid", detail.into())
+    Rejection::Page(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request is not valid",
+        detail.into(),
+    )
 }
 
 pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -42,7 +46,8 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
         );
         if let Some(secs) = e.retry_after {
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&secs.to_string()) {
-                resp.headers_mut().insert(actix_web::http::header::RETRY_AFTER, v);
+                resp.headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, v);
             }
         }
         return resp;
@@ -60,14 +65,24 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
         }
     }
     let Some(client_id) = get("client_id") else {
-        return render(page("The request does not name an application (client_id is missing)."));
+        return render(page(
+            "The request does not name an application (client_id is missing).",
+        ));
     };
     let client = match state.store.get_client(client_id).await {
         Ok(Some(c)) => c,
-        Ok(None) => return render(page("The application is not registered here (unknown client_id).")),
+        Ok(None) => {
+            return render(page(
+                "The application is not registered here (unknown client_id).",
+            ))
+        }
         Err(e) => {
             let e = state.store_error(e);
-            return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+            return pages::error(
+                e.status(),
+                "Temporarily unavailable",
+                "Please try again in a moment.",
+            );
         }
     };
     let redirect_uri = match resolve_redirect_uri(&client, get("redirect_uri")) {
@@ -93,7 +108,10 @@ struct ValidRequest {
     code_challenge: CodeChallenge,
 }
 
-fn resolve_redirect_uri(client: &ClientRecord, requested: Option<&str>) -> Result<String, Rejection> {
+fn resolve_redirect_uri(
+    client: &ClientRecord,
+    requested: Option<&str>,
+) -> Result<String, Rejection> {
     match requested {
         Some(uri) if matches_registered(uri, &client.redirect_uris) => Ok(uri.to_owned()),
         Some(_) => Err(page(
@@ -102,7 +120,9 @@ fn resolve_redirect_uri(client: &ClientRecord, requested: Option<&str>) -> Resul
         // Omitting it is allowed only when there is exactly one candidate (RFC 6749 §3.1.2.3).
         None => match client.redirect_uris.as_slice() {
             [only] => Ok(only.clone()),
-            _ => Err(page("The request must name its redirect address (redirect_uri).")),
+            _ => Err(page(
+                "The request must name its redirect address (redirect_uri).",
+            )),
         },
     }
 }
@@ -116,7 +136,10 @@ fn validate(
     let get = |name: &str| super::param(pairs, name);
     let invalid = |d: &str| Rejection::Redirect(OAuthErrorCode::InvalidRequest, d.to_owned());
     if let Err(e) = reject_repeats(pairs) {
-        return Err(Rejection::Redirect(e.code, e.description.map(|d| d.into_owned()).unwrap_or_default()));
+        return Err(Rejection::Redirect(
+            e.code,
+            e.description.map(|d| d.into_owned()).unwrap_or_default(),
+        ));
     }
     match get("response_type") {
         Some("code") => {}
@@ -134,7 +157,8 @@ fn validate(
     if client_state.len() > 2048 {
         return Err(invalid("state is too long"));
     }
-    let challenge = get("code_challenge").ok_or_else(|| invalid("code_challenge is required (PKCE)"))?;
+    let challenge =
+        get("code_challenge").ok_or_else(|| invalid("code_challenge is required (PKCE)"))?;
     match get("code_challenge_method") {
         None => return Err(invalid("code_challenge_method=S256 is required")),
         Some(m) => m
@@ -154,7 +178,13 @@ fn validate(
         }
     };
 
-    let registered = client.scope.as_deref().map(ScopeSet::parse).transpose().ok().flatten();
+    let registered = client
+        .scope
+        .as_deref()
+        .map(ScopeSet::parse)
+        .transpose()
+        .ok()
+        .flatten();
     let scope = match get("scope") {
         Some(raw) => ScopeSet::parse(raw)
             .map_err(|e| Rejection::Redirect(OAuthErrorCode::InvalidScope, e.to_string()))?,
@@ -205,7 +235,11 @@ async fn show_consent(
         .await
     {
         let e = state.store_error(e);
-        return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+        return pages::error(
+            e.status(),
+            "Temporarily unavailable",
+            "Please try again in a moment.",
+        );
     }
     let redirect = Url::parse(&redirect_uri).ok();
     let redirect_host = redirect
@@ -231,6 +265,10 @@ fn render(rejection: Rejection) -> HttpResponse {
     match rejection {
         Rejection::Page(status, title, detail) => pages::error(status, title, &detail),
         // Never reached with an unverified redirect URI: callers handle redirects themselves.
-        Rejection::Redirect(code, detail) => pages::error(StatusCode::BAD_REQUEST, "This sign-in request is not valid", &format!("{code}: {detail}")),
+        Rejection::Redirect(code, detail) => pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is not valid",
+            &format!("{code}: {detail}"),
+        ),
     }
 }

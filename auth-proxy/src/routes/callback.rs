@@ -24,7 +24,10 @@ const UNREDEEMED_GRANT_TTL: Duration = Duration::from_secs(300);
 /// Upstream error codes we pass on by name; anything else becomes `server_error`.
 fn map_upstream_error(code: &str) -> OAuthErrorCode {
     match code {
-        "access_denied" | "login_required" | "consent_required" | "interaction_required"
+        "access_denied"
+        | "login_required"
+        | "consent_required"
+        | "interaction_required"
         | "account_selection_required" => OAuthErrorCode::AccessDenied,
         "temporarily_unavailable" => OAuthErrorCode::TemporarilyUnavailable,
         _ => OAuthErrorCode::ServerError,
@@ -32,10 +35,15 @@ fn map_upstream_error(code: &str) -> OAuthErrorCode {
 }
 
 pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let get = |name: &str| super::param(&pairs, name);
     let Some(upstream_state) = get("state") else {
-        return pages::error(StatusCode::BAD_REQUEST, "This sign-in response is not valid", "It carries no state.");
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "This sign-in response is not valid",
+            "It carries no state.",
+        );
     };
     let flow = match state.store.take_upstream_flow(upstream_state).await {
         Ok(Some(f)) => f,
@@ -48,7 +56,11 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         }
         Err(e) => {
             let e = state.store_error(e);
-            return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+            return pages::error(
+                e.status(),
+                "Temporarily unavailable",
+                "Please try again in a moment.",
+            );
         }
     };
     let auth = &flow.authorization;
@@ -65,13 +77,23 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         );
     }
     let fail = |code: OAuthErrorCode, desc: &str| {
-        redirect_error(&state, &auth.redirect_uri, code, desc, Some(&auth.state), false)
+        redirect_error(
+            &state,
+            &auth.redirect_uri,
+            code,
+            desc,
+            Some(&auth.state),
+            false,
+        )
     };
     // RFC 9207: when the IdP names itself, it must be the IdP we sent the user to.
     if let Some(iss) = get("iss") {
         let expected = state.config.upstream.issuer.as_str();
         if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
-            return fail(OAuthErrorCode::AccessDenied, "the sign-in response came from an unexpected issuer");
+            return fail(
+                OAuthErrorCode::AccessDenied,
+                "the sign-in response came from an unexpected issuer",
+            );
         }
     }
     if let Some(error) = get("error") {
@@ -80,7 +102,10 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         return fail(code, "the identity provider did not complete the sign-in");
     }
     let Some(upstream_code) = get("code") else {
-        return fail(OAuthErrorCode::ServerError, "the identity provider returned no code");
+        return fail(
+            OAuthErrorCode::ServerError,
+            "the identity provider returned no code",
+        );
     };
 
     let started = Instant::now();
@@ -95,7 +120,11 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         .observe(started.elapsed().as_secs_f64());
     let (tokens, identity) = match exchanged {
         Ok(ok) => {
-            state.metrics.upstream_requests.with_label_values(&["token", "ok"]).inc();
+            state
+                .metrics
+                .upstream_requests
+                .with_label_values(&["token", "ok"])
+                .inc();
             ok
         }
         Err(e) => {
@@ -104,14 +133,21 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
                 UpstreamError::Rejected(_) => "rejected",
                 UpstreamError::Invalid(_) => "invalid",
             };
-            state.metrics.upstream_requests.with_label_values(&["token", outcome]).inc();
+            state
+                .metrics
+                .upstream_requests
+                .with_label_values(&["token", outcome])
+                .inc();
             tracing::warn!(error = %e, client_id = %auth.client_id, "upstream code exchange failed");
             return match e {
                 UpstreamError::Unavailable(_) => fail(
                     OAuthErrorCode::TemporarilyUnavailable,
                     "the identity provider is unavailable",
                 ),
-                _ => fail(OAuthErrorCode::AccessDenied, "the sign-in could not be verified"),
+                _ => fail(
+                    OAuthErrorCode::AccessDenied,
+                    "the sign-in could not be verified",
+                ),
             };
         }
     };
@@ -141,17 +177,28 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     };
     let stored = async {
         state.store.put_grant(&grant, UNREDEEMED_GRANT_TTL).await?;
-        state.store.put_code(&grant_id, &sha256_hex(&code), &record, CODE_TTL).await
+        state
+            .store
+            .put_code(&grant_id, &sha256_hex(&code), &record, CODE_TTL)
+            .await
     }
     .await;
     if let Err(e) = stored {
         let e = state.store_error(e);
-        return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+        return pages::error(
+            e.status(),
+            "Temporarily unavailable",
+            "Please try again in a moment.",
+        );
     }
     tracing::info!(target: "audit", client_id = %auth.client_id, subject = %identity.subject, grant_id = %grant_id, "authorization code issued");
     redirect_to_client(
         &auth.redirect_uri,
-        &[("code", &code), ("state", &auth.state), ("iss", &state.config.issuer)],
+        &[
+            ("code", &code),
+            ("state", &auth.state),
+            ("iss", &state.config.issuer),
+        ],
         false,
     )
 }

@@ -35,27 +35,49 @@ fn unverified() -> HttpResponse {
     )
 }
 
-pub async fn decide(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn decide(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     // Defence in depth on top of the CSRF token: a cross-site form post carries a foreign Origin.
-    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
         if origin != state.config.issuer {
             return unverified();
         }
     }
     let Ok(form) = parse_form(&body) else {
-        return pages::error(StatusCode::BAD_REQUEST, "This form is not valid", "Start again from the application.");
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "This form is not valid",
+            "Start again from the application.",
+        );
     };
-    let (Some(flow_id), Some(csrf), Some(decision)) =
-        (param(&form, "flow"), param(&form, "csrf"), param(&form, "decision"))
-    else {
-        return pages::error(StatusCode::BAD_REQUEST, "This form is not valid", "Start again from the application.");
+    let (Some(flow_id), Some(csrf), Some(decision)) = (
+        param(&form, "flow"),
+        param(&form, "csrf"),
+        param(&form, "decision"),
+    ) else {
+        return pages::error(
+            StatusCode::BAD_REQUEST,
+            "This form is not valid",
+            "Start again from the application.",
+        );
     };
     let pending = match state.store.take_pending_authorization(flow_id).await {
         Ok(Some(p)) => p,
         Ok(None) => return expired(),
         Err(e) => {
             let e = state.store_error(e);
-            return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+            return pages::error(
+                e.status(),
+                "Temporarily unavailable",
+                "Please try again in a moment.",
+            );
         }
     };
     let browser_ok = binding_cookie_value(&req, state.config.cookie_mode)
@@ -79,7 +101,13 @@ pub async fn decide(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
                 true,
             );
         }
-        _ => return pages::error(StatusCode::BAD_REQUEST, "This form is not valid", "Start again from the application."),
+        _ => {
+            return pages::error(
+                StatusCode::BAD_REQUEST,
+                "This form is not valid",
+                "Start again from the application.",
+            )
+        }
     }
 
     let upstream_state = random_token(32);
@@ -107,7 +135,11 @@ pub async fn decide(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
         .await
     {
         let e = state.store_error(e);
-        return pages::error(e.status(), "Temporarily unavailable", "Please try again in a moment.");
+        return pages::error(
+            e.status(),
+            "Temporarily unavailable",
+            "Please try again in a moment.",
+        );
     }
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url.to_string()))

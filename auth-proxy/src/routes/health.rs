@@ -25,5 +25,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable()
     };
-    resp.insert_header((header::CACHE_CONTROL, "no-store")).json(body)
+    resp.insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
 }

@@ -50,7 +50,11 @@ pub fn binding_cookie(mode: CookieMode, value: String) -> Cookie<'static> {
 pub fn binding_cookie_value(req: &HttpRequest, mode: CookieMode) -> Option<String> {
     req.cookie(binding_cookie_name(mode))
         .map(|c| c.value().to_owned())
-        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            v.len() == 43
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 pub fn hash_matches(secret: &str, expected_hash: &str) -> bool {
@@ -60,7 +64,11 @@ pub fn hash_matches(secret: &str, expected_hash: &str) -> bool {
 /// A 302/303 to the client's redirect URI carrying the authorization response (or error),
 /// always with `iss` (RFC 9207). Built with query pairs, appended to any query the registered
 /// URI already has.
-pub fn redirect_to_client(redirect_uri: &str, params: &[(&str, &str)], status_303: bool) -> HttpResponse {
+pub fn redirect_to_client(
+    redirect_uri: &str,
+    params: &[(&str, &str)],
+    status_303: bool,
+) -> HttpResponse {
     let location = match Url::parse(redirect_uri) {
         Ok(mut url) => {
             {
@@ -72,13 +80,19 @@ pub fn redirect_to_client(redirect_uri: &str, params: &[(&str, &str)], status_30
             url.to_string()
         }
         // Redirect URIs were validated at registration; this is unreachable in practice.
-        Err(_) => return crate::pages::error(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "Invalid redirect address",
-            "The application's redirect address is not valid.",
-        ),
+        Err(_) => {
+            return crate::pages::error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "Invalid redirect address",
+                "The application's redirect address is not valid.",
+            )
+        }
     };
-    let mut b = if status_303 { HttpResponse::SeeOther() } else { HttpResponse::Found() };
+    let mut b = if status_303 {
+        HttpResponse::SeeOther()
+    } else {
+        HttpResponse::Found()
+    };
     b.insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
@@ -113,7 +127,9 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
 pub fn reject_repeats(pairs: &[(String, String)]) -> Result<(), OAuthError> {
     for (i, (k, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(other, _)| other == k) {
-            return Err(OAuthError::invalid_request(format!("parameter `{k}` is repeated")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter `{k}` is repeated"
+            )));
         }
     }
     Ok(())
@@ -165,27 +181,39 @@ pub async fn authenticate_client(
     let form_secret = param(form, "client_secret");
     let (client_id, secret) = match (basic, form_secret) {
         (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request("use one client authentication method, not two"))
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            ))
         }
         (Some((id, secret)), None) => {
             if form_id.is_some_and(|f| f != id) {
-                return Err(OAuthError::invalid_client("client_id does not match the credentials").with_basic_challenge(true));
+                return Err(
+                    OAuthError::invalid_client("client_id does not match the credentials")
+                        .with_basic_challenge(true),
+                );
             }
             (id, Some(secret))
         }
         (None, secret) => {
-            let id = form_id.ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
+            let id = form_id
+                .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
             (id.to_owned(), secret.map(str::to_owned))
         }
     };
-    let unknown = || OAuthError::invalid_client("client authentication failed").with_basic_challenge(used_basic);
+    let unknown = || {
+        OAuthError::invalid_client("client authentication failed").with_basic_challenge(used_basic)
+    };
     let client = state
         .store
         .get_client(&client_id)
         .await
         .map_err(|e| state.store_error(e))?
         .ok_or_else(unknown)?;
-    match (client.token_endpoint_auth_method, &client.client_secret_hash, secret) {
+    match (
+        client.token_endpoint_auth_method,
+        &client.client_secret_hash,
+        secret,
+    ) {
         (TokenEndpointAuthMethod::None, _, None) => Ok(client),
         (TokenEndpointAuthMethod::None, _, Some(_)) => Err(unknown()),
         (_, Some(hash), Some(secret)) if hash_matches(&secret, hash) => Ok(client),
@@ -194,7 +222,9 @@ pub async fn authenticate_client(
 }
 
 fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
-    let bad = || OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge(true);
+    let bad = || {
+        OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge(true)
+    };
     let encoded = value
         .strip_prefix("Basic ")
         .or_else(|| value.strip_prefix("basic "))
@@ -215,7 +245,12 @@ fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
 /// store keys on. Anything else is not ours.
 pub fn split_grant_token(token: &str) -> Option<(&str, String)> {
     let (grant_id, secret) = token.split_once('.')?;
-    let well_formed = |s: &str| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let well_formed = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     (well_formed(grant_id) && well_formed(secret)).then(|| (grant_id, sha256_hex(token)))
 }
 
@@ -234,7 +269,10 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded() {
         let header = format!("Basic {}", STANDARD.encode("my%20client:p%40ss%3Aword"));
-        assert_eq!(parse_basic(&header).unwrap(), ("my client".into(), "p@ss:word".into()));
+        assert_eq!(
+            parse_basic(&header).unwrap(),
+            ("my client".into(), "p@ss:word".into())
+        );
         assert!(parse_basic("Bearer abc").is_err());
         assert!(parse_basic("Basic !!!").is_err());
         assert!(parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
@@ -259,7 +297,11 @@ mod tests {
 
     #[test]
     fn client_redirect_appends_to_existing_query_and_encodes() {
-        let resp = redirect_to_client("https://app.example/cb?x=1", &[("code", "a b&c"), ("state", "s")], false);
+        let resp = redirect_to_client(
+            "https://app.example/cb?x=1",
+            &[("code", "a b&c"), ("state", "s")],
+            false,
+        );
         assert_eq!(resp.status(), 302);
         let loc = resp.headers().get("location").unwrap().to_str().unwrap();
         assert_eq!(loc, "https://app.example/cb?x=1&code=a+b%26c&state=s");

@@ -40,7 +40,9 @@ fn metadata_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAu
 fn optional_text(name: &str, value: Option<String>) -> Result<Option<String>, OAuthError> {
     match value {
         Some(v) if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) => {
-            Err(metadata_error(format!("{name} must be at most {MAX_TEXT} printable characters")))
+            Err(metadata_error(format!(
+                "{name} must be at most {MAX_TEXT} printable characters"
+            )))
         }
         Some(v) if v.trim().is_empty() => Ok(None),
         other => Ok(other),
@@ -53,7 +55,9 @@ fn optional_https_uri(name: &str, value: Option<String>) -> Result<Option<String
         Some(v) => {
             let ok = v.len() <= MAX_URI
                 && url::Url::parse(&v)
-                    .map(|u| u.scheme() == "https" && u.username().is_empty() && u.password().is_none())
+                    .map(|u| {
+                        u.scheme() == "https" && u.username().is_empty() && u.password().is_none()
+                    })
                     .unwrap_or(false);
             if ok {
                 Ok(Some(v))
@@ -74,21 +78,35 @@ pub async fn register(
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"));
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        });
     if !is_json {
-        return Err(OAuthError::invalid_request("Content-Type must be application/json"));
+        return Err(OAuthError::invalid_request(
+            "Content-Type must be application/json",
+        ));
     }
     let value: Value = serde_json::from_slice(&body)
         .map_err(|_| metadata_error("the request body is not valid JSON"))?;
     if !value.is_object() {
         return Err(metadata_error("client metadata must be a JSON object"));
     }
-    let meta: Metadata = serde_json::from_value(value)
-        .map_err(|e| metadata_error(format!("client metadata has a member of the wrong type: {e}")))?;
+    let meta: Metadata = serde_json::from_value(value).map_err(|e| {
+        metadata_error(format!(
+            "client metadata has a member of the wrong type: {e}"
+        ))
+    })?;
 
     let redirect_uris = meta.redirect_uris.unwrap_or_default();
     if redirect_uris.is_empty() {
-        return Err(OAuthError::new(OAuthErrorCode::InvalidRedirectUri, "redirect_uris is required"));
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidRedirectUri,
+            "redirect_uris is required",
+        ));
     }
     if redirect_uris.len() > MAX_REDIRECT_URIS {
         return Err(OAuthError::new(
@@ -98,7 +116,10 @@ pub async fn register(
     }
     for uri in &redirect_uris {
         if uri.len() > MAX_URI {
-            return Err(OAuthError::new(OAuthErrorCode::InvalidRedirectUri, "redirect URI too long"));
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRedirectUri,
+                "redirect URI too long",
+            ));
         }
         validate_for_registration(uri)
             .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidRedirectUri, e.to_string()))?;
@@ -129,7 +150,9 @@ pub async fn register(
         )));
     }
     if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err(metadata_error("grant_types must include authorization_code"));
+        return Err(metadata_error(
+            "grant_types must include authorization_code",
+        ));
     }
     let response_types = meta.response_types.unwrap_or_else(|| vec!["code".into()]);
     if response_types.iter().any(|r| r != "code") || response_types.is_empty() {
@@ -138,7 +161,10 @@ pub async fn register(
 
     // RFC 7591 §2 lets the server restrict the registered scope: keep the ones we know.
     let scope = meta.scope.and_then(|s| {
-        let known: ScopeSet = s.split(' ').filter_map(|t| t.parse::<Scope>().ok()).collect();
+        let known: ScopeSet = s
+            .split(' ')
+            .filter_map(|t| t.parse::<Scope>().ok())
+            .collect();
         (!known.is_empty()).then(|| known.to_string())
     });
 

@@ -10,12 +10,17 @@ use super::{authenticate_client, param, parse_form, require_form_content_type, s
 use crate::error::OAuthError;
 use crate::state::{AppState, Limited};
 
-pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
     state.check_rate_limit(Limited::Token, &req).await?;
     require_form_content_type(&req)?;
     let form = parse_form(&body)?;
     let client = authenticate_client(&state, &req, &form).await?;
-    let token = param(&form, "token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token =
+        param(&form, "token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
 
     // The hint only orders the lookups; both forms are recognisable on their own.
     if let Some((grant_id, hash)) = split_grant_token(token) {
@@ -25,16 +30,32 @@ pub async fn revoke(state: web::Data<AppState>, req: HttpRequest, body: web::Byt
             .await
             .map_err(|e| state.store_error(e))?;
         if record.is_some_and(|r| r.client_id == client.client_id) {
-            state.store.revoke_grant(grant_id).await.map_err(|e| state.store_error(e))?;
-            state.metrics.tokens_revoked.with_label_values(&["refresh_token"]).inc();
+            state
+                .store
+                .revoke_grant(grant_id)
+                .await
+                .map_err(|e| state.store_error(e))?;
+            state
+                .metrics
+                .tokens_revoked
+                .with_label_values(&["refresh_token"])
+                .inc();
             tracing::info!(target: "audit", client_id = %client.client_id, grant_id, "refresh token revoked: grant revoked");
         }
     } else if let Ok(claims) = state.keys.verify_access_token(token) {
         let remaining = claims.exp - state.clock.now();
         if claims.client_id == client.client_id && remaining > 0 {
             let ttl = Duration::from_secs(u64::try_from(remaining).unwrap_or(0));
-            state.store.deny_access_token(&claims.jti, ttl).await.map_err(|e| state.store_error(e))?;
-            state.metrics.tokens_revoked.with_label_values(&["access_token"]).inc();
+            state
+                .store
+                .deny_access_token(&claims.jti, ttl)
+                .await
+                .map_err(|e| state.store_error(e))?;
+            state
+                .metrics
+                .tokens_revoked
+                .with_label_values(&["access_token"])
+                .inc();
             tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %claims.gid, "access token revoked");
         }
     }

@@ -6,7 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use mcp_shared::{AccessTokenClaims, ScopeSet};
 use serde::Serialize;
 
-use super::{authenticate_client, no_store_json, param, parse_form, require_form_content_type, split_grant_token};
+use super::{
+    authenticate_client, no_store_json, param, parse_form, require_form_content_type,
+    split_grant_token,
+};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
 use crate::pkce::CodeVerifier;
@@ -34,7 +37,8 @@ enum TokenRequest<'a> {
 impl<'a> TokenRequest<'a> {
     fn parse(form: &'a [(String, String)]) -> Result<Self, OAuthError> {
         let required = |name: &'static str| {
-            param(form, name).ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+            param(form, name)
+                .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
         };
         match param(form, "grant_type") {
             Some("authorization_code") => Ok(Self::AuthorizationCode {
@@ -72,7 +76,11 @@ struct TokenResponse {
     scope: String,
 }
 
-pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> Result<HttpResponse, OAuthError> {
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
     state.check_rate_limit(Limited::Token, &req).await?;
     require_form_content_type(&req)?;
     let form = parse_form(&body)?;
@@ -85,12 +93,17 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: web::Byte
         )));
     }
     let response = match request {
-        TokenRequest::AuthorizationCode { code, redirect_uri, code_verifier, resource } => {
-            redeem_code(&state, &client, code, redirect_uri, code_verifier, resource).await?
-        }
-        TokenRequest::RefreshToken { refresh_token, scope, resource } => {
-            refresh(&state, &client, refresh_token, scope, resource).await?
-        }
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+            resource,
+        } => redeem_code(&state, &client, code, redirect_uri, code_verifier, resource).await?,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+            resource,
+        } => refresh(&state, &client, refresh_token, scope, resource).await?,
     };
     Ok(no_store_json(&response))
 }
@@ -103,7 +116,8 @@ async fn redeem_code(
     code_verifier: &str,
     resource: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
-    let invalid = || OAuthError::invalid_grant("the authorization code is invalid, expired or already used");
+    let invalid =
+        || OAuthError::invalid_grant("the authorization code is invalid, expired or already used");
     let (grant_id, code_hash) = split_grant_token(code).ok_or_else(invalid)?;
     let record = match state
         .store
@@ -117,26 +131,40 @@ async fn redeem_code(
             // RFC 6749 §4.1.2 / OAuth 2.1: revoke everything issued from a replayed code.
             state.metrics.code_replay_detected.inc();
             tracing::warn!(target: "audit", client_id = %client.client_id, grant_id, "authorization code replayed: grant revoked");
-            state.store.revoke_grant(grant_id).await.map_err(|e| state.store_error(e))?;
+            state
+                .store
+                .revoke_grant(grant_id)
+                .await
+                .map_err(|e| state.store_error(e))?;
             return Err(invalid());
         }
     };
     // From here the code is spent: any failure below leaves it unusable.
     if record.client_id != client.client_id {
         tracing::warn!(target: "audit", client_id = %client.client_id, grant_id, "code presented by another client: grant revoked");
-        state.store.revoke_grant(grant_id).await.map_err(|e| state.store_error(e))?;
+        state
+            .store
+            .revoke_grant(grant_id)
+            .await
+            .map_err(|e| state.store_error(e))?;
         return Err(invalid());
     }
     if redirect_uri.is_some_and(|r| r != record.redirect_uri) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
-    let verifier = CodeVerifier::parse(code_verifier)
-        .map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
+    let verifier =
+        CodeVerifier::parse(code_verifier).map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
     if !verifier.matches(&record.code_challenge) {
-        return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
     }
     if resource.is_some_and(|r| r != record.resource) {
-        return Err(OAuthError::invalid_target("resource does not match the authorization request"));
+        return Err(OAuthError::invalid_target(
+            "resource does not match the authorization request",
+        ));
     }
     let grant = state
         .store
@@ -152,11 +180,20 @@ async fn redeem_code(
     };
     state
         .store
-        .put_refresh_token(grant_id, &sha256_hex(&refresh_token), &record, state.config.refresh_token_ttl)
+        .put_refresh_token(
+            grant_id,
+            &sha256_hex(&refresh_token),
+            &record,
+            state.config.refresh_token_ttl,
+        )
         .await
         .map_err(|e| state.store_error(e))?;
     let response = issue(state, &grant, &grant.scope, refresh_token)?;
-    state.metrics.tokens_issued.with_label_values(&["authorization_code"]).inc();
+    state
+        .metrics
+        .tokens_issued
+        .with_label_values(&["authorization_code"])
+        .inc();
     tracing::info!(target: "audit", client_id = %client.client_id, grant_id, "tokens issued for authorization code");
     Ok(response)
 }
@@ -184,11 +221,15 @@ async fn refresh(
         .ok_or_else(invalid)?;
     if let Some(requested) = &requested_scope {
         if !requested.is_subset(&grant.scope) {
-            return Err(OAuthError::invalid_scope("the requested scope exceeds the original grant"));
+            return Err(OAuthError::invalid_scope(
+                "the requested scope exceeds the original grant",
+            ));
         }
     }
     if resource.is_some_and(|r| r != grant.resource) {
-        return Err(OAuthError::invalid_target("resource does not match the original grant"));
+        return Err(OAuthError::invalid_target(
+            "resource does not match the original grant",
+        ));
     }
 
     let new_token = format!("{grant_id}.{}", random_token(32));
@@ -212,18 +253,31 @@ async fn refresh(
         }
         RefreshOutcome::ReuseDetected => {
             state.metrics.refresh_reuse_detected.inc();
-            state.metrics.tokens_revoked.with_label_values(&["grant"]).inc();
+            state
+                .metrics
+                .tokens_revoked
+                .with_label_values(&["grant"])
+                .inc();
             tracing::warn!(target: "audit", client_id = %client.client_id, grant_id, "refresh token reuse detected: family revoked");
             return Err(invalid());
         }
     };
     let scope = requested_scope.unwrap_or_else(|| grant.scope.clone());
     let response = issue(state, &grant, &scope, new_token)?;
-    state.metrics.tokens_issued.with_label_values(&["refresh_token"]).inc();
+    state
+        .metrics
+        .tokens_issued
+        .with_label_values(&["refresh_token"])
+        .inc();
     Ok(response)
 }
 
-fn issue(state: &AppState, grant: &GrantRecord, scope: &ScopeSet, refresh_token: String) -> Result<TokenResponse, OAuthError> {
+fn issue(
+    state: &AppState,
+    grant: &GrantRecord,
+    scope: &ScopeSet,
+    refresh_token: String,
+) -> Result<TokenResponse, OAuthError> {
     let now = state.clock.now();
     let ttl = state.config.access_token_ttl.as_secs();
     let claims = AccessTokenClaims {

@@ -1,2 +1,461 @@
-//! placeholder: being written
-#[derive(Debug)] pub struct MemoryStore;
+//! In-memory store for single-process use and tests. Same semantics as the Redis store (the
+//! contract suite runs against both); expiry is measured on the injected clock, so tests move
+//! time instead of sleeping. One mutex, never held across an await.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{
+    ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
+    RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
+};
+use crate::clock::Clock;
+
+/// Expired entries are dropped lazily on access and by a sweep every this many writes.
+const SWEEP_EVERY: u64 = 1024;
+
+#[derive(Debug)]
+struct Entry<T> {
+    value: T,
+    /// Unix milliseconds; `None` never expires.
+    expires_at: Option<i64>,
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    clients: HashMap<String, Entry<ClientRecord>>,
+    pending: HashMap<String, Entry<PendingAuthorization>>,
+    upstream: HashMap<String, Entry<UpstreamFlow>>,
+    grants: HashMap<String, Entry<GrantRecord>>,
+    codes: HashMap<(String, String), Entry<CodeRecord>>,
+    used_codes: HashMap<(String, String), Entry<()>>,
+    refresh: HashMap<(String, String), Entry<RefreshRecord>>,
+    /// First-use time (Unix seconds) of rotated refresh tokens.
+    refresh_used: HashMap<(String, String), Entry<i64>>,
+    denied: HashMap<String, Entry<()>>,
+    /// bucket → (count, window end in ms)
+    rate: HashMap<String, Entry<u32>>,
+    writes: u64,
+}
+
+fn live<T>(entry: &Entry<T>, now: i64) -> bool {
+    entry.expires_at.is_none_or(|at| at > now)
+}
+
+fn get_live<'a, K: std::hash::Hash + Eq, T>(
+    map: &'a mut HashMap<K, Entry<T>>,
+    key: &K,
+    now: i64,
+) -> Option<&'a mut Entry<T>> {
+    if map.get(key).is_some_and(|e| !live(e, now)) {
+        map.remove(key);
+    }
+    map.get_mut(key)
+}
+
+fn take_live<K: std::hash::Hash + Eq, T>(
+    map: &mut HashMap<K, Entry<T>>,
+    key: &K,
+    now: i64,
+) -> Option<T> {
+    map.remove(key).filter(|e| live(e, now)).map(|e| e.value)
+}
+
+fn ttl_ms(ttl: Duration) -> i64 {
+    i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl MemoryStore {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            tables: Mutex::new(Tables::default()),
+            clock,
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
+        // A panic while holding the lock poisons it; the tables themselves are still
+        // consistent (every update is a single map operation), so keep serving.
+        Ok(self
+            .tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
+    fn expiry(&self, ttl: Duration) -> Option<i64> {
+        Some(self.now().saturating_add(ttl_ms(ttl)))
+    }
+
+    /// Counts a write and every `SWEEP_EVERY` writes drops everything expired.
+    fn wrote(&self, t: &mut Tables) {
+        t.writes += 1;
+        if !t.writes.is_multiple_of(SWEEP_EVERY) {
+            return;
+        }
+        let now = self.now();
+        t.clients.retain(|_, e| live(e, now));
+        t.pending.retain(|_, e| live(e, now));
+        t.upstream.retain(|_, e| live(e, now));
+        t.grants.retain(|_, e| live(e, now));
+        t.codes.retain(|_, e| live(e, now));
+        t.used_codes.retain(|_, e| live(e, now));
+        t.refresh.retain(|_, e| live(e, now));
+        t.refresh_used.retain(|_, e| live(e, now));
+        t.denied.retain(|_, e| live(e, now));
+        t.rate.retain(|_, e| live(e, now));
+    }
+}
+
+/// Deletes the grant, which alone revokes the family: every code and refresh token of it is
+/// checked against the grant. (The same as Redis, so both report `Revoked` afterwards; the
+/// orphaned entries go with their own TTLs.)
+fn revoke(t: &mut Tables, grant_id: &str) {
+    t.grants.remove(grant_id);
+}
+
+fn key(grant_id: &str, hash: &str) -> (String, String) {
+    (grant_id.to_owned(), hash.to_owned())
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.lock().map(|_| ())
+    }
+
+    async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        t.clients.insert(
+            client.client_id.clone(),
+            Entry {
+                value: client.clone(),
+                expires_at: None,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let now = self.now();
+        let mut t = self.lock()?;
+        Ok(get_live(&mut t.clients, &client_id.to_owned(), now).map(|e| e.value.clone()))
+    }
+
+    async fn put_pending_authorization(
+        &self,
+        flow_id: &str,
+        flow: &PendingAuthorization,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.pending.insert(
+            flow_id.to_owned(),
+            Entry {
+                value: flow.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn take_pending_authorization(
+        &self,
+        flow_id: &str,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        let now = self.now();
+        Ok(take_live(
+            &mut self.lock()?.pending,
+            &flow_id.to_owned(),
+            now,
+        ))
+    }
+
+    async fn put_upstream_flow(
+        &self,
+        upstream_state: &str,
+        flow: &UpstreamFlow,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.upstream.insert(
+            upstream_state.to_owned(),
+            Entry {
+                value: flow.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn take_upstream_flow(
+        &self,
+        upstream_state: &str,
+    ) -> Result<Option<UpstreamFlow>, StoreError> {
+        let now = self.now();
+        Ok(take_live(
+            &mut self.lock()?.upstream,
+            &upstream_state.to_owned(),
+            now,
+        ))
+    }
+
+    async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.grants.insert(
+            grant.grant_id.clone(),
+            Entry {
+                value: grant.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let now = self.now();
+        let mut t = self.lock()?;
+        Ok(get_live(&mut t.grants, &grant_id.to_owned(), now).map(|e| e.value.clone()))
+    }
+
+    async fn update_grant_upstream(
+        &self,
+        grant_id: &str,
+        upstream_sealed: &str,
+    ) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut t = self.lock()?;
+        Ok(match get_live(&mut t.grants, &grant_id.to_owned(), now) {
+            Some(entry) => {
+                entry.value.upstream_sealed = upstream_sealed.to_owned();
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
+        revoke(&mut *self.lock()?, grant_id);
+        Ok(())
+    }
+
+    async fn put_code(
+        &self,
+        grant_id: &str,
+        code_hash: &str,
+        code: &CodeRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.codes.insert(
+            key(grant_id, code_hash),
+            Entry {
+                value: code.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn take_code(
+        &self,
+        grant_id: &str,
+        code_hash: &str,
+        replay_window: Duration,
+    ) -> Result<CodeTake, StoreError> {
+        let now = self.now();
+        let expires_at = self.expiry(replay_window);
+        let k = key(grant_id, code_hash);
+        let mut t = self.lock()?;
+        if let Some(code) = take_live(&mut t.codes, &k, now) {
+            t.used_codes.insert(
+                k,
+                Entry {
+                    value: (),
+                    expires_at,
+                },
+            );
+            self.wrote(&mut t);
+            return Ok(CodeTake::Redeemed(code));
+        }
+        Ok(if get_live(&mut t.used_codes, &k, now).is_some() {
+            CodeTake::Replayed
+        } else {
+            CodeTake::Unknown
+        })
+    }
+
+    async fn put_refresh_token(
+        &self,
+        grant_id: &str,
+        token_hash: &str,
+        record: &RefreshRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        if let Some(grant) = get_live(&mut t.grants, &grant_id.to_owned(), now) {
+            grant.expires_at = expires_at;
+        }
+        t.refresh.insert(
+            key(grant_id, token_hash),
+            Entry {
+                value: record.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        grant_id: &str,
+        presented_hash: &str,
+        client_id: &str,
+        new_hash: &str,
+        now_secs: i64,
+        grace: Duration,
+        ttl: Duration,
+    ) -> Result<RefreshOutcome, StoreError> {
+        let now = self.now();
+        let expires_at = self.expiry(ttl);
+        let presented = key(grant_id, presented_hash);
+        let mut t = self.lock()?;
+        let Some(record) = get_live(&mut t.refresh, &presented, now).map(|e| e.value.clone())
+        else {
+            return Ok(RefreshOutcome::Unknown);
+        };
+        if record.client_id != client_id {
+            return Ok(RefreshOutcome::WrongClient);
+        }
+        let Some(grant) = get_live(&mut t.grants, &grant_id.to_owned(), now) else {
+            return Ok(RefreshOutcome::Revoked);
+        };
+        grant.expires_at = expires_at;
+        let grant = grant.value.clone();
+        let grace_secs = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+        match get_live(&mut t.refresh_used, &presented, now).map(|e| e.value) {
+            None => {
+                t.refresh_used.insert(
+                    presented,
+                    Entry {
+                        value: now_secs,
+                        expires_at,
+                    },
+                );
+            }
+            Some(used_at) if now_secs - used_at <= grace_secs => {}
+            Some(_) => {
+                revoke(&mut t, grant_id);
+                return Ok(RefreshOutcome::ReuseDetected);
+            }
+        }
+        let new_record = RefreshRecord {
+            client_id: client_id.to_owned(),
+            issued_at: now_secs,
+        };
+        t.refresh.insert(
+            key(grant_id, new_hash),
+            Entry {
+                value: new_record,
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(RefreshOutcome::Rotated(grant))
+    }
+
+    async fn get_refresh_token(
+        &self,
+        grant_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        let now = self.now();
+        let mut t = self.lock()?;
+        Ok(get_live(&mut t.refresh, &key(grant_id, token_hash), now).map(|e| e.value.clone()))
+    }
+
+    async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.denied.insert(
+            jti.to_owned(),
+            Entry {
+                value: (),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        let now = self.now();
+        let mut t = self.lock()?;
+        Ok(get_live(&mut t.denied, &jti.to_owned(), now).is_some())
+    }
+
+    async fn hit_rate_limit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<RateDecision, StoreError> {
+        let now = self.now();
+        let mut t = self.lock()?;
+        let entry = match get_live(&mut t.rate, &bucket.to_owned(), now) {
+            Some(e) => e,
+            None => {
+                t.rate.insert(
+                    bucket.to_owned(),
+                    Entry {
+                        value: 0,
+                        expires_at: Some(now + ttl_ms(window)),
+                    },
+                );
+                t.rate
+                    .get_mut(bucket)
+                    .ok_or_else(|| StoreError::Corrupt("rate bucket vanished".into()))?
+            }
+        };
+        entry.value = entry.value.saturating_add(1);
+        let count = entry.value;
+        let remaining_ms = entry.expires_at.map_or(0, |at| at - now).max(0);
+        self.wrote(&mut t);
+        Ok(RateDecision {
+            allowed: count <= limit,
+            remaining: limit.saturating_sub(count),
+            retry_after_secs: u64::try_from((remaining_ms + 999) / 1000)
+                .unwrap_or(1)
+                .max(1),
+        })
+    }
+}

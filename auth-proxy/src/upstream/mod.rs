@@ -26,7 +26,10 @@ impl std::fmt::Debug for UpstreamTokens {
         f.debug_struct("UpstreamTokens")
             .field("access_token", &"<redacted>")
             .field("token_type", &self.token_type)
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
             .field("expires_at", &self.expires_at)
             .field("scope", &self.scope)

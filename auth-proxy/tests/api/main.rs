@@ -1,1 +1,9 @@
-fn main(){}
+//! API test binary: one link for all API-level tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod authorize;
+mod helpers;
+mod limits;
+mod metadata;
+mod register;
+mod token;

@@ -1,0 +1,44 @@
+# Two commands matter (see README): `make run` brings up a local stack, `make test` runs every
+# test suite, installing what it needs first.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: run test deps build lint fmt test-rust test-e2e test-browser test-conformance clean
+
+## run: local stack (dev IdP + auth-proxy + mcp-server); in-memory store unless AUTH_PROXY_REDIS_URL is set
+run: build
+	scripts/dev-stack.sh
+
+## test: everything CI runs (lint, Rust unit/API/store-contract tests, e2e with real Redis + IdP, browser, conformance)
+test: deps lint build test-rust test-e2e test-browser test-conformance
+
+## deps: install redis-server, chromium and the Node test packages (from the lockfile) when missing
+deps:
+	scripts/ensure-deps.sh
+
+build:
+	$(CARGO) build --workspace --locked
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+test-rust:
+	$(CARGO) test --workspace --locked
+
+test-e2e:
+	cd tests && node --test --test-concurrency=1 e2e/
+
+test-browser:
+	cd tests && node --test --test-concurrency=1 browser/
+
+test-conformance:
+	cd tests && node conformance/run.mjs
+
+clean:
+	$(CARGO) clean
+	rm -rf tests/node_modules tests/artifacts

@@ -1,0 +1,299 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn errors_before_client_validation_render_a_page_and_never_redirect() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let p = pkce();
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        app.authorize_params("", &p.challenge, &[("client_id", "")]),
+        app.authorize_params("no-such-client", &p.challenge, &[]),
+        app.authorize_params(
+            &client.client_id,
+            &p.challenge,
+            &[("redirect_uri", "https://evil.example/cb")],
+        ),
+        app.authorize_params(
+            &client.client_id,
+            &p.challenge,
+            &[("redirect_uri", "http://127.0.0.1:7777/callback#x")],
+        ),
+        app.authorize_params(
+            &client.client_id,
+            &p.challenge,
+            &[(
+                "redirect_uri",
+                "http://127.0.0.1.evil.example:7777/callback",
+            )],
+        ),
+        app.authorize_params(
+            &client.client_id,
+            &p.challenge,
+            &[("redirect_uri", "javascript:alert(1)")],
+        ),
+    ];
+    for params in cases {
+        let resp = app.authorize(&params).await;
+        assert_eq!(resp.status(), 400, "{params:?}");
+        assert!(
+            resp.headers().get("location").is_none(),
+            "{params:?} must not redirect"
+        );
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'"));
+    }
+    // A repeated redirect_uri is also refused without redirecting.
+    let mut params = app.authorize_params(&client.client_id, &p.challenge, &[]);
+    params.push(("redirect_uri", "https://evil.example/cb"));
+    let resp = app.authorize(&params).await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn errors_after_client_validation_redirect_with_state_and_iss() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let p = pkce();
+    let cases = [
+        (vec![("state", "")], "invalid_request", false),
+        (vec![("code_challenge", "")], "invalid_request", true),
+        (
+            vec![("code_challenge_method", "plain")],
+            "invalid_request",
+            true,
+        ),
+        (vec![("code_challenge_method", "")], "invalid_request", true),
+        (
+            vec![("code_challenge", "too-short")],
+            "invalid_request",
+            true,
+        ),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+            true,
+        ),
+        (
+            vec![("resource", "https://other.example/mcp")],
+            "invalid_target",
+            true,
+        ),
+        (vec![("scope", "notes:read admin")], "invalid_scope", true),
+    ];
+    for (overrides, expected, has_state) in cases {
+        let resp = app
+            .authorize(&app.authorize_params(&client.client_id, &p.challenge, &overrides))
+            .await;
+        assert_eq!(resp.status(), 302, "{overrides:?}");
+        let loc = location(&resp);
+        assert!(loc.as_str().starts_with(REDIRECT), "{loc}");
+        let q = query(&loc);
+        assert_eq!(q["error"], expected, "{overrides:?}");
+        assert_eq!(q["iss"], ISSUER);
+        assert_eq!(
+            q.get("state").map(String::as_str),
+            has_state.then_some("client-state-1")
+        );
+    }
+}
+
+#[tokio::test]
+async fn consent_page_is_safe_and_binds_the_browser() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let p = pkce();
+    let resp = app
+        .authorize(&app.authorize_params(&client.client_id, &p.challenge, &[]))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers().clone();
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["cache-control"], "no-store");
+    let cookie = h["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("mcp-auth-flow="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("Test Client"));
+    assert!(html.contains("127.0.0.1"));
+    assert!(html.contains("Create, change and delete your notes"));
+    assert!(
+        html.contains("class=\"warn\""),
+        "loopback redirect warning expected"
+    );
+}
+
+#[tokio::test]
+async fn https_issuer_uses_a_host_prefixed_secure_cookie() {
+    let app = spawn_app_with(&[("AUTH_PROXY_ISSUER", "https://auth.example.com")]).await;
+    let client = app.register_public().await;
+    let p = pkce();
+    let resp = app
+        .authorize(&app.authorize_params(&client.client_id, &p.challenge, &[]))
+        .await;
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("__Host-mcp-auth-flow="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+}
+
+#[tokio::test]
+async fn deny_sends_access_denied_to_the_client() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce().challenge).await;
+    let resp = app.decide(&flow, &csrf, "deny").await;
+    assert_eq!(resp.status(), 303);
+    let q = query(&location(&resp));
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], "client-state-1");
+    assert_eq!(q["iss"], ISSUER);
+    assert_eq!(
+        app.app_state
+            .metrics
+            .consent
+            .with_label_values(&["denied"])
+            .get(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn approve_goes_upstream_with_the_proxys_own_pkce() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let p = pkce();
+    let (flow, csrf) = app.consent_page(&client.client_id, &p.challenge).await;
+    let resp = app.decide(&flow, &csrf, "approve").await;
+    assert_eq!(resp.status(), 303);
+    let loc = location(&resp);
+    assert!(loc.as_str().starts_with(FAKE_IDP));
+    let q = query(&loc);
+    // The client's challenge is never forwarded upstream.
+    assert_ne!(q["code_challenge"], p.challenge);
+    assert_ne!(q["state"], "client-state-1");
+}
+
+#[tokio::test]
+async fn consent_requires_the_csrf_token_and_the_same_browser_and_is_single_use() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+
+    let (flow, _) = app.consent_page(&client.client_id, &pkce().challenge).await;
+    assert_eq!(app.decide(&flow, "forged", "approve").await.status(), 403);
+
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce().challenge).await;
+    let stranger = browser();
+    let resp = stranger
+        .post(app.url("/consent"))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("csrf", csrf.as_str()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    // Used up by the failed attempt: replaying it is an expired flow.
+    assert_eq!(app.decide(&flow, &csrf, "approve").await.status(), 400);
+
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce().challenge).await;
+    let resp = app
+        .http
+        .post(app.url("/consent"))
+        .header("origin", "https://evil.example")
+        .form(&[
+            ("flow", flow.as_str()),
+            ("csrf", csrf.as_str()),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+}
+
+#[tokio::test]
+async fn callback_issues_a_code_with_state_and_iss() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce().challenge).await;
+    let upstream = query(&location(&app.decide(&flow, &csrf, "approve").await));
+    let resp = app
+        .callback(&[
+            ("state", &upstream["state"]),
+            ("code", "good"),
+            ("iss", "http://127.0.0.1:9"),
+        ])
+        .await;
+    assert_eq!(resp.status(), 302);
+    let q = query(&location(&resp));
+    assert!(q["code"].contains('.'));
+    assert_eq!(q["state"], "client-state-1");
+    assert_eq!(q["iss"], ISSUER);
+    // Single use: the same upstream state again is refused with a page.
+    let resp = app
+        .callback(&[("state", &upstream["state"]), ("code", "good")])
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn callback_in_another_browser_is_refused() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce().challenge).await;
+    let upstream = query(&location(&app.decide(&flow, &csrf, "approve").await));
+    let resp = browser()
+        .get(app.url("/callback"))
+        .query(&[("state", upstream["state"].as_str()), ("code", "good")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn upstream_failures_reach_the_client_as_oauth_errors() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    for (params, expected) in [
+        (vec![("error", "access_denied")], "access_denied"),
+        (vec![("error", "weird_upstream_thing")], "server_error"),
+        (vec![("code", "unavailable")], "temporarily_unavailable"),
+        (vec![("code", "rejected")], "access_denied"),
+        (
+            vec![("code", "good"), ("iss", "https://mix-up.example")],
+            "access_denied",
+        ),
+    ] {
+        let (flow, csrf) = app.consent_page(&client.client_id, &pkce().challenge).await;
+        let upstream = query(&location(&app.decide(&flow, &csrf, "approve").await));
+        let mut q = vec![("state", upstream["state"].as_str())];
+        q.extend(params.iter().copied());
+        let resp = app.callback(&q).await;
+        assert_eq!(resp.status(), 302, "{params:?}");
+        let back = query(&location(&resp));
+        assert_eq!(back["error"], expected, "{params:?}");
+        assert_eq!(back["state"], "client-state-1");
+        assert!(!back.contains_key("code"));
+    }
+}

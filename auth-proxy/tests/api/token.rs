@@ -1,0 +1,396 @@
+use mcp_shared::AccessTokenClaims;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn tokens(resp: reqwest::Response) -> Value {
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn code_redeems_once_for_a_verifiable_audience_bound_jwt() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let body = tokens(app.redeem(&client.client_id, &auth).await).await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 600);
+    assert_eq!(body["scope"], "notes:read notes:write");
+    let claims: AccessTokenClaims = app
+        .app_state
+        .keys
+        .verify_access_token(body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.iss, ISSUER);
+    assert_eq!(claims.aud, RESOURCE);
+    assert_eq!(claims.sub, "alice");
+    assert_eq!(claims.client_id, client.client_id);
+    assert_eq!(claims.exp - claims.iat, 600);
+    claims
+        .validate(ISSUER, RESOURCE, app.clock_now(), 0)
+        .unwrap();
+    // The upstream token never reaches the client.
+    assert!(!body.to_string().contains("UPSTREAM"));
+}
+
+#[tokio::test]
+async fn replayed_code_fails_and_revokes_what_it_issued() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let first = tokens(app.redeem(&client.client_id, &auth).await).await;
+    let resp = app.redeem(&client.client_id, &auth).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "invalid_grant");
+    let resp = app
+        .refresh(&client.client_id, first["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        error_code(resp).await,
+        "invalid_grant",
+        "the refresh token issued from a replayed code must be dead"
+    );
+    assert_eq!(app.app_state.metrics.code_replay_detected.get(), 1);
+}
+
+#[tokio::test]
+async fn each_mismatch_gets_its_rfc_error() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let other = app.register_public().await;
+    let wrong_verifier = pkce().verifier;
+    type Case<'a> = (
+        &'a str,
+        Box<dyn Fn(&Authorized) -> Vec<(String, String)>>,
+        &'a str,
+    );
+    let base = |a: &Authorized, client_id: &str| -> Vec<(String, String)> {
+        vec![
+            ("grant_type".into(), "authorization_code".into()),
+            ("code".into(), a.code.clone()),
+            ("redirect_uri".into(), REDIRECT.into()),
+            ("client_id".into(), client_id.into()),
+            ("code_verifier".into(), a.pkce.verifier.clone()),
+        ]
+    };
+    let set = |mut form: Vec<(String, String)>, k: &str, v: &str| {
+        form.retain(|(fk, _)| fk != k);
+        form.push((k.into(), v.into()));
+        form
+    };
+    let cid = client.client_id.clone();
+    let oid = other.client_id.clone();
+    let cases: Vec<Case> = vec![
+        (
+            "wrong verifier",
+            Box::new({
+                let cid = cid.clone();
+                let wv = wrong_verifier.clone();
+                move |a| set(base(a, &cid), "code_verifier", &wv)
+            }),
+            "invalid_grant",
+        ),
+        (
+            "malformed verifier",
+            Box::new({
+                let cid = cid.clone();
+                move |a| set(base(a, &cid), "code_verifier", "short")
+            }),
+            "invalid_grant",
+        ),
+        (
+            "wrong redirect",
+            Box::new({
+                let cid = cid.clone();
+                move |a| set(base(a, &cid), "redirect_uri", "http://127.0.0.1:7777/other")
+            }),
+            "invalid_grant",
+        ),
+        (
+            "wrong client",
+            Box::new({
+                let oid = oid.clone();
+                move |a| base(a, &oid)
+            }),
+            "invalid_grant",
+        ),
+        (
+            "wrong resource",
+            Box::new({
+                let cid = cid.clone();
+                move |a| set(base(a, &cid), "resource", "https://other.example/mcp")
+            }),
+            "invalid_target",
+        ),
+        (
+            "missing verifier",
+            Box::new({
+                let cid = cid.clone();
+                move |a| {
+                    base(a, &cid)
+                        .into_iter()
+                        .filter(|(k, _)| k != "code_verifier")
+                        .collect()
+                }
+            }),
+            "invalid_request",
+        ),
+        (
+            "garbage code",
+            Box::new({
+                let cid = cid.clone();
+                move |a| set(base(a, &cid), "code", "nonsense")
+            }),
+            "invalid_grant",
+        ),
+    ];
+    for (name, form, expected) in cases {
+        let auth = app.authorize_code(&client.client_id).await;
+        let form = form(&auth);
+        let resp = app
+            .http
+            .post(app.url("/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{name}");
+        assert_eq!(resp.headers()["cache-control"], "no-store", "{name}");
+        assert_eq!(error_code(resp).await, expected, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn code_expires_after_sixty_seconds() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    app.clock.advance_secs(61);
+    assert_eq!(
+        error_code(app.redeem(&client.client_id, &auth).await).await,
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_allows_a_grace_retry_and_punishes_later_reuse() {
+    let app = spawn_app().await; // grace 5 s
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let first = tokens(app.redeem(&client.client_id, &auth).await).await;
+    let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
+
+    let second = tokens(app.refresh(&client.client_id, &rt1).await).await;
+    let rt2 = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(rt1, rt2);
+    assert_eq!(
+        app.app_state
+            .metrics
+            .tokens_issued
+            .with_label_values(&["refresh_token"])
+            .get(),
+        1
+    );
+
+    // A racing retry with rt1 inside the grace window still works.
+    app.clock.advance_secs(2);
+    let retry = tokens(app.refresh(&client.client_id, &rt1).await).await;
+    assert_ne!(retry["refresh_token"], second["refresh_token"]);
+
+    // After the grace window, rt1 again is reuse: the whole family dies.
+    app.clock.advance_secs(10);
+    assert_eq!(
+        error_code(app.refresh(&client.client_id, &rt1).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(
+        error_code(app.refresh(&client.client_id, &rt2).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(app.app_state.metrics.refresh_reuse_detected.get(), 1);
+}
+
+#[tokio::test]
+async fn refresh_can_narrow_but_not_widen_scope_and_is_bound_to_its_client() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let other = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let rt = tokens(app.redeem(&client.client_id, &auth).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let resp = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", &client.client_id),
+            ("scope", "files:read"),
+        ])
+        .await;
+    assert_eq!(error_code(resp).await, "invalid_scope");
+    // Another client cannot use (or burn) it.
+    assert_eq!(
+        error_code(app.refresh(&other.client_id, &rt).await).await,
+        "invalid_grant"
+    );
+
+    let narrowed = tokens(
+        app.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("client_id", &client.client_id),
+            ("scope", "notes:read"),
+        ])
+        .await,
+    )
+    .await;
+    assert_eq!(narrowed["scope"], "notes:read");
+    let claims = app
+        .app_state
+        .keys
+        .verify_access_token(narrowed["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.scope.to_string(), "notes:read");
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_kills_the_family() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let rt = tokens(app.redeem(&client.client_id, &auth).await).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = app
+        .http
+        .post(app.url("/revoke"))
+        .form(&[
+            ("token", rt.as_str()),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", client.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        error_code(app.refresh(&client.client_id, &rt).await).await,
+        "invalid_grant"
+    );
+    // Unknown tokens: still 200 (RFC 7009 §2.2).
+    let resp = app
+        .http
+        .post(app.url("/revoke"))
+        .form(&[
+            ("token", "whatever"),
+            ("client_id", client.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn revoking_an_access_token_puts_its_jti_on_the_deny_list() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let at = tokens(app.redeem(&client.client_id, &auth).await).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let jti = app.app_state.keys.verify_access_token(&at).unwrap().jti;
+    let other = app.register_public().await;
+    // Another client's revocation attempt does nothing.
+    app.http
+        .post(app.url("/revoke"))
+        .form(&[
+            ("token", at.as_str()),
+            ("client_id", other.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(!app
+        .app_state
+        .store
+        .is_access_token_denied(&jti)
+        .await
+        .unwrap());
+    app.http
+        .post(app.url("/revoke"))
+        .form(&[
+            ("token", at.as_str()),
+            ("client_id", client.client_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(app
+        .app_state
+        .store
+        .is_access_token_denied(&jti)
+        .await
+        .unwrap());
+}
+
+#[tokio::test]
+async fn malformed_token_requests_are_clean_400s() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let resp = app
+        .token(&[("grant_type", "password"), ("client_id", &client.client_id)])
+        .await;
+    assert_eq!(error_code(resp).await, "unsupported_grant_type");
+    let resp = app.token(&[("client_id", &client.client_id)]).await;
+    assert_eq!(error_code(resp).await, "invalid_request");
+    let resp = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x.y"),
+            ("client_id", "nobody"),
+        ])
+        .await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(error_code(resp).await, "invalid_client");
+    let resp = app
+        .http
+        .post(app.url("/token"))
+        .body("grant_type=refresh_token&grant_type=refresh_token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(resp).await, "invalid_request");
+    let resp = app
+        .http
+        .post(app.url("/token"))
+        .json(&serde_json::json!({"grant_type": "refresh_token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(resp).await, "invalid_request");
+    let resp = app
+        .http
+        .post(app.url("/token"))
+        .body(vec![0xff, 0xfe, b'=', 0x80])
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
+impl TestApp {
+    fn clock_now(&self) -> i64 {
+        use auth_proxy::clock::Clock;
+        self.clock.now()
+    }
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Local stack for trying the system: a development IdP (oidc-provider, any username logs in),
+# the auth-proxy (in-memory store, or Redis when AUTH_PROXY_REDIS_URL is set) and the
+# mcp-server. Everything binds to 127.0.0.1. Ctrl-C stops it all.
+#
+# Point it at your own IdP instead by exporting AUTH_PROXY_UPSTREAM_ISSUER,
+# AUTH_PROXY_UPSTREAM_CLIENT_ID and AUTH_PROXY_UPSTREAM_CLIENT_SECRET (register
+# http://127.0.0.1:8080/callback as the redirect URI there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PROXY_PORT=${PROXY_PORT:-8080}
+MCP_PORT=${MCP_PORT:-8000}
+IDP_PORT=${DEV_IDP_PORT:-9400}
+export AUTH_PROXY_ISSUER=${AUTH_PROXY_ISSUER:-http://127.0.0.1:$PROXY_PORT}
+export AUTH_PROXY_BIND=${AUTH_PROXY_BIND:-127.0.0.1:$PROXY_PORT}
+export AUTH_PROXY_RESOURCES=${AUTH_PROXY_RESOURCES:-http://127.0.0.1:$MCP_PORT/mcp}
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+mkdir -p .dev
+if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ]; then
+  scripts/ensure-deps.sh --node-only
+  [ -f .dev/idp-client-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > .dev/idp-client-secret
+  export AUTH_PROXY_UPSTREAM_ISSUER="http://127.0.0.1:$IDP_PORT"
+  export AUTH_PROXY_UPSTREAM_CLIENT_ID=auth-proxy
+  export AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE="$PWD/.dev/idp-client-secret"
+  node tests/idp/dev-idp.mjs --port "$IDP_PORT" --client-id auth-proxy \
+    --client-secret "$(cat .dev/idp-client-secret)" --redirect-uri "$AUTH_PROXY_ISSUER/callback" &
+  pids+=($!)
+fi
+
+# With Redis, every replica (and every restart) must share keys: keep development ones in .dev/.
+if [ -n "${AUTH_PROXY_REDIS_URL:-}" ]; then
+  [ -f .dev/signing-keys.pem ] || node -e "
+    const { generateKeyPairSync } = require('crypto');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    process.stdout.write(privateKey.export({ type: 'pkcs8', format: 'pem' }));" > .dev/signing-keys.pem
+  [ -f .dev/encryption-key ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))" > .dev/encryption-key
+  export AUTH_PROXY_SIGNING_KEYS_FILE=${AUTH_PROXY_SIGNING_KEYS_FILE:-$PWD/.dev/signing-keys.pem}
+  export AUTH_PROXY_ENCRYPTION_KEYS_FILE=${AUTH_PROXY_ENCRYPTION_KEYS_FILE:-$PWD/.dev/encryption-key}
+fi
+
+MCP_SERVER_BIND="127.0.0.1:$MCP_PORT" MCP_SERVER_RESOURCE="http://127.0.0.1:$MCP_PORT/mcp" \
+  MCP_SERVER_AUTHORIZATION_SERVER="$AUTH_PROXY_ISSUER" target/debug/mcp-server &
+pids+=($!)
+target/debug/auth-proxy &
+pids+=($!)
+
+cat <<MSG
+
+  Local stack starting:
+    MCP server URL (give this to your MCP client):  http://127.0.0.1:$MCP_PORT/mcp
+    Authorization server (auth-proxy):              $AUTH_PROXY_ISSUER
+    Upstream IdP:                                   $AUTH_PROXY_UPSTREAM_ISSUER
+    Metrics:                                        http://127.0.0.1:9464/metrics
+  The development IdP accepts any username and password. Ctrl-C stops everything.
+
+MSG
+wait -n "${pids[@]}"
