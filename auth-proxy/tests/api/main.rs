@@ -5,5 +5,7 @@ mod authorize;
 mod helpers;
 mod limits;
 mod metadata;
+mod redis_server;
 mod register;
+mod store_contract;
 mod token;
