@@ -33,7 +33,9 @@ pub fn html_response(status: StatusCode) -> HttpResponseBuilder {
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on the
+        // consent form post, defeating the Origin check; the referrer never leaves our origin.
+        .insert_header((header::REFERRER_POLICY, "same-origin"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     b
 }
@@ -47,7 +49,7 @@ main { max-width: 34rem; margin: 3rem auto; padding: 2rem; background: var(--car
 h1 { font-size: 1.35rem; margin: 0 0 1rem; }
 p { margin: .5rem 0; }
 .muted { color: var(--muted); font-size: .9rem; }
-.host { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
+.host { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; overflow-wrap: anywhere; }
 ul { padding-left: 1.2rem; margin: .5rem 0 1rem; }
 li { margin: .25rem 0; }
 code { font-size: .85rem; color: var(--muted); }
@@ -62,7 +64,7 @@ fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\">\
+         <meta name=\"referrer\" content=\"same-origin\">\
          <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
         escape(title)
     )

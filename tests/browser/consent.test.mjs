@@ -1,0 +1,116 @@
+// The consent page in real headless Chromium (playwright-core driving Debian's chromium):
+// approve through the upstream IdP's login, and deny. Screenshot: tests/artifacts/consent.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startRedis, startIdp, startProxy, register, freePort, pkcePair, repoRoot } from '../lib/harness.mjs';
+
+const artifacts = path.join(repoRoot, 'tests', 'artifacts');
+let redis; let idp; let proxy; let browser; let clientServer; let clientPort; let profile;
+const received = [];
+
+before(async () => {
+  redis = await startRedis();
+  const port = await freePort();
+  idp = await startIdp({ redirectUris: [`http://127.0.0.1:${port}/callback`] });
+  proxy = await startProxy({ idp, redis, port });
+  // The "MCP client": a loopback page that records what the authorization server sent back.
+  clientServer = createServer((req, res) => {
+    received.push(Object.fromEntries(new URL(req.url, 'http://x').searchParams));
+    res.setHeader('content-type', 'text/html');
+    res.end('<h1>client received the response</h1>');
+  });
+  clientPort = await freePort();
+  await new Promise((r) => clientServer.listen(clientPort, '127.0.0.1', r));
+  profile = mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  mkdirSync(artifacts, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  clientServer?.close();
+  await proxy?.stop();
+  await idp?.stop();
+  await redis?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function openConsent(clientName) {
+  const redirectUri = `http://127.0.0.1:${clientPort}/callback`;
+  const client = await register(proxy, { client_name: clientName, redirect_uris: [redirectUri] });
+  const { challenge } = pkcePair();
+  const url = new URL(`${proxy.base}/authorize`);
+  const state = `state-${Date.now()}`;
+  for (const [k, v] of Object.entries({ response_type: 'code', client_id: client.client_id, redirect_uri: redirectUri, state, code_challenge: challenge, code_challenge_method: 'S256', scope: 'notes:write files:read', resource: proxy.resource })) {
+    url.searchParams.set(k, v);
+  }
+  const page = await browser.newPage();
+  const response = await page.goto(url.toString());
+  return { page, response, state };
+}
+
+test('approve: the consent page shows who asks for what, then the IdP login completes the flow', async () => {
+  const { page, response, state } = await openConsent('Claude Desktop');
+  assert.equal(response.status(), 200);
+  const headers = response.headers();
+  assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+  assert.equal(headers['x-frame-options'], 'DENY');
+  const text = await page.textContent('main');
+  assert.match(text, /Allow Claude Desktop to access your Nextcloud\?/);
+  assert.match(text, /127\.0\.0\.1/, 'redirect host is shown');
+  assert.match(text, /Create, change and delete your notes/);
+  assert.match(text, /Read your files and folders/);
+  assert.match(text, /local address/, 'loopback redirect warning is shown');
+  await page.screenshot({ path: path.join(artifacts, 'consent.png'), fullPage: true });
+
+  await page.click('button[value="approve"]');
+  // The upstream IdP's own login and consent pages.
+  await page.waitForSelector('input[name="login"]');
+  await page.fill('input[name="login"]', 'bob');
+  await page.fill('input[name="password"]', 'any');
+  await page.click('button[type="submit"]');
+  await page.waitForSelector('button[type="submit"]');
+  await page.click('button[type="submit"]');
+  await page.waitForURL((u) => u.port === String(clientPort));
+  const got = received.at(-1);
+  assert.ok(got.code, JSON.stringify(got));
+  assert.equal(got.state, state);
+  assert.equal(got.iss, proxy.issuer);
+  await page.close();
+});
+
+test('deny: the client gets access_denied with its state', async () => {
+  const { page, state } = await openConsent('Some Tool');
+  await page.screenshot({ path: path.join(artifacts, 'consent-deny.png'), fullPage: true });
+  await page.click('button[value="deny"]');
+  await page.waitForURL((u) => u.port === String(clientPort));
+  const got = received.at(-1);
+  assert.equal(got.error, 'access_denied');
+  assert.equal(got.state, state);
+  assert.equal(got.code, undefined);
+  await page.close();
+});
+
+test('the consent page refuses to be framed', async () => {
+  const { page } = await openConsent('Framed');
+  const framer = await browser.newPage();
+  const blocked = [];
+  framer.on('console', (m) => blocked.push(m.text()));
+  await framer.setContent(`<iframe id="f" src="${page.url()}"></iframe>`);
+  const frame = await (await framer.$('#f')).contentFrame();
+  // A blocked frame never renders the form.
+  const hasForm = frame ? await frame.$('form').then(Boolean).catch(() => false) : false;
+  assert.equal(hasForm, false);
+  await framer.close();
+  await page.close();
+});
