@@ -9,3 +9,4 @@ mod redis_server;
 mod register;
 mod store_contract;
 mod token;
+mod upstream_oidc;
