@@ -20,7 +20,9 @@ before(async () => {
   proxy = await startProxy({ idp, redis, port });
   // The "MCP client": a loopback page that records what the authorization server sent back.
   clientServer = createServer((req, res) => {
-    received.push(Object.fromEntries(new URL(req.url, 'http://x').searchParams));
+    const url = new URL(req.url, 'http://x');
+    // Only the authorization response counts (browsers also ask for /favicon.ico).
+    if (url.pathname === '/callback') received.push(Object.fromEntries(url.searchParams));
     res.setHeader('content-type', 'text/html');
     res.end('<h1>client received the response</h1>');
   });
