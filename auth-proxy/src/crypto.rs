@@ -8,16 +8,21 @@ use ring::digest::{digest, SHA256};
 use ring::rand::{SecureRandom, SystemRandom};
 use subtle::ConstantTimeEq;
 
-/// `bytes` of OS randomness, base64url without padding. 32 bytes gives 256 bits for codes,
-/// refresh tokens, CSRF tokens and state values.
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    // The OS RNG failing is unrecoverable and must not yield a predictable token.
+/// `n` bytes of OS randomness.
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    // The OS RNG failing is unrecoverable and must not yield a predictable value.
     #[allow(clippy::expect_used)]
     SystemRandom::new()
         .fill(&mut buf)
         .expect("operating-system random number generator failed");
-    URL_SAFE_NO_PAD.encode(buf)
+    buf
+}
+
+/// `bytes` of OS randomness, base64url without padding. 32 bytes gives 256 bits for codes,
+/// refresh tokens, CSRF tokens and state values.
+pub fn random_token(bytes: usize) -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes(bytes))
 }
 
 /// Hex SHA-256 of a secret: how codes, refresh tokens, client secrets, CSRF and browser-binding

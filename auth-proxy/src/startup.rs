@@ -103,8 +103,7 @@ impl Application {
             tracing::warn!(
                 "no AUTH_PROXY_ENCRYPTION_KEYS: sealing upstream tokens with an ephemeral key"
             );
-            let raw = crate::crypto::random_token(32);
-            TokenCipher::new(&[raw.as_bytes()[..32].to_vec()])?
+            TokenCipher::new(&[crate::crypto::random_bytes(32)])?
         } else {
             TokenCipher::new(&config.encryption_keys)?
         };

@@ -46,7 +46,7 @@ fn op_key() -> OpKey {
 
 #[derive(Clone)]
 enum TokenReply {
-    IdToken(Value, Option<Header>),
+    IdToken(Value, Option<Box<Header>>),
     NoIdToken,
     Status(u16, Value),
     Slow,
@@ -95,7 +95,7 @@ async fn token(op: web::Data<Arc<Op>>, body: String) -> HttpResponse {
         TokenReply::IdToken(claims, header) => {
             let keys = op.keys.lock().unwrap();
             let key = keys.last().unwrap();
-            let header = header.unwrap_or_else(|| {
+            let header = header.map(|h| *h).unwrap_or_else(|| {
                 let mut h = Header::new(Algorithm::ES256);
                 h.kid = Some(key.kid.clone());
                 h
@@ -252,7 +252,7 @@ async fn bad_id_tokens_are_refused() {
     let op = spawn_op().await;
     let mut hs256 = Header::new(Algorithm::HS256);
     hs256.kid = None;
-    let cases: Vec<(&str, Value, Option<Header>)> = vec![
+    let cases: Vec<(&str, Value, Option<Box<Header>>)> = vec![
         ("wrong nonce", json!({"nonce": "other"}), None),
         ("wrong audience", json!({"aud": "someone-else"}), None),
         ("wrong issuer", json!({"iss": "http://127.0.0.1:1"}), None),
@@ -260,7 +260,7 @@ async fn bad_id_tokens_are_refused() {
         (
             "HS256 signed with the client secret",
             json!({}),
-            Some(hs256),
+            Some(Box::new(hs256)),
         ),
     ];
     for (name, overrides, header) in cases {
@@ -293,7 +293,7 @@ async fn rotated_idp_key_is_fetched_once_then_rate_limited() {
     // Tokens signed by keys nobody publishes do not trigger a refetch per request.
     let mut forged = Header::new(Algorithm::ES256);
     forged.kid = Some("unknown-kid".into());
-    *op.reply.lock().unwrap() = TokenReply::IdToken(claims(&op), Some(forged));
+    *op.reply.lock().unwrap() = TokenReply::IdToken(claims(&op), Some(Box::new(forged)));
     for _ in 0..5 {
         assert!(up.exchange_code("c", &"v".repeat(43), NONCE).await.is_err());
     }
