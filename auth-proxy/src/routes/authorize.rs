@@ -77,12 +77,7 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
             ))
         }
         Err(e) => {
-            let e = state.store_error(e);
-            return pages::error(
-                e.status(),
-                "Temporarily unavailable",
-                "Please try again in a moment.",
-            );
+            return super::store_unavailable_page(&state, e);
         }
     };
     let redirect_uri = match resolve_redirect_uri(&client, get("redirect_uri")) {
@@ -234,12 +229,7 @@ async fn show_consent(
         .put_pending_authorization(&flow_id, &pending, FLOW_TTL)
         .await
     {
-        let e = state.store_error(e);
-        return pages::error(
-            e.status(),
-            "Temporarily unavailable",
-            "Please try again in a moment.",
-        );
+        return super::store_unavailable_page(state, e);
     }
     let redirect = Url::parse(&redirect_uri).ok();
     let redirect_host = redirect

@@ -55,12 +55,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
             )
         }
         Err(e) => {
-            let e = state.store_error(e);
-            return pages::error(
-                e.status(),
-                "Temporarily unavailable",
-                "Please try again in a moment.",
-            );
+            return super::store_unavailable_page(&state, e);
         }
     };
     let auth = &flow.authorization;
@@ -184,12 +179,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     }
     .await;
     if let Err(e) = stored {
-        let e = state.store_error(e);
-        return pages::error(
-            e.status(),
-            "Temporarily unavailable",
-            "Please try again in a moment.",
-        );
+        return super::store_unavailable_page(&state, e);
     }
     tracing::info!(target: "audit", client_id = %auth.client_id, subject = %identity.subject, grant_id = %grant_id, "authorization code issued");
     redirect_to_client(

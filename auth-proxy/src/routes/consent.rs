@@ -72,12 +72,7 @@ pub async fn decide(
         Ok(Some(p)) => p,
         Ok(None) => return expired(),
         Err(e) => {
-            let e = state.store_error(e);
-            return pages::error(
-                e.status(),
-                "Temporarily unavailable",
-                "Please try again in a moment.",
-            );
+            return super::store_unavailable_page(&state, e);
         }
     };
     let browser_ok = binding_cookie_value(&req, state.config.cookie_mode)
@@ -134,12 +129,7 @@ pub async fn decide(
         .put_upstream_flow(&upstream_state, &flow, UPSTREAM_FLOW_TTL)
         .await
     {
-        let e = state.store_error(e);
-        return pages::error(
-            e.status(),
-            "Temporarily unavailable",
-            "Please try again in a moment.",
-        );
+        return super::store_unavailable_page(&state, e);
     }
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url.to_string()))

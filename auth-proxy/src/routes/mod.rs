@@ -115,6 +115,16 @@ pub fn redirect_error(
     redirect_to_client(redirect_uri, &params, status_303)
 }
 
+/// A store failure on a browser-facing endpoint: counted, logged, and shown as a page (503).
+pub fn store_unavailable_page(state: &AppState, e: crate::store::StoreError) -> HttpResponse {
+    let e = state.store_error(e);
+    crate::pages::error(
+        e.status(),
+        "Temporarily unavailable",
+        "Please try again in a moment.",
+    )
+}
+
 /// Parses an `application/x-www-form-urlencoded` body into pairs, refusing repeated
 /// parameters (RFC 6749 §3.1/§3.2: parameters must not be included more than once).
 pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
