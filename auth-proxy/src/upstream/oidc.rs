@@ -1,23 +1,29 @@
 //! The upstream OpenID Provider client, on `openidconnect`. Discovery (with the IdP's JWKS) is
 //! cached and refreshed after `discovery_ttl`; an ID token signed by a key we have not seen
-//! triggers at most one re-discovery per minute. Every HTTP call has a timeout and follows no
-//! redirects. Errors never carry token, code or secret values.
+//! triggers at most one JWKS refetch per minute. One HTTP client serves every call, with
+//! timeouts and no redirects. Errors never carry token, code or secret values.
 
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata, CoreTokenResponse, CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreErrorResponseType,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreTokenResponse, CoreTokenType,
+    CoreUserInfoClaims,
 };
 use openidconnect::{
-    AccessTokenHash, AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
+    AccessTokenHash, AsyncHttpClient, AuthType, AuthorizationCode, ClientId, ClientSecret,
+    CsrfToken, DiscoveryError, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpClientError,
+    HttpRequest, HttpResponse, IssuerUrl, JsonWebKeySet, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    StandardErrorResponse, TokenResponse, UserInfoError,
 };
-use tokio::sync::RwLock;
+use openidconnect::{ClaimsVerificationError, SignatureVerificationError};
+use tokio::sync::{Mutex, RwLock};
 use url::Url;
 
 use super::{UpstreamError, UpstreamIdentity, UpstreamIdp, UpstreamTokens};
@@ -34,7 +40,8 @@ type Client = CoreClient<
 >;
 
 /// Asymmetric algorithms only: an ID token must verify against the IdP's published keys, never
-/// against a shared secret, and never be unsigned.
+/// against a shared secret (the client secret, which openidconnect would use for HS*), and never
+/// be unsigned.
 const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
     CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
@@ -47,15 +54,25 @@ const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 9] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
-const JWKS_REFRESH_COOLDOWN_MS: i64 = 60_000;
+/// An unknown `kid` refetches the JWKS at most this often, so forged tokens cannot make us
+/// hammer the IdP.
+const JWKS_REFETCH_COOLDOWN_MS: i64 = 60_000;
+/// When re-discovery fails, the stale metadata is served this long before the next attempt,
+/// rather than every request waiting for a dead IdP's timeout.
+const STALE_RETRY_MS: i64 = 30_000;
 
 #[derive(Clone)]
 pub struct OidcUpstreamConfig {
+    /// Discovery is at `<issuer>/.well-known/openid-configuration`; the document's `issuer`
+    /// must equal this (up to one trailing slash, which `Url` cannot preserve for a bare host).
     pub issuer: Url,
     pub client_id: String,
+    /// `client_secret_basic`, or `client_secret_post` when discovery says basic is unsupported.
     pub client_secret: Option<String>,
+    /// The proxy's own `/callback`.
     pub redirect_uri: Url,
     pub scopes: Vec<String>,
+    /// Connect and total timeout of every HTTP call.
     pub timeout: Duration,
     pub discovery_ttl: Duration,
 }
@@ -71,63 +88,187 @@ impl std::fmt::Debug for OidcUpstreamConfig {
             )
             .field("redirect_uri", &self.redirect_uri.as_str())
             .field("scopes", &self.scopes)
+            .field("timeout", &self.timeout)
+            .field("discovery_ttl", &self.discovery_ttl)
             .finish()
     }
 }
 
+/// The one `reqwest::Client`, as openidconnect's HTTP client. A 5xx answer becomes a transport
+/// error: oauth2 would otherwise read a JSON body such as `{"error":"server_error"}` on a 500 as
+/// the IdP's verdict on the grant, and we would report a refusal instead of an outage.
+#[derive(Debug, Clone)]
+struct Http(reqwest::Client);
+
+#[derive(Debug, thiserror::Error)]
+enum HttpError {
+    #[error("request failed")]
+    Transport(#[source] HttpClientError<reqwest::Error>),
+    #[error("HTTP status {0}")]
+    Status(u16),
+}
+
+impl<'c> AsyncHttpClient<'c> for Http {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response = self.0.call(request).await.map_err(HttpError::Transport)?;
+            if response.status().is_server_error() {
+                return Err(HttpError::Status(response.status().as_u16()));
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// An error and its causes on one line ("… : operation timed out"). Only for transport and
+/// discovery errors, whose texts carry URLs and I/O reasons, never request bodies.
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn discovery_error(what: &str, e: DiscoveryError<HttpError>) -> UpstreamError {
+    match e {
+        // The document names another issuer (openidconnect's check): misconfiguration or an
+        // impostor, not an outage.
+        DiscoveryError::Validation(msg) => UpstreamError::Invalid(format!("{what}: {msg}")),
+        DiscoveryError::Response(_, _, msg) => UpstreamError::Unavailable(format!("{what}: {msg}")),
+        other => UpstreamError::Unavailable(format!("{what}: {}", describe(&other))),
+    }
+}
+
+/// Maps a token-endpoint failure: an OAuth error from the IdP is a refusal, anything else
+/// (network, timeout, 5xx, unparseable body) means the IdP is unavailable. Of the IdP's answer
+/// only the error code is kept: its description may quote what we sent.
+fn token_error(
+    what: &str,
+    e: RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>,
+) -> UpstreamError {
+    match e {
+        RequestTokenError::ServerResponse(resp) => {
+            let code: String = resp
+                .error()
+                .as_ref()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                .take(64)
+                .collect();
+            UpstreamError::Rejected(format!("{what}: {code}"))
+        }
+        RequestTokenError::Request(e) => {
+            UpstreamError::Unavailable(format!("{what}: {}", describe(&e)))
+        }
+        RequestTokenError::Parse(_, _) => {
+            UpstreamError::Unavailable(format!("{what}: unparseable response"))
+        }
+        RequestTokenError::Other(msg) => UpstreamError::Unavailable(format!("{what}: {msg}")),
+    }
+}
+
+fn userinfo_error(e: UserInfoError<HttpError>) -> UpstreamError {
+    match e {
+        UserInfoError::Response(status, _, _) if matches!(status.as_u16(), 401 | 403) => {
+            UpstreamError::Rejected(format!("userinfo: HTTP {status}"))
+        }
+        UserInfoError::Response(status, _, msg) => {
+            UpstreamError::Unavailable(format!("userinfo: HTTP {status}: {msg}"))
+        }
+        UserInfoError::ClaimsVerification(e) => UpstreamError::Invalid(format!("userinfo: {e}")),
+        UserInfoError::Request(e) => {
+            UpstreamError::Unavailable(format!("userinfo: {}", describe(&e)))
+        }
+        _ => UpstreamError::Unavailable("userinfo: unparseable response".into()),
+    }
+}
+
+/// Why an ID token was not accepted: an unknown key deserves one JWKS refetch, the rest not.
+enum IdTokenFailure {
+    UnknownKey,
+    Invalid(String),
+}
+
 struct Discovered {
+    /// Kept so a JWKS refetch can rebuild the client without re-discovery.
+    metadata: CoreProviderMetadata,
     client: Client,
+    /// [`ALLOWED_ALGS`] that the IdP advertises for ID tokens.
+    algs: Vec<CoreJwsSigningAlgorithm>,
     loaded_at_ms: i64,
+}
+
+#[derive(Default)]
+struct Cache {
+    current: Option<Arc<Discovered>>,
+    /// After a failed re-discovery: serve `current` without retrying until then.
+    retry_after_ms: Option<i64>,
 }
 
 pub struct OidcUpstream {
     config: OidcUpstreamConfig,
-    issuer: IssuerUrl,
+    /// The configured issuer without, then with, a trailing slash (see [`issuer_candidates`]).
+    issuers: Vec<IssuerUrl>,
     redirect: RedirectUrl,
-    http: reqwest::Client,
+    http: Http,
     clock: Arc<dyn Clock>,
-    discovered: RwLock<Option<Arc<Discovered>>>,
-    last_forced_refresh_ms: Mutex<i64>,
+    cache: RwLock<Cache>,
+    /// Single flight: one discovery or JWKS fetch at a time; waiters reuse its outcome.
+    loading: Mutex<()>,
+    /// Completed discovery attempts, so a waiter can tell that one finished while it waited.
+    attempts: AtomicU64,
+    last_jwks_refetch_ms: AtomicI64,
 }
 
 impl std::fmt::Debug for OidcUpstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OidcUpstream")
             .field("config", &self.config)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
-fn unavailable(what: &str, e: impl std::fmt::Display) -> UpstreamError {
-    UpstreamError::Unavailable(format!("{what}: {e}"))
+/// `Url` writes `https://idp` as `https://idp/`, so the configured value cannot say whether the
+/// IdP's issuer ends in a slash: most do not (Google, Keycloak, Entra), some do (Auth0). Both
+/// spellings are tried, the usual one first; whichever discovery confirms is used verbatim.
+fn issuer_candidates(issuer: &Url) -> Result<Vec<IssuerUrl>, UpstreamError> {
+    let given = issuer.as_str();
+    let parse = |s: &str| {
+        IssuerUrl::new(s.to_owned()).map_err(|_| UpstreamError::Invalid("issuer URL".into()))
+    };
+    if issuer.query().is_some() || issuer.fragment().is_some() {
+        return Ok(vec![parse(given)?]);
+    }
+    let bare = given.trim_end_matches('/');
+    Ok(vec![parse(bare)?, parse(&format!("{bare}/"))?])
 }
 
-/// Maps a token-endpoint failure: an OAuth error from the IdP is a refusal, anything else
-/// (network, timeout, 5xx, unparseable body) means the IdP is unavailable. Only the error code
-/// is kept, never the request or response body.
-fn token_error<RE, T>(what: &str, e: RequestTokenError<RE, T>) -> UpstreamError
-where
-    RE: std::error::Error + 'static,
-    T: openidconnect::ErrorResponse + 'static,
-{
-    match e {
-        RequestTokenError::ServerResponse(resp) => {
-            let code = serde_json::to_value(&resp)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|c| c.as_str()).map(str::to_owned))
-                .unwrap_or_else(|| "error".into());
-            UpstreamError::Rejected(format!("{what}: {code}"))
+/// ID token claims and userinfo claims are different types with the same accessors.
+macro_rules! identity {
+    ($claims:expr) => {{
+        let claims = $claims;
+        UpstreamIdentity {
+            subject: claims.subject().to_string(),
+            email: claims.email().map(|e| e.to_string()),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.to_string()),
+            preferred_username: claims.preferred_username().map(|u| u.to_string()),
         }
-        RequestTokenError::Request(_) => unavailable(what, "request failed or timed out"),
-        RequestTokenError::Parse(_, _) => unavailable(what, "unparseable response"),
-        RequestTokenError::Other(msg) => unavailable(what, msg),
-    }
+    }};
 }
 
 impl OidcUpstream {
     pub fn new(config: OidcUpstreamConfig, clock: Arc<dyn Clock>) -> Result<Self, UpstreamError> {
-        let issuer = IssuerUrl::new(config.issuer.as_str().trim_end_matches('/').to_owned())
-            .map_err(|_| UpstreamError::Invalid("issuer URL".into()))?;
+        let issuers = issuer_candidates(&config.issuer)?;
         let redirect = RedirectUrl::new(config.redirect_uri.to_string())
             .map_err(|_| UpstreamError::Invalid("redirect URI".into()))?;
         let http = reqwest::Client::builder()
@@ -136,30 +277,40 @@ impl OidcUpstream {
             .connect_timeout(config.timeout)
             .timeout(config.timeout)
             .build()
-            .map_err(|e| unavailable("HTTP client", e))?;
+            .map_err(|e| UpstreamError::Unavailable(format!("HTTP client: {}", describe(&e))))?;
         Ok(Self {
             config,
-            issuer,
+            issuers,
             redirect,
-            http,
+            http: Http(http),
             clock,
-            discovered: RwLock::new(None),
-            last_forced_refresh_ms: Mutex::new(i64::MIN / 2),
+            cache: RwLock::new(Cache::default()),
+            loading: Mutex::new(()),
+            attempts: AtomicU64::new(0),
+            last_jwks_refetch_ms: AtomicI64::new(i64::MIN),
         })
     }
 
-    async fn load(&self) -> Result<Arc<Discovered>, UpstreamError> {
-        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
-            .await
-            .map_err(|e| unavailable("discovery", e))?;
+    fn build(&self, metadata: CoreProviderMetadata, loaded_at_ms: i64) -> Discovered {
         let secret_post_only = metadata
             .token_endpoint_auth_methods_supported()
             .is_some_and(|methods| {
                 methods.contains(&CoreClientAuthMethod::ClientSecretPost)
                     && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
             });
+        let advertised = metadata.id_token_signing_alg_values_supported();
+        let algs: Vec<_> = ALLOWED_ALGS
+            .into_iter()
+            .filter(|alg| advertised.contains(alg))
+            .collect();
+        if algs.is_empty() {
+            tracing::warn!(
+                advertised = ?advertised,
+                "the upstream IdP signs ID tokens with no algorithm we accept"
+            );
+        }
         let mut client = CoreClient::from_provider_metadata(
-            metadata,
+            metadata.clone(),
             ClientId::new(self.config.client_id.clone()),
             self.config.client_secret.clone().map(ClientSecret::new),
         )
@@ -167,55 +318,123 @@ impl OidcUpstream {
         if secret_post_only {
             client = client.set_auth_type(AuthType::RequestBody);
         }
-        let discovered = Arc::new(Discovered {
+        Discovered {
+            metadata,
             client,
-            loaded_at_ms: self.clock.now_millis(),
-        });
-        *self.discovered.write().await = Some(discovered.clone());
+            algs,
+            loaded_at_ms,
+        }
+    }
+
+    /// Fetches discovery and the JWKS. The caller holds `loading`.
+    async fn load(&self) -> Result<Arc<Discovered>, UpstreamError> {
+        let result = self.fetch_metadata().await;
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        let discovered = Arc::new(self.build(result?, self.clock.now_millis()));
+        *self.cache.write().await = Cache {
+            current: Some(discovered.clone()),
+            retry_after_ms: None,
+        };
         Ok(discovered)
     }
 
-    /// The cached discovery, loading or refreshing it when absent or stale.
-    async fn current(&self) -> Result<Arc<Discovered>, UpstreamError> {
-        let ttl = i64::try_from(self.config.discovery_ttl.as_millis()).unwrap_or(i64::MAX);
-        let cached = self.discovered.read().await.clone();
-        match cached {
-            Some(d) if self.clock.now_millis() - d.loaded_at_ms < ttl => Ok(d),
-            // Stale: try to refresh, but keep serving the old metadata if the IdP is down.
-            Some(d) => Ok(self.load().await.unwrap_or(d)),
-            None => self.load().await,
-        }
-    }
-
-    /// Re-discovers (fetching the JWKS again) unless that was done within the cooldown.
-    async fn force_refresh(&self) -> Option<Arc<Discovered>> {
-        let now = self.clock.now_millis();
-        {
-            let mut last = self
-                .last_forced_refresh_ms
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if now - *last < JWKS_REFRESH_COOLDOWN_MS {
-                return None;
+    async fn fetch_metadata(&self) -> Result<CoreProviderMetadata, UpstreamError> {
+        let mut mismatch = UpstreamError::Invalid("discovery: no issuer".into());
+        for issuer in &self.issuers {
+            match CoreProviderMetadata::discover_async(issuer.clone(), &self.http).await {
+                Ok(metadata) => return Ok(metadata),
+                Err(DiscoveryError::Validation(msg)) => {
+                    mismatch = UpstreamError::Invalid(format!("discovery: {msg}"));
+                }
+                Err(e) => return Err(discovery_error("discovery", e)),
             }
-            *last = now;
         }
-        self.load().await.ok()
+        Err(mismatch)
     }
 
-    fn identity_from_id_token(
+    fn usable(&self, cache: &Cache, now: i64) -> Option<Arc<Discovered>> {
+        let ttl = i64::try_from(self.config.discovery_ttl.as_millis()).unwrap_or(i64::MAX);
+        let current = cache.current.as_ref()?;
+        let fresh = now.saturating_sub(current.loaded_at_ms) < ttl;
+        let backing_off = cache.retry_after_ms.is_some_and(|t| now < t);
+        (fresh || backing_off).then(|| current.clone())
+    }
+
+    /// The cached discovery, loading it when absent or stale. A failed re-discovery keeps the
+    /// stale metadata in service; with none at all, the IdP is unavailable.
+    async fn current(&self) -> Result<Arc<Discovered>, UpstreamError> {
+        let now = self.clock.now_millis();
+        if let Some(d) = self.usable(&*self.cache.read().await, now) {
+            return Ok(d);
+        }
+        let seen = self.attempts.load(Ordering::SeqCst);
+        let _loading = self.loading.lock().await;
+        let cache = self.cache.read().await;
+        if let Some(d) = self.usable(&cache, now) {
+            return Ok(d);
+        }
+        let stale = cache.current.clone();
+        drop(cache);
+        if self.attempts.load(Ordering::SeqCst) != seen {
+            // An attempt failed while we waited for it: share its outcome, do not queue another.
+            return stale.ok_or_else(|| UpstreamError::Unavailable("discovery failed".into()));
+        }
+        match (self.load().await, stale) {
+            (Ok(d), _) => Ok(d),
+            (Err(e), Some(stale)) => {
+                tracing::warn!(error = %e, "upstream re-discovery failed; keeping the previous metadata");
+                self.cache.write().await.retry_after_ms = Some(now.saturating_add(STALE_RETRY_MS));
+                Ok(stale)
+            }
+            (Err(UpstreamError::Invalid(msg)), None) => Err(UpstreamError::Unavailable(msg)),
+            (Err(e), None) => Err(e),
+        }
+    }
+
+    /// Refetches the JWKS after an unknown `kid` (the IdP may have rotated), at most once per
+    /// cooldown. `None` when rate limited.
+    async fn refetch_jwks(
         &self,
-        client: &Client,
+        seen: &Arc<Discovered>,
+    ) -> Result<Option<Arc<Discovered>>, UpstreamError> {
+        let _loading = self.loading.lock().await;
+        if let Some(current) = self.cache.read().await.current.clone() {
+            if !Arc::ptr_eq(&current, seen) {
+                // Replaced while we waited: try what is there now.
+                return Ok(Some(current));
+            }
+        }
+        let now = self.clock.now_millis();
+        let last = self.last_jwks_refetch_ms.load(Ordering::SeqCst);
+        if now.saturating_sub(last) < JWKS_REFETCH_COOLDOWN_MS {
+            return Ok(None);
+        }
+        self.last_jwks_refetch_ms.store(now, Ordering::SeqCst);
+        let jwks = JsonWebKeySet::fetch_async(seen.metadata.jwks_uri(), &self.http)
+            .await
+            .map_err(|e| discovery_error("JWKS", e))?;
+        let metadata = seen.metadata.clone().set_jwks(jwks);
+        let discovered = Arc::new(self.build(metadata, seen.loaded_at_ms));
+        self.cache.write().await.current = Some(discovered.clone());
+        Ok(Some(discovered))
+    }
+
+    /// The identity in the token response's ID token, `None` when there is none.
+    fn verify_id_token(
+        &self,
+        discovered: &Discovered,
         response: &CoreTokenResponse,
         nonce: &str,
-    ) -> Result<Option<UpstreamIdentity>, UpstreamError> {
+    ) -> Result<Option<UpstreamIdentity>, IdTokenFailure> {
+        let invalid = |e: &dyn std::fmt::Display| IdTokenFailure::Invalid(format!("ID token: {e}"));
         let Some(id_token) = response.id_token() else {
             return Ok(None);
         };
         let clock = self.clock.clone();
-        let verifier = client
+        let verifier = discovered
+            .client
             .id_token_verifier()
-            .set_allowed_algs(ALLOWED_ALGS)
+            .set_allowed_algs(discovered.algs.iter().cloned())
             .set_time_fn(move || {
                 chrono::DateTime::from_timestamp_millis(clock.now_millis()).unwrap_or_default()
             });
@@ -224,33 +443,54 @@ impl OidcUpstream {
             .map_err(|e| match e {
                 ClaimsVerificationError::SignatureVerification(
                     SignatureVerificationError::NoMatchingKey,
-                ) => UpstreamError::Unavailable("ID token signed by an unknown key".into()),
-                other => UpstreamError::Invalid(format!("ID token: {other}")),
+                ) => IdTokenFailure::UnknownKey,
+                other => IdTokenFailure::Invalid(format!("ID token: {}", describe(&other))),
             })?;
-        if let Some(expected) = claims.access_token_hash() {
-            let alg = id_token
-                .signing_alg()
-                .map_err(|e| UpstreamError::Invalid(format!("ID token: {e}")))?;
-            let key = id_token
-                .signing_key(&verifier)
-                .map_err(|e| UpstreamError::Invalid(format!("ID token: {e}")))?;
-            let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
-                .map_err(|e| UpstreamError::Invalid(format!("at_hash: {e}")))?;
-            if &actual != expected {
-                return Err(UpstreamError::Invalid(
-                    "at_hash does not match the access token".into(),
+        // openidconnect leaves `azp` to the caller (OIDC Core 3.1.3.7 step 5).
+        if let Some(azp) = claims.authorized_party() {
+            if azp.as_str() != self.config.client_id {
+                return Err(IdTokenFailure::Invalid(
+                    "ID token: azp is not this client".into(),
                 ));
             }
         }
-        Ok(Some(UpstreamIdentity {
-            subject: claims.subject().to_string(),
-            email: claims.email().map(|e| e.to_string()),
-            name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.to_string()),
-            preferred_username: claims.preferred_username().map(|u| u.to_string()),
-        }))
+        // …and `at_hash` too (step 3.1.3.8): when present it must match the access token.
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = id_token.signing_alg().map_err(|e| invalid(&e))?;
+            let key = id_token.signing_key(&verifier).map_err(|e| invalid(&e))?;
+            let actual = AccessTokenHash::from_token(response.access_token(), alg, key)
+                .map_err(|e| invalid(&e))?;
+            if &actual != expected {
+                return Err(IdTokenFailure::Invalid(
+                    "ID token: at_hash does not match the access token".into(),
+                ));
+            }
+        }
+        Ok(Some(identity!(claims)))
+    }
+
+    /// [`Self::verify_id_token`], refetching the JWKS once when the signing key is unknown.
+    async fn identity_from_id_token(
+        &self,
+        discovered: &Arc<Discovered>,
+        response: &CoreTokenResponse,
+        nonce: &str,
+    ) -> Result<Option<UpstreamIdentity>, UpstreamError> {
+        let unknown_key = || UpstreamError::Invalid("ID token signed by an unknown key".into());
+        match self.verify_id_token(discovered, response, nonce) {
+            Ok(identity) => Ok(identity),
+            Err(IdTokenFailure::Invalid(msg)) => Err(UpstreamError::Invalid(msg)),
+            Err(IdTokenFailure::UnknownKey) => {
+                let Some(fresh) = self.refetch_jwks(discovered).await? else {
+                    return Err(unknown_key());
+                };
+                match self.verify_id_token(&fresh, response, nonce) {
+                    Ok(identity) => Ok(identity),
+                    Err(IdTokenFailure::Invalid(msg)) => Err(UpstreamError::Invalid(msg)),
+                    Err(IdTokenFailure::UnknownKey) => Err(unknown_key()),
+                }
+            }
+        }
     }
 
     async fn identity_from_userinfo(
@@ -264,27 +504,25 @@ impl OidcUpstream {
         let claims: CoreUserInfoClaims = request
             .request_async(&self.http)
             .await
-            .map_err(|e| unavailable("userinfo", e))?;
-        Ok(UpstreamIdentity {
-            subject: claims.subject().to_string(),
-            email: claims.email().map(|e| e.to_string()),
-            name: claims
-                .name()
-                .and_then(|n| n.get(None))
-                .map(|n| n.to_string()),
-            preferred_username: claims.preferred_username().map(|u| u.to_string()),
-        })
+            .map_err(userinfo_error)?;
+        Ok(identity!(&claims))
     }
 
     fn tokens(&self, response: &CoreTokenResponse) -> UpstreamTokens {
+        let token_type = match response.token_type() {
+            CoreTokenType::Bearer => "Bearer".to_owned(),
+            other => other.as_ref().to_owned(),
+        };
         UpstreamTokens {
             access_token: response.access_token().secret().clone(),
-            token_type: "Bearer".into(),
+            token_type,
             refresh_token: response.refresh_token().map(|t| t.secret().clone()),
             id_token: response.id_token().map(|t| t.to_string()),
-            expires_at: response
-                .expires_in()
-                .map(|d| self.clock.now() + i64::try_from(d.as_secs()).unwrap_or(0)),
+            expires_at: response.expires_in().map(|d| {
+                self.clock
+                    .now()
+                    .saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            }),
             scope: response
                 .scopes()
                 .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
@@ -295,10 +533,13 @@ impl OidcUpstream {
 #[async_trait]
 impl UpstreamIdp for OidcUpstream {
     async fn is_ready(&self) -> bool {
-        self.discovered.read().await.is_some()
+        self.cache.read().await.current.is_some()
     }
 
+    /// Always asks the IdP (start-up and the background retry loop); on failure the previous
+    /// metadata, if any, stays in service. An issuer mismatch is `Invalid`.
     async fn discover(&self) -> Result<(), UpstreamError> {
+        let _loading = self.loading.lock().await;
         self.load().await.map(|_| ())
     }
 
@@ -321,6 +562,7 @@ impl UpstreamIdp for OidcUpstream {
                 move || Nonce::new(nonce),
             )
             .set_pkce_challenge(challenge);
+        // openidconnect always sends `openid` itself.
         for scope in self.config.scopes.iter().filter(|s| s.as_str() != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
         }
@@ -348,19 +590,10 @@ impl UpstreamIdp for OidcUpstream {
             .request_async(&self.http)
             .await
             .map_err(|e| token_error("token", e))?;
-        let identity = match self.identity_from_id_token(&discovered.client, &response, nonce) {
-            // A key we do not know yet: the IdP may have rotated; re-fetch once and retry.
-            Err(UpstreamError::Unavailable(_)) => match self.force_refresh().await {
-                Some(fresh) => self.identity_from_id_token(&fresh.client, &response, nonce)?,
-                None => {
-                    return Err(UpstreamError::Invalid(
-                        "ID token signed by an unknown key".into(),
-                    ))
-                }
-            },
-            other => other?,
-        };
-        let identity = match identity {
+        let identity = match self
+            .identity_from_id_token(&discovered, &response, nonce)
+            .await?
+        {
             Some(identity) => identity,
             None => {
                 self.identity_from_userinfo(&discovered.client, &response)
@@ -370,6 +603,9 @@ impl UpstreamIdp for OidcUpstream {
         Ok((self.tokens(&response), identity))
     }
 
+    /// `refresh_token` is `None` when the IdP does not rotate: the caller keeps the old one.
+    /// An ID token in the answer is passed through as is, not validated: identity comes only
+    /// from the code exchange.
     async fn refresh(&self, refresh_token: &str) -> Result<UpstreamTokens, UpstreamError> {
         let discovered = self.current().await?;
         let response = discovered
@@ -382,3 +618,6 @@ impl UpstreamIdp for OidcUpstream {
         Ok(self.tokens(&response))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,4 +9,3 @@ mod redis_server;
 mod register;
 mod store_contract;
 mod token;
-mod upstream_oidc;
