@@ -84,6 +84,7 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
         Ok(r) => r,
         Err(rejection) => return render(rejection),
     };
+    let redirect_uri_given = get("redirect_uri").is_some();
     let client_state = get("state");
 
     // 2. Everything else: errors go back to the client.
@@ -92,7 +93,17 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
             redirect_error(&state, &redirect_uri, code, &desc, client_state, false)
         }
         Err(rejection) => render(rejection),
-        Ok(request) => show_consent(&state, &req, &client, redirect_uri, request).await,
+        Ok(request) => {
+            show_consent(
+                &state,
+                &req,
+                &client,
+                redirect_uri,
+                redirect_uri_given,
+                request,
+            )
+            .await
+        }
     }
 }
 
@@ -206,6 +217,7 @@ async fn show_consent(
     req: &HttpRequest,
     client: &ClientRecord,
     redirect_uri: String,
+    redirect_uri_given: bool,
     request: ValidRequest,
 ) -> HttpResponse {
     let mode = state.config.cookie_mode;
@@ -216,6 +228,7 @@ async fn show_consent(
     let pending = PendingAuthorization {
         client_id: client.client_id.clone(),
         redirect_uri: redirect_uri.clone(),
+        redirect_uri_given,
         state: request.state,
         scope: request.scope,
         resource: request.resource,

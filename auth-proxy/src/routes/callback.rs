@@ -165,6 +165,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     let record = CodeRecord {
         client_id: auth.client_id.clone(),
         redirect_uri: auth.redirect_uri.clone(),
+        redirect_uri_given: auth.redirect_uri_given,
         code_challenge: auth.code_challenge.clone(),
         scope: auth.scope.clone(),
         resource: auth.resource.clone(),

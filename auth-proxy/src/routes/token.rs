@@ -149,10 +149,18 @@ async fn redeem_code(
             .map_err(|e| state.store_error(e))?;
         return Err(invalid());
     }
-    if redirect_uri.is_some_and(|r| r != record.redirect_uri) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
+    match redirect_uri {
+        Some(r) if r != record.redirect_uri => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ))
+        }
+        None if record.redirect_uri_given => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri is required: the authorization request included it",
+            ))
+        }
+        _ => {}
     }
     let verifier =
         CodeVerifier::parse(code_verifier).map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
@@ -240,7 +248,7 @@ async fn refresh(
             &presented_hash,
             &client.client_id,
             &sha256_hex(&new_token),
-            state.clock.now(),
+            state.clock.now_millis(),
             state.config.refresh_grace,
             state.config.refresh_token_ttl,
         )

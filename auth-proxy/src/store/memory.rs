@@ -33,7 +33,7 @@ struct Tables {
     codes: HashMap<(String, String), Entry<CodeRecord>>,
     used_codes: HashMap<(String, String), Entry<()>>,
     refresh: HashMap<(String, String), Entry<RefreshRecord>>,
-    /// First-use time (Unix seconds) of rotated refresh tokens.
+    /// First-use time (Unix milliseconds) of rotated refresh tokens.
     refresh_used: HashMap<(String, String), Entry<i64>>,
     denied: HashMap<String, Entry<()>>,
     /// bucket → (count, window end in ms)
@@ -341,7 +341,7 @@ impl Store for MemoryStore {
         presented_hash: &str,
         client_id: &str,
         new_hash: &str,
-        now_secs: i64,
+        now_ms: i64,
         grace: Duration,
         ttl: Duration,
     ) -> Result<RefreshOutcome, StoreError> {
@@ -361,18 +361,18 @@ impl Store for MemoryStore {
         };
         grant.expires_at = expires_at;
         let grant = grant.value.clone();
-        let grace_secs = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+        let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         match get_live(&mut t.refresh_used, &presented, now).map(|e| e.value) {
             None => {
                 t.refresh_used.insert(
                     presented,
                     Entry {
-                        value: now_secs,
+                        value: now_ms,
                         expires_at,
                     },
                 );
             }
-            Some(used_at) if now_secs - used_at <= grace_secs => {}
+            Some(used_at) if now_ms - used_at < grace_ms => {}
             Some(_) => {
                 revoke(&mut t, grant_id);
                 return Ok(RefreshOutcome::ReuseDetected);
@@ -380,7 +380,7 @@ impl Store for MemoryStore {
         }
         let new_record = RefreshRecord {
             client_id: client_id.to_owned(),
-            issued_at: now_secs,
+            issued_at: now_ms.div_euclid(1000),
         };
         t.refresh.insert(
             key(grant_id, new_hash),

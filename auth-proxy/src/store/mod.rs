@@ -70,6 +70,10 @@ pub struct ClientRecord {
 pub struct PendingAuthorization {
     pub client_id: String,
     pub redirect_uri: String,
+    /// Whether the request named `redirect_uri` (it may be left out when the client registered
+    /// exactly one); if it did, the token request must repeat it (RFC 6749 §4.1.3).
+    #[serde(default)]
+    pub redirect_uri_given: bool,
     pub state: String,
     pub scope: ScopeSet,
     pub resource: String,
@@ -134,6 +138,8 @@ impl std::fmt::Debug for GrantRecord {
 pub struct CodeRecord {
     pub client_id: String,
     pub redirect_uri: String,
+    #[serde(default)]
+    pub redirect_uri_given: bool,
     pub code_challenge: String,
     pub scope: ScopeSet,
     pub resource: String,
@@ -246,9 +252,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError>;
-    /// Atomically rotates `presented_hash` to `new_hash` (see [`RefreshOutcome`]). `now` is
-    /// Unix seconds; a token may be presented again within `grace` of its first use (clients
-    /// retry and race), each time yielding a new token of the same family.
+    /// Atomically rotates `presented_hash` to `new_hash` (see [`RefreshOutcome`]). `now_ms` is
+    /// Unix milliseconds; a token may be presented again while less than `grace` has passed
+    /// since its first use (clients retry and race), each time yielding a new token of the same
+    /// family. With a zero grace any second presentation is reuse.
     #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh_token(
         &self,
@@ -256,7 +263,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         presented_hash: &str,
         client_id: &str,
         new_hash: &str,
-        now: i64,
+        now_ms: i64,
         grace: Duration,
         ttl: Duration,
     ) -> Result<RefreshOutcome, StoreError>;

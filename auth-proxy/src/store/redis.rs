@@ -49,7 +49,7 @@ return 1
 ";
 
 /// KEYS: presented record, presented used-marker, grant, new record.
-/// ARGV: client id, now (s), grace (s), ttl ms, new record JSON.
+/// ARGV: client id, now ms, grace ms, ttl ms, new record JSON.
 /// Returns {1, grant} rotated, {0} unknown, {2} wrong client, {3} revoked, {4} reuse detected.
 const ROTATE: &str = r"
 local rec = redis.call('GET', KEYS[1])
@@ -61,7 +61,7 @@ if not grant then return {3} end
 local now = tonumber(ARGV[2])
 local used = redis.call('GET', KEYS[2])
 if used then
-  if now - tonumber(used) > tonumber(ARGV[3]) then
+  if now - tonumber(used) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[3])
     return {4}
   end
@@ -360,13 +360,13 @@ impl Store for RedisStore {
         presented_hash: &str,
         client_id: &str,
         new_hash: &str,
-        now: i64,
+        now_ms: i64,
         grace: Duration,
         ttl: Duration,
     ) -> Result<RefreshOutcome, StoreError> {
         let new_record = RefreshRecord {
             client_id: client_id.to_owned(),
-            issued_at: now,
+            issued_at: now_ms.div_euclid(1000),
         };
         let (status, raw) = self
             .scripts
@@ -376,8 +376,8 @@ impl Store for RedisStore {
             .key(self.keys.grant(grant_id))
             .key(self.keys.refresh(grant_id, new_hash))
             .arg(client_id)
-            .arg(now)
-            .arg(grace.as_secs())
+            .arg(now_ms)
+            .arg(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX))
             .arg(ms(ttl))
             .arg(to_json(&new_record)?)
             .invoke_async::<redis::Value>(&mut self.conn())

@@ -71,6 +71,7 @@ contract!(
     codes_redeem_once_then_replay_then_expire,
     code_take_has_one_winner_under_concurrency,
     refresh_rotates_with_grace_and_detects_reuse,
+    zero_grace_makes_any_second_presentation_reuse,
     refresh_of_another_client_changes_nothing,
     revoked_grant_stops_codes_and_refresh,
     deny_list_expires,
@@ -102,6 +103,7 @@ fn pending() -> PendingAuthorization {
     PendingAuthorization {
         client_id: "c".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
+        redirect_uri_given: true,
         state: "s".into(),
         scope: ScopeSet::parse("notes:read").unwrap(),
         resource: "http://127.0.0.1:8000/mcp".into(),
@@ -128,6 +130,7 @@ fn code() -> CodeRecord {
     CodeRecord {
         client_id: "c".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
+        redirect_uri_given: true,
         code_challenge: "x".repeat(43),
         scope: ScopeSet::parse("notes:read").unwrap(),
         resource: "http://127.0.0.1:8000/mcp".into(),
@@ -280,7 +283,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
     s.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
         .await
         .unwrap();
-    let now = 1_000;
+    let now = 1_700_000_000_000; // ms
 
     assert!(
         matches!(s.rotate_refresh_token("g", "rt1", "c", "rt2", now, grace, LONG).await.unwrap(), RefreshOutcome::Rotated(g) if g.grant_id == "g")
@@ -295,21 +298,21 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
     );
     // rt1 again within the grace window: a sibling token, still fine.
     assert!(matches!(
-        s.rotate_refresh_token("g", "rt1", "c", "rt2b", now + 10, grace, LONG)
+        s.rotate_refresh_token("g", "rt1", "c", "rt2b", now + 9_999, grace, LONG)
             .await
             .unwrap(),
         RefreshOutcome::Rotated(_)
     ));
     // The chain continues from rt2.
     assert!(matches!(
-        s.rotate_refresh_token("g", "rt2", "c", "rt3", now + 20, grace, LONG)
+        s.rotate_refresh_token("g", "rt2", "c", "rt3", now + 9_999, grace, LONG)
             .await
             .unwrap(),
         RefreshOutcome::Rotated(_)
     ));
-    // rt1 after the grace window: reuse. The family is revoked, every member sees it.
+    // rt1 once the grace window has passed: reuse. The family is revoked, every member sees it.
     assert_eq!(
-        s.rotate_refresh_token("g", "rt1", "c", "rt4", now + 11, grace, LONG)
+        s.rotate_refresh_token("g", "rt1", "c", "rt4", now + 10_000, grace, LONG)
             .await
             .unwrap(),
         RefreshOutcome::ReuseDetected
@@ -317,7 +320,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
     assert_eq!(s.get_grant("g").await.unwrap(), None);
     for member in ["rt3", "rt2b", "rt1"] {
         assert_eq!(
-            s.rotate_refresh_token("g", member, "c", "x", now + 30, grace, LONG)
+            s.rotate_refresh_token("g", member, "c", "x", now + 30_000, grace, LONG)
                 .await
                 .unwrap(),
             RefreshOutcome::Revoked,
@@ -329,6 +332,34 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
             .await
             .unwrap(),
         RefreshOutcome::Unknown
+    );
+}
+
+async fn zero_grace_makes_any_second_presentation_reuse(ctx: Ctx) {
+    let s = &ctx.store;
+    s.put_grant(&grant("g"), LONG).await.unwrap();
+    s.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
+        .await
+        .unwrap();
+    let now = 1_700_000_000_000;
+    assert!(matches!(
+        s.rotate_refresh_token("g", "rt1", "c", "rt2", now, Duration::ZERO, LONG)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated(_)
+    ));
+    // Even in the same millisecond.
+    assert_eq!(
+        s.rotate_refresh_token("g", "rt1", "c", "rt3", now, Duration::ZERO, LONG)
+            .await
+            .unwrap(),
+        RefreshOutcome::ReuseDetected
+    );
+    assert_eq!(
+        s.rotate_refresh_token("g", "rt2", "c", "rt4", now, Duration::ZERO, LONG)
+            .await
+            .unwrap(),
+        RefreshOutcome::Revoked
     );
 }
 

@@ -138,6 +138,19 @@ async fn each_mismatch_gets_its_rfc_error() {
             "invalid_request",
         ),
         (
+            "redirect_uri left out though the authorization request had it",
+            Box::new({
+                let cid = cid.clone();
+                move |a| {
+                    base(a, &cid)
+                        .into_iter()
+                        .filter(|(k, _)| k != "redirect_uri")
+                        .collect()
+                }
+            }),
+            "invalid_grant",
+        ),
+        (
             "garbage code",
             Box::new({
                 let cid = cid.clone();
@@ -393,4 +406,35 @@ impl TestApp {
         use auth_proxy::clock::Clock;
         self.clock.now()
     }
+}
+
+#[tokio::test]
+async fn redirect_uri_may_be_left_out_at_both_steps_for_a_single_registered_uri() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let p = pkce();
+    let resp = app
+        .authorize(&app.authorize_params(&client.client_id, &p.challenge, &[("redirect_uri", "")]))
+        .await;
+    assert_eq!(
+        resp.status(),
+        200,
+        "one registered URI: authorize may omit it"
+    );
+    let html = resp.text().await.unwrap();
+    let (flow, csrf) = (hidden_input(&html, "flow"), hidden_input(&html, "csrf"));
+    let upstream = query(&location(&app.decide(&flow, &csrf, "approve").await));
+    let back = query(&location(
+        &app.callback(&[("state", &upstream["state"]), ("code", "good")])
+            .await,
+    ));
+    let resp = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &back["code"]),
+            ("client_id", &client.client_id),
+            ("code_verifier", &p.verifier),
+        ])
+        .await;
+    tokens(resp).await;
 }
