@@ -31,10 +31,10 @@ test-rust:
 	$(CARGO) test --workspace --locked
 
 test-e2e:
-	cd tests && node --test --test-concurrency=1 e2e/
+	cd tests && node --test --test-concurrency=1 e2e/*.test.mjs
 
 test-browser:
-	cd tests && node --test --test-concurrency=1 browser/
+	cd tests && node --test --test-concurrency=1 browser/*.test.mjs
 
 test-conformance:
 	cd tests && node conformance/run.mjs

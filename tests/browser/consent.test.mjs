@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startRedis, startIdp, startProxy, register, freePort, pkcePair, repoRoot } from '../lib/harness.mjs';
+import { startRedis, startIdp, startProxy, register, freePort, pkcePair, token, repoRoot, stopAll } from '../lib/harness.mjs';
 
 const artifacts = path.join(repoRoot, 'tests', 'artifacts');
 let redis; let idp; let proxy; let browser; let clientServer; let clientPort; let profile;
@@ -32,7 +32,7 @@ before(async () => {
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   mkdirSync(artifacts, { recursive: true });
@@ -41,16 +41,15 @@ before(async () => {
 after(async () => {
   await browser?.close();
   clientServer?.close();
-  await proxy?.stop();
-  await idp?.stop();
-  await redis?.stop();
+  await stopAll();
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 async function openConsent(clientName) {
   const redirectUri = `http://127.0.0.1:${clientPort}/callback`;
   const client = await register(proxy, { client_name: clientName, redirect_uris: [redirectUri] });
-  const { challenge } = pkcePair();
+  const pkce = pkcePair();
+  const { challenge } = pkce;
   const url = new URL(`${proxy.base}/authorize`);
   const state = `state-${Date.now()}`;
   for (const [k, v] of Object.entries({ response_type: 'code', client_id: client.client_id, redirect_uri: redirectUri, state, code_challenge: challenge, code_challenge_method: 'S256', scope: 'notes:write files:read', resource: proxy.resource })) {
@@ -58,11 +57,11 @@ async function openConsent(clientName) {
   }
   const page = await browser.newPage();
   const response = await page.goto(url.toString());
-  return { page, response, state };
+  return { page, response, state, client, redirectUri, pkce };
 }
 
 test('approve: the consent page shows who asks for what, then the IdP login completes the flow', async () => {
-  const { page, response, state } = await openConsent('Claude Desktop');
+  const { page, response, state, client, redirectUri, pkce } = await openConsent('Claude Desktop');
   assert.equal(response.status(), 200);
   const headers = response.headers();
   assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
@@ -78,16 +77,21 @@ test('approve: the consent page shows who asks for what, then the IdP login comp
   await page.click('button[value="approve"]');
   // The upstream IdP's own login and consent pages.
   await page.waitForSelector('input[name="login"]');
+  assert.ok(page.url().startsWith(idp.issuer), `at the IdP: ${page.url()}`);
+  assert.match(await page.textContent('body'), /any username and any password/);
   await page.fill('input[name="login"]', 'bob');
   await page.fill('input[name="password"]', 'any');
   await page.click('button[type="submit"]');
-  await page.waitForSelector('button[type="submit"]');
+  await page.waitForSelector('input[name="prompt"][value="consent"]', { state: 'attached' });
   await page.click('button[type="submit"]');
   await page.waitForURL((u) => u.port === String(clientPort));
   const got = received.at(-1);
   assert.ok(got.code, JSON.stringify(got));
   assert.equal(got.state, state);
   assert.equal(got.iss, proxy.issuer);
+  // The code the browser delivered is good at the token endpoint.
+  const issued = await token(proxy, { grant_type: 'authorization_code', code: got.code, redirect_uri: redirectUri, client_id: client.client_id, code_verifier: pkce.verifier });
+  assert.equal(issued.status, 200, JSON.stringify(issued.body));
   await page.close();
 });
 
@@ -99,6 +103,7 @@ test('deny: the client gets access_denied with its state', async () => {
   const got = received.at(-1);
   assert.equal(got.error, 'access_denied');
   assert.equal(got.state, state);
+  assert.equal(got.iss, proxy.issuer);
   assert.equal(got.code, undefined);
   await page.close();
 });
@@ -106,9 +111,10 @@ test('deny: the client gets access_denied with its state', async () => {
 test('the consent page refuses to be framed', async () => {
   const { page } = await openConsent('Framed');
   const framer = await browser.newPage();
-  const blocked = [];
-  framer.on('console', (m) => blocked.push(m.text()));
-  await framer.setContent(`<iframe id="f" src="${page.url()}"></iframe>`);
+  // The control: an ordinary loopback page does render inside a frame.
+  await framer.setContent(`<iframe id="ok" src="http://127.0.0.1:${clientPort}/framable"></iframe><iframe id="f" src="${page.url()}"></iframe>`);
+  const control = await (await framer.$('#ok')).contentFrame();
+  assert.match(await control.textContent('h1'), /client received/);
   const frame = await (await framer.$('#f')).contentFrame();
   // A blocked frame never renders the form.
   const hasForm = frame ? await frame.$('form').then(Boolean).catch(() => false) : false;

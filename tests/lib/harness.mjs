@@ -1,6 +1,8 @@
 // Test harness: real processes on free loopback ports (redis-server, the oidc-provider dev IdP,
 // auth-proxy), readiness by polling (never fixed sleeps), and a browserless "user" that walks
-// the HTML forms with its own cookie jar.
+// the HTML forms with its own cookie jar, following redirects by hand.
+//
+// Everything binds to and talks to 127.0.0.1 only.
 import { spawn } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { createHash, randomBytes, generateKeyPairSync } from 'node:crypto';
@@ -12,8 +14,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 export const proxyBin = process.env.AUTH_PROXY_BIN ?? path.join(repoRoot, 'target', 'debug', 'auth-proxy');
 
+/** Every process this harness started and has not seen exit. */
 const children = new Set();
+/** Every auth-proxy started in this process (kept after they stop, for their logs). */
+export const startedProxies = [];
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+
+// ---------------------------------------------------------------------------------------------
+// Processes
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -27,10 +35,12 @@ export function freePort() {
   });
 }
 
-async function waitFor(what, check, { timeoutMs = 20000, proc } = {}) {
+/** Polls `check` until it returns true; fails early (with its output) if `proc` exits. */
+export async function waitFor(what, check, { timeoutMs = 20000, proc, intervalMs = 50 } = {}) {
   const deadline = Date.now() + timeoutMs;
   let lastError;
   while (Date.now() < deadline) {
+    if (proc?.spawnError) throw proc.spawnError;
     if (proc && proc.exitCode !== null) {
       throw new Error(`${what} exited with ${proc.exitCode}:\n${proc.output()}`);
     }
@@ -39,54 +49,74 @@ async function waitFor(what, check, { timeoutMs = 20000, proc } = {}) {
     } catch (e) {
       lastError = e;
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
   throw new Error(`${what} not ready in ${timeoutMs} ms (${lastError?.message ?? 'no answer'})${proc ? `:\n${proc.output()}` : ''}`);
 }
 
-function launch(cmd, args, env = {}) {
+function launch(name, cmd, args, env = {}) {
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
+  child.on('error', (err) => {
+    child.spawnError = err.code === 'ENOENT'
+      ? new Error(`${name}: \`${cmd}\` not found (${err.message})`)
+      : err;
+  });
   child.output = () => out;
   child.stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
+    if (child.exitCode !== null || child.signalCode !== null || child.spawnError) return resolve();
+    const hard = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => { clearTimeout(hard); resolve(); });
     child.kill('SIGTERM');
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
+  child.once('error', () => children.delete(child));
   return child;
+}
+
+/** Stops every process started by this harness that is still running. */
+export async function stopAll() {
+  await Promise.all([...children].map((c) => c.stop()));
 }
 
 function redisPing(port) {
   return new Promise((resolve) => {
     const sock = connect(port, '127.0.0.1');
+    sock.setTimeout(1000, () => { sock.destroy(); resolve(false); });
     sock.on('error', () => resolve(false));
     sock.on('data', (d) => { sock.destroy(); resolve(d.toString().startsWith('+PONG')); });
     sock.write('PING\r\n');
   });
 }
 
+/** A fresh redis-server on a free loopback port, no persistence. */
 export async function startRedis() {
   const port = await freePort();
-  const proc = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
-  const missing = new Promise((resolve) => proc.on('error', resolve));
-  const spawnError = await Promise.race([missing, new Promise((r) => setTimeout(() => r(null), 100))]);
-  if (spawnError) throw new Error(`cannot start redis-server (${spawnError.code}): \`make test\` installs it (apt-get install redis-server)`);
-  await waitFor('redis-server', () => redisPing(port), { proc });
+  const bin = process.env.REDIS_SERVER_BIN ?? 'redis-server';
+  const proc = launch('redis-server', bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+  try {
+    await waitFor('redis-server', () => redisPing(port), { proc });
+  } catch (e) {
+    if (proc.spawnError) {
+      throw new Error(`cannot start redis-server: ${proc.spawnError.message}. Install it (\`apt-get install -y redis-server\`; \`make deps\` does).`);
+    }
+    throw e;
+  }
   return { port, url: `redis://127.0.0.1:${port}`, proc, stop: () => proc.stop() };
 }
 
-export async function startIdp({ redirectUris, clientId = 'auth-proxy', clientSecret = randomBytes(24).toString('base64url') }) {
-  const port = await freePort();
+/** The oidc-provider development IdP (tests/idp/dev-idp.mjs) with one confidential client. */
+export async function startIdp({ redirectUris, clientId = 'auth-proxy', clientSecret = randomBytes(24).toString('base64url'), port } = {}) {
+  port ??= await freePort();
   const issuer = `http://127.0.0.1:${port}`;
-  const args = [path.join(repoRoot, 'tests', 'idp', 'dev-idp.mjs'), '--port', String(port), '--client-id', clientId, '--client-secret', clientSecret];
-  for (const r of redirectUris) args.push('--redirect-uri', r);
-  const proc = launch(process.execPath, args);
-  await waitFor('dev IdP', () => proc.output().includes('dev-idp listening on'), { proc });
-  return { issuer, clientId, clientSecret, proc, stop: () => proc.stop() };
+  const args = [path.join(repoRoot, 'tests', 'idp', 'dev-idp.mjs'), `--port=${port}`, `--client-id=${clientId}`, `--client-secret=${clientSecret}`];
+  for (const r of redirectUris) args.push(`--redirect-uri=${r}`);
+  const proc = launch('dev IdP', process.execPath, args);
+  await waitFor('dev IdP', () => proc.output().includes(`dev-idp listening on ${issuer}`), { proc });
+  return { issuer, port, clientId, clientSecret, proc, stop: () => proc.stop(), output: () => proc.output() };
 }
 
 export function newSigningKeyPem() {
@@ -99,11 +129,12 @@ export function newEncryptionKey() {
 }
 
 /**
- * Starts auth-proxy. `port` and `issuer` may be given (two replicas behind one issuer);
- * everything else comes from `env`.
+ * Starts auth-proxy and waits for `GET /readyz` → 200. `port` and `issuer` may be given (two
+ * replicas behind one issuer); `keys` ({signing, encryption}) must be shared by replicas; any
+ * other variable comes from `env` (which wins over the defaults here).
  */
-export async function startProxy({ idp, redis, env = {}, port, issuer, resource = 'http://127.0.0.1:18000/mcp', keys } = {}) {
-  if (!existsSync(proxyBin)) throw new Error(`${proxyBin} missing: run \`cargo build -p auth-proxy\` (make test does)`);
+export async function startProxy({ idp, redis, env = {}, port, issuer, resource = 'http://127.0.0.1:18000/mcp', keys = {}, readyTimeoutMs = 20000 } = {}) {
+  if (!existsSync(proxyBin)) throw new Error(`${proxyBin} missing: run \`cargo build -p auth-proxy\` (make test does), or set AUTH_PROXY_BIN`);
   port ??= await freePort();
   const metricsPort = await freePort();
   issuer ??= `http://127.0.0.1:${port}`;
@@ -115,21 +146,30 @@ export async function startProxy({ idp, redis, env = {}, port, issuer, resource 
     AUTH_PROXY_UPSTREAM_ISSUER: idp.issuer,
     AUTH_PROXY_UPSTREAM_CLIENT_ID: idp.clientId,
     AUTH_PROXY_UPSTREAM_CLIENT_SECRET: idp.clientSecret,
+    AUTH_PROXY_SIGNING_KEYS: keys.signing ?? newSigningKeyPem(),
+    AUTH_PROXY_ENCRYPTION_KEYS: keys.encryption ?? newEncryptionKey(),
     AUTH_PROXY_SHUTDOWN_TIMEOUT_SECS: '1',
-    RUST_LOG: 'debug,h2=info,hyper=info,reqwest=info,rustls=info',
+    // Debug level on purpose: the log-hygiene test wants as much log output as there is.
+    RUST_LOG: 'debug,h2=info,hyper=info,hyper_util=info,reqwest=info,rustls=info,actix_server=info',
     ...(redis ? {
       AUTH_PROXY_REDIS_URL: redis.url,
       AUTH_PROXY_REDIS_PREFIX: `e2e-${randomBytes(4).toString('hex')}`,
-      AUTH_PROXY_SIGNING_KEYS: (keys ?? {}).signing ?? newSigningKeyPem(),
-      AUTH_PROXY_ENCRYPTION_KEYS: (keys ?? {}).encryption ?? newEncryptionKey(),
     } : {}),
     ...env,
   };
-  const proc = launch(proxyBin, [], fullEnv);
+  const proc = launch('auth-proxy', proxyBin, [], fullEnv);
   const base = `http://127.0.0.1:${port}`;
-  await waitFor('auth-proxy', async () => (await fetch(`${base}/readyz`)).status === 200, { proc });
-  return { base, issuer, port, metrics: `http://127.0.0.1:${metricsPort}`, resource, proc, env: fullEnv, stop: () => proc.stop(), output: () => proc.output() };
+  const proxy = {
+    base, issuer, port, metrics: `http://127.0.0.1:${metricsPort}`, resource: resource.split(',')[0], proc, env: fullEnv,
+    stop: () => proc.stop(), output: () => proc.output(),
+  };
+  startedProxies.push(proxy);
+  await waitFor('auth-proxy', async () => (await fetch(`${base}/readyz`)).status === 200, { proc, timeoutMs: readyTimeoutMs });
+  return proxy;
 }
+
+// ---------------------------------------------------------------------------------------------
+// OAuth client helpers
 
 export function pkcePair() {
   const verifier = randomBytes(32).toString('base64url');
@@ -137,70 +177,7 @@ export function pkcePair() {
   return { verifier, challenge };
 }
 
-/** A browser without a browser: cookies per host:port, manual redirects, HTML forms. */
-export class Browserless {
-  /** `rewrite` maps a URL before it is fetched (e.g. to send it to another replica). */
-  constructor({ rewrite = (u) => u } = {}) { this.jar = new Map(); this.rewrite = rewrite; }
-
-  // Cookies are scoped to the host name, not the port (RFC 6265), as in real browsers.
-  cookieHeader(url) {
-    const jar = this.jar.get(new URL(url).hostname);
-    return jar ? [...jar].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
-  }
-
-  store(url, res) {
-    const host = new URL(url).hostname;
-    for (const line of res.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const i = pair.indexOf('=');
-      const jar = this.jar.get(host) ?? new Map();
-      jar.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
-      this.jar.set(host, jar);
-    }
-  }
-
-  async fetch(url, init = {}) {
-    url = this.rewrite(url);
-    const headers = { ...(init.headers ?? {}) };
-    const cookie = this.cookieHeader(url);
-    if (cookie) headers.cookie = cookie;
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    this.store(url, res);
-    return res;
-  }
-
-  /** Follows redirects until `stop(url)` is true (not fetched) or a non-redirect answers. */
-  async follow(url, stop = () => false) {
-    let res;
-    for (let hops = 0; hops < 20; hops += 1) {
-      if (stop(url)) return { stoppedAt: url };
-      res = await this.fetch(url);
-      if (![301, 302, 303, 307, 308].includes(res.status)) return { res, url };
-      url = new URL(res.headers.get('location'), url).toString();
-    }
-    throw new Error('too many redirects');
-  }
-
-  /** Submits the first form on the page with its hidden inputs plus `fields`. */
-  async submitForm(pageUrl, html, fields, stop) {
-    const form = html.match(/<form[^>]*action="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i);
-    if (!form) throw new Error(`no form on ${pageUrl}:\n${html.slice(0, 500)}`);
-    const action = new URL(form[1].replaceAll('&amp;', '&'), pageUrl).toString();
-    const body = new URLSearchParams();
-    for (const m of form[2].matchAll(/<input[^>]*type="hidden"[^>]*>/gi)) {
-      const name = m[0].match(/name="([^"]*)"/)?.[1];
-      const value = m[0].match(/value="([^"]*)"/)?.[1] ?? '';
-      if (name) body.set(name, value.replaceAll('&amp;', '&').replaceAll('&quot;', '"'));
-    }
-    for (const [k, v] of Object.entries(fields)) body.set(k, v);
-    const res = await this.fetch(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
-    if ([302, 303].includes(res.status)) {
-      return this.follow(new URL(res.headers.get('location'), action).toString(), stop);
-    }
-    return { res, url: action };
-  }
-}
-
+/** RFC 7591 registration; throws unless 201. Defaults: a public client named "E2E Client". */
 export async function register(proxy, metadata) {
   const res = await fetch(`${proxy.base}/register`, {
     method: 'POST',
@@ -211,37 +188,225 @@ export async function register(proxy, metadata) {
   return res.json();
 }
 
-/**
- * The whole interactive part of a login, as a person in a browser would do it: authorize →
- * proxy consent → IdP login → IdP consent → proxy callback → client redirect. Returns the
- * query of the final redirect to the client (never fetched) and the browser used.
- *
- * `rewriteToProxy` sends requests for the proxy's issuer host to another replica.
- */
-export async function runAuthorization({ proxy, clientId, redirectUri, scope = 'notes:read notes:write', resource, decision = 'approve', state = randomBytes(8).toString('hex'), pkce = pkcePair(), extra = {}, browser = new Browserless(), login = 'alice' }) {
-  const url = new URL(`${proxy.base}/authorize`);
-  const params = { response_type: 'code', client_id: clientId, redirect_uri: redirectUri, state, code_challenge: pkce.challenge, code_challenge_method: 'S256', scope, resource: resource ?? proxy.resource, ...extra };
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) url.searchParams.set(k, v);
-  const isClient = (u) => u.startsWith(redirectUri.split('?')[0]);
-  let step = await browser.follow(url.toString(), isClient);
-  if (step.stoppedAt) return { query: Object.fromEntries(new URL(step.stoppedAt).searchParams), browser, pkce, state, consentStatus: null };
-  if (step.res.status !== 200) return { consentStatus: step.res.status, body: await step.res.text(), browser, pkce, state };
-  const consentHtml = await step.res.text();
-  step = await browser.submitForm(step.url, consentHtml, { decision }, isClient);
-  // IdP login, then IdP consent (any number of pages until we are back at the client).
-  for (let i = 0; i < 4 && !step.stoppedAt; i += 1) {
-    if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${await step.res.text()}`);
-    const html = await step.res.text();
-    const fields = html.includes('name="login"') ? { login, password: 'any' } : {};
-    step = await browser.submitForm(step.url, html, fields, isClient);
-  }
-  if (!step.stoppedAt) throw new Error('the flow did not come back to the client');
-  return { query: Object.fromEntries(new URL(step.stoppedAt).searchParams), browser, pkce, state, consentHtml };
+function basicAuth([id, secret]) {
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-export async function token(proxy, form, { basic } = {}) {
+/** POST /token (form-encoded); `basic: [id, secret]` adds client_secret_basic. */
+export async function token(proxy, form, { basic, base = proxy.base } = {}) {
   const headers = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (basic) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
-  const res = await fetch(`${proxy.base}/token`, { method: 'POST', headers, body: new URLSearchParams(form) });
-  return { status: res.status, headers: res.headers, body: await res.json() };
+  if (basic) headers.authorization = basicAuth(basic);
+  const body = new URLSearchParams(Object.entries(form).filter(([, v]) => v !== undefined && v !== null));
+  const res = await fetch(`${base}/token`, { method: 'POST', headers, body });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = { unparsable: text }; }
+  return { status: res.status, headers: res.headers, body: json };
+}
+
+/** POST /revoke (RFC 7009). */
+export async function revoke(proxy, form, { basic } = {}) {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+  if (basic) headers.authorization = basicAuth(basic);
+  const res = await fetch(`${proxy.base}/revoke`, { method: 'POST', headers, body: new URLSearchParams(form) });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A browser without a browser
+
+/**
+ * Cookies as a browser keeps them: per host name (RFC 6265 cookies do not isolate ports, so
+ * the IdP and the proxy on two loopback ports share a jar, exactly as in Chromium), with path
+ * matching and deletion by Max-Age/Expires.
+ */
+export class CookieJar {
+  constructor() { this.hosts = new Map(); }
+
+  /** Stores the Set-Cookie headers of `res`, a response to `url`. */
+  store(url, res) {
+    const u = new URL(url);
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(';');
+      const i = pair.indexOf('=');
+      if (i < 0) continue;
+      const name = pair.slice(0, i).trim();
+      const value = pair.slice(i + 1).trim();
+      let cookiePath = u.pathname.replace(/\/[^/]*$/, '') || '/';
+      let expired = false;
+      const flags = {};
+      for (const a of attrs) {
+        const [k, ...rest] = a.split('=');
+        const key = k.trim().toLowerCase();
+        const val = rest.join('=').trim();
+        flags[key] = val || true;
+        if (key === 'path' && val.startsWith('/')) cookiePath = val;
+        if (key === 'max-age' && Number(val) <= 0) expired = true;
+        if (key === 'expires' && Date.parse(val) <= Date.now()) expired = true;
+      }
+      const jar = this.hosts.get(u.hostname) ?? new Map();
+      const key = `${name};${cookiePath}`;
+      if (expired) jar.delete(key);
+      else jar.set(key, { name, value, path: cookiePath, flags, raw: line });
+      this.hosts.set(u.hostname, jar);
+    }
+  }
+
+  /** The Cookie header a browser would send to `url`, or undefined. */
+  header(url) {
+    const u = new URL(url);
+    const jar = this.hosts.get(u.hostname);
+    if (!jar) return undefined;
+    const matching = [...jar.values()].filter((c) => u.pathname === c.path || u.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`));
+    return matching.length ? matching.map((c) => `${c.name}=${c.value}`).join('; ') : undefined;
+  }
+
+  /** All cookies (objects with name, value, path, flags, raw), every host. */
+  all() { return [...this.hosts.values()].flatMap((jar) => [...jar.values()]); }
+
+  get(hostname, name) { return [...(this.hosts.get(hostname)?.values() ?? [])].find((c) => c.name === name); }
+}
+
+/** One request as a browser sends it: cookies from/to `jar`, redirects not followed. */
+export async function browserlessFetch(jar, url, init = {}) {
+  const headers = { ...(init.headers ?? {}) };
+  const cookie = jar.header(url);
+  if (cookie) headers.cookie = cookie;
+  const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+  jar.store(url, res);
+  return res;
+}
+
+const ENTITIES = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
+export function decodeHtml(s) {
+  return s.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (m, e) => {
+    if (e[0] === '#') return String.fromCodePoint(e[1].toLowerCase() === 'x' ? parseInt(e.slice(2), 16) : Number(e.slice(1)));
+    return ENTITIES[e.toLowerCase()] ?? m;
+  });
+}
+
+function attr(tag, name) {
+  const m = tag.match(new RegExp(`\\s${name}\\s*=\\s*(?:"([^"]*)"|'([^']*)'|([^\\s>]+))`, 'i'));
+  return m ? decodeHtml(m[1] ?? m[2] ?? m[3]) : undefined;
+}
+
+/** The forms of a page: action (absolute), method, hidden inputs, inputs, submit buttons. */
+export function parseForms(html, pageUrl) {
+  return [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)].map(([, open, inner]) => {
+    const tag = `<form ${open}>`;
+    const hidden = {};
+    const inputs = [];
+    for (const [input] of inner.matchAll(/<input\b[^>]*>/gi)) {
+      const name = attr(input, 'name');
+      const type = (attr(input, 'type') ?? 'text').toLowerCase();
+      inputs.push({ name, type, value: attr(input, 'value') });
+      if (type === 'hidden' && name) hidden[name] = attr(input, 'value') ?? '';
+    }
+    const buttons = [...inner.matchAll(/<button\b[^>]*>/gi)].map(([b]) => ({
+      name: attr(b, 'name'), value: attr(b, 'value'), type: (attr(b, 'type') ?? 'submit').toLowerCase(),
+    }));
+    return {
+      action: new URL(attr(tag, 'action') ?? pageUrl, pageUrl).toString(),
+      method: (attr(tag, 'method') ?? 'get').toUpperCase(),
+      hidden, inputs, buttons,
+    };
+  });
+}
+
+const REDIRECTS = [301, 302, 303, 307, 308];
+
+/** A scripted browser: one cookie jar, manual redirects, a trace of every request. */
+export class Browserless {
+  /** `rewrite` maps a URL before it is fetched (e.g. to send it to another replica). */
+  constructor({ rewrite = (u) => u, jar = new CookieJar() } = {}) {
+    this.jar = jar;
+    this.rewrite = rewrite;
+    /** [{method, url, status, location}] in order; `url` is what was actually fetched. */
+    this.trace = [];
+  }
+
+  async fetch(url, init = {}) {
+    url = this.rewrite(url);
+    const res = await browserlessFetch(this.jar, url, init);
+    this.trace.push({ method: init.method ?? 'GET', url, status: res.status, location: res.headers.get('location') });
+    return res;
+  }
+
+  /** Follows redirects until `stop(url)` is true (that URL is not fetched) or a non-redirect answers. */
+  async follow(url, stop = () => false) {
+    for (let hops = 0; hops < 20; hops += 1) {
+      if (stop(url)) return { stoppedAt: url };
+      const res = await this.fetch(url);
+      if (!REDIRECTS.includes(res.status)) return { res, url };
+      url = new URL(res.headers.get('location'), url).toString();
+    }
+    throw new Error('too many redirects');
+  }
+
+  /** Submits the first form on the page (hidden inputs plus `fields`), then follows redirects. */
+  async submitForm(pageUrl, html, fields, stop) {
+    const [form] = parseForms(html, pageUrl);
+    if (!form) throw new Error(`no form on ${pageUrl}:\n${html.slice(0, 500)}`);
+    const body = new URLSearchParams({ ...form.hidden, ...fields });
+    const res = await this.fetch(form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    if (REDIRECTS.includes(res.status)) {
+      return this.follow(new URL(res.headers.get('location'), form.action).toString(), stop);
+    }
+    return { res, url: form.action };
+  }
+}
+
+/**
+ * The whole interactive part of a login, as a person in a browser would do it:
+ * GET /authorize → proxy consent page → POST /consent (approve|deny) → IdP login form → IdP
+ * consent form → proxy /callback → redirect to the client. Returns the query of the redirect to
+ * the client (never fetched), plus what happened on the way:
+ *   { query, redirect, state, pkce, browser, trace, consent: {status, headers, html, form} }
+ * When /authorize does not answer with a page or a redirect to the client, `consent.status` is
+ * that status and `query` is undefined.
+ *
+ * `client` is a registration response (its first redirect URI is used) or give `clientId` +
+ * `redirectUri`. `extra` adds or (with null) removes authorization request parameters.
+ */
+export async function runAuthorization({
+  proxy, client, clientId = client?.client_id, redirectUri = client?.redirect_uris?.[0],
+  scope = 'notes:read notes:write', resource = proxy.resource, decision = 'approve',
+  state = randomBytes(8).toString('hex'), pkce = pkcePair(), extra = {}, browser = new Browserless(),
+  login = 'alice', stopAt,
+}) {
+  const url = new URL(`${proxy.base}/authorize`);
+  const params = { response_type: 'code', client_id: clientId, redirect_uri: redirectUri, state, code_challenge: pkce.challenge, code_challenge_method: 'S256', scope, resource, ...extra };
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null) url.searchParams.set(k, v);
+  const target = redirectUri.split('?')[0];
+  const stop = (u) => u.startsWith(target) || Boolean(stopAt?.(u));
+  const done = (step, consent) => {
+    const redirect = new URL(step.stoppedAt);
+    return { query: Object.fromEntries(redirect.searchParams), redirect: step.stoppedAt, browser, trace: browser.trace, pkce, state, consent };
+  };
+  let step = await browser.follow(url.toString(), stop);
+  if (step.stoppedAt) return done(step, null);
+  const consentHtml = await step.res.text();
+  const consent = { status: step.res.status, headers: step.res.headers, html: consentHtml, form: parseForms(consentHtml, step.url)[0] };
+  if (step.res.status !== 200 || !consent.form) return { consent, browser, trace: browser.trace, pkce, state };
+  step = await browser.submitForm(step.url, consentHtml, { decision }, stop);
+  // IdP login, then IdP consent, until we are back at the client.
+  for (let i = 0; i < 4 && !step.stoppedAt; i += 1) {
+    if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${(await step.res.text()).slice(0, 1000)}`);
+    const html = await step.res.text();
+    const fields = /name="login"/.test(html) ? { login, password: 'any-password' } : {};
+    step = await browser.submitForm(step.url, html, fields, stop);
+  }
+  if (!step.stoppedAt) throw new Error('the flow did not come back to the client');
+  return done(step, consent);
+}
+
+/**
+ * For `afterEach`: when the test failed, prints the tail of every auth-proxy's output (and
+ * the IdP's) so the failure can be understood from the test log alone.
+ */
+export function dumpLogsOnFailure(t) {
+  if (t.passed !== false) return;
+  for (const p of startedProxies) {
+    console.error(`--- auth-proxy ${p.base} (issuer ${p.issuer}) output, last 4000 chars ---\n${p.output().slice(-4000)}`);
+  }
 }
