@@ -1,24 +1,32 @@
 //! Every Redis key, built in one place so the data model can be read here.
 //!
-//! All keys live under `<prefix>:v1:`. Keys that one Lua script touches together share a Redis
-//! Cluster hash tag, `{g:<grant id>}`, so they land in one slot:
+//! All keys live under `<prefix>:v1:` (the version lets a future layout coexist with this one
+//! during a rolling upgrade). Keys that one Lua script touches together share a Redis Cluster
+//! hash tag, `{g:<grant id>}`, so they land in one slot. Values are JSON unless noted.
 //!
 //! | key | value | TTL |
 //! |---|---|---|
-//! | `<p>:v1:client:<client id>` | client record (JSON, secret as SHA-256) | none |
-//! | `<p>:v1:flow:<flow id>` | pending authorization awaiting consent (JSON) | 10 min |
-//! | `<p>:v1:ustate:<upstream state>` | consented flow on its way through the IdP (JSON) | 10 min |
-//! | `<p>:v1:{g:<gid>}:grant` | grant: subject, client, scope, resource, sealed upstream tokens | 5 min until the code is redeemed, then the refresh lifetime, renewed on rotation |
-//! | `<p>:v1:{g:<gid>}:code:<sha256>` | authorization code record (JSON) | 60 s |
-//! | `<p>:v1:{g:<gid>}:code-used:<sha256>` | marker of a redeemed code (replay detection) | 10 min |
-//! | `<p>:v1:{g:<gid>}:rt:<sha256>` | refresh token record (JSON) | refresh lifetime |
-//! | `<p>:v1:{g:<gid>}:rt-used:<sha256>` | first-use time of a rotated refresh token (Unix s) | refresh lifetime |
-//! | `<p>:v1:deny:<jti>` | revoked access token marker | until the token's `exp` |
-//! | `<p>:v1:rl:<bucket>` | fixed-window request counter | the window |
+//! | `<p>:v1:client:<client id>` | client record (secret as SHA-256) | none |
+//! | `<p>:v1:flow:<flow id>` | pending authorization awaiting consent | 10 min |
+//! | `<p>:v1:ustate:<upstream state>` | consented flow on its way through the IdP | 10 min |
+//! | `<p>:v1:{g:<gid>}:grant` | grant: subject, client, scope, resource, sealed upstream tokens | 5 min until the code is redeemed, then the refresh lifetime, renewed on every rotation |
+//! | `<p>:v1:{g:<gid>}:code:<sha256>` | authorization code record | 60 s |
+//! | `<p>:v1:{g:<gid>}:code-used:<sha256>` | `1`: the code was redeemed (replay detection) | the replay window (10 min) |
+//! | `<p>:v1:{g:<gid>}:rt:<sha256>` | refresh token record (client id, issue time) | refresh lifetime |
+//! | `<p>:v1:{g:<gid>}:rt-used:<sha256>` | first use of that refresh token, Unix ms (plain integer) | refresh lifetime |
+//! | `<p>:v1:deny:<jti>` | `1`: revoked access token | until the token's `exp` |
+//! | `<p>:v1:rl:<bucket>` | request counter (plain integer) of a fixed window that opens at its first hit | the window |
 //!
-//! Codes and refresh tokens are `<gid>.<secret>`; only their SHA-256 is ever stored. Revoking a
-//! grant deletes the grant key: every code and refresh token of its family is checked against
-//! it, so the whole family dies at once without scanning the keyspace.
+//! Codes and refresh tokens are `<gid>.<secret>`; only the SHA-256 of the whole token is ever
+//! stored, never the token. Ids reach these builders already checked to be URL-safe
+//! (`routes::split_grant_token`, `crypto::random_token`), so they cannot break out of a hash tag.
+//!
+//! Life of a grant: the callback stores the grant and one code; redeeming the code (script:
+//! code → code-used) stores the first refresh token and extends the grant (script); each
+//! rotation (script) marks the presented token used, stores its successor and extends the grant
+//! again. Revoking deletes the grant key alone: every code and refresh token of the family is
+//! checked against it inside the same script, so the whole family dies at once without scanning
+//! the keyspace, and the orphans expire with their own TTLs.
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -98,5 +106,18 @@ mod tests {
             assert!(key.starts_with("mcp:v1:{g:G1}:"), "{key}");
         }
         assert_eq!(k.client("c"), "mcp:v1:client:c");
+        assert_eq!(k.pending("f"), "mcp:v1:flow:f");
+        assert_eq!(k.upstream_flow("s"), "mcp:v1:ustate:s");
+        assert_eq!(k.denied("j"), "mcp:v1:deny:j");
+        assert_eq!(k.rate("token:1.2.3.4"), "mcp:v1:rl:token:1.2.3.4");
+        assert_eq!(k.base(), "mcp:v1:");
+    }
+
+    #[test]
+    fn markers_never_collide_with_what_they_mark() {
+        let k = Keys::new("p");
+        assert_ne!(k.code("g", "h"), k.code_used("g", "h"));
+        assert_ne!(k.refresh("g", "h"), k.refresh_used("g", "h"));
+        assert_ne!(k.code("g", "h"), k.refresh("g", "h"));
     }
 }
