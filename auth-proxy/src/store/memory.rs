@@ -89,7 +89,8 @@ impl MemoryStore {
 
     fn lock(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
         // A panic while holding the lock poisons it; the tables themselves are still
-        // consistent (every update is a single map operation), so keep serving.
+        // consistent (updates are plain map inserts and removes, nothing that can panic
+        // halfway through), so keep serving.
         Ok(self
             .tables
             .lock()
@@ -294,6 +295,10 @@ impl Store for MemoryStore {
         let k = key(grant_id, code_hash);
         let mut t = self.lock()?;
         if let Some(code) = take_live(&mut t.codes, &k, now) {
+            // A code of a revoked grant is consumed and unknown, as in the Redis script.
+            if get_live(&mut t.grants, &grant_id.to_owned(), now).is_none() {
+                return Ok(CodeTake::Unknown);
+            }
             t.used_codes.insert(
                 k,
                 Entry {
@@ -356,11 +361,10 @@ impl Store for MemoryStore {
         if record.client_id != client_id {
             return Ok(RefreshOutcome::WrongClient);
         }
-        let Some(grant) = get_live(&mut t.grants, &grant_id.to_owned(), now) else {
+        let gid = grant_id.to_owned();
+        if get_live(&mut t.grants, &gid, now).is_none() {
             return Ok(RefreshOutcome::Revoked);
-        };
-        grant.expires_at = expires_at;
-        let grant = grant.value.clone();
+        }
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         match get_live(&mut t.refresh_used, &presented, now).map(|e| e.value) {
             None => {
@@ -372,7 +376,9 @@ impl Store for MemoryStore {
                     },
                 );
             }
-            Some(used_at) if now_ms - used_at < grace_ms => {}
+            // Age clamped at zero: a caller whose clock lags the one that marked the token
+            // must not get a wider (for zero grace: any) window. Same as the Redis script.
+            Some(used_at) if now_ms.saturating_sub(used_at).max(0) < grace_ms => {}
             Some(_) => {
                 revoke(&mut t, grant_id);
                 return Ok(RefreshOutcome::ReuseDetected);
@@ -389,6 +395,12 @@ impl Store for MemoryStore {
                 expires_at,
             },
         );
+        let grant = t
+            .grants
+            .get_mut(&gid)
+            .ok_or_else(|| StoreError::Corrupt("grant vanished under the lock".into()))?;
+        grant.expires_at = expires_at;
+        let grant = grant.value.clone();
         self.wrote(&mut t);
         Ok(RefreshOutcome::Rotated(grant))
     }
@@ -438,7 +450,7 @@ impl Store for MemoryStore {
                     bucket.to_owned(),
                     Entry {
                         value: 0,
-                        expires_at: Some(now + ttl_ms(window)),
+                        expires_at: Some(now.saturating_add(ttl_ms(window))),
                     },
                 );
                 t.rate
@@ -448,7 +460,10 @@ impl Store for MemoryStore {
         };
         entry.value = entry.value.saturating_add(1);
         let count = entry.value;
-        let remaining_ms = entry.expires_at.map_or(0, |at| at - now).max(0);
+        let remaining_ms = entry
+            .expires_at
+            .map_or(0, |at| at.saturating_sub(now))
+            .max(0);
         self.wrote(&mut t);
         Ok(RateDecision {
             allowed: count <= limit,
@@ -457,5 +472,66 @@ impl Store for MemoryStore {
                 .unwrap_or(1)
                 .max(1),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FakeClock;
+
+    fn entries(store: &MemoryStore) -> usize {
+        let t = store.lock().unwrap();
+        t.clients.len()
+            + t.pending.len()
+            + t.upstream.len()
+            + t.grants.len()
+            + t.codes.len()
+            + t.used_codes.len()
+            + t.refresh.len()
+            + t.refresh_used.len()
+            + t.denied.len()
+            + t.rate.len()
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_swept_without_being_read() {
+        let clock = FakeClock::at_secs(1_700_000_000);
+        let store = MemoryStore::new(Arc::new(clock.clone()));
+        let ttl = Duration::from_secs(1);
+        for i in 0..SWEEP_EVERY {
+            store
+                .deny_access_token(&format!("j{i}"), ttl)
+                .await
+                .unwrap();
+        }
+        // The SWEEP_EVERY-th write swept, but nothing had expired yet.
+        assert_eq!(entries(&store), usize::try_from(SWEEP_EVERY).unwrap());
+        clock.advance_secs(2);
+        for i in 0..SWEEP_EVERY {
+            store
+                .hit_rate_limit(&format!("b{i}"), 5, Duration::from_secs(3600))
+                .await
+                .unwrap();
+        }
+        // The next sweep dropped every expired deny-list entry, none of which was read again.
+        assert_eq!(entries(&store), usize::try_from(SWEEP_EVERY).unwrap());
+        let t = store.lock().unwrap();
+        assert!(t.denied.is_empty());
+    }
+
+    #[tokio::test]
+    async fn expired_entries_are_dropped_when_read() {
+        let clock = FakeClock::at_secs(1_700_000_000);
+        let store = MemoryStore::new(Arc::new(clock.clone()));
+        store
+            .deny_access_token("j", Duration::from_secs(1))
+            .await
+            .unwrap();
+        clock.advance_millis(999);
+        assert!(store.is_access_token_denied("j").await.unwrap());
+        clock.advance_millis(1);
+        assert!(!store.is_access_token_denied("j").await.unwrap());
+        assert_eq!(entries(&store), 0);
     }
 }

@@ -1,13 +1,17 @@
 //! Redis store, shared by every replica. Values are JSON; every transient key has a TTL;
-//! single-use takes are GETDEL-atomic (a Lua GET+DEL, which also serves Redis < 6.2); the
-//! multi-key updates (code redemption, refresh rotation, rate limiting) are single Lua scripts
-//! over keys that share a hash tag. Key layout: `keys.rs`.
+//! single-use takes are atomic (a Lua GET+DEL: GETDEL would need Redis 6.2); the multi-key
+//! updates (code redemption, refresh rotation, first refresh token, rate limiting) are single
+//! Lua scripts over keys that share a hash tag. Key layout and data model: `keys.rs`.
+//!
+//! Every operation is bounded by [`OPERATION_DEADLINE`], reconnection included, so a dead or
+//! hung Redis turns into a quick `StoreError::Unavailable` (a 503) instead of a hung request.
 
+use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Script};
+use redis::{AsyncCommands, ErrorKind, RedisResult, Script};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -17,23 +21,32 @@ use super::{
     RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
 };
 
-/// A request to Redis that takes longer than this fails, so a dead Redis turns into a quick
-/// 503 rather than a hung request.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Per connection attempt and per reply. Redis answers in well under a millisecond on a
+/// healthy network; a second of silence means it is gone.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// One reconnection retry rides out a Redis restart or failover without failing the request.
+const RECONNECT_RETRIES: usize = 1;
+const RECONNECT_MIN_DELAY: Duration = Duration::from_millis(50);
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(250);
+/// Upper bound on one store call, whatever the connection manager is doing underneath.
+pub const OPERATION_DEADLINE: Duration = Duration::from_secs(2);
 
+/// KEYS: the key to take. Returns its value (or nil) and deletes it.
 const TAKE: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then redis.call('DEL', KEYS[1]) end
 return v
 ";
 
-/// KEYS: code, code-used. ARGV: replay window ms.
-/// Returns {1, record} redeemed, {2} replayed, {0} unknown.
+/// KEYS: code, code-used marker, grant. ARGV: replay window ms.
+/// Returns {1, record} redeemed, {2} replayed, {0} unknown. A code whose grant is gone
+/// (revoked) is consumed and reported unknown.
 const TAKE_CODE: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then
   redis.call('DEL', KEYS[1])
+  if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
   return {1, v}
 end
@@ -50,18 +63,26 @@ return 1
 
 /// KEYS: presented record, presented used-marker, grant, new record.
 /// ARGV: client id, now ms, grace ms, ttl ms, new record JSON.
-/// Returns {1, grant} rotated, {0} unknown, {2} wrong client, {3} revoked, {4} reuse detected.
+/// Returns {1, grant} rotated, {0} unknown, {2} wrong client, {3} revoked, {4} reuse detected,
+/// {5} corrupt record.
+///
+/// Elapsed time since first use is clamped at zero: a replica whose clock lags the one that
+/// marked the token must not see a negative age and so a wider (or, for a zero grace, any)
+/// window.
 const ROTATE: &str = r"
 local rec = redis.call('GET', KEYS[1])
 if not rec then return {0} end
 local ok, decoded = pcall(cjson.decode, rec)
-if not ok or decoded['client_id'] ~= ARGV[1] then return {2} end
+if not ok or type(decoded) ~= 'table' then return {5} end
+if decoded['client_id'] ~= ARGV[1] then return {2} end
 local grant = redis.call('GET', KEYS[3])
 if not grant then return {3} end
 local now = tonumber(ARGV[2])
 local used = redis.call('GET', KEYS[2])
 if used then
-  if now - tonumber(used) >= tonumber(ARGV[3]) then
+  local used_at = tonumber(used)
+  if not used_at then return {5} end
+  if math.max(now - used_at, 0) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[3])
     return {4}
   end
@@ -73,19 +94,8 @@ redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return {1, grant}
 ";
 
-/// KEYS: grant. ARGV: new grant JSON. Keeps the TTL.
-const REPLACE_KEEP_TTL: &str = r"
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl == -2 then return 0 end
-if ttl > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
-else
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-return 1
-";
-
-/// KEYS: counter. ARGV: window ms. Returns {count, pttl}.
+/// KEYS: counter. ARGV: window ms. Returns {count, pttl}. A counter that somehow lost its TTL
+/// gets one back, so a bucket can never lock a client out for good.
 const RATE: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -97,12 +107,13 @@ end
 return {n, ttl}
 ";
 
+/// Script objects hash their source once; invocations use EVALSHA and load the script on
+/// `NOSCRIPT` (after a Redis restart or failover), which the `redis` crate does for us.
 struct Scripts {
     take: Script,
     take_code: Script,
     put_refresh: Script,
     rotate: Script,
-    replace_keep_ttl: Script,
     rate: Script,
 }
 
@@ -121,7 +132,10 @@ impl std::fmt::Debug for RedisStore {
 }
 
 /// Error kinds only: Redis error texts can echo arguments, which may be sensitive.
-fn unavailable(e: redis::RedisError) -> StoreError {
+fn store_error(e: &redis::RedisError) -> StoreError {
+    if e.kind() == ErrorKind::UnexpectedReturnType {
+        return StoreError::Corrupt("redis: unexpected reply type".into());
+    }
     let kind = if e.is_timeout() {
         "timeout".to_owned()
     } else if e.is_connection_refusal() || e.is_io_error() || e.is_connection_dropped() {
@@ -130,6 +144,18 @@ fn unavailable(e: redis::RedisError) -> StoreError {
         format!("{:?}", e.kind())
     };
     StoreError::Unavailable(format!("redis: {kind}"))
+}
+
+fn timed_out() -> StoreError {
+    StoreError::Unavailable("redis: timeout".into())
+}
+
+/// Runs one Redis round trip (or script) under the operation deadline.
+async fn bounded<T>(op: impl Future<Output = RedisResult<T>>) -> Result<T, StoreError> {
+    match tokio::time::timeout(OPERATION_DEADLINE, op).await {
+        Ok(result) => result.map_err(|e| store_error(&e)),
+        Err(_) => Err(timed_out()),
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -141,22 +167,24 @@ fn from_json<T: DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("undecodable value ({:?})", e.classify())))
 }
 
+/// Milliseconds for `PX`/`PEXPIRE`, which reject 0.
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
 impl RedisStore {
-    /// Connects (and keeps reconnecting in the background) to `url`.
+    /// Connects to `url`; the connection manager keeps reconnecting in the background and
+    /// every clone shares one multiplexed connection.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url)
             .map_err(|_| StoreError::Unavailable("redis: invalid URL".into()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(unavailable)?;
+            .set_number_of_retries(RECONNECT_RETRIES)
+            .set_min_delay(RECONNECT_MIN_DELAY)
+            .set_max_delay(RECONNECT_MAX_DELAY);
+        let conn = bounded(ConnectionManager::new_with_config(client, config)).await?;
         Ok(Self {
             conn,
             keys: Keys::new(prefix),
@@ -165,7 +193,6 @@ impl RedisStore {
                 take_code: Script::new(TAKE_CODE),
                 put_refresh: Script::new(PUT_REFRESH),
                 rotate: Script::new(ROTATE),
-                replace_keep_ttl: Script::new(REPLACE_KEEP_TTL),
                 rate: Script::new(RATE),
             },
         })
@@ -188,25 +215,21 @@ impl RedisStore {
         let json = to_json(value)?;
         let mut c = self.conn();
         match ttl {
-            Some(ttl) => c.pset_ex::<_, _, ()>(key, json, ms(ttl)).await,
-            None => c.set::<_, _, ()>(key, json).await,
+            Some(ttl) => bounded(c.pset_ex::<_, _, ()>(key, json, ms(ttl))).await,
+            None => bounded(c.set::<_, _, ()>(key, json)).await,
         }
-        .map_err(unavailable)
     }
 
     async fn get_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
-        let raw: Option<String> = self.conn().get(key).await.map_err(unavailable)?;
+        let mut c = self.conn();
+        let raw: Option<String> = bounded(c.get(key)).await?;
         raw.as_deref().map(from_json).transpose()
     }
 
     async fn take_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
-        let raw: Option<String> = self
-            .scripts
-            .take
-            .key(key)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let mut c = self.conn();
+        let take = self.scripts.take.key(key);
+        let raw: Option<String> = bounded(take.invoke_async(&mut c)).await?;
         raw.as_deref().map(from_json).transpose()
     }
 }
@@ -214,11 +237,10 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        redis::cmd("PING")
-            .query_async::<String>(&mut self.conn())
+        let mut c = self.conn();
+        bounded(redis::cmd("PING").query_async::<String>(&mut c))
             .await
             .map(|_| ())
-            .map_err(unavailable)
     }
 
     async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
@@ -283,22 +305,26 @@ impl Store for RedisStore {
             return Ok(false);
         };
         grant.upstream_sealed = upstream_sealed.to_owned();
-        let replaced: i64 = self
-            .scripts
-            .replace_keep_ttl
-            .key(self.keys.grant(grant_id))
-            .arg(to_json(&grant)?)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
-        Ok(replaced == 1)
+        // XX: a grant revoked since the read stays revoked. KEEPTTL (Redis 6.0): the update
+        // must not extend the grant's life.
+        let mut c = self.conn();
+        let replaced: Option<String> = bounded(
+            redis::cmd("SET")
+                .arg(self.keys.grant(grant_id))
+                .arg(to_json(&grant)?)
+                .arg("XX")
+                .arg("KEEPTTL")
+                .query_async(&mut c),
+        )
+        .await?;
+        Ok(replaced.is_some())
     }
 
     async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
-        self.conn()
-            .del::<_, ()>(self.keys.grant(grant_id))
-            .await
-            .map_err(unavailable)
+        // One key: every code and refresh token of the family is checked against it inside its
+        // own script, so deleting it is the atomic revocation of the whole family.
+        let mut c = self.conn();
+        bounded(c.del::<_, ()>(self.keys.grant(grant_id))).await
     }
 
     async fn put_code(
@@ -318,20 +344,20 @@ impl Store for RedisStore {
         code_hash: &str,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
-        let (status, raw): (i64, Option<String>) = self
+        let mut c = self.conn();
+        let mut take = self
             .scripts
             .take_code
-            .key(self.keys.code(grant_id, code_hash))
-            .key(self.keys.code_used(grant_id, code_hash))
-            .arg(ms(replay_window))
-            .invoke_async::<redis::Value>(&mut self.conn())
-            .await
-            .map_err(unavailable)
-            .and_then(status_and_payload)?;
-        match (status, raw) {
+            .key(self.keys.code(grant_id, code_hash));
+        take.key(self.keys.code_used(grant_id, code_hash))
+            .key(self.keys.grant(grant_id))
+            .arg(ms(replay_window));
+        let reply = bounded(take.invoke_async::<redis::Value>(&mut c)).await?;
+        match status_and_payload(reply)? {
             (1, Some(raw)) => Ok(CodeTake::Redeemed(from_json(&raw)?)),
-            (2, _) => Ok(CodeTake::Replayed),
-            _ => Ok(CodeTake::Unknown),
+            (2, None) => Ok(CodeTake::Replayed),
+            (0, None) => Ok(CodeTake::Unknown),
+            _ => Err(unexpected_reply()),
         }
     }
 
@@ -342,16 +368,15 @@ impl Store for RedisStore {
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        self.scripts
+        let mut c = self.conn();
+        let mut put = self
+            .scripts
             .put_refresh
-            .key(self.keys.refresh(grant_id, token_hash))
-            .key(self.keys.grant(grant_id))
+            .key(self.keys.refresh(grant_id, token_hash));
+        put.key(self.keys.grant(grant_id))
             .arg(to_json(record)?)
-            .arg(ms(ttl))
-            .invoke_async::<i64>(&mut self.conn())
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
+            .arg(ms(ttl));
+        bounded(put.invoke_async::<i64>(&mut c)).await.map(|_| ())
     }
 
     async fn rotate_refresh_token(
@@ -368,10 +393,12 @@ impl Store for RedisStore {
             client_id: client_id.to_owned(),
             issued_at: now_ms.div_euclid(1000),
         };
-        let (status, raw) = self
+        let mut c = self.conn();
+        let mut rotate = self
             .scripts
             .rotate
-            .key(self.keys.refresh(grant_id, presented_hash))
+            .key(self.keys.refresh(grant_id, presented_hash));
+        rotate
             .key(self.keys.refresh_used(grant_id, presented_hash))
             .key(self.keys.grant(grant_id))
             .key(self.keys.refresh(grant_id, new_hash))
@@ -379,18 +406,19 @@ impl Store for RedisStore {
             .arg(now_ms)
             .arg(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX))
             .arg(ms(ttl))
-            .arg(to_json(&new_record)?)
-            .invoke_async::<redis::Value>(&mut self.conn())
-            .await
-            .map_err(unavailable)
-            .and_then(status_and_payload)?;
-        Ok(match (status, raw) {
-            (1, Some(grant)) => RefreshOutcome::Rotated(from_json(&grant)?),
-            (2, _) => RefreshOutcome::WrongClient,
-            (3, _) => RefreshOutcome::Revoked,
-            (4, _) => RefreshOutcome::ReuseDetected,
-            _ => RefreshOutcome::Unknown,
-        })
+            .arg(to_json(&new_record)?);
+        let reply = bounded(rotate.invoke_async::<redis::Value>(&mut c)).await?;
+        match status_and_payload(reply)? {
+            (1, Some(grant)) => Ok(RefreshOutcome::Rotated(from_json(&grant)?)),
+            (0, None) => Ok(RefreshOutcome::Unknown),
+            (2, None) => Ok(RefreshOutcome::WrongClient),
+            (3, None) => Ok(RefreshOutcome::Revoked),
+            (4, None) => Ok(RefreshOutcome::ReuseDetected),
+            (5, None) => Err(StoreError::Corrupt(
+                "undecodable refresh token record or use marker".into(),
+            )),
+            _ => Err(unexpected_reply()),
+        }
     }
 
     async fn get_refresh_token(
@@ -402,17 +430,13 @@ impl Store for RedisStore {
     }
 
     async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
-        self.conn()
-            .pset_ex::<_, _, ()>(self.keys.denied(jti), "1", ms(ttl))
-            .await
-            .map_err(unavailable)
+        let mut c = self.conn();
+        bounded(c.pset_ex::<_, _, ()>(self.keys.denied(jti), "1", ms(ttl))).await
     }
 
     async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
-        self.conn()
-            .exists(self.keys.denied(jti))
-            .await
-            .map_err(unavailable)
+        let mut c = self.conn();
+        bounded(c.exists(self.keys.denied(jti))).await
     }
 
     async fn hit_rate_limit(
@@ -421,39 +445,111 @@ impl Store for RedisStore {
         limit: u32,
         window: Duration,
     ) -> Result<RateDecision, StoreError> {
-        let (count, pttl): (u64, i64) = self
-            .scripts
-            .rate
-            .key(self.keys.rate(bucket))
-            .arg(ms(window))
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let mut c = self.conn();
+        let mut hit = self.scripts.rate.key(self.keys.rate(bucket));
+        hit.arg(ms(window));
+        let (count, pttl): (u64, i64) = bounded(hit.invoke_async(&mut c)).await?;
         let count = u32::try_from(count).unwrap_or(u32::MAX);
         Ok(RateDecision {
             allowed: count <= limit,
             remaining: limit.saturating_sub(count),
-            retry_after_secs: (u64::try_from(pttl).unwrap_or(0) + 999)
-                .div_euclid(1000)
-                .max(1),
+            retry_after_secs: retry_after_secs(pttl),
         })
     }
 }
 
+/// Whole seconds until a window with `pttl_ms` left resets, rounded up, at least 1.
+fn retry_after_secs(pttl_ms: i64) -> u64 {
+    u64::try_from(pttl_ms).unwrap_or(0).div_ceil(1000).max(1)
+}
+
+fn unexpected_reply() -> StoreError {
+    StoreError::Corrupt("unexpected script reply".into())
+}
+
 /// Decodes a script reply `{status}` or `{status, payload}`.
 fn status_and_payload(value: redis::Value) -> Result<(i64, Option<String>), StoreError> {
-    let corrupt = || StoreError::Corrupt("unexpected script reply".into());
     let redis::Value::Array(items) = value else {
-        return Err(corrupt());
+        return Err(unexpected_reply());
     };
     let mut items = items.into_iter();
     let status = match items.next() {
         Some(redis::Value::Int(n)) => n,
-        _ => return Err(corrupt()),
+        _ => return Err(unexpected_reply()),
     };
     let payload = match items.next() {
         None => None,
-        Some(v) => Some(redis::from_redis_value::<String>(v).map_err(|_| corrupt())?),
+        Some(v) => Some(redis::from_redis_value::<String>(v).map_err(|_| unexpected_reply())?),
     };
+    if items.next().is_some() {
+        return Err(unexpected_reply());
+    }
     Ok((status, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn script_replies_decode_strictly() {
+        let ok = redis::Value::Array(vec![
+            redis::Value::Int(1),
+            redis::Value::BulkString(b"{}".to_vec()),
+        ]);
+        assert_eq!(status_and_payload(ok).unwrap(), (1, Some("{}".into())));
+        let bare = redis::Value::Array(vec![redis::Value::Int(4)]);
+        assert_eq!(status_and_payload(bare).unwrap(), (4, None));
+        for bad in [
+            redis::Value::Nil,
+            redis::Value::Int(1),
+            redis::Value::Array(vec![]),
+            redis::Value::Array(vec![redis::Value::Int(1), redis::Value::Nil]),
+            redis::Value::Array(vec![
+                redis::Value::Int(1),
+                redis::Value::Int(2),
+                redis::Value::Int(3),
+            ]),
+        ] {
+            assert!(matches!(
+                status_and_payload(bad),
+                Err(StoreError::Corrupt(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn retry_after_rounds_up_and_is_never_zero() {
+        assert_eq!(retry_after_secs(1), 1);
+        assert_eq!(retry_after_secs(1000), 1);
+        assert_eq!(retry_after_secs(1001), 2);
+        assert_eq!(retry_after_secs(59_999), 60);
+        assert_eq!(retry_after_secs(0), 1);
+        assert_eq!(retry_after_secs(-2), 1);
+    }
+
+    #[test]
+    fn errors_name_the_kind_never_the_arguments() {
+        let e = redis::RedisError::from((
+            ErrorKind::Client,
+            "failed",
+            "SET secret-value-123".to_owned(),
+        ));
+        let StoreError::Unavailable(msg) = store_error(&e) else {
+            panic!("a client error is unavailability");
+        };
+        assert!(!msg.contains("secret-value-123"), "{msg}");
+        let io =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(
+            matches!(store_error(&io), StoreError::Unavailable(m) if m == "redis: connection failed")
+        );
+    }
+
+    #[test]
+    fn ttls_are_never_zero_for_redis() {
+        assert_eq!(ms(Duration::ZERO), 1);
+        assert_eq!(ms(Duration::from_secs(2)), 2000);
+        assert_eq!(ms(Duration::MAX), u64::MAX);
+    }
 }

@@ -1,59 +1,176 @@
-//! A real `redis-server` for the store contract tests: one per test binary, on a free port, no
-//! persistence, started on first use. A small shell watchdog stops it once the test process is
-//! gone (statics are never dropped, and no `unsafe` atexit hook is allowed here). Tests isolate
-//! themselves with unique key prefixes.
+//! Real `redis-server` processes for the store contract tests: loopback only, a port from the
+//! OS, no persistence, readiness by polling PING.
+//!
+//! - [`url`]: one server per test binary, started on first use and shared by every test; tests
+//!   isolate themselves with unique key prefixes. It lives in a static, and statics are never
+//!   dropped (nor may this crate register an `unsafe` exit hook), so a tiny `sh` watchdog kills
+//!   it as soon as this process is gone, however the process ends (pass, panic, abort, ^C).
+//! - [`RedisServer::start`]: a server a test owns, e.g. to stop and restart it; killed on drop.
+//!
+//! Without `redis-server` on PATH the tests fail, never skip: `make test` installs it.
 
+use std::fs::File;
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-static URL: OnceLock<String> = OnceLock::new();
+const NOT_INSTALLED: &str = "redis-server is not on PATH, and the store contract tests need a \
+     real Redis: `make test` installs it (scripts/ensure-deps.sh, apt-get install -y redis-server)";
 
+const READY_WITHIN: Duration = Duration::from_secs(10);
+
+/// The shared server's URL, starting it on first use.
 pub fn url() -> &'static str {
-    URL.get_or_init(start)
+    static SHARED: OnceLock<RedisServer> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let server = RedisServer::start();
+            kill_when_this_process_ends(&server);
+            server
+        })
+        .url()
 }
 
-fn start() -> String {
-    let available = Command::new("redis-server")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status();
-    assert!(
-        available.is_ok_and(|s| s.success()),
-        "redis-server is not installed: `make test` installs it (apt-get install redis-server)"
-    );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+    url: String,
+    log: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a server on a free port and waits until it answers PING.
+    pub fn start() -> Self {
+        // The port was free when the OS handed it out; someone may take it before redis-server
+        // binds it, so try a few.
+        let mut errors = Vec::new();
+        for _ in 0..5 {
+            match Self::start_on(free_port()) {
+                Ok(server) => return server,
+                Err(e) => errors.push(e),
+            }
+        }
+        panic!("could not start redis-server: {errors:#?}");
+    }
+
+    /// Starts a server on `port` (e.g. again on the port of one that was stopped).
+    pub fn start_on(port: u16) -> Result<Self, String> {
+        let log = std::env::temp_dir().join(format!(
+            "auth-proxy-test-redis-{}-{port}.log",
+            std::process::id()
+        ));
+        let out = File::create(&log).map_err(|e| format!("log file: {e}"))?;
+        let err = out.try_clone().map_err(|e| format!("log file: {e}"))?;
+        let port_arg = port.to_string();
+        let spawned = Command::new("redis-server")
+            .args(["--port", &port_arg, "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+            .args(["--loglevel", "warning"])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn();
+        let child = match spawned {
+            Ok(child) => child,
+            Err(e) => {
+                let _ = std::fs::remove_file(&log);
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    panic!("{NOT_INSTALLED}");
+                }
+                return Err(format!("spawning redis-server: {e}"));
+            }
+        };
+        let mut server = Self {
+            child,
+            port,
+            url: format!("redis://127.0.0.1:{port}"),
+            log,
+        };
+        // On error `server` is dropped here, which kills what is left of it.
+        server.wait_ready()?;
+        Ok(server)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Polls until this very process answers (not some other server that got the port first).
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let client = redis::Client::open(self.url.as_str()).map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + READY_WITHIN;
+        let own_pid = format!("process_id:{}", self.child.id());
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "redis-server on port {} exited ({status}): {}",
+                    self.port,
+                    self.log_text()
+                ));
+            }
+            if let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500)) {
+                let info = redis::cmd("INFO").arg("server").query::<String>(&mut conn);
+                if let Ok(info) = info {
+                    if info.lines().any(|l| l.trim() == own_pid) {
+                        return Ok(());
+                    }
+                    return Err(format!("port {} belongs to another Redis", self.port));
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "redis-server on port {} did not answer within {READY_WITHIN:?}: {}",
+                    self.port,
+                    self.log_text()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Kills `server` once this test process has exited: the shared server must not outlive the
+/// run.
+fn kill_when_this_process_ends(server: &RedisServer) {
     let script = format!(
-        "redis-server --port {port} --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1 & r=$!; \
-         trap 'kill $r 2>/dev/null' EXIT; \
-         while kill -0 {parent} 2>/dev/null && kill -0 $r 2>/dev/null; do sleep 0.3; done",
-        parent = std::process::id()
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.2; done; kill {pid} 2>/dev/null; rm -f '{log}'",
+        parent = std::process::id(),
+        pid = server.child.id(),
+        log = server.log.display(),
     );
-    // Detached on purpose: the watchdog outlives every test and ends with the process.
+    // Never waited for on purpose: it must outlive this process. Init reaps it afterwards.
     #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .spawn()
-        .expect("spawn sh");
-    let url = format!("redis://127.0.0.1:{port}");
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(mut conn) = client.get_connection() {
-            if redis::cmd("PING").query::<String>(&mut conn).is_ok() {
-                return url;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not answer PING within 10 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        .expect("spawning the redis-server watchdog");
 }

@@ -1,32 +1,95 @@
-//! One contract, two stores: every test below runs against the in-memory store (with a fake
-//! clock) and against a real redis-server (with real time and short TTLs).
+//! One contract, two stores: every test in `contract!` runs against the in-memory store (time
+//! moved with a fake clock) and against a real redis-server (short TTLs, expiry observed by
+//! polling the server with a deadline, never by sleeping a fixed time). Redis-only tests at
+//! the end cover what only a shared server has: replicas, key layout, outages.
+//!
+//! Refresh rotation semantics pinned here (the `Store` docs): a used token may be presented
+//! again while *less than* `grace` has passed since its first use; with a zero grace any second
+//! presentation is reuse, even in the same millisecond or from a replica whose clock lags.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use auth_proxy::clock::{Clock, FakeClock};
+use auth_proxy::crypto::{random_token, sha256_hex};
+use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
     ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization, RedisStore,
-    RefreshOutcome, RefreshRecord, Store, TokenEndpointAuthMethod, UpstreamFlow,
+    RefreshOutcome, RefreshRecord, Store, StoreError, TokenEndpointAuthMethod, UpstreamFlow,
 };
 use mcp_shared::ScopeSet;
+use redis::aio::MultiplexedConnection;
 
-use crate::redis_server;
+use crate::redis_server::{self, RedisServer};
+
+/// Short enough to wait for on Redis, long enough that the steps before expiry finish first.
+const TTL: Duration = Duration::from_secs(1);
+const LONG: Duration = Duration::from_secs(600);
+/// Tasks racing for one single-use thing.
+const RACERS: usize = 16;
 
 pub struct Ctx {
     store: Arc<dyn Store>,
-    clock: Option<FakeClock>,
+    backend: Backend,
+}
+
+enum Backend {
+    Memory(FakeClock),
+    Redis {
+        keys: Keys,
+        raw: MultiplexedConnection,
+    },
 }
 
 impl Ctx {
-    /// Lets `d` pass: the fake clock moves for memory; real time passes for Redis, whose TTLs
-    /// are enforced by the server.
-    async fn pass(&self, d: Duration) {
-        match &self.clock {
-            Some(clock) => clock.advance_millis(d.as_millis() as i64 + 1),
-            None => tokio::time::sleep(d + Duration::from_millis(60)).await,
+    /// Lets the entry at `key` (written `ttl` ago or less) expire. Memory: the fake clock moves
+    /// past `ttl`. Redis: polls until the server has dropped the key, within a deadline, which
+    /// also proves the key carried a TTL.
+    async fn expire(&self, ttl: Duration, key: impl FnOnce(&Keys) -> String) {
+        match &self.backend {
+            Backend::Memory(clock) => clock.advance_millis(millis(ttl) + 1),
+            Backend::Redis { keys, raw } => {
+                let key = key(keys);
+                let mut raw = raw.clone();
+                let deadline = Instant::now() + ttl + Duration::from_secs(5);
+                loop {
+                    let pttl = pttl(&mut raw, &key).await;
+                    if pttl == -2 {
+                        return;
+                    }
+                    assert_ne!(pttl, -1, "{key} has no TTL");
+                    assert!(
+                        Instant::now() < deadline,
+                        "{key} still there ({pttl} ms left) well after its TTL"
+                    );
+                    let nap = u64::try_from(pttl.clamp(5, 50)).unwrap_or(50);
+                    tokio::time::sleep(Duration::from_millis(nap)).await;
+                }
+            }
         }
     }
+
+    /// Asserts that the entry at `key` lives longer than `d` from now. Memory: the fake clock
+    /// moves past `d` (the caller then checks the entry is still there). Redis: its PTTL.
+    async fn assert_outlives(&self, d: Duration, key: impl FnOnce(&Keys) -> String) {
+        match &self.backend {
+            Backend::Memory(clock) => clock.advance_millis(millis(d) + 1),
+            Backend::Redis { keys, raw } => {
+                let key = key(keys);
+                let left = pttl(&mut raw.clone(), &key).await;
+                assert!(left > millis(d), "{key} has only {left} ms left");
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap()
+}
+
+async fn pttl(raw: &mut MultiplexedConnection, key: &str) -> i64 {
+    redis::cmd("PTTL").arg(key).query_async(raw).await.unwrap()
 }
 
 fn memory() -> Ctx {
@@ -34,31 +97,49 @@ fn memory() -> Ctx {
     let dyn_clock: Arc<dyn Clock> = Arc::new(clock.clone());
     Ctx {
         store: Arc::new(MemoryStore::new(dyn_clock)),
-        clock: Some(clock),
+        backend: Backend::Memory(clock),
     }
 }
 
+/// Tests share one server; each gets its own key space.
 fn unique_prefix() -> String {
-    format!("contract-{}", auth_proxy::crypto::random_token(6))
+    format!("contract-{}", random_token(9))
+}
+
+async fn raw_connection(url: &str) -> MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 async fn redis() -> Ctx {
-    let store = RedisStore::connect(redis_server::url(), &unique_prefix())
-        .await
-        .unwrap();
+    let url = redis_server::url();
+    let store = RedisStore::connect(url, &unique_prefix()).await.unwrap();
+    let keys = store.keys().clone();
     Ctx {
         store: Arc::new(store),
-        clock: None,
+        backend: Backend::Redis {
+            keys,
+            raw: raw_connection(url).await,
+        },
     }
 }
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory_store {
-            $( #[tokio::test] async fn $name() { super::$name(super::memory()).await; } )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() { super::$name(super::memory()).await; }
+            )*
         }
         mod redis_store {
-            $( #[tokio::test] async fn $name() { super::$name(super::redis().await).await; } )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() { super::$name(super::redis().await).await; }
+            )*
         }
     };
 }
@@ -72,14 +153,14 @@ contract!(
     code_take_has_one_winner_under_concurrency,
     refresh_rotates_with_grace_and_detects_reuse,
     zero_grace_makes_any_second_presentation_reuse,
+    concurrent_rotation_with_zero_grace_has_one_winner,
+    concurrent_rotation_within_grace_all_succeed,
     refresh_of_another_client_changes_nothing,
+    refresh_tokens_keep_their_grant_alive_and_expire,
     revoked_grant_stops_codes_and_refresh,
     deny_list_expires,
     rate_limit_counts_and_resets,
 );
-
-const TTL: Duration = Duration::from_millis(400);
-const LONG: Duration = Duration::from_secs(60);
 
 fn client(id: &str) -> ClientRecord {
     ClientRecord {
@@ -110,6 +191,15 @@ fn pending() -> PendingAuthorization {
         code_challenge: "x".repeat(43),
         csrf_hash: "h".into(),
         browser_hash: "b".into(),
+        created_at: 1,
+    }
+}
+
+fn upstream_flow() -> UpstreamFlow {
+    UpstreamFlow {
+        authorization: pending(),
+        pkce_verifier: "v".into(),
+        nonce: "n".into(),
         created_at: 1,
     }
 }
@@ -145,12 +235,21 @@ fn refresh_record(client: &str) -> RefreshRecord {
     }
 }
 
+/// Unix ms handed to rotations (the callers' clock; independent of the store's TTL clock).
+const NOW: i64 = 1_700_000_000_000;
+const GRACE: Duration = Duration::from_secs(10);
+
 async fn clients_round_trip(ctx: Ctx) {
     let s = &ctx.store;
     s.ping().await.unwrap();
     assert_eq!(s.get_client("a").await.unwrap(), None);
     s.put_client(&client("a")).await.unwrap();
     assert_eq!(s.get_client("a").await.unwrap(), Some(client("a")));
+    let mut renamed = client("a");
+    renamed.client_name = Some("Renamed".into());
+    s.put_client(&renamed).await.unwrap();
+    assert_eq!(s.get_client("a").await.unwrap(), Some(renamed));
+    assert_eq!(s.get_client("b").await.unwrap(), None);
 }
 
 async fn flows_are_taken_exactly_once_under_concurrency(ctx: Ctx) {
@@ -158,31 +257,30 @@ async fn flows_are_taken_exactly_once_under_concurrency(ctx: Ctx) {
     s.put_pending_authorization("f1", &pending(), LONG)
         .await
         .unwrap();
-    let flow = UpstreamFlow {
-        authorization: pending(),
-        pkce_verifier: "v".into(),
-        nonce: "n".into(),
-        created_at: 1,
-    };
-    s.put_upstream_flow("u1", &flow, LONG).await.unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            (
-                s.take_pending_authorization("f1").await.unwrap().is_some(),
-                s.take_upstream_flow("u1").await.unwrap().is_some(),
-            )
-        }));
-    }
-    let mut pending_wins = 0;
-    let mut upstream_wins = 0;
+    s.put_upstream_flow("u1", &upstream_flow(), LONG)
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                (
+                    s.take_pending_authorization("f1").await.unwrap(),
+                    s.take_upstream_flow("u1").await.unwrap(),
+                )
+            })
+        })
+        .collect();
+    let (mut pending_wins, mut upstream_wins) = (Vec::new(), Vec::new());
     for t in tasks {
         let (p, u) = t.await.unwrap();
-        pending_wins += usize::from(p);
-        upstream_wins += usize::from(u);
+        pending_wins.extend(p);
+        upstream_wins.extend(u);
     }
-    assert_eq!((pending_wins, upstream_wins), (1, 1));
+    assert_eq!(pending_wins, vec![pending()]);
+    assert_eq!(upstream_wins, vec![upstream_flow()]);
+    assert_eq!(s.take_pending_authorization("f1").await.unwrap(), None);
+    assert_eq!(s.take_upstream_flow("u1").await.unwrap(), None);
 }
 
 async fn flows_expire(ctx: Ctx) {
@@ -190,64 +288,91 @@ async fn flows_expire(ctx: Ctx) {
     s.put_pending_authorization("f", &pending(), TTL)
         .await
         .unwrap();
-    ctx.pass(TTL).await;
+    s.put_upstream_flow("u", &upstream_flow(), TTL)
+        .await
+        .unwrap();
+    ctx.expire(TTL, |k| k.pending("f")).await;
+    ctx.expire(TTL, |k| k.upstream_flow("u")).await;
     assert_eq!(s.take_pending_authorization("f").await.unwrap(), None);
+    assert_eq!(s.take_upstream_flow("u").await.unwrap(), None);
 }
 
 async fn grants_update_keep_and_revoke(ctx: Ctx) {
     let s = &ctx.store;
+    assert_eq!(s.get_grant("g").await.unwrap(), None);
     s.put_grant(&grant("g"), LONG).await.unwrap();
+    assert_eq!(s.get_grant("g").await.unwrap(), Some(grant("g")));
     assert!(s.update_grant_upstream("g", "sealed-2").await.unwrap());
-    assert_eq!(
-        s.get_grant("g").await.unwrap().unwrap().upstream_sealed,
-        "sealed-2"
-    );
+    let mut updated = grant("g");
+    updated.upstream_sealed = "sealed-2".into();
+    assert_eq!(s.get_grant("g").await.unwrap(), Some(updated));
     assert!(!s.update_grant_upstream("missing", "x").await.unwrap());
+    assert_eq!(s.get_grant("missing").await.unwrap(), None, "no upsert");
     s.revoke_grant("g").await.unwrap();
     s.revoke_grant("g").await.unwrap(); // idempotent
     assert_eq!(s.get_grant("g").await.unwrap(), None);
+    assert!(!s.update_grant_upstream("g", "sealed-3").await.unwrap());
+    assert_eq!(
+        s.get_grant("g").await.unwrap(),
+        None,
+        "revoked stays revoked"
+    );
 
-    // An update keeps the remaining lifetime.
+    // An update keeps the remaining lifetime: it neither drops nor renews the TTL.
     s.put_grant(&grant("short"), TTL).await.unwrap();
     assert!(s.update_grant_upstream("short", "sealed-3").await.unwrap());
-    ctx.pass(TTL).await;
+    assert_eq!(
+        s.get_grant("short").await.unwrap().unwrap().upstream_sealed,
+        "sealed-3"
+    );
+    ctx.expire(TTL, |k| k.grant("short")).await;
     assert_eq!(s.get_grant("short").await.unwrap(), None);
+    assert!(!s.update_grant_upstream("short", "sealed-4").await.unwrap());
 }
 
 async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
     let s = &ctx.store;
+    s.put_grant(&grant("g"), LONG).await.unwrap();
     s.put_code("g", "h1", &code(), LONG).await.unwrap();
     assert_eq!(
         s.take_code("g", "h1", LONG).await.unwrap(),
         CodeTake::Redeemed(code())
     );
-    assert_eq!(
-        s.take_code("g", "h1", LONG).await.unwrap(),
-        CodeTake::Replayed
-    );
+    for _ in 0..2 {
+        assert_eq!(
+            s.take_code("g", "h1", LONG).await.unwrap(),
+            CodeTake::Replayed
+        );
+    }
     assert_eq!(
         s.take_code("g", "other", LONG).await.unwrap(),
         CodeTake::Unknown
     );
     assert_eq!(
         s.take_code("other-grant", "h1", LONG).await.unwrap(),
-        CodeTake::Unknown
+        CodeTake::Unknown,
+        "codes are per grant"
     );
 
+    // An unredeemed code expires.
     s.put_code("g", "h2", &code(), TTL).await.unwrap();
-    ctx.pass(TTL).await;
+    ctx.expire(TTL, |k| k.code("g", "h2")).await;
     assert_eq!(
         s.take_code("g", "h2", LONG).await.unwrap(),
         CodeTake::Unknown
     );
 
-    // The replay marker itself expires after its window.
+    // The replay marker expires after its window.
     s.put_code("g", "h3", &code(), LONG).await.unwrap();
     assert!(matches!(
         s.take_code("g", "h3", TTL).await.unwrap(),
         CodeTake::Redeemed(_)
     ));
-    ctx.pass(TTL).await;
+    assert_eq!(
+        s.take_code("g", "h3", TTL).await.unwrap(),
+        CodeTake::Replayed
+    );
+    ctx.expire(TTL, |k| k.code_used("g", "h3")).await;
     assert_eq!(
         s.take_code("g", "h3", TTL).await.unwrap(),
         CodeTake::Unknown
@@ -256,128 +381,216 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
 
 async fn code_take_has_one_winner_under_concurrency(ctx: Ctx) {
     let s = ctx.store.clone();
+    s.put_grant(&grant("g"), LONG).await.unwrap();
     s.put_code("g", "race", &code(), LONG).await.unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            s.take_code("g", "race", LONG).await.unwrap()
-        }));
-    }
-    let mut redeemed = 0;
-    let mut replayed = 0;
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.take_code("g", "race", LONG).await.unwrap() })
+        })
+        .collect();
+    let (mut redeemed, mut replayed) = (0, 0);
     for t in tasks {
         match t.await.unwrap() {
-            CodeTake::Redeemed(_) => redeemed += 1,
+            CodeTake::Redeemed(c) => {
+                assert_eq!(c, code());
+                redeemed += 1;
+            }
             CodeTake::Replayed => replayed += 1,
             CodeTake::Unknown => panic!("a concurrent take saw neither the code nor its marker"),
         }
     }
-    assert_eq!((redeemed, replayed), (1, 15));
+    assert_eq!((redeemed, replayed), (1, RACERS - 1));
 }
 
-async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
-    let s = &ctx.store;
-    let grace = Duration::from_secs(10);
+async fn rotate(
+    s: &Arc<dyn Store>,
+    presented: &str,
+    new: &str,
+    now: i64,
+    grace: Duration,
+) -> RefreshOutcome {
+    s.rotate_refresh_token("g", presented, "c", new, now, grace, LONG)
+        .await
+        .unwrap()
+}
+
+/// A grant `g` of client `c` with a first refresh token `rt1`.
+async fn family(s: &Arc<dyn Store>) {
     s.put_grant(&grant("g"), LONG).await.unwrap();
     s.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
         .await
         .unwrap();
-    let now = 1_700_000_000_000; // ms
+}
 
-    assert!(
-        matches!(s.rotate_refresh_token("g", "rt1", "c", "rt2", now, grace, LONG).await.unwrap(), RefreshOutcome::Rotated(g) if g.grant_id == "g")
+async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
+    let s = &ctx.store;
+    family(s).await;
+    assert_eq!(
+        s.get_refresh_token("g", "rt1").await.unwrap(),
+        Some(refresh_record("c"))
+    );
+
+    assert_eq!(
+        rotate(s, "rt1", "rt2", NOW, GRACE).await,
+        RefreshOutcome::Rotated(grant("g"))
     );
     assert_eq!(
-        s.get_refresh_token("g", "rt2")
-            .await
-            .unwrap()
-            .unwrap()
-            .client_id,
-        "c"
+        s.get_refresh_token("g", "rt2").await.unwrap(),
+        Some(RefreshRecord {
+            client_id: "c".into(),
+            issued_at: NOW / 1000,
+        })
     );
-    // rt1 again within the grace window: a sibling token, still fine.
+    // rt1 again within the grace window (a client retrying): a sibling token, still fine.
     assert!(matches!(
-        s.rotate_refresh_token("g", "rt1", "c", "rt2b", now + 9_999, grace, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "rt1", "rt2b", NOW + 9_999, GRACE).await,
         RefreshOutcome::Rotated(_)
     ));
-    // The chain continues from rt2.
+    assert!(s.get_refresh_token("g", "rt2b").await.unwrap().is_some());
+    // The chain continues from rt2, then rt3.
     assert!(matches!(
-        s.rotate_refresh_token("g", "rt2", "c", "rt3", now + 9_999, grace, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "rt2", "rt3", NOW + 9_999, GRACE).await,
         RefreshOutcome::Rotated(_)
     ));
-    // rt1 once the grace window has passed: reuse. The family is revoked, every member sees it.
+    assert!(matches!(
+        rotate(s, "rt3", "rt4", NOW + 9_999, GRACE).await,
+        RefreshOutcome::Rotated(_)
+    ));
+    // The grace window counts from the first use, not from the latest presentation.
     assert_eq!(
-        s.rotate_refresh_token("g", "rt1", "c", "rt4", now + 10_000, grace, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "rt1", "rt5", NOW + 10_000, GRACE).await,
         RefreshOutcome::ReuseDetected
     );
+    // The family is revoked: every member, old or new, used or not, sees it.
     assert_eq!(s.get_grant("g").await.unwrap(), None);
-    for member in ["rt3", "rt2b", "rt1"] {
+    for member in ["rt1", "rt2", "rt2b", "rt3", "rt4"] {
         assert_eq!(
-            s.rotate_refresh_token("g", member, "c", "x", now + 30_000, grace, LONG)
-                .await
-                .unwrap(),
+            rotate(s, member, "x", NOW + 10_001, GRACE).await,
             RefreshOutcome::Revoked,
             "{member}"
         );
     }
+    assert_eq!(s.get_refresh_token("g", "rt5").await.unwrap(), None);
+    assert_eq!(s.get_refresh_token("g", "x").await.unwrap(), None);
     assert_eq!(
-        s.rotate_refresh_token("g", "never-issued", "c", "x", now, grace, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "never-issued", "y", NOW, GRACE).await,
         RefreshOutcome::Unknown
     );
 }
 
 async fn zero_grace_makes_any_second_presentation_reuse(ctx: Ctx) {
     let s = &ctx.store;
-    s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
-        .await
-        .unwrap();
-    let now = 1_700_000_000_000;
+    family(s).await;
     assert!(matches!(
-        s.rotate_refresh_token("g", "rt1", "c", "rt2", now, Duration::ZERO, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "rt1", "rt2", NOW, Duration::ZERO).await,
         RefreshOutcome::Rotated(_)
     ));
-    // Even in the same millisecond.
+    // The same millisecond, and even a replica whose clock lags 5 s: reuse.
     assert_eq!(
-        s.rotate_refresh_token("g", "rt1", "c", "rt3", now, Duration::ZERO, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "rt1", "rt3", NOW - 5_000, Duration::ZERO).await,
         RefreshOutcome::ReuseDetected
     );
     assert_eq!(
-        s.rotate_refresh_token("g", "rt2", "c", "rt4", now, Duration::ZERO, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "rt2", "rt4", NOW, Duration::ZERO).await,
         RefreshOutcome::Revoked
     );
+
+    // A lagging clock does not widen a non-zero grace either: the age is clamped at zero.
+    s.put_grant(&grant("g"), LONG).await.unwrap();
+    s.put_refresh_token("g", "r1", &refresh_record("c"), LONG)
+        .await
+        .unwrap();
+    assert!(matches!(
+        rotate(s, "r1", "r2", NOW, GRACE).await,
+        RefreshOutcome::Rotated(_)
+    ));
+    assert!(matches!(
+        rotate(s, "r1", "r2b", NOW - 60_000, GRACE).await,
+        RefreshOutcome::Rotated(_)
+    ));
+    assert_eq!(
+        rotate(s, "r1", "r2c", NOW + 10_000, GRACE).await,
+        RefreshOutcome::ReuseDetected
+    );
+}
+
+/// The same token presented by `RACERS` tasks at the same instant.
+async fn race_rotation(s: &Arc<dyn Store>, grace: Duration) -> Vec<RefreshOutcome> {
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.rotate_refresh_token("g", "rt1", "c", &format!("new{i}"), NOW, grace, LONG)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.unwrap());
+    }
+    outcomes
+}
+
+async fn concurrent_rotation_with_zero_grace_has_one_winner(ctx: Ctx) {
+    let s = &ctx.store;
+    family(s).await;
+    let outcomes = race_rotation(s, Duration::ZERO).await;
+    let count = |f: fn(&RefreshOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    // Serialised by the store: the first wins, the second is reuse and revokes the family,
+    // everyone after that finds the grant gone.
+    assert_eq!(
+        (
+            count(|o| matches!(o, RefreshOutcome::Rotated(_))),
+            count(|o| *o == RefreshOutcome::ReuseDetected),
+            count(|o| *o == RefreshOutcome::Revoked),
+        ),
+        (1, 1, RACERS - 2),
+        "{outcomes:?}"
+    );
+    assert_eq!(s.get_grant("g").await.unwrap(), None);
+}
+
+async fn concurrent_rotation_within_grace_all_succeed(ctx: Ctx) {
+    let s = &ctx.store;
+    family(s).await;
+    let outcomes = race_rotation(s, GRACE).await;
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| *o == RefreshOutcome::Rotated(grant("g"))),
+        "{outcomes:?}"
+    );
+    for i in 0..RACERS {
+        assert!(
+            s.get_refresh_token("g", &format!("new{i}"))
+                .await
+                .unwrap()
+                .is_some(),
+            "new{i}"
+        );
+    }
+    // Every sibling continues the family.
+    assert!(matches!(
+        rotate(s, "new7", "next", NOW + 1, GRACE).await,
+        RefreshOutcome::Rotated(_)
+    ));
 }
 
 async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
     let s = &ctx.store;
-    s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_refresh_token("g", "rt", &refresh_record("c"), LONG)
-        .await
-        .unwrap();
+    family(s).await;
     // Presented by another client many times, long apart: never consumed, never "reused".
     for i in 0..3 {
         assert_eq!(
             s.rotate_refresh_token(
                 "g",
-                "rt",
+                "rt1",
                 "intruder",
                 "x",
-                1_000 + i * 100,
+                NOW + i * 100_000,
                 Duration::ZERO,
                 LONG
             )
@@ -386,25 +599,66 @@ async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
             RefreshOutcome::WrongClient
         );
     }
+    assert_eq!(s.get_refresh_token("g", "x").await.unwrap(), None);
+    assert_eq!(s.get_grant("g").await.unwrap(), Some(grant("g")));
+    // Still unused: with a zero grace, only a first use can succeed.
     assert!(matches!(
-        s.rotate_refresh_token("g", "rt", "c", "rt2", 2_000, Duration::ZERO, LONG)
-            .await
-            .unwrap(),
+        rotate(s, "rt1", "rt2", NOW + 1_000_000, Duration::ZERO).await,
         RefreshOutcome::Rotated(_)
     ));
 }
 
-async fn revoked_grant_stops_codes_and_refresh(ctx: Ctx) {
+async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
     let s = &ctx.store;
-    s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_refresh_token("g", "rt", &refresh_record("c"), LONG)
+    // The first refresh token extends a short-lived (code-stage) grant to its own lifetime.
+    s.put_grant(&grant("g"), TTL).await.unwrap();
+    s.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
         .await
         .unwrap();
-    s.revoke_grant("g").await.unwrap();
-    assert_eq!(
-        s.rotate_refresh_token("g", "rt", "c", "rt2", 1, Duration::ZERO, LONG)
+    ctx.assert_outlives(TTL, |k| k.grant("g")).await;
+    assert_eq!(s.get_grant("g").await.unwrap(), Some(grant("g")));
+
+    // A rotation renews grant, new token and use marker to the refresh lifetime.
+    s.put_grant(&grant("h"), TTL).await.unwrap();
+    s.put_refresh_token("h", "r1", &refresh_record("c"), TTL)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.rotate_refresh_token("h", "r1", "c", "r2", NOW, GRACE, LONG)
             .await
             .unwrap(),
+        RefreshOutcome::Rotated(_)
+    ));
+    ctx.assert_outlives(TTL, |k| k.grant("h")).await;
+    ctx.assert_outlives(TTL, |k| k.refresh("h", "r2")).await;
+    ctx.assert_outlives(TTL, |k| k.refresh_used("h", "r1"))
+        .await;
+    assert!(s.get_grant("h").await.unwrap().is_some());
+    assert!(s.get_refresh_token("h", "r2").await.unwrap().is_some());
+
+    // A refresh token (and with it a grant it set to the same lifetime) expires.
+    s.put_grant(&grant("e"), LONG).await.unwrap();
+    s.put_refresh_token("e", "r1", &refresh_record("c"), TTL)
+        .await
+        .unwrap();
+    ctx.expire(TTL, |k| k.refresh("e", "r1")).await;
+    ctx.expire(TTL, |k| k.grant("e")).await;
+    assert_eq!(s.get_refresh_token("e", "r1").await.unwrap(), None);
+    assert_eq!(
+        s.rotate_refresh_token("e", "r1", "c", "r2", NOW, GRACE, LONG)
+            .await
+            .unwrap(),
+        RefreshOutcome::Unknown
+    );
+}
+
+async fn revoked_grant_stops_codes_and_refresh(ctx: Ctx) {
+    let s = &ctx.store;
+    family(s).await;
+    s.put_code("g", "code", &code(), LONG).await.unwrap();
+    s.revoke_grant("g").await.unwrap();
+    assert_eq!(
+        rotate(s, "rt1", "rt2", NOW, Duration::ZERO).await,
         RefreshOutcome::Revoked
     );
     assert_eq!(
@@ -412,57 +666,99 @@ async fn revoked_grant_stops_codes_and_refresh(ctx: Ctx) {
         None,
         "no new token after revocation"
     );
+    // An unredeemed code of a revoked grant is dead too (and consumed by the attempt).
+    for _ in 0..2 {
+        assert_eq!(
+            s.take_code("g", "code", LONG).await.unwrap(),
+            CodeTake::Unknown
+        );
+    }
 }
 
 async fn deny_list_expires(ctx: Ctx) {
     let s = &ctx.store;
     assert!(!s.is_access_token_denied("j").await.unwrap());
     s.deny_access_token("j", TTL).await.unwrap();
+    s.deny_access_token("k", LONG).await.unwrap();
     assert!(s.is_access_token_denied("j").await.unwrap());
-    ctx.pass(TTL).await;
+    ctx.expire(TTL, |k| k.denied("j")).await;
     assert!(!s.is_access_token_denied("j").await.unwrap());
+    assert!(s.is_access_token_denied("k").await.unwrap());
 }
 
 async fn rate_limit_counts_and_resets(ctx: Ctx) {
     let s = &ctx.store;
+    let minute = Duration::from_secs(60);
     for expected_remaining in [2, 1, 0] {
-        let d = s.hit_rate_limit("token:1.2.3.4", 3, TTL).await.unwrap();
+        let d = s.hit_rate_limit("token:1.2.3.4", 3, minute).await.unwrap();
         assert!(d.allowed);
         assert_eq!(d.remaining, expected_remaining);
     }
-    let refused = s.hit_rate_limit("token:1.2.3.4", 3, TTL).await.unwrap();
-    assert!(!refused.allowed);
-    assert!(refused.retry_after_secs >= 1);
+    for _ in 0..2 {
+        let refused = s.hit_rate_limit("token:1.2.3.4", 3, minute).await.unwrap();
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 0);
+        assert!((59..=60).contains(&refused.retry_after_secs), "{refused:?}");
+    }
     assert!(
-        s.hit_rate_limit("token:5.6.7.8", 3, TTL)
+        s.hit_rate_limit("token:5.6.7.8", 3, minute)
             .await
             .unwrap()
             .allowed,
         "buckets are separate"
     );
-    ctx.pass(TTL).await;
-    assert!(
-        s.hit_rate_limit("token:1.2.3.4", 3, TTL)
-            .await
-            .unwrap()
-            .allowed,
-        "the window resets"
-    );
+
+    // A short window: Retry-After rounds up to at least 1 s, and the window resets.
+    assert!(s.hit_rate_limit("short", 1, TTL).await.unwrap().allowed);
+    let refused = s.hit_rate_limit("short", 1, TTL).await.unwrap();
+    assert!(!refused.allowed);
+    assert_eq!(refused.retry_after_secs, 1, "{refused:?}");
+    ctx.expire(TTL, |k| k.rate("short")).await;
+    let fresh = s.hit_rate_limit("short", 1, TTL).await.unwrap();
+    assert!(fresh.allowed, "the window resets");
+    assert_eq!(fresh.remaining, 0);
 }
 
-/// Redis-only: two replicas (two store instances) share one limit and one code.
-#[tokio::test]
+// ---- Redis only ----
+
+/// Two replicas (two store instances on one server) share limits, single use and families.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_replicas_share_limits_and_single_use() {
     let prefix = unique_prefix();
-    let a = RedisStore::connect(redis_server::url(), &prefix)
+    let url = redis_server::url();
+    let a: Arc<dyn Store> = Arc::new(RedisStore::connect(url, &prefix).await.unwrap());
+    let b: Arc<dyn Store> = Arc::new(RedisStore::connect(url, &prefix).await.unwrap());
+
+    // 20 requests through both replicas against a limit of 10: exactly 10 get through.
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move { s.hit_rate_limit("r", 10, LONG).await.unwrap() })
+        })
+        .collect();
+    let mut allowed = 0;
+    for t in tasks {
+        let d = t.await.unwrap();
+        if d.allowed {
+            allowed += 1;
+        } else {
+            assert_eq!(d.remaining, 0);
+            assert!(d.retry_after_secs >= 1, "{d:?}");
+            assert!(d.retry_after_secs <= LONG.as_secs(), "{d:?}");
+        }
+    }
+    assert_eq!(allowed, 10);
+
+    a.put_pending_authorization("f", &pending(), LONG)
         .await
         .unwrap();
-    let b = RedisStore::connect(redis_server::url(), &prefix)
-        .await
-        .unwrap();
-    assert!(a.hit_rate_limit("r", 2, LONG).await.unwrap().allowed);
-    assert!(b.hit_rate_limit("r", 2, LONG).await.unwrap().allowed);
-    assert!(!a.hit_rate_limit("r", 2, LONG).await.unwrap().allowed);
+    assert_eq!(
+        b.take_pending_authorization("f").await.unwrap(),
+        Some(pending())
+    );
+    assert_eq!(a.take_pending_authorization("f").await.unwrap(), None);
+
+    a.put_grant(&grant("g"), LONG).await.unwrap();
     a.put_code("g", "h", &code(), LONG).await.unwrap();
     assert!(matches!(
         b.take_code("g", "h", LONG).await.unwrap(),
@@ -472,87 +768,234 @@ async fn redis_replicas_share_limits_and_single_use() {
         a.take_code("g", "h", LONG).await.unwrap(),
         CodeTake::Replayed
     );
+
+    a.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
+        .await
+        .unwrap();
+    assert!(matches!(
+        rotate(&b, "rt1", "rt2", NOW, Duration::ZERO).await,
+        RefreshOutcome::Rotated(_)
+    ));
+    assert_eq!(
+        rotate(&a, "rt1", "rt3", NOW, Duration::ZERO).await,
+        RefreshOutcome::ReuseDetected
+    );
+    assert_eq!(
+        rotate(&b, "rt2", "rt4", NOW, Duration::ZERO).await,
+        RefreshOutcome::Revoked
+    );
 }
 
-/// Redis-only: every key has a TTL except client registrations, keys are namespaced and
-/// versioned, and no stored value contains a raw secret.
-#[tokio::test]
-async fn redis_keys_are_namespaced_expire_and_hold_no_raw_secrets() {
+/// All SCAN results for `pattern` (SCAN is fine in tests; the store itself never scans).
+async fn scan(raw: &mut MultiplexedConnection, pattern: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut cursor = 0u64;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(raw)
+            .await
+            .unwrap();
+        found.extend(batch);
+        if next == 0 {
+            return found;
+        }
+        cursor = next;
+    }
+}
+
+/// The whole data model after one life cycle: exactly the keys the helpers name, all under the
+/// versioned prefix, every one but client registrations with a TTL, no raw secret anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
     let prefix = unique_prefix();
-    let store = RedisStore::connect(redis_server::url(), &prefix)
-        .await
-        .unwrap();
-    let raw_code = "g1.RAW-CODE-SECRET-VALUE";
-    let raw_refresh = "g1.RAW-REFRESH-SECRET-VALUE";
-    let code_hash = auth_proxy::crypto::sha256_hex(raw_code);
-    let rt_hash = auth_proxy::crypto::sha256_hex(raw_refresh);
+    let url = redis_server::url();
+    let store = RedisStore::connect(url, &prefix).await.unwrap();
+    let k = store.keys().clone();
+    let mut raw = raw_connection(url).await;
+
+    let secrets = [
+        "g1.RAW-CODE-SECRET-ONE",
+        "g1.RAW-CODE-SECRET-TWO",
+        "g1.RAW-REFRESH-SECRET-ONE",
+        "g1.RAW-REFRESH-SECRET-TWO",
+    ];
+    let [code_a, code_b, rt_a, rt_b] = secrets.map(sha256_hex);
     store.put_client(&client("c")).await.unwrap();
-    store.put_grant(&grant("g1"), LONG).await.unwrap();
     store
-        .put_code("g1", &code_hash, &code(), LONG)
+        .put_grant(&grant("g1"), Duration::from_secs(300))
         .await
         .unwrap();
+    store.put_code("g1", &code_a, &code(), LONG).await.unwrap();
+    store.put_code("g1", &code_b, &code(), LONG).await.unwrap();
+    assert!(matches!(
+        store.take_code("g1", &code_b, LONG).await.unwrap(),
+        CodeTake::Redeemed(_)
+    ));
+    let refresh_ttl = Duration::from_secs(30 * 86_400);
     store
-        .put_refresh_token("g1", &rt_hash, &refresh_record("c"), LONG)
+        .put_refresh_token("g1", &rt_a, &refresh_record("c"), refresh_ttl)
         .await
         .unwrap();
-    store
-        .rotate_refresh_token("g1", &rt_hash, "c", "next", 1, Duration::ZERO, LONG)
-        .await
-        .unwrap();
+    assert!(matches!(
+        store
+            .rotate_refresh_token("g1", &rt_a, "c", &rt_b, NOW, GRACE, refresh_ttl)
+            .await
+            .unwrap(),
+        RefreshOutcome::Rotated(_)
+    ));
     store
         .put_pending_authorization("f", &pending(), LONG)
+        .await
+        .unwrap();
+    store
+        .put_upstream_flow("u", &upstream_flow(), LONG)
         .await
         .unwrap();
     store.deny_access_token("j", LONG).await.unwrap();
     store.hit_rate_limit("b", 5, LONG).await.unwrap();
 
-    let client = redis::Client::open(redis_server::url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert!(keys.len() >= 8, "{keys:?}");
-    for key in keys {
+    let expected: BTreeSet<String> = [
+        k.client("c"),
+        k.grant("g1"),
+        k.code("g1", &code_a),
+        k.code_used("g1", &code_b),
+        k.refresh("g1", &rt_a),
+        k.refresh_used("g1", &rt_a),
+        k.refresh("g1", &rt_b),
+        k.pending("f"),
+        k.upstream_flow("u"),
+        k.denied("j"),
+        k.rate("b"),
+    ]
+    .into_iter()
+    .collect();
+    let found = scan(&mut raw, &format!("{prefix}:*")).await;
+    assert_eq!(found, expected);
+
+    for key in &found {
         assert!(key.starts_with(&format!("{prefix}:v1:")), "{key}");
-        let ttl: i64 = redis::cmd("PTTL")
-            .arg(&key)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        if key.contains(":client:") {
-            assert_eq!(ttl, -1, "client registrations do not expire yet: {key}");
+        let ttl = pttl(&mut raw, key).await;
+        if *key == k.client("c") {
+            assert_eq!(ttl, -1, "client registrations do not expire: {key}");
         } else {
             assert!(ttl > 0, "transient key without TTL: {key}");
         }
         let value: String = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut conn)
+            .arg(key)
+            .query_async(&mut raw)
             .await
             .unwrap();
-        assert!(
-            !value.contains("RAW-CODE-SECRET") && !value.contains("RAW-REFRESH-SECRET"),
-            "{key}"
-        );
-        assert!(!key.contains("RAW-"), "{key}");
+        for secret in secrets {
+            let (_, secret_part) = secret.split_once('.').unwrap();
+            assert!(!value.contains(secret_part), "{key} holds a raw secret");
+            assert!(!key.contains(secret_part), "{key} names a raw secret");
+        }
+    }
+    // The refresh lifetime carried the grant past its code-stage TTL.
+    assert!(pttl(&mut raw, &k.grant("g1")).await > 300_000);
+    // Every per-grant key is in one cluster slot.
+    for key in found.iter().filter(|key| key.contains("{g:")) {
+        assert!(key.contains("{g:g1}:"), "{key}");
     }
 }
 
-/// Redis-only: a dead Redis is a quick `Unavailable`, not a hang.
-#[tokio::test]
-async fn redis_outage_is_reported_quickly() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let started = std::time::Instant::now();
-    let result = RedisStore::connect(&format!("redis://127.0.0.1:{port}"), "x").await;
+/// A value that is not what the store wrote is `Corrupt`, not a panic or `Unavailable`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_undecodable_values_are_corrupt() {
+    let prefix = unique_prefix();
+    let url = redis_server::url();
+    let store = RedisStore::connect(url, &prefix).await.unwrap();
+    let k = store.keys().clone();
+    let mut raw = raw_connection(url).await;
+    for key in [k.client("c"), k.grant("g"), k.refresh("g", "rt")] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg("not json")
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
     assert!(matches!(
-        result,
-        Err(auth_proxy::store::StoreError::Unavailable(_))
+        store.get_client("c").await,
+        Err(StoreError::Corrupt(_))
     ));
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(matches!(
+        store.get_grant("g").await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        store
+            .rotate_refresh_token("g", "rt", "c", "new", NOW, GRACE, LONG)
+            .await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+/// Comfortably above the store's own bound, far below "hangs".
+fn quick() -> Duration {
+    auth_proxy::store::redis::OPERATION_DEADLINE + Duration::from_millis(1500)
+}
+
+/// Nobody listening, or a listener that never answers: `connect` fails fast.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_unreachable_at_startup_fails_fast() {
+    let started = Instant::now();
+    let refused = RedisStore::connect(
+        &format!("redis://127.0.0.1:{}", redis_server::free_port()),
+        "x",
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(_))),
+        "{refused:?}"
+    );
+    assert!(started.elapsed() < quick(), "{:?}", started.elapsed());
+
+    // Accepts TCP (the kernel does, into the backlog) but never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let hung = RedisStore::connect(&format!("redis://{}", silent.local_addr().unwrap()), "x").await;
+    assert!(matches!(hung, Err(StoreError::Unavailable(_))), "{hung:?}");
+    assert!(started.elapsed() < quick(), "{:?}", started.elapsed());
+}
+
+/// Redis dies under a running store: calls fail fast with `Unavailable` (naming no value), and
+/// the store recovers by itself once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_outage_fails_fast_and_recovers() {
+    let server = RedisServer::start();
+    let port = server.port();
+    let store = RedisStore::connect(server.url(), "outage").await.unwrap();
+    store.put_client(&client("secret-client-id")).await.unwrap();
+    drop(server);
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let result = store.get_client("secret-client-id").await;
+        let Err(StoreError::Unavailable(msg)) = result else {
+            panic!("expected Unavailable, got {result:?}");
+        };
+        assert!(!msg.contains("secret-client-id"), "{msg}");
+        assert!(started.elapsed() < quick(), "{:?}", started.elapsed());
+    }
+
+    let _server = tokio::task::spawn_blocking(move || RedisServer::start_on(port))
+        .await
+        .unwrap()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.ping().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "no recovery after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The restarted server kept nothing (no persistence), and says so.
+    assert_eq!(store.get_client("secret-client-id").await.unwrap(), None);
 }
