@@ -1,0 +1,207 @@
+//! The actix-web middleware in front of `/mcp`: authenticates the bearer token, refuses
+//! `tools/call` for a tool the token's scopes do not cover with a 403 `insufficient_scope`
+//! challenge, and hands the [`Principal`] to the MCP handler through request extensions.
+
+use std::sync::Arc;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::web::{Bytes, BytesMut};
+use actix_web::{HttpMessage, HttpResponse};
+use futures_util::StreamExt;
+use mcp_shared::ScopeSet;
+use serde_json::Value;
+
+use super::{
+    all_data_scopes, insufficient_scope_challenge, unauthorized_challenge, Principal, TokenError,
+    Verifier,
+};
+use crate::metrics::Metrics;
+use crate::tools;
+
+pub enum GuardMode {
+    OAuth(Verifier),
+    SingleUser(Principal),
+}
+
+pub struct Guard {
+    pub mode: GuardMode,
+    pub resource_metadata: String,
+    pub max_body_bytes: usize,
+    pub metrics: Metrics,
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn json_error(status: StatusCode, challenge: Option<String>, message: &str) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    if let Some(c) = challenge {
+        response.insert_header((header::WWW_AUTHENTICATE, c));
+    }
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": null,
+            "error": {"code": -32001, "message": message}
+        }))
+}
+
+impl Guard {
+    fn unauthorized(&self, error: Option<&TokenError>) -> HttpResponse {
+        let reason = match error {
+            None => "missing",
+            Some(TokenError::Expired) => "expired",
+            Some(TokenError::UnknownKey) => "unknown_key",
+            Some(TokenError::Audience) => "audience",
+            Some(TokenError::Issuer) => "issuer",
+            Some(_) => "invalid",
+        };
+        self.metrics
+            .auth_failures
+            .with_label_values(&[reason])
+            .inc();
+        json_error(
+            StatusCode::UNAUTHORIZED,
+            Some(unauthorized_challenge(
+                &self.resource_metadata,
+                &all_data_scopes().to_string(),
+                error,
+            )),
+            match error {
+                None => "authentication required",
+                Some(_) => "invalid access token",
+            },
+        )
+    }
+
+    async fn authenticate(&self, req: &ServiceRequest) -> Result<Principal, HttpResponse> {
+        let verifier = match &self.mode {
+            GuardMode::SingleUser(p) => return Ok(p.clone()),
+            GuardMode::OAuth(v) => v,
+        };
+        let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+            return Err(self.unauthorized(None));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|t| !t.is_empty() && !t.contains(' '));
+        let Some(token) = token else {
+            return Err(self.unauthorized(Some(&TokenError::Malformed)));
+        };
+        verifier
+            .verify(token, now())
+            .await
+            .map_err(|e| self.unauthorized(Some(&e)))
+    }
+}
+
+/// Scopes a JSON-RPC message (or batch) needs beyond authentication: the union of the
+/// required scopes of every `tools/call` in it.
+pub fn scopes_needed(body: &[u8]) -> ScopeSet {
+    let mut needed = ScopeSet::new();
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return needed;
+    };
+    let messages = match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    for message in messages {
+        if message.get("method").and_then(Value::as_str) != Some("tools/call") {
+            continue;
+        }
+        let name = message
+            .get("params")
+            .and_then(|p| p.get("name"))
+            .and_then(Value::as_str);
+        if let Some(spec) = name.and_then(tools::spec) {
+            for s in spec.scopes {
+                needed.insert(*s);
+            }
+        }
+    }
+    needed
+}
+
+async fn read_body(payload: &mut Payload, limit: usize) -> Result<Bytes, HttpResponse> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| {
+            json_error(StatusCode::BAD_REQUEST, None, "the request body could not be read")
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(json_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                None,
+                "the request body is too large",
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+pub async fn guard(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(guard) = req.app_data::<actix_web::web::Data<Arc<Guard>>>().cloned() else {
+        return Ok(req.into_response(HttpResponse::InternalServerError().finish()));
+    };
+    let principal = match guard.authenticate(&req).await {
+        Ok(p) => p,
+        Err(response) => return Ok(req.into_response(response)),
+    };
+    if req.method() == Method::POST {
+        let (_, payload) = req.parts_mut();
+        let mut taken = payload.take();
+        let body = match read_body(&mut taken, guard.max_body_bytes).await {
+            Ok(b) => b,
+            Err(response) => return Ok(req.into_response(response)),
+        };
+        let needed = scopes_needed(&body);
+        if !needed.is_empty() && !principal.scopes.expanded().satisfies(&needed) {
+            guard.metrics.scope_denials.inc();
+            let response = json_error(
+                StatusCode::FORBIDDEN,
+                Some(insufficient_scope_challenge(&guard.resource_metadata, &needed)),
+                "the access token does not grant the scopes this tool needs",
+            );
+            return Ok(req.into_response(response));
+        }
+        req.set_payload(Payload::from(body));
+    }
+    req.extensions_mut().insert(principal);
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcp_shared::Scope;
+
+    #[test]
+    fn tool_calls_name_their_scopes_and_other_methods_need_none() {
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_create","arguments":{}}}"#;
+        assert!(scopes_needed(call).contains(Scope::NotesWrite));
+        let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        assert!(scopes_needed(list).is_empty());
+        let unknown = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}"#;
+        assert!(scopes_needed(unknown).is_empty());
+        assert!(scopes_needed(b"not json").is_empty());
+        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_get"}},
+                        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"files_list"}}]"#;
+        let needed = scopes_needed(batch);
+        assert!(needed.contains(Scope::NotesRead) && needed.contains(Scope::FilesRead));
+    }
+}

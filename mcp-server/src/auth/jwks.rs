@@ -1,0 +1,284 @@
+//! The auth-proxy's signing keys, fetched from its JWKS and cached. An unknown `kid` triggers
+//! at most one refetch per cooldown, shared by all concurrent requests, so a flood of tokens
+//! with random `kid`s costs at most one JWKS request per cooldown.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use url::Url;
+
+use crate::metrics::Metrics;
+
+/// Algorithms this server accepts on access tokens. Never `none`, never HMAC.
+pub const ALLOWED_ALGORITHMS: [Algorithm; 2] = [Algorithm::ES256, Algorithm::EdDSA];
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("JWKS request failed: {0}")]
+    Http(String),
+    #[error("JWKS answer is not usable: {0}")]
+    Invalid(String),
+}
+
+#[derive(Clone)]
+pub struct VerifyingKey {
+    pub algorithm: Algorithm,
+    pub key: Arc<DecodingKey>,
+}
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<Jwk>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    alg: Option<String>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+/// Parses a JWK Set, keeping the signature keys this server can use (EC P-256 for ES256,
+/// OKP Ed25519 for EdDSA) that carry a `kid`; anything else is skipped, not an error.
+pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, VerifyingKey>, JwksError> {
+    let set: JwkSet =
+        serde_json::from_slice(body).map_err(|e| JwksError::Invalid(e.to_string()))?;
+    let mut keys = HashMap::new();
+    for jwk in set.keys {
+        if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            continue;
+        }
+        let Some(kid) = jwk.kid else { continue };
+        let parsed = match (jwk.kty.as_str(), jwk.crv.as_deref(), jwk.alg.as_deref()) {
+            ("EC", Some("P-256"), None | Some("ES256")) => match (&jwk.x, &jwk.y) {
+                (Some(x), Some(y)) => DecodingKey::from_ec_components(x, y)
+                    .ok()
+                    .map(|k| (Algorithm::ES256, k)),
+                _ => None,
+            },
+            ("OKP", Some("Ed25519"), None | Some("EdDSA")) => jwk
+                .x
+                .as_deref()
+                .and_then(|x| DecodingKey::from_ed_components(x).ok())
+                .map(|k| (Algorithm::EdDSA, k)),
+            _ => None,
+        };
+        if let Some((algorithm, key)) = parsed {
+            keys.insert(
+                kid,
+                VerifyingKey {
+                    algorithm,
+                    key: Arc::new(key),
+                },
+            );
+        }
+    }
+    Ok(keys)
+}
+
+#[derive(Default)]
+struct Cached {
+    keys: HashMap<String, VerifyingKey>,
+    loaded: bool,
+}
+
+pub struct JwksCache {
+    http: reqwest::Client,
+    authorization_server: String,
+    configured_uri: Option<Url>,
+    cooldown: Duration,
+    cached: RwLock<Cached>,
+    /// Single flight for fetches; holds when the last fetch was attempted.
+    fetch: tokio::sync::Mutex<Option<Instant>>,
+    discovered_uri: tokio::sync::Mutex<Option<Url>>,
+    metrics: Metrics,
+}
+
+#[derive(Deserialize)]
+struct AuthorizationServerMetadata {
+    issuer: String,
+    jwks_uri: Url,
+}
+
+impl JwksCache {
+    pub fn new(
+        http: reqwest::Client,
+        authorization_server: String,
+        configured_uri: Option<Url>,
+        cooldown: Duration,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            http,
+            authorization_server,
+            configured_uri,
+            cooldown,
+            cached: RwLock::new(Cached::default()),
+            fetch: tokio::sync::Mutex::new(None),
+            discovered_uri: tokio::sync::Mutex::new(None),
+            metrics,
+        }
+    }
+
+    /// Whether a key set has been loaded at least once (readiness).
+    pub fn is_loaded(&self) -> bool {
+        self.cached.read().map(|c| c.loaded).unwrap_or(false)
+    }
+
+    fn lookup(&self, kid: &str) -> Option<VerifyingKey> {
+        self.cached.read().ok()?.keys.get(kid).cloned()
+    }
+
+    /// The key for `kid`; an unknown `kid` refetches the set unless a fetch happened within the
+    /// cooldown.
+    pub async fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        if let Some(k) = self.lookup(kid) {
+            return Some(k);
+        }
+        let mut last = self.fetch.lock().await;
+        // Another request may have refetched while this one waited.
+        if let Some(k) = self.lookup(kid) {
+            return Some(k);
+        }
+        if last.is_some_and(|t| t.elapsed() < self.cooldown) {
+            self.metrics
+                .jwks_refreshes
+                .with_label_values(&["cooldown"])
+                .inc();
+            return None;
+        }
+        *last = Some(Instant::now());
+        if let Err(e) = self.fetch_now().await {
+            tracing::warn!(error = %e, "JWKS refetch for an unknown key id failed");
+        }
+        drop(last);
+        self.lookup(kid)
+    }
+
+    /// Fetches the key set now, whatever the cooldown (startup and periodic refresh).
+    pub async fn refresh(&self) -> Result<(), JwksError> {
+        let mut last = self.fetch.lock().await;
+        *last = Some(Instant::now());
+        self.fetch_now().await
+    }
+
+    async fn jwks_uri(&self) -> Result<Url, JwksError> {
+        if let Some(u) = &self.configured_uri {
+            return Ok(u.clone());
+        }
+        let mut discovered = self.discovered_uri.lock().await;
+        if let Some(u) = discovered.as_ref() {
+            return Ok(u.clone());
+        }
+        let url = format!(
+            "{}{}",
+            self.authorization_server,
+            mcp_shared::paths::AUTHORIZATION_SERVER_METADATA
+        );
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| JwksError::Http(e.without_url().to_string()))?;
+        if !response.status().is_success() {
+            return Err(JwksError::Http(format!(
+                "authorization server metadata answered {}",
+                response.status()
+            )));
+        }
+        let metadata: AuthorizationServerMetadata = response
+            .json()
+            .await
+            .map_err(|e| JwksError::Invalid(e.without_url().to_string()))?;
+        if metadata.issuer.trim_end_matches('/') != self.authorization_server {
+            return Err(JwksError::Invalid(format!(
+                "metadata issuer {} is not the configured authorization server",
+                metadata.issuer
+            )));
+        }
+        *discovered = Some(metadata.jwks_uri.clone());
+        Ok(metadata.jwks_uri)
+    }
+
+    async fn fetch_now(&self) -> Result<(), JwksError> {
+        let result = async {
+            let uri = self.jwks_uri().await?;
+            let response = self
+                .http
+                .get(uri)
+                .send()
+                .await
+                .map_err(|e| JwksError::Http(e.without_url().to_string()))?;
+            if !response.status().is_success() {
+                return Err(JwksError::Http(format!(
+                    "JWKS answered {}",
+                    response.status()
+                )));
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| JwksError::Http(e.without_url().to_string()))?;
+            let keys = parse_jwks(&body)?;
+            if keys.is_empty() {
+                return Err(JwksError::Invalid("no usable signing key".into()));
+            }
+            Ok(keys)
+        }
+        .await;
+        match result {
+            Ok(keys) => {
+                if let Ok(mut cached) = self.cached.write() {
+                    cached.keys = keys;
+                    cached.loaded = true;
+                }
+                self.metrics.jwks_refreshes.with_label_values(&["ok"]).inc();
+                Ok(())
+            }
+            Err(e) => {
+                self.metrics
+                    .jwks_refreshes
+                    .with_label_values(&["error"])
+                    .inc();
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_usable_signature_keys() {
+        let body = br#"{"keys":[
+            {"kty":"EC","crv":"P-256","kid":"a","use":"sig","alg":"ES256",
+             "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty":"EC","crv":"P-256","kid":"enc","use":"enc",
+             "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+            {"kty":"oct","kid":"h","k":"c2VjcmV0"},
+            {"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"},
+            {"kty":"EC","crv":"P-256","use":"sig",
+             "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+        ]}"#;
+        let keys = parse_jwks(body).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys["a"].algorithm, Algorithm::ES256);
+    }
+
+    #[test]
+    fn rejects_a_document_that_is_not_a_key_set() {
+        assert!(parse_jwks(b"{\"nokeys\":1}").is_err());
+        assert!(parse_jwks(b"<html>").is_err());
+    }
+}

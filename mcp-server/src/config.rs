@@ -1,0 +1,485 @@
+//! Typed configuration from `MCP_SERVER_*` environment variables, validated at startup with a
+//! message naming the bad variable. Secrets may come from `<NAME>_FILE` instead.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+const PREFIX: &str = "MCP_SERVER_";
+
+const KNOWN: &[&str] = &[
+    "MODE",
+    "BIND",
+    "METRICS_BIND",
+    "RESOURCE",
+    "AUTHORIZATION_SERVER",
+    "JWKS_URI",
+    "JWKS_REFETCH_COOLDOWN_SECS",
+    "LEEWAY_SECS",
+    "ALLOWED_HOSTS",
+    "ALLOWED_ORIGINS",
+    "MAX_BODY_BYTES",
+    "NEXTCLOUD_URL",
+    "NEXTCLOUD_TIMEOUT_SECS",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "NEXTCLOUD_USER",
+    "NEXTCLOUD_APP_PASSWORD",
+    "LOG_FORMAT",
+    "SHUTDOWN_TIMEOUT_SECS",
+    "ALLOW_INSECURE_HTTP",
+];
+
+/// Names that may be given as `<NAME>_FILE` (a path whose contents are the value).
+const SECRETS: &[&str] = &["CLIENT_SECRET", "NEXTCLOUD_APP_PASSWORD"];
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub message: String,
+}
+
+fn err(name: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable: format!("{PREFIX}{name}"),
+        message: message.into(),
+    }
+}
+
+/// A secret value: never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// How MCP requests are authenticated and how Nextcloud is reached.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Bearer JWTs from the auth-proxy; Nextcloud reached with the user's upstream token
+    /// obtained by RFC 8693 token exchange.
+    OAuth(OAuthSettings),
+    /// Local use without OAuth: no MCP authentication, one Nextcloud account (app password).
+    SingleUser { user: String, app_password: Secret },
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// The auth-proxy's issuer identifier.
+    pub authorization_server: String,
+    /// Configured JWKS URI; `None` means "from the authorization server's metadata".
+    pub jwks_uri: Option<Url>,
+    pub jwks_refetch_cooldown: Duration,
+    pub leeway: Duration,
+    /// This server's confidential client at the auth-proxy (token exchange).
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    pub bind: SocketAddr,
+    pub metrics_bind: Option<SocketAddr>,
+    /// Canonical resource URI of this server (the `aud` of accepted tokens).
+    pub resource: Url,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub nextcloud_url: Url,
+    pub nextcloud_timeout: Duration,
+    pub log_format: LogFormat,
+    pub shutdown_timeout: Duration,
+}
+
+struct Env<'a> {
+    vars: &'a HashMap<String, String>,
+}
+
+impl Env<'_> {
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(&format!("{PREFIX}{name}"))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn reject_unknown(&self) -> Result<(), ConfigError> {
+        let mut names: Vec<&String> = self.vars.keys().collect();
+        names.sort();
+        for full in names {
+            let Some(name) = full.strip_prefix(PREFIX) else {
+                continue;
+            };
+            let base = name.strip_suffix("_FILE").filter(|b| SECRETS.contains(b));
+            if !KNOWN.contains(&name) && base.is_none() {
+                return Err(err(name, "unknown variable (see docs/configuration.md)"));
+            }
+        }
+        Ok(())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or(default).to_owned()
+    }
+
+    fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
+        let value = self.raw(name).unwrap_or(default);
+        let url = Url::parse(value).map_err(|e| err(name, format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(err(name, "must be an http(s) URL"));
+        }
+        if url.username() != "" || url.password().is_some() || url.fragment().is_some() {
+            return Err(err(name, "must not contain credentials or a fragment"));
+        }
+        Ok(url)
+    }
+
+    fn socket(&self, name: &str, default: &str) -> Result<SocketAddr, ConfigError> {
+        self.raw(name)
+            .unwrap_or(default)
+            .parse()
+            .map_err(|_| err(name, "expected IP:PORT, e.g. 0.0.0.0:8000"))
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        valid: impl Fn(&T) -> bool,
+        hint: &str,
+    ) -> Result<T, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<T>()
+                .ok()
+                .filter(|n| valid(n))
+                .ok_or_else(|| err(name, hint.to_owned())),
+        }
+    }
+
+    fn list(&self, name: &str) -> Option<Vec<String>> {
+        self.raw(name).map(|v| {
+            v.split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
+        let file_name = format!("{name}_FILE");
+        match (self.raw(name), self.raw(&file_name)) {
+            (Some(_), Some(_)) => Err(err(name, format!("set {name} or {name}_FILE, not both"))),
+            (Some(v), None) => Ok(Some(Secret::new(v))),
+            (None, Some(path)) => {
+                let contents = std::fs::read_to_string(path)
+                    .map_err(|e| err(&file_name, format!("cannot read {path}: {e}")))?;
+                let value = contents.trim();
+                if value.is_empty() {
+                    return Err(err(&file_name, format!("{path} is empty")));
+                }
+                Ok(Some(Secret::new(value)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let env = Env { vars };
+        env.reject_unknown()?;
+        let insecure_ok = match env.raw("ALLOW_INSECURE_HTTP") {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err(err("ALLOW_INSECURE_HTTP", "expected true or false")),
+        };
+        let https_or_loopback = |name: &str, url: &Url| {
+            if url.scheme() == "https" || is_loopback_host(url) || insecure_ok {
+                Ok(())
+            } else {
+                Err(err(
+                    name,
+                    "must be https (plain http only on loopback, or with ALLOW_INSECURE_HTTP=true)",
+                ))
+            }
+        };
+
+        let resource = env.url("RESOURCE", "http://127.0.0.1:8000/mcp")?;
+        if resource.query().is_some() {
+            return Err(err("RESOURCE", "must not contain a query"));
+        }
+        https_or_loopback("RESOURCE", &resource)?;
+
+        let mode = match env.string("MODE", "oauth").as_str() {
+            "oauth" => {
+                for name in ["NEXTCLOUD_USER", "NEXTCLOUD_APP_PASSWORD"] {
+                    if env.raw(name).is_some() || env.raw(&format!("{name}_FILE")).is_some() {
+                        return Err(err(name, "only used with MCP_SERVER_MODE=single-user"));
+                    }
+                }
+                let authorization_server =
+                    env.url("AUTHORIZATION_SERVER", "http://127.0.0.1:8080")?;
+                https_or_loopback("AUTHORIZATION_SERVER", &authorization_server)?;
+                let jwks_uri = match env.raw("JWKS_URI") {
+                    Some(_) => {
+                        let u = env.url("JWKS_URI", "")?;
+                        https_or_loopback("JWKS_URI", &u)?;
+                        Some(u)
+                    }
+                    None => None,
+                };
+                Mode::OAuth(OAuthSettings {
+                    authorization_server: authorization_server
+                        .as_str()
+                        .trim_end_matches('/')
+                        .to_owned(),
+                    jwks_uri,
+                    jwks_refetch_cooldown: Duration::from_secs(env.number(
+                        "JWKS_REFETCH_COOLDOWN_SECS",
+                        30u64,
+                        |n| (1..=3600).contains(n),
+                        "seconds between 1 and 3600",
+                    )?),
+                    leeway: Duration::from_secs(env.number(
+                        "LEEWAY_SECS",
+                        30u64,
+                        |n| *n <= 300,
+                        "seconds between 0 and 300",
+                    )?),
+                    client_id: env.string("CLIENT_ID", "mcp-server"),
+                    client_secret: env.secret("CLIENT_SECRET")?,
+                })
+            }
+            "single-user" => {
+                let user = env.raw("NEXTCLOUD_USER").ok_or_else(|| {
+                    err("NEXTCLOUD_USER", "required with MCP_SERVER_MODE=single-user")
+                })?;
+                let app_password = env.secret("NEXTCLOUD_APP_PASSWORD")?.ok_or_else(|| {
+                    err(
+                        "NEXTCLOUD_APP_PASSWORD",
+                        "required with MCP_SERVER_MODE=single-user (an app password from \
+                         Nextcloud → Personal settings → Security)",
+                    )
+                })?;
+                Mode::SingleUser {
+                    user: user.to_owned(),
+                    app_password,
+                }
+            }
+            _ => return Err(err("MODE", "expected oauth or single-user")),
+        };
+
+        let bind = env.socket("BIND", "127.0.0.1:8000")?;
+        if matches!(mode, Mode::SingleUser { .. })
+            && !bind.ip().is_loopback()
+            && env.raw("ALLOW_INSECURE_HTTP") != Some("true")
+        {
+            return Err(err(
+                "BIND",
+                "single-user mode serves unauthenticated MCP: bind it to loopback (or set \
+                 MCP_SERVER_ALLOW_INSECURE_HTTP=true if you really mean to expose it)",
+            ));
+        }
+        let metrics_bind = match env.raw("METRICS_BIND") {
+            Some("off") => None,
+            _ => Some(env.socket("METRICS_BIND", "127.0.0.1:9001")?),
+        };
+
+        // The DNS-rebinding guard: by default the resource's own authority plus loopback.
+        let allowed_hosts = match env.list("ALLOWED_HOSTS") {
+            Some(list) if list.is_empty() => {
+                return Err(err("ALLOWED_HOSTS", "must name at least one host"))
+            }
+            Some(list) => list,
+            None => {
+                let mut hosts = vec![
+                    "localhost".to_owned(),
+                    "127.0.0.1".to_owned(),
+                    "[::1]".to_owned(),
+                ];
+                if let Some(host) = resource.host_str() {
+                    if !hosts.iter().any(|h| h == host) {
+                        hosts.push(host.to_owned());
+                    }
+                }
+                hosts
+            }
+        };
+        let allowed_origins = env.list("ALLOWED_ORIGINS").unwrap_or_default();
+        for origin in &allowed_origins {
+            if !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(err("ALLOWED_ORIGINS", "entries must include a scheme"));
+            }
+        }
+
+        let nextcloud_url = env.url("NEXTCLOUD_URL", "http://127.0.0.1:9500")?;
+        https_or_loopback("NEXTCLOUD_URL", &nextcloud_url)?;
+
+        Ok(Self {
+            mode,
+            bind,
+            metrics_bind,
+            resource,
+            allowed_hosts,
+            allowed_origins,
+            max_body_bytes: env.number(
+                "MAX_BODY_BYTES",
+                4 * 1024 * 1024,
+                |n| (1024..=64 * 1024 * 1024).contains(n),
+                "bytes between 1024 and 67108864",
+            )?,
+            nextcloud_url,
+            nextcloud_timeout: Duration::from_secs(env.number(
+                "NEXTCLOUD_TIMEOUT_SECS",
+                30u64,
+                |n| (1..=600).contains(n),
+                "seconds between 1 and 600",
+            )?),
+            log_format: match env.string("LOG_FORMAT", "pretty").as_str() {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                _ => return Err(err("LOG_FORMAT", "expected json or pretty")),
+            },
+            shutdown_timeout: Duration::from_secs(env.number(
+                "SHUTDOWN_TIMEOUT_SECS",
+                25u64,
+                |n| *n <= 600,
+                "seconds between 0 and 600",
+            )?),
+        })
+    }
+
+    /// The RFC 9728 metadata URL for this resource (path-suffixed form).
+    pub fn resource_metadata_url(&self) -> String {
+        let path = self.resource.path().trim_end_matches('/');
+        format!(
+            "{}{}{}",
+            self.resource.origin().ascii_serialization(),
+            mcp_shared::paths::PROTECTED_RESOURCE_METADATA,
+            path
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_a_loopback_oauth_server() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert!(matches!(c.mode, Mode::OAuth(_)));
+        assert_eq!(c.resource.as_str(), "http://127.0.0.1:8000/mcp");
+        assert_eq!(
+            c.resource_metadata_url(),
+            "http://127.0.0.1:8000/.well-known/oauth-protected-resource/mcp"
+        );
+        assert!(c.allowed_hosts.contains(&"127.0.0.1".to_owned()));
+    }
+
+    #[test]
+    fn unknown_variables_are_named() {
+        let e = Config::from_vars(&vars(&[("MCP_SERVER_RESOURCES", "x")])).unwrap_err();
+        assert_eq!(e.variable, "MCP_SERVER_RESOURCES");
+    }
+
+    #[test]
+    fn resource_host_is_allowed_by_default() {
+        let c = Config::from_vars(&vars(&[
+            ("MCP_SERVER_RESOURCE", "https://mcp.example.com/mcp"),
+            ("MCP_SERVER_AUTHORIZATION_SERVER", "https://auth.example.com"),
+            ("MCP_SERVER_NEXTCLOUD_URL", "https://cloud.example.com"),
+        ]))
+        .unwrap();
+        assert!(c.allowed_hosts.contains(&"mcp.example.com".to_owned()));
+    }
+
+    #[test]
+    fn plain_http_off_loopback_is_refused() {
+        let e = Config::from_vars(&vars(&[(
+            "MCP_SERVER_NEXTCLOUD_URL",
+            "http://cloud.example.com",
+        )]))
+        .unwrap_err();
+        assert_eq!(e.variable, "MCP_SERVER_NEXTCLOUD_URL");
+    }
+
+    #[test]
+    fn single_user_needs_credentials_and_loopback() {
+        let e = Config::from_vars(&vars(&[("MCP_SERVER_MODE", "single-user")])).unwrap_err();
+        assert_eq!(e.variable, "MCP_SERVER_NEXTCLOUD_USER");
+        let ok = vars(&[
+            ("MCP_SERVER_MODE", "single-user"),
+            ("MCP_SERVER_NEXTCLOUD_USER", "alice"),
+            ("MCP_SERVER_NEXTCLOUD_APP_PASSWORD", "app-pw"),
+        ]);
+        let c = Config::from_vars(&ok).unwrap();
+        assert!(matches!(c.mode, Mode::SingleUser { ref user, .. } if user == "alice"));
+        let mut exposed = ok.clone();
+        exposed.insert("MCP_SERVER_BIND".into(), "0.0.0.0:8000".into());
+        assert_eq!(
+            Config::from_vars(&exposed).unwrap_err().variable,
+            "MCP_SERVER_BIND"
+        );
+    }
+
+    #[test]
+    fn empty_allowed_hosts_is_an_error_not_an_open_door() {
+        let e = Config::from_vars(&vars(&[("MCP_SERVER_ALLOWED_HOSTS", " , ")])).unwrap_err();
+        assert_eq!(e.variable, "MCP_SERVER_ALLOWED_HOSTS");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = Config::from_vars(&vars(&[("MCP_SERVER_CLIENT_SECRET", "s3cr3t-value")])).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+    }
+}

@@ -1,0 +1,14 @@
+//! mcp-server: a stateless MCP resource server for Nextcloud. It validates the auth-proxy's
+//! access tokens offline (JWKS), serves scope-gated Nextcloud tools over streamable HTTP, and
+//! reaches Nextcloud with the user's upstream token obtained by RFC 8693 token exchange (or,
+//! in single-user mode, with one configured app password).
+
+pub mod auth;
+pub mod config;
+pub mod exchange;
+pub mod metrics;
+pub mod nextcloud;
+pub mod service;
+pub mod startup;
+pub mod telemetry;
+pub mod tools;

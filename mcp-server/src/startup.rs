@@ -1,0 +1,330 @@
+//! Wiring: configuration → JWKS cache, exchange client, Nextcloud client → actix-web app with
+//! `/mcp` (rmcp streamable HTTP, stateless, JSON responses) behind the bearer guard, RFC 9728
+//! metadata, health endpoints, and a separate metrics listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use mcp_shared::paths;
+use rmcp_actix_web::transport::{LocalSessionManager, StreamableHttpService};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::auth::guard::{guard, Guard, GuardMode};
+use crate::auth::{all_data_scopes, JwksCache, Principal, Verifier};
+use crate::config::{Config, Mode};
+use crate::exchange::ExchangeClient;
+use crate::metrics::Metrics;
+use crate::nextcloud::Nextcloud;
+use crate::service::{Backend, McpService};
+use crate::tools::UserIdCache;
+
+/// Shared by the handlers of the main listener.
+pub struct AppState {
+    pub config: Config,
+    pub jwks: Option<Arc<JwksCache>>,
+    pub metrics: Metrics,
+    pub metadata: serde_json::Value,
+}
+
+pub struct Application {
+    port: u16,
+    metrics_port: Option<u16>,
+    server: Server,
+    metrics_server: Option<Server>,
+    state: Arc<AppState>,
+}
+
+fn protected_resource_metadata(config: &Config) -> serde_json::Value {
+    let authorization_servers: Vec<String> = match &config.mode {
+        Mode::OAuth(o) => vec![o.authorization_server.clone()],
+        Mode::SingleUser { .. } => vec![],
+    };
+    json!({
+        "resource": config.resource.as_str(),
+        "authorization_servers": authorization_servers,
+        "scopes_supported": all_data_scopes().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "bearer_methods_supported": ["header"],
+        "resource_signing_alg_values_supported": ["ES256", "EdDSA"],
+        "resource_name": "Nextcloud MCP server",
+    })
+}
+
+async fn metadata(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(&state.metadata)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
+    match &state.jwks {
+        Some(jwks) if !jwks.is_loaded() => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "unavailable", "jwks": "not loaded"})),
+        _ => HttpResponse::Ok().json(json!({"status": "ok"})),
+    }
+}
+
+async fn render_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render())
+}
+
+/// Per-request span, access log and HTTP metrics; route pattern only, never the query or
+/// headers.
+async fn observe(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>, actix_web::Error>
+{
+    let started = Instant::now();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "<unmatched>".to_owned());
+    let method = req.method().as_str().to_owned();
+    let metrics = req
+        .app_data::<web::Data<Arc<AppState>>>()
+        .map(|s| s.metrics.clone());
+    let span = tracing::info_span!("request", %method, %route);
+    let result = next.call(req).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(res) => res.status().as_u16(),
+        Err(e) => e.as_response_error().status_code().as_u16(),
+    };
+    let elapsed = started.elapsed();
+    if let Some(m) = metrics {
+        m.http_requests
+            .with_label_values(&[route.as_str(), method.as_str(), &status.to_string()])
+            .inc();
+        m.http_duration
+            .with_label_values(&[route.as_str(), method.as_str()])
+            .observe(elapsed.as_secs_f64());
+    }
+    span.in_scope(|| {
+        tracing::info!(target: "access", status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    });
+    result
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let metrics = Metrics::new()?;
+        let http = reqwest::Client::builder()
+            .timeout(config.nextcloud_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("nextcloud-mcp-server/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let nextcloud = Nextcloud::new(http.clone(), config.nextcloud_url.clone(), metrics.clone());
+
+        let (guard_mode, jwks, backend) = match &config.mode {
+            Mode::OAuth(o) => {
+                let jwks = Arc::new(JwksCache::new(
+                    http.clone(),
+                    o.authorization_server.clone(),
+                    o.jwks_uri.clone(),
+                    o.jwks_refetch_cooldown,
+                    metrics.clone(),
+                ));
+                let verifier = Verifier {
+                    issuer: o.authorization_server.clone(),
+                    audience: config.resource.as_str().to_owned(),
+                    leeway: i64::try_from(o.leeway.as_secs()).unwrap_or(30),
+                    jwks: jwks.clone(),
+                };
+                if o.client_secret.is_none() {
+                    tracing::warn!(
+                        "MCP_SERVER_CLIENT_SECRET is not set: tools that reach Nextcloud will fail"
+                    );
+                }
+                let backend = Backend {
+                    nextcloud,
+                    exchange: Some(ExchangeClient::new(
+                        http.clone(),
+                        &o.authorization_server,
+                        o.client_id.clone(),
+                        o.client_secret.clone(),
+                        metrics.clone(),
+                    )),
+                    single_user: None,
+                    user_ids: UserIdCache::default(),
+                    metrics: metrics.clone(),
+                };
+                (GuardMode::OAuth(verifier), Some(jwks), backend)
+            }
+            Mode::SingleUser { user, app_password } => {
+                tracing::warn!(
+                    "single-user mode: MCP requests are not authenticated; every caller acts as \
+                     Nextcloud user {user}. Not for shared deployments."
+                );
+                let backend = Backend {
+                    nextcloud,
+                    exchange: None,
+                    single_user: Some((user.clone(), app_password.clone())),
+                    user_ids: UserIdCache::default(),
+                    metrics: metrics.clone(),
+                };
+                (
+                    GuardMode::SingleUser(Principal::single_user(user)),
+                    None,
+                    backend,
+                )
+            }
+        };
+
+        if let Some(jwks) = &jwks {
+            let jwks = jwks.clone();
+            tokio::spawn(async move { keep_jwks_fresh(jwks).await });
+        }
+
+        let guard_data = web::Data::new(Arc::new(Guard {
+            mode: guard_mode,
+            resource_metadata: config.resource_metadata_url(),
+            max_body_bytes: config.max_body_bytes,
+            metrics: metrics.clone(),
+        }));
+        let backend = Arc::new(backend);
+        let mcp_service = {
+            let backend = backend.clone();
+            let builder = StreamableHttpService::builder()
+                .service_factory(Arc::new(move || Ok(McpService::new(backend.clone()))))
+                .session_manager(Arc::new(LocalSessionManager::default()))
+                .stateful_mode(false)
+                .json_response(true)
+                .max_request_body_bytes(config.max_body_bytes)
+                .allowed_hosts(config.allowed_hosts.clone())
+                .on_request_fn(|req, ext| {
+                    if let Some(p) = req.extensions().get::<Principal>() {
+                        ext.insert(p.clone());
+                    }
+                });
+            if config.allowed_origins.is_empty() {
+                builder.build()
+            } else {
+                builder.allowed_origins(config.allowed_origins.clone()).build()
+            }
+        };
+
+        let state = Arc::new(AppState {
+            metadata: protected_resource_metadata(&config),
+            jwks,
+            metrics: metrics.clone(),
+            config,
+        });
+        let resource_path = state.config.resource.path().trim_end_matches('/').to_owned();
+        let suffixed = format!("{}{}", paths::PROTECTED_RESOURCE_METADATA, resource_path);
+        let mcp_path = if resource_path.is_empty() {
+            paths::MCP.to_owned()
+        } else {
+            resource_path
+        };
+
+        let listener = TcpListener::bind(state.config.bind)?;
+        let port = listener.local_addr()?.port();
+        let app_state = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(guard_data.clone())
+                .wrap(from_fn(observe))
+                .route(paths::PROTECTED_RESOURCE_METADATA, web::get().to(metadata))
+                .route(&suffixed, web::get().to(metadata))
+                .route(paths::HEALTHZ, web::get().to(healthz))
+                .route(paths::READYZ, web::get().to(readyz))
+                .service(
+                    web::scope(&mcp_path)
+                        .wrap(from_fn(guard))
+                        .service(mcp_service.clone().scope()),
+                )
+                .default_service(web::to(|_: HttpRequest| async {
+                    HttpResponse::NotFound().json(json!({"error": "not_found"}))
+                }))
+        })
+        .listen(listener)?
+        .shutdown_timeout(state.config.shutdown_timeout.as_secs())
+        .run();
+
+        let (metrics_server, metrics_port) = match state.config.metrics_bind {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)?;
+                let port = listener.local_addr()?.port();
+                let data = web::Data::new(metrics.clone());
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(data.clone())
+                        .route(paths::METRICS, web::get().to(render_metrics))
+                })
+                .workers(1)
+                .listen(listener)?
+                .shutdown_timeout(1)
+                .run();
+                (Some(server), Some(port))
+            }
+            None => (None, None),
+        };
+
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+            metrics_server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        match self.metrics_server {
+            Some(m) => {
+                let handle = m.handle();
+                let result = self.server.await;
+                handle.stop(true).await;
+                result
+            }
+            None => self.server.await,
+        }
+    }
+}
+
+/// Loads the JWKS at startup (retrying until it works: readiness waits for it), then refreshes
+/// it every ten minutes so removed keys stop being accepted.
+async fn keep_jwks_fresh(jwks: Arc<JwksCache>) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match jwks.refresh().await {
+            Ok(()) => {
+                delay = Duration::from_secs(600);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "JWKS not loaded; retrying");
+                delay = if jwks.is_loaded() {
+                    Duration::from_secs(60)
+                } else {
+                    (delay * 2).min(Duration::from_secs(10))
+                };
+            }
+        }
+        tokio::time::sleep(delay).await;
+    }
+}

@@ -1,0 +1,146 @@
+//! The tool table: every tool with its required scopes (from the `shared` crate), its input
+//! schema (schemars) and its handler. `tools/list` shows the tools a token's scopes allow;
+//! the HTTP guard refuses a `tools/call` for any other with 403 `insufficient_scope`.
+
+pub mod notes;
+pub mod whoami;
+
+use std::sync::Arc;
+
+use mcp_shared::Scope;
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::auth::Principal;
+use crate::nextcloud::{NcAuth, NcError, Nextcloud};
+
+pub struct ToolSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// Every scope the tool needs (write scopes imply their read scope).
+    pub scopes: &'static [Scope],
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub schema: fn() -> Arc<JsonObject>,
+}
+
+/// Everything a handler may use for one call.
+pub struct ToolContext<'a> {
+    pub nextcloud: &'a Nextcloud,
+    pub auth: NcAuth,
+    pub principal: &'a Principal,
+    pub user_ids: &'a UserIdCache,
+}
+
+/// Nextcloud user ids by subject: DAV paths need the id, which `user_oidc` may derive from the
+/// subject in several ways, so it is asked for once (OCS) and remembered.
+#[derive(Default)]
+pub struct UserIdCache(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+const MAX_CACHED_USERS: usize = 10_000;
+
+impl ToolContext<'_> {
+    /// The Nextcloud user id of the caller.
+    pub async fn user_id(&self) -> Result<String, NcError> {
+        let subject = &self.principal.subject;
+        if let Some(id) = self.user_ids.0.lock().ok().and_then(|m| m.get(subject).cloned()) {
+            return Ok(id);
+        }
+        let user = self.nextcloud.current_user(&self.auth).await?;
+        if let Ok(mut m) = self.user_ids.0.lock() {
+            if m.len() >= MAX_CACHED_USERS {
+                m.clear();
+            }
+            m.insert(subject.clone(), user.id.clone());
+        }
+        Ok(user.id)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error("invalid arguments: {0}")]
+    InvalidArguments(String),
+    #[error(transparent)]
+    Nextcloud(#[from] NcError),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+pub type ToolResult = Result<Value, ToolError>;
+
+const TABLES: &[&[ToolSpec]] = &[whoami::TOOLS, notes::TOOLS];
+
+pub fn all() -> impl Iterator<Item = &'static ToolSpec> {
+    TABLES.iter().flat_map(|t| t.iter())
+}
+
+pub fn spec(name: &str) -> Option<&'static ToolSpec> {
+    all().find(|s| s.name == name)
+}
+
+impl ToolSpec {
+    pub fn to_tool(&self) -> Tool {
+        let mut tool = Tool::new(self.name, self.description, (self.schema)());
+        tool.title = Some(self.title.to_owned());
+        tool.annotations = Some(
+            ToolAnnotations::with_title(self.title)
+                .read_only(self.read_only)
+                .destructive(self.destructive)
+                .idempotent(self.idempotent)
+                .open_world(false),
+        );
+        tool
+    }
+}
+
+/// Parses tool arguments; a missing `arguments` object counts as `{}`.
+pub fn parse_args<T: DeserializeOwned>(args: Option<JsonObject>) -> Result<T, ToolError> {
+    serde_json::from_value(Value::Object(args.unwrap_or_default()))
+        .map_err(|e| ToolError::InvalidArguments(e.to_string()))
+}
+
+/// Runs tool `name`. The caller has checked that it exists and that the scopes allow it.
+pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    if let Some(result) = whoami::call(name, &args, ctx).await {
+        return result;
+    }
+    if let Some(result) = notes::call(name, args, ctx).await {
+        return result;
+    }
+    Err(ToolError::InvalidArguments(format!("unknown tool {name}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_valid_and_scoped() {
+        let mut seen = HashSet::new();
+        for spec in all() {
+            assert!(seen.insert(spec.name), "duplicate tool {}", spec.name);
+            assert!(spec
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
+            assert!(!spec.description.is_empty());
+            let schema = (spec.schema)();
+            assert_eq!(schema.get("type").and_then(Value::as_str), Some("object"), "{}", spec.name);
+            if spec.name != "whoami" {
+                assert!(!spec.scopes.is_empty(), "{} needs a scope", spec.name);
+            }
+            if !spec.read_only {
+                assert!(
+                    spec.scopes.iter().any(|s| s.implied().is_some()),
+                    "{} changes data but needs no write scope",
+                    spec.name
+                );
+            }
+        }
+    }
+}
