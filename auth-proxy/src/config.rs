@@ -41,9 +41,13 @@ const KNOWN: &[&str] = &[
     "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "SHUTDOWN_TIMEOUT_SECS",
+    "EXCHANGE_CLIENT_ID",
+    "EXCHANGE_CLIENT_SECRET",
+    "EXCHANGE_REFRESH_MARGIN_SECS",
 ];
 const SECRET_FILES: &[&str] = &[
     "UPSTREAM_CLIENT_SECRET",
+    "EXCHANGE_CLIENT_SECRET",
     "SIGNING_KEYS",
     "ENCRYPTION_KEYS",
     "REDIS_URL",
@@ -146,6 +150,16 @@ pub struct UpstreamSettings {
     pub timeout: Duration,
 }
 
+/// The mcp-server's confidential client, the only one allowed to use token exchange.
+#[derive(Debug, Clone)]
+pub struct ExchangeClientSettings {
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// An upstream access token expiring within this margin is refreshed before it is handed
+    /// out.
+    pub refresh_margin: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Issuer identifier, an origin without trailing slash (`https://auth.example.com`).
@@ -169,6 +183,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub cookie_mode: CookieMode,
     pub shutdown_timeout: Duration,
+    /// `None`: token exchange is disabled (not advertised, refused).
+    pub exchange_client: Option<ExchangeClientSettings>,
 }
 
 impl Config {
@@ -348,7 +364,23 @@ impl Config {
             _ => return Err(err("LOG_FORMAT", "must be `text` or `json`")),
         };
 
+        let exchange_client = match env.secret("EXCHANGE_CLIENT_SECRET")? {
+            None => None,
+            Some(secret) if secret.expose().len() < 16 => {
+                return Err(err(
+                    "EXCHANGE_CLIENT_SECRET",
+                    "must be at least 16 characters (generate one: openssl rand -base64 32)",
+                ))
+            }
+            Some(client_secret) => Some(ExchangeClientSettings {
+                client_id: env.string("EXCHANGE_CLIENT_ID", "mcp-server"),
+                client_secret,
+                refresh_margin: env.secs("EXCHANGE_REFRESH_MARGIN_SECS", 60, 0, 3600)?,
+            }),
+        };
+
         Ok(Self {
+            exchange_client,
             issuer,
             bind: env.socket_addr("BIND", "127.0.0.1:8080")?,
             metrics_bind: env.socket_addr("METRICS_BIND", "127.0.0.1:9464")?,

@@ -13,6 +13,10 @@ use crate::state::AppState;
 pub fn metadata_document(config: &Config) -> serde_json::Value {
     let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
     let auth_methods = ["none", "client_secret_post", "client_secret_basic"];
+    let mut grant_types = vec!["authorization_code", "refresh_token"];
+    if config.exchange_client.is_some() {
+        grant_types.push(super::TOKEN_EXCHANGE_GRANT);
+    }
     json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint(paths::AUTHORIZE),
@@ -23,7 +27,7 @@ pub fn metadata_document(config: &Config) -> serde_json::Value {
         "scopes_supported": scopes,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": grant_types,
         "token_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],

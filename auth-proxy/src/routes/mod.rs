@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod callback;
 pub mod consent;
+pub mod exchange;
 pub mod health;
 pub mod metadata;
 pub mod register;
@@ -213,12 +214,19 @@ pub async fn authenticate_client(
     let unknown = || {
         OAuthError::invalid_client("client authentication failed").with_basic_challenge(used_basic)
     };
-    let client = state
-        .store
-        .get_client(&client_id)
-        .await
-        .map_err(|e| state.store_error(e))?
-        .ok_or_else(unknown)?;
+    // The mcp-server's confidential client lives in configuration, not in the store, and
+    // shadows any stored client of the same id.
+    let client = match &state.config.exchange_client {
+        Some(exchange) if exchange.client_id == client_id => {
+            exchange_client_record(exchange, state.clock.now())
+        }
+        _ => state
+            .store
+            .get_client(&client_id)
+            .await
+            .map_err(|e| state.store_error(e))?
+            .ok_or_else(unknown)?,
+    };
     match (
         client.token_endpoint_auth_method,
         &client.client_secret_hash,
@@ -230,6 +238,34 @@ pub async fn authenticate_client(
         _ => Err(unknown()),
     }
 }
+
+/// The token-exchange client from configuration, as a client record: confidential, allowed
+/// the token-exchange grant only, no redirect URIs (so it can never run an authorization).
+pub fn exchange_client_record(
+    exchange: &crate::config::ExchangeClientSettings,
+    now: i64,
+) -> ClientRecord {
+    ClientRecord {
+        client_id: exchange.client_id.clone(),
+        client_name: Some("MCP server (token exchange)".into()),
+        redirect_uris: Vec::new(),
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        client_secret_hash: Some(sha256_hex(exchange.client_secret.expose())),
+        grant_types: vec![TOKEN_EXCHANGE_GRANT.to_owned()],
+        response_types: Vec::new(),
+        scope: None,
+        client_uri: None,
+        logo_uri: None,
+        software_id: None,
+        software_version: None,
+        created_at: now,
+    }
+}
+
+/// RFC 8693 grant type.
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// RFC 8693 token type of access tokens.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
     let bad = || {

@@ -1,4 +1,5 @@
-//! `POST /token`: `authorization_code` and `refresh_token`. Every response carries
+//! `POST /token`: `authorization_code`, `refresh_token` and (for the mcp-server's own client)
+//! RFC 8693 token exchange, in [`super::exchange`]. Every response carries
 //! `Cache-Control: no-store`. Codes and refresh tokens are `<grant id>.<secret>`; the store sees
 //! only the grant id and a hash.
 
@@ -8,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     authenticate_client, no_store_json, param, parse_form, require_form_content_type,
-    split_grant_token,
+    split_grant_token, ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT,
 };
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
@@ -32,6 +33,9 @@ enum TokenRequest<'a> {
         scope: Option<&'a str>,
         resource: Option<&'a str>,
     },
+    TokenExchange {
+        subject_token: &'a str,
+    },
 }
 
 impl<'a> TokenRequest<'a> {
@@ -52,8 +56,40 @@ impl<'a> TokenRequest<'a> {
                 scope: param(form, "scope"),
                 resource: param(form, "resource"),
             }),
+            Some(TOKEN_EXCHANGE_GRANT) => {
+                let subject_token = required("subject_token")?;
+                if required("subject_token_type")? != ACCESS_TOKEN_TYPE {
+                    return Err(OAuthError::invalid_request(
+                        "subject_token_type must be urn:ietf:params:oauth:token-type:access_token",
+                    ));
+                }
+                if param(form, "requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
+                    return Err(OAuthError::invalid_request(
+                        "only access tokens can be requested",
+                    ));
+                }
+                if param(form, "actor_token").is_some() || param(form, "actor_token_type").is_some()
+                {
+                    return Err(OAuthError::invalid_request(
+                        "delegation (actor_token) is not supported",
+                    ));
+                }
+                if param(form, "resource").is_some() || param(form, "audience").is_some() {
+                    return Err(OAuthError::invalid_target(
+                        "the exchanged token is always the user's token for Nextcloud: leave \
+                         resource and audience out",
+                    ));
+                }
+                if param(form, "scope").is_some() {
+                    return Err(OAuthError::invalid_scope(
+                        "scope cannot be chosen in a token exchange",
+                    ));
+                }
+                Ok(Self::TokenExchange { subject_token })
+            }
             Some(_) => Err(OAuthError::unsupported_grant_type(
-                "supported grant types: authorization_code, refresh_token",
+                "supported grant types: authorization_code, refresh_token, and token exchange \
+                 for the MCP server's own client",
             )),
             None => Err(OAuthError::invalid_request("grant_type is required")),
         }
@@ -63,6 +99,7 @@ impl<'a> TokenRequest<'a> {
         match self {
             Self::AuthorizationCode { .. } => "authorization_code",
             Self::RefreshToken { .. } => "refresh_token",
+            Self::TokenExchange { .. } => TOKEN_EXCHANGE_GRANT,
         }
     }
 }
@@ -104,6 +141,10 @@ pub async fn token(
             scope,
             resource,
         } => refresh(&state, &client, refresh_token, scope, resource).await?,
+        TokenRequest::TokenExchange { subject_token } => {
+            let response = super::exchange::exchange(&state, &client, subject_token).await?;
+            return Ok(no_store_json(&response));
+        }
     };
     Ok(no_store_json(&response))
 }

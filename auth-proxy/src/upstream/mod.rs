@@ -47,7 +47,7 @@ pub struct UpstreamIdentity {
     pub preferred_username: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum UpstreamError {
     /// The IdP could not be reached, timed out, or answered 5xx / garbage: a 502-class failure.
     #[error("upstream identity provider unavailable: {0}")]

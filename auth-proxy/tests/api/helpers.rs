@@ -25,6 +25,11 @@ pub const FAKE_IDP: &str = "http://127.0.0.1:9/authorize";
 #[derive(Debug, Default)]
 pub struct FakeUpstream {
     pub last_verifier: Mutex<Option<String>>,
+    /// `expires_at` of the upstream access token handed out at code exchange.
+    pub expires_at: Mutex<Option<i64>>,
+    /// What `refresh` does: `Ok(expires_at)` issues a new token set, `Err` fails.
+    pub refresh_outcome: Mutex<Option<Result<i64, UpstreamError>>>,
+    pub refresh_calls: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait]
@@ -67,7 +72,7 @@ impl UpstreamIdp for FakeUpstream {
                     token_type: "Bearer".into(),
                     refresh_token: Some("UPSTREAM-REFRESH-TOKEN".into()),
                     id_token: None,
-                    expires_at: None,
+                    expires_at: *self.expires_at.lock().unwrap(),
                     scope: None,
                 },
                 UpstreamIdentity {
@@ -80,8 +85,23 @@ impl UpstreamIdp for FakeUpstream {
         }
     }
 
-    async fn refresh(&self, _refresh_token: &str) -> Result<UpstreamTokens, UpstreamError> {
-        Err(UpstreamError::Unavailable("not scripted".into()))
+    async fn refresh(&self, refresh_token: &str) -> Result<UpstreamTokens, UpstreamError> {
+        let n = self
+            .refresh_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(refresh_token, "UPSTREAM-REFRESH-TOKEN");
+        match self.refresh_outcome.lock().unwrap().clone() {
+            Some(Ok(expires_at)) => Ok(UpstreamTokens {
+                access_token: format!("UPSTREAM-ACCESS-TOKEN-{}", n + 1),
+                token_type: "Bearer".into(),
+                refresh_token: None,
+                id_token: None,
+                expires_at: Some(expires_at),
+                scope: None,
+            }),
+            Some(Err(e)) => Err(e),
+            None => Err(UpstreamError::Unavailable("not scripted".into())),
+        }
     }
 }
 
@@ -92,6 +112,7 @@ pub struct TestApp {
     /// No redirects followed, cookies kept: the browser of these tests.
     pub http: reqwest::Client,
     pub app_state: auth_proxy::state::AppState,
+    pub upstream: Arc<FakeUpstream>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -118,11 +139,12 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let config = Config::from_vars(&vars).expect("test configuration is valid");
     let clock = FakeClock::at_secs(1_700_000_000);
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
+    let upstream = Arc::new(FakeUpstream::default());
     let app = Application::build_with(
         config,
         Dependencies {
             store: Arc::new(MemoryStore::new(clock_dyn.clone())),
-            upstream: Arc::new(FakeUpstream::default()),
+            upstream: upstream.clone(),
             clock: clock_dyn,
         },
     )
@@ -138,6 +160,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         clock,
         http: browser(),
         app_state,
+        upstream,
     }
 }
 

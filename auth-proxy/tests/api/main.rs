@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorize;
+mod exchange;
 mod helpers;
 mod limits;
 mod metadata;
