@@ -88,12 +88,22 @@ pub fn consent(view: &ConsentView<'_>) -> String {
     };
     let mut scope_items = String::new();
     let data_scopes: Vec<Scope> = view.scopes.iter().filter(|s| !s.is_identity()).collect();
+    // Data scopes can be unticked: the person may grant less than the application asks for.
     for scope in view.scopes.iter() {
-        scope_items.push_str(&format!(
-            "<li>{} <code>{}</code></li>",
-            escape(scope.description()),
-            escape(scope.as_str())
-        ));
+        if scope.is_identity() {
+            scope_items.push_str(&format!(
+                "<li>{} <code>{}</code></li>",
+                escape(scope.description()),
+                escape(scope.as_str())
+            ));
+        } else {
+            scope_items.push_str(&format!(
+                "<li><label><input type=\"checkbox\" name=\"grant.{value}\" value=\"on\" checked> \
+                 {} <code>{value}</code></label></li>",
+                escape(scope.description()),
+                value = escape(scope.as_str())
+            ));
+        }
     }
     if view.scopes.is_empty() {
         scope_items.push_str("<li>Confirm who you are (no access to your data)</li>");
@@ -107,7 +117,8 @@ pub fn consent(view: &ConsentView<'_>) -> String {
     let data_note = if data_scopes.is_empty() {
         ""
     } else {
-        "<p class=\"muted\">It will act as you, within these permissions, until you revoke it.</p>"
+        "<p class=\"muted\">Untick what you do not want to allow. It will act as you, within the \
+         permissions you leave ticked, until you revoke it.</p>"
     };
     let body = format!(
         "<h1>Allow {name} to access your Nextcloud?</h1>\
@@ -118,6 +129,7 @@ pub fn consent(view: &ConsentView<'_>) -> String {
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"flow\" value=\"{flow}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"scope_choice\" value=\"1\">\
          <div class=\"actions\">\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
          <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Approve</button>\

@@ -290,17 +290,20 @@ function attr(tag, name) {
   return m ? decodeHtml(m[1] ?? m[2] ?? m[3]) : undefined;
 }
 
-/** The forms of a page: action (absolute), method, hidden inputs, inputs, submit buttons. */
+/** The forms of a page: action (absolute), method, hidden inputs, ticked checkboxes, inputs, submit buttons. */
 export function parseForms(html, pageUrl) {
   return [...html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)].map(([, open, inner]) => {
     const tag = `<form ${open}>`;
     const hidden = {};
+    const checked = {};
     const inputs = [];
     for (const [input] of inner.matchAll(/<input\b[^>]*>/gi)) {
       const name = attr(input, 'name');
       const type = (attr(input, 'type') ?? 'text').toLowerCase();
       inputs.push({ name, type, value: attr(input, 'value') });
       if (type === 'hidden' && name) hidden[name] = attr(input, 'value') ?? '';
+      // Ticked checkboxes are submitted as a browser would.
+      if (type === 'checkbox' && name && /\schecked(\s|=|>|\/)/i.test(input)) checked[name] = attr(input, 'value') ?? 'on';
     }
     const buttons = [...inner.matchAll(/<button\b[^>]*>/gi)].map(([b]) => ({
       name: attr(b, 'name'), value: attr(b, 'value'), type: (attr(b, 'type') ?? 'submit').toLowerCase(),
@@ -308,7 +311,7 @@ export function parseForms(html, pageUrl) {
     return {
       action: new URL(attr(tag, 'action') ?? pageUrl, pageUrl).toString(),
       method: (attr(tag, 'method') ?? 'get').toUpperCase(),
-      hidden, inputs, buttons,
+      hidden, checked, inputs, buttons,
     };
   });
 }
@@ -347,7 +350,11 @@ export class Browserless {
   async submitForm(pageUrl, html, fields, stop) {
     const [form] = parseForms(html, pageUrl);
     if (!form) throw new Error(`no form on ${pageUrl}:\n${html.slice(0, 500)}`);
-    const body = new URLSearchParams({ ...form.hidden, ...fields });
+    // `fields` wins; a field set to null is left out (an unticked checkbox).
+    const body = new URLSearchParams();
+    for (const [k, v] of Object.entries({ ...form.hidden, ...form.checked, ...fields })) {
+      if (v !== null && v !== undefined) body.set(k, v);
+    }
     const res = await this.fetch(form.action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
     if (REDIRECTS.includes(res.status)) {
       return this.follow(new URL(res.headers.get('location'), form.action).toString(), stop);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use mcp_shared::OAuthErrorCode;
+use mcp_shared::{OAuthErrorCode, ScopeSet};
 
 use super::{binding_cookie_value, hash_matches, param, parse_form, redirect_error};
 use crate::crypto::random_token;
@@ -103,6 +103,39 @@ pub async fn decide(
                 "Start again from the application.",
             )
         }
+    }
+
+    // The page offers each data scope as a checkbox: grant what stayed ticked (never more
+    // than was requested; identity scopes are not optional).
+    let mut pending = pending;
+    if param(&form, "scope_choice") == Some("1") {
+        // One checkbox per scope, named `grant.<scope>` (form parameters never repeat).
+        let ticked: Vec<&str> = form
+            .iter()
+            .filter(|(_, v)| v == "on")
+            .filter_map(|(k, _)| k.strip_prefix("grant."))
+            .collect();
+        let mut granted = ScopeSet::new();
+        for scope in pending.scope.iter() {
+            if scope.is_identity() || ticked.contains(&scope.as_str()) {
+                granted.insert(scope);
+            }
+        }
+        if !granted.iter().any(|s| !s.is_identity())
+            && pending.scope.iter().any(|s| !s.is_identity())
+        {
+            state.metrics.consent.with_label_values(&["denied"]).inc();
+            tracing::info!(target: "audit", client_id = %pending.client_id, "consent denied: every permission unticked");
+            return redirect_error(
+                &state,
+                &pending.redirect_uri,
+                OAuthErrorCode::AccessDenied,
+                "the user allowed none of the requested permissions",
+                Some(&pending.state),
+                true,
+            );
+        }
+        pending.scope = granted;
     }
 
     let upstream_state = random_token(32);

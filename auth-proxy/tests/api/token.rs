@@ -438,3 +438,67 @@ async fn redirect_uri_may_be_left_out_at_both_steps_for_a_single_registered_uri(
         .await;
     tokens(resp).await;
 }
+
+#[tokio::test]
+async fn the_user_may_grant_fewer_scopes_than_requested() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let pkce = pkce();
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce.challenge).await;
+    // A browser submits the ticked boxes only: notes:write was unticked.
+    let resp = app
+        .http
+        .post(app.url("/consent"))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("csrf", csrf.as_str()),
+            ("scope_choice", "1"),
+            ("grant.notes:read", "on"),
+            ("grant.files:write", "on"), // not requested: must not be granted
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let upstream = query(&location(&resp));
+    let resp = app
+        .callback(&[("state", &upstream["state"]), ("code", "good")])
+        .await;
+    let back = query(&location(&resp));
+    let auth = Authorized {
+        code: back["code"].clone(),
+        pkce,
+    };
+    let body = tokens(app.redeem(&client.client_id, &auth).await).await;
+    assert_eq!(body["scope"], "notes:read");
+    let claims = app
+        .app_state
+        .keys
+        .verify_access_token(body["access_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(claims.scope.to_string(), "notes:read");
+}
+
+#[tokio::test]
+async fn unticking_every_permission_is_a_denial() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let pkce = pkce();
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce.challenge).await;
+    let resp = app
+        .http
+        .post(app.url("/consent"))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("csrf", csrf.as_str()),
+            ("scope_choice", "1"),
+            ("decision", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection());
+    let back = query(&location(&resp));
+    assert_eq!(back["error"], "access_denied");
+}
