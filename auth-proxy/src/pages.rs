@@ -124,9 +124,9 @@ pub fn consent(view: &ConsentView<'_>) -> String {
         "<h1>Allow {name} to access your Nextcloud?</h1>\
          <p>After you approve and sign in, you will be sent back to \
          <span class=\"host\">{host}</span>.</p>{loopback_note}\
+         <form method=\"post\" action=\"{action}\">\
          <p>It is asking to:</p><ul>{scope_items}</ul>{data_note}\
          <p class=\"muted\">Client id <code>{client_id}</code><br>For <code>{resource}</code></p>\
-         <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"flow\" value=\"{flow}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <input type=\"hidden\" name=\"scope_choice\" value=\"1\">\
@@ -182,6 +182,31 @@ mod tests {
         assert!(!html.contains("<img src=x>"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("Read your notes"));
+    }
+
+    #[test]
+    fn data_scopes_are_ticked_checkboxes_inside_the_form() {
+        let scopes = ScopeSet::parse("openid notes:read files:write").unwrap();
+        let html = consent(&ConsentView {
+            client_name: None,
+            client_id: "c",
+            redirect_host: "h",
+            redirect_is_loopback: false,
+            resource: "r",
+            scopes: &scopes,
+            flow_id: "f",
+            csrf_token: "c",
+        });
+        let form_start = html.find("<form").unwrap();
+        let form_end = html.find("</form>").unwrap();
+        for scope in ["notes:read", "files:write"] {
+            let at = html
+                .find(&format!("name=\"grant.{scope}\" value=\"on\" checked"))
+                .unwrap_or_else(|| panic!("{scope} checkbox"));
+            assert!(form_start < at && at < form_end, "{scope} is submitted");
+        }
+        assert!(!html.contains("grant.openid"), "identity is not optional");
+        assert!(html.contains("name=\"scope_choice\" value=\"1\""));
     }
 
     #[test]

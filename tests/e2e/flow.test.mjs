@@ -320,7 +320,6 @@ test('authorize: errors before client validation are pages (400, no redirect); l
     await res.text();
   }
   const redirectCases = [
-    ['missing state', { state: null }, 'invalid_request'],
     ['missing code_challenge', { code_challenge: null }, 'invalid_request'],
     ['code_challenge_method=plain', { code_challenge_method: 'plain' }, 'invalid_request'],
     ['missing code_challenge_method', { code_challenge_method: null }, 'invalid_request'],

@@ -157,9 +157,10 @@ fn validate(
             ))
         }
     }
-    let Some(client_state) = client_state else {
-        return Err(invalid("state is required"));
-    };
+    // `state` is optional: PKCE, which is required here, already binds the response to the
+    // request (OAuth 2.1 §7.6), and the official MCP SDKs send none by default (ADR 0007).
+    // Without it, the redirect carries no `state` either.
+    let client_state = client_state.unwrap_or("");
     if client_state.len() > 2048 {
         return Err(invalid("state is too long"));
     }

@@ -62,8 +62,13 @@ async fn errors_after_client_validation_redirect_with_state_and_iss() {
     let client = app.register_public().await;
     let p = pkce();
     let cases = [
-        (vec![("state", "")], "invalid_request", false),
         (vec![("code_challenge", "")], "invalid_request", true),
+        // No state sent (allowed: PKCE is required): none echoed.
+        (
+            vec![("state", ""), ("response_type", "token")],
+            "unsupported_response_type",
+            false,
+        ),
         (
             vec![("code_challenge_method", "plain")],
             "invalid_request",
