@@ -417,3 +417,121 @@ export function dumpLogsOnFailure(t) {
     console.error(`--- auth-proxy ${p.base} (issuer ${p.issuer}) output, last 4000 chars ---\n${p.output().slice(-4000)}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// mcp-server, the Nextcloud stand-in, and whole-stack setups
+
+export const mcpServerBin = process.env.MCP_SERVER_BIN ?? path.join(repoRoot, 'target', 'debug', 'mcp-server');
+/** Every mcp-server started in this process (for their logs). */
+export const startedMcpServers = [];
+
+/**
+ * Starts mcp-server on `port` (pick it first: the resource URI names it) and waits for /readyz.
+ * `proxy` (OAuth mode) or `singleUser: {user, password}`; `nextcloud` is the stand-in.
+ */
+export async function startMcpServer({ port, proxy, nextcloud, clientSecret, singleUser, resource, env = {} }) {
+  if (!existsSync(mcpServerBin)) throw new Error(`${mcpServerBin} missing: run \`cargo build -p mcp-server\` (make test does), or set MCP_SERVER_BIN`);
+  port ??= await freePort();
+  const metricsPort = await freePort();
+  resource ??= `http://127.0.0.1:${port}/mcp`;
+  const fullEnv = {
+    MCP_SERVER_BIND: `127.0.0.1:${port}`,
+    MCP_SERVER_METRICS_BIND: `127.0.0.1:${metricsPort}`,
+    MCP_SERVER_RESOURCE: resource,
+    MCP_SERVER_NEXTCLOUD_URL: nextcloud.base,
+    MCP_SERVER_SHUTDOWN_TIMEOUT_SECS: '1',
+    RUST_LOG: 'debug,h2=info,hyper=info,hyper_util=info,reqwest=info,rustls=info,actix_server=info,rmcp=info',
+    ...(singleUser ? {
+      MCP_SERVER_MODE: 'single-user',
+      MCP_SERVER_NEXTCLOUD_USER: singleUser.user,
+      MCP_SERVER_NEXTCLOUD_APP_PASSWORD: singleUser.password,
+    } : {
+      MCP_SERVER_AUTHORIZATION_SERVER: proxy.issuer,
+      MCP_SERVER_CLIENT_ID: 'mcp-server',
+      MCP_SERVER_CLIENT_SECRET: clientSecret,
+    }),
+    ...env,
+  };
+  const proc = launch('mcp-server', mcpServerBin, [], fullEnv);
+  const base = `http://127.0.0.1:${port}`;
+  const server = { base, url: `${base}/mcp`, resource, port, metrics: `http://127.0.0.1:${metricsPort}`, proc, env: fullEnv, stop: () => proc.stop(), output: () => proc.output() };
+  startedMcpServers.push(server);
+  await waitFor('mcp-server', async () => (await fetch(`${base}/readyz`)).status === 200, { proc });
+  return server;
+}
+
+/** The Nextcloud stand-in (tests/nextcloud/standin.mjs), in this process. */
+export async function startNextcloud(options) {
+  const { startNextcloud: start } = await import('../nextcloud/standin.mjs');
+  const nc = await start(options);
+  return { ...nc, stop: () => nc.close() };
+}
+
+/**
+ * Everything: redis, the IdP, auth-proxy with token exchange enabled, the Nextcloud stand-in,
+ * and `mcpReplicas` mcp-servers sharing one resource URI (the first one's port; put a
+ * round-robin balancer there yourself when there are several: `mcpPorts` are theirs).
+ */
+export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {} } = {}) {
+  const redis = await startRedis();
+  const proxyPort = await freePort();
+  const idp = await startIdp({ redirectUris: [`http://127.0.0.1:${proxyPort}/callback`] });
+  const mcpPort = await freePort();
+  const resource = `http://127.0.0.1:${mcpPort}/mcp`;
+  const exchangeSecret = randomBytes(24).toString('base64url');
+  const proxy = await startProxy({
+    idp, redis, port: proxyPort, resource,
+    env: { AUTH_PROXY_EXCHANGE_CLIENT_SECRET: exchangeSecret, ...proxyEnv },
+  });
+  const nextcloud = await startNextcloud({ idpIssuer: idp.issuer });
+  const mcpServers = [];
+  const mcpPorts = mcpReplicas === 1 ? [mcpPort] : await Promise.all(Array.from({ length: mcpReplicas }, () => freePort()));
+  for (const port of mcpPorts) {
+    mcpServers.push(await startMcpServer({ port, proxy, nextcloud, clientSecret: exchangeSecret, resource, env: mcpEnv }));
+  }
+  return {
+    redis, idp, proxy, nextcloud, mcpServers, mcpPort, resource, exchangeSecret,
+    async stop() {
+      for (const s of mcpServers) await s.stop();
+      await nextcloud.stop();
+      await proxy.stop();
+      await idp.stop();
+      await redis.stop();
+    },
+  };
+}
+
+/**
+ * A person completing an authorization that an MCP client started (`url` is what the client
+ * would open in a browser): proxy consent (with `fields`, e.g. `{'grant.files:read': null}` to
+ * untick a permission), IdP login and consent, until the redirect to `redirectUri`, which is
+ * returned (not fetched unless `deliver`: then it is fetched, as a browser would, so a client
+ * listening there receives the code).
+ */
+export async function completeAuthorization(url, redirectUri, { fields = {}, login = 'alice', deliver = false, browser = new Browserless() } = {}) {
+  const target = redirectUri.split('?')[0];
+  const stop = (u) => u.startsWith(target);
+  let step = await browser.follow(String(url), stop);
+  for (let i = 0; i < 5 && !step.stoppedAt; i += 1) {
+    if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${(await step.res.text()).slice(0, 1000)}`);
+    const html = await step.res.text();
+    const isProxyConsent = /name="decision"/.test(html) && /name="flow"/.test(html);
+    const extra = isProxyConsent ? { decision: 'approve', ...fields } : /name="login"/.test(html) ? { login, password: 'any-password' } : {};
+    step = await browser.submitForm(step.url, html, extra, stop);
+  }
+  if (!step.stoppedAt) throw new Error('the authorization did not come back to the client');
+  const redirect = new URL(step.stoppedAt);
+  if (deliver) {
+    const res = await fetch(step.stoppedAt);
+    await res.text();
+  }
+  return { redirect: step.stoppedAt, query: Object.fromEntries(redirect.searchParams), trace: browser.trace };
+}
+
+/** For `afterEach`: on failure, the tail of every mcp-server's output. */
+export function dumpMcpLogsOnFailure(t) {
+  if (t.passed !== false) return;
+  for (const s of startedMcpServers) {
+    console.error(`--- mcp-server ${s.base} output, last 4000 chars ---\n${s.output().slice(-4000)}`);
+  }
+}
