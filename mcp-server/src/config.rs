@@ -293,7 +293,10 @@ impl Config {
             }
             "single-user" => {
                 let user = env.raw("NEXTCLOUD_USER").ok_or_else(|| {
-                    err("NEXTCLOUD_USER", "required with MCP_SERVER_MODE=single-user")
+                    err(
+                        "NEXTCLOUD_USER",
+                        "required with MCP_SERVER_MODE=single-user",
+                    )
                 })?;
                 let app_password = env.secret("NEXTCLOUD_APP_PASSWORD")?.ok_or_else(|| {
                     err(
@@ -435,7 +438,10 @@ mod tests {
     fn resource_host_is_allowed_by_default() {
         let c = Config::from_vars(&vars(&[
             ("MCP_SERVER_RESOURCE", "https://mcp.example.com/mcp"),
-            ("MCP_SERVER_AUTHORIZATION_SERVER", "https://auth.example.com"),
+            (
+                "MCP_SERVER_AUTHORIZATION_SERVER",
+                "https://auth.example.com",
+            ),
             ("MCP_SERVER_NEXTCLOUD_URL", "https://cloud.example.com"),
         ]))
         .unwrap();

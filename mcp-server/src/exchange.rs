@@ -162,7 +162,10 @@ impl ExchangeClient {
         let response = self
             .http
             .post(&self.token_endpoint)
-            .basic_auth(form_urlencode(&self.client_id), Some(form_urlencode(secret.expose())))
+            .basic_auth(
+                form_urlencode(&self.client_id),
+                Some(form_urlencode(secret.expose())),
+            )
             .form(&form)
             .timeout(Duration::from_secs(15))
             .send()

@@ -105,7 +105,8 @@ impl Backend {
             };
             match tools::call(name, args.clone(), &ctx).await {
                 Err(ToolError::Nextcloud(NcError::Unauthorized))
-                    if !retried && matches!(principal.credential, Credential::AccessToken { .. }) =>
+                    if !retried
+                        && matches!(principal.credential, Credential::AccessToken { .. }) =>
                 {
                     self.forget_exchanged(principal);
                     retried = true;
@@ -169,17 +170,27 @@ impl ServerHandler for McpService {
         let principal = principal(&context)?;
         let Some(spec) = tools::spec(&request.name) else {
             return Err(McpError::invalid_params(
-                format!("unknown tool: {}", request.name.chars().take(64).collect::<String>()),
+                format!(
+                    "unknown tool: {}",
+                    request.name.chars().take(64).collect::<String>()
+                ),
                 None,
             ));
         };
         let metrics = &self.backend.metrics;
         // The HTTP guard already refused this with 403; this is defence in depth.
         if !principal.has(spec.scopes) {
-            metrics.tool_calls.with_label_values(&[spec.name, "denied"]).inc();
+            metrics
+                .tool_calls
+                .with_label_values(&[spec.name, "denied"])
+                .inc();
             return Ok(tool_error(format!(
                 "not permitted: this tool needs the scope(s) {}",
-                spec.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+                spec.scopes
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ))
             .into());
         }
@@ -194,12 +205,18 @@ impl ServerHandler for McpService {
             .observe(started.elapsed().as_secs_f64());
         let response = match result {
             Ok(value) => {
-                metrics.tool_calls.with_label_values(&[spec.name, "ok"]).inc();
+                metrics
+                    .tool_calls
+                    .with_label_values(&[spec.name, "ok"])
+                    .inc();
                 let text = serde_json::to_string_pretty(&value).unwrap_or_default();
                 CallToolResult::success(vec![ContentBlock::text(text)])
             }
             Err(e) => {
-                metrics.tool_calls.with_label_values(&[spec.name, "tool_error"]).inc();
+                metrics
+                    .tool_calls
+                    .with_label_values(&[spec.name, "tool_error"])
+                    .inc();
                 tracing::info!(tool = spec.name, error = %e, "tool call failed");
                 tool_error(e.to_string())
             }

@@ -85,8 +85,10 @@ async fn render_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
 async fn observe(
     req: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>, actix_web::Error>
-{
+) -> Result<
+    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
+    actix_web::Error,
+> {
     let started = Instant::now();
     let route = req
         .match_pattern()
@@ -211,7 +213,9 @@ impl Application {
             if config.allowed_origins.is_empty() {
                 builder.build()
             } else {
-                builder.allowed_origins(config.allowed_origins.clone()).build()
+                builder
+                    .allowed_origins(config.allowed_origins.clone())
+                    .build()
             }
         };
 
@@ -221,7 +225,12 @@ impl Application {
             metrics: metrics.clone(),
             config,
         });
-        let resource_path = state.config.resource.path().trim_end_matches('/').to_owned();
+        let resource_path = state
+            .config
+            .resource
+            .path()
+            .trim_end_matches('/')
+            .to_owned();
         let suffixed = format!("{}{}", paths::PROTECTED_RESOURCE_METADATA, resource_path);
         let mcp_path = if resource_path.is_empty() {
             paths::MCP.to_owned()
@@ -297,9 +306,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         match self.metrics_server {
             Some(m) => {
+                // An actix server only runs while polled: the metrics one gets its own task.
                 let handle = m.handle();
+                let metrics = tokio::spawn(m);
                 let result = self.server.await;
                 handle.stop(true).await;
+                let _ = metrics.await;
                 result
             }
             None => self.server.await,

@@ -535,3 +535,34 @@ export function dumpMcpLogsOnFailure(t) {
     console.error(`--- mcp-server ${s.base} output, last 4000 chars ---\n${s.output().slice(-4000)}`);
   }
 }
+
+/**
+ * A round-robin HTTP load balancer on `port` (loopback) in front of `targets` (base URLs):
+ * request n goes to targets[n % targets.length], no affinity of any kind. `log` records
+ * `{ target, method, path, status }` for every request.
+ */
+export async function startRoundRobin({ port, targets }) {
+  const { createServer: createHttpServer, request: httpRequest } = await import('node:http');
+  const log = [];
+  let next = 0;
+  const server = createHttpServer((req, res) => {
+    const target = new URL(targets[next % targets.length]);
+    next += 1;
+    const entry = { target: target.origin, method: req.method, path: req.url, status: 0 };
+    log.push(entry);
+    const upstream = httpRequest({
+      host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers,
+    }, (up) => {
+      entry.status = up.statusCode;
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => { entry.status = 502; res.writeHead(502); res.end(); });
+    req.pipe(upstream);
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    base: `http://127.0.0.1:${port}`, log,
+    stop: () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }),
+  };
+}

@@ -137,7 +137,11 @@ async fn read_body(payload: &mut Payload, limit: usize) -> Result<Bytes, HttpRes
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| {
-            json_error(StatusCode::BAD_REQUEST, None, "the request body could not be read")
+            json_error(
+                StatusCode::BAD_REQUEST,
+                None,
+                "the request body could not be read",
+            )
         })?;
         if body.len() + chunk.len() > limit {
             return Err(json_error(
@@ -174,7 +178,10 @@ pub async fn guard(
             guard.metrics.scope_denials.inc();
             let response = json_error(
                 StatusCode::FORBIDDEN,
-                Some(insufficient_scope_challenge(&guard.resource_metadata, &needed)),
+                Some(insufficient_scope_challenge(
+                    &guard.resource_metadata,
+                    &needed,
+                )),
                 "the access token does not grant the scopes this tool needs",
             );
             return Ok(req.into_response(response));

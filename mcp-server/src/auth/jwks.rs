@@ -96,7 +96,7 @@ pub struct JwksCache {
     configured_uri: Option<Url>,
     cooldown: Duration,
     cached: RwLock<Cached>,
-    /// Single flight for fetches; holds when the last fetch was attempted.
+    /// Single flight for fetches; holds when the last unknown-`kid` refetch was attempted.
     fetch: tokio::sync::Mutex<Option<Instant>>,
     discovered_uri: tokio::sync::Mutex<Option<Url>>,
     metrics: Metrics,
@@ -164,9 +164,10 @@ impl JwksCache {
     }
 
     /// Fetches the key set now, whatever the cooldown (startup and periodic refresh).
+    /// Does not start the unknown-`kid` cooldown: a key rotated in right after a scheduled
+    /// refresh is still found on its first use.
     pub async fn refresh(&self) -> Result<(), JwksError> {
-        let mut last = self.fetch.lock().await;
-        *last = Some(Instant::now());
+        let _single_flight = self.fetch.lock().await;
         self.fetch_now().await
     }
 

@@ -2,6 +2,10 @@
 //! Every failure is a typed [`NcError`] that the tool layer turns into a message a model can
 //! act on (sign in again, re-read and retry, pick another name…).
 
+pub mod caldav;
+pub mod carddav;
+pub mod dav;
+pub mod files;
 pub mod notes;
 
 use std::time::Instant;
@@ -112,7 +116,11 @@ impl Nextcloud {
 
     /// Sends, records metrics, and maps statuses every API shares (401, 403, 429, 5xx, 507).
     /// Other non-success statuses are returned for the caller to interpret.
-    pub async fn send(&self, api: &'static str, request: RequestBuilder) -> Result<Response, NcError> {
+    pub async fn send(
+        &self,
+        api: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Response, NcError> {
         let started = Instant::now();
         let result = request.send().await;
         self.metrics

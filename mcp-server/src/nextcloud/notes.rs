@@ -42,7 +42,9 @@ pub struct NoteChanges {
 }
 
 fn not_found(id: i64) -> NcError {
-    NcError::NotFound(format!("there is no note with id {id} (list or search notes to find ids)"))
+    NcError::NotFound(format!(
+        "there is no note with id {id} (list or search notes to find ids)"
+    ))
 }
 
 async fn read_note(response: reqwest::Response) -> Result<Note, NcError> {
@@ -144,9 +146,9 @@ impl Nextcloud {
                  get the note again, merge the changes and retry with the new ETag"
             ))),
             StatusCode::NOT_FOUND => Err(not_found(id)),
-            StatusCode::BAD_REQUEST => Err(NcError::InvalidInput(
-                "Nextcloud refused the change".into(),
-            )),
+            StatusCode::BAD_REQUEST => {
+                Err(NcError::InvalidInput("Nextcloud refused the change".into()))
+            }
             s => Err(NcError::BadResponse(format!("HTTP {}", s.as_u16()))),
         }
     }

@@ -2,6 +2,9 @@
 //! schema (schemars) and its handler. `tools/list` shows the tools a token's scopes allow;
 //! the HTTP guard refuses a `tools/call` for any other with 403 `insufficient_scope`.
 
+pub mod calendar;
+pub mod contacts;
+pub mod files;
 pub mod notes;
 pub mod whoami;
 
@@ -46,7 +49,13 @@ impl ToolContext<'_> {
     /// The Nextcloud user id of the caller.
     pub async fn user_id(&self) -> Result<String, NcError> {
         let subject = &self.principal.subject;
-        if let Some(id) = self.user_ids.0.lock().ok().and_then(|m| m.get(subject).cloned()) {
+        if let Some(id) = self
+            .user_ids
+            .0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(subject).cloned())
+        {
             return Ok(id);
         }
         let user = self.nextcloud.current_user(&self.auth).await?;
@@ -72,7 +81,13 @@ pub enum ToolError {
 
 pub type ToolResult = Result<Value, ToolError>;
 
-const TABLES: &[&[ToolSpec]] = &[whoami::TOOLS, notes::TOOLS];
+const TABLES: &[&[ToolSpec]] = &[
+    whoami::TOOLS,
+    notes::TOOLS,
+    files::TOOLS,
+    calendar::TOOLS,
+    contacts::TOOLS,
+];
 
 pub fn all() -> impl Iterator<Item = &'static ToolSpec> {
     TABLES.iter().flat_map(|t| t.iter())
@@ -108,7 +123,14 @@ pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -
     if let Some(result) = whoami::call(name, &args, ctx).await {
         return result;
     }
-    if let Some(result) = notes::call(name, args, ctx).await {
+    // `args` moves into the module that owns the name.
+    let result = match name.split('_').next() {
+        Some("files") => files::call(name, args, ctx).await,
+        Some("calendar") => calendar::call(name, args, ctx).await,
+        Some("contacts") => contacts::call(name, args, ctx).await,
+        _ => notes::call(name, args, ctx).await,
+    };
+    if let Some(result) = result {
         return result;
     }
     Err(ToolError::InvalidArguments(format!("unknown tool {name}")))
@@ -130,7 +152,12 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()));
             assert!(!spec.description.is_empty());
             let schema = (spec.schema)();
-            assert_eq!(schema.get("type").and_then(Value::as_str), Some("object"), "{}", spec.name);
+            assert_eq!(
+                schema.get("type").and_then(Value::as_str),
+                Some("object"),
+                "{}",
+                spec.name
+            );
             if spec.name != "whoami" {
                 assert!(!spec.scopes.is_empty(), "{} needs a scope", spec.name);
             }

@@ -42,7 +42,7 @@ pub struct IdArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateArgs {
-    /// Title of the note. If left out, Nextcloud derives it from the first line of content.
+    /// Title of the note. If left out, the first line of the content becomes the title.
     #[serde(default)]
     pub title: Option<String>,
     /// The note text (Markdown).
@@ -212,11 +212,27 @@ fn snippet(content: &str, word: &str) -> String {
     s
 }
 
+/// The first non-empty line of `content`, without Markdown heading marks, at most 100 chars.
+fn title_from(content: &str) -> Option<String> {
+    let line = content.lines().map(str::trim).find(|l| !l.is_empty())?;
+    let title: String = line
+        .trim_start_matches('#')
+        .trim()
+        .chars()
+        .take(100)
+        .collect();
+    (!title.is_empty()).then_some(title)
+}
+
 fn non_blank(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
-pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Option<ToolResult> {
+pub async fn call(
+    name: &str,
+    args: Option<JsonObject>,
+    ctx: &ToolContext<'_>,
+) -> Option<ToolResult> {
     let nc = ctx.nextcloud;
     let auth = &ctx.auth;
     let result = match name {
@@ -244,7 +260,7 @@ pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -
                         words.iter().all(|w| hay.contains(w.as_str()))
                     })
                     .collect();
-                hits.sort_by(|a, b| b.modified.cmp(&a.modified));
+                hits.sort_by_key(|n| std::cmp::Reverse(n.modified));
                 let total = hits.len();
                 let results: Vec<Value> = hits
                     .into_iter()
@@ -273,7 +289,7 @@ pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -
                     .notes_create(
                         auth,
                         &NoteChanges {
-                            title: non_blank(a.title),
+                            title: non_blank(a.title).or_else(|| title_from(&a.content)),
                             content: Some(a.content),
                             category: a.category,
                             favorite: a.favorite,

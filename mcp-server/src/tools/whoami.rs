@@ -27,7 +27,11 @@ pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     schema: schema_for_type::<WhoamiArgs>,
 }];
 
-pub async fn call(name: &str, args: &Option<JsonObject>, ctx: &ToolContext<'_>) -> Option<ToolResult> {
+pub async fn call(
+    name: &str,
+    args: &Option<JsonObject>,
+    ctx: &ToolContext<'_>,
+) -> Option<ToolResult> {
     if name != "whoami" {
         return None;
     }

@@ -1,0 +1,750 @@
+//! Nextcloud Contacts over CardDAV (RFC 6352): address books below
+//! `remote.php/dav/addressbooks/users/{user}/`, contacts as vCards (3.0 written, 3.0 and 4.0
+//! read). Updates change only the fields asked for and keep every other property of the
+//! card; they are conditional on the ETag the model read.
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use url::Url;
+
+use super::dav::{
+    self, encode_segment, join_structured, last_segment, parse_components, read_text,
+    split_structured, unexpected, validate_name, xml_escape, Component, DavResponse, Property,
+    NS_CARDDAV, NS_DAV,
+};
+use super::{quote_etag, NcAuth, NcError, Nextcloud};
+
+const API: &str = "carddav";
+const PRODID: &str = "-//Nextcloud MCP Server//EN";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddressBook {
+    /// The collection's name in its URL (e.g. `contacts`).
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A vCard as stored (one `.vcf` resource).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardObject {
+    pub name: String,
+    pub etag: Option<String>,
+    pub data: String,
+}
+
+/// A value with its TYPE parameters (EMAIL, TEL, URL…).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Typed {
+    pub value: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Address {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    pub po_box: String,
+    pub extended: String,
+    pub street: String,
+    pub city: String,
+    pub region: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+/// The fields of a vCard a model gets to see.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Contact {
+    pub uid: String,
+    pub full_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    pub emails: Vec<Typed>,
+    pub phones: Vec<Typed>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<Address>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub birthday: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<Typed>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nicknames: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+}
+
+fn non_empty(value: String) -> Option<String> {
+    Some(value).filter(|v| !v.trim().is_empty())
+}
+
+fn typed(property: &Property) -> Typed {
+    let value = property.text_value();
+    Typed {
+        // vCard 4 may write `tel:` / `mailto:` URIs.
+        value: value
+            .strip_prefix("tel:")
+            .or_else(|| value.strip_prefix("mailto:"))
+            .unwrap_or(&value)
+            .to_owned(),
+        types: property
+            .param_values("TYPE")
+            .into_iter()
+            .map(|t| t.to_ascii_lowercase())
+            .filter(|t| t != "pref" && t != "internet" && t != "voice")
+            .collect(),
+    }
+}
+
+/// Splits a comma list value (NICKNAME, CATEGORIES) at unescaped commas.
+fn split_list(value: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                current.push('\\');
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            ',' => items.push(dav::unescape_text(&std::mem::take(&mut current))),
+            c => current.push(c),
+        }
+    }
+    items.push(dav::unescape_text(&current));
+    items.into_iter().filter(|i| !i.trim().is_empty()).collect()
+}
+
+/// Reads a VCARD component.
+pub fn contact_of(card: &Component) -> Contact {
+    let name_parts = card
+        .prop("N")
+        .map(|p| split_structured(&p.value))
+        .unwrap_or_default();
+    let part = |i: usize| name_parts.get(i).cloned().and_then(non_empty);
+    let full_name = card.text("FN").unwrap_or_else(|| {
+        [part(3), part(1), part(2), part(0), part(4)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    Contact {
+        uid: card.text("UID").unwrap_or_default(),
+        full_name,
+        given_name: part(1),
+        family_name: part(0),
+        emails: card.props("EMAIL").map(typed).collect(),
+        phones: card.props("TEL").map(typed).collect(),
+        org: card.prop("ORG").and_then(|p| {
+            non_empty(
+                split_structured(&p.value)
+                    .into_iter()
+                    .filter(|s| !s.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        }),
+        title: card.text("TITLE"),
+        note: card.text("NOTE"),
+        addresses: card
+            .props("ADR")
+            .map(|p| {
+                let parts = split_structured(&p.value);
+                let at = |i: usize| parts.get(i).cloned().unwrap_or_default();
+                Address {
+                    types: typed(p).types,
+                    po_box: at(0),
+                    extended: at(1),
+                    street: at(2),
+                    city: at(3),
+                    region: at(4),
+                    postal_code: at(5),
+                    country: at(6),
+                }
+            })
+            .collect(),
+        birthday: card.prop("BDAY").map(|p| p.value.trim().to_owned()),
+        urls: card.props("URL").map(typed).collect(),
+        nicknames: card
+            .props("NICKNAME")
+            .flat_map(|p| split_list(&p.value))
+            .collect(),
+        categories: card
+            .props("CATEGORIES")
+            .flat_map(|p| split_list(&p.value))
+            .collect(),
+    }
+}
+
+/// The VCARDs of a vCard text.
+pub fn cards_of(data: &str) -> Result<Vec<Component>, NcError> {
+    let roots = parse_components(data)
+        .map_err(|e| NcError::BadResponse(format!("a contact is not a valid vCard ({e})")))?;
+    Ok(roots.into_iter().filter(|c| c.name == "VCARD").collect())
+}
+
+/// What to put into a new or changed card; `None` leaves a field as it is, blank strings
+/// remove it, lists replace all values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContactFields {
+    pub full_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub emails: Option<Vec<String>>,
+    pub phones: Option<Vec<String>>,
+    pub org: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Replaces every `name` property by `values`, keeping an existing property (with its TYPE
+/// and other parameters) whose value is the same.
+fn replace_values(
+    card: &mut Component,
+    name: &str,
+    values: &[String],
+    same: fn(&str, &str) -> bool,
+) {
+    let existing: Vec<Property> = card.props(name).cloned().collect();
+    let first = card
+        .properties
+        .iter()
+        .position(|p| p.base_name().eq_ignore_ascii_case(name));
+    card.remove(name);
+    let new: Vec<Property> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            existing
+                .iter()
+                .find(|p| same(&typed(p).value, v))
+                .cloned()
+                .unwrap_or_else(|| Property::text(name, v))
+        })
+        .collect();
+    let at = first
+        .unwrap_or(card.properties.len())
+        .min(card.properties.len());
+    card.properties.splice(at..at, new);
+}
+
+fn same_email(a: &str, b: &str) -> bool {
+    a.trim().eq_ignore_ascii_case(b.trim())
+}
+
+fn same_phone(a: &str, b: &str) -> bool {
+    let digits = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect()
+    };
+    digits(a) == digits(b)
+}
+
+/// Applies `fields` to a VCARD.
+pub fn apply_contact_fields(card: &mut Component, fields: &ContactFields, now: DateTime<Utc>) {
+    if fields.given_name.is_some() || fields.family_name.is_some() {
+        let mut parts = card
+            .prop("N")
+            .map(|p| split_structured(&p.value))
+            .unwrap_or_default();
+        parts.resize(parts.len().max(5), String::new());
+        if let Some(family) = &fields.family_name {
+            parts[0] = family.trim().to_owned();
+        }
+        if let Some(given) = &fields.given_name {
+            parts[1] = given.trim().to_owned();
+        }
+        card.set(Property::new("N", join_structured(&parts)));
+    }
+    if let Some(full_name) = &fields.full_name {
+        card.set(Property::text("FN", full_name.trim()));
+    }
+    if let Some(emails) = &fields.emails {
+        replace_values(card, "EMAIL", emails, same_email);
+    }
+    if let Some(phones) = &fields.phones {
+        replace_values(card, "TEL", phones, same_phone);
+    }
+    if let Some(org) = &fields.org {
+        card.set_text("ORG", org);
+    }
+    if let Some(note) = &fields.note {
+        card.set_text("NOTE", note);
+    }
+    card.set(Property::new(
+        "REV",
+        now.format("%Y%m%dT%H%M%SZ").to_string(),
+    ));
+}
+
+/// A new vCard 3.0. `fields.full_name` must be set (the caller derives it if needed); N is
+/// derived from FN (last word as family name) if neither name part is given.
+pub fn build_card(uid: &str, fields: &ContactFields, now: DateTime<Utc>) -> Component {
+    let mut card = Component::new("VCARD");
+    card.properties.push(Property::new("VERSION", "3.0"));
+    card.properties.push(Property::text("PRODID", PRODID));
+    card.properties.push(Property::text("UID", uid));
+    let mut fields = fields.clone();
+    if fields.given_name.is_none() && fields.family_name.is_none() {
+        let full = fields.full_name.clone().unwrap_or_default();
+        let full = full.trim();
+        let (given, family) = match full.rsplit_once(' ') {
+            Some((given, family)) => (given.trim().to_owned(), family.to_owned()),
+            None => (String::new(), full.to_owned()),
+        };
+        fields.given_name = Some(given);
+        fields.family_name = Some(family);
+    }
+    apply_contact_fields(&mut card, &fields, now);
+    card
+}
+
+/// Changes a stored card; unknown properties are kept. Returns the new text.
+pub fn update_card_data(
+    data: &str,
+    fields: &ContactFields,
+    now: DateTime<Utc>,
+) -> Result<String, NcError> {
+    let mut card = cards_of(data)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| NcError::BadResponse("the stored contact holds no VCARD".into()))?;
+    apply_contact_fields(&mut card, fields, now);
+    Ok(card.to_text())
+}
+
+/// addressbook-query: cards whose FN or EMAIL contains `query` (all cards if `None`).
+pub fn search_body(query: Option<&str>, limit: usize) -> String {
+    let filter = match query {
+        Some(q) => {
+            let q = xml_escape(q);
+            format!(
+                r#"
+  <card:filter test="anyof">
+    <card:prop-filter name="FN">
+      <card:text-match collation="i;unicode-casemap" match-type="contains">{q}</card:text-match>
+    </card:prop-filter>
+    <card:prop-filter name="EMAIL">
+      <card:text-match collation="i;unicode-casemap" match-type="contains">{q}</card:text-match>
+    </card:prop-filter>
+  </card:filter>"#
+            )
+        }
+        // Sabre (and RFC 6352 servers generally) treat a missing filter as "every card".
+        None => String::new(),
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
+  <d:prop>
+    <d:getetag/>
+    <card:address-data/>
+  </d:prop>{filter}
+  <card:limit>
+    <card:nresults>{limit}</card:nresults>
+  </card:limit>
+</card:addressbook-query>"#
+    )
+}
+
+fn uid_query_body(uid: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
+  <d:prop>
+    <d:getetag/>
+    <card:address-data/>
+  </d:prop>
+  <card:filter>
+    <card:prop-filter name="UID">
+      <card:text-match collation="i;octet" match-type="equals">{uid}</card:text-match>
+    </card:prop-filter>
+  </card:filter>
+</card:addressbook-query>"#,
+        uid = xml_escape(uid)
+    )
+}
+
+const ADDRESSBOOKS_PROPFIND: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
+  <d:prop>
+    <d:resourcetype/>
+    <d:displayname/>
+    <card:addressbook-description/>
+  </d:prop>
+</d:propfind>"#;
+
+fn addressbook_not_found(id: &str) -> NcError {
+    NcError::NotFound(format!(
+        "there is no address book with id \"{id}\" (list them with contacts_list_addressbooks)"
+    ))
+}
+
+fn contact_not_found(book: &str, uid: &str) -> NcError {
+    NcError::NotFound(format!(
+        "there is no contact with uid \"{uid}\" in address book \"{book}\" (find contacts \
+         with contacts_search)"
+    ))
+}
+
+fn addressbook_entry(response: &DavResponse) -> Option<AddressBook> {
+    if !response.has_resourcetype(NS_CARDDAV, "addressbook") {
+        return None;
+    }
+    let id = last_segment(&response.href);
+    Some(AddressBook {
+        name: response
+            .prop_text(NS_DAV, "displayname")
+            .map(str::to_owned)
+            .unwrap_or_else(|| id.clone()),
+        description: response
+            .prop_text(NS_CARDDAV, "addressbook-description")
+            .map(str::to_owned),
+        id,
+    })
+}
+
+fn card_object_of(response: &DavResponse) -> Option<CardObject> {
+    Some(CardObject {
+        name: last_segment(&response.href),
+        etag: response.etag(),
+        data: response.prop(NS_CARDDAV, "address-data")?.text.clone(),
+    })
+}
+
+impl Nextcloud {
+    fn addressbook_url(&self, user: &str, book: &str) -> Result<Url, NcError> {
+        validate_name(book, "the address book id")?;
+        self.url(&format!(
+            "remote.php/dav/addressbooks/users/{}/{}/",
+            encode_segment(user),
+            encode_segment(book)
+        ))
+    }
+
+    fn card_url(&self, user: &str, book: &str, name: &str) -> Result<Url, NcError> {
+        validate_name(name, "the contact file name")?;
+        self.url(&format!(
+            "remote.php/dav/addressbooks/users/{}/{}/{}",
+            encode_segment(user),
+            encode_segment(book),
+            encode_segment(name)
+        ))
+    }
+
+    pub async fn addressbooks_list(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+    ) -> Result<Vec<AddressBook>, NcError> {
+        let url = self.url(&format!(
+            "remote.php/dav/addressbooks/users/{}/",
+            encode_segment(user)
+        ))?;
+        let request = self.dav_xml_request(
+            auth,
+            "PROPFIND",
+            url,
+            Some("1"),
+            ADDRESSBOOKS_PROPFIND.into(),
+        )?;
+        let responses = self
+            .dav_multistatus(API, request, |status| match status {
+                StatusCode::NOT_FOUND => NcError::NotFound(
+                    "the user has no address books (is the Contacts app enabled?)".into(),
+                ),
+                s => unexpected(s),
+            })
+            .await?;
+        Ok(responses.iter().filter_map(addressbook_entry).collect())
+    }
+
+    /// Cards matching `query` (FN or EMAIL contains it, case-insensitive), at most `limit`.
+    pub async fn contacts_query(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        book: &str,
+        query: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CardObject>, NcError> {
+        let url = self.addressbook_url(user, book)?;
+        let request =
+            self.dav_xml_request(auth, "REPORT", url, Some("1"), search_body(query, limit))?;
+        let responses = self
+            .dav_multistatus(API, request, |status| match status {
+                StatusCode::NOT_FOUND => addressbook_not_found(book),
+                s => unexpected(s),
+            })
+            .await?;
+        Ok(responses.iter().filter_map(card_object_of).collect())
+    }
+
+    async fn card_get(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        book: &str,
+        name: &str,
+    ) -> Result<Option<CardObject>, NcError> {
+        let url = self.card_url(user, book, name)?;
+        let response = self
+            .send(
+                API,
+                self.request(auth, Method::GET, url)
+                    .header(reqwest::header::ACCEPT, "text/vcard"),
+            )
+            .await?;
+        match response.status() {
+            s if s.is_success() => {
+                let etag = dav::etag_header(response.headers());
+                let data = read_text(response, "contact").await?;
+                Ok(Some(CardObject {
+                    name: name.to_owned(),
+                    etag,
+                    data,
+                }))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// The card with `uid`: `{uid}.vcf`, else found by a UID addressbook-query.
+    pub async fn contacts_find(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        book: &str,
+        uid: &str,
+    ) -> Result<CardObject, NcError> {
+        let has_uid = |object: &CardObject| {
+            cards_of(&object.data)
+                .map(|cards| cards.iter().any(|c| c.text("UID").as_deref() == Some(uid)))
+                .unwrap_or(false)
+        };
+        let direct = format!("{uid}.vcf");
+        if validate_name(&direct, "uid").is_ok() {
+            if let Some(object) = self.card_get(auth, user, book, &direct).await? {
+                if has_uid(&object) {
+                    return Ok(object);
+                }
+            }
+        }
+        let url = self.addressbook_url(user, book)?;
+        let request = self.dav_xml_request(auth, "REPORT", url, Some("1"), uid_query_body(uid))?;
+        let responses = self
+            .dav_multistatus(API, request, |status| match status {
+                StatusCode::NOT_FOUND => addressbook_not_found(book),
+                s => unexpected(s),
+            })
+            .await?;
+        responses
+            .iter()
+            .filter_map(card_object_of)
+            .find(has_uid)
+            .ok_or_else(|| contact_not_found(book, uid))
+    }
+
+    /// Stores a card; `if_match` None means create only. Returns the new ETag if known.
+    pub async fn contacts_put(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        book: &str,
+        name: &str,
+        data: String,
+        if_match: Option<&str>,
+    ) -> Result<Option<String>, NcError> {
+        let url = self.card_url(user, book, name)?;
+        let mut request = self
+            .request(auth, Method::PUT, url)
+            .header(CONTENT_TYPE, "text/vcard; charset=utf-8")
+            .body(data);
+        request = match if_match {
+            Some(etag) => request.header(IF_MATCH, quote_etag(etag)),
+            None => request.header(IF_NONE_MATCH, "*"),
+        };
+        let response = self.send(API, request).await?;
+        match response.status() {
+            s if s.is_success() => {
+                if let Some(etag) = dav::etag_header(response.headers()) {
+                    return Ok(Some(etag));
+                }
+                Ok(self
+                    .card_get(auth, user, book, name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|o| o.etag))
+            }
+            StatusCode::PRECONDITION_FAILED => Err(match if_match {
+                Some(etag) => NcError::Conflict(format!(
+                    "the contact was changed since it was read (its ETag is no longer {etag}); \
+                     get it again with contacts_get, merge the changes and retry with the new \
+                     etag"
+                )),
+                None => NcError::AlreadyExists("a contact with this uid already exists".into()),
+            }),
+            StatusCode::NOT_FOUND | StatusCode::CONFLICT => Err(addressbook_not_found(book)),
+            StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => Err(
+                NcError::InvalidInput("Nextcloud refused the contact data".into()),
+            ),
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// Deletes the card `name`; `etag` makes it conditional. Returns false if it was gone.
+    pub async fn contacts_delete_object(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        book: &str,
+        name: &str,
+        etag: Option<&str>,
+    ) -> Result<bool, NcError> {
+        let url = self.card_url(user, book, name)?;
+        let mut request = self.request(auth, Method::DELETE, url);
+        if let Some(etag) = etag {
+            request = request.header(IF_MATCH, quote_etag(etag));
+        }
+        let response = self.send(API, request).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            StatusCode::PRECONDITION_FAILED => Err(NcError::Conflict(
+                "the contact was changed since it was read; get it again with contacts_get and \
+                 retry with the new etag"
+                    .into(),
+            )),
+            s => Err(unexpected(s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nextcloud::dav::{parse_multistatus, parse_xml};
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()
+    }
+
+    #[test]
+    fn new_card_round_trips() {
+        let fields = ContactFields {
+            full_name: Some("Jane Q. Doe".into()),
+            emails: Some(vec![
+                "jane@example.com".into(),
+                " ".into(),
+                "j@work.example".into(),
+            ]),
+            phones: Some(vec!["+49 30 1234".into()]),
+            org: Some("ACME; Inc, Ltd".into()),
+            note: Some(format!("Met at the fair.\nLikes tea, {}", "x".repeat(100))),
+            ..ContactFields::default()
+        };
+        let text = build_card("uid-9", &fields, now()).to_text();
+        assert!(text.starts_with("BEGIN:VCARD\r\nVERSION:3.0\r\n"));
+        assert!(text.contains("N:Doe;Jane Q.;;;\r\n"));
+        assert!(text.contains("ORG:ACME\\; Inc\\, Ltd\r\n"));
+        assert!(text.lines().all(|l| l.len() <= 75));
+        let cards = cards_of(&text).unwrap();
+        let contact = contact_of(&cards[0]);
+        assert_eq!(contact.uid, "uid-9");
+        assert_eq!(contact.full_name, "Jane Q. Doe");
+        assert_eq!(contact.given_name.as_deref(), Some("Jane Q."));
+        assert_eq!(contact.family_name.as_deref(), Some("Doe"));
+        let emails: Vec<&str> = contact.emails.iter().map(|e| e.value.as_str()).collect();
+        assert_eq!(emails, ["jane@example.com", "j@work.example"]);
+        assert_eq!(contact.phones[0].value, "+49 30 1234");
+        assert_eq!(contact.org.as_deref(), Some("ACME; Inc, Ltd"));
+        assert_eq!(contact.note, fields.note);
+    }
+
+    #[test]
+    fn update_keeps_unknown_properties_and_types() {
+        let stored = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:u1\r\nFN:Bob Smith\r\nN:Smith;Bob;;Mr.;\r\nitem1.EMAIL;TYPE=work:bob@old.example\r\nitem1.X-ABLABEL:office\r\nEMAIL;TYPE=home:bob@home.example\r\nTEL;TYPE=cell:tel:+1 555 0100\r\nPHOTO;VALUE=uri:https://example.com/p.jpg\r\nX-SOCIALPROFILE;TYPE=twitter:bob\r\nADR;TYPE=home:;;1 Main St;Springfield;IL;62701;USA\r\nEND:VCARD\r\n";
+        let fields = ContactFields {
+            given_name: Some("Robert".into()),
+            emails: Some(vec!["BOB@home.example".into(), "new@example.com".into()]),
+            note: Some("".into()),
+            ..ContactFields::default()
+        };
+        let updated = update_card_data(stored, &fields, now()).unwrap();
+        let card = &cards_of(&updated).unwrap()[0];
+        assert_eq!(card.prop("VERSION").unwrap().value, "4.0");
+        assert_eq!(card.prop("N").unwrap().value, "Smith;Robert;;Mr.;");
+        assert!(card.prop("PHOTO").is_some());
+        assert!(card.prop("X-SOCIALPROFILE").is_some());
+        assert!(card.prop("REV").is_some());
+        let emails: Vec<&Property> = card.props("EMAIL").collect();
+        assert_eq!(emails.len(), 2);
+        assert_eq!(emails[0].param_values("TYPE"), ["home"]);
+        assert_eq!(emails[1].value, "new@example.com");
+        let contact = contact_of(card);
+        assert_eq!(contact.full_name, "Bob Smith");
+        assert_eq!(contact.phones[0].value, "+1 555 0100");
+        assert_eq!(contact.phones[0].types, ["cell"]);
+        assert_eq!(contact.addresses[0].city, "Springfield");
+        assert_eq!(contact.addresses[0].types, ["home"]);
+    }
+
+    #[test]
+    fn query_bodies_are_valid_xml() {
+        let root = parse_xml(&search_body(Some("a&b"), 101)).unwrap();
+        assert!(root.is(NS_CARDDAV, "addressbook-query"));
+        let filter = root.child(NS_CARDDAV, "filter").unwrap();
+        assert_eq!(filter.attr("test"), Some("anyof"));
+        let names: Vec<&str> = filter
+            .children_named(NS_CARDDAV, "prop-filter")
+            .filter_map(|f| f.attr("name"))
+            .collect();
+        assert_eq!(names, ["FN", "EMAIL"]);
+        let matcher = filter.children[0].child(NS_CARDDAV, "text-match").unwrap();
+        assert_eq!(matcher.text, "a&b");
+        assert_eq!(matcher.attr("match-type"), Some("contains"));
+        let all = parse_xml(&search_body(None, 10)).unwrap();
+        assert!(all.child(NS_CARDDAV, "filter").is_none());
+        assert!(parse_xml(&uid_query_body("x\"y")).is_ok());
+    }
+
+    #[test]
+    fn addressbooks_from_propfind() {
+        let body = r#"<ns0:multistatus xmlns:ns0="DAV:" xmlns:ns1="urn:ietf:params:xml:ns:carddav">
+ <ns0:response><ns0:href>/remote.php/dav/addressbooks/users/alice/</ns0:href><ns0:propstat><ns0:prop><ns0:resourcetype><ns0:collection/></ns0:resourcetype></ns0:prop><ns0:status>HTTP/1.1 200 OK</ns0:status></ns0:propstat></ns0:response>
+ <ns0:response><ns0:href>/remote.php/dav/addressbooks/users/alice/contacts/</ns0:href><ns0:propstat><ns0:prop><ns0:resourcetype><ns0:collection/><ns1:addressbook/></ns0:resourcetype><ns0:displayname>Contacts</ns0:displayname></ns0:prop><ns0:status>HTTP/1.1 200 OK</ns0:status></ns0:propstat></ns0:response>
+</ns0:multistatus>"#;
+        let books: Vec<AddressBook> = parse_multistatus(body)
+            .unwrap()
+            .iter()
+            .filter_map(addressbook_entry)
+            .collect();
+        assert_eq!(books.len(), 1);
+        assert_eq!(books[0].id, "contacts");
+        assert_eq!(books[0].name, "Contacts");
+    }
+
+    #[test]
+    fn lists_split_at_unescaped_commas() {
+        assert_eq!(split_list("a,b\\,c,,d"), ["a", "b,c", "d"]);
+    }
+}

@@ -1,0 +1,1131 @@
+//! Shared WebDAV plumbing for the Files, CalDAV and CardDAV clients: user-supplied paths turned
+//! into percent-encoded URL paths (segment by segment, refusing `..` and control characters),
+//! PROPFIND / REPORT / SEARCH requests, a small namespace-aware parser for `207 Multi-Status`
+//! bodies (RFC 4918 §13), and iCalendar / vCard content lines (RFC 5545 §3.1, RFC 6350 §3.2)
+//! that both CalDAV and CardDAV objects are made of.
+
+use std::borrow::Cow;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use reqwest::header::{HeaderMap, CONTENT_TYPE, ETAG};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use url::Url;
+
+use super::{unquote_etag, NcAuth, NcError, Nextcloud};
+
+pub const NS_DAV: &str = "DAV:";
+pub const NS_CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
+pub const NS_CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
+pub const NS_OWNCLOUD: &str = "http://owncloud.org/ns";
+pub const NS_APPLE_ICAL: &str = "http://apple.com/ns/ical/";
+
+/// Largest XML or iCalendar/vCard body read from Nextcloud.
+pub const MAX_DAV_BODY: usize = 32 * 1024 * 1024;
+/// Deepest XML element nesting accepted (multistatus bodies need fewer than ten levels).
+const MAX_XML_DEPTH: usize = 64;
+/// Deepest iCalendar/vCard component nesting accepted (VCALENDAR > VEVENT > VALARM needs 3).
+const MAX_COMPONENT_DEPTH: usize = 16;
+/// Longest path a model may pass (bytes).
+const MAX_PATH_BYTES: usize = 4096;
+
+/// Characters left as they are in a path segment: RFC 3986 unreserved. Everything else,
+/// including `/`, `%`, `?` and `#`, is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+/// Splits a user-supplied path (`/Documents/report.txt`, `Documents/`, `` for the root) into
+/// its segments. Empty segments (doubled or surrounding slashes) are dropped; `.` and `..`
+/// segments, control characters and overlong paths are refused.
+pub fn path_segments(path: &str) -> Result<Vec<&str>, NcError> {
+    if path.len() > MAX_PATH_BYTES {
+        return Err(NcError::InvalidInput(format!(
+            "the path is longer than {MAX_PATH_BYTES} bytes"
+        )));
+    }
+    if path.chars().any(char::is_control) {
+        return Err(NcError::InvalidInput(
+            "the path contains control characters (such as a line break or tab)".into(),
+        ));
+    }
+    let mut segments = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" => {}
+            "." | ".." => {
+                return Err(NcError::InvalidInput(
+                    "`.` and `..` are not allowed in paths: give the full path from the root \
+                     of the user's files, e.g. \"Documents/report.txt\""
+                        .into(),
+                ))
+            }
+            s if s.trim().is_empty() => {
+                return Err(NcError::InvalidInput(
+                    "a path segment consists only of spaces".into(),
+                ))
+            }
+            s => segments.push(s),
+        }
+    }
+    Ok(segments)
+}
+
+/// The canonical form of a user path: segments joined by `/`, no leading or trailing slash
+/// (`""` is the root of the user's files).
+pub fn normalize_path(path: &str) -> Result<String, NcError> {
+    Ok(path_segments(path)?.join("/"))
+}
+
+/// One percent-encoded path segment.
+pub fn encode_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, SEGMENT).to_string()
+}
+
+/// A user path percent-encoded segment by segment (`a b/c#d` → `a%20b/c%23d`).
+pub fn encode_path(path: &str) -> Result<String, NcError> {
+    Ok(path_segments(path)?
+        .into_iter()
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+/// A single name (calendar or address book id, object file name): non-empty, no slash, not
+/// `.`/`..`, no control characters. `what` names it in the error message.
+pub fn validate_name(name: &str, what: &str) -> Result<(), NcError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(NcError::InvalidInput(format!("{what} must not be empty")));
+    }
+    if name.contains('/') || name == "." || name == ".." || name.chars().any(char::is_control) {
+        return Err(NcError::InvalidInput(format!(
+            "{what} must be a single name without `/`, `..` or control characters"
+        )));
+    }
+    if name.len() > 512 {
+        return Err(NcError::InvalidInput(format!("{what} is too long")));
+    }
+    Ok(())
+}
+
+/// The decoded path of an `href` from a multistatus body. Hrefs are usually absolute paths
+/// (`/remote.php/dav/files/alice/My%20File.txt`) but may be full URLs.
+pub fn decode_href(href: &str) -> String {
+    let href = href.trim();
+    let path = if href.starts_with("http://") || href.starts_with("https://") {
+        Url::parse(href)
+            .map(|u| u.path().to_owned())
+            .unwrap_or_else(|_| href.to_owned())
+    } else {
+        href.to_owned()
+    };
+    percent_decode_str(&path).decode_utf8_lossy().into_owned()
+}
+
+/// The part of a decoded href after `marker` (e.g. `/remote.php/dav/files/alice`), without
+/// surrounding slashes; `None` if the href is not below the marker. The marker is looked for
+/// anywhere so that a reverse-proxy prefix before `/remote.php` does not matter.
+pub fn strip_marker(decoded_href: &str, marker: &str) -> Option<String> {
+    let marker = marker.trim_end_matches('/');
+    let at = decoded_href.find(marker)?;
+    let rest = &decoded_href[at + marker.len()..];
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    Some(rest.trim_matches('/').to_owned())
+}
+
+/// The last non-empty segment of a decoded href (`/a/b/c/` → `c`).
+pub fn last_segment(decoded_href: &str) -> String {
+    decoded_href
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Text escaped for an XML element or attribute value.
+pub fn xml_escape(text: &str) -> Cow<'_, str> {
+    quick_xml::escape::escape(text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------------------------
+
+pub fn dav_method(name: &'static str) -> Result<Method, NcError> {
+    Method::from_bytes(name.as_bytes())
+        .map_err(|_| NcError::InvalidInput(format!("{name} is not an HTTP method")))
+}
+
+/// The ETag of a response (`ETag`, else Nextcloud's `OC-ETag`), unquoted.
+pub fn etag_header(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(ETAG)
+        .or_else(|| headers.get("OC-ETag"))
+        .and_then(|v| v.to_str().ok())
+        .map(unquote_etag)
+        .filter(|e| !e.is_empty())
+}
+
+/// Reads a response body, refusing one larger than `limit` bytes. `Ok(None)` means too large.
+pub async fn read_body_limited(
+    mut response: Response,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, NcError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Ok(None);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(Some(body)),
+            Err(e) => {
+                tracing::warn!(error = %e.without_url(), "reading a Nextcloud response failed");
+                return Err(NcError::Unavailable("the response was cut off".into()));
+            }
+        }
+    }
+}
+
+/// A body as UTF-8 text within [`MAX_DAV_BODY`].
+pub async fn read_text(response: Response, what: &str) -> Result<String, NcError> {
+    let body = read_body_limited(response, MAX_DAV_BODY)
+        .await?
+        .ok_or_else(|| NcError::BadResponse(format!("the {what} is too large")))?;
+    String::from_utf8(body).map_err(|_| NcError::BadResponse(format!("the {what} is not UTF-8")))
+}
+
+/// Default error for an unexpected status.
+pub fn unexpected(status: StatusCode) -> NcError {
+    NcError::BadResponse(format!("HTTP {}", status.as_u16()))
+}
+
+impl Nextcloud {
+    /// A WebDAV request carrying an XML body (PROPFIND, REPORT, SEARCH).
+    pub fn dav_xml_request(
+        &self,
+        auth: &NcAuth,
+        method: &'static str,
+        url: Url,
+        depth: Option<&'static str>,
+        body: String,
+    ) -> Result<RequestBuilder, NcError> {
+        let mut request = self
+            .request(auth, dav_method(method)?, url)
+            .header(CONTENT_TYPE, "application/xml; charset=utf-8")
+            .body(body);
+        if let Some(depth) = depth {
+            request = request.header("Depth", depth);
+        }
+        Ok(request)
+    }
+
+    /// Sends a PROPFIND/REPORT/SEARCH and parses its multistatus. Statuses other than 207 and
+    /// 200 (and those `send` maps) become the error `on_error` returns.
+    pub async fn dav_multistatus(
+        &self,
+        api: &'static str,
+        request: RequestBuilder,
+        on_error: impl FnOnce(StatusCode) -> NcError,
+    ) -> Result<Vec<DavResponse>, NcError> {
+        let response = self.send(api, request).await?;
+        let status = response.status();
+        if status != StatusCode::MULTI_STATUS && status != StatusCode::OK {
+            return Err(on_error(status));
+        }
+        let body = read_text(response, "WebDAV answer").await?;
+        parse_multistatus(&body)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// XML
+// ---------------------------------------------------------------------------------------------
+
+/// An XML element with its namespace resolved (`ns` is the namespace URI, empty if none).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct XmlElement {
+    pub ns: String,
+    pub name: String,
+    /// Attributes by local name (namespace declarations left out).
+    pub attrs: Vec<(String, String)>,
+    /// The element's own character data (entities resolved), children's text not included.
+    pub text: String,
+    pub children: Vec<XmlElement>,
+}
+
+impl XmlElement {
+    pub fn is(&self, ns: &str, name: &str) -> bool {
+        self.ns == ns && self.name == name
+    }
+
+    pub fn child(&self, ns: &str, name: &str) -> Option<&XmlElement> {
+        self.children.iter().find(|c| c.is(ns, name))
+    }
+
+    pub fn children_named<'a>(
+        &'a self,
+        ns: &'a str,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a XmlElement> + 'a {
+        self.children.iter().filter(move |c| c.is(ns, name))
+    }
+
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The trimmed text, `None` if empty.
+    pub fn text_value(&self) -> Option<&str> {
+        Some(self.text.trim()).filter(|t| !t.is_empty())
+    }
+}
+
+fn xml_error(detail: impl std::fmt::Display) -> NcError {
+    NcError::BadResponse(format!("the WebDAV answer is not valid XML ({detail})"))
+}
+
+fn resolved_ns(result: &ResolveResult<'_>) -> Result<String, NcError> {
+    match result {
+        ResolveResult::Bound(ns) => Ok(String::from_utf8_lossy(ns.as_ref()).into_owned()),
+        ResolveResult::Unbound => Ok(String::new()),
+        ResolveResult::Unknown(prefix) => Err(xml_error(format!(
+            "undeclared namespace prefix `{}`",
+            String::from_utf8_lossy(prefix)
+        ))),
+    }
+}
+
+fn start_element(
+    ns: String,
+    start: &quick_xml::events::BytesStart<'_>,
+) -> Result<XmlElement, NcError> {
+    let mut attrs = Vec::new();
+    for attr in start.attributes() {
+        let attr = attr.map_err(xml_error)?;
+        if attr.key.as_namespace_binding().is_some() {
+            continue;
+        }
+        let value = attr.unescape_value().map_err(xml_error)?;
+        attrs.push((
+            String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned(),
+            value.into_owned(),
+        ));
+    }
+    Ok(XmlElement {
+        ns,
+        name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
+        attrs,
+        text: String::new(),
+        children: Vec::new(),
+    })
+}
+
+/// Parses an XML document into its root element, namespaces resolved.
+pub fn parse_xml(body: &str) -> Result<XmlElement, NcError> {
+    let mut reader = NsReader::from_str(body);
+    let mut stack: Vec<XmlElement> = Vec::new();
+    let mut root: Option<XmlElement> = None;
+    loop {
+        let (result, event) = reader.read_resolved_event().map_err(xml_error)?;
+        let ns = match event {
+            Event::Start(_) | Event::Empty(_) => resolved_ns(&result)?,
+            _ => String::new(),
+        };
+        match event {
+            Event::Start(start) => {
+                if stack.len() >= MAX_XML_DEPTH {
+                    return Err(xml_error("nested too deeply"));
+                }
+                stack.push(start_element(ns, &start)?);
+            }
+            Event::Empty(start) => {
+                let element = start_element(ns, &start)?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(element),
+                    None if root.is_none() => root = Some(element),
+                    None => return Err(xml_error("more than one root element")),
+                }
+            }
+            Event::End(_) => {
+                let element = stack.pop().ok_or_else(|| xml_error("unbalanced end tag"))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(element),
+                    None if root.is_none() => root = Some(element),
+                    None => return Err(xml_error("more than one root element")),
+                }
+            }
+            Event::Text(text) => {
+                if let Some(current) = stack.last_mut() {
+                    current
+                        .text
+                        .push_str(&text.xml10_content().map_err(xml_error)?);
+                }
+            }
+            Event::CData(data) => {
+                if let Some(current) = stack.last_mut() {
+                    current
+                        .text
+                        .push_str(&data.xml10_content().map_err(xml_error)?);
+                }
+            }
+            Event::GeneralRef(reference) => {
+                if let Some(current) = stack.last_mut() {
+                    if let Some(c) = reference.resolve_char_ref().map_err(xml_error)? {
+                        current.text.push(c);
+                    } else {
+                        let name = reference.decode().map_err(xml_error)?;
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(value) => current.text.push_str(value),
+                            None => {
+                                return Err(xml_error(format!("unknown entity &{name};")));
+                            }
+                        }
+                    }
+                }
+            }
+            Event::Eof => break,
+            Event::Comment(_) | Event::Decl(_) | Event::PI(_) | Event::DocType(_) => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(xml_error("the document ends inside an element"));
+    }
+    root.ok_or_else(|| xml_error("no root element"))
+}
+
+/// One `DAV:response` of a multistatus.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DavResponse {
+    /// The href, percent-decoded (a path such as `/remote.php/dav/files/alice/a b.txt`).
+    pub href: String,
+    /// The response-level status (for responses without propstat, e.g. 404 or 507).
+    pub status: Option<u16>,
+    /// Properties from the propstats with a 2xx status.
+    pub props: Vec<XmlElement>,
+}
+
+impl DavResponse {
+    pub fn prop(&self, ns: &str, name: &str) -> Option<&XmlElement> {
+        self.props.iter().find(|p| p.is(ns, name))
+    }
+
+    /// A property's trimmed text, `None` if missing or empty.
+    pub fn prop_text(&self, ns: &str, name: &str) -> Option<&str> {
+        self.prop(ns, name).and_then(XmlElement::text_value)
+    }
+
+    /// Whether `DAV:resourcetype` contains the element `{ns}name`.
+    pub fn has_resourcetype(&self, ns: &str, name: &str) -> bool {
+        self.prop(NS_DAV, "resourcetype")
+            .is_some_and(|rt| rt.child(ns, name).is_some())
+    }
+
+    pub fn is_collection(&self) -> bool {
+        self.has_resourcetype(NS_DAV, "collection")
+    }
+
+    pub fn etag(&self) -> Option<String> {
+        self.prop_text(NS_DAV, "getetag")
+            .map(unquote_etag)
+            .filter(|e| !e.is_empty())
+    }
+}
+
+/// `HTTP/1.1 200 OK` → 200.
+fn parse_status_line(line: &str) -> Option<u16> {
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Parses a `DAV:multistatus` body (any namespace prefixes, hrefs percent-decoded).
+pub fn parse_multistatus(body: &str) -> Result<Vec<DavResponse>, NcError> {
+    let root = parse_xml(body)?;
+    if !root.is(NS_DAV, "multistatus") {
+        return Err(NcError::BadResponse(format!(
+            "expected a WebDAV multistatus, got <{}>",
+            root.name
+        )));
+    }
+    let mut responses = Vec::new();
+    for response in root.children_named(NS_DAV, "response") {
+        let Some(href) = response
+            .child(NS_DAV, "href")
+            .and_then(XmlElement::text_value)
+        else {
+            continue;
+        };
+        let mut entry = DavResponse {
+            href: decode_href(href),
+            status: response
+                .child(NS_DAV, "status")
+                .and_then(XmlElement::text_value)
+                .and_then(parse_status_line),
+            props: Vec::new(),
+        };
+        for propstat in response.children_named(NS_DAV, "propstat") {
+            let status = propstat
+                .child(NS_DAV, "status")
+                .and_then(XmlElement::text_value)
+                .and_then(parse_status_line);
+            if !status.is_some_and(|s| (200..300).contains(&s)) {
+                continue;
+            }
+            if let Some(prop) = propstat.child(NS_DAV, "prop") {
+                entry.props.extend(prop.children.iter().cloned());
+            }
+        }
+        responses.push(entry);
+    }
+    Ok(responses)
+}
+
+// ---------------------------------------------------------------------------------------------
+// iCalendar / vCard content lines
+// ---------------------------------------------------------------------------------------------
+
+/// One content line: `NAME;PARAM=a,b:value`. The value is kept as written (escaped), so that
+/// properties this server does not understand survive a read-modify-write unchanged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    /// Upper-cased name, with a vCard group prefix if there was one (`ITEM1.EMAIL`).
+    pub name: String,
+    /// Parameters with upper-cased names; values unquoted.
+    pub params: Vec<(String, Vec<String>)>,
+    pub value: String,
+}
+
+impl Property {
+    pub fn new(name: &str, value: impl Into<String>) -> Self {
+        Self {
+            name: name.to_ascii_uppercase(),
+            params: Vec::new(),
+            value: value.into(),
+        }
+    }
+
+    /// A property whose value is TEXT (escaped here).
+    pub fn text(name: &str, value: &str) -> Self {
+        Self::new(name, escape_text(value))
+    }
+
+    pub fn with_param(mut self, name: &str, value: &str) -> Self {
+        self.params
+            .push((name.to_ascii_uppercase(), vec![value.to_owned()]));
+        self
+    }
+
+    /// The name without a vCard group prefix.
+    pub fn base_name(&self) -> &str {
+        self.name.rsplit('.').next().unwrap_or(&self.name)
+    }
+
+    /// The first value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.first())
+            .map(String::as_str)
+    }
+
+    /// All values of parameter `name` (e.g. every TYPE), each split at commas.
+    pub fn param_values(&self, name: &str) -> Vec<String> {
+        self.params
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.iter())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The value as TEXT, unescaped.
+    pub fn text_value(&self) -> String {
+        unescape_text(&self.value)
+    }
+
+    /// Writes the folded content line (CRLF-terminated).
+    pub fn write(&self, out: &mut String) {
+        let mut line = self.name.clone();
+        for (name, values) in &self.params {
+            line.push(';');
+            line.push_str(name);
+            line.push('=');
+            let encoded: Vec<String> = values.iter().map(|v| encode_param_value(v)).collect();
+            line.push_str(&encoded.join(","));
+        }
+        line.push(':');
+        line.push_str(&self.value);
+        fold_line(&line, out);
+    }
+}
+
+/// A component (`BEGIN:X` … `END:X`) with its properties and sub-components, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub name: String,
+    pub properties: Vec<Property>,
+    pub components: Vec<Component>,
+}
+
+impl Component {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_ascii_uppercase(),
+            properties: Vec::new(),
+            components: Vec::new(),
+        }
+    }
+
+    /// The first property with this name (group prefixes ignored).
+    pub fn prop(&self, name: &str) -> Option<&Property> {
+        self.properties
+            .iter()
+            .find(|p| p.base_name().eq_ignore_ascii_case(name))
+    }
+
+    pub fn props<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Property> + 'a {
+        self.properties
+            .iter()
+            .filter(move |p| p.base_name().eq_ignore_ascii_case(name))
+    }
+
+    /// A TEXT property's unescaped value, `None` if missing or blank.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.prop(name)
+            .map(Property::text_value)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn remove(&mut self, name: &str) {
+        self.properties
+            .retain(|p| !p.base_name().eq_ignore_ascii_case(name));
+    }
+
+    /// Replaces every property called `property.name` by `property`, keeping the position of
+    /// the first one (or appending).
+    pub fn set(&mut self, property: Property) {
+        let name = property.base_name().to_owned();
+        match self
+            .properties
+            .iter()
+            .position(|p| p.base_name().eq_ignore_ascii_case(&name))
+        {
+            Some(at) => {
+                self.properties[at] = property;
+                let mut index = 0;
+                self.properties.retain(|p| {
+                    let keep = index <= at || !p.base_name().eq_ignore_ascii_case(&name);
+                    index += 1;
+                    keep
+                });
+            }
+            None => self.properties.push(property),
+        }
+    }
+
+    /// Sets a TEXT property, or removes it when `value` is blank.
+    pub fn set_text(&mut self, name: &str, value: &str) {
+        if value.trim().is_empty() {
+            self.remove(name);
+        } else {
+            self.set(Property::text(name, value));
+        }
+    }
+
+    /// Serializes with CRLF line ends and 75-octet folding.
+    pub fn write(&self, out: &mut String) {
+        fold_line(&format!("BEGIN:{}", self.name), out);
+        for property in &self.properties {
+            property.write(out);
+        }
+        for component in &self.components {
+            component.write(out);
+        }
+        fold_line(&format!("END:{}", self.name), out);
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+}
+
+/// Joins folded lines: a line starting with a space or tab continues the previous one (RFC 5545
+/// §3.1). Accepts CRLF and bare LF; drops empty lines.
+pub fn unfold(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for raw in text.split('\n') {
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        if let Some(rest) = line.strip_prefix([' ', '\t']) {
+            if let Some(last) = lines.last_mut() {
+                last.push_str(rest);
+                continue;
+            }
+        }
+        if !line.trim().is_empty() {
+            lines.push(line.to_owned());
+        }
+    }
+    lines
+}
+
+/// Writes `line` folded so that no physical line exceeds 75 octets (continuations start with
+/// one space), never splitting a UTF-8 character; ends with CRLF.
+pub fn fold_line(line: &str, out: &mut String) {
+    let mut width = 0;
+    for c in line.chars() {
+        let len = c.len_utf8();
+        if width + len > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += len;
+    }
+    out.push_str("\r\n");
+}
+
+/// RFC 6868 parameter value decoding (`^n` newline, `^'` double quote, `^^` caret).
+fn decode_param_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '^' {
+            match chars.peek() {
+                Some('n') | Some('N') => {
+                    out.push('\n');
+                    chars.next();
+                }
+                Some('\'') => {
+                    out.push('"');
+                    chars.next();
+                }
+                Some('^') => {
+                    out.push('^');
+                    chars.next();
+                }
+                _ => out.push('^'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn encode_param_value(value: &str) -> String {
+    let needs_caret = value.contains(['"', '\n', '\r']);
+    let encoded = if needs_caret {
+        value
+            .replace('^', "^^")
+            .replace("\r\n", "^n")
+            .replace(['\n', '\r'], "^n")
+            .replace('"', "^'")
+    } else {
+        value.to_owned()
+    };
+    if encoded.contains([':', ';', ',']) {
+        format!("\"{encoded}\"")
+    } else {
+        encoded
+    }
+}
+
+/// Parses one unfolded content line; `None` if it is malformed.
+pub fn parse_line(line: &str) -> Option<Property> {
+    let name_end = line.find([';', ':'])?;
+    let name = line[..name_end].trim();
+    if name.is_empty() {
+        return None;
+    }
+    let mut rest = &line[name_end..];
+    let mut params: Vec<(String, Vec<String>)> = Vec::new();
+    while let Some(after) = rest.strip_prefix(';') {
+        let end = after.find(['=', ';', ':'])?;
+        let param_name = after[..end].trim().to_ascii_uppercase();
+        let mut tail = &after[end..];
+        if let Some(values_text) = tail.strip_prefix('=') {
+            let mut values = Vec::new();
+            tail = values_text;
+            loop {
+                if let Some(quoted) = tail.strip_prefix('"') {
+                    let close = quoted.find('"')?;
+                    values.push(decode_param_value(&quoted[..close]));
+                    tail = &quoted[close + 1..];
+                } else {
+                    let end = tail.find([',', ';', ':']).unwrap_or(tail.len());
+                    values.push(decode_param_value(&tail[..end]));
+                    tail = &tail[end..];
+                }
+                match tail.strip_prefix(',') {
+                    Some(more) => tail = more,
+                    None => break,
+                }
+            }
+            params.push((param_name, values));
+        } else if !param_name.is_empty() {
+            // vCard 2.1 style bare parameter (`TEL;HOME:…`) means TYPE=HOME.
+            params.push(("TYPE".into(), vec![param_name]));
+        }
+        rest = tail;
+    }
+    let value = rest.strip_prefix(':')?;
+    Some(Property {
+        name: name.to_ascii_uppercase(),
+        params,
+        value: value.to_owned(),
+    })
+}
+
+/// Parses iCalendar or vCard text into its top-level components (usually one VCALENDAR or
+/// VCARD). Malformed lines are skipped; unbalanced BEGIN/END is an error.
+pub fn parse_components(text: &str) -> Result<Vec<Component>, String> {
+    let mut roots = Vec::new();
+    let mut stack: Vec<Component> = Vec::new();
+    for line in unfold(text) {
+        let Some(property) = parse_line(&line) else {
+            continue;
+        };
+        match property.name.as_str() {
+            "BEGIN" => {
+                if stack.len() >= MAX_COMPONENT_DEPTH {
+                    return Err("components are nested too deeply".into());
+                }
+                stack.push(Component::new(property.value.trim()));
+            }
+            "END" => {
+                let component = stack
+                    .pop()
+                    .ok_or_else(|| format!("END:{} without BEGIN", property.value.trim()))?;
+                if !component.name.eq_ignore_ascii_case(property.value.trim()) {
+                    return Err(format!(
+                        "BEGIN:{} is closed by END:{}",
+                        component.name,
+                        property.value.trim()
+                    ));
+                }
+                match stack.last_mut() {
+                    Some(parent) => parent.components.push(component),
+                    None => roots.push(component),
+                }
+            }
+            _ => {
+                if let Some(current) = stack.last_mut() {
+                    current.properties.push(property);
+                }
+            }
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(format!("BEGIN:{} is never closed", open.name));
+    }
+    Ok(roots)
+}
+
+/// Escapes TEXT (RFC 5545 §3.3.11, RFC 6350 §3.4): backslash, semicolon, comma, line breaks.
+pub fn escape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push_str("\\n");
+            }
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Reverses [`escape_text`]; also accepts `\N` and the non-standard `\:`.
+pub fn unescape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') | Some('N') => out.push('\n'),
+            Some(other @ ('\\' | ';' | ',' | ':')) => out.push(other),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Splits a structured value (N, ADR, ORG) at unescaped `;` and unescapes each part.
+pub fn split_structured(value: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                current.push('\\');
+                if let Some(next) = chars.next() {
+                    current.push(next);
+                }
+            }
+            ';' => parts.push(unescape_text(&std::mem::take(&mut current))),
+            c => current.push(c),
+        }
+    }
+    parts.push(unescape_text(&current));
+    parts
+}
+
+/// Joins parts into a structured value, escaping each.
+pub fn join_structured<S: AsRef<str>>(parts: &[S]) -> String {
+    parts
+        .iter()
+        .map(|p| escape_text(p.as_ref()))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// A random RFC 4122 version 4 UUID (for iCalendar and vCard UIDs and file names).
+pub fn random_uid() -> Result<String, NcError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| NcError::Unavailable("the system has no randomness available".into()))?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multistatus_with_any_prefixes_and_encoded_hrefs() {
+        let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<D:multistatus xmlns:D="DAV:" xmlns:x1="http://owncloud.org/ns">
+  <D:response>
+    <D:href>/remote.php/dav/files/alice/My%20Docs/</D:href>
+    <D:propstat>
+      <D:prop>
+        <D:resourcetype><D:collection/></D:resourcetype>
+        <D:getetag>&quot;abc&quot;</D:getetag>
+        <x1:size>42</x1:size>
+      </D:prop>
+      <D:status>HTTP/1.1 200 OK</D:status>
+    </D:propstat>
+    <D:propstat>
+      <D:prop><D:getcontentlength/></D:prop>
+      <D:status>HTTP/1.1 404 Not Found</D:status>
+    </D:propstat>
+  </D:response>
+  <D:response>
+    <D:href>https://cloud.example.com/remote.php/dav/files/alice/My%20Docs/R%C3%A9sum%C3%A9%20%231.txt</D:href>
+    <D:propstat>
+      <D:prop>
+        <D:resourcetype/>
+        <D:getcontentlength>12</D:getcontentlength>
+        <D:displayname><![CDATA[Résumé #1.txt]]></D:displayname>
+      </D:prop>
+      <D:status>HTTP/1.1 200 OK</D:status>
+    </D:propstat>
+  </D:response>
+</D:multistatus>"#;
+        let responses = parse_multistatus(body).unwrap();
+        assert_eq!(responses.len(), 2);
+        assert_eq!(responses[0].href, "/remote.php/dav/files/alice/My Docs/");
+        assert!(responses[0].is_collection());
+        assert_eq!(responses[0].etag().as_deref(), Some("abc"));
+        assert_eq!(responses[0].prop_text(NS_OWNCLOUD, "size"), Some("42"));
+        assert!(responses[0].prop(NS_DAV, "getcontentlength").is_none());
+        assert_eq!(
+            responses[1].href,
+            "/remote.php/dav/files/alice/My Docs/Résumé #1.txt"
+        );
+        assert!(!responses[1].is_collection());
+        assert_eq!(
+            responses[1].prop_text(NS_DAV, "displayname"),
+            Some("Résumé #1.txt")
+        );
+
+        // Default namespace and unusual prefixes resolve to the same names.
+        let body = r#"<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+  <response><href>/remote.php/dav/calendars/alice/personal/</href>
+    <propstat><prop>
+      <resourcetype><collection/><C:calendar/></resourcetype>
+      <C:supported-calendar-component-set><C:comp name="VEVENT"/><C:comp name="VTODO"/></C:supported-calendar-component-set>
+    </prop><status>HTTP/1.1 200 OK</status></propstat>
+  </response>
+  <response><href>/remote.php/dav/calendars/alice/gone/</href><status>HTTP/1.1 404 Not Found</status></response>
+</multistatus>"#;
+        let responses = parse_multistatus(body).unwrap();
+        assert!(responses[0].has_resourcetype(NS_CALDAV, "calendar"));
+        let comps: Vec<&str> = responses[0]
+            .prop(NS_CALDAV, "supported-calendar-component-set")
+            .unwrap()
+            .children_named(NS_CALDAV, "comp")
+            .filter_map(|c| c.attr("name"))
+            .collect();
+        assert_eq!(comps, ["VEVENT", "VTODO"]);
+        assert_eq!(responses[1].status, Some(404));
+        assert!(responses[1].props.is_empty());
+    }
+
+    #[test]
+    fn xml_errors_are_reported() {
+        assert!(parse_multistatus("<a:multistatus xmlns:a=\"DAV:\">").is_err());
+        assert!(parse_multistatus("<x:multistatus>").is_err());
+        assert!(parse_multistatus("<foo xmlns=\"DAV:\"/>").is_err());
+        assert!(parse_multistatus("not xml at all").is_err());
+        let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
+        assert!(parse_xml(&deep).is_err());
+    }
+
+    #[test]
+    fn paths_are_encoded_per_segment_and_dot_dot_refused() {
+        assert_eq!(
+            encode_path("/Documents//My File #1.txt").unwrap(),
+            "Documents/My%20File%20%231.txt"
+        );
+        assert_eq!(encode_path("").unwrap(), "");
+        assert_eq!(encode_path("/").unwrap(), "");
+        assert_eq!(encode_path("ä/100%?x").unwrap(), "%C3%A4/100%25%3Fx");
+        assert_eq!(normalize_path("/a/b/").unwrap(), "a/b");
+        assert!(encode_path("a/../b").is_err());
+        assert!(encode_path("..").is_err());
+        assert!(encode_path("./a").is_err());
+        assert!(encode_path("a\nb").is_err());
+        assert!(encode_path("a\u{0}b").is_err());
+        assert!(encode_path("a/   /b").is_err());
+        assert!(encode_path("a..b/c...").is_ok());
+        assert!(validate_name("personal", "calendar id").is_ok());
+        assert!(validate_name("a/b", "calendar id").is_err());
+        assert!(validate_name("..", "calendar id").is_err());
+        assert!(validate_name(" ", "calendar id").is_err());
+    }
+
+    #[test]
+    fn hrefs_are_decoded_and_stripped() {
+        let href = decode_href("/nc/remote.php/dav/files/bob%40example.com/a%2Fb/c");
+        assert_eq!(href, "/nc/remote.php/dav/files/bob@example.com/a/b/c");
+        assert_eq!(
+            strip_marker(&href, "/remote.php/dav/files/bob@example.com").as_deref(),
+            Some("a/b/c")
+        );
+        assert_eq!(
+            strip_marker("/remote.php/dav/files/bob/", "/remote.php/dav/files/bob").as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            strip_marker("/remote.php/dav/files/bobby/x", "/remote.php/dav/files/bob"),
+            None
+        );
+        assert_eq!(last_segment("/a/b/personal/"), "personal");
+    }
+
+    #[test]
+    fn content_lines_parse_params_and_unfold() {
+        let text = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Jane\r\n  Doe\r\nitem1.EMAIL;TYPE=INTERNET,WORK;X-LABEL=\"a:b;c\":jane@example.com\r\nTEL;HOME:123\r\nNOTE;X-Q=^'hi^'^n:line\\nnext\\, more\\; end\\\\\r\nEND:VCARD\r\n";
+        let components = parse_components(text).unwrap();
+        assert_eq!(components.len(), 1);
+        let card = &components[0];
+        assert_eq!(card.text("FN").as_deref(), Some("Jane Doe"));
+        let email = card.prop("EMAIL").unwrap();
+        assert_eq!(email.name, "ITEM1.EMAIL");
+        assert_eq!(email.param_values("TYPE"), ["INTERNET", "WORK"]);
+        assert_eq!(email.param("X-LABEL"), Some("a:b;c"));
+        assert_eq!(email.value, "jane@example.com");
+        assert_eq!(card.prop("TEL").unwrap().param_values("type"), ["HOME"]);
+        let note = card.prop("NOTE").unwrap();
+        assert_eq!(note.param("X-Q"), Some("\"hi\"\n"));
+        assert_eq!(note.text_value(), "line\nnext, more; end\\");
+        // Round trip keeps everything.
+        let again = parse_components(&card.to_text()).unwrap();
+        assert_eq!(&again[0], card);
+    }
+
+    #[test]
+    fn folding_respects_75_octets_and_utf8() {
+        let long = format!("DESCRIPTION:{}", "ä€x".repeat(60));
+        let mut out = String::new();
+        fold_line(&long, &mut out);
+        for line in out.split("\r\n") {
+            assert!(line.len() <= 75, "{} octets: {line}", line.len());
+        }
+        assert_eq!(unfold(&out), vec![long]);
+    }
+
+    #[test]
+    fn text_escaping_round_trips() {
+        let raw = "a,b;c\\d\r\ne\nf";
+        let escaped = escape_text(raw);
+        assert_eq!(escaped, "a\\,b\\;c\\\\d\\ne\\nf");
+        assert_eq!(unescape_text(&escaped), "a,b;c\\d\ne\nf");
+        assert_eq!(
+            split_structured("Doe;Jane\\;Ann;;Dr.;"),
+            ["Doe", "Jane;Ann", "", "Dr.", ""]
+        );
+        assert_eq!(join_structured(&["Doe", "Jane;Ann"]), "Doe;Jane\\;Ann");
+    }
+
+    #[test]
+    fn unbalanced_components_are_errors() {
+        assert!(parse_components("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n").is_err());
+        assert!(parse_components("BEGIN:VCALENDAR\r\n").is_err());
+        assert!(parse_components("END:VCALENDAR\r\n").is_err());
+    }
+
+    #[test]
+    fn uids_are_uuid_v4() {
+        let a = random_uid().unwrap();
+        let b = random_uid().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "4");
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit() || c == '-'));
+    }
+}

@@ -1,0 +1,710 @@
+//! Nextcloud Files over WebDAV (`remote.php/dav/files/{user}/…`, RFC 4918) and file search
+//! (`SEARCH` on `remote.php/dav/`, RFC 5323 as Nextcloud implements it). Paths given here are
+//! user paths relative to the root of the user's files; [`super::dav`] validates and encodes
+//! them.
+
+use reqwest::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use url::Url;
+
+use super::dav::{
+    self, encode_path, encode_segment, normalize_path, read_body_limited, strip_marker, unexpected,
+    xml_escape, DavResponse, NS_DAV, NS_OWNCLOUD,
+};
+use super::{quote_etag, NcAuth, NcError, Nextcloud};
+
+const API: &str = "files";
+
+const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">
+  <d:prop>
+    <d:resourcetype/>
+    <d:getcontentlength/>
+    <d:getcontenttype/>
+    <d:getlastmodified/>
+    <d:getetag/>
+    <oc:size/>
+  </d:prop>
+</d:propfind>"#;
+
+/// One file or folder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileEntry {
+    pub name: String,
+    /// Path relative to the root of the user's files (`""` is the root).
+    pub path: String,
+    /// `"file"` or `"folder"`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+impl FileEntry {
+    pub fn is_folder(&self) -> bool {
+        self.kind == "folder"
+    }
+}
+
+/// What reading a file as text gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadOutcome {
+    Text(Box<TextFileParts>),
+    /// Larger than the limit.
+    TooLarge,
+    /// Not text; the content type.
+    Binary(String),
+}
+
+/// A text file's content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextFileParts {
+    pub content: String,
+    pub etag: Option<String>,
+    pub content_type: Option<String>,
+}
+
+/// Condition of a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteCondition<'a> {
+    /// Create or overwrite.
+    Any,
+    /// Only if the file still has this ETag (`If-Match`).
+    IfMatch(&'a str),
+    /// Only if nothing exists at the path (`If-None-Match: *`).
+    CreateOnly,
+}
+
+/// Result of a PUT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub created: bool,
+    pub etag: Option<String>,
+}
+
+/// HTTP-date (`Tue, 05 Mar 2024 10:00:00 GMT`) → RFC 3339; unparsable values are kept.
+fn http_date_to_rfc3339(value: &str) -> String {
+    chrono::DateTime::parse_from_rfc2822(value)
+        .map(|d| {
+            d.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .unwrap_or_else(|_| value.to_owned())
+}
+
+/// The media types that are never text, whatever their bytes look like.
+pub fn is_binary_content_type(content_type: &str) -> bool {
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if ct.starts_with("text/") || ct.ends_with("+xml") || ct.ends_with("+json") {
+        return false;
+    }
+    const BINARY_PREFIXES: &[&str] = &[
+        "image/",
+        "audio/",
+        "video/",
+        "font/",
+        "model/",
+        "application/pdf",
+        "application/zip",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/x-7z",
+        "application/x-rar",
+        "application/vnd.rar",
+        "application/x-bzip",
+        "application/x-xz",
+        "application/msword",
+        "application/vnd.ms-",
+        "application/vnd.openxmlformats",
+        "application/vnd.oasis.opendocument",
+        "application/x-iso9660",
+        "application/wasm",
+        "application/x-executable",
+        "application/x-sharedlib",
+        "application/java-archive",
+        "application/x-sqlite",
+        "application/epub",
+        "application/x-msdownload",
+        "application/vnd.android",
+    ];
+    BINARY_PREFIXES.iter().any(|p| ct.starts_with(p))
+}
+
+/// Bytes as text: valid UTF-8 without NUL bytes (a byte-order mark is dropped).
+pub fn bytes_as_text(bytes: Vec<u8>) -> Option<String> {
+    if bytes.contains(&0) {
+        return None;
+    }
+    let mut text = String::from_utf8(bytes).ok()?;
+    if text.starts_with('\u{feff}') {
+        text.remove(0);
+    }
+    Some(text)
+}
+
+fn not_found(path: &str) -> NcError {
+    NcError::NotFound(format!(
+        "there is no file or folder at \"{path}\" (list the parent folder with files_list or \
+         search with files_find)"
+    ))
+}
+
+fn parent_missing(path: &str) -> NcError {
+    let parent = path.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
+    NcError::NotFound(format!(
+        "the folder \"{parent}\" that should contain \"{path}\" does not exist (create it first \
+         with files_mkdir)"
+    ))
+}
+
+fn locked(path: &str) -> NcError {
+    NcError::Conflict(format!(
+        "\"{path}\" is locked (open in an editor or being synced); try again later"
+    ))
+}
+
+impl Nextcloud {
+    /// The WebDAV root of the user's files, as a decoded path marker for hrefs.
+    fn files_marker(user: &str) -> String {
+        format!("/remote.php/dav/files/{user}")
+    }
+
+    /// Absolute URL of a user path.
+    pub fn files_url(&self, user: &str, path: &str) -> Result<Url, NcError> {
+        self.url(&format!(
+            "remote.php/dav/files/{}/{}",
+            encode_segment(user),
+            encode_path(path)?
+        ))
+    }
+
+    fn file_entry(user: &str, response: &DavResponse) -> Option<FileEntry> {
+        let path = strip_marker(&response.href, &Self::files_marker(user))?;
+        let is_folder = response.is_collection();
+        let size = response
+            .prop_text(NS_DAV, "getcontentlength")
+            .or_else(|| response.prop_text(NS_OWNCLOUD, "size"))
+            .and_then(|s| s.parse::<u64>().ok());
+        Some(FileEntry {
+            name: path.rsplit('/').next().unwrap_or_default().to_owned(),
+            kind: if is_folder { "folder" } else { "file" },
+            size,
+            content_type: if is_folder {
+                None
+            } else {
+                response
+                    .prop_text(NS_DAV, "getcontenttype")
+                    .map(str::to_owned)
+            },
+            last_modified: response
+                .prop_text(NS_DAV, "getlastmodified")
+                .map(http_date_to_rfc3339),
+            etag: response.etag(),
+            path,
+        })
+    }
+
+    async fn files_propfind(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        path: &str,
+        depth: &'static str,
+    ) -> Result<Vec<FileEntry>, NcError> {
+        let url = self.files_url(user, path)?;
+        let request =
+            self.dav_xml_request(auth, "PROPFIND", url, Some(depth), PROPFIND_BODY.into())?;
+        let responses = self
+            .dav_multistatus(API, request, |status| match status {
+                StatusCode::NOT_FOUND => not_found(path),
+                s => unexpected(s),
+            })
+            .await?;
+        Ok(responses
+            .iter()
+            .filter(|r| !r.props.is_empty())
+            .filter_map(|r| Self::file_entry(user, r))
+            .collect())
+    }
+
+    /// One file or folder (PROPFIND Depth 0).
+    pub async fn files_stat(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        path: &str,
+    ) -> Result<FileEntry, NcError> {
+        let normalized = normalize_path(path)?;
+        self.files_propfind(auth, user, &normalized, "0")
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| NcError::BadResponse("the answer describes no file".into()))
+    }
+
+    /// The entries of a folder (PROPFIND Depth 1), without the folder itself.
+    pub async fn files_list(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        path: &str,
+    ) -> Result<Vec<FileEntry>, NcError> {
+        let normalized = normalize_path(path)?;
+        let entries = self.files_propfind(auth, user, &normalized, "1").await?;
+        if let Some(own) = entries.iter().find(|e| e.path == normalized) {
+            if !own.is_folder() {
+                return Err(NcError::InvalidInput(format!(
+                    "\"{normalized}\" is a file, not a folder; read it with files_read"
+                )));
+            }
+        }
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.path != normalized)
+            .collect())
+    }
+
+    /// A file's content if it is text of at most `max_bytes`.
+    pub async fn files_read_text(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        path: &str,
+        max_bytes: usize,
+    ) -> Result<ReadOutcome, NcError> {
+        let normalized = normalize_path(path)?;
+        if normalized.is_empty() {
+            return Err(NcError::InvalidInput(
+                "the root is a folder; list it with files_list".into(),
+            ));
+        }
+        let entry = self.files_stat(auth, user, &normalized).await?;
+        if entry.is_folder() {
+            return Err(NcError::InvalidInput(format!(
+                "\"{normalized}\" is a folder; list it with files_list"
+            )));
+        }
+        if entry.size.is_some_and(|s| s > max_bytes as u64) {
+            return Ok(ReadOutcome::TooLarge);
+        }
+        if let Some(ct) = entry
+            .content_type
+            .as_deref()
+            .filter(|ct| is_binary_content_type(ct))
+        {
+            return Ok(ReadOutcome::Binary(ct.to_owned()));
+        }
+        let url = self.files_url(user, &normalized)?;
+        let response = self.send(API, self.request(auth, Method::GET, url)).await?;
+        match response.status() {
+            s if s.is_success() => {}
+            StatusCode::NOT_FOUND => return Err(not_found(&normalized)),
+            StatusCode::LOCKED => return Err(locked(&normalized)),
+            s => return Err(unexpected(s)),
+        }
+        let etag = dav::etag_header(response.headers()).or(entry.etag);
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or(entry.content_type);
+        if let Some(ct) = content_type
+            .as_deref()
+            .filter(|ct| is_binary_content_type(ct))
+        {
+            return Ok(ReadOutcome::Binary(ct.to_owned()));
+        }
+        let Some(bytes) = read_body_limited(response, max_bytes).await? else {
+            return Ok(ReadOutcome::TooLarge);
+        };
+        match bytes_as_text(bytes) {
+            Some(content) => Ok(ReadOutcome::Text(Box::new(TextFileParts {
+                content,
+                etag,
+                content_type,
+            }))),
+            None => Ok(ReadOutcome::Binary(
+                content_type.unwrap_or_else(|| "application/octet-stream".into()),
+            )),
+        }
+    }
+
+    /// Creates or replaces a file.
+    pub async fn files_put(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        path: &str,
+        content: String,
+        condition: WriteCondition<'_>,
+    ) -> Result<Written, NcError> {
+        let normalized = normalize_path(path)?;
+        if normalized.is_empty() {
+            return Err(NcError::InvalidInput(
+                "give a file path, not the root folder".into(),
+            ));
+        }
+        let url = self.files_url(user, &normalized)?;
+        let mut request = self
+            .request(auth, Method::PUT, url)
+            .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(content);
+        request = match condition {
+            WriteCondition::Any => request,
+            WriteCondition::IfMatch(etag) => request.header(IF_MATCH, quote_etag(etag)),
+            WriteCondition::CreateOnly => request.header(IF_NONE_MATCH, "*"),
+        };
+        let response = self.send(API, request).await?;
+        let status = response.status();
+        match status {
+            s if s.is_success() => {
+                let mut etag = dav::etag_header(response.headers());
+                if etag.is_none() {
+                    etag = self
+                        .files_stat(auth, user, &normalized)
+                        .await
+                        .ok()
+                        .and_then(|e| e.etag);
+                }
+                Ok(Written {
+                    created: s == StatusCode::CREATED,
+                    etag,
+                })
+            }
+            StatusCode::PRECONDITION_FAILED => Err(match condition {
+                WriteCondition::CreateOnly => NcError::AlreadyExists(format!(
+                    "\"{normalized}\" already exists; read it with files_read and pass its etag \
+                     to overwrite it"
+                )),
+                WriteCondition::IfMatch(etag) => NcError::Conflict(format!(
+                    "\"{normalized}\" was changed or deleted since it was read (its ETag is no \
+                     longer {etag}); read it again with files_read, merge, and retry with the \
+                     new etag"
+                )),
+                WriteCondition::Any => unexpected(status),
+            }),
+            StatusCode::NOT_FOUND if matches!(condition, WriteCondition::IfMatch(_)) => {
+                Err(not_found(&normalized))
+            }
+            StatusCode::CONFLICT | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                // Sabre answers 409 both for a missing parent and for a PUT onto a folder.
+                match self.files_stat(auth, user, &normalized).await {
+                    Ok(entry) if entry.is_folder() => Err(NcError::InvalidInput(format!(
+                        "\"{normalized}\" is a folder; choose a file name inside it"
+                    ))),
+                    _ => Err(parent_missing(&normalized)),
+                }
+            }
+            StatusCode::LOCKED => Err(locked(&normalized)),
+            StatusCode::PAYLOAD_TOO_LARGE => Err(NcError::InvalidInput(
+                "the file is larger than Nextcloud accepts".into(),
+            )),
+            StatusCode::BAD_REQUEST => Err(NcError::InvalidInput(format!(
+                "Nextcloud refused the name \"{normalized}\" (it may contain characters or a \
+                 name that Nextcloud forbids)"
+            ))),
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// Creates a folder (MKCOL).
+    pub async fn files_mkdir(&self, auth: &NcAuth, user: &str, path: &str) -> Result<(), NcError> {
+        let normalized = normalize_path(path)?;
+        if normalized.is_empty() {
+            return Err(NcError::AlreadyExists(
+                "the root folder always exists".into(),
+            ));
+        }
+        let url = self.files_url(user, &normalized)?;
+        let response = self
+            .send(API, self.request(auth, dav::dav_method("MKCOL")?, url))
+            .await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::METHOD_NOT_ALLOWED => Err(NcError::AlreadyExists(format!(
+                "\"{normalized}\" already exists"
+            ))),
+            StatusCode::CONFLICT | StatusCode::NOT_FOUND => Err(parent_missing(&normalized)),
+            StatusCode::LOCKED => Err(locked(&normalized)),
+            StatusCode::BAD_REQUEST => Err(NcError::InvalidInput(format!(
+                "Nextcloud refused the folder name \"{normalized}\""
+            ))),
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// MOVE or COPY; returns true if an existing target was overwritten.
+    pub async fn files_transfer(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        copy: bool,
+        source: &str,
+        destination: &str,
+        overwrite: bool,
+    ) -> Result<bool, NcError> {
+        let from = normalize_path(source)?;
+        let to = normalize_path(destination)?;
+        if from.is_empty() || to.is_empty() {
+            return Err(NcError::InvalidInput(
+                "the root folder can be neither source nor destination".into(),
+            ));
+        }
+        if from == to {
+            return Err(NcError::InvalidInput(
+                "source and destination are the same".into(),
+            ));
+        }
+        if to.starts_with(&format!("{from}/")) {
+            return Err(NcError::InvalidInput(
+                "a folder cannot be moved or copied into itself".into(),
+            ));
+        }
+        let method = dav::dav_method(if copy { "COPY" } else { "MOVE" })?;
+        let request = self
+            .request(auth, method, self.files_url(user, &from)?)
+            .header("Destination", self.files_url(user, &to)?.as_str())
+            .header("Overwrite", if overwrite { "T" } else { "F" });
+        let response = self.send(API, request).await?;
+        match response.status() {
+            StatusCode::NO_CONTENT => Ok(true),
+            s if s.is_success() => Ok(false),
+            StatusCode::PRECONDITION_FAILED => Err(NcError::AlreadyExists(format!(
+                "\"{to}\" already exists; pass overwrite=true to replace it"
+            ))),
+            StatusCode::NOT_FOUND => Err(not_found(&from)),
+            StatusCode::CONFLICT => Err(parent_missing(&to)),
+            StatusCode::LOCKED => Err(locked(&from)),
+            StatusCode::BAD_REQUEST => Err(NcError::InvalidInput(format!(
+                "Nextcloud refused the destination \"{to}\""
+            ))),
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// Deletes a file or folder (folders with their contents; Nextcloud keeps them in the
+    /// trash bin if the app is enabled). `etag` makes it conditional.
+    pub async fn files_delete(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        path: &str,
+        etag: Option<&str>,
+    ) -> Result<(), NcError> {
+        let normalized = normalize_path(path)?;
+        if normalized.is_empty() {
+            return Err(NcError::InvalidInput(
+                "the root folder cannot be deleted".into(),
+            ));
+        }
+        let mut request = self.request(auth, Method::DELETE, self.files_url(user, &normalized)?);
+        if let Some(etag) = etag {
+            request = request.header(IF_MATCH, quote_etag(etag));
+        }
+        let response = self.send(API, request).await?;
+        match response.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::NOT_FOUND => Err(not_found(&normalized)),
+            StatusCode::PRECONDITION_FAILED => Err(NcError::Conflict(format!(
+                "\"{normalized}\" was changed since it was read; list or read it again before \
+                 deleting"
+            ))),
+            StatusCode::LOCKED => Err(locked(&normalized)),
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// Files and folders below `folder` whose name contains `term` (case-insensitive),
+    /// most recently modified first; at most `limit` plus whether there were more.
+    pub async fn files_search(
+        &self,
+        auth: &NcAuth,
+        user: &str,
+        folder: &str,
+        term: &str,
+        limit: usize,
+    ) -> Result<(Vec<FileEntry>, bool), NcError> {
+        let folder = normalize_path(folder)?;
+        let scope = if folder.is_empty() {
+            format!("/files/{user}")
+        } else {
+            format!("/files/{user}/{folder}")
+        };
+        let body = search_body(&scope, term, limit + 1);
+        let request =
+            self.dav_xml_request(auth, "SEARCH", self.url("remote.php/dav/")?, None, body)?;
+        let responses = self
+            .dav_multistatus(API, request, |status| match status {
+                StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => NcError::NotFound(format!(
+                    "cannot search in \"{folder}\": it is not an existing folder"
+                )),
+                StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED => {
+                    NcError::Unavailable("this Nextcloud does not support file search".into())
+                }
+                s => unexpected(s),
+            })
+            .await?;
+        let server_count = responses.len();
+        let needle = term.to_lowercase();
+        let mut entries: Vec<FileEntry> = responses
+            .iter()
+            .filter(|r| !r.props.is_empty())
+            .filter_map(|r| Self::file_entry(user, r))
+            .filter(|e| !e.path.is_empty() && e.name.to_lowercase().contains(&needle))
+            .collect();
+        let truncated = server_count > limit || entries.len() > limit;
+        entries.truncate(limit);
+        Ok((entries, truncated))
+    }
+}
+
+/// The basicsearch body: names like `%term%` below `scope`, newest first, `nresults` at most.
+pub fn search_body(scope: &str, term: &str, nresults: usize) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<d:searchrequest xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">
+  <d:basicsearch>
+    <d:select>
+      <d:prop>
+        <d:displayname/>
+        <d:getcontenttype/>
+        <d:getlastmodified/>
+        <d:getcontentlength/>
+        <d:resourcetype/>
+        <d:getetag/>
+        <oc:size/>
+      </d:prop>
+    </d:select>
+    <d:from>
+      <d:scope>
+        <d:href>{scope}</d:href>
+        <d:depth>infinity</d:depth>
+      </d:scope>
+    </d:from>
+    <d:where>
+      <d:like>
+        <d:prop>
+          <d:displayname/>
+        </d:prop>
+        <d:literal>%{term}%</d:literal>
+      </d:like>
+    </d:where>
+    <d:orderby>
+      <d:order>
+        <d:prop>
+          <d:getlastmodified/>
+        </d:prop>
+        <d:descending/>
+      </d:order>
+    </d:orderby>
+    <d:limit>
+      <d:nresults>{nresults}</d:nresults>
+    </d:limit>
+  </d:basicsearch>
+</d:searchrequest>"#,
+        scope = xml_escape(scope),
+        term = xml_escape(term),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nextcloud::dav::{parse_multistatus, parse_xml};
+
+    #[test]
+    fn entries_from_a_listing() {
+        let body = r#"<?xml version="1.0"?>
+<d:multistatus xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" xmlns:oc="http://owncloud.org/ns" xmlns:nc="http://nextcloud.org/ns">
+ <d:response><d:href>/remote.php/dav/files/alice/Docs/</d:href>
+  <d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype><d:getlastmodified>Tue, 05 Mar 2024 10:00:00 GMT</d:getlastmodified><d:getetag>"f1"</d:getetag><oc:size>1234</oc:size></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>
+  <d:propstat><d:prop><d:getcontentlength/><d:getcontenttype/></d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>
+ </d:response>
+ <d:response><d:href>/remote.php/dav/files/alice/Docs/a%20b.md</d:href>
+  <d:propstat><d:prop><d:resourcetype/><d:getcontentlength>5</d:getcontentlength><d:getcontenttype>text/markdown</d:getcontenttype><d:getetag>&quot;e2&quot;</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>
+ </d:response>
+</d:multistatus>"#;
+        let responses = parse_multistatus(body).unwrap();
+        let entries: Vec<FileEntry> = responses
+            .iter()
+            .filter_map(|r| Nextcloud::file_entry("alice", r))
+            .collect();
+        assert_eq!(entries[0].path, "Docs");
+        assert_eq!(entries[0].kind, "folder");
+        assert_eq!(entries[0].size, Some(1234));
+        assert_eq!(
+            entries[0].last_modified.as_deref(),
+            Some("2024-03-05T10:00:00Z")
+        );
+        assert_eq!(entries[0].etag.as_deref(), Some("f1"));
+        assert_eq!(entries[1].name, "a b.md");
+        assert_eq!(entries[1].path, "Docs/a b.md");
+        assert_eq!(entries[1].kind, "file");
+        assert_eq!(entries[1].size, Some(5));
+        assert_eq!(entries[1].content_type.as_deref(), Some("text/markdown"));
+    }
+
+    #[test]
+    fn search_body_is_valid_and_escaped() {
+        let body = search_body("/files/alice/R&D", "<x>", 101);
+        let root = parse_xml(&body).unwrap();
+        assert!(root.is(NS_DAV, "searchrequest"));
+        let search = root.child(NS_DAV, "basicsearch").unwrap();
+        let scope = search
+            .child(NS_DAV, "from")
+            .and_then(|f| f.child(NS_DAV, "scope"))
+            .unwrap();
+        assert_eq!(
+            scope.child(NS_DAV, "href").unwrap().text,
+            "/files/alice/R&D"
+        );
+        assert_eq!(scope.child(NS_DAV, "depth").unwrap().text, "infinity");
+        let like = search
+            .child(NS_DAV, "where")
+            .and_then(|w| w.child(NS_DAV, "like"))
+            .unwrap();
+        assert_eq!(like.child(NS_DAV, "literal").unwrap().text, "%<x>%");
+        assert_eq!(
+            search
+                .child(NS_DAV, "limit")
+                .and_then(|l| l.child(NS_DAV, "nresults"))
+                .unwrap()
+                .text,
+            "101"
+        );
+    }
+
+    #[test]
+    fn text_detection() {
+        assert!(is_binary_content_type("image/png"));
+        assert!(is_binary_content_type("application/pdf"));
+        assert!(is_binary_content_type(
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        ));
+        assert!(!is_binary_content_type("image/svg+xml"));
+        assert!(!is_binary_content_type("text/plain; charset=utf-8"));
+        assert!(!is_binary_content_type("application/json"));
+        assert!(!is_binary_content_type("application/octet-stream"));
+        assert_eq!(
+            bytes_as_text(b"\xef\xbb\xbfhi".to_vec()).as_deref(),
+            Some("hi")
+        );
+        assert_eq!(bytes_as_text(vec![0xff, 0xfe]), None);
+        assert_eq!(bytes_as_text(b"a\0b".to_vec()), None);
+    }
+}

@@ -1,0 +1,658 @@
+//! Calendar tools (Nextcloud Calendar over CalDAV).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use mcp_shared::Scope;
+use rmcp::handler::server::common::schema_for_type;
+use rmcp::model::JsonObject;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
+use crate::nextcloud::caldav::{
+    build_event, event_span, events_of, summarize_event, update_event_data, EventFields, EventTime,
+};
+use crate::nextcloud::dav::random_uid;
+use crate::nextcloud::NcError;
+
+/// Longest time range calendar_list_events accepts.
+const MAX_RANGE_DAYS: i64 = 366;
+/// Most events calendar_list_events returns.
+const MAX_EVENTS: usize = 500;
+/// Descriptions in event lists are cut to this many characters.
+const LIST_DESCRIPTION_CHARS: usize = 1000;
+
+/// No arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListCalendarsArgs {}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListEventsArgs {
+    /// Calendar id from calendar_list_calendars (e.g. "personal"). Left out: every calendar
+    /// that holds events.
+    #[serde(default)]
+    pub calendar_id: Option<String>,
+    /// Start of the range, RFC 3339 with offset (e.g. "2025-03-10T00:00:00+01:00") or a date
+    /// ("2025-03-10", meaning midnight UTC).
+    pub start: String,
+    /// End of the range (exclusive), same format as start; at most 366 days after start.
+    pub end: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEventArgs {
+    /// Calendar id from calendar_list_calendars (e.g. "personal").
+    pub calendar_id: String,
+    /// Title of the event.
+    pub summary: String,
+    /// Start: RFC 3339 date-time with offset (e.g. "2025-03-14T15:00:00+01:00" or
+    /// "2025-03-14T14:00:00Z"); for all-day events a date ("2025-03-14").
+    pub start: String,
+    /// End, same format as start. Timed events: left out means one hour after start. All-day
+    /// events: the last day of the event (inclusive, e.g. start "2025-08-01", end
+    /// "2025-08-03" for three days); left out means a one-day event.
+    #[serde(default)]
+    pub end: Option<String>,
+    /// true for an all-day event (start and end are dates).
+    #[serde(default)]
+    pub all_day: bool,
+    /// Where it takes place.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Longer description or notes (plain text, may have several lines).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEventArgs {
+    /// Calendar id of the event.
+    pub calendar_id: String,
+    /// The event's uid from calendar_list_events.
+    pub uid: String,
+    /// The event's etag from calendar_list_events (or a previous create/update). If the event
+    /// changed since, the update is refused as a conflict instead of overwriting that change.
+    pub etag: String,
+    /// New title (left out: unchanged).
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// New start, same format as in calendar_create_event. If end is left out the event keeps
+    /// its length.
+    #[serde(default)]
+    pub start: Option<String>,
+    /// New end (for all-day events the last day, inclusive).
+    #[serde(default)]
+    pub end: Option<String>,
+    /// Make the event all-day (true) or timed (false); needs start.
+    #[serde(default)]
+    pub all_day: Option<bool>,
+    /// New location; "" removes it (left out: unchanged).
+    #[serde(default)]
+    pub location: Option<String>,
+    /// New description; "" removes it (left out: unchanged).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteEventArgs {
+    /// Calendar id of the event.
+    pub calendar_id: String,
+    /// The event's uid from calendar_list_events. A recurring event is deleted with all its
+    /// occurrences.
+    pub uid: String,
+    /// The event's etag: when given, delete only if the event did not change since.
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+pub const TOOLS: &[ToolSpec] = &[
+    ToolSpec {
+        name: "calendar_list_calendars",
+        title: "List calendars",
+        description: "Lists the user's calendars: id (used by the other calendar tools), name, \
+                      color, description, the kinds of items each holds (VEVENT = events, VTODO \
+                      = tasks) and whether the user may change it.",
+        scopes: &[Scope::CalendarRead],
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        schema: schema_for_type::<ListCalendarsArgs>,
+    },
+    ToolSpec {
+        name: "calendar_list_events",
+        title: "List events",
+        description: "Lists the events overlapping a time range (at most 366 days) in one \
+                      calendar or all of them: uid, summary, start, end, all-day flag, \
+                      location, description, etag. Recurring events are listed once per \
+                      occurrence when the server expands them. Times are UTC (ending in Z) \
+                      unless a timezone is given; all-day events use dates and their end is \
+                      the last day.",
+        scopes: &[Scope::CalendarRead],
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        schema: schema_for_type::<ListEventsArgs>,
+    },
+    ToolSpec {
+        name: "calendar_create_event",
+        title: "Create an event",
+        description: "Creates an event (timed or all-day) in a calendar and returns its uid and \
+                      etag.",
+        scopes: &[Scope::CalendarWrite],
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        schema: schema_for_type::<CreateEventArgs>,
+    },
+    ToolSpec {
+        name: "calendar_update_event",
+        title: "Update an event",
+        description: "Changes an event's summary, time, location or description; everything \
+                      else (attendees, reminders, recurrence…) is kept. Requires the etag from \
+                      calendar_list_events: if the event changed in the meantime the update is \
+                      refused (conflict); list the events again and retry.",
+        scopes: &[Scope::CalendarWrite],
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        schema: schema_for_type::<UpdateEventArgs>,
+    },
+    ToolSpec {
+        name: "calendar_delete_event",
+        title: "Delete an event",
+        description: "Deletes an event (a recurring event with all its occurrences).",
+        scopes: &[Scope::CalendarWrite],
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        schema: schema_for_type::<DeleteEventArgs>,
+    },
+];
+
+fn invalid(message: impl Into<String>) -> ToolError {
+    ToolError::InvalidArguments(message.into())
+}
+
+/// A range bound: RFC 3339 date-time, or a date meaning midnight UTC.
+pub fn parse_range_bound(value: &str, what: &str) -> Result<DateTime<Utc>, ToolError> {
+    let value = value.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(invalid(format!(
+        "{what} must be an RFC 3339 date-time with offset (e.g. \"2025-03-14T15:00:00+01:00\") \
+         or a date (\"2025-03-14\"), got \"{value}\""
+    )))
+}
+
+/// A timed event's start or end: RFC 3339 with an offset, converted to UTC.
+pub fn parse_timed(value: &str, what: &str) -> Result<DateTime<Utc>, ToolError> {
+    let value = value.trim();
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            let hint = if NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok() {
+                " (a plain date is only valid with all_day=true)"
+            } else {
+                " (include the UTC offset, e.g. \"Z\" or \"+01:00\")"
+            };
+            invalid(format!(
+                "{what} must be an RFC 3339 date-time such as \"2025-03-14T15:00:00+01:00\", got \
+                 \"{value}\"{hint}"
+            ))
+        })
+}
+
+/// An all-day event's day: `YYYY-MM-DD` (the date part of an RFC 3339 value is accepted).
+pub fn parse_day(value: &str, what: &str) -> Result<NaiveDate, ToolError> {
+    let value = value.trim();
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .or_else(|| {
+            DateTime::parse_from_rfc3339(value)
+                .ok()
+                .map(|t| t.date_naive())
+        })
+        .ok_or_else(|| {
+            invalid(format!(
+                "{what} must be a date such as \"2025-03-14\" for an all-day event, got \
+                 \"{value}\""
+            ))
+        })
+}
+
+/// Start and exclusive end from the model's start and (inclusive for all-day) end.
+pub fn span_from_args(
+    start: &str,
+    end: Option<&str>,
+    all_day: bool,
+) -> Result<(EventTime, EventTime), ToolError> {
+    if all_day {
+        let first = parse_day(start, "start")?;
+        let last = match end {
+            Some(end) => parse_day(end, "end")?,
+            None => first,
+        };
+        if last < first {
+            return Err(invalid("end (the last day) must not be before start"));
+        }
+        Ok((
+            EventTime::Date(first),
+            EventTime::Date(last + Duration::days(1)),
+        ))
+    } else {
+        let start = parse_timed(start, "start")?;
+        let end = match end {
+            Some(end) => parse_timed(end, "end")?,
+            None => start + Duration::hours(1),
+        };
+        if end <= start {
+            return Err(invalid("end must be after start"));
+        }
+        Ok((EventTime::Utc(start), EventTime::Utc(end)))
+    }
+}
+
+/// The model's end value as an exclusive end (all-day: the day after).
+fn end_from_arg(end: &str, all_day: bool) -> Result<EventTime, ToolError> {
+    if all_day {
+        Ok(EventTime::Date(parse_day(end, "end")? + Duration::days(1)))
+    } else {
+        Ok(EventTime::Utc(parse_timed(end, "end")?))
+    }
+}
+
+/// The new span of an event being updated, `None` if its time does not change.
+pub fn updated_span(
+    current: (EventTime, EventTime),
+    start: Option<&str>,
+    end: Option<&str>,
+    all_day: Option<bool>,
+) -> Result<Option<(EventTime, EventTime)>, ToolError> {
+    let (current_start, current_end) = current;
+    let was_all_day = matches!(current_start, EventTime::Date(_));
+    let all_day_now = all_day.unwrap_or(was_all_day);
+    if all_day_now != was_all_day && start.is_none() {
+        return Err(invalid(
+            "changing all_day needs start (and optionally end) in the new format",
+        ));
+    }
+    match (start, end) {
+        (None, None) => Ok(None),
+        (Some(start), Some(end)) => span_from_args(start, Some(end), all_day_now).map(Some),
+        (Some(start), None) => {
+            if all_day_now != was_all_day {
+                return span_from_args(start, None, all_day_now).map(Some);
+            }
+            // Keep the length.
+            let length = current_end.naive() - current_start.naive();
+            let (new_start, default_end) = span_from_args(start, None, all_day_now)?;
+            let new_end = match (new_start, length > Duration::zero()) {
+                (EventTime::Date(d), true) => {
+                    EventTime::Date(d + Duration::days(length.num_days().max(1)))
+                }
+                (EventTime::Utc(t), true) => EventTime::Utc(t + length),
+                _ => default_end,
+            };
+            Ok(Some((new_start, new_end)))
+        }
+        (None, Some(end)) => {
+            let new_end = end_from_arg(end, all_day_now)?;
+            let comparable = matches!(
+                (current_start, new_end),
+                (EventTime::Date(_), EventTime::Date(_)) | (EventTime::Utc(_), EventTime::Utc(_))
+            );
+            if comparable && new_end.naive() <= current_start.naive() {
+                return Err(invalid(if all_day_now {
+                    "end (the last day) must not be before the event's start"
+                } else {
+                    "end must be after the event's start"
+                }));
+            }
+            Ok(Some((current_start, new_end)))
+        }
+    }
+}
+
+fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max).collect();
+    cut.push('…');
+    cut
+}
+
+fn non_blank(value: &str, what: &str) -> Result<String, ToolError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(invalid(format!("{what} must not be empty")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Summary JSON for the master event of `data` with `uid`.
+fn event_json(data: &str, uid: &str, calendar: &str, etag: Option<&str>) -> Value {
+    let event = events_of(data).ok().and_then(|events| {
+        events
+            .into_iter()
+            .find(|e| e.text("UID").as_deref() == Some(uid) && e.prop("RECURRENCE-ID").is_none())
+    });
+    let mut value = event
+        .as_ref()
+        .and_then(summarize_event)
+        .and_then(|s| serde_json::to_value(s).ok())
+        .unwrap_or_else(|| json!({"uid": uid}));
+    value["calendar_id"] = json!(calendar);
+    value["etag"] = json!(etag);
+    value
+}
+
+pub async fn call(
+    name: &str,
+    args: Option<JsonObject>,
+    ctx: &ToolContext<'_>,
+) -> Option<ToolResult> {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let result = match name {
+        "calendar_list_calendars" => {
+            async {
+                let _: ListCalendarsArgs = parse_args(args)?;
+                let user = ctx.user_id().await?;
+                let calendars = nc.calendars_list(auth, &user).await?;
+                Ok(json!({"count": calendars.len(), "calendars": calendars}))
+            }
+            .await
+        }
+        "calendar_list_events" => {
+            async {
+                let a: ListEventsArgs = parse_args(args)?;
+                let start = parse_range_bound(&a.start, "start")?;
+                let end = parse_range_bound(&a.end, "end")?;
+                if end <= start {
+                    return Err(invalid("end must be after start"));
+                }
+                if end - start > Duration::days(MAX_RANGE_DAYS) {
+                    return Err(invalid(format!(
+                        "the range may be at most {MAX_RANGE_DAYS} days; ask for several smaller \
+                         ranges"
+                    )));
+                }
+                let user = ctx.user_id().await?;
+                let calendar_ids: Vec<String> = match a.calendar_id.as_deref().map(str::trim) {
+                    Some(id) if !id.is_empty() => vec![id.to_owned()],
+                    _ => nc
+                        .calendars_list(auth, &user)
+                        .await?
+                        .into_iter()
+                        .filter(|c| {
+                            c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT")
+                        })
+                        .map(|c| c.id)
+                        .collect(),
+                };
+                let mut events = Vec::new();
+                for calendar in &calendar_ids {
+                    for object in nc
+                        .calendar_events(auth, &user, calendar, start, end)
+                        .await?
+                    {
+                        let Ok(components) = events_of(&object.data) else {
+                            tracing::debug!(
+                                calendar,
+                                object = object.name,
+                                "skipping an unparsable event"
+                            );
+                            continue;
+                        };
+                        for event in &components {
+                            let (Some(summary), Some((event_start, _))) =
+                                (summarize_event(event), event_span(event))
+                            else {
+                                continue;
+                            };
+                            let mut value = serde_json::to_value(&summary).unwrap_or(Value::Null);
+                            if let Some(description) = &summary.description {
+                                value["description"] =
+                                    json!(truncate_chars(description, LIST_DESCRIPTION_CHARS));
+                            }
+                            value["calendar_id"] = json!(calendar);
+                            value["etag"] = json!(object.etag);
+                            value["href"] = json!(object.name);
+                            events.push((event_start.naive(), value));
+                        }
+                    }
+                }
+                events.sort_by_key(|x| x.0);
+                let total = events.len();
+                let listed: Vec<Value> = events
+                    .into_iter()
+                    .take(MAX_EVENTS)
+                    .map(|(_, v)| v)
+                    .collect();
+                Ok(json!({
+                    "start": start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "end": end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    "count": total,
+                    "truncated": total > MAX_EVENTS,
+                    "events": listed,
+                }))
+            }
+            .await
+        }
+        "calendar_create_event" => {
+            async {
+                let a: CreateEventArgs = parse_args(args)?;
+                let calendar = non_blank(&a.calendar_id, "calendar_id")?;
+                let summary = non_blank(&a.summary, "summary")?;
+                let span = span_from_args(&a.start, a.end.as_deref(), a.all_day)?;
+                let fields = EventFields {
+                    summary: Some(summary),
+                    span: Some(span),
+                    location: a.location.filter(|l| !l.trim().is_empty()),
+                    description: a.description.filter(|d| !d.trim().is_empty()),
+                };
+                let uid = random_uid()?;
+                let data = build_event(&uid, &fields, Utc::now()).to_text();
+                let user = ctx.user_id().await?;
+                let file = format!("{uid}.ics");
+                let etag = nc
+                    .calendar_put_object(auth, &user, &calendar, &file, data.clone(), None)
+                    .await?;
+                let mut value = event_json(&data, &uid, &calendar, etag.as_deref());
+                value["href"] = json!(file);
+                Ok(value)
+            }
+            .await
+        }
+        "calendar_update_event" => {
+            async {
+                let a: UpdateEventArgs = parse_args(args)?;
+                let calendar = non_blank(&a.calendar_id, "calendar_id")?;
+                let uid = non_blank(&a.uid, "uid")?;
+                let etag = non_blank(&a.etag, "etag")?;
+                if a.summary.is_none()
+                    && a.start.is_none()
+                    && a.end.is_none()
+                    && a.all_day.is_none()
+                    && a.location.is_none()
+                    && a.description.is_none()
+                {
+                    return Err(invalid(
+                        "nothing to change: give summary, start, end, all_day, location or \
+                         description",
+                    ));
+                }
+                if a.summary.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                    return Err(invalid("summary must not be empty"));
+                }
+                let user = ctx.user_id().await?;
+                let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
+                let master = events_of(&object.data)?
+                    .into_iter()
+                    .find(|e| {
+                        e.text("UID").as_deref() == Some(uid.as_str())
+                            && e.prop("RECURRENCE-ID").is_none()
+                    })
+                    .ok_or_else(|| {
+                        NcError::NotFound(format!(
+                            "event {uid} has only single occurrences, which cannot be changed here"
+                        ))
+                    })?;
+                let current = event_span(&master).ok_or_else(|| {
+                    NcError::BadResponse(format!("event {uid} has no readable start"))
+                })?;
+                let span = updated_span(current, a.start.as_deref(), a.end.as_deref(), a.all_day)?;
+                let fields = EventFields {
+                    summary: a.summary.map(|s| s.trim().to_owned()),
+                    span,
+                    location: a.location,
+                    description: a.description,
+                };
+                let data = update_event_data(&object.data, &uid, &fields, Utc::now())?;
+                let new_etag = nc
+                    .calendar_put_object(
+                        auth,
+                        &user,
+                        &calendar,
+                        &object.name,
+                        data.clone(),
+                        Some(&etag),
+                    )
+                    .await?;
+                let mut value = event_json(&data, &uid, &calendar, new_etag.as_deref());
+                value["href"] = json!(object.name);
+                Ok(value)
+            }
+            .await
+        }
+        "calendar_delete_event" => {
+            async {
+                let a: DeleteEventArgs = parse_args(args)?;
+                let calendar = non_blank(&a.calendar_id, "calendar_id")?;
+                let uid = non_blank(&a.uid, "uid")?;
+                let etag = a.etag.filter(|e| !e.trim().is_empty());
+                let user = ctx.user_id().await?;
+                let direct = format!("{uid}.ics");
+                let deleted_direct = !uid.contains('/')
+                    && nc
+                        .calendar_delete_object(auth, &user, &calendar, &direct, etag.as_deref())
+                        .await?;
+                if !deleted_direct {
+                    let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
+                    let gone = !nc
+                        .calendar_delete_object(
+                            auth,
+                            &user,
+                            &calendar,
+                            &object.name,
+                            etag.as_deref(),
+                        )
+                        .await?;
+                    if gone {
+                        return Err(NcError::NotFound(format!(
+                            "event {uid} was deleted in the meantime"
+                        ))
+                        .into());
+                    }
+                }
+                Ok(json!({"deleted": uid, "calendar_id": calendar}))
+            }
+            .await
+        }
+        _ => return None,
+    };
+    Some(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> EventTime {
+        EventTime::Utc(Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap())
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> EventTime {
+        EventTime::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap())
+    }
+
+    #[test]
+    fn range_bounds() {
+        assert_eq!(
+            parse_range_bound("2025-03-10T00:00:00+01:00", "start").unwrap(),
+            Utc.with_ymd_and_hms(2025, 3, 9, 23, 0, 0).unwrap()
+        );
+        assert_eq!(
+            parse_range_bound("2025-03-10", "start").unwrap(),
+            Utc.with_ymd_and_hms(2025, 3, 10, 0, 0, 0).unwrap()
+        );
+        assert!(parse_range_bound("next monday", "start").is_err());
+    }
+
+    #[test]
+    fn spans_from_arguments() {
+        assert_eq!(
+            span_from_args("2025-03-14T15:00:00+01:00", None, false).unwrap(),
+            (utc(2025, 3, 14, 14, 0), utc(2025, 3, 14, 15, 0))
+        );
+        assert_eq!(
+            span_from_args("2025-08-01", Some("2025-08-03"), true).unwrap(),
+            (day(2025, 8, 1), day(2025, 8, 4))
+        );
+        assert_eq!(
+            span_from_args("2025-08-01", None, true).unwrap(),
+            (day(2025, 8, 1), day(2025, 8, 2))
+        );
+        let err = span_from_args("2025-03-14T15:00:00", None, false).unwrap_err();
+        assert!(err.to_string().contains("offset"), "{err}");
+        let err = span_from_args("2025-03-14", None, false).unwrap_err();
+        assert!(err.to_string().contains("all_day"), "{err}");
+        assert!(
+            span_from_args("2025-03-14T15:00:00Z", Some("2025-03-14T14:00:00Z"), false).is_err()
+        );
+        assert!(span_from_args("2025-08-03", Some("2025-08-01"), true).is_err());
+    }
+
+    #[test]
+    fn updates_keep_length_unless_told() {
+        let current = (utc(2025, 3, 14, 14, 0), utc(2025, 3, 14, 15, 30));
+        assert_eq!(updated_span(current, None, None, None).unwrap(), None);
+        assert_eq!(
+            updated_span(current, Some("2025-03-15T09:00:00Z"), None, None).unwrap(),
+            Some((utc(2025, 3, 15, 9, 0), utc(2025, 3, 15, 10, 30)))
+        );
+        assert_eq!(
+            updated_span(current, None, Some("2025-03-14T16:00:00Z"), None).unwrap(),
+            Some((utc(2025, 3, 14, 14, 0), utc(2025, 3, 14, 16, 0)))
+        );
+        assert!(updated_span(current, None, Some("2025-03-14T13:00:00Z"), None).is_err());
+        assert!(updated_span(current, None, None, Some(true)).is_err());
+        assert_eq!(
+            updated_span(current, Some("2025-03-20"), None, Some(true)).unwrap(),
+            Some((day(2025, 3, 20), day(2025, 3, 21)))
+        );
+        let all_day = (day(2025, 8, 1), day(2025, 8, 4));
+        assert_eq!(
+            updated_span(all_day, Some("2025-09-01"), None, None).unwrap(),
+            Some((day(2025, 9, 1), day(2025, 9, 4)))
+        );
+    }
+
+    #[test]
+    fn descriptions_are_cut_on_characters() {
+        assert_eq!(truncate_chars("äöü", 2), "äö…");
+        assert_eq!(truncate_chars("abc", 3), "abc");
+    }
+}

@@ -1,0 +1,416 @@
+//! Files tools (Nextcloud Files over WebDAV). Paths are relative to the root of the user's
+//! files, e.g. "Documents/report.md"; "" or "/" is the root.
+
+use mcp_shared::Scope;
+use rmcp::handler::server::common::schema_for_type;
+use rmcp::model::JsonObject;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
+use crate::nextcloud::dav::normalize_path;
+use crate::nextcloud::files::{FileEntry, ReadOutcome, WriteCondition};
+use crate::nextcloud::NcError;
+
+/// Largest file files_read returns.
+const MAX_READ_BYTES: usize = 1024 * 1024;
+/// Largest content files_write sends.
+const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
+/// Most entries files_list returns.
+const MAX_LIST_ENTRIES: usize = 1000;
+/// Most results files_find returns.
+const MAX_FIND_RESULTS: usize = 100;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// Folder to list, relative to the root of the user's files (e.g. "Documents/Projects").
+    /// Left out, "" or "/": the root folder.
+    #[serde(default)]
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadArgs {
+    /// Path of the text file, relative to the root of the user's files (e.g. "Notes/todo.md").
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteArgs {
+    /// Path of the file to create or replace, relative to the root of the user's files (e.g.
+    /// "Documents/summary.md"). The folder it is in must already exist.
+    pub path: String,
+    /// The complete new text content (UTF-8). It replaces the whole file.
+    pub content: String,
+    /// The file's etag from files_read or files_list. When given, the file is only replaced if
+    /// nobody changed it since; otherwise the write is refused as a conflict. Recommended
+    /// whenever an existing file is overwritten.
+    #[serde(default)]
+    pub etag: Option<String>,
+    /// true: only create a new file; refuse if something already exists at the path.
+    #[serde(default)]
+    pub create_only: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MkdirArgs {
+    /// Path of the folder to create (e.g. "Documents/2025"). Its parent folder must exist.
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferArgs {
+    /// Path of the file or folder to move or copy (e.g. "Documents/draft.md").
+    pub source: String,
+    /// Full new path including the name (e.g. "Archive/draft.md"), not just the target
+    /// folder. The folder it goes into must exist.
+    pub destination: String,
+    /// true: replace whatever already exists at the destination. Default false: refuse if the
+    /// destination exists.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteArgs {
+    /// Path of the file or folder to delete. A folder is deleted with everything in it.
+    pub path: String,
+    /// The etag from files_list or files_read: when given, delete only if it did not change
+    /// since.
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindArgs {
+    /// Part of the file or folder name to look for (case-insensitive, e.g. "invoice" or
+    /// ".pdf"). Matches names only, not file contents.
+    pub query: String,
+    /// Folder to search in, including all its subfolders. Left out: all of the user's files.
+    #[serde(default)]
+    pub folder: String,
+}
+
+pub const TOOLS: &[ToolSpec] = &[
+    ToolSpec {
+        name: "files_list",
+        title: "List a folder",
+        description: "Lists the files and folders directly inside a folder of the user's \
+                      Nextcloud files: name, path, type (file/folder), size in bytes, content \
+                      type, last modified (RFC 3339) and etag. Folders come first.",
+        scopes: &[Scope::FilesRead],
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        schema: schema_for_type::<ListArgs>,
+    },
+    ToolSpec {
+        name: "files_read",
+        title: "Read a text file",
+        description: "Returns the content of a text file (up to 1 MiB) with its etag (needed \
+                      to overwrite it safely with files_write). Binary files (images, PDFs, \
+                      office documents…) are refused.",
+        scopes: &[Scope::FilesRead],
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        schema: schema_for_type::<ReadArgs>,
+    },
+    ToolSpec {
+        name: "files_write",
+        title: "Write a text file",
+        description: "Creates a text file or replaces its whole content. Pass the etag from \
+                      files_read to make sure nobody changed the file in the meantime (else the \
+                      write is refused as a conflict: read it again and retry), or \
+                      create_only=true to never overwrite. Returns the new etag.",
+        scopes: &[Scope::FilesWrite],
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        schema: schema_for_type::<WriteArgs>,
+    },
+    ToolSpec {
+        name: "files_mkdir",
+        title: "Create a folder",
+        description: "Creates a folder. Its parent folder must already exist (create parents \
+                      first, one level at a time).",
+        scopes: &[Scope::FilesWrite],
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        schema: schema_for_type::<MkdirArgs>,
+    },
+    ToolSpec {
+        name: "files_move",
+        title: "Move or rename",
+        description: "Moves or renames a file or folder. The destination is the full new path. \
+                      Refuses to replace an existing destination unless overwrite=true.",
+        scopes: &[Scope::FilesWrite],
+        read_only: false,
+        destructive: true,
+        idempotent: false,
+        schema: schema_for_type::<TransferArgs>,
+    },
+    ToolSpec {
+        name: "files_copy",
+        title: "Copy",
+        description: "Copies a file or folder (with its contents) to a new full path. Refuses \
+                      to replace an existing destination unless overwrite=true.",
+        scopes: &[Scope::FilesWrite],
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        schema: schema_for_type::<TransferArgs>,
+    },
+    ToolSpec {
+        name: "files_delete",
+        title: "Delete a file or folder",
+        description: "Deletes a file, or a folder with everything in it (Nextcloud moves it to \
+                      the trash bin when that app is enabled).",
+        scopes: &[Scope::FilesWrite],
+        read_only: false,
+        destructive: true,
+        idempotent: true,
+        schema: schema_for_type::<DeleteArgs>,
+    },
+    ToolSpec {
+        name: "files_find",
+        title: "Find files by name",
+        description: "Finds files and folders whose name contains the query (case-insensitive), \
+                      in a folder and all its subfolders; most recently modified first, at most \
+                      100 results. Does not search inside file contents.",
+        scopes: &[Scope::FilesRead],
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        schema: schema_for_type::<FindArgs>,
+    },
+];
+
+fn entry_json(entry: &FileEntry) -> Value {
+    serde_json::to_value(entry).unwrap_or(Value::Null)
+}
+
+/// Validates and normalizes a path argument (`what` names it in messages).
+fn path_arg(path: &str, what: &str, allow_root: bool) -> Result<String, ToolError> {
+    let normalized = normalize_path(path).map_err(|e| match e {
+        NcError::InvalidInput(message) => ToolError::InvalidArguments(format!("{what}: {message}")),
+        other => other.into(),
+    })?;
+    if !allow_root && normalized.is_empty() {
+        return Err(ToolError::InvalidArguments(format!(
+            "{what} must name a file or folder, not the root of the user's files"
+        )));
+    }
+    Ok(normalized)
+}
+
+fn non_blank(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+pub async fn call(
+    name: &str,
+    args: Option<JsonObject>,
+    ctx: &ToolContext<'_>,
+) -> Option<ToolResult> {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let result = match name {
+        "files_list" => {
+            async {
+                let a: ListArgs = parse_args(args)?;
+                let path = path_arg(&a.path, "path", true)?;
+                let user = ctx.user_id().await?;
+                let mut entries = nc.files_list(auth, &user, &path).await?;
+                entries.sort_by(|x, y| {
+                    y.is_folder()
+                        .cmp(&x.is_folder())
+                        .then_with(|| x.name.to_lowercase().cmp(&y.name.to_lowercase()))
+                });
+                let total = entries.len();
+                let listed: Vec<Value> = entries
+                    .iter()
+                    .take(MAX_LIST_ENTRIES)
+                    .map(entry_json)
+                    .collect();
+                Ok(json!({
+                    "path": path,
+                    "count": total,
+                    "truncated": total > MAX_LIST_ENTRIES,
+                    "entries": listed,
+                }))
+            }
+            .await
+        }
+        "files_read" => {
+            async {
+                let a: ReadArgs = parse_args(args)?;
+                let path = path_arg(&a.path, "path", false)?;
+                let user = ctx.user_id().await?;
+                match nc
+                    .files_read_text(auth, &user, &path, MAX_READ_BYTES)
+                    .await?
+                {
+                    ReadOutcome::Text(file) => Ok(json!({
+                        "path": path,
+                        "etag": file.etag,
+                        "content_type": file.content_type,
+                        "size": file.content.len(),
+                        "content": file.content,
+                    })),
+                    ReadOutcome::TooLarge => Err(ToolError::InvalidArguments(format!(
+                        "\"{path}\" is larger than {} KiB, too large to read here; open it in \
+                         Nextcloud instead",
+                        MAX_READ_BYTES / 1024
+                    ))),
+                    ReadOutcome::Binary(content_type) => Err(ToolError::InvalidArguments(format!(
+                        "\"{path}\" is not a text file ({content_type}); only text files can be \
+                         read"
+                    ))),
+                }
+            }
+            .await
+        }
+        "files_write" => {
+            async {
+                let a: WriteArgs = parse_args(args)?;
+                let path = path_arg(&a.path, "path", false)?;
+                if a.content.len() > MAX_WRITE_BYTES {
+                    return Err(ToolError::InvalidArguments(format!(
+                        "content is larger than {} MiB",
+                        MAX_WRITE_BYTES / 1024 / 1024
+                    )));
+                }
+                let etag = non_blank(a.etag);
+                let condition = match (&etag, a.create_only) {
+                    (Some(_), true) => {
+                        return Err(ToolError::InvalidArguments(
+                            "give either etag (to replace a file you read) or create_only (to \
+                             create a new one), not both"
+                                .into(),
+                        ))
+                    }
+                    (Some(etag), false) => WriteCondition::IfMatch(etag),
+                    (None, true) => WriteCondition::CreateOnly,
+                    (None, false) => WriteCondition::Any,
+                };
+                let user = ctx.user_id().await?;
+                let written = nc
+                    .files_put(auth, &user, &path, a.content, condition)
+                    .await?;
+                Ok(json!({"path": path, "created": written.created, "etag": written.etag}))
+            }
+            .await
+        }
+        "files_mkdir" => {
+            async {
+                let a: MkdirArgs = parse_args(args)?;
+                let path = path_arg(&a.path, "path", false)?;
+                let user = ctx.user_id().await?;
+                nc.files_mkdir(auth, &user, &path).await?;
+                Ok(json!({"path": path, "created": true}))
+            }
+            .await
+        }
+        "files_move" | "files_copy" => {
+            async {
+                let a: TransferArgs = parse_args(args)?;
+                let source = path_arg(&a.source, "source", false)?;
+                let destination = path_arg(&a.destination, "destination", false)?;
+                let user = ctx.user_id().await?;
+                let copy = name == "files_copy";
+                let overwritten = nc
+                    .files_transfer(auth, &user, copy, &source, &destination, a.overwrite)
+                    .await?;
+                Ok(json!({
+                    "source": source,
+                    "destination": destination,
+                    "overwritten": overwritten,
+                }))
+            }
+            .await
+        }
+        "files_delete" => {
+            async {
+                let a: DeleteArgs = parse_args(args)?;
+                let path = path_arg(&a.path, "path", false)?;
+                let user = ctx.user_id().await?;
+                nc.files_delete(auth, &user, &path, non_blank(a.etag).as_deref())
+                    .await?;
+                Ok(json!({"deleted": path}))
+            }
+            .await
+        }
+        "files_find" => {
+            async {
+                let a: FindArgs = parse_args(args)?;
+                let query = a.query.trim();
+                if query.is_empty() {
+                    return Err(ToolError::InvalidArguments(
+                        "query must contain part of a name".into(),
+                    ));
+                }
+                if query.chars().any(char::is_control) || query.contains('/') {
+                    return Err(ToolError::InvalidArguments(
+                        "query is matched against names only: it cannot contain `/` or control \
+                         characters"
+                            .into(),
+                    ));
+                }
+                let folder = path_arg(&a.folder, "folder", true)?;
+                let user = ctx.user_id().await?;
+                let (entries, truncated) = nc
+                    .files_search(auth, &user, &folder, query, MAX_FIND_RESULTS)
+                    .await?;
+                Ok(json!({
+                    "query": query,
+                    "folder": folder,
+                    "count": entries.len(),
+                    "truncated": truncated,
+                    "results": entries.iter().map(entry_json).collect::<Vec<_>>(),
+                }))
+            }
+            .await
+        }
+        _ => return None,
+    };
+    Some(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_arguments_are_validated() {
+        assert_eq!(
+            path_arg("/Documents//a.md", "path", false).unwrap(),
+            "Documents/a.md"
+        );
+        assert_eq!(path_arg("/", "path", true).unwrap(), "");
+        assert!(matches!(
+            path_arg("/", "path", false),
+            Err(ToolError::InvalidArguments(_))
+        ));
+        let err = path_arg("a/../../etc", "path", true).unwrap_err();
+        assert!(err.to_string().contains(".."), "{err}");
+    }
+
+    #[test]
+    fn write_args_refuse_unknown_fields() {
+        let mut args = JsonObject::new();
+        args.insert("path".into(), json!("a.txt"));
+        args.insert("content".into(), json!("x"));
+        args.insert("mode".into(), json!("append"));
+        assert!(parse_args::<WriteArgs>(Some(args)).is_err());
+    }
+}
