@@ -6,7 +6,7 @@ CARGO ?= cargo
 
 .PHONY: run test deps build lint fmt test-rust test-e2e test-browser test-conformance clean
 
-## run: local stack (dev IdP + auth-proxy + mcp-server); in-memory store unless AUTH_PROXY_REDIS_URL is set
+## run: local stack (dev IdP + auth-proxy + mcp-server + Nextcloud stand-in); in-memory store unless AUTH_PROXY_REDIS_URL is set
 run: build
 	scripts/dev-stack.sh
 
@@ -31,13 +31,14 @@ test-rust:
 	$(CARGO) test --workspace --locked
 
 test-e2e:
-	cd tests && node --test --test-concurrency=1 e2e/*.test.mjs
+	cd tests && node --test --test-concurrency=1 nextcloud/*.test.mjs e2e/*.test.mjs
 
 test-browser:
 	cd tests && node --test --test-concurrency=1 browser/*.test.mjs
 
 test-conformance:
 	cd tests && node conformance/run.mjs
+	cd tests && node conformance/run-server.mjs
 
 clean:
 	$(CARGO) clean

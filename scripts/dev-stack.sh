@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Local stack for trying the system: a development IdP (oidc-provider, any username logs in),
-# the auth-proxy (in-memory store, or Redis when AUTH_PROXY_REDIS_URL is set) and the
-# mcp-server. Everything binds to 127.0.0.1. Ctrl-C stops it all.
+# the auth-proxy (in-memory store, or Redis when AUTH_PROXY_REDIS_URL is set), the mcp-server,
+# and the Nextcloud stand-in unless MCP_SERVER_NEXTCLOUD_URL names a real Nextcloud. Everything
+# binds to 127.0.0.1. Ctrl-C stops it all.
 #
 # Point it at your own IdP instead by exporting AUTH_PROXY_UPSTREAM_ISSUER,
 # AUTH_PROXY_UPSTREAM_CLIENT_ID and AUTH_PROXY_UPSTREAM_CLIENT_SECRET (register
@@ -46,8 +47,25 @@ if [ -n "${AUTH_PROXY_REDIS_URL:-}" ]; then
   export AUTH_PROXY_ENCRYPTION_KEYS_FILE=${AUTH_PROXY_ENCRYPTION_KEYS_FILE:-$PWD/.dev/encryption-key}
 fi
 
+# The mcp-server's confidential client at the auth-proxy (token exchange): one shared secret.
+[ -f .dev/exchange-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > .dev/exchange-secret
+export AUTH_PROXY_EXCHANGE_CLIENT_SECRET_FILE="$PWD/.dev/exchange-secret"
+
+# Nextcloud: yours (MCP_SERVER_NEXTCLOUD_URL; it must accept the IdP's tokens, see
+# docs/idp-setup.md), or the in-memory stand-in from tests/ that validates tokens at the dev IdP.
+NC_PORT=${NEXTCLOUD_STANDIN_PORT:-9500}
+if [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
+  node tests/nextcloud/standin.mjs --port "$NC_PORT" --idp-issuer "$AUTH_PROXY_UPSTREAM_ISSUER" &
+  pids+=($!)
+  export MCP_SERVER_NEXTCLOUD_URL="http://127.0.0.1:$NC_PORT"
+  NC_NOTE="(stand-in, data in memory)"
+else
+  NC_NOTE=""
+fi
+
 MCP_SERVER_BIND="127.0.0.1:$MCP_PORT" MCP_SERVER_RESOURCE="http://127.0.0.1:$MCP_PORT/mcp" \
-  MCP_SERVER_AUTHORIZATION_SERVER="$AUTH_PROXY_ISSUER" target/debug/mcp-server &
+  MCP_SERVER_AUTHORIZATION_SERVER="$AUTH_PROXY_ISSUER" \
+  MCP_SERVER_CLIENT_SECRET_FILE="$PWD/.dev/exchange-secret" target/debug/mcp-server &
 pids+=($!)
 target/debug/auth-proxy &
 pids+=($!)
@@ -58,7 +76,9 @@ cat <<MSG
     MCP server URL (give this to your MCP client):  http://127.0.0.1:$MCP_PORT/mcp
     Authorization server (auth-proxy):              $AUTH_PROXY_ISSUER
     Upstream IdP:                                   $AUTH_PROXY_UPSTREAM_ISSUER
-    Metrics:                                        http://127.0.0.1:9464/metrics
+    Nextcloud:                                      $MCP_SERVER_NEXTCLOUD_URL $NC_NOTE
+    Metrics:                                        http://127.0.0.1:9464/metrics (auth-proxy)
+                                                    http://127.0.0.1:9001/metrics (mcp-server)
   The development IdP accepts any username and password. Ctrl-C stops everything.
 
 MSG
