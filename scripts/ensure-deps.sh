@@ -30,3 +30,22 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   (cd tests && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi
+
+# The official MCP Python SDK for the e2e client test, in tests/.venv (pinned in
+# tests/python/requirements.txt; reinstalled only when that file changes).
+if ! $node_only; then
+  venv=tests/.venv
+  pystamp=$venv/.installed-requirements-sha256
+  pywant=$(sha256sum tests/python/requirements.txt | cut -d' ' -f1)
+  if [ ! -x "$venv/bin/python" ] || [ ! -f "$pystamp" ] || [ "$(cat "$pystamp")" != "$pywant" ]; then
+    echo "ensure-deps: Python venv in $venv (mcp SDK)"
+    command -v python3 >/dev/null 2>&1 || { echo "ensure-deps: python3 is required" >&2; exit 1; }
+    python3 -m venv "$venv" 2>/dev/null || {
+      sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+      $sudo apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      python3 -m venv "$venv"
+    }
+    "$venv/bin/pip" install -q --disable-pip-version-check -r tests/python/requirements.txt
+    echo "$pywant" > "$pystamp"
+  fi
+fi
