@@ -373,7 +373,12 @@ impl Config {
                 ))
             }
             Some(client_secret) => Some(ExchangeClientSettings {
-                client_id: env.string("EXCHANGE_CLIENT_ID", "mcp-server"),
+                client_id: match env.string("EXCHANGE_CLIENT_ID", "mcp-server") {
+                    id if id.is_empty() => {
+                        return Err(err("EXCHANGE_CLIENT_ID", "must not be empty"))
+                    }
+                    id => id,
+                },
                 client_secret,
                 refresh_margin: env.secs("EXCHANGE_REFRESH_MARGIN_SECS", 60, 0, 3600)?,
             }),

@@ -71,7 +71,7 @@ impl std::fmt::Debug for Secret {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
-    Pretty,
+    Text,
 }
 
 /// How MCP requests are authenticated and how Nextcloud is reached.
@@ -379,10 +379,10 @@ impl Config {
                 |n| (1..=600).contains(n),
                 "seconds between 1 and 600",
             )?),
-            log_format: match env.string("LOG_FORMAT", "pretty").as_str() {
+            log_format: match env.string("LOG_FORMAT", "text").as_str() {
                 "json" => LogFormat::Json,
-                "pretty" => LogFormat::Pretty,
-                _ => return Err(err("LOG_FORMAT", "expected json or pretty")),
+                "text" => LogFormat::Text,
+                _ => return Err(err("LOG_FORMAT", "expected text or json")),
             },
             shutdown_timeout: Duration::from_secs(env.number(
                 "SHUTDOWN_TIMEOUT_SECS",

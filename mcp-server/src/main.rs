@@ -8,10 +8,11 @@ use mcp_server::telemetry;
 
 const USAGE: &str = "mcp-server: MCP resource server for Nextcloud
 
-Usage: mcp-server [--check-config | --help | --version]
+Usage: mcp-server [--check-config | --list-tools | --help | --version]
 
 Configuration comes from MCP_SERVER_* environment variables (docs/configuration.md).
-  --check-config   validate the configuration and exit: 0 if valid, 2 if not";
+  --check-config   validate the configuration and exit: 0 if valid, 2 if not
+  --list-tools     print the tool reference (Markdown table: tool, scope, description)";
 
 fn main() -> ExitCode {
     let arg = std::env::args().nth(1);
@@ -22,6 +23,10 @@ fn main() -> ExitCode {
         }
         Some("--version" | "-V") => {
             println!("mcp-server {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Some("--list-tools") => {
+            print!("{}", mcp_server::tools::markdown_table());
             return ExitCode::SUCCESS;
         }
         Some("--check-config") | None => {}

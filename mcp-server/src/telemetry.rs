@@ -12,6 +12,6 @@ pub fn init(format: LogFormat) {
         .with_target(true);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Text => builder.try_init(),
     };
 }

@@ -112,6 +112,37 @@ impl ToolSpec {
     }
 }
 
+/// The tool reference table of docs/tools.md, generated from this table (a test keeps the
+/// document in step; `mcp-server --list-tools` prints it).
+pub fn markdown_table() -> String {
+    let mut out =
+        String::from("| tool | needs scope | changes data | what it does |\n|---|---|---|---|\n");
+    for spec in all() {
+        let scopes = if spec.scopes.is_empty() {
+            "— (any valid token)".to_owned()
+        } else {
+            spec.scopes
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let description = spec
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            spec.name,
+            scopes,
+            if spec.read_only { "no" } else { "yes" },
+            description.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 /// Parses tool arguments; a missing `arguments` object counts as `{}`.
 pub fn parse_args<T: DeserializeOwned>(args: Option<JsonObject>) -> Result<T, ToolError> {
     serde_json::from_value(Value::Object(args.unwrap_or_default()))
@@ -140,6 +171,16 @@ pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn docs_list_every_tool_with_its_scopes() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/tools.md"))
+            .expect("docs/tools.md exists");
+        assert!(
+            doc.contains(&markdown_table()),
+            "docs/tools.md is out of date: paste the output of `mcp-server --list-tools`"
+        );
+    }
 
     #[test]
     fn names_are_unique_valid_and_scoped() {
