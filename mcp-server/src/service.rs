@@ -111,6 +111,15 @@ impl Backend {
                     self.forget_exchanged(principal);
                     retried = true;
                 }
+                Err(ToolError::Nextcloud(NcError::Unauthorized))
+                    if matches!(principal.credential, Credential::SingleUser) =>
+                {
+                    return Err(ToolError::Unavailable(
+                        "Nextcloud refused the configured app password: the administrator must \
+                         check MCP_SERVER_NEXTCLOUD_USER and MCP_SERVER_NEXTCLOUD_APP_PASSWORD"
+                            .into(),
+                    ));
+                }
                 other => return other,
             }
         }

@@ -201,6 +201,8 @@ test('no passthrough: Nextcloud never sees the proxy token, and refuses it if se
   assert.equal(stack.nextcloud.state.rejectedBearer, 1, 'the proxy token is refused by Nextcloud');
   for (const s of stack.mcpServers) {
     assert.ok(!s.output().includes(proxyToken), 'the proxy token is not in mcp-server logs');
+    // Nor any other bearer credential (the exchanged upstream token), even at debug level.
+    assert.ok(!/Bearer [A-Za-z0-9._~+/=-]{16,}/.test(s.output()), 'no bearer credential in mcp-server logs');
   }
   assert.ok(!stack.proxy.output().includes(proxyToken), 'nor in auth-proxy logs');
 });

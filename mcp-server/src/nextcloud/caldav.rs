@@ -464,6 +464,9 @@ impl Nextcloud {
     }
 
     fn calendar_object_url(&self, user: &str, calendar: &str, name: &str) -> Result<Url, NcError> {
+        // Both are single segments: a calendar id of `.` or `..` would otherwise be resolved
+        // away by the URL parser and leave the user's calendar.
+        validate_name(calendar, "the calendar id")?;
         validate_name(name, "the event file name")?;
         self.url(&format!(
             "remote.php/dav/calendars/{}/{}/{}",
@@ -679,6 +682,30 @@ mod tests {
     use super::*;
     use crate::nextcloud::dav::{parse_multistatus, parse_xml};
     use chrono::TimeZone;
+
+    #[test]
+    fn object_urls_stay_in_the_calendar() {
+        let nc = Nextcloud::new(
+            reqwest::Client::new(),
+            Url::parse("https://cloud.example/").unwrap(),
+            crate::metrics::Metrics::new().unwrap(),
+        );
+        assert_eq!(
+            nc.calendar_object_url("alice", "personal", "a b.ics")
+                .unwrap()
+                .as_str(),
+            "https://cloud.example/remote.php/dav/calendars/alice/personal/a%20b.ics"
+        );
+        for calendar in ["..", ".", "a/b", ""] {
+            assert!(
+                matches!(
+                    nc.calendar_object_url("alice", calendar, "x.ics"),
+                    Err(NcError::InvalidInput(_))
+                ),
+                "{calendar:?}"
+            );
+        }
+    }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()

@@ -439,6 +439,9 @@ impl Nextcloud {
     }
 
     fn card_url(&self, user: &str, book: &str, name: &str) -> Result<Url, NcError> {
+        // Both are single segments: an address book id of `.` or `..` would otherwise be
+        // resolved away by the URL parser and leave the user's address book.
+        validate_name(book, "the address book id")?;
         validate_name(name, "the contact file name")?;
         self.url(&format!(
             "remote.php/dav/addressbooks/users/{}/{}/{}",
@@ -643,6 +646,30 @@ mod tests {
     use super::*;
     use crate::nextcloud::dav::{parse_multistatus, parse_xml};
     use chrono::TimeZone;
+
+    #[test]
+    fn card_urls_stay_in_the_address_book() {
+        let nc = Nextcloud::new(
+            reqwest::Client::new(),
+            Url::parse("https://cloud.example/").unwrap(),
+            crate::metrics::Metrics::new().unwrap(),
+        );
+        assert_eq!(
+            nc.card_url("alice", "contacts", "a b.vcf")
+                .unwrap()
+                .as_str(),
+            "https://cloud.example/remote.php/dav/addressbooks/users/alice/contacts/a%20b.vcf"
+        );
+        for book in ["..", ".", "a/b", ""] {
+            assert!(
+                matches!(
+                    nc.card_url("alice", book, "x.vcf"),
+                    Err(NcError::InvalidInput(_))
+                ),
+                "{book:?}"
+            );
+        }
+    }
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).unwrap()

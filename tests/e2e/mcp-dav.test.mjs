@@ -1,0 +1,503 @@
+// The official MCP TypeScript SDK client, signed in with every data permission granted, driving
+// the Files (WebDAV + SEARCH), Calendar (CalDAV) and Contacts (CardDAV) tools against the
+// Nextcloud stand-in. Every step checks both what the tool answered and what really happened
+// in "Nextcloud" (the stand-in's state): contents, ETags, conflicts that changed nothing,
+// properties the tools do not know about surviving an update.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import {
+  startStack, completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll,
+} from '../lib/harness.mjs';
+
+const REDIRECT = 'http://127.0.0.1:17998/oauth/callback';
+const USER = 'alice';
+const ALL_SCOPES = [
+  'notes:read', 'notes:write', 'files:read', 'files:write',
+  'calendar:read', 'calendar:write', 'contacts:read', 'contacts:write',
+];
+const TOOLS = {
+  whoami: ['whoami'],
+  notes: ['notes_list', 'notes_search', 'notes_get', 'notes_create', 'notes_update', 'notes_append', 'notes_delete'],
+  files: ['files_list', 'files_read', 'files_write', 'files_mkdir', 'files_move', 'files_copy', 'files_delete', 'files_find'],
+  calendar: ['calendar_list_calendars', 'calendar_list_events', 'calendar_create_event', 'calendar_update_event', 'calendar_delete_event'],
+  contacts: ['contacts_list_addressbooks', 'contacts_search', 'contacts_get', 'contacts_create', 'contacts_update', 'contacts_delete'],
+};
+
+/** An in-memory OAuthClientProvider, as a desktop client would implement it. */
+class MemoryProvider {
+  constructor() {
+    this.client = undefined;
+    this.saved = undefined;
+    this.verifier = undefined;
+    this.authorizationUrl = undefined;
+  }
+  get redirectUrl() { return REDIRECT; }
+  get clientMetadata() {
+    return {
+      client_name: 'MCP TypeScript SDK e2e (DAV)',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  clientInformation() { return this.client; }
+  saveClientInformation(info) { this.client = info; }
+  tokens() { return this.saved; }
+  saveTokens(tokens) { this.saved = tokens; }
+  redirectToAuthorization(url) { this.authorizationUrl = url; }
+  saveCodeVerifier(v) { this.verifier = v; }
+  codeVerifier() { return this.verifier; }
+}
+
+let stack;
+let client;
+let provider;
+
+before(async () => {
+  stack = await startStack();
+  provider = new MemoryProvider();
+  const url = new URL(stack.mcpServers[0].url);
+  client = new Client({ name: 'e2e-ts-dav', version: '1.0.0' });
+  const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  await assert.rejects(client.connect(first), UnauthorizedError);
+  assert.ok(provider.authorizationUrl, 'the SDK asked to open the authorization page');
+  // Every permission stays ticked: the person approves the consent page as it is.
+  const run = await completeAuthorization(provider.authorizationUrl, REDIRECT);
+  assert.ok(run.query.code, `authorization answered ${run.redirect}`);
+  await first.finishAuth(run.query.code);
+  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+});
+after(async () => { await client?.close(); await stack?.stop(); await stopAll(); });
+afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
+
+function textOf(result) {
+  return result.content.map((c) => c.text).join('');
+}
+
+/** A call that must succeed; returns its JSON answer. */
+async function ok(name, args) {
+  const result = await client.callTool({ name, arguments: args });
+  assert.equal(result.isError, false, `${name} failed: ${textOf(result)}`);
+  return JSON.parse(textOf(result));
+}
+
+/** A call that must fail as a tool error (isError true); returns its message. */
+async function fails(name, args) {
+  const result = await client.callTool({ name, arguments: args });
+  assert.equal(result.isError, true, `${name} should have failed but answered ${textOf(result)}`);
+  return textOf(result);
+}
+
+/** The stand-in's requests made while `fn` ran. */
+async function requestsDuring(fn) {
+  const from = stack.nextcloud.state.requests.length;
+  const value = await fn();
+  return { value, requests: stack.nextcloud.state.requests.slice(from) };
+}
+
+const fileEntry = (p) => stack.nextcloud.state.files(USER).find((e) => e.path === p);
+const eventObject = (uid) => stack.nextcloud.state.events(USER, 'personal').find((o) => o.uid === uid);
+const cardObject = (uid) => stack.nextcloud.state.cards(USER, 'contacts').find((o) => o.uid === uid);
+/** iCalendar/vCard text with folded lines joined, for matching whole properties. */
+/** A long text with multi-byte characters, to be folded in iCalendar/vCard lines. */
+const LONG = `Anreise mit dem Zug über Würzburg; Rückfahrt gegen 18 Uhr. ${'Grüße ✓ 🚆 '.repeat(12)}\nZweite Zeile`;
+/** RFC 5545 §3.3.11 TEXT escaping. */
+const icalText = (s) => s.replace(/[\\;,]/g, (c) => `\\${c}`).replace(/\n/g, '\\n');
+const unfold = (data) => data.replace(/\r?\n[ \t]/g, '');
+
+test('every scope granted: the token carries all of them and tools/list shows every tool', async () => {
+  assert.deepEqual(provider.tokens().scope.split(' ').sort(), [...ALL_SCOPES].sort());
+  const who = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} })));
+  assert.equal(who.user.id, USER);
+  assert.deepEqual([...who.scopes].sort(), [...ALL_SCOPES].sort());
+
+  const { tools } = await client.listTools();
+  const names = tools.map((t) => t.name);
+  assert.equal(new Set(names).size, names.length, 'no tool is listed twice');
+  const expected = Object.values(TOOLS).flat();
+  for (const n of expected) assert.ok(names.includes(n), `${n} is listed (listing: ${names})`);
+  // whoami + 7 notes + 8 files + 5 calendar + 6 contacts.
+  assert.equal(expected.length, 27);
+  assert.equal(names.length, expected.length, `exactly the known tools: ${names.filter((n) => !expected.includes(n))}`);
+  for (const [group, list] of Object.entries(TOOLS)) {
+    if (group === 'whoami') continue;
+    assert.equal(names.filter((n) => n.startsWith(`${group}_`)).length, list.length, `${group} tools`);
+  }
+  const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+  assert.equal(byName.files_read.annotations.readOnlyHint, true);
+  assert.equal(byName.files_delete.annotations.destructiveHint, true);
+  assert.equal(byName.calendar_list_events.annotations.readOnlyHint, true);
+  assert.equal(byName.contacts_update.annotations.readOnlyHint, false);
+  assert.deepEqual([...byName.files_write.inputSchema.required].sort(), ['content', 'path']);
+  assert.deepEqual([...byName.calendar_update_event.inputSchema.required].sort(), ['calendar_id', 'etag', 'uid']);
+  assert.deepEqual([...byName.contacts_get.inputSchema.required].sort(), ['addressbook_id', 'uid']);
+});
+
+test('files: mkdir, write, conflicts, read, list, find, move, copy, delete, with an international path', async () => {
+  const folder = 'Projekte Übersicht 2025';
+  const file = `${folder}/Résumé – Café ✓.md`;
+  const v1 = '# Résumé\n\nErste Fassung: Grüße aus Köln ☕\n';
+  const v2 = `${v1}Zweite Fassung.\n`;
+
+  // mkdir: percent-encoded on the wire, a folder in "Nextcloud".
+  const { value: made, requests: mkcol } = await requestsDuring(() => ok('files_mkdir', { path: `/${folder}/` }));
+  assert.deepEqual(made, { path: folder, created: true });
+  assert.equal(fileEntry(folder)?.type, 'dir');
+  assert.ok(
+    mkcol.some((r) => r.method === 'MKCOL' && r.path === `/remote.php/dav/files/${USER}/${encodeURIComponent(folder)}` && r.status === 201),
+    `MKCOL sent percent-encoded: ${JSON.stringify(mkcol)}`,
+  );
+  assert.match(await fails('files_mkdir', { path: folder }), /^already exists: "Projekte Übersicht 2025" already exists/);
+  await ok('files_mkdir', { path: `${folder}/Archiv` });
+
+  // write (create only), then again with create_only: refused, nothing changed.
+  const created = await ok('files_write', { path: file, content: v1, create_only: true });
+  assert.equal(created.path, file);
+  assert.equal(created.created, true);
+  assert.ok(created.etag, 'the new etag is returned');
+  assert.equal(stack.nextcloud.state.readFile(USER, file), v1);
+  assert.equal(fileEntry(file).etag, created.etag);
+  assert.match(await fails('files_write', { path: file, content: 'clobber', create_only: true }), /already exists: .*already exists; read it with files_read/);
+  assert.equal(stack.nextcloud.state.readFile(USER, file), v1);
+
+  // Replace with the current etag, then with the stale one: a conflict that changes nothing.
+  const replaced = await ok('files_write', { path: file, content: v2, etag: created.etag });
+  assert.equal(replaced.created, false);
+  assert.notEqual(replaced.etag, created.etag);
+  assert.equal(fileEntry(file).etag, replaced.etag);
+  assert.equal(stack.nextcloud.state.readFile(USER, file), v2);
+  const conflict = await fails('files_write', { path: file, content: 'lost update', etag: created.etag });
+  assert.match(conflict, /^conflict: "Projekte Übersicht 2025\/Résumé – Café ✓\.md" was changed or deleted since it was read/);
+  assert.ok(conflict.includes(created.etag), `the message names the stale etag: ${conflict}`);
+  assert.equal(stack.nextcloud.state.readFile(USER, file), v2);
+  assert.equal(fileEntry(file).etag, replaced.etag);
+
+  // Read back.
+  const read = await ok('files_read', { path: file });
+  assert.equal(read.content, v2);
+  assert.equal(read.etag, replaced.etag);
+  assert.equal(read.size, Buffer.byteLength(v2));
+  assert.match(read.content_type, /^text\/markdown/);
+
+  // List the folder: folders first, then the file with its size and etag.
+  const listed = await ok('files_list', { path: folder });
+  assert.equal(listed.path, folder);
+  assert.equal(listed.count, 2);
+  assert.equal(listed.truncated, false);
+  assert.deepEqual(listed.entries.map((e) => [e.name, e.type]), [['Archiv', 'folder'], ['Résumé – Café ✓.md', 'file']]);
+  const entry = listed.entries[1];
+  assert.equal(entry.path, file);
+  assert.equal(entry.size, Buffer.byteLength(v2));
+  assert.equal(entry.etag, replaced.etag);
+  assert.match(entry.last_modified, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+  // Find by part of the name (case-insensitive, non-ASCII included) with a WebDAV SEARCH.
+  await ok('files_write', { path: 'unrelated.txt', content: 'nothing to see' });
+  const { value: found, requests: searched } = await requestsDuring(() => ok('files_find', { query: 'CAFÉ' }));
+  assert.ok(searched.some((r) => r.method === 'SEARCH' && r.path === '/remote.php/dav/' && r.status === 207), JSON.stringify(searched));
+  assert.equal(found.count, 1, JSON.stringify(found));
+  assert.equal(found.results[0].path, file);
+  assert.equal(found.results[0].type, 'file');
+  const inFolder = await ok('files_find', { query: 'archiv', folder });
+  assert.deepEqual(inFolder.results.map((r) => [r.path, r.type]), [[`${folder}/Archiv`, 'folder']]);
+  assert.equal((await ok('files_find', { query: 'no such name' })).count, 0);
+
+  // Move into the subfolder under a new name.
+  const moved = `${folder}/Archiv/Lebenslauf ä.md`;
+  const move = await ok('files_move', { source: file, destination: moved });
+  assert.deepEqual(move, { source: file, destination: moved, overwritten: false });
+  assert.equal(stack.nextcloud.state.readFile(USER, file), undefined);
+  assert.equal(stack.nextcloud.state.readFile(USER, moved), v2);
+
+  // Copy onto an existing file without overwrite: refused, the target is untouched.
+  const other = `${folder}/other notes.txt`;
+  await ok('files_write', { path: other, content: 'keep me', create_only: true });
+  const refused = await fails('files_copy', { source: moved, destination: other, overwrite: false });
+  assert.match(refused, /^already exists: "Projekte Übersicht 2025\/other notes\.txt" already exists; pass overwrite=true to replace it/);
+  assert.equal(stack.nextcloud.state.readFile(USER, other), 'keep me');
+  // With overwrite it replaces; to a new name it copies.
+  assert.equal((await ok('files_copy', { source: moved, destination: other, overwrite: true })).overwritten, true);
+  assert.equal(stack.nextcloud.state.readFile(USER, other), v2);
+  const copy = `${folder}/Kopie.md`;
+  assert.equal((await ok('files_copy', { source: moved, destination: copy })).overwritten, false);
+  assert.equal(stack.nextcloud.state.readFile(USER, copy), v2);
+  assert.equal(stack.nextcloud.state.readFile(USER, moved), v2, 'the source of a copy stays');
+
+  // Delete: a stale etag is refused, the current one (or none) deletes.
+  const copyEtag = fileEntry(copy).etag;
+  await ok('files_write', { path: copy, content: 'changed elsewhere', etag: copyEtag });
+  assert.match(await fails('files_delete', { path: copy, etag: copyEtag }), /^conflict: "Projekte Übersicht 2025\/Kopie\.md" was changed since it was read/);
+  assert.equal(stack.nextcloud.state.readFile(USER, copy), 'changed elsewhere');
+  assert.deepEqual(await ok('files_delete', { path: copy, etag: fileEntry(copy).etag }), { deleted: copy });
+  assert.equal(fileEntry(copy), undefined);
+  assert.deepEqual(await ok('files_delete', { path: `${folder}/Archiv` }), { deleted: `${folder}/Archiv` });
+  assert.equal(fileEntry(`${folder}/Archiv`), undefined);
+  assert.equal(fileEntry(moved), undefined, 'a folder is deleted with its contents');
+  assert.deepEqual((await ok('files_list', { path: folder })).entries.map((e) => e.name), ['other notes.txt']);
+
+  // A missing file: a "not found" that says where to look.
+  const missing = await fails('files_read', { path: moved });
+  assert.match(missing, /^not found: there is no file or folder at "Projekte Übersicht 2025\/Archiv\/Lebenslauf ä\.md"/);
+  assert.match(await fails('files_delete', { path: copy }), /^not found: there is no file or folder/);
+  assert.match(await fails('files_write', { path: 'No Such Folder/a.txt', content: 'x' }), /^not found: the folder "No Such Folder" .* does not exist/);
+});
+
+test('files: `..` and other bad paths are refused before anything reaches Nextcloud', async () => {
+  stack.nextcloud.state.seed.file(USER, 'guard.txt', 'nothing to see');
+  const before = stack.nextcloud.state.files(USER).length;
+  const { value: messages, requests } = await requestsDuring(async () => [
+    await fails('files_read', { path: 'Projekte Übersicht 2025/../../etc/passwd' }),
+    await fails('files_write', { path: '../outside.txt', content: 'x' }),
+    await fails('files_list', { path: 'a/./b' }),
+    await fails('files_move', { source: 'guard.txt', destination: 'x/../../y.txt' }),
+    await fails('files_copy', { source: '..', destination: 'y.txt' }),
+    await fails('files_delete', { path: '/' }),
+    await fails('files_find', { query: 'a/b' }),
+  ]);
+  for (const m of messages.slice(0, 3)) assert.match(m, /^invalid arguments: path: `\.` and `\.\.` are not allowed in paths/);
+  assert.match(messages[3], /^invalid arguments: destination: `\.` and `\.\.` are not allowed/);
+  assert.match(messages[4], /^invalid arguments: source: `\.` and `\.\.` are not allowed/);
+  assert.match(messages[5], /^invalid arguments: path must name a file or folder, not the root/);
+  assert.match(messages[6], /^invalid arguments: query is matched against names only/);
+  assert.deepEqual(requests.filter((r) => r.path.startsWith('/remote.php/')), [], 'no WebDAV request was made');
+  assert.equal(stack.nextcloud.state.files(USER).length, before);
+  assert.equal(stack.nextcloud.state.readFile(USER, 'guard.txt'), 'nothing to see');
+});
+
+test('calendar: list calendars, create timed and all-day events, list a range, conflicting and good updates, delete', async () => {
+  const calendars = await ok('calendar_list_calendars', {});
+  const personal = calendars.calendars.find((c) => c.id === 'personal');
+  assert.ok(personal, JSON.stringify(calendars));
+  assert.equal(personal.name, 'Personal');
+  assert.ok(personal.components.includes('VEVENT'));
+  assert.equal(personal.writable, true);
+  assert.equal(calendars.count, calendars.calendars.length);
+  assert.ok(!calendars.calendars.some((c) => ['inbox', 'outbox', 'trashbin'].includes(c.id)), 'only real calendars');
+
+  // A timed event given with an offset, stored in UTC.
+  const timed = await ok('calendar_create_event', {
+    calendar_id: 'personal', summary: 'Team-Sync: Ü-Planung', start: '2031-03-14T15:00:00+01:00', end: '2031-03-14T16:30:00+01:00',
+    location: 'Raum 4, 2. OG', description: 'Zeile 1\nZeile 2; mit Semikolon',
+  });
+  assert.equal(timed.summary, 'Team-Sync: Ü-Planung');
+  assert.equal(timed.start, '2031-03-14T14:00:00Z');
+  assert.equal(timed.end, '2031-03-14T15:30:00Z');
+  assert.equal(timed.all_day, false);
+  assert.equal(timed.location, 'Raum 4, 2. OG');
+  assert.equal(timed.description, 'Zeile 1\nZeile 2; mit Semikolon');
+  assert.equal(timed.calendar_id, 'personal');
+  assert.equal(timed.href, `${timed.uid}.ics`);
+  const timedObj = eventObject(timed.uid);
+  assert.ok(timedObj, 'the event is in Nextcloud');
+  assert.equal(timedObj.name, timed.href);
+  assert.equal(timedObj.etag, timed.etag);
+  const timedData = unfold(timedObj.data);
+  assert.match(timedData, /\r?\nDTSTART:20310314T140000Z\r?\n/);
+  assert.match(timedData, /\r?\nDTEND:20310314T153000Z\r?\n/);
+  assert.match(timedData, /\r?\nSUMMARY:Team-Sync: Ü-Planung\r?\n/);
+  assert.match(timedData, /\r?\nLOCATION:Raum 4\\, 2\. OG\r?\n/);
+  assert.match(timedData, /\r?\nDESCRIPTION:Zeile 1\\nZeile 2\\; mit Semikolon\r?\n/);
+
+  // An all-day event: the model gives the last day, iCalendar stores the day after.
+  const allDay = await ok('calendar_create_event', {
+    calendar_id: 'personal', summary: 'Betriebsausflug', start: '2031-03-20', end: '2031-03-22', all_day: true, description: LONG,
+  });
+  assert.equal(allDay.all_day, true);
+  assert.equal(allDay.start, '2031-03-20');
+  assert.equal(allDay.end, '2031-03-22');
+  const allDayData = unfold(eventObject(allDay.uid).data);
+  assert.match(allDayData, /\r?\nDTSTART;VALUE=DATE:20310320\r?\n/);
+  assert.match(allDayData, /\r?\nDTEND;VALUE=DATE:20310323\r?\n/);
+  // Long lines are folded (at most 75 octets each) without splitting a UTF-8 character.
+  assert.ok(eventObject(allDay.uid).data.split(/\r?\n/).every((l) => Buffer.byteLength(l) <= 75), 'lines folded');
+  assert.ok(allDayData.includes(`\nDESCRIPTION:${icalText(LONG)}\r\n`), allDayData);
+  assert.equal(allDay.description, LONG);
+  assert.equal(stack.nextcloud.state.events(USER, 'personal').length, 2);
+
+  // Ranges that hold only one of them (the all-day event's last day counts).
+  const march14 = await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-14', end: '2031-03-15' });
+  assert.equal(march14.count, 1, JSON.stringify(march14));
+  assert.equal(march14.events[0].uid, timed.uid);
+  assert.equal(march14.events[0].etag, timed.etag);
+  assert.equal(march14.events[0].start, '2031-03-14T14:00:00Z');
+  const lastDay = await ok('calendar_list_events', { start: '2031-03-22T00:00:00Z', end: '2031-03-22T12:00:00Z' });
+  assert.deepEqual(lastDay.events.map((e) => e.uid), [allDay.uid]);
+  assert.equal(lastDay.events[0].description, LONG);
+  assert.equal(lastDay.events[0].end, '2031-03-22');
+  assert.equal(lastDay.events[0].calendar_id, 'personal');
+  const both = await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-01', end: '2031-04-01' });
+  assert.deepEqual(both.events.map((e) => e.uid), [timed.uid, allDay.uid], 'sorted by start');
+  assert.equal((await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-15', end: '2031-03-20' })).count, 0);
+
+  // Another client changes the event (adds a reminder): the etag we hold is stale now.
+  const withAlarm = timedObj.data.replace(
+    /END:VEVENT/,
+    'BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Erinnerung\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT',
+  );
+  stack.nextcloud.state.seed.event(USER, timedObj.name, withAlarm);
+  const changedEtag = eventObject(timed.uid).etag;
+  assert.notEqual(changedEtag, timed.etag);
+  const conflict = await fails('calendar_update_event', { calendar_id: 'personal', uid: timed.uid, etag: timed.etag, summary: 'Overwrite' });
+  assert.match(conflict, /^conflict: the event was changed since it was read/);
+  assert.equal(eventObject(timed.uid).etag, changedEtag, 'nothing was written');
+  assert.match(eventObject(timed.uid).data, /SUMMARY:Team-Sync: Ü-Planung/);
+
+  // With the etag from a fresh listing it works; the length and the reminder are kept.
+  const fresh = (await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-14', end: '2031-03-15' })).events[0];
+  assert.equal(fresh.etag, changedEtag);
+  const updated = await ok('calendar_update_event', {
+    calendar_id: 'personal', uid: timed.uid, etag: fresh.etag, summary: 'Team-Sync (verschoben)', start: '2031-03-14T10:00:00Z', location: '',
+  });
+  assert.equal(updated.summary, 'Team-Sync (verschoben)');
+  assert.equal(updated.start, '2031-03-14T10:00:00Z');
+  assert.equal(updated.end, '2031-03-14T11:30:00Z');
+  assert.equal(updated.location, undefined, `location removed: ${JSON.stringify(updated)}`);
+  assert.equal(updated.description, 'Zeile 1\nZeile 2; mit Semikolon');
+  const stored = eventObject(timed.uid);
+  assert.equal(updated.etag, stored.etag);
+  assert.notEqual(stored.etag, changedEtag);
+  const storedData = unfold(stored.data);
+  assert.match(storedData, /\r?\nSUMMARY:Team-Sync \(verschoben\)\r?\n/);
+  assert.match(storedData, /\r?\nDTSTART:20310314T100000Z\r?\n/);
+  assert.match(storedData, /\r?\nDTEND:20310314T113000Z\r?\n/);
+  assert.doesNotMatch(storedData, /\nLOCATION/);
+  assert.match(storedData, /BEGIN:VALARM\r?\nACTION:DISPLAY\r?\nDESCRIPTION:Erinnerung\r?\nTRIGGER:-PT15M\r?\nEND:VALARM/, 'the reminder survived');
+  assert.match(storedData, /\r?\nSEQUENCE:1\r?\n/);
+
+  // Delete: a stale etag is refused; the right one deletes; without etag too; a second time is "not found".
+  assert.match(await fails('calendar_delete_event', { calendar_id: 'personal', uid: timed.uid, etag: fresh.etag }), /^conflict: the event was changed since it was read/);
+  assert.ok(eventObject(timed.uid));
+  assert.deepEqual(await ok('calendar_delete_event', { calendar_id: 'personal', uid: timed.uid, etag: updated.etag }), { deleted: timed.uid, calendar_id: 'personal' });
+  assert.equal(eventObject(timed.uid), undefined);
+  await ok('calendar_delete_event', { calendar_id: 'personal', uid: allDay.uid });
+  assert.deepEqual(stack.nextcloud.state.events(USER, 'personal'), []);
+  assert.match(await fails('calendar_delete_event', { calendar_id: 'personal', uid: allDay.uid }), /^not found: there is no event with uid/);
+  assert.equal((await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-01', end: '2031-04-01' })).count, 0);
+  assert.match(await fails('calendar_list_events', { calendar_id: 'nope', start: '2031-03-01', end: '2031-04-01' }), /^not found: there is no calendar with id "nope"/);
+
+  // A calendar id is one name: `.`/`..` never leave the user's calendar (no request is made).
+  const { value: dotted, requests } = await requestsDuring(async () => [
+    await fails('calendar_create_event', { calendar_id: '..', summary: 'x', start: '2031-03-14T10:00:00Z' }),
+    await fails('calendar_delete_event', { calendar_id: '..', uid: USER }),
+    await fails('calendar_update_event', { calendar_id: '.', uid: 'x', etag: 'e', summary: 'y' }),
+    await fails('calendar_list_events', { calendar_id: '..', start: '2031-03-01', end: '2031-04-01' }),
+  ]);
+  for (const m of dotted) assert.match(m, /^invalid input: the calendar id must be a single name without `\/`, `\.\.`/);
+  assert.deepEqual(requests.filter((r) => r.path.startsWith('/remote.php/')), [], 'no CalDAV request was made');
+});
+
+test('contacts: list address books, create, search by name and e-mail, get, conflicting and good updates, delete', async () => {
+  const books = await ok('contacts_list_addressbooks', {});
+  assert.ok(books.addressbooks.some((b) => b.id === 'contacts' && b.name === 'Contacts'), JSON.stringify(books));
+  assert.equal(books.count, books.addressbooks.length);
+
+  const zoe = await ok('contacts_create', {
+    addressbook_id: 'contacts', given_name: 'Zoë', family_name: 'Müller-Lüdenscheidt',
+    emails: ['zoe.mueller@example.org'], phones: ['+49 30 1234567'], org: 'ACME GmbH', note: LONG,
+  });
+  assert.equal(zoe.full_name, 'Zoë Müller-Lüdenscheidt');
+  assert.equal(zoe.given_name, 'Zoë');
+  assert.equal(zoe.family_name, 'Müller-Lüdenscheidt');
+  assert.deepEqual(zoe.emails.map((e) => e.value), ['zoe.mueller@example.org']);
+  assert.deepEqual(zoe.phones.map((p) => p.value), ['+49 30 1234567']);
+  assert.equal(zoe.org, 'ACME GmbH');
+  assert.equal(zoe.addressbook_id, 'contacts');
+  assert.equal(zoe.href, `${zoe.uid}.vcf`);
+  const zoeCard = cardObject(zoe.uid);
+  assert.ok(zoeCard, 'the contact is in Nextcloud');
+  assert.equal(zoeCard.name, zoe.href);
+  assert.equal(zoeCard.etag, zoe.etag);
+  const zoeData = unfold(zoeCard.data);
+  assert.match(zoeData, /\r?\nFN:Zoë Müller-Lüdenscheidt\r?\n/);
+  assert.match(zoeData, /\r?\nN:Müller-Lüdenscheidt;Zoë;;;\r?\n/);
+  assert.match(zoeData, /\r?\nEMAIL[^:\r\n]*:zoe\.mueller@example\.org\r?\n/);
+  assert.match(zoeData, /\r?\nTEL[^:\r\n]*:\+49 30 1234567\r?\n/);
+  assert.match(zoeData, /\r?\nORG:ACME GmbH\r?\n/);
+  assert.ok(zoeCard.data.split(/\r?\n/).every((l) => Buffer.byteLength(l) <= 75), 'vCard lines folded');
+  assert.ok(zoeData.includes(`\nNOTE:${icalText(LONG)}\r\n`), zoeData);
+
+  const bob = await ok('contacts_create', { addressbook_id: 'contacts', full_name: 'Bob Builder', emails: ['bob@example.com'] });
+  assert.equal(stack.nextcloud.state.cards(USER, 'contacts').length, 2);
+
+  // Search: part of the name (any case), part of the e-mail, something both share, nothing.
+  const { value: byName, requests: reports } = await requestsDuring(() => ok('contacts_search', { query: 'LÜDEN' }));
+  assert.ok(reports.some((r) => r.method === 'REPORT' && r.path === `/remote.php/dav/addressbooks/users/${USER}/contacts/`), JSON.stringify(reports));
+  assert.deepEqual(byName.contacts.map((c) => c.uid), [zoe.uid], JSON.stringify(byName));
+  assert.equal(byName.contacts[0].etag, zoe.etag);
+  assert.deepEqual(byName.contacts[0].emails, ['zoe.mueller@example.org']);
+  assert.deepEqual(byName.contacts[0].phones, ['+49 30 1234567']);
+  const byEmail = await ok('contacts_search', { query: 'mueller@example.org', addressbook_id: 'contacts' });
+  assert.deepEqual(byEmail.contacts.map((c) => c.uid), [zoe.uid]);
+  const shared = await ok('contacts_search', { query: 'example' });
+  assert.deepEqual(shared.contacts.map((c) => c.full_name), ['Bob Builder', 'Zoë Müller-Lüdenscheidt']);
+  assert.equal((await ok('contacts_search', { query: 'nobody-by-this-name' })).count, 0);
+  assert.equal((await ok('contacts_search', {})).count, 2);
+
+  // Get.
+  const got = await ok('contacts_get', { addressbook_id: 'contacts', uid: zoe.uid });
+  assert.equal(got.full_name, 'Zoë Müller-Lüdenscheidt');
+  assert.equal(got.etag, zoe.etag);
+  assert.deepEqual(got.emails.map((e) => e.value), ['zoe.mueller@example.org']);
+  assert.deepEqual(got.phones.map((p) => p.value), ['+49 30 1234567']);
+  assert.equal(got.note, LONG);
+
+  // Another client adds things the tools do not manage: the etag we hold is stale now.
+  const extended = zoeCard.data.replace(/END:VCARD/, 'BDAY:19900215\r\nX-MCP-E2E-CUSTOM:bleib da\r\nEND:VCARD');
+  stack.nextcloud.state.seed.card(USER, zoeCard.name, extended);
+  const changedEtag = cardObject(zoe.uid).etag;
+  assert.notEqual(changedEtag, zoe.etag);
+  const conflict = await fails('contacts_update', { addressbook_id: 'contacts', uid: zoe.uid, etag: zoe.etag, org: 'Overwrite AG' });
+  assert.match(conflict, /^conflict: /);
+  assert.match(conflict, /changed since it was read/);
+  assert.equal(cardObject(zoe.uid).etag, changedEtag, 'nothing was written');
+  assert.match(cardObject(zoe.uid).data, /ORG:ACME GmbH/);
+
+  // Get again, update with that etag: the given fields change, everything else stays.
+  const again = await ok('contacts_get', { addressbook_id: 'contacts', uid: zoe.uid });
+  assert.equal(again.etag, changedEtag);
+  assert.ok(again.birthday, `the new birthday is visible: ${JSON.stringify(again)}`);
+  const updated = await ok('contacts_update', {
+    addressbook_id: 'contacts', uid: zoe.uid, etag: again.etag, emails: ['zoe@neu.example'], org: 'Globex',
+  });
+  assert.equal(updated.org, 'Globex');
+  assert.deepEqual(updated.emails.map((e) => e.value), ['zoe@neu.example']);
+  assert.deepEqual(updated.phones.map((p) => p.value), ['+49 30 1234567'], 'phones left out stay');
+  assert.equal(updated.full_name, 'Zoë Müller-Lüdenscheidt');
+  assert.equal(updated.note, LONG, 'the note left out stays');
+  const stored = cardObject(zoe.uid);
+  assert.equal(updated.etag, stored.etag);
+  assert.notEqual(stored.etag, changedEtag);
+  const storedData = unfold(stored.data);
+  assert.match(storedData, /\r?\nX-MCP-E2E-CUSTOM:bleib da\r?\n/, 'the unknown property was kept');
+  assert.match(storedData, /\r?\nBDAY:19900215\r?\n/, 'the birthday was kept');
+  assert.match(storedData, /\r?\nTEL[^:\r\n]*:\+49 30 1234567\r?\n/);
+  assert.match(storedData, /\r?\nEMAIL[^:\r\n]*:zoe@neu\.example\r?\n/);
+  assert.doesNotMatch(storedData, /zoe\.mueller@example\.org/);
+  assert.match(storedData, /\r?\nORG:Globex\r?\n/);
+  assert.deepEqual((await ok('contacts_search', { query: 'neu.example' })).contacts.map((c) => c.uid), [zoe.uid]);
+  assert.equal((await ok('contacts_search', { query: 'mueller@example.org' })).count, 0);
+
+  // Delete: a stale etag is refused, the right one deletes; then it is "not found".
+  assert.match(await fails('contacts_delete', { addressbook_id: 'contacts', uid: zoe.uid, etag: again.etag }), /^conflict: /);
+  assert.ok(cardObject(zoe.uid));
+  assert.deepEqual(await ok('contacts_delete', { addressbook_id: 'contacts', uid: zoe.uid, etag: updated.etag }), { deleted: zoe.uid, addressbook_id: 'contacts' });
+  assert.equal(cardObject(zoe.uid), undefined);
+  assert.match(await fails('contacts_get', { addressbook_id: 'contacts', uid: zoe.uid }), /^not found: /);
+  assert.deepEqual(stack.nextcloud.state.cards(USER, 'contacts').map((c) => c.uid), [bob.uid]);
+  await ok('contacts_delete', { addressbook_id: 'contacts', uid: bob.uid });
+  assert.deepEqual(stack.nextcloud.state.cards(USER, 'contacts'), []);
+
+  // An address book id is one name: `.`/`..` never leave the user's address book.
+  const { value: dotted, requests } = await requestsDuring(async () => [
+    await fails('contacts_create', { addressbook_id: '..', full_name: 'X' }),
+    await fails('contacts_delete', { addressbook_id: '..', uid: 'contacts' }),
+    await fails('contacts_get', { addressbook_id: '.', uid: 'x' }),
+    await fails('contacts_search', { addressbook_id: '..', query: 'x' }),
+  ]);
+  for (const m of dotted) assert.match(m, /^invalid input: the address book id must be a single name without `\/`, `\.\.`/);
+  assert.deepEqual(requests.filter((r) => r.path.startsWith('/remote.php/')), [], 'no CardDAV request was made');
+});
