@@ -150,6 +150,12 @@ test('notes through the tools: create, search, a conflicting update, delete', as
   const bad = await client.callTool({ name: 'notes_get', arguments: { id: 'seven' } });
   assert.equal(bad.isError, true);
   assert.match(textOf(bad), /invalid arguments/);
+
+  // One token exchange per grant, then the cache: this session's many calls cost one exchange.
+  const metrics = await (await fetch(`${stack.mcpServers[0].metrics}/metrics`)).text();
+  const exchanges = (outcome) => Number(metrics.match(new RegExp(`^mcp_server_token_exchanges_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+  assert.ok(exchanges('cached') >= 8, `cached exchanges: ${exchanges('cached')}`);
+  assert.ok(exchanges('ok') <= 3, `fresh exchanges (one per signed-in client so far): ${exchanges('ok')}`);
   await client.close();
 });
 
