@@ -44,6 +44,16 @@ const KNOWN: &[&str] = &[
     "EXCHANGE_CLIENT_ID",
     "EXCHANGE_CLIENT_SECRET",
     "EXCHANGE_REFRESH_MARGIN_SECS",
+    "CIMD_ENABLED",
+    "CIMD_ALLOWED_HOSTS",
+    "CIMD_CACHE_MIN_SECS",
+    "CIMD_CACHE_MAX_SECS",
+    "CIMD_FAILURE_CACHE_SECS",
+    "CIMD_FETCH_TIMEOUT_SECS",
+    "CIMD_MAX_BYTES",
+    "RATE_LIMIT_CIMD_PER_HOST",
+    "RATE_LIMIT_CIMD_GLOBAL",
+    "CIMD_TEST_ALLOW_LOOPBACK",
 ];
 const SECRET_FILES: &[&str] = &[
     "UPSTREAM_CLIENT_SECRET",
@@ -150,6 +160,46 @@ pub struct UpstreamSettings {
     pub timeout: Duration,
 }
 
+/// Client ID Metadata Document fetching (see `crate::cimd`).
+#[derive(Debug, Clone)]
+pub struct CimdSettings {
+    pub enabled: bool,
+    /// Empty: any public host. Entries `host` or `*.domain`.
+    pub allowed_hosts: Vec<String>,
+    pub cache_min: Duration,
+    pub cache_max: Duration,
+    pub failure_cache: Duration,
+    pub fetch_timeout: Duration,
+    pub max_bytes: usize,
+    pub rate_limit_per_host: Option<RateLimit>,
+    pub rate_limit_global: Option<RateLimit>,
+    /// Test rigs only: documents may live on loopback (also over plain http).
+    pub test_allow_loopback: bool,
+}
+
+impl Default for CimdSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allowed_hosts: Vec::new(),
+            cache_min: Duration::from_secs(60),
+            cache_max: Duration::from_secs(86_400),
+            failure_cache: Duration::from_secs(30),
+            fetch_timeout: Duration::from_secs(5),
+            max_bytes: 32 * 1024,
+            rate_limit_per_host: Some(RateLimit {
+                limit: 30,
+                window: Duration::from_secs(60),
+            }),
+            rate_limit_global: Some(RateLimit {
+                limit: 600,
+                window: Duration::from_secs(60),
+            }),
+            test_allow_loopback: false,
+        }
+    }
+}
+
 /// The mcp-server's confidential client, the only one allowed to use token exchange.
 #[derive(Debug, Clone)]
 pub struct ExchangeClientSettings {
@@ -185,6 +235,7 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `None`: token exchange is disabled (not advertised, refused).
     pub exchange_client: Option<ExchangeClientSettings>,
+    pub cimd: CimdSettings,
 }
 
 impl Config {
@@ -384,7 +435,54 @@ impl Config {
             }),
         };
 
+        let cimd_min = env.secs("CIMD_CACHE_MIN_SECS", 60, 0, 86_400)?;
+        let cimd_max = env.secs("CIMD_CACHE_MAX_SECS", 86_400, 0, 604_800)?;
+        if cimd_max < cimd_min {
+            return Err(err(
+                "CIMD_CACHE_MAX_SECS",
+                "must not be smaller than AUTH_PROXY_CIMD_CACHE_MIN_SECS",
+            ));
+        }
+        let cimd_allowed_hosts = env.list("CIMD_ALLOWED_HOSTS", "");
+        for h in &cimd_allowed_hosts {
+            let bare = h.strip_prefix("*.").unwrap_or(h);
+            if bare.is_empty()
+                || bare.contains('*')
+                || !bare
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            {
+                return Err(err(
+                    "CIMD_ALLOWED_HOSTS",
+                    format!("`{h}` is not a host name or *.domain pattern"),
+                ));
+            }
+        }
+        let cimd = CimdSettings {
+            enabled: env.bool("CIMD_ENABLED", true)?,
+            allowed_hosts: cimd_allowed_hosts,
+            cache_min: cimd_min,
+            cache_max: cimd_max,
+            failure_cache: env.secs("CIMD_FAILURE_CACHE_SECS", 30, 0, 3600)?,
+            fetch_timeout: env.secs("CIMD_FETCH_TIMEOUT_SECS", 5, 1, 30)?,
+            max_bytes: match env.get("CIMD_MAX_BYTES") {
+                None => 32 * 1024,
+                Some(raw) => raw
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1024..=1024 * 1024).contains(n))
+                    .ok_or_else(|| {
+                        err("CIMD_MAX_BYTES", "must be between 1024 and 1048576 bytes")
+                    })?,
+            },
+            rate_limit_per_host: env.rate_limit("RATE_LIMIT_CIMD_PER_HOST", "30/60")?,
+            rate_limit_global: env.rate_limit("RATE_LIMIT_CIMD_GLOBAL", "600/60")?,
+            test_allow_loopback: env.bool("CIMD_TEST_ALLOW_LOOPBACK", false)?,
+        };
+
         Ok(Self {
+            cimd,
             exchange_client,
             issuer,
             bind: env.socket_addr("BIND", "127.0.0.1:8080")?,

@@ -21,6 +21,7 @@ pub struct Metrics {
     pub upstream_requests: IntCounterVec,
     pub upstream_duration: HistogramVec,
     pub store_errors: IntCounter,
+    pub cimd_fetches: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -102,6 +103,11 @@ impl Metrics {
                 "auth_proxy_upstream_request_duration_seconds",
                 "Latency of calls to the upstream identity provider by operation.",
                 &["operation"],
+            )?,
+            cimd_fetches: counter_vec(
+                "auth_proxy_cimd_fetches_total",
+                "Client ID Metadata Document fetches by outcome (ok, refused by policy, error).",
+                &["outcome"],
             )?,
             store_errors: counter(
                 "auth_proxy_store_errors_total",

@@ -32,6 +32,8 @@ pub struct Dependencies {
     pub store: Arc<dyn Store>,
     pub upstream: Arc<dyn UpstreamIdp>,
     pub clock: Arc<dyn Clock>,
+    /// DNS for Client ID Metadata Documents (tests inject their own answers).
+    pub dns: Arc<dyn crate::cimd::DnsResolver>,
 }
 
 pub struct Application {
@@ -84,6 +86,7 @@ impl Application {
                 store,
                 upstream,
                 clock,
+                dns: Arc::new(crate::cimd::SystemResolver),
             },
         )
         .await
@@ -112,6 +115,18 @@ impl Application {
             .to_string()
             .into();
         let config = Arc::new(config);
+        let preregistered = Arc::new(
+            crate::clients::load(&config, deps.clock.now()).context("AUTH_PROXY_CLIENTS_FILE")?,
+        );
+        if config.cimd.test_allow_loopback {
+            tracing::warn!("AUTH_PROXY_CIMD_TEST_ALLOW_LOOPBACK is on: client metadata documents may be fetched from loopback over plain http. Test rigs only.");
+        }
+        let cimd = config.cimd.enabled.then(|| {
+            Arc::new(crate::cimd::CimdResolver::new(
+                config.cimd.clone(),
+                deps.dns,
+            ))
+        });
         let state = AppState {
             config: config.clone(),
             store: deps.store,
@@ -121,6 +136,8 @@ impl Application {
             clock: deps.clock,
             metrics,
             metadata_json,
+            preregistered,
+            cimd,
         };
 
         let listener = TcpListener::bind(config.bind)

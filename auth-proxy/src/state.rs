@@ -12,7 +12,7 @@ use crate::crypto::TokenCipher;
 use crate::error::OAuthError;
 use crate::keys::SigningKeys;
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{ClientRecord, Store, StoreError};
 use crate::upstream::UpstreamIdp;
 
 #[derive(Debug, Clone)]
@@ -26,6 +26,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// RFC 8414 metadata, serialised once.
     pub metadata_json: Arc<str>,
+    /// Clients defined in configuration (`AUTH_PROXY_CLIENTS_FILE`), by client id.
+    pub preregistered: Arc<std::collections::HashMap<String, ClientRecord>>,
+    /// Client ID Metadata Document resolver; `None` when CIMD is switched off.
+    pub cimd: Option<Arc<crate::cimd::CimdResolver>>,
 }
 
 /// Which endpoint a rate-limit bucket belongs to (a fixed set: bounded metric labels).
@@ -96,4 +100,55 @@ impl AppState {
         self.metrics.store_errors.inc();
         e.into()
     }
+
+    /// The one place a `client_id` becomes a client, wherever it is defined, in this order:
+    /// the mcp-server's token-exchange client (configuration), pre-registered clients
+    /// (configuration), a Client ID Metadata Document (an `https://` client id, fetched and
+    /// cached), then dynamically registered clients (the store). Earlier sources shadow later
+    /// ones.
+    pub async fn lookup_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<ClientRecord>, ClientLookupError> {
+        if let Some(exchange) = &self.config.exchange_client {
+            if exchange.client_id == client_id {
+                return Ok(Some(crate::routes::exchange_client_record(
+                    exchange,
+                    self.clock.now(),
+                )));
+            }
+        }
+        // (pre-registered clients: see `crate::clients`)
+        if let Some(client) = self.preregistered.get(client_id) {
+            return Ok(Some(client.clone()));
+        }
+        if crate::cimd::is_cimd_client_id(client_id) {
+            return match &self.cimd {
+                Some(resolver) => resolver
+                    .resolve(self, client_id)
+                    .await
+                    .map(Some)
+                    .map_err(ClientLookupError::Cimd),
+                None => Ok(None),
+            };
+        }
+        self.store
+            .get_client(client_id)
+            .await
+            .map_err(|e| ClientLookupError::Store(self.store_error_kind(e)))
+    }
+
+    fn store_error_kind(&self, e: StoreError) -> StoreError {
+        self.metrics.store_errors.inc();
+        e
+    }
+}
+
+/// Why a client could not be looked up (as opposed to "there is no such client").
+#[derive(Debug, thiserror::Error)]
+pub enum ClientLookupError {
+    #[error(transparent)]
+    Store(StoreError),
+    #[error("client metadata document: {0}")]
+    Cimd(crate::cimd::CimdError),
 }

@@ -15,7 +15,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::pages::{self, ConsentView};
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::redirect::{is_loopback_host, matches_registered};
-use crate::state::{AppState, Limited};
+use crate::state::{AppState, ClientLookupError, Limited};
 use crate::store::{ClientRecord, PendingAuthorization};
 
 /// How long a user has to decide on the consent page and log in upstream.
@@ -69,15 +69,20 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
             "The request does not name an application (client_id is missing).",
         ));
     };
-    let client = match state.store.get_client(client_id).await {
+    let client = match state.lookup_client(client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return render(page(
                 "The application is not registered here (unknown client_id).",
             ))
         }
-        Err(e) => {
+        Err(ClientLookupError::Store(e)) => {
             return super::store_unavailable_page(&state, e);
+        }
+        Err(ClientLookupError::Cimd(e)) => {
+            return render(page(format!(
+                "The application's client metadata document cannot be used: {e}."
+            )));
         }
     };
     let redirect_uri = match resolve_redirect_uri(&client, get("redirect_uri")) {

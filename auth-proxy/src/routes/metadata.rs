@@ -32,9 +32,7 @@ pub fn metadata_document(config: &Config) -> serde_json::Value {
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
-        // Client ID Metadata Documents are not resolved yet; advertising them would send
-        // clients down a path that fails.
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": config.cimd.enabled,
     })
 }
 

@@ -218,18 +218,16 @@ pub async fn authenticate_client(
     let unknown = || {
         OAuthError::invalid_client("client authentication failed").with_basic_challenge(used_basic)
     };
-    // The mcp-server's confidential client lives in configuration, not in the store, and
-    // shadows any stored client of the same id.
-    let client = match &state.config.exchange_client {
-        Some(exchange) if exchange.client_id == client_id => {
-            exchange_client_record(exchange, state.clock.now())
+    let client = match state.lookup_client(&client_id).await {
+        Ok(Some(client)) => client,
+        Ok(None) => return Err(unknown()),
+        Err(crate::state::ClientLookupError::Store(e)) => return Err(e.into()),
+        Err(crate::state::ClientLookupError::Cimd(e)) => {
+            return Err(OAuthError::invalid_client(format!(
+                "the client metadata document cannot be used: {e}"
+            ))
+            .with_basic_challenge(used_basic))
         }
-        _ => state
-            .store
-            .get_client(&client_id)
-            .await
-            .map_err(|e| state.store_error(e))?
-            .ok_or_else(unknown)?,
     };
     match (
         client.token_endpoint_auth_method,

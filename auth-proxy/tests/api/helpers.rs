@@ -105,6 +105,29 @@ impl UpstreamIdp for FakeUpstream {
     }
 }
 
+/// DNS for client metadata documents: names map to addresses the test chose, so the address
+/// policy is exercised without any lookup (and without traffic off loopback).
+#[derive(Debug, Default)]
+pub struct FakeDns {
+    pub answers: Mutex<HashMap<String, Vec<std::net::IpAddr>>>,
+}
+
+#[async_trait]
+impl auth_proxy::cimd::DnsResolver for FakeDns {
+    async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        match self.answers.lock().unwrap().get(host) {
+            Some(ips) => Ok(ips
+                .iter()
+                .map(|ip| std::net::SocketAddr::new(*ip, port))
+                .collect()),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such host",
+            )),
+        }
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub metrics_address: String,
@@ -113,6 +136,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub app_state: auth_proxy::state::AppState,
     pub upstream: Arc<FakeUpstream>,
+    pub dns: Arc<FakeDns>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -140,12 +164,14 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let clock = FakeClock::at_secs(1_700_000_000);
     let clock_dyn: Arc<dyn Clock> = Arc::new(clock.clone());
     let upstream = Arc::new(FakeUpstream::default());
+    let dns = Arc::new(FakeDns::default());
     let app = Application::build_with(
         config,
         Dependencies {
             store: Arc::new(MemoryStore::new(clock_dyn.clone())),
             upstream: upstream.clone(),
             clock: clock_dyn,
+            dns: dns.clone(),
         },
     )
     .await
@@ -161,6 +187,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         http: browser(),
         app_state,
         upstream,
+        dns,
     }
 }
 

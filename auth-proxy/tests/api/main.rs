@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod authorize;
+mod cimd;
 mod exchange;
 mod helpers;
 mod limits;
