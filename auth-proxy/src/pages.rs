@@ -73,6 +73,8 @@ fn page(title: &str, body: &str) -> String {
 pub struct ConsentView<'a> {
     pub client_name: Option<&'a str>,
     pub client_id: &'a str,
+    /// For a client described by a Client ID Metadata Document: the document's host.
+    pub document_host: Option<&'a str>,
     pub redirect_host: &'a str,
     pub redirect_is_loopback: bool,
     pub resource: &'a str,
@@ -114,6 +116,14 @@ pub fn consent(view: &ConsentView<'_>) -> String {
     } else {
         ""
     };
+    let document_note = match view.document_host {
+        Some(host) => format!(
+            "<p>This application describes itself with a document published at \
+             <span class=\"host\">{}</span>. Its name is what that document says.</p>",
+            escape(host)
+        ),
+        None => String::new(),
+    };
     let data_note = if data_scopes.is_empty() {
         ""
     } else {
@@ -123,7 +133,7 @@ pub fn consent(view: &ConsentView<'_>) -> String {
     let body = format!(
         "<h1>Allow {name} to access your Nextcloud?</h1>\
          <p>After you approve and sign in, you will be sent back to \
-         <span class=\"host\">{host}</span>.</p>{loopback_note}\
+         <span class=\"host\">{host}</span>.</p>{loopback_note}{document_note}\
          <form method=\"post\" action=\"{action}\">\
          <p>It is asking to:</p><ul>{scope_items}</ul>{data_note}\
          <p class=\"muted\">Client id <code>{client_id}</code><br>For <code>{resource}</code></p>\
@@ -171,6 +181,7 @@ mod tests {
         let html = consent(&ConsentView {
             client_name: Some("<script>alert(1)</script>"),
             client_id: "\"><img src=x>",
+            document_host: Some("<b>docs.example</b>"),
             redirect_host: "evil\"host",
             redirect_is_loopback: false,
             resource: "https://mcp.example/mcp",
@@ -181,6 +192,7 @@ mod tests {
         assert!(!html.contains("<script>alert"));
         assert!(!html.contains("<img src=x>"));
         assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("&lt;b&gt;docs.example&lt;/b&gt;"));
         assert!(html.contains("Read your notes"));
     }
 
@@ -190,6 +202,7 @@ mod tests {
         let html = consent(&ConsentView {
             client_name: None,
             client_id: "c",
+            document_host: None,
             redirect_host: "h",
             redirect_is_loopback: false,
             resource: "r",
@@ -215,6 +228,7 @@ mod tests {
         let view = |loopback| ConsentView {
             client_name: None,
             client_id: "c",
+            document_host: None,
             redirect_host: "127.0.0.1",
             redirect_is_loopback: loopback,
             resource: "r",

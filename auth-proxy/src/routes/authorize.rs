@@ -255,8 +255,14 @@ async fn show_consent(
         .as_ref()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| redirect_uri.split(':').next().unwrap_or("").to_owned() + ": (app)");
+    // A client described by a metadata document: name the host that vouches for it.
+    let document_host = crate::cimd::is_cimd_client_id(&client.client_id)
+        .then(|| url::Url::parse(&client.client_id).ok())
+        .flatten()
+        .and_then(|u| u.host_str().map(str::to_owned));
     let html = pages::consent(&ConsentView {
         client_name: client.client_name.as_deref(),
+        document_host: document_host.as_deref(),
         client_id: &client.client_id,
         redirect_host: &redirect_host,
         redirect_is_loopback: redirect.as_ref().is_some_and(is_loopback_host),
