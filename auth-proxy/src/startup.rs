@@ -200,7 +200,9 @@ impl Application {
     /// `AUTH_PROXY_SHUTDOWN_TIMEOUT_SECS`, then returns).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let upstream = self.state.upstream.clone();
-        let discovery = tokio::spawn(async move { keep_discovering(upstream).await });
+        let discovery_metrics = self.state.metrics.clone();
+        let discovery =
+            tokio::spawn(async move { keep_discovering(upstream, discovery_metrics).await });
         let metrics_handle = self.metrics_server.handle();
         let metrics = tokio::spawn(self.metrics_server);
         let result = self.server.await;
@@ -213,10 +215,27 @@ impl Application {
 
 /// Loads upstream discovery at start-up and retries with back-off until it succeeds, so the
 /// proxy becomes ready as soon as its IdP is (Kubernetes may start them in any order).
-async fn keep_discovering(upstream: Arc<dyn UpstreamIdp>) {
+async fn keep_discovering(upstream: Arc<dyn UpstreamIdp>, metrics: crate::metrics::Metrics) {
     let mut delay = Duration::from_millis(250);
     loop {
-        match upstream.discover().await {
+        let started = std::time::Instant::now();
+        let discovered = upstream.discover().await;
+        metrics
+            .upstream_duration
+            .with_label_values(&["discovery"])
+            .observe(started.elapsed().as_secs_f64());
+        metrics
+            .upstream_requests
+            .with_label_values(&[
+                "discovery",
+                if discovered.is_ok() {
+                    "ok"
+                } else {
+                    "unavailable"
+                },
+            ])
+            .inc();
+        match discovered {
             Ok(()) => {
                 tracing::info!("upstream identity provider discovered");
                 return;

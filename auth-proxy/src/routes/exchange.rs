@@ -121,7 +121,27 @@ async fn refresh_upstream(
         }
         return Ok(current);
     };
-    match state.upstream.refresh(&refresh_token).await {
+    let started = std::time::Instant::now();
+    let refreshed = state.upstream.refresh(&refresh_token).await;
+    state
+        .metrics
+        .upstream_duration
+        .with_label_values(&["refresh"])
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .upstream_requests
+        .with_label_values(&[
+            "refresh",
+            match &refreshed {
+                Ok(_) => "ok",
+                Err(UpstreamError::Unavailable(_)) => "unavailable",
+                Err(UpstreamError::Rejected(_)) => "rejected",
+                Err(UpstreamError::Invalid(_)) => "invalid",
+            },
+        ])
+        .inc();
+    match refreshed {
         Ok(mut fresh) => {
             if fresh.refresh_token.is_none() {
                 fresh.refresh_token = Some(refresh_token);
