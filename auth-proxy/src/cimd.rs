@@ -336,6 +336,7 @@ pub fn parse_document(body: &[u8], client_id: &str, now: i64) -> Result<ClientRe
         software_id: doc.software_id.map(|s| s.chars().take(200).collect()),
         software_version: doc.software_version.map(|s| s.chars().take(100).collect()),
         created_at: now,
+        application_type: None,
     })
 }
 

@@ -1,12 +1,532 @@
-//! Pre-registered clients from configuration (`AUTH_PROXY_CLIENTS_FILE`). Filled in by the
-//! pre-registered-clients work; until then there are none.
+//! Pre-registered clients from configuration (`AUTH_PROXY_CLIENTS_FILE`): a JSON array of
+//! clients the operator vouches for, such as a hosted connector whose callback varies per
+//! connector (redirect patterns) or a confidential client with a secret from a file. They are
+//! read once at start-up, validated like registrations, never stored and never expire, and
+//! shadow a stored client of the same id. Every error names the file and the entry.
 
 use std::collections::HashMap;
+use std::path::Path;
+
+use mcp_shared::ScopeSet;
+use serde::Deserialize;
 
 use crate::config::Config;
-use crate::store::ClientRecord;
+use crate::crypto::sha256_hex;
+use crate::redirect::{validate_for_registration, RedirectPattern};
+use crate::store::{ClientRecord, TokenEndpointAuthMethod};
 
-/// The configured clients by id.
-pub fn load(_config: &Config, _now: i64) -> anyhow::Result<HashMap<String, ClientRecord>> {
-    Ok(HashMap::new())
+const MAX_CLIENT_ID: usize = 128;
+const MAX_REDIRECT_URIS: usize = 20;
+const MAX_NAME: usize = 200;
+/// As for the token-exchange client's secret.
+const MIN_SECRET: usize = 16;
+
+/// A pre-registered client: the record every endpoint sees, plus the redirect patterns only
+/// `/authorize` needs.
+#[derive(Debug, Clone)]
+pub struct PreregisteredClient {
+    /// `redirect_uris` holds the exact URIs only.
+    pub record: ClientRecord,
+    pub redirect_patterns: Vec<RedirectPattern>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientsFileError {
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("`{path}` must hold a JSON array of clients: {message}")]
+    Syntax { path: String, message: String },
+    #[error("`{path}`, entry [{index}] (client_id `{client_id}`): {message}")]
+    Entry {
+        path: String,
+        index: usize,
+        client_id: String,
+        message: String,
+    },
+}
+
+/// One entry of the file, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryJson {
+    client_id: String,
+    client_name: Option<String>,
+    redirect_uris: Vec<String>,
+    token_endpoint_auth_method: Option<String>,
+    client_secret_sha256: Option<String>,
+    client_secret_file: Option<String>,
+    grant_types: Option<Vec<String>>,
+    scope: Option<String>,
+}
+
+/// The configured clients by id; none without `AUTH_PROXY_CLIENTS_FILE`.
+pub fn load(
+    config: &Config,
+    now: i64,
+) -> Result<HashMap<String, PreregisteredClient>, ClientsFileError> {
+    let Some(path) = &config.clients_file else {
+        return Ok(HashMap::new());
+    };
+    let shown = path.display().to_string();
+    let json = std::fs::read_to_string(path).map_err(|source| ClientsFileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let exchange_id = config
+        .exchange_client
+        .as_ref()
+        .map(|e| e.client_id.as_str());
+    let clients = parse(&json, &shown, base_dir, exchange_id, now)?;
+    tracing::info!(count = clients.len(), file = %shown, "pre-registered clients loaded");
+    Ok(clients)
+}
+
+/// Parses and validates the file's content. `base_dir` resolves relative
+/// `client_secret_file` paths; `exchange_id` is reserved for the token-exchange client.
+pub fn parse(
+    json: &str,
+    path: &str,
+    base_dir: &Path,
+    exchange_id: Option<&str>,
+    now: i64,
+) -> Result<HashMap<String, PreregisteredClient>, ClientsFileError> {
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| ClientsFileError::Syntax {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    let mut clients = HashMap::new();
+    for (index, value) in entries.into_iter().enumerate() {
+        let client_id = value
+            .get("client_id")
+            .and_then(|v| v.as_str())
+            .map(|id| id.chars().take(MAX_CLIENT_ID).collect())
+            .unwrap_or_else(|| "?".to_owned());
+        let entry_error = |message: String| ClientsFileError::Entry {
+            path: path.to_owned(),
+            index,
+            client_id: client_id.clone(),
+            message,
+        };
+        let entry: EntryJson =
+            serde_json::from_value(value).map_err(|e| entry_error(e.to_string()))?;
+        let client = validate(entry, base_dir, now).map_err(entry_error)?;
+        let id = client.record.client_id.clone();
+        if exchange_id == Some(id.as_str()) {
+            return Err(entry_error(
+                "this client_id is the token-exchange client's (AUTH_PROXY_EXCHANGE_CLIENT_ID)"
+                    .into(),
+            ));
+        }
+        if clients.insert(id, client).is_some() {
+            return Err(entry_error("client_id appears twice in the file".into()));
+        }
+    }
+    Ok(clients)
+}
+
+fn validate(e: EntryJson, base_dir: &Path, now: i64) -> Result<PreregisteredClient, String> {
+    let id_ok = (1..=MAX_CLIENT_ID).contains(&e.client_id.len())
+        && e.client_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'));
+    if !id_ok {
+        return Err(format!(
+            "client_id must be 1 to {MAX_CLIENT_ID} characters of A-Z a-z 0-9 . _ ~ - \
+             (an id that looks like a URL would be taken for a client metadata document)"
+        ));
+    }
+    let client_name = match e.client_name {
+        Some(n) if n.chars().count() > MAX_NAME || n.chars().any(char::is_control) => {
+            return Err(format!(
+                "client_name must be at most {MAX_NAME} printable characters"
+            ))
+        }
+        Some(n) if n.trim().is_empty() => None,
+        other => other,
+    };
+
+    if e.redirect_uris.is_empty() || e.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return Err(format!(
+            "redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs or patterns"
+        ));
+    }
+    let mut redirect_uris = Vec::new();
+    let mut redirect_patterns = Vec::new();
+    for (i, uri) in e.redirect_uris.into_iter().enumerate() {
+        // A `*` makes the entry a pattern; anything else is an exact URI.
+        if uri.contains('*') {
+            let pattern = RedirectPattern::parse(&uri)
+                .map_err(|err| format!("redirect_uris[{i}] `{uri}`: {err}"))?;
+            redirect_patterns.push(pattern);
+        } else {
+            validate_for_registration(&uri)
+                .map_err(|err| format!("redirect_uris[{i}] `{uri}`: {err}"))?;
+            redirect_uris.push(uri);
+        }
+    }
+
+    let method = match e.token_endpoint_auth_method.as_deref().unwrap_or("none") {
+        "none" => TokenEndpointAuthMethod::None,
+        "client_secret_basic" => TokenEndpointAuthMethod::ClientSecretBasic,
+        "client_secret_post" => TokenEndpointAuthMethod::ClientSecretPost,
+        other => {
+            return Err(format!(
+                "token_endpoint_auth_method `{other}` is not supported (none, client_secret_basic, client_secret_post)"
+            ))
+        }
+    };
+    let client_secret_hash = match (method, e.client_secret_sha256, e.client_secret_file) {
+        (TokenEndpointAuthMethod::None, None, None) => None,
+        (TokenEndpointAuthMethod::None, _, _) => {
+            return Err(
+                "a public client (token_endpoint_auth_method none) has no secret: drop \
+                 client_secret_sha256/client_secret_file or choose client_secret_basic or \
+                 client_secret_post"
+                    .into(),
+            )
+        }
+        (_, Some(_), Some(_)) => {
+            return Err("give client_secret_sha256 or client_secret_file, not both".into())
+        }
+        (_, None, None) => {
+            return Err(
+                "a confidential client needs client_secret_sha256 or client_secret_file".into(),
+            )
+        }
+        (_, Some(hash), None) => {
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(
+                    "client_secret_sha256 must be the 64 hex digits of the secret's SHA-256 \
+                     (e.g. `printf %s \"$SECRET\" | sha256sum`)"
+                        .into(),
+                );
+            }
+            Some(hash.to_ascii_lowercase())
+        }
+        (_, None, Some(file)) => {
+            let path = base_dir.join(&file);
+            let secret = std::fs::read_to_string(&path)
+                .map_err(|err| format!("client_secret_file `{}`: {err}", path.display()))?;
+            let secret = secret.trim();
+            if secret.chars().count() < MIN_SECRET {
+                return Err(format!(
+                    "the secret in client_secret_file `{}` must be at least {MIN_SECRET} characters",
+                    path.display()
+                ));
+            }
+            Some(sha256_hex(secret))
+        }
+    };
+
+    let grant_types = e
+        .grant_types
+        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
+    if let Some(bad) = grant_types
+        .iter()
+        .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
+    {
+        return Err(format!(
+            "grant type `{bad}` is not supported (authorization_code, refresh_token)"
+        ));
+    }
+    if !grant_types.iter().any(|g| g == "authorization_code") {
+        return Err("grant_types must include authorization_code".into());
+    }
+    let scope = match e.scope {
+        None => None,
+        Some(s) => {
+            let set = ScopeSet::parse(&s).map_err(|err| format!("scope: {err}"))?;
+            (!set.is_empty()).then(|| set.to_string())
+        }
+    };
+
+    Ok(PreregisteredClient {
+        record: ClientRecord {
+            client_id: e.client_id,
+            client_name,
+            redirect_uris,
+            token_endpoint_auth_method: method,
+            client_secret_hash,
+            grant_types,
+            response_types: vec!["code".into()],
+            scope,
+            client_uri: None,
+            logo_uri: None,
+            software_id: None,
+            software_version: None,
+            created_at: now,
+            application_type: None,
+        },
+        redirect_patterns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "auth-proxy-clients-{}-{}",
+            std::process::id(),
+            crate::crypto::random_token(6)
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn parse_ok(json: serde_json::Value) -> HashMap<String, PreregisteredClient> {
+        parse(
+            &json.to_string(),
+            "clients.json",
+            Path::new("/nonexistent"),
+            Some("mcp-server"),
+            7,
+        )
+        .unwrap()
+    }
+
+    fn parse_err(json: serde_json::Value) -> String {
+        parse(
+            &json.to_string(),
+            "clients.json",
+            Path::new("/nonexistent"),
+            Some("mcp-server"),
+            7,
+        )
+        .unwrap_err()
+        .to_string()
+    }
+
+    #[test]
+    fn a_file_with_every_kind_of_client_parses() {
+        let d = dir();
+        std::fs::write(d.join("secret"), "a-long-enough-secret-value\n").unwrap();
+        let json = serde_json::json!([
+            {
+                "client_id": "ops-dashboard",
+                "client_name": "Ops dashboard",
+                "redirect_uris": ["https://ops.example.com/oauth/callback"],
+                "token_endpoint_auth_method": "client_secret_basic",
+                "client_secret_file": "secret",
+                "scope": "notes:read  files:read"
+            },
+            {
+                "client_id": "chatgpt",
+                "client_name": "ChatGPT",
+                "redirect_uris": [
+                    "https://chatgpt.com/connector_platform_oauth_redirect",
+                    "https://chatgpt.com/connector/oauth/*"
+                ],
+                "token_endpoint_auth_method": "client_secret_post",
+                "client_secret_sha256": "A".repeat(64)
+            },
+            {
+                "client_id": "desktop-app",
+                "redirect_uris": ["http://127.0.0.1/callback", "com.example.desktop:/oauth"],
+                "grant_types": ["authorization_code"]
+            }
+        ]);
+        let clients = parse(&json.to_string(), "c.json", &d, None, 7).unwrap();
+        assert_eq!(clients.len(), 3);
+
+        let ops = &clients["ops-dashboard"];
+        assert_eq!(
+            ops.record.client_secret_hash.as_deref(),
+            Some(sha256_hex("a-long-enough-secret-value").as_str()),
+            "the file's secret, trimmed, stored as SHA-256"
+        );
+        assert_eq!(ops.record.scope.as_deref(), Some("notes:read files:read"));
+        assert_eq!(
+            ops.record.grant_types,
+            ["authorization_code", "refresh_token"],
+            "default grant types"
+        );
+        assert!(ops.redirect_patterns.is_empty());
+
+        let chatgpt = &clients["chatgpt"];
+        assert_eq!(
+            chatgpt.record.redirect_uris,
+            ["https://chatgpt.com/connector_platform_oauth_redirect"]
+        );
+        assert_eq!(chatgpt.redirect_patterns.len(), 1);
+        assert!(chatgpt.redirect_patterns[0].matches("https://chatgpt.com/connector/oauth/c1"));
+        assert_eq!(
+            chatgpt.record.client_secret_hash.as_deref(),
+            Some("a".repeat(64).as_str()),
+            "hex normalised to lower case"
+        );
+        assert_eq!(
+            chatgpt.record.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::ClientSecretPost
+        );
+
+        let desktop = &clients["desktop-app"];
+        assert_eq!(
+            desktop.record.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::None
+        );
+        assert_eq!(desktop.record.client_secret_hash, None);
+        assert_eq!(desktop.record.created_at, 7);
+        assert_eq!(desktop.record.response_types, ["code"]);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn errors_name_the_file_the_entry_and_the_problem() {
+        let ok =
+            serde_json::json!({"client_id": "fine", "redirect_uris": ["https://a.example/cb"]});
+        let cases: Vec<(serde_json::Value, &str)> = vec![
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"]}),
+                "missing field `client_id`",
+            ),
+            (
+                serde_json::json!({"client_id": "", "redirect_uris": ["https://a.example/cb"]}),
+                "client_id must be",
+            ),
+            (
+                serde_json::json!({"client_id": "https://app.example/client.json", "redirect_uris": ["https://a.example/cb"]}),
+                "looks like a URL",
+            ),
+            (
+                serde_json::json!({"client_id": "urn:x", "redirect_uris": ["https://a.example/cb"]}),
+                "looks like a URL",
+            ),
+            (
+                serde_json::json!({"client_id": "a b", "redirect_uris": ["https://a.example/cb"]}),
+                "client_id must be",
+            ),
+            (
+                serde_json::json!({"client_id": "x".repeat(129), "redirect_uris": ["https://a.example/cb"]}),
+                "client_id must be",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": []}),
+                "redirect_uris must list",
+            ),
+            (
+                serde_json::json!({"client_id": "c"}),
+                "missing field `redirect_uris`",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["http://evil.example/cb"]}),
+                "redirect_uris[0] `http://evil.example/cb`: plain http",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb", "javascript:alert(1)"]}),
+                "redirect_uris[1]",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://*.chatgpt.com/cb"]}),
+                "host of a redirect pattern",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["http://chatgpt.com/cb/*"]}),
+                "must be https",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://chatgpt.com/*/cb"]}),
+                "whole path segments at the end",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+                "not supported",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "client_secret_sha256": "a".repeat(64)}),
+                "public client",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}),
+                "needs client_secret_sha256 or client_secret_file",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic", "client_secret_sha256": "a".repeat(64), "client_secret_file": "s"}),
+                "not both",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic", "client_secret_sha256": "not-hex"}),
+                "64 hex digits",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic", "client_secret_file": "missing"}),
+                "client_secret_file `/nonexistent/missing`",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "grant_types": ["client_credentials"]}),
+                "grant type `client_credentials`",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"]}),
+                "must include authorization_code",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "scope": "notes:read admin"}),
+                "scope: unknown scope `admin`",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "client_secret": "plain"}),
+                "unknown field `client_secret`",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(201)}),
+                "client_name",
+            ),
+            (
+                serde_json::json!({"client_id": "mcp-server", "redirect_uris": ["https://a.example/cb"]}),
+                "token-exchange client",
+            ),
+            (ok.clone(), "appears twice"),
+        ];
+        for (entry, expected) in cases {
+            let err = parse_err(serde_json::json!([ok.clone(), entry]));
+            assert!(err.starts_with("`clients.json`, entry [1] ("), "{err}");
+            assert!(err.contains(expected), "expected `{expected}` in: {err}");
+        }
+        let err = parse_err(serde_json::json!([ok, {"client_id": "named", "redirect_uris": []}]));
+        assert!(err.contains("(client_id `named`)"), "{err}");
+        let err = parse_err(serde_json::json!({"client_id": "c"}));
+        assert!(
+            err.starts_with("`clients.json` must hold a JSON array"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_short_secret_file_is_refused() {
+        let d = dir();
+        std::fs::write(d.join("short"), "tooshort\n").unwrap();
+        let json = serde_json::json!([{"client_id": "c", "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_post", "client_secret_file": "short"}]);
+        let err = parse(&json.to_string(), "c.json", &d, None, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 16 characters"), "{err}");
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn without_a_file_there_are_none_and_an_unreadable_file_is_named() {
+        let vars: HashMap<String, String> = [
+            ("AUTH_PROXY_UPSTREAM_ISSUER", "https://idp.example"),
+            ("AUTH_PROXY_UPSTREAM_CLIENT_ID", "proxy"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let mut config = Config::from_vars(&vars).unwrap();
+        assert!(load(&config, 0).unwrap().is_empty());
+        config.clients_file = Some("/nonexistent/clients.json".into());
+        let err = load(&config, 0).unwrap_err().to_string();
+        assert!(
+            err.starts_with("cannot read `/nonexistent/clients.json`"),
+            "{err}"
+        );
+        assert!(parse_ok(serde_json::json!([])).is_empty());
+    }
 }

@@ -36,6 +36,9 @@ const KNOWN: &[&str] = &[
     "REFRESH_TOKEN_TTL_SECS",
     "REFRESH_GRACE_SECS",
     "RATE_LIMIT_REGISTER",
+    "RATE_LIMIT_REGISTER_GLOBAL",
+    "CLIENT_IDLE_TTL_SECS",
+    "CLIENTS_FILE",
     "RATE_LIMIT_AUTHORIZE",
     "RATE_LIMIT_TOKEN",
     "TRUSTED_PROXIES",
@@ -137,6 +140,8 @@ impl FromStr for RateLimit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
     pub register: Option<RateLimit>,
+    /// One bucket for every new registration, whichever IP it comes from.
+    pub register_global: Option<RateLimit>,
     pub authorize: Option<RateLimit>,
     pub token: Option<RateLimit>,
 }
@@ -229,6 +234,10 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub refresh_grace: Duration,
     pub rate_limits: RateLimits,
+    /// A dynamically registered client unused for this long is forgotten.
+    pub client_idle_ttl: Duration,
+    /// JSON file of pre-registered clients (`crate::clients`).
+    pub clients_file: Option<std::path::PathBuf>,
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
     pub cookie_mode: CookieMode,
@@ -392,8 +401,15 @@ impl Config {
 
         let rate_limits = RateLimits {
             register: env.rate_limit("RATE_LIMIT_REGISTER", "20/3600")?,
+            register_global: env.rate_limit("RATE_LIMIT_REGISTER_GLOBAL", "1000/3600")?,
             authorize: env.rate_limit("RATE_LIMIT_AUTHORIZE", "60/60")?,
             token: env.rate_limit("RATE_LIMIT_TOKEN", "120/60")?,
+        };
+        let client_idle_ttl = env.secs("CLIENT_IDLE_TTL_SECS", 30 * 86_400, 3600, 365 * 86_400)?;
+        let clients_file = match env.get("CLIENTS_FILE").map(str::trim) {
+            None => None,
+            Some("") => return Err(err("CLIENTS_FILE", "must name a file when set")),
+            Some(path) => Some(std::path::PathBuf::from(path)),
         };
         let trusted_proxies = env
             .list("TRUSTED_PROXIES", "")
@@ -497,6 +513,8 @@ impl Config {
             refresh_token_ttl,
             refresh_grace,
             rate_limits,
+            client_idle_ttl,
+            clients_file,
             trusted_proxies,
             log_format,
             cookie_mode,
@@ -772,6 +790,33 @@ mod tests {
     }
 
     #[test]
+    fn registration_lifetime_quota_and_clients_file() {
+        let c = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(c.client_idle_ttl, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.clients_file, None);
+        let c = Config::from_vars(&vars(&[
+            ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "3600"),
+            ("AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL", "OFF"),
+            ("AUTH_PROXY_CLIENTS_FILE", " /etc/auth-proxy/clients.json "),
+        ]))
+        .unwrap();
+        assert_eq!(c.client_idle_ttl, Duration::from_secs(3600));
+        assert_eq!(c.rate_limits.register_global, None);
+        assert_eq!(
+            c.clients_file.as_deref(),
+            Some(std::path::Path::new("/etc/auth-proxy/clients.json"))
+        );
+        for (var, value) in [
+            ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "3599"),
+            ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "forever"),
+            ("AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL", "1000"),
+            ("AUTH_PROXY_CLIENTS_FILE", ""),
+        ] {
+            assert_eq!(error_var(&[(var, value)]), var, "{var}={value}");
+        }
+    }
+
+    #[test]
     fn rate_limits_parse_or_turn_off() {
         let c = Config::from_vars(&vars(&[
             ("AUTH_PROXY_RATE_LIMIT_REGISTER", "off"),
@@ -779,6 +824,14 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.rate_limits.register, None);
+        assert_eq!(
+            c.rate_limits.register_global,
+            Some(RateLimit {
+                limit: 1000,
+                window: Duration::from_secs(3600)
+            }),
+            "the global registration quota has its own default"
+        );
         assert_eq!(
             c.rate_limits.token,
             Some(RateLimit {

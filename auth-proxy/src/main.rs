@@ -38,14 +38,22 @@ fn main() -> ExitCode {
         }
     };
     if arg.is_some() {
+        let clients = match auth_proxy::clients::load(&config, 0) {
+            Ok(clients) => clients,
+            Err(e) => {
+                eprintln!("configuration error: AUTH_PROXY_CLIENTS_FILE: {e}");
+                return ExitCode::from(2);
+            }
+        };
         println!(
-            "configuration OK (issuer {}, {} store)",
+            "configuration OK (issuer {}, {} store, {} pre-registered clients)",
             config.issuer,
             if config.redis_url.is_some() {
                 "redis"
             } else {
                 "in-memory"
-            }
+            },
+            clients.len()
         );
         return ExitCode::SUCCESS;
     }

@@ -87,7 +87,7 @@ impl Metrics {
             )?,
             clients_registered: counter(
                 "auth_proxy_clients_registered_total",
-                "Clients registered through dynamic client registration.",
+                "Clients created through dynamic client registration (identical repeats excluded).",
             )?,
             rate_limited: counter_vec(
                 "auth_proxy_rate_limited_total",

@@ -27,7 +27,7 @@ pub struct AppState {
     /// RFC 8414 metadata, serialised once.
     pub metadata_json: Arc<str>,
     /// Clients defined in configuration (`AUTH_PROXY_CLIENTS_FILE`), by client id.
-    pub preregistered: Arc<std::collections::HashMap<String, ClientRecord>>,
+    pub preregistered: Arc<std::collections::HashMap<String, crate::clients::PreregisteredClient>>,
     /// Client ID Metadata Document resolver; `None` when CIMD is switched off.
     pub cimd: Option<Arc<crate::cimd::CimdResolver>>,
 }
@@ -120,7 +120,7 @@ impl AppState {
         }
         // (pre-registered clients: see `crate::clients`)
         if let Some(client) = self.preregistered.get(client_id) {
-            return Ok(Some(client.clone()));
+            return Ok(Some(client.record.clone()));
         }
         if crate::cimd::is_cimd_client_id(client_id) {
             return match &self.cimd {
@@ -136,6 +136,60 @@ impl AppState {
             .get_client(client_id)
             .await
             .map_err(|e| ClientLookupError::Store(self.store_error_kind(e)))
+    }
+
+    /// Redirect patterns of a pre-registered client (none for every other client). Sound
+    /// because no other source can answer for a pre-registered id: the exchange client's id is
+    /// refused in the clients file, and a pre-registered id never looks like a CIMD URL.
+    pub fn redirect_patterns(&self, client_id: &str) -> &[crate::redirect::RedirectPattern] {
+        self.preregistered
+            .get(client_id)
+            .map_or(&[], |c| c.redirect_patterns.as_slice())
+    }
+
+    /// Counts a new registration against the quota shared by all clients and replicas
+    /// (`AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL`). `Err` carries 429 + `Retry-After`.
+    pub async fn check_registration_quota(&self) -> Result<(), OAuthError> {
+        let Some(limit) = self.config.rate_limits.register_global else {
+            return Ok(());
+        };
+        let decision = self
+            .store
+            .hit_rate_limit("register-global", limit.limit, limit.window)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        if decision.allowed {
+            return Ok(());
+        }
+        self.metrics
+            .rate_limited
+            .with_label_values(&["register_global"])
+            .inc();
+        Err(OAuthError::rate_limited(decision.retry_after_secs))
+    }
+
+    /// Slides the idle expiry of a dynamically registered client that was just used. Clients
+    /// from configuration or metadata documents are not stored and never expire. A store
+    /// failure is counted and logged, not returned: the caller has already issued tokens.
+    pub async fn keep_client_alive(&self, client_id: &str) {
+        let configured = self
+            .config
+            .exchange_client
+            .as_ref()
+            .is_some_and(|e| e.client_id == client_id)
+            || self.preregistered.contains_key(client_id)
+            || crate::cimd::is_cimd_client_id(client_id);
+        if configured {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .touch_client(client_id, self.config.client_idle_ttl)
+            .await
+        {
+            self.metrics.store_errors.inc();
+            tracing::warn!(error = %e, client_id, "could not extend the client registration");
+        }
     }
 
     fn store_error_kind(&self, e: StoreError) -> StoreError {

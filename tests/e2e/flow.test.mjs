@@ -259,7 +259,8 @@ test('a replayed code fails and revokes what it issued', async () => {
 
 test('wrong verifier, redirect_uri, client and resource each get the RFC error', async () => {
   const client = await register(proxy, { redirect_uris: [clientRedirect] });
-  const other = await register(proxy, { redirect_uris: [clientRedirect] });
+  // Another name: identical public registrations are one client.
+  const other = await register(proxy, { client_name: 'Other client', redirect_uris: [clientRedirect] });
   const cases = [
     ['wrong code_verifier', { code_verifier: pkcePair().verifier }, 400, 'invalid_grant'],
     ['wrong redirect_uri', { redirect_uri: `${clientRedirect}/other` }, 400, 'invalid_grant'],

@@ -45,7 +45,8 @@ test('reusing a rotated refresh token (grace 0) fails and revokes the family', a
 
 test('a refresh token of another client is refused and does not rotate', async () => {
   const { first, refresh } = await family();
-  const other = await register(proxy, { redirect_uris: [clientRedirect] });
+  // Another name: identical public registrations are one client.
+  const other = await register(proxy, { client_name: 'Other client', redirect_uris: [clientRedirect] });
   const stolen = await token(proxy, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token, client_id: other.client_id });
   assert.equal(stolen.status, 400, JSON.stringify(stolen.body));
   assert.equal(stolen.body.error, 'invalid_grant');

@@ -14,7 +14,7 @@ use super::{binding_cookie, binding_cookie_value, redirect_error, reject_repeats
 use crate::crypto::{random_token, sha256_hex};
 use crate::pages::{self, ConsentView};
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
-use crate::redirect::{is_loopback_host, matches_registered};
+use crate::redirect::{is_loopback_host, matches_registered, RedirectPattern};
 use crate::state::{AppState, ClientLookupError, Limited};
 use crate::store::{ClientRecord, PendingAuthorization};
 
@@ -85,7 +85,8 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
             )));
         }
     };
-    let redirect_uri = match resolve_redirect_uri(&client, get("redirect_uri")) {
+    let patterns = state.redirect_patterns(&client.client_id);
+    let redirect_uri = match resolve_redirect_uri(&client, patterns, get("redirect_uri")) {
         Ok(r) => r,
         Err(rejection) => return render(rejection),
     };
@@ -121,16 +122,18 @@ struct ValidRequest {
 
 fn resolve_redirect_uri(
     client: &ClientRecord,
+    patterns: &[RedirectPattern],
     requested: Option<&str>,
 ) -> Result<String, Rejection> {
     match requested {
-        Some(uri) if matches_registered(uri, &client.redirect_uris) => Ok(uri.to_owned()),
+        Some(uri) if matches_registered(uri, &client.redirect_uris, patterns) => Ok(uri.to_owned()),
         Some(_) => Err(page(
             "The redirect address does not match any address registered for this application.",
         )),
-        // Omitting it is allowed only when there is exactly one candidate (RFC 6749 §3.1.2.3).
+        // Omitting it is allowed only when there is exactly one candidate (RFC 6749 §3.1.2.3);
+        // a pattern is never a candidate.
         None => match client.redirect_uris.as_slice() {
-            [only] => Ok(only.clone()),
+            [only] if patterns.is_empty() => Ok(only.clone()),
             _ => Err(page(
                 "The request must name its redirect address (redirect_uri).",
             )),

@@ -261,6 +261,7 @@ pub fn exchange_client_record(
         software_id: None,
         software_version: None,
         created_at: now,
+        application_type: None,
     }
 }
 

@@ -146,6 +146,8 @@ pub async fn token(
             return Ok(no_store_json(&response));
         }
     };
+    // Tokens were issued: a dynamically registered client is in use, so it does not expire.
+    state.keep_client_alive(&client.client_id).await;
     Ok(no_store_json(&response))
 }
 

@@ -6,7 +6,8 @@
 //!
 //! | key | value | TTL |
 //! |---|---|---|
-//! | `<p>:v1:client:<client id>` | client record (secret as SHA-256) | none |
+//! | `<p>:v1:client:<client id>` | dynamically registered client record (secret as SHA-256), plus the fingerprint it holds, if any | the client idle TTL, renewed whenever tokens are issued to it |
+//! | `<p>:v1:client-fp:<sha256>` | id of the public client registered with that normalized metadata (plain string) | the same as that client's |
 //! | `<p>:v1:flow:<flow id>` | pending authorization awaiting consent | 10 min |
 //! | `<p>:v1:ustate:<upstream state>` | consented flow on its way through the IdP | 10 min |
 //! | `<p>:v1:{g:<gid>}:grant` | grant: subject, client, scope, resource, sealed upstream tokens | 5 min until the code is redeemed, then the refresh lifetime, renewed on every rotation |
@@ -46,6 +47,11 @@ impl Keys {
 
     pub fn client(&self, client_id: &str) -> String {
         format!("{}client:{client_id}", self.base)
+    }
+
+    /// `fingerprint` is a SHA-256 hex of normalized client metadata.
+    pub fn client_fingerprint(&self, fingerprint: &str) -> String {
+        format!("{}client-fp:{fingerprint}", self.base)
     }
 
     pub fn pending(&self, flow_id: &str) -> String {
@@ -106,6 +112,7 @@ mod tests {
             assert!(key.starts_with("mcp:v1:{g:G1}:"), "{key}");
         }
         assert_eq!(k.client("c"), "mcp:v1:client:c");
+        assert_eq!(k.client_fingerprint("ab12"), "mcp:v1:client-fp:ab12");
         assert_eq!(k.pending("f"), "mcp:v1:flow:f");
         assert_eq!(k.upstream_flow("s"), "mcp:v1:ustate:s");
         assert_eq!(k.denied("j"), "mcp:v1:deny:j");

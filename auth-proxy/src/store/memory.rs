@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
     RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
 };
 use crate::clock::Clock;
@@ -24,9 +24,18 @@ struct Entry<T> {
     expires_at: Option<i64>,
 }
 
+/// A registered client and the metadata fingerprint it holds, if any.
+#[derive(Debug)]
+struct StoredClient {
+    record: ClientRecord,
+    fingerprint: Option<String>,
+}
+
 #[derive(Debug, Default)]
 struct Tables {
-    clients: HashMap<String, Entry<ClientRecord>>,
+    clients: HashMap<String, Entry<StoredClient>>,
+    /// metadata fingerprint → client id
+    fingerprints: HashMap<String, Entry<String>>,
     pending: HashMap<String, Entry<PendingAuthorization>>,
     upstream: HashMap<String, Entry<UpstreamFlow>>,
     grants: HashMap<String, Entry<GrantRecord>>,
@@ -113,6 +122,7 @@ impl MemoryStore {
         }
         let now = self.now();
         t.clients.retain(|_, e| live(e, now));
+        t.fingerprints.retain(|_, e| live(e, now));
         t.pending.retain(|_, e| live(e, now));
         t.upstream.retain(|_, e| live(e, now));
         t.grants.retain(|_, e| live(e, now));
@@ -132,6 +142,14 @@ fn revoke(t: &mut Tables, grant_id: &str) {
     t.grants.remove(grant_id);
 }
 
+/// The live client holding `fingerprint`, if any.
+fn holder(t: &mut Tables, fingerprint: &str, now: i64) -> Option<ClientRecord> {
+    let id = get_live(&mut t.fingerprints, &fingerprint.to_owned(), now)?
+        .value
+        .clone();
+    get_live(&mut t.clients, &id, now).map(|e| e.value.record.clone())
+}
+
 fn key(grant_id: &str, hash: &str) -> (String, String) {
     (grant_id.to_owned(), hash.to_owned())
 }
@@ -142,13 +160,21 @@ impl Store for MemoryStore {
         self.lock().map(|_| ())
     }
 
-    async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+    async fn put_client(
+        &self,
+        client: &ClientRecord,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let expires_at = self.expiry(idle_ttl);
         let mut t = self.lock()?;
         t.clients.insert(
             client.client_id.clone(),
             Entry {
-                value: client.clone(),
-                expires_at: None,
+                value: StoredClient {
+                    record: client.clone(),
+                    fingerprint: None,
+                },
+                expires_at,
             },
         );
         self.wrote(&mut t);
@@ -158,7 +184,66 @@ impl Store for MemoryStore {
     async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
         let now = self.now();
         let mut t = self.lock()?;
-        Ok(get_live(&mut t.clients, &client_id.to_owned(), now).map(|e| e.value.clone()))
+        Ok(get_live(&mut t.clients, &client_id.to_owned(), now).map(|e| e.value.record.clone()))
+    }
+
+    async fn put_client_deduplicated(
+        &self,
+        fingerprint: &str,
+        client: &ClientRecord,
+        idle_ttl: Duration,
+    ) -> Result<ClientPut, StoreError> {
+        let now = self.now();
+        let expires_at = self.expiry(idle_ttl);
+        let mut t = self.lock()?;
+        if let Some(existing) = holder(&mut t, fingerprint, now) {
+            return Ok(ClientPut::Existing(Box::new(existing)));
+        }
+        t.clients.insert(
+            client.client_id.clone(),
+            Entry {
+                value: StoredClient {
+                    record: client.clone(),
+                    fingerprint: Some(fingerprint.to_owned()),
+                },
+                expires_at,
+            },
+        );
+        t.fingerprints.insert(
+            fingerprint.to_owned(),
+            Entry {
+                value: client.client_id.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(ClientPut::Created)
+    }
+
+    async fn find_client_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        let now = self.now();
+        Ok(holder(&mut *self.lock()?, fingerprint, now))
+    }
+
+    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.now();
+        let expires_at = self.expiry(idle_ttl);
+        let mut t = self.lock()?;
+        let Some(entry) = get_live(&mut t.clients, &client_id.to_owned(), now) else {
+            return Ok(false);
+        };
+        entry.expires_at = expires_at;
+        if let Some(fingerprint) = entry.value.fingerprint.clone() {
+            if let Some(fp) = get_live(&mut t.fingerprints, &fingerprint, now) {
+                if fp.value == client_id {
+                    fp.expires_at = expires_at;
+                }
+            }
+        }
+        Ok(true)
     }
 
     async fn put_pending_authorization(
@@ -483,6 +568,7 @@ mod tests {
     fn entries(store: &MemoryStore) -> usize {
         let t = store.lock().unwrap();
         t.clients.len()
+            + t.fingerprints.len()
             + t.pending.len()
             + t.upstream.len()
             + t.grants.len()

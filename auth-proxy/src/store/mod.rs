@@ -63,6 +63,10 @@ pub struct ClientRecord {
     pub software_id: Option<String>,
     pub software_version: Option<String>,
     pub created_at: i64,
+    /// `web` or `native` for dynamically registered clients (as registered, or inferred from the
+    /// redirect URIs); `None` for the other sources and for records stored before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<String>,
 }
 
 /// An authorization request that passed validation and waits for the user's consent.
@@ -175,6 +179,15 @@ pub enum RefreshOutcome {
     ReuseDetected,
 }
 
+/// What [`Store::put_client_deduplicated`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientPut {
+    /// The given client is stored and now holds the fingerprint.
+    Created,
+    /// A live client already held the fingerprint: nothing new was stored, this is it.
+    Existing(Box<ClientRecord>),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateDecision {
     pub allowed: bool,
@@ -188,8 +201,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Cheap round trip for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    /// Stores a dynamically registered client for `idle_ttl` (renewed by [`Self::touch_client`]).
+    async fn put_client(&self, client: &ClientRecord, idle_ttl: Duration)
+        -> Result<(), StoreError>;
     async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Stores a public client under `fingerprint` (a hash of its normalized metadata), unless
+    /// a live client already holds that fingerprint: then nothing is stored and that client is
+    /// returned. Concurrent calls with one fingerprint, from any replica, all end with the same
+    /// client. The fingerprint lives as long as the client and slides with it.
+    async fn put_client_deduplicated(
+        &self,
+        fingerprint: &str,
+        client: &ClientRecord,
+        idle_ttl: Duration,
+    ) -> Result<ClientPut, StoreError>;
+    /// The live client holding `fingerprint`, if any.
+    async fn find_client_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<ClientRecord>, StoreError>;
+    /// Extends a stored client (and its fingerprint) to `idle_ttl` from now, because it was
+    /// just used. `false` if no such client is stored (it expired, or lives elsewhere).
+    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError>;
 
     async fn put_pending_authorization(
         &self,

@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, ErrorKind, RedisResult, Script};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::keys::Keys;
 use super::{
-    ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
     RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
 };
 
@@ -107,6 +107,49 @@ end
 return {n, ttl}
 ";
 
+/// KEYS: fingerprint. ARGV: client id, ttl ms, stale holder ('' for none).
+/// Claims the fingerprint for the client if it is free (or held by the stale holder, a client
+/// that no longer exists): {1}. Otherwise {0, current holder}.
+const CLAIM_FINGERPRINT: &str = r"
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or (ARGV[3] ~= '' and cur == ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1}
+end
+return {0, cur}
+";
+
+/// KEYS: client. ARGV: ttl ms. Extends the client and returns its record, or nil.
+const TOUCH_CLIENT: &str = r"
+local v = redis.call('GET', KEYS[1])
+if v then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return v
+";
+
+/// KEYS: fingerprint. ARGV: client id, ttl ms. Extends the fingerprint if that client holds it.
+const TOUCH_FINGERPRINT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+";
+
+/// How many times a registration tries to take over a fingerprint left behind by a client
+/// that expired first (client and fingerprint are two keys, written and renewed one after the
+/// other). Past that, the client is kept without deduplication rather than failing.
+const CLAIM_ATTEMPTS: usize = 3;
+
+/// A client record as stored: the record's own members plus, for a deduplicated public
+/// client, the fingerprint it holds (so that using the client renews the fingerprint too).
+/// Records written before fingerprints existed read back with `fingerprint: None`.
+#[derive(Serialize, Deserialize)]
+struct StoredClient {
+    #[serde(flatten)]
+    record: ClientRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
+}
+
 /// Script objects hash their source once; invocations use EVALSHA and load the script on
 /// `NOSCRIPT` (after a Redis restart or failover), which the `redis` crate does for us.
 struct Scripts {
@@ -115,6 +158,9 @@ struct Scripts {
     put_refresh: Script,
     rotate: Script,
     rate: Script,
+    claim_fingerprint: Script,
+    touch_client: Script,
+    touch_fingerprint: Script,
 }
 
 pub struct RedisStore {
@@ -194,6 +240,9 @@ impl RedisStore {
                 put_refresh: Script::new(PUT_REFRESH),
                 rotate: Script::new(ROTATE),
                 rate: Script::new(RATE),
+                claim_fingerprint: Script::new(CLAIM_FINGERPRINT),
+                touch_client: Script::new(TOUCH_CLIENT),
+                touch_fingerprint: Script::new(TOUCH_FINGERPRINT),
             },
         })
     }
@@ -226,6 +275,20 @@ impl RedisStore {
         raw.as_deref().map(from_json).transpose()
     }
 
+    async fn put_stored_client(
+        &self,
+        client: &ClientRecord,
+        fingerprint: Option<&str>,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let stored = StoredClient {
+            record: client.clone(),
+            fingerprint: fingerprint.map(str::to_owned),
+        };
+        self.set_json(self.keys.client(&client.client_id), &stored, Some(idle_ttl))
+            .await
+    }
+
     async fn take_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
         let mut c = self.conn();
         let take = self.scripts.take.key(key);
@@ -243,13 +306,85 @@ impl Store for RedisStore {
             .map(|_| ())
     }
 
-    async fn put_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        self.set_json(self.keys.client(&client.client_id), client, None)
-            .await
+    async fn put_client(
+        &self,
+        client: &ClientRecord,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.put_stored_client(client, None, idle_ttl).await
     }
 
     async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
-        self.get_json(self.keys.client(client_id)).await
+        Ok(self
+            .get_json::<StoredClient>(self.keys.client(client_id))
+            .await?
+            .map(|s| s.record))
+    }
+
+    async fn put_client_deduplicated(
+        &self,
+        fingerprint: &str,
+        client: &ClientRecord,
+        idle_ttl: Duration,
+    ) -> Result<ClientPut, StoreError> {
+        // The record goes first, so whoever sees the fingerprint claimed can read the client
+        // behind it. Client and fingerprint are two keys (two cluster slots); the claim itself
+        // is one atomic script, so of racing registrations exactly one wins and the others
+        // delete their own record and answer with the winner.
+        self.put_stored_client(client, Some(fingerprint), idle_ttl)
+            .await?;
+        let key = self.keys.client_fingerprint(fingerprint);
+        let mut stale = String::new();
+        for _ in 0..CLAIM_ATTEMPTS {
+            let mut c = self.conn();
+            let mut claim = self.scripts.claim_fingerprint.key(&key);
+            claim.arg(&client.client_id).arg(ms(idle_ttl)).arg(&stale);
+            let reply = bounded(claim.invoke_async::<redis::Value>(&mut c)).await?;
+            let holder = match status_and_payload(reply)? {
+                (1, None) => return Ok(ClientPut::Created),
+                (0, Some(holder)) => holder,
+                _ => return Err(unexpected_reply()),
+            };
+            if let Some(existing) = self.get_client(&holder).await? {
+                bounded(c.del::<_, ()>(self.keys.client(&client.client_id))).await?;
+                return Ok(ClientPut::Existing(Box::new(existing)));
+            }
+            // The holder expired before its fingerprint did: take the fingerprint over.
+            stale = holder;
+        }
+        Ok(ClientPut::Created)
+    }
+
+    async fn find_client_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        let mut c = self.conn();
+        let holder: Option<String> =
+            bounded(c.get(self.keys.client_fingerprint(fingerprint))).await?;
+        match holder {
+            Some(id) => self.get_client(&id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn();
+        let mut touch = self.scripts.touch_client.key(self.keys.client(client_id));
+        touch.arg(ms(idle_ttl));
+        let raw: Option<String> = bounded(touch.invoke_async(&mut c)).await?;
+        let Some(raw) = raw else {
+            return Ok(false);
+        };
+        if let Some(fingerprint) = from_json::<StoredClient>(&raw)?.fingerprint {
+            let mut touch = self
+                .scripts
+                .touch_fingerprint
+                .key(self.keys.client_fingerprint(&fingerprint));
+            touch.arg(client_id).arg(ms(idle_ttl));
+            bounded(touch.invoke_async::<i64>(&mut c)).await?;
+        }
+        Ok(true)
     }
 
     async fn put_pending_authorization(

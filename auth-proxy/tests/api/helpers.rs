@@ -263,9 +263,15 @@ impl TestApp {
     }
 
     pub async fn register_public(&self) -> Registered {
+        self.register_public_named("Test Client").await
+    }
+
+    /// A public client; identical registrations are one client, so a test that needs a second
+    /// client gives it another name.
+    pub async fn register_public_named(&self, name: &str) -> Registered {
         let resp = self
             .register(serde_json::json!({
-                "client_name": "Test Client",
+                "client_name": name,
                 "redirect_uris": [REDIRECT],
                 "grant_types": ["authorization_code", "refresh_token"],
             }))

@@ -7,6 +7,7 @@ mod exchange;
 mod helpers;
 mod limits;
 mod metadata;
+mod preregistered;
 mod redis_server;
 mod register;
 mod store_contract;

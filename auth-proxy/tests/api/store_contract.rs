@@ -15,8 +15,9 @@ use auth_proxy::clock::{Clock, FakeClock};
 use auth_proxy::crypto::{random_token, sha256_hex};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
-    ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization, RedisStore,
-    RefreshOutcome, RefreshRecord, Store, StoreError, TokenEndpointAuthMethod, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
+    RedisStore, RefreshOutcome, RefreshRecord, Store, StoreError, TokenEndpointAuthMethod,
+    UpstreamFlow,
 };
 use mcp_shared::ScopeSet;
 use redis::aio::MultiplexedConnection;
@@ -146,6 +147,10 @@ macro_rules! contract {
 
 contract!(
     clients_round_trip,
+    clients_expire_unless_touched,
+    deduplicated_registration_returns_the_first_client,
+    fingerprint_lives_and_dies_with_its_client,
+    concurrent_deduplicated_registration_has_one_winner,
     flows_are_taken_exactly_once_under_concurrency,
     flows_expire,
     grants_update_keep_and_revoke,
@@ -177,6 +182,7 @@ fn client(id: &str) -> ClientRecord {
         software_id: None,
         software_version: None,
         created_at: 1,
+        application_type: Some("native".into()),
     }
 }
 
@@ -243,13 +249,167 @@ async fn clients_round_trip(ctx: Ctx) {
     let s = &ctx.store;
     s.ping().await.unwrap();
     assert_eq!(s.get_client("a").await.unwrap(), None);
-    s.put_client(&client("a")).await.unwrap();
+    s.put_client(&client("a"), LONG).await.unwrap();
     assert_eq!(s.get_client("a").await.unwrap(), Some(client("a")));
     let mut renamed = client("a");
     renamed.client_name = Some("Renamed".into());
-    s.put_client(&renamed).await.unwrap();
+    s.put_client(&renamed, LONG).await.unwrap();
     assert_eq!(s.get_client("a").await.unwrap(), Some(renamed));
     assert_eq!(s.get_client("b").await.unwrap(), None);
+}
+
+async fn clients_expire_unless_touched(ctx: Ctx) {
+    let s = &ctx.store;
+    s.put_client(&client("idle"), TTL).await.unwrap();
+    s.put_client(&client("used"), TTL).await.unwrap();
+    assert!(s.touch_client("used", LONG).await.unwrap());
+    assert!(!s.touch_client("never-stored", LONG).await.unwrap());
+    assert_eq!(
+        s.get_client("never-stored").await.unwrap(),
+        None,
+        "touch creates nothing"
+    );
+    ctx.expire(TTL, |k| k.client("idle")).await;
+    assert_eq!(s.get_client("idle").await.unwrap(), None);
+    assert!(
+        !s.touch_client("idle", LONG).await.unwrap(),
+        "an expired client cannot be revived"
+    );
+    ctx.assert_outlives(TTL, |k| k.client("used")).await;
+    assert_eq!(s.get_client("used").await.unwrap(), Some(client("used")));
+}
+
+async fn deduplicated_registration_returns_the_first_client(ctx: Ctx) {
+    let s = &ctx.store;
+    assert_eq!(s.find_client_by_fingerprint("fp").await.unwrap(), None);
+    assert_eq!(
+        s.put_client_deduplicated("fp", &client("first"), LONG)
+            .await
+            .unwrap(),
+        ClientPut::Created
+    );
+    assert_eq!(s.get_client("first").await.unwrap(), Some(client("first")));
+    assert_eq!(
+        s.find_client_by_fingerprint("fp").await.unwrap(),
+        Some(client("first"))
+    );
+    assert_eq!(
+        s.put_client_deduplicated("fp", &client("second"), LONG)
+            .await
+            .unwrap(),
+        ClientPut::Existing(Box::new(client("first")))
+    );
+    assert_eq!(
+        s.get_client("second").await.unwrap(),
+        None,
+        "a repeated registration stores no second record"
+    );
+    assert_eq!(
+        s.put_client_deduplicated("other-fp", &client("third"), LONG)
+            .await
+            .unwrap(),
+        ClientPut::Created,
+        "other metadata, other client"
+    );
+    assert_eq!(s.get_client("third").await.unwrap(), Some(client("third")));
+    assert_eq!(
+        s.find_client_by_fingerprint("fp").await.unwrap(),
+        Some(client("first"))
+    );
+}
+
+async fn fingerprint_lives_and_dies_with_its_client(ctx: Ctx) {
+    let s = &ctx.store;
+    // Used: touching the client renews its fingerprint as well.
+    s.put_client_deduplicated("used-fp", &client("used"), TTL)
+        .await
+        .unwrap();
+    // Unused: both go at the idle TTL.
+    s.put_client_deduplicated("idle-fp", &client("idle"), TTL)
+        .await
+        .unwrap();
+    assert!(s.touch_client("used", LONG).await.unwrap());
+    ctx.expire(TTL, |k| k.client("idle")).await;
+    ctx.expire(TTL, |k| k.client_fingerprint("idle-fp")).await;
+    assert_eq!(s.get_client("idle").await.unwrap(), None);
+    assert_eq!(s.find_client_by_fingerprint("idle-fp").await.unwrap(), None);
+    ctx.assert_outlives(TTL, |k| k.client("used")).await;
+    ctx.assert_outlives(TTL, |k| k.client_fingerprint("used-fp"))
+        .await;
+    assert_eq!(
+        s.find_client_by_fingerprint("used-fp").await.unwrap(),
+        Some(client("used"))
+    );
+    // After expiry the same metadata registers afresh, under a new id.
+    assert_eq!(
+        s.put_client_deduplicated("idle-fp", &client("idle-again"), LONG)
+            .await
+            .unwrap(),
+        ClientPut::Created
+    );
+    assert_eq!(
+        s.find_client_by_fingerprint("idle-fp").await.unwrap(),
+        Some(client("idle-again"))
+    );
+}
+
+async fn concurrent_deduplicated_registration_has_one_winner(ctx: Ctx) {
+    let s = ctx.store.clone();
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let mine = client(&format!("racer-{i}"));
+                (
+                    mine.clone(),
+                    s.put_client_deduplicated("race-fp", &mine, LONG)
+                        .await
+                        .unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut answers = BTreeSet::new();
+    for t in tasks {
+        let (mine, put) = t.await.unwrap();
+        match put {
+            ClientPut::Created => {
+                answers.insert(mine.client_id.clone());
+                winners.push(mine);
+            }
+            ClientPut::Existing(existing) => {
+                answers.insert(existing.client_id);
+            }
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one registration created a client"
+    );
+    let winner = &winners[0];
+    assert_eq!(
+        answers,
+        BTreeSet::from([winner.client_id.clone()]),
+        "every racer answers with the winner"
+    );
+    for i in 0..RACERS {
+        let id = format!("racer-{i}");
+        let stored = s.get_client(&id).await.unwrap();
+        if id == winner.client_id {
+            assert_eq!(stored.as_ref(), Some(winner));
+        } else {
+            assert_eq!(stored, None, "loser {id} left no record behind");
+        }
+    }
+    assert_eq!(
+        s.find_client_by_fingerprint("race-fp")
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(winner)
+    );
 }
 
 async fn flows_are_taken_exactly_once_under_concurrency(ctx: Ctx) {
@@ -825,7 +985,11 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         "g1.RAW-REFRESH-SECRET-TWO",
     ];
     let [code_a, code_b, rt_a, rt_b] = secrets.map(sha256_hex);
-    store.put_client(&client("c")).await.unwrap();
+    store.put_client(&client("c"), LONG).await.unwrap();
+    store
+        .put_client_deduplicated("fp1", &client("d"), LONG)
+        .await
+        .unwrap();
     store
         .put_grant(&grant("g1"), Duration::from_secs(300))
         .await
@@ -861,6 +1025,8 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
 
     let expected: BTreeSet<String> = [
         k.client("c"),
+        k.client("d"),
+        k.client_fingerprint("fp1"),
         k.grant("g1"),
         k.code("g1", &code_a),
         k.code_used("g1", &code_b),
@@ -880,11 +1046,7 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
     for key in &found {
         assert!(key.starts_with(&format!("{prefix}:v1:")), "{key}");
         let ttl = pttl(&mut raw, key).await;
-        if *key == k.client("c") {
-            assert_eq!(ttl, -1, "client registrations do not expire: {key}");
-        } else {
-            assert!(ttl > 0, "transient key without TTL: {key}");
-        }
+        assert!(ttl > 0, "key without TTL: {key}");
         let value: String = redis::cmd("GET")
             .arg(key)
             .query_async(&mut raw)
@@ -902,6 +1064,95 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
     for key in found.iter().filter(|key| key.contains("{g:")) {
         assert!(key.contains("{g:g1}:"), "{key}");
     }
+}
+
+/// Registrations racing on two replicas end with one client; a fingerprint whose client is
+/// gone is taken over; client records written before fingerprints existed still load and
+/// slide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_replicas_deduplicate_and_recover_stale_fingerprints() {
+    let prefix = unique_prefix();
+    let url = redis_server::url();
+    let a: Arc<dyn Store> = Arc::new(RedisStore::connect(url, &prefix).await.unwrap());
+    let concrete = RedisStore::connect(url, &prefix).await.unwrap();
+    let k = concrete.keys().clone();
+    let b: Arc<dyn Store> = Arc::new(concrete);
+    let mut raw = raw_connection(url).await;
+
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let mine = client(&format!("r{i}"));
+                match s.put_client_deduplicated("fp", &mine, LONG).await.unwrap() {
+                    ClientPut::Created => (true, mine.client_id),
+                    ClientPut::Existing(existing) => (false, existing.client_id),
+                }
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = BTreeSet::new();
+    for t in tasks {
+        let (was_created, id) = t.await.unwrap();
+        created += usize::from(was_created);
+        ids.insert(id);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let winner = ids.into_iter().next().unwrap();
+    let holder: String = redis::cmd("GET")
+        .arg(k.client_fingerprint("fp"))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(holder, winner);
+    let stored: serde_json::Value = serde_json::from_str(
+        &redis::cmd("GET")
+            .arg(k.client(&winner))
+            .query_async::<String>(&mut raw)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stored["fingerprint"], "fp");
+    assert_eq!(stored["client_id"], winner.as_str());
+
+    // The holder vanished (it expired a moment before its fingerprint): the next registration
+    // takes the fingerprint over instead of answering with a client that does not exist.
+    let _: () = redis::cmd("DEL")
+        .arg(k.client(&winner))
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(a.find_client_by_fingerprint("fp").await.unwrap(), None);
+    assert_eq!(
+        b.put_client_deduplicated("fp", &client("successor"), LONG)
+            .await
+            .unwrap(),
+        ClientPut::Created
+    );
+    assert_eq!(
+        a.find_client_by_fingerprint("fp").await.unwrap(),
+        Some(client("successor"))
+    );
+
+    // A record from before idle expiry: plain JSON, no TTL, no fingerprint.
+    let _: () = redis::cmd("SET")
+        .arg(k.client("legacy"))
+        .arg(serde_json::to_string(&client("legacy")).unwrap())
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        a.get_client("legacy").await.unwrap(),
+        Some(client("legacy"))
+    );
+    assert!(a.touch_client("legacy", LONG).await.unwrap());
+    assert!(
+        pttl(&mut raw, &k.client("legacy")).await > 0,
+        "touched legacy records get a TTL"
+    );
 }
 
 /// A value that is not what the store wrote is `Corrupt`, not a panic or `Unavailable`.
@@ -971,7 +1222,10 @@ async fn redis_outage_fails_fast_and_recovers() {
     let server = RedisServer::start();
     let port = server.port();
     let store = RedisStore::connect(server.url(), "outage").await.unwrap();
-    store.put_client(&client("secret-client-id")).await.unwrap();
+    store
+        .put_client(&client("secret-client-id"), LONG)
+        .await
+        .unwrap();
     drop(server);
 
     for _ in 0..3 {

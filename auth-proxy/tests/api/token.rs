@@ -59,7 +59,7 @@ async fn replayed_code_fails_and_revokes_what_it_issued() {
 async fn each_mismatch_gets_its_rfc_error() {
     let app = spawn_app().await;
     let client = app.register_public().await;
-    let other = app.register_public().await;
+    let other = app.register_public_named("Other Client").await;
     let wrong_verifier = pkce().verifier;
     type Case<'a> = (
         &'a str,
@@ -229,7 +229,7 @@ async fn refresh_rotates_allows_a_grace_retry_and_punishes_later_reuse() {
 async fn refresh_can_narrow_but_not_widen_scope_and_is_bound_to_its_client() {
     let app = spawn_app().await;
     let client = app.register_public().await;
-    let other = app.register_public().await;
+    let other = app.register_public_named("Other Client").await;
     let auth = app.authorize_code(&client.client_id).await;
     let rt = tokens(app.redeem(&client.client_id, &auth).await).await["refresh_token"]
         .as_str()
@@ -319,7 +319,7 @@ async fn revoking_an_access_token_puts_its_jti_on_the_deny_list() {
         .unwrap()
         .to_owned();
     let jti = app.app_state.keys.verify_access_token(&at).unwrap().jti;
-    let other = app.register_public().await;
+    let other = app.register_public_named("Other Client").await;
     // Another client's revocation attempt does nothing.
     app.http
         .post(app.url("/revoke"))
