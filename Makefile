@@ -4,14 +4,14 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps build lint fmt test-rust test-e2e test-browser test-conformance clean
+.PHONY: run test deps build lint fmt test-rust test-deploy test-e2e test-browser test-conformance clean
 
 ## run: local stack (dev IdP + auth-proxy + mcp-server + Nextcloud stand-in); in-memory store unless AUTH_PROXY_REDIS_URL is set
 run: build
 	scripts/dev-stack.sh
 
-## test: everything CI runs (lint, Rust unit/API/store-contract tests, e2e with real Redis + IdP, browser, conformance)
-test: deps lint build test-rust test-e2e test-browser test-conformance
+## test: everything CI runs (lint, Rust unit/API/store-contract tests, deployment files, e2e with real Redis + IdP + MCP clients, browser, conformance)
+test: deps lint build test-rust test-deploy test-e2e test-browser test-conformance
 
 ## deps: install redis-server, chromium and the Node test packages (from the lockfile) when missing
 deps:
@@ -30,6 +30,10 @@ fmt:
 test-rust:
 	$(CARGO) test --workspace --locked
 
+## test-deploy: Dockerfiles, Helm chart and k8s/ validated offline (installs its tools into tests/deploy/.venv)
+test-deploy:
+	tests/deploy/run.sh
+
 test-e2e:
 	cd tests && node --test --test-concurrency=1 nextcloud/*.test.mjs e2e/*.test.mjs
 
@@ -42,4 +46,4 @@ test-conformance:
 
 clean:
 	$(CARGO) clean
-	rm -rf tests/node_modules tests/artifacts
+	rm -rf tests/node_modules tests/artifacts tests/.venv tests/deploy/.venv tests/deploy/out
