@@ -22,7 +22,13 @@ pub struct Metrics {
     pub upstream_duration: HistogramVec,
     pub store_errors: IntCounter,
     pub cimd_fetches: IntCounterVec,
+    pub store_duration: HistogramVec,
 }
+
+/// Store calls are sub-millisecond when healthy; the 2 s operation deadline caps the top.
+const STORE_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
+];
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -104,6 +110,18 @@ impl Metrics {
                 "Latency of calls to the upstream identity provider by operation.",
                 &["operation"],
             )?,
+            store_duration: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "auth_proxy_store_operation_duration_seconds",
+                        "Store (Redis or memory) latency by operation and outcome (ok, error).",
+                    )
+                    .buckets(STORE_BUCKETS.to_vec()),
+                    &["operation", "outcome"],
+                )?;
+                registry.register(Box::new(h.clone()))?;
+                h
+            },
             cimd_fetches: counter_vec(
                 "auth_proxy_cimd_fetches_total",
                 "Client ID Metadata Document fetches by outcome (ok, refused by policy, error).",

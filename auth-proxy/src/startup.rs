@@ -129,7 +129,11 @@ impl Application {
         });
         let state = AppState {
             config: config.clone(),
-            store: deps.store,
+            // Every store call is timed (auth_proxy_store_operation_duration_seconds).
+            store: Arc::new(crate::store::instrumented::InstrumentedStore::new(
+                deps.store,
+                metrics.store_duration.clone(),
+            )),
             upstream: deps.upstream,
             keys: Arc::new(keys),
             cipher: Arc::new(cipher),

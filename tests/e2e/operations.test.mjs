@@ -73,6 +73,9 @@ test('a full flow and a tool call move the expected series in both services', as
     assert.ok(await sample(mcpMetrics, 'mcp_server_auth_failures_total', { reason: 'missing' }) > before.authFailures, 'the first, token-less request was counted');
     assert.ok(await sample(mcpMetrics, 'mcp_server_nextcloud_requests_total', { api: 'ocs', status: '2xx' }) > before.nextcloud);
     assert.ok(await sample(proxyMetrics, 'auth_proxy_http_requests_total', { route: '/token', method: 'POST', status: '200' }) >= 2);
+    // Redis latency per operation, from the real Redis behind this stack.
+    assert.ok(await sample(proxyMetrics, 'auth_proxy_store_operation_duration_seconds_count', { operation: 'take_code', outcome: 'ok' }) >= 1);
+    assert.ok(await sample(proxyMetrics, 'auth_proxy_upstream_requests_total', { operation: 'discovery', outcome: 'ok' }) >= 1);
     // Bounded labels: no client or user ids anywhere in the exposition.
     for (const base of [proxyMetrics, mcpMetrics]) {
       const text = await (await fetch(`${base}/metrics`)).text();

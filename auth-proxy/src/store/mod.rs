@@ -6,6 +6,7 @@
 //! id and the SHA-256 of the whole token, so every key that must change together for one grant
 //! shares a Redis Cluster hash tag (`{g:<grant id>}`) and one script can update them atomically.
 
+pub mod instrumented;
 pub mod keys;
 pub mod memory;
 pub mod redis;

@@ -1,0 +1,273 @@
+//! A `Store` decorator that times every operation: `auth_proxy_store_operation_duration_seconds`
+//! by operation and outcome (`ok`/`error`), for Redis latency and errors per operation. The
+//! operation names are the trait's method names, a fixed set.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use prometheus::HistogramVec;
+
+use super::{
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
+    RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
+};
+
+#[derive(Debug, Clone)]
+pub struct InstrumentedStore {
+    inner: Arc<dyn Store>,
+    duration: HistogramVec,
+}
+
+impl InstrumentedStore {
+    pub fn new(inner: Arc<dyn Store>, duration: HistogramVec) -> Self {
+        Self { inner, duration }
+    }
+
+    async fn timed<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let started = Instant::now();
+        let result = call.await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.duration
+            .with_label_values(&[operation, outcome])
+            .observe(started.elapsed().as_secs_f64());
+        result
+    }
+}
+
+#[async_trait]
+impl Store for InstrumentedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed("ping", self.inner.ping()).await
+    }
+
+    async fn put_client(
+        &self,
+        client: &ClientRecord,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed("put_client", self.inner.put_client(client, idle_ttl))
+            .await
+    }
+
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        self.timed("get_client", self.inner.get_client(client_id))
+            .await
+    }
+
+    async fn put_client_deduplicated(
+        &self,
+        fingerprint: &str,
+        client: &ClientRecord,
+        idle_ttl: Duration,
+    ) -> Result<ClientPut, StoreError> {
+        self.timed(
+            "put_client_deduplicated",
+            self.inner
+                .put_client_deduplicated(fingerprint, client, idle_ttl),
+        )
+        .await
+    }
+
+    async fn find_client_by_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        self.timed(
+            "find_client_by_fingerprint",
+            self.inner.find_client_by_fingerprint(fingerprint),
+        )
+        .await
+    }
+
+    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError> {
+        self.timed("touch_client", self.inner.touch_client(client_id, idle_ttl))
+            .await
+    }
+
+    async fn put_pending_authorization(
+        &self,
+        flow_id: &str,
+        flow: &PendingAuthorization,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_pending_authorization",
+            self.inner.put_pending_authorization(flow_id, flow, ttl),
+        )
+        .await
+    }
+
+    async fn take_pending_authorization(
+        &self,
+        flow_id: &str,
+    ) -> Result<Option<PendingAuthorization>, StoreError> {
+        self.timed(
+            "take_pending_authorization",
+            self.inner.take_pending_authorization(flow_id),
+        )
+        .await
+    }
+
+    async fn put_upstream_flow(
+        &self,
+        upstream_state: &str,
+        flow: &UpstreamFlow,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_upstream_flow",
+            self.inner.put_upstream_flow(upstream_state, flow, ttl),
+        )
+        .await
+    }
+
+    async fn take_upstream_flow(
+        &self,
+        upstream_state: &str,
+    ) -> Result<Option<UpstreamFlow>, StoreError> {
+        self.timed(
+            "take_upstream_flow",
+            self.inner.take_upstream_flow(upstream_state),
+        )
+        .await
+    }
+
+    async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {
+        self.timed("put_grant", self.inner.put_grant(grant, ttl))
+            .await
+    }
+
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        self.timed("get_grant", self.inner.get_grant(grant_id))
+            .await
+    }
+
+    async fn update_grant_upstream(
+        &self,
+        grant_id: &str,
+        upstream_sealed: &str,
+    ) -> Result<bool, StoreError> {
+        self.timed(
+            "update_grant_upstream",
+            self.inner.update_grant_upstream(grant_id, upstream_sealed),
+        )
+        .await
+    }
+
+    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
+        self.timed("revoke_grant", self.inner.revoke_grant(grant_id))
+            .await
+    }
+
+    async fn put_code(
+        &self,
+        grant_id: &str,
+        code_hash: &str,
+        code: &CodeRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_code",
+            self.inner.put_code(grant_id, code_hash, code, ttl),
+        )
+        .await
+    }
+
+    async fn take_code(
+        &self,
+        grant_id: &str,
+        code_hash: &str,
+        replay_window: Duration,
+    ) -> Result<CodeTake, StoreError> {
+        self.timed(
+            "take_code",
+            self.inner.take_code(grant_id, code_hash, replay_window),
+        )
+        .await
+    }
+
+    async fn put_refresh_token(
+        &self,
+        grant_id: &str,
+        token_hash: &str,
+        record: &RefreshRecord,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_refresh_token",
+            self.inner
+                .put_refresh_token(grant_id, token_hash, record, ttl),
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn rotate_refresh_token(
+        &self,
+        grant_id: &str,
+        presented_hash: &str,
+        client_id: &str,
+        new_hash: &str,
+        now_ms: i64,
+        grace: Duration,
+        ttl: Duration,
+    ) -> Result<RefreshOutcome, StoreError> {
+        self.timed(
+            "rotate_refresh_token",
+            self.inner.rotate_refresh_token(
+                grant_id,
+                presented_hash,
+                client_id,
+                new_hash,
+                now_ms,
+                grace,
+                ttl,
+            ),
+        )
+        .await
+    }
+
+    async fn get_refresh_token(
+        &self,
+        grant_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRecord>, StoreError> {
+        self.timed(
+            "get_refresh_token",
+            self.inner.get_refresh_token(grant_id, token_hash),
+        )
+        .await
+    }
+
+    async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.timed("deny_access_token", self.inner.deny_access_token(jti, ttl))
+            .await
+    }
+
+    async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        self.timed(
+            "is_access_token_denied",
+            self.inner.is_access_token_denied(jti),
+        )
+        .await
+    }
+
+    async fn hit_rate_limit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: Duration,
+    ) -> Result<RateDecision, StoreError> {
+        self.timed(
+            "hit_rate_limit",
+            self.inner.hit_rate_limit(bucket, limit, window),
+        )
+        .await
+    }
+}
