@@ -17,6 +17,7 @@ const KNOWN: &[&str] = &[
     "AUTHORIZATION_SERVER",
     "JWKS_URI",
     "JWKS_REFETCH_COOLDOWN_SECS",
+    "JWKS_MAX_STALENESS_SECS",
     "LEEWAY_SECS",
     "ALLOWED_HOSTS",
     "ALLOWED_ORIGINS",
@@ -91,6 +92,9 @@ pub struct OAuthSettings {
     /// Configured JWKS URI; `None` means "from the authorization server's metadata".
     pub jwks_uri: Option<Url>,
     pub jwks_refetch_cooldown: Duration,
+    /// `/readyz` fails once the JWKS has not been fetched successfully for this long; the key
+    /// set is refreshed every third of it (at most every 10 minutes).
+    pub jwks_max_staleness: Duration,
     pub leeway: Duration,
     /// This server's confidential client at the auth-proxy (token exchange).
     pub client_id: String,
@@ -280,6 +284,12 @@ impl Config {
                         30u64,
                         |n| (1..=3600).contains(n),
                         "seconds between 1 and 3600",
+                    )?),
+                    jwks_max_staleness: Duration::from_secs(env.number(
+                        "JWKS_MAX_STALENESS_SECS",
+                        1800u64,
+                        |n| (3..=86_400).contains(n),
+                        "seconds between 3 and 86400",
                     )?),
                     leeway: Duration::from_secs(env.number(
                         "LEEWAY_SECS",

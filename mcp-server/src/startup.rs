@@ -28,6 +28,8 @@ use crate::tools::UserIdCache;
 pub struct AppState {
     pub config: Config,
     pub jwks: Option<Arc<JwksCache>>,
+    /// How stale the JWKS may get before `/readyz` fails.
+    pub jwks_max_staleness: Duration,
     pub metrics: Metrics,
     pub metadata: serde_json::Value,
 }
@@ -70,6 +72,10 @@ async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
     match &state.jwks {
         Some(jwks) if !jwks.is_loaded() => HttpResponse::ServiceUnavailable()
             .json(json!({"status": "unavailable", "jwks": "not loaded"})),
+        Some(jwks) if !jwks.is_fresh(state.jwks_max_staleness) => {
+            HttpResponse::ServiceUnavailable()
+                .json(json!({"status": "unavailable", "jwks": "stale"}))
+        }
         _ => HttpResponse::Ok().json(json!({"status": "ok"})),
     }
 }
@@ -184,9 +190,14 @@ impl Application {
             }
         };
 
+        let jwks_max_staleness = match &config.mode {
+            Mode::OAuth(o) => o.jwks_max_staleness,
+            Mode::SingleUser { .. } => Duration::from_secs(3600),
+        };
         if let Some(jwks) = &jwks {
             let jwks = jwks.clone();
-            tokio::spawn(async move { keep_jwks_fresh(jwks).await });
+            let every = (jwks_max_staleness / 3).min(Duration::from_secs(600));
+            tokio::spawn(async move { keep_jwks_fresh(jwks, every).await });
         }
 
         let guard_data = web::Data::new(Arc::new(Guard {
@@ -222,6 +233,7 @@ impl Application {
         let state = Arc::new(AppState {
             metadata: protected_resource_metadata(&config),
             jwks,
+            jwks_max_staleness,
             metrics: metrics.clone(),
             config,
         });
@@ -320,18 +332,19 @@ impl Application {
 }
 
 /// Loads the JWKS at startup (retrying until it works: readiness waits for it), then refreshes
-/// it every ten minutes so removed keys stop being accepted.
-async fn keep_jwks_fresh(jwks: Arc<JwksCache>) {
+/// it `every` (a third of the allowed staleness, at most 10 minutes) so removed keys stop being
+/// accepted and readiness notices an authorization server that is gone.
+async fn keep_jwks_fresh(jwks: Arc<JwksCache>, every: Duration) {
     let mut delay = Duration::from_millis(250);
     loop {
         match jwks.refresh().await {
             Ok(()) => {
-                delay = Duration::from_secs(600);
+                delay = every;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "JWKS not loaded; retrying");
+                tracing::warn!(error = %e, "JWKS refresh failed; retrying");
                 delay = if jwks.is_loaded() {
-                    Duration::from_secs(60)
+                    every.min(Duration::from_secs(60))
                 } else {
                     (delay * 2).min(Duration::from_secs(10))
                 };

@@ -165,3 +165,30 @@ test('Redis outage: readiness fails, flow endpoints answer clean 503s, and both 
     again.kill('SIGTERM');
   }
 });
+
+test('mcp-server readiness follows the JWKS: stale when the auth-proxy is gone, ready again when it returns', async () => {
+  const stack = await startStack({ mcpEnv: { MCP_SERVER_JWKS_MAX_STALENESS_SECS: '3' } });
+  try {
+    const mcp = stack.mcpServers[0];
+    assert.equal((await fetch(`${mcp.base}/readyz`)).status, 200);
+    const { proxy } = stack;
+    await proxy.stop();
+    await waitFor('mcp-server readiness to fail', async () => (await fetch(`${mcp.base}/readyz`)).status === 503, { timeoutMs: 15000 });
+    assert.equal((await (await fetch(`${mcp.base}/readyz`)).json()).jwks, 'stale');
+    // Liveness is unaffected: the process is fine, only its authorization server is missing.
+    assert.equal((await fetch(`${mcp.base}/healthz`)).status, 200);
+
+    const again = await startProxy({
+      idp: stack.idp, redis: stack.redis, port: proxy.port, resource: stack.resource,
+      keys: { signing: proxy.env.AUTH_PROXY_SIGNING_KEYS, encryption: proxy.env.AUTH_PROXY_ENCRYPTION_KEYS },
+      env: { AUTH_PROXY_REDIS_PREFIX: proxy.env.AUTH_PROXY_REDIS_PREFIX, AUTH_PROXY_EXCHANGE_CLIENT_SECRET: stack.exchangeSecret },
+    });
+    try {
+      await waitFor('mcp-server readiness to recover', async () => (await fetch(`${mcp.base}/readyz`)).status === 200, { timeoutMs: 15000 });
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    await stack.stop();
+  }
+});

@@ -88,6 +88,8 @@ pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, VerifyingKey>, JwksErro
 struct Cached {
     keys: HashMap<String, VerifyingKey>,
     loaded: bool,
+    /// When the key set was last fetched successfully.
+    fetched_at: Option<Instant>,
 }
 
 pub struct JwksCache {
@@ -128,9 +130,20 @@ impl JwksCache {
         }
     }
 
-    /// Whether a key set has been loaded at least once (readiness).
+    /// Whether a key set has been loaded at least once.
     pub fn is_loaded(&self) -> bool {
         self.cached.read().map(|c| c.loaded).unwrap_or(false)
+    }
+
+    /// Readiness: a key set was fetched successfully within `max_staleness`. Tokens keep being
+    /// validated with the cached keys meanwhile; readiness only tells the load balancer that
+    /// this replica has lost its authorization server for longer than that.
+    pub fn is_fresh(&self, max_staleness: Duration) -> bool {
+        self.cached
+            .read()
+            .ok()
+            .and_then(|c| c.fetched_at)
+            .is_some_and(|t| t.elapsed() <= max_staleness)
     }
 
     fn lookup(&self, kid: &str) -> Option<VerifyingKey> {
@@ -241,6 +254,7 @@ impl JwksCache {
                 if let Ok(mut cached) = self.cached.write() {
                     cached.keys = keys;
                     cached.loaded = true;
+                    cached.fetched_at = Some(Instant::now());
                 }
                 self.metrics.jwks_refreshes.with_label_values(&["ok"]).inc();
                 Ok(())
