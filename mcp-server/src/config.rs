@@ -16,6 +16,7 @@ const KNOWN: &[&str] = &[
     "RESOURCE",
     "AUTHORIZATION_SERVER",
     "JWKS_URI",
+    "AUTHORIZATION_SERVER_INTERNAL_URL",
     "JWKS_REFETCH_COOLDOWN_SECS",
     "JWKS_MAX_STALENESS_SECS",
     "LEEWAY_SECS",
@@ -89,6 +90,10 @@ pub enum Mode {
 pub struct OAuthSettings {
     /// The auth-proxy's issuer identifier.
     pub authorization_server: String,
+    /// Where this server reaches the auth-proxy (metadata, JWKS, token exchange) when that
+    /// differs from the public issuer, e.g. `http://auth-proxy:8080` inside a cluster. `None`:
+    /// the issuer URL itself.
+    pub internal_url: Option<Url>,
     /// Configured JWKS URI; `None` means "from the authorization server's metadata".
     pub jwks_uri: Option<Url>,
     pub jwks_refetch_cooldown: Duration,
@@ -265,6 +270,19 @@ impl Config {
                 let authorization_server =
                     env.url("AUTHORIZATION_SERVER", "http://127.0.0.1:8080")?;
                 https_or_loopback("AUTHORIZATION_SERVER", &authorization_server)?;
+                let internal_url = match env.raw("AUTHORIZATION_SERVER_INTERNAL_URL") {
+                    Some(_) => {
+                        let u = env.url("AUTHORIZATION_SERVER_INTERNAL_URL", "")?;
+                        if u.path() != "/" || u.query().is_some() {
+                            return Err(err(
+                                "AUTHORIZATION_SERVER_INTERNAL_URL",
+                                "must be a base URL without path or query, e.g. http://auth-proxy:8080",
+                            ));
+                        }
+                        Some(u)
+                    }
+                    None => None,
+                };
                 let jwks_uri = match env.raw("JWKS_URI") {
                     Some(_) => {
                         let u = env.url("JWKS_URI", "")?;
@@ -278,6 +296,7 @@ impl Config {
                         .as_str()
                         .trim_end_matches('/')
                         .to_owned(),
+                    internal_url,
                     jwks_uri,
                     jwks_refetch_cooldown: Duration::from_secs(env.number(
                         "JWKS_REFETCH_COOLDOWN_SECS",
@@ -485,6 +504,22 @@ mod tests {
             Config::from_vars(&exposed).unwrap_err().variable,
             "MCP_SERVER_BIND"
         );
+    }
+
+    #[test]
+    fn internal_url_is_a_bare_base() {
+        let ok = Config::from_vars(&vars(&[(
+            "MCP_SERVER_AUTHORIZATION_SERVER_INTERNAL_URL",
+            "http://127.0.0.1:8080",
+        )]))
+        .unwrap();
+        assert!(matches!(ok.mode, Mode::OAuth(ref o) if o.internal_url.is_some()));
+        let e = Config::from_vars(&vars(&[(
+            "MCP_SERVER_AUTHORIZATION_SERVER_INTERNAL_URL",
+            "http://127.0.0.1:8080/token",
+        )]))
+        .unwrap_err();
+        assert_eq!(e.variable, "MCP_SERVER_AUTHORIZATION_SERVER_INTERNAL_URL");
     }
 
     #[test]

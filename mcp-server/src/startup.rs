@@ -140,6 +140,7 @@ impl Application {
                 let jwks = Arc::new(JwksCache::new(
                     http.clone(),
                     o.authorization_server.clone(),
+                    o.internal_url.clone(),
                     o.jwks_uri.clone(),
                     o.jwks_refetch_cooldown,
                     metrics.clone(),
@@ -159,7 +160,10 @@ impl Application {
                     nextcloud,
                     exchange: Some(ExchangeClient::new(
                         http.clone(),
-                        &o.authorization_server,
+                        o.internal_url
+                            .as_ref()
+                            .map(|u| u.as_str().trim_end_matches('/'))
+                            .unwrap_or(&o.authorization_server),
                         o.client_id.clone(),
                         o.client_secret.clone(),
                         metrics.clone(),

@@ -95,6 +95,8 @@ struct Cached {
 pub struct JwksCache {
     http: reqwest::Client,
     authorization_server: String,
+    /// Base URL to reach the authorization server at, when not its public issuer URL.
+    internal_url: Option<Url>,
     configured_uri: Option<Url>,
     cooldown: Duration,
     cached: RwLock<Cached>,
@@ -114,6 +116,7 @@ impl JwksCache {
     pub fn new(
         http: reqwest::Client,
         authorization_server: String,
+        internal_url: Option<Url>,
         configured_uri: Option<Url>,
         cooldown: Duration,
         metrics: Metrics,
@@ -121,6 +124,7 @@ impl JwksCache {
         Self {
             http,
             authorization_server,
+            internal_url,
             configured_uri,
             cooldown,
             cached: RwLock::new(Cached::default()),
@@ -192,11 +196,12 @@ impl JwksCache {
         if let Some(u) = discovered.as_ref() {
             return Ok(u.clone());
         }
-        let url = format!(
-            "{}{}",
-            self.authorization_server,
-            mcp_shared::paths::AUTHORIZATION_SERVER_METADATA
-        );
+        let base = self
+            .internal_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| self.authorization_server.clone());
+        let url = format!("{base}{}", mcp_shared::paths::AUTHORIZATION_SERVER_METADATA);
         let response = self
             .http
             .get(&url)
@@ -219,8 +224,17 @@ impl JwksCache {
                 metadata.issuer
             )));
         }
-        *discovered = Some(metadata.jwks_uri.clone());
-        Ok(metadata.jwks_uri)
+        // The metadata names public URLs; reached internally, keep the path on the internal base.
+        let jwks_uri = match &self.internal_url {
+            Some(internal) => {
+                let mut u = internal.clone();
+                u.set_path(metadata.jwks_uri.path());
+                u
+            }
+            None => metadata.jwks_uri,
+        };
+        *discovered = Some(jwks_uri.clone());
+        Ok(jwks_uri)
     }
 
     async fn fetch_now(&self) -> Result<(), JwksError> {

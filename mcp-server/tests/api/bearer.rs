@@ -336,3 +336,42 @@ async fn foreign_hosts_are_refused_dns_rebinding() {
         .unwrap();
     assert_eq!(resp.status(), 403);
 }
+
+#[tokio::test]
+async fn the_authorization_server_can_be_reached_at_an_internal_url() {
+    // The public issuer is a loopback port nothing listens on: if the server used it (or the
+    // metadata's public jwks_uri) instead of the internal URL, the JWKS would never load.
+    let key = TestKey::generate("k1");
+    let auth = FakeAs::start_as(&[&key], Some("http://localhost:1")).await;
+    let server = spawn_server(
+        &auth,
+        &[(
+            "MCP_SERVER_AUTHORIZATION_SERVER_INTERNAL_URL",
+            auth.internal.as_str(),
+        )],
+    )
+    .await;
+    let token = sign(
+        &key,
+        &claims("http://localhost:1", &server.resource, "notes:read"),
+    );
+    assert_eq!(
+        server
+            .rpc(Some(&token), "tools/list", json!({}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(auth.fetches(), 1);
+    // The metadata still names the public issuer.
+    let prm: serde_json::Value = server
+        .http
+        .get(server.metadata_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prm["authorization_servers"][0], "http://localhost:1");
+}

@@ -44,15 +44,26 @@ impl TestKey {
 /// The fake auth-proxy: RFC 8414 metadata and a JWKS whose keys tests can change.
 pub struct FakeAs {
     pub issuer: String,
+    /// Where it actually listens.
+    pub internal: String,
     pub keys: Arc<Mutex<Vec<Value>>>,
     pub jwks_fetches: Arc<AtomicUsize>,
 }
 
 impl FakeAs {
     pub async fn start(initial: &[&TestKey]) -> Self {
+        Self::start_as(initial, None).await
+    }
+
+    /// `public_issuer`: the issuer (and base of `jwks_uri`) the metadata claims, when it is not
+    /// the address the server listens on (an authorization server reached internally).
+    pub async fn start_as(initial: &[&TestKey], public_issuer: Option<&str>) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let issuer = format!("http://127.0.0.1:{port}");
+        let issuer = public_issuer
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+        let internal = format!("http://127.0.0.1:{port}");
         let keys = Arc::new(Mutex::new(
             initial.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>(),
         ));
@@ -95,6 +106,7 @@ impl FakeAs {
         tokio::spawn(server);
         Self {
             issuer,
+            internal,
             keys,
             jwks_fetches: fetches,
         }
