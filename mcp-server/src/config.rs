@@ -81,7 +81,7 @@ pub enum LogFormat {
 pub enum Mode {
     /// Bearer JWTs from the auth-proxy; Nextcloud reached with the user's upstream token
     /// obtained by RFC 8693 token exchange.
-    OAuth(OAuthSettings),
+    OAuth(Box<OAuthSettings>),
     /// Local use without OAuth: no MCP authentication, one Nextcloud account (app password).
     SingleUser { user: String, app_password: Secret },
 }
@@ -291,7 +291,7 @@ impl Config {
                     }
                     None => None,
                 };
-                Mode::OAuth(OAuthSettings {
+                Mode::OAuth(Box::new(OAuthSettings {
                     authorization_server: authorization_server
                         .as_str()
                         .trim_end_matches('/')
@@ -318,7 +318,7 @@ impl Config {
                     )?),
                     client_id: env.string("CLIENT_ID", "mcp-server"),
                     client_secret: env.secret("CLIENT_SECRET")?,
-                })
+                }))
             }
             "single-user" => {
                 let user = env.raw("NEXTCLOUD_USER").ok_or_else(|| {
