@@ -134,6 +134,24 @@ impl JwksCache {
         }
     }
 
+    /// A cache holding `keys` from the start and never fetching (benchmarks, embedding).
+    pub fn with_keys(keys: HashMap<String, VerifyingKey>, metrics: Metrics) -> Self {
+        let cache = Self::new(
+            reqwest::Client::new(),
+            String::new(),
+            None,
+            None,
+            Duration::from_secs(3600),
+            metrics,
+        );
+        if let Ok(mut cached) = cache.cached.write() {
+            cached.keys = keys;
+            cached.loaded = true;
+            cached.fetched_at = Some(Instant::now());
+        }
+        cache
+    }
+
     /// Whether a key set has been loaded at least once.
     pub fn is_loaded(&self) -> bool {
         self.cached.read().map(|c| c.loaded).unwrap_or(false)
