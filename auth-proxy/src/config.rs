@@ -226,7 +226,8 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     pub redis_prefix: String,
     pub upstream: UpstreamSettings,
-    /// PEM bundle; `None` means an ephemeral key (memory store only).
+    /// PEM bundle of P-256 and/or Ed25519 keys; `None` means an ephemeral ES256 key (memory
+    /// store only).
     pub signing_keys_pem: Option<Secret>,
     /// Raw 32-byte keys; empty means an ephemeral key (memory store only).
     pub encryption_keys: Vec<Vec<u8>>,

@@ -4,6 +4,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRemoteJWKSet, createLocalJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 import {
+  redeemCode,
   startRedis, startIdp, startProxy, register, runAuthorization, token, revoke, freePort, pkcePair,
   Browserless, parseForms, stopAll, dumpLogsOnFailure,
 } from '../lib/harness.mjs';
@@ -59,15 +60,7 @@ async function authorizedCode(client, opts = {}) {
 }
 
 function redeem(client, run, overrides = {}) {
-  return token(proxy, {
-    grant_type: 'authorization_code',
-    code: run.query.code,
-    redirect_uri: client.redirect_uris[0],
-    client_id: client.client_id,
-    code_verifier: run.pkce.verifier,
-    resource: proxy.resource,
-    ...overrides,
-  });
+  return redeemCode(proxy, client, run, overrides);
 }
 
 function refresh(client, refreshToken, extra = {}) {

@@ -188,6 +188,19 @@ export async function register(proxy, metadata) {
   return res.json();
 }
 
+/** The token request that redeems `run`'s authorization code for `client` (overrides win). */
+export function redeemCode(proxy, client, run, overrides = {}) {
+  return token(proxy, {
+    grant_type: 'authorization_code',
+    code: run.query.code,
+    redirect_uri: client.redirect_uris[0],
+    client_id: client.client_id,
+    code_verifier: run.pkce.verifier,
+    resource: proxy.resource,
+    ...overrides,
+  });
+}
+
 function basicAuth([id, secret]) {
   return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
