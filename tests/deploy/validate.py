@@ -135,6 +135,7 @@ FILE_FORMS = {  # the _FILE forms docs/configuration.md names
     "AUTH_PROXY_ENCRYPTION_KEYS_FILE", "AUTH_PROXY_REDIS_URL_FILE",
     "AUTH_PROXY_EXCHANGE_CLIENT_SECRET_FILE", "MCP_SERVER_CLIENT_SECRET_FILE",
     "MCP_SERVER_NEXTCLOUD_APP_PASSWORD_FILE",
+    "AUTH_PROXY_CLIENTS_FILE",  # not a secret's _FILE form, but a mounted file all the same
 }
 
 
@@ -566,6 +567,12 @@ def test_secrets() -> dict[str, str]:
             "exchange-client-secret": base64.urlsafe_b64encode(os.urandom(24)).decode(),
             "upstream-client-secret": "upstream-secret",
             "redis-url": "redis://:pw@redis.example.internal:6379/0",
+            "clients.json": json.dumps([{
+                "client_id": "chatgpt", "client_name": "ChatGPT",
+                "redirect_uris": ["https://chatgpt.com/connector/oauth/*"],
+                "token_endpoint_auth_method": "client_secret_post",
+                "client_secret_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            }]),
         })
         shutil.rmtree(tmp)
     return _TEST_SECRETS
