@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps build lint fmt test-rust test-deploy test-e2e test-browser test-conformance clean
+.PHONY: run test deps build lint fmt test-rust test-deploy test-e2e test-browser test-conformance bench clean
 
 ## run: local stack (dev IdP + auth-proxy + mcp-server + Nextcloud stand-in); in-memory store unless AUTH_PROXY_REDIS_URL is set
 run: build
@@ -43,6 +43,13 @@ test-browser:
 test-conformance:
 	cd tests && node conformance/run.mjs
 	cd tests && node conformance/run-server.mjs
+
+## bench: access-token validation (criterion) and token-endpoint load (wrk); prints figures, not part of test
+bench: deps
+	$(CARGO) bench -p mcp-server --bench verify
+	$(CARGO) build --release --locked -p auth-proxy
+	command -v wrk >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq wrk; }
+	cd tests && node load/token-refresh.mjs --duration 10 --connections 16
 
 clean:
 	$(CARGO) clean

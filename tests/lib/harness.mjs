@@ -55,7 +55,11 @@ export async function waitFor(what, check, { timeoutMs = 20000, proc, intervalMs
 }
 
 function launch(name, cmd, args, env = {}) {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The harness's own switches are not the services' configuration (which refuses unknown names).
+  const inherited = { ...process.env };
+  delete inherited.AUTH_PROXY_BIN;
+  delete inherited.MCP_SERVER_BIN;
+  const child = spawn(cmd, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { out += d; });
