@@ -5,16 +5,15 @@
 //! change) so that nobody's edit is overwritten silently.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
-use reqwest::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::Serialize;
 use url::Url;
 
 use super::dav::{
-    self, encode_segment, last_segment, parse_components, read_text, unexpected, validate_name,
-    xml_escape, Component, DavResponse, Property, NS_APPLE_ICAL, NS_CALDAV, NS_DAV,
+    encode_segment, last_segment, parse_components, unexpected, validate_name, xml_escape,
+    Component, DavObject, DavResponse, ObjectKind, Property, NS_APPLE_ICAL, NS_CALDAV, NS_DAV,
 };
-use super::{quote_etag, NcAuth, NcError, Nextcloud};
+use super::{NcAuth, NcError, Nextcloud};
 
 const API: &str = "caldav";
 pub const PRODID: &str = "-//Nextcloud MCP Server//EN";
@@ -37,13 +36,16 @@ pub struct Calendar {
 }
 
 /// An iCalendar object as stored (one `.ics` resource).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CalendarObject {
-    /// The resource's file name (e.g. `abc.ics`).
-    pub name: String,
-    pub etag: Option<String>,
-    pub data: String,
-}
+pub type CalendarObject = DavObject;
+
+const EVENTS: ObjectKind = ObjectKind {
+    api: API,
+    media_type: "text/calendar",
+    noun: "event",
+    a_noun: "an event",
+    reread: "list the events again",
+    refused: "Nextcloud refused the event data (does this calendar accept events?)",
+};
 
 /// A DATE-TIME or DATE value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -537,26 +539,7 @@ impl Nextcloud {
         name: &str,
     ) -> Result<Option<CalendarObject>, NcError> {
         let url = self.calendar_object_url(user, calendar, name)?;
-        let response = self
-            .send(
-                API,
-                self.request(auth, Method::GET, url)
-                    .header(reqwest::header::ACCEPT, "text/calendar"),
-            )
-            .await?;
-        match response.status() {
-            s if s.is_success() => {
-                let etag = dav::etag_header(response.headers());
-                let data = read_text(response, "event").await?;
-                Ok(Some(CalendarObject {
-                    name: name.to_owned(),
-                    etag,
-                    data,
-                }))
-            }
-            StatusCode::NOT_FOUND => Ok(None),
-            s => Err(unexpected(s)),
-        }
+        self.dav_get_object(auth, &EVENTS, url, name).await
     }
 
     /// The object holding the event with `uid`: `{uid}.ics` (as this server and most clients
@@ -610,43 +593,10 @@ impl Nextcloud {
         if_match: Option<&str>,
     ) -> Result<Option<String>, NcError> {
         let url = self.calendar_object_url(user, calendar, name)?;
-        let mut request = self
-            .request(auth, Method::PUT, url)
-            .header(CONTENT_TYPE, "text/calendar; charset=utf-8")
-            .body(data);
-        request = match if_match {
-            Some(etag) => request.header(IF_MATCH, quote_etag(etag)),
-            None => request.header(IF_NONE_MATCH, "*"),
-        };
-        let response = self.send(API, request).await?;
-        match response.status() {
-            s if s.is_success() => {
-                if let Some(etag) = dav::etag_header(response.headers()) {
-                    return Ok(Some(etag));
-                }
-                // The server changed the data on the way in: ask for the stored ETag.
-                Ok(self
-                    .calendar_get_object(auth, user, calendar, name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|o| o.etag))
-            }
-            StatusCode::PRECONDITION_FAILED => Err(match if_match {
-                Some(etag) => NcError::Conflict(format!(
-                    "the event was changed since it was read (its ETag is no longer {etag}); \
-                     list the events again, merge the changes and retry with the new etag"
-                )),
-                None => NcError::AlreadyExists("an event with this uid already exists".into()),
-            }),
-            StatusCode::NOT_FOUND | StatusCode::CONFLICT => Err(calendar_not_found(calendar)),
-            StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                Err(NcError::InvalidInput(
-                    "Nextcloud refused the event data (does this calendar accept events?)".into(),
-                ))
-            }
-            s => Err(unexpected(s)),
-        }
+        self.dav_put_object(auth, &EVENTS, url, name, data, if_match, || {
+            calendar_not_found(calendar)
+        })
+        .await
     }
 
     /// Deletes the object `name`; `etag` makes it conditional. Returns false if it was gone.
@@ -659,21 +609,7 @@ impl Nextcloud {
         etag: Option<&str>,
     ) -> Result<bool, NcError> {
         let url = self.calendar_object_url(user, calendar, name)?;
-        let mut request = self.request(auth, Method::DELETE, url);
-        if let Some(etag) = etag {
-            request = request.header(IF_MATCH, quote_etag(etag));
-        }
-        let response = self.send(API, request).await?;
-        match response.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            StatusCode::PRECONDITION_FAILED => Err(NcError::Conflict(
-                "the event was changed since it was read; list the events again and retry with \
-                 the new etag"
-                    .into(),
-            )),
-            s => Err(unexpected(s)),
-        }
+        self.dav_delete_object(auth, &EVENTS, url, etag).await
     }
 }
 

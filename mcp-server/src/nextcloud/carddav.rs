@@ -4,17 +4,16 @@
 //! card; they are conditional on the ETag the model read.
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde::Serialize;
 use url::Url;
 
 use super::dav::{
-    self, encode_segment, join_structured, last_segment, parse_components, read_text,
-    split_structured, unexpected, validate_name, xml_escape, Component, DavResponse, Property,
+    self, encode_segment, join_structured, last_segment, parse_components, split_structured,
+    unexpected, validate_name, xml_escape, Component, DavObject, DavResponse, ObjectKind, Property,
     NS_CARDDAV, NS_DAV,
 };
-use super::{quote_etag, NcAuth, NcError, Nextcloud};
+use super::{NcAuth, NcError, Nextcloud};
 
 const API: &str = "carddav";
 const PRODID: &str = "-//Nextcloud MCP Server//EN";
@@ -29,12 +28,16 @@ pub struct AddressBook {
 }
 
 /// A vCard as stored (one `.vcf` resource).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CardObject {
-    pub name: String,
-    pub etag: Option<String>,
-    pub data: String,
-}
+pub type CardObject = DavObject;
+
+const CARDS: ObjectKind = ObjectKind {
+    api: API,
+    media_type: "text/vcard",
+    noun: "contact",
+    a_noun: "a contact",
+    reread: "get it again with contacts_get",
+    refused: "Nextcloud refused the contact data",
+};
 
 /// A value with its TYPE parameters (EMAIL, TEL, URL…).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -507,26 +510,7 @@ impl Nextcloud {
         name: &str,
     ) -> Result<Option<CardObject>, NcError> {
         let url = self.card_url(user, book, name)?;
-        let response = self
-            .send(
-                API,
-                self.request(auth, Method::GET, url)
-                    .header(reqwest::header::ACCEPT, "text/vcard"),
-            )
-            .await?;
-        match response.status() {
-            s if s.is_success() => {
-                let etag = dav::etag_header(response.headers());
-                let data = read_text(response, "contact").await?;
-                Ok(Some(CardObject {
-                    name: name.to_owned(),
-                    etag,
-                    data,
-                }))
-            }
-            StatusCode::NOT_FOUND => Ok(None),
-            s => Err(unexpected(s)),
-        }
+        self.dav_get_object(auth, &CARDS, url, name).await
     }
 
     /// The card with `uid`: `{uid}.vcf`, else found by a UID addressbook-query.
@@ -576,41 +560,10 @@ impl Nextcloud {
         if_match: Option<&str>,
     ) -> Result<Option<String>, NcError> {
         let url = self.card_url(user, book, name)?;
-        let mut request = self
-            .request(auth, Method::PUT, url)
-            .header(CONTENT_TYPE, "text/vcard; charset=utf-8")
-            .body(data);
-        request = match if_match {
-            Some(etag) => request.header(IF_MATCH, quote_etag(etag)),
-            None => request.header(IF_NONE_MATCH, "*"),
-        };
-        let response = self.send(API, request).await?;
-        match response.status() {
-            s if s.is_success() => {
-                if let Some(etag) = dav::etag_header(response.headers()) {
-                    return Ok(Some(etag));
-                }
-                Ok(self
-                    .card_get(auth, user, book, name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .and_then(|o| o.etag))
-            }
-            StatusCode::PRECONDITION_FAILED => Err(match if_match {
-                Some(etag) => NcError::Conflict(format!(
-                    "the contact was changed since it was read (its ETag is no longer {etag}); \
-                     get it again with contacts_get, merge the changes and retry with the new \
-                     etag"
-                )),
-                None => NcError::AlreadyExists("a contact with this uid already exists".into()),
-            }),
-            StatusCode::NOT_FOUND | StatusCode::CONFLICT => Err(addressbook_not_found(book)),
-            StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => Err(
-                NcError::InvalidInput("Nextcloud refused the contact data".into()),
-            ),
-            s => Err(unexpected(s)),
-        }
+        self.dav_put_object(auth, &CARDS, url, name, data, if_match, || {
+            addressbook_not_found(book)
+        })
+        .await
     }
 
     /// Deletes the card `name`; `etag` makes it conditional. Returns false if it was gone.
@@ -623,21 +576,7 @@ impl Nextcloud {
         etag: Option<&str>,
     ) -> Result<bool, NcError> {
         let url = self.card_url(user, book, name)?;
-        let mut request = self.request(auth, Method::DELETE, url);
-        if let Some(etag) = etag {
-            request = request.header(IF_MATCH, quote_etag(etag));
-        }
-        let response = self.send(API, request).await?;
-        match response.status() {
-            s if s.is_success() => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
-            StatusCode::PRECONDITION_FAILED => Err(NcError::Conflict(
-                "the contact was changed since it was read; get it again with contacts_get and \
-                 retry with the new etag"
-                    .into(),
-            )),
-            s => Err(unexpected(s)),
-        }
+        self.dav_delete_object(auth, &CARDS, url, etag).await
     }
 }
 

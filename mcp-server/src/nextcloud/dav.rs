@@ -10,11 +10,11 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_AL
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, ETAG};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use url::Url;
 
-use super::{unquote_etag, NcAuth, NcError, Nextcloud};
+use super::{quote_etag, unquote_etag, NcAuth, NcError, Nextcloud};
 
 pub const NS_DAV: &str = "DAV:";
 pub const NS_CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
@@ -215,6 +215,138 @@ pub async fn read_text(response: Response, what: &str) -> Result<String, NcError
 /// Default error for an unexpected status.
 pub fn unexpected(status: StatusCode) -> NcError {
     NcError::BadResponse(format!("HTTP {}", status.as_u16()))
+}
+
+/// One stored groupware resource (an `.ics` event resource, a `.vcf` card): its file name,
+/// ETag and data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DavObject {
+    /// The resource's file name (e.g. `abc.ics`).
+    pub name: String,
+    pub etag: Option<String>,
+    pub data: String,
+}
+
+/// What kind of object a CalDAV/CardDAV resource holds: its media type, and the words the
+/// error messages use for it.
+pub struct ObjectKind {
+    /// Metrics label of the API (`caldav`, `carddav`).
+    pub api: &'static str,
+    /// `text/calendar`, `text/vcard`.
+    pub media_type: &'static str,
+    /// `event`, `contact`.
+    pub noun: &'static str,
+    /// The noun with its article: `an event`.
+    pub a_noun: &'static str,
+    /// How to re-read it, for conflict messages: `list the events again`.
+    pub reread: &'static str,
+    /// The message when Nextcloud refuses the data.
+    pub refused: &'static str,
+}
+
+impl Nextcloud {
+    /// GET one object; `None` when it does not exist.
+    pub async fn dav_get_object(
+        &self,
+        auth: &NcAuth,
+        kind: &ObjectKind,
+        url: Url,
+        name: &str,
+    ) -> Result<Option<DavObject>, NcError> {
+        let request = self
+            .request(auth, Method::GET, url)
+            .header(reqwest::header::ACCEPT, kind.media_type);
+        let response = self.send(kind.api, request).await?;
+        match response.status() {
+            s if s.is_success() => {
+                let etag = etag_header(response.headers());
+                let data = read_text(response, kind.noun).await?;
+                Ok(Some(DavObject {
+                    name: name.to_owned(),
+                    etag,
+                    data,
+                }))
+            }
+            StatusCode::NOT_FOUND => Ok(None),
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// PUT one object: `if_match` `None` means create only. Returns the new ETag if known
+    /// (asking for it when the server changed the data on the way in and sent none).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn dav_put_object(
+        &self,
+        auth: &NcAuth,
+        kind: &ObjectKind,
+        url: Url,
+        name: &str,
+        data: String,
+        if_match: Option<&str>,
+        collection_missing: impl FnOnce() -> NcError,
+    ) -> Result<Option<String>, NcError> {
+        let request = self
+            .request(auth, Method::PUT, url.clone())
+            .header(CONTENT_TYPE, format!("{}; charset=utf-8", kind.media_type))
+            .body(data);
+        let request = match if_match {
+            Some(etag) => request.header(IF_MATCH, quote_etag(etag)),
+            None => request.header(IF_NONE_MATCH, "*"),
+        };
+        let response = self.send(kind.api, request).await?;
+        match response.status() {
+            s if s.is_success() => {
+                if let Some(etag) = etag_header(response.headers()) {
+                    return Ok(Some(etag));
+                }
+                Ok(self
+                    .dav_get_object(auth, kind, url, name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|o| o.etag))
+            }
+            StatusCode::PRECONDITION_FAILED => Err(match if_match {
+                Some(etag) => NcError::Conflict(format!(
+                    "the {} was changed since it was read (its ETag is no longer {etag}); {}, \
+                     merge the changes and retry with the new etag",
+                    kind.noun, kind.reread
+                )),
+                None => {
+                    NcError::AlreadyExists(format!("{} with this uid already exists", kind.a_noun))
+                }
+            }),
+            StatusCode::NOT_FOUND | StatusCode::CONFLICT => Err(collection_missing()),
+            StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Err(NcError::InvalidInput(kind.refused.into()))
+            }
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// DELETE one object; `etag` makes it conditional. `false` if it was already gone.
+    pub async fn dav_delete_object(
+        &self,
+        auth: &NcAuth,
+        kind: &ObjectKind,
+        url: Url,
+        etag: Option<&str>,
+    ) -> Result<bool, NcError> {
+        let mut request = self.request(auth, Method::DELETE, url);
+        if let Some(etag) = etag {
+            request = request.header(IF_MATCH, quote_etag(etag));
+        }
+        let response = self.send(kind.api, request).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            StatusCode::PRECONDITION_FAILED => Err(NcError::Conflict(format!(
+                "the {} was changed since it was read; {} and retry with the new etag",
+                kind.noun, kind.reread
+            ))),
+            s => Err(unexpected(s)),
+        }
+    }
 }
 
 impl Nextcloud {
