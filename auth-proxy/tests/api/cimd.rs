@@ -99,15 +99,7 @@ async fn page_text(resp: reqwest::Response) -> String {
 async fn a_cimd_client_signs_in_and_redeems_its_code_with_one_fetch() {
     let docs = start_doc_server().await;
     let app = spawn_test_switch(&[]).await;
-    let metadata: Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = app.metadata().await;
     assert_eq!(metadata["client_id_metadata_document_supported"], true);
 
     let client_id = format!("{}/client.json", docs.base);
@@ -271,14 +263,6 @@ async fn allow_list_rate_limit_and_switch_off() {
         .await;
     assert!(page_text(resp).await.contains("unknown client_id"));
     assert_eq!(docs.fetches.load(Ordering::SeqCst), before);
-    let metadata: Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = app.metadata().await;
     assert_eq!(metadata["client_id_metadata_document_supported"], false);
 }

@@ -69,15 +69,7 @@ async fn the_mcp_server_gets_the_users_upstream_token() {
     );
     assert_eq!(app.upstream.refresh_calls.load(Ordering::SeqCst), 0);
 
-    let metadata: Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = app.metadata().await;
     assert!(metadata["grant_types_supported"]
         .as_array()
         .unwrap()
@@ -130,15 +122,7 @@ async fn disabled_without_a_configured_secret() {
     let (token, _) = access_token(&app).await;
     let resp = exchange(&app, &token, MCP, &[]).await;
     assert_eq!(resp.status(), 401, "no such client");
-    let metadata: Value = app
-        .http
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata: Value = app.metadata().await;
     assert!(!metadata.to_string().contains("token-exchange"));
 }
 

@@ -253,6 +253,18 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The RFC 8414 authorization-server metadata document.
+    pub async fn metadata(&self) -> serde_json::Value {
+        self.http
+            .get(self.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn register(&self, body: serde_json::Value) -> reqwest::Response {
         self.http
             .post(self.url("/register"))
