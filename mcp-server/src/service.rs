@@ -17,8 +17,9 @@ use crate::auth::{Credential, Principal};
 use crate::config::Secret;
 use crate::exchange::{ExchangeClient, ExchangeError};
 use crate::metrics::Metrics;
+use crate::nextcloud::users::UserCache;
 use crate::nextcloud::{NcAuth, NcError, Nextcloud};
-use crate::tools::{self, ToolContext, ToolError, UserIdCache};
+use crate::tools::{self, ToolContext, ToolError};
 
 const INSTRUCTIONS: &str = "Tools for the user's Nextcloud: notes, files, calendars and \
 contacts. Only the tools the user granted access to are listed. Updates that take an ETag refuse \
@@ -29,7 +30,7 @@ pub struct Backend {
     pub exchange: Option<ExchangeClient>,
     /// Single-user mode: Nextcloud login and app password.
     pub single_user: Option<(String, Secret)>,
-    pub user_ids: UserIdCache,
+    pub users: UserCache,
     pub metrics: Metrics,
 }
 
@@ -101,7 +102,7 @@ impl Backend {
                 nextcloud: &self.nextcloud,
                 auth,
                 principal,
-                user_ids: &self.user_ids,
+                users: &self.users,
             };
             match tools::call(name, args.clone(), &ctx).await {
                 Err(ToolError::Nextcloud(NcError::Unauthorized))
@@ -109,6 +110,7 @@ impl Backend {
                         && matches!(principal.credential, Credential::AccessToken { .. }) =>
                 {
                     self.forget_exchanged(principal);
+                    self.users.forget(&ctx.auth).await;
                     retried = true;
                 }
                 Err(ToolError::Nextcloud(NcError::Unauthorized))

@@ -20,9 +20,9 @@ use crate::auth::{all_data_scopes, JwksCache, Principal, Verifier};
 use crate::config::{Config, Mode};
 use crate::exchange::ExchangeClient;
 use crate::metrics::Metrics;
+use crate::nextcloud::users::UserCache;
 use crate::nextcloud::Nextcloud;
 use crate::service::{Backend, McpService};
-use crate::tools::UserIdCache;
 
 /// Shared by the handlers of the main listener.
 pub struct AppState {
@@ -169,7 +169,7 @@ impl Application {
                         metrics.clone(),
                     )),
                     single_user: None,
-                    user_ids: UserIdCache::default(),
+                    users: UserCache::default(),
                     metrics: metrics.clone(),
                 };
                 (GuardMode::OAuth(verifier), Some(jwks), backend)
@@ -183,7 +183,7 @@ impl Application {
                     nextcloud,
                     exchange: None,
                     single_user: Some((user.clone(), app_password.clone())),
-                    user_ids: UserIdCache::default(),
+                    users: UserCache::default(),
                     metrics: metrics.clone(),
                 };
                 (

@@ -7,6 +7,7 @@ pub mod carddav;
 pub mod dav;
 pub mod files;
 pub mod notes;
+pub mod users;
 
 use std::time::Instant;
 
@@ -65,14 +66,40 @@ pub struct Nextcloud {
     metrics: Metrics,
 }
 
-/// The OCS user document (`/ocs/v2.php/cloud/user`).
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+/// The OCS user document (`/ocs/v2.php/cloud/user`): the fields the tools use.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(from = "OcsUserDocument")]
 pub struct NcUser {
     pub id: String,
-    #[serde(default, alias = "display-name")]
     pub displayname: Option<String>,
-    #[serde(default)]
     pub email: Option<String>,
+}
+
+/// The user document as Nextcloud sends it. Since Nextcloud 27 it carries the display name
+/// twice, as `displayname` and as `display-name` (`IAccountManager::PROPERTY_DISPLAYNAME_LEGACY`,
+/// set in apps/provisioning_api/lib/Controller/AUserData.php); earlier versions sent only
+/// `display-name` on this endpoint. Both are read as separate fields: declaring one an alias of
+/// the other makes serde refuse the document as having a duplicate field.
+#[derive(Deserialize)]
+struct OcsUserDocument {
+    id: String,
+    #[serde(default)]
+    displayname: Option<String>,
+    #[serde(default, rename = "display-name")]
+    display_name_legacy: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+impl From<OcsUserDocument> for NcUser {
+    fn from(doc: OcsUserDocument) -> Self {
+        let non_blank = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        NcUser {
+            id: doc.id,
+            displayname: non_blank(doc.displayname).or(non_blank(doc.display_name_legacy)),
+            email: non_blank(doc.email),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -181,12 +208,22 @@ impl Nextcloud {
                 response.status().as_u16()
             )));
         }
-        let envelope: OcsEnvelope<NcUser> = response
-            .json()
-            .await
-            .map_err(|_| NcError::BadResponse("the user document is not OCS JSON".into()))?;
-        Ok(envelope.ocs.data)
+        let body = response.bytes().await.map_err(|e| {
+            tracing::warn!(error = %e.without_url(), "reading the user document failed");
+            NcError::Unavailable("the response was cut off".into())
+        })?;
+        parse_user_document(&body)
     }
+}
+
+/// Parses the OCS user document; the error names what was wrong (never the body itself).
+pub fn parse_user_document(body: &[u8]) -> Result<NcUser, NcError> {
+    serde_json::from_slice::<OcsEnvelope<NcUser>>(body)
+        .map(|envelope| envelope.ocs.data)
+        .map_err(|e| {
+            tracing::warn!(error = %e, "the Nextcloud user document could not be read");
+            NcError::BadResponse(format!("the user document is not as expected ({e})"))
+        })
 }
 
 /// Quoted ETag as sent in `If-Match` (Nextcloud's notes app and DAV both quote them).
@@ -205,4 +242,74 @@ pub fn unquote_etag(etag: &str) -> String {
         .trim_start_matches("W/")
         .trim_matches('"')
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `GET /ocs/v2.php/cloud/user?format=json` as Nextcloud 27–32 answer it: both display-name
+    /// keys (apps/provisioning_api/lib/Controller/AUserData.php, getUserData).
+    const NC32_USER: &str = r#"{"ocs":{"meta":{"status":"ok","statuscode":200,"message":"OK"},
+      "data":{"enabled":true,"storageLocation":"/var/www/html/data/alice","id":"alice",
+      "lastLogin":1764930000000,"backend":"Database","subadmin":[],
+      "quota":{"free":1073741824,"used":4096,"total":1073745920,"relative":0,"quota":-3},
+      "manager":"","avatarScope":"v2-federated","email":"alice@example.com",
+      "emailScope":"v2-federated","additional_mail":[],"additional_mailScope":[],
+      "displayname":"Alice Liddell","display-name":"Alice Liddell",
+      "displaynameScope":"v2-federated","phone":"","phoneScope":"v2-local","address":"",
+      "addressScope":"v2-local","website":"","websiteScope":"v2-local","twitter":"",
+      "twitterScope":"v2-local","fediverse":"","fediverseScope":"v2-local","organisation":"",
+      "organisationScope":"v2-local","role":"","roleScope":"v2-local","headline":"",
+      "headlineScope":"v2-local","biography":"","biographyScope":"v2-local",
+      "profile_enabled":"1","profile_enabledScope":"v2-local","pronouns":"",
+      "pronounsScope":"v2-federated","groups":["admin"],"language":"en","locale":"",
+      "notify_email":null,"backendCapabilities":{"setDisplayName":true,"setPassword":true}}}}"#;
+
+    #[test]
+    fn user_document_of_nextcloud_27_to_32_with_both_display_name_keys() {
+        let user = parse_user_document(NC32_USER.as_bytes()).unwrap();
+        assert_eq!(
+            user,
+            NcUser {
+                id: "alice".into(),
+                displayname: Some("Alice Liddell".into()),
+                email: Some("alice@example.com".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn user_document_before_nextcloud_27_and_sparse_ones() {
+        // Nextcloud ≤ 26 renamed `displayname` to `display-name` on this endpoint.
+        let old = r#"{"ocs":{"meta":{"status":"ok"},"data":{"id":"bob","display-name":"Bob","email":null}}}"#;
+        let user = parse_user_document(old.as_bytes()).unwrap();
+        assert_eq!(user.displayname.as_deref(), Some("Bob"));
+        assert_eq!(user.email, None);
+        let blank =
+            r#"{"ocs":{"data":{"id":"carol","displayname":"","display-name":"Carol","email":""}}}"#;
+        let user = parse_user_document(blank.as_bytes()).unwrap();
+        assert_eq!(user.displayname.as_deref(), Some("Carol"));
+        assert_eq!(user.email, None);
+        let minimal = r#"{"ocs":{"data":{"id":"dave"}}}"#;
+        assert_eq!(parse_user_document(minimal.as_bytes()).unwrap().id, "dave");
+    }
+
+    #[test]
+    fn user_document_errors_are_bad_responses() {
+        for body in [
+            "",
+            "<html>",
+            r#"{"ocs":{"data":[]}}"#,
+            r#"{"ocs":{"data":{"displayname":"x"}}}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_user_document(body.as_bytes()),
+                    Err(NcError::BadResponse(_))
+                ),
+                "{body}"
+            );
+        }
+    }
 }

@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::Principal;
-use crate::nextcloud::{NcAuth, NcError, Nextcloud};
+use crate::nextcloud::users::UserCache;
+use crate::nextcloud::{NcAuth, NcError, NcUser, Nextcloud};
 
 pub struct ToolSpec {
     pub name: &'static str,
@@ -35,37 +36,18 @@ pub struct ToolContext<'a> {
     pub nextcloud: &'a Nextcloud,
     pub auth: NcAuth,
     pub principal: &'a Principal,
-    pub user_ids: &'a UserIdCache,
+    pub users: &'a UserCache,
 }
 
-/// Nextcloud user ids by subject: DAV paths need the id, which `user_oidc` may derive from the
-/// subject in several ways, so it is asked for once (OCS) and remembered.
-#[derive(Default)]
-pub struct UserIdCache(std::sync::Mutex<std::collections::HashMap<String, String>>);
-
-const MAX_CACHED_USERS: usize = 10_000;
-
 impl ToolContext<'_> {
-    /// The Nextcloud user id of the caller.
+    /// The Nextcloud user id of the caller (remembered per credential, see [`UserCache`]).
     pub async fn user_id(&self) -> Result<String, NcError> {
-        let subject = &self.principal.subject;
-        if let Some(id) = self
-            .user_ids
-            .0
-            .lock()
-            .ok()
-            .and_then(|m| m.get(subject).cloned())
-        {
-            return Ok(id);
-        }
-        let user = self.nextcloud.current_user(&self.auth).await?;
-        if let Ok(mut m) = self.user_ids.0.lock() {
-            if m.len() >= MAX_CACHED_USERS {
-                m.clear();
-            }
-            m.insert(subject.clone(), user.id.clone());
-        }
-        Ok(user.id)
+        Ok(self.user().await?.id)
+    }
+
+    /// The caller's Nextcloud user document.
+    pub async fn user(&self) -> Result<NcUser, NcError> {
+        self.users.get(self.nextcloud, &self.auth).await
     }
 }
 

@@ -38,7 +38,7 @@ pub async fn call(
     Some(
         async {
             let _: WhoamiArgs = super::parse_args(args.clone())?;
-            let user = ctx.nextcloud.current_user(&ctx.auth).await?;
+            let user = ctx.user().await?;
             Ok(json!({
                 "user": user,
                 "subject": ctx.principal.subject,
