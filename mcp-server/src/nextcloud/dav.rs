@@ -293,8 +293,11 @@ impl Nextcloud {
             Some(etag) => request.header(IF_MATCH, quote_etag(etag)),
             None => request.header(IF_NONE_MATCH, "*"),
         };
-        let response = self.send(kind.api, request).await?;
+        let response = self
+            .send_allowing(kind.api, request, &[StatusCode::FORBIDDEN])
+            .await?;
         match response.status() {
+            StatusCode::FORBIDDEN => Err(forbidden_put(kind, &url, response).await),
             s if s.is_success() => {
                 if let Some(etag) = etag_header(response.headers()) {
                     return Ok(Some(etag));
@@ -347,6 +350,70 @@ impl Nextcloud {
             s => Err(unexpected(s)),
         }
     }
+}
+
+/// The error for a PUT answered 403. Sabre's CalDAV plugin refuses an object whose component
+/// the calendar does not hold (a VEVENT in a tasks-only calendar) with 403 and the RFC 4791
+/// precondition `supported-calendar-component`, its message listing what the calendar takes
+/// (sabre/dav lib/CalDAV/Plugin.php, validateICalendar). That is the caller's choice of
+/// calendar, not missing permission, and is said so.
+async fn forbidden_put(kind: &ObjectKind, url: &Url, response: Response) -> NcError {
+    let body = read_body_limited(response, 64 * 1024)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_default();
+    forbidden_put_error(kind, url, &body)
+}
+
+fn forbidden_put_error(kind: &ObjectKind, url: &Url, body: &str) -> NcError {
+    let error = parse_xml(body).ok();
+    let wrong_component = error
+        .as_ref()
+        .is_some_and(|e| e.child(NS_CALDAV, "supported-calendar-component").is_some());
+    if !wrong_component {
+        return NcError::Forbidden("the account lacks permission for this item".into());
+    }
+    let accepted: Vec<String> = error
+        .as_ref()
+        .and_then(|e| e.child("http://sabredav.org/ns", "message"))
+        .and_then(|m| m.text.split("of type ").nth(1).map(str::to_owned))
+        .map(|list| {
+            list.split(',')
+                .map(|c| c.trim().to_ascii_uppercase())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let collection = url
+        .path_segments()
+        .and_then(|segments| {
+            segments
+                .rev()
+                .nth(1)
+                .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let holds = if accepted.is_empty() {
+        String::from("other kinds of items")
+    } else {
+        accepted
+            .iter()
+            .map(|c| match c.as_str() {
+                "VEVENT" => "events (VEVENT)".to_owned(),
+                "VTODO" => "tasks (VTODO)".to_owned(),
+                "VJOURNAL" => "journal entries (VJOURNAL)".to_owned(),
+                other => other.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    NcError::InvalidInput(format!(
+        "calendar \"{collection}\" holds only {holds}, not {noun}s; choose a calendar that holds \
+         {noun}s (calendar_list_calendars shows what each one holds)",
+        noun = kind.noun
+    ))
 }
 
 impl Nextcloud {
@@ -1249,6 +1316,45 @@ mod tests {
         assert!(parse_components("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n").is_err());
         assert!(parse_components("BEGIN:VCALENDAR\r\n").is_err());
         assert!(parse_components("END:VCALENDAR\r\n").is_err());
+    }
+
+    #[test]
+    fn a_refused_component_is_named_not_called_a_permission_problem() {
+        const KIND: ObjectKind = ObjectKind {
+            api: "caldav",
+            media_type: "text/calendar",
+            noun: "event",
+            a_noun: "an event",
+            reread: "",
+            refused: "",
+        };
+        let url =
+            Url::parse("https://cloud.example/remote.php/dav/calendars/alice/my%20tasks/x.ics")
+                .unwrap();
+        // What sabre/dav 4.7 answers (InvalidComponentType, as Nextcloud serves it).
+        let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns" xmlns:cal="urn:ietf:params:xml:ns:caldav">
+  <s:exception>Sabre\CalDAV\Exception\InvalidComponentType</s:exception>
+  <s:message>iCalendar objects must at least have a component of type VTODO</s:message>
+  <cal:supported-calendar-component/>
+</d:error>"#;
+        let NcError::InvalidInput(message) = forbidden_put_error(&KIND, &url, body) else {
+            panic!("not invalid input");
+        };
+        assert!(
+            message.contains("\"my tasks\" holds only tasks (VTODO), not events"),
+            "{message}"
+        );
+        // Any other 403 stays a permission problem.
+        let other = r#"<d:error xmlns:d="DAV:" xmlns:s="http://sabredav.org/ns"><s:exception>Sabre\DAV\Exception\Forbidden</s:exception><s:message>Permission denied</s:message></d:error>"#;
+        assert!(matches!(
+            forbidden_put_error(&KIND, &url, other),
+            NcError::Forbidden(_)
+        ));
+        assert!(matches!(
+            forbidden_put_error(&KIND, &url, ""),
+            NcError::Forbidden(_)
+        ));
     }
 
     #[test]

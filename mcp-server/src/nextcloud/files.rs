@@ -13,6 +13,7 @@ use super::dav::{
     xml_escape, DavResponse, NS_DAV, NS_OWNCLOUD,
 };
 use super::{quote_etag, NcAuth, NcError, Nextcloud};
+use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
 const API: &str = "files";
 
@@ -70,6 +71,9 @@ pub struct TextFileParts {
     pub content: String,
     pub etag: Option<String>,
     pub content_type: Option<String>,
+    /// The character encoding the bytes were decoded from (WHATWG name, e.g. `UTF-8`,
+    /// `windows-1252`).
+    pub encoding: &'static str,
 }
 
 /// Condition of a write.
@@ -144,16 +148,100 @@ pub fn is_binary_content_type(content_type: &str) -> bool {
     BINARY_PREFIXES.iter().any(|p| ct.starts_with(p))
 }
 
-/// Bytes as text: valid UTF-8 without NUL bytes (a byte-order mark is dropped).
-pub fn bytes_as_text(bytes: Vec<u8>) -> Option<String> {
+/// The `charset` parameter of a content type, if any.
+fn charset_of(content_type: Option<&str>) -> Option<&str> {
+    content_type?
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, v)| v.trim().trim_matches('"'))
+}
+
+/// Whether single-byte text decoded from legacy bytes looks like text: no NUL, and control
+/// characters other than tab, line breaks and form feed are rare.
+fn looks_like_text(text: &str) -> bool {
+    let mut controls = 0usize;
+    let mut total = 0usize;
+    for c in text.chars() {
+        total += 1;
+        if c == '\0' {
+            return false;
+        }
+        if c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{c}') {
+            controls += 1;
+        }
+    }
+    controls * 100 <= total
+}
+
+/// Bytes as text, and the encoding they were read in: the content type's `charset` when it
+/// names one; else a byte-order mark; else UTF-8; else, for bytes that are not UTF-8 but look
+/// like text (Latin-1 and Windows-1252 files are common), windows-1252 (a superset of
+/// ISO-8859-1's printable characters). `None`: binary data.
+pub fn bytes_as_text(bytes: &[u8], content_type: Option<&str>) -> Option<(String, &'static str)> {
+    if let Some(encoding) = charset_of(content_type).and_then(|c| Encoding::for_label(c.as_bytes()))
+    {
+        let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
+        if !had_errors && looks_like_text(&text) {
+            return Some((text.into_owned(), encoding.name()));
+        }
+    }
+    if let Some((encoding, bom_length)) = Encoding::for_bom(bytes) {
+        let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom_length..]);
+        return (!had_errors && looks_like_text(&text))
+            .then(|| (text.into_owned(), encoding.name()));
+    }
     if bytes.contains(&0) {
         return None;
     }
-    let mut text = String::from_utf8(bytes).ok()?;
-    if text.starts_with('\u{feff}') {
-        text.remove(0);
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return looks_like_text(text).then(|| (text.to_owned(), UTF_8.name()));
     }
-    Some(text)
+    let (text, _, _) = WINDOWS_1252.decode(bytes);
+    looks_like_text(&text).then(|| (text.into_owned(), WINDOWS_1252.name()))
+}
+
+/// The encoding a text file is written in: UTF-8 unless the caller names another one that can
+/// be written (single-byte legacy encodings such as windows-1252 or ISO-8859-15).
+pub fn output_encoding(label: Option<&str>) -> Result<&'static Encoding, NcError> {
+    let Some(label) = label.map(str::trim).filter(|l| !l.is_empty()) else {
+        return Ok(UTF_8);
+    };
+    let encoding = Encoding::for_label(label.as_bytes()).ok_or_else(|| {
+        NcError::InvalidInput(format!(
+            "unknown encoding \"{label}\" (use \"utf-8\", or the encoding files_read reported, \
+             e.g. \"windows-1252\")"
+        ))
+    })?;
+    if encoding.output_encoding() != encoding {
+        return Err(NcError::InvalidInput(format!(
+            "files cannot be written in {}; use \"utf-8\"",
+            encoding.name()
+        )));
+    }
+    Ok(encoding)
+}
+
+/// `text` encoded in `encoding`; refuses characters the encoding cannot hold instead of
+/// replacing them.
+pub fn encode_text(text: &str, encoding: &'static Encoding) -> Result<Vec<u8>, NcError> {
+    let (bytes, _, had_unmappable) = encoding.encode(text);
+    if had_unmappable {
+        let bad = text
+            .chars()
+            .find(|c| {
+                let mut buf = [0u8; 4];
+                encoding.encode(c.encode_utf8(&mut buf)).2
+            })
+            .unwrap_or('?');
+        return Err(NcError::InvalidInput(format!(
+            "the content has a character ({bad:?}) that {} cannot hold; write the file as \
+             \"utf-8\" or leave the character out",
+            encoding.name()
+        )));
+    }
+    Ok(bytes.into_owned())
 }
 
 fn not_found(path: &str) -> NcError {
@@ -332,11 +420,12 @@ impl Nextcloud {
         let Some(bytes) = read_body_limited(response, max_bytes).await? else {
             return Ok(ReadOutcome::TooLarge);
         };
-        match bytes_as_text(bytes) {
-            Some(content) => Ok(ReadOutcome::Text(Box::new(TextFileParts {
+        match bytes_as_text(&bytes, content_type.as_deref()) {
+            Some((content, encoding)) => Ok(ReadOutcome::Text(Box::new(TextFileParts {
                 content,
                 etag,
                 content_type,
+                encoding,
             }))),
             None => Ok(ReadOutcome::Binary(
                 content_type.unwrap_or_else(|| "application/octet-stream".into()),
@@ -350,7 +439,8 @@ impl Nextcloud {
         auth: &NcAuth,
         user: &str,
         path: &str,
-        content: String,
+        content: Vec<u8>,
+        encoding: &'static Encoding,
         condition: WriteCondition<'_>,
     ) -> Result<Written, NcError> {
         let normalized = normalize_path(path)?;
@@ -362,7 +452,13 @@ impl Nextcloud {
         let url = self.files_url(user, &normalized)?;
         let mut request = self
             .request(auth, Method::PUT, url)
-            .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(
+                CONTENT_TYPE,
+                format!(
+                    "text/plain; charset={}",
+                    encoding.name().to_ascii_lowercase()
+                ),
+            )
             .body(content);
         request = match condition {
             WriteCondition::Any => request,
@@ -560,12 +656,13 @@ impl Nextcloud {
             })
             .await?;
         let server_count = responses.len();
-        let needle = term.to_lowercase();
+        // The server matched the escaped pattern (case-insensitively, as its database does):
+        // its answer is the result, in its order, without filtering it again here.
         let mut entries: Vec<FileEntry> = responses
             .iter()
             .filter(|r| !r.props.is_empty())
             .filter_map(|r| Self::file_entry(user, r))
-            .filter(|e| !e.path.is_empty() && e.name.to_lowercase().contains(&needle))
+            .filter(|e| !e.path.is_empty() && e.path != folder)
             .collect();
         let truncated = server_count > limit || entries.len() > limit;
         entries.truncate(limit);
@@ -573,7 +670,23 @@ impl Nextcloud {
     }
 }
 
-/// The basicsearch body: names like `%term%` below `scope`, newest first, `nresults` at most.
+/// `term` as a literal inside a SEARCH `like` pattern. Nextcloud hands the pattern to its
+/// database's LIKE with `\` as escape character (lib/private/Files/Cache/SearchBuilder.php →
+/// `iLike`; `ESCAPE '\'` on SQLite, the default on MySQL and PostgreSQL), so `%`, `_` and `\`
+/// in a name must be escaped the way `IDBConnection::escapeLikeParameter` does it.
+pub fn escape_like(term: &str) -> String {
+    let mut out = String::with_capacity(term.len() + 4);
+    for c in term.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The basicsearch body: names containing `term` (matched literally) below `scope`, newest
+/// first, `nresults` at most.
 pub fn search_body(scope: &str, term: &str, nresults: usize) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -618,7 +731,7 @@ pub fn search_body(scope: &str, term: &str, nresults: usize) -> String {
   </d:basicsearch>
 </d:searchrequest>"#,
         scope = xml_escape(scope),
-        term = xml_escape(term),
+        term = xml_escape(&escape_like(term)),
     )
 }
 
@@ -679,6 +792,15 @@ mod tests {
             .and_then(|w| w.child(NS_DAV, "like"))
             .unwrap();
         assert_eq!(like.child(NS_DAV, "literal").unwrap().text, "%<x>%");
+        let body = search_body("/files/alice", "e_0 100%\\", 101);
+        let root = parse_xml(&body).unwrap();
+        let literal = root
+            .child(NS_DAV, "basicsearch")
+            .and_then(|b| b.child(NS_DAV, "where"))
+            .and_then(|w| w.child(NS_DAV, "like"))
+            .and_then(|l| l.child(NS_DAV, "literal"))
+            .unwrap();
+        assert_eq!(literal.text, "%e\\_0 100\\%\\\\%");
         assert_eq!(
             search
                 .child(NS_DAV, "limit")
@@ -701,10 +823,32 @@ mod tests {
         assert!(!is_binary_content_type("application/json"));
         assert!(!is_binary_content_type("application/octet-stream"));
         assert_eq!(
-            bytes_as_text(b"\xef\xbb\xbfhi".to_vec()).as_deref(),
-            Some("hi")
+            bytes_as_text(b"\xef\xbb\xbfhi", None),
+            Some(("hi".to_owned(), "UTF-8"))
         );
-        assert_eq!(bytes_as_text(vec![0xff, 0xfe]), None);
-        assert_eq!(bytes_as_text(b"a\0b".to_vec()), None);
+        assert_eq!(bytes_as_text(b"a\0b", None), None);
+        assert_eq!(
+            bytes_as_text(
+                &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0],
+                None
+            ),
+            None
+        );
+        // Latin-1 / Windows-1252 text is text.
+        assert_eq!(
+            bytes_as_text(b"Gr\xfc\xdfe aus K\xf6ln \x80 5\r\n", Some("text/plain")),
+            Some(("Grüße aus Köln € 5\r\n".to_owned(), "windows-1252"))
+        );
+        // A declared charset wins; UTF-16 with a byte-order mark is read too.
+        assert_eq!(
+            bytes_as_text(b"caf\xe9", Some("text/plain; charset=\"ISO-8859-15\"")),
+            Some(("café".to_owned(), "ISO-8859-15"))
+        );
+        assert_eq!(
+            bytes_as_text(b"\xff\xfeh\0i\0", None),
+            Some(("hi".to_owned(), "UTF-16LE"))
+        );
+        // Mostly control bytes: binary.
+        assert_eq!(bytes_as_text(&[1, 2, 3, 4, 5, 6, 0x80, 0x81], None), None);
     }
 }

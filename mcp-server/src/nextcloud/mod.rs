@@ -148,6 +148,17 @@ impl Nextcloud {
         api: &'static str,
         request: RequestBuilder,
     ) -> Result<Response, NcError> {
+        self.send_allowing(api, request, &[]).await
+    }
+
+    /// [`Self::send`], but the statuses in `keep` are returned for the caller to read (e.g. a
+    /// 403 whose body names the precondition that failed).
+    pub async fn send_allowing(
+        &self,
+        api: &'static str,
+        request: RequestBuilder,
+        keep: &[StatusCode],
+    ) -> Result<Response, NcError> {
         let started = Instant::now();
         let result = request.send().await;
         self.metrics
@@ -181,6 +192,9 @@ impl Nextcloud {
             .nextcloud_requests
             .with_label_values(&[api, class])
             .inc();
+        if keep.contains(&status) {
+            return Ok(response);
+        }
         match status {
             StatusCode::UNAUTHORIZED => Err(NcError::Unauthorized),
             StatusCode::FORBIDDEN => Err(NcError::Forbidden(

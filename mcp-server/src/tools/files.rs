@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
 use crate::nextcloud::dav::normalize_path;
-use crate::nextcloud::files::{FileEntry, ReadOutcome, WriteCondition};
+use crate::nextcloud::files::{
+    encode_text, output_encoding, FileEntry, ReadOutcome, WriteCondition,
+};
 use crate::nextcloud::NcError;
 
 /// Largest file files_read returns.
@@ -44,7 +46,7 @@ pub struct WriteArgs {
     /// Path of the file to create or replace, relative to the root of the user's files (e.g.
     /// "Documents/summary.md"). The folder it is in must already exist.
     pub path: String,
-    /// The complete new text content (UTF-8). It replaces the whole file.
+    /// The complete new text content. It replaces the whole file.
     pub content: String,
     /// The file's etag from files_read or files_list. When given, the file is only replaced if
     /// nobody changed it since; otherwise the write is refused as a conflict. Recommended
@@ -54,6 +56,10 @@ pub struct WriteArgs {
     /// true: only create a new file; refuse if something already exists at the path.
     #[serde(default)]
     pub create_only: bool,
+    /// Character encoding to store the text in: "utf-8" (the default), or the encoding
+    /// files_read reported for the file (e.g. "windows-1252") to keep a legacy file's encoding.
+    #[serde(default)]
+    pub encoding: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -116,8 +122,9 @@ pub const TOOLS: &[ToolSpec] = &[
         name: "files_read",
         title: "Read a text file",
         description: "Returns the content of a text file (up to 1 MiB) with its etag (needed \
-                      to overwrite it safely with files_write). Binary files (images, PDFs, \
-                      office documents…) are refused.",
+                      to overwrite it safely with files_write) and the character encoding it is \
+                      stored in (UTF-8, or a legacy one such as windows-1252, converted for \
+                      reading). Binary files (images, PDFs, office documents…) are refused.",
         scopes: &[Scope::FilesRead],
         read_only: true,
         destructive: false,
@@ -260,13 +267,24 @@ pub async fn call(
                     .files_read_text(auth, &user, &path, MAX_READ_BYTES)
                     .await?
                 {
-                    ReadOutcome::Text(file) => Ok(json!({
-                        "path": path,
-                        "etag": file.etag,
-                        "content_type": file.content_type,
-                        "size": file.content.len(),
-                        "content": file.content,
-                    })),
+                    ReadOutcome::Text(file) => {
+                        let mut value = json!({
+                            "path": path,
+                            "etag": file.etag,
+                            "content_type": file.content_type,
+                            "encoding": file.encoding,
+                            "size": file.content.len(),
+                            "content": file.content,
+                        });
+                        if file.encoding != "UTF-8" {
+                            value["note"] = json!(format!(
+                                "the file is stored in {0}; to keep that encoding, pass \
+                                 encoding \"{0}\" to files_write",
+                                file.encoding
+                            ));
+                        }
+                        Ok(value)
+                    }
                     ReadOutcome::TooLarge => Err(ToolError::InvalidArguments(format!(
                         "\"{path}\" is larger than {} KiB, too large to read here; open it in \
                          Nextcloud instead",
@@ -303,9 +321,11 @@ pub async fn call(
                     (None, true) => WriteCondition::CreateOnly,
                     (None, false) => WriteCondition::Any,
                 };
+                let encoding = output_encoding(a.encoding.as_deref())?;
+                let content = encode_text(&a.content, encoding)?;
                 let user = ctx.user_id().await?;
                 let written = nc
-                    .files_put(auth, &user, &path, a.content, condition)
+                    .files_put(auth, &user, &path, content, encoding, condition)
                     .await?;
                 Ok(json!({"path": path, "created": written.created, "etag": written.etag}))
             }
