@@ -3,88 +3,25 @@
 // the HTML forms with its own cookie jar, following redirects by hand.
 //
 // Everything binds to and talks to 127.0.0.1 only.
-import { spawn } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { createHash, randomBytes, generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { freePort, waitFor, launch, stopAll } from './procs.mjs';
+import { startSabreDav } from '../sabredav/sabredav.mjs';
+
+export { freePort, waitFor, stopAll, startSabreDav };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '..', '..');
 export const proxyBin = process.env.AUTH_PROXY_BIN ?? path.join(repoRoot, 'target', 'debug', 'auth-proxy');
 
-/** Every process this harness started and has not seen exit. */
-const children = new Set();
 /** Every auth-proxy started in this process (kept after they stop, for their logs). */
 export const startedProxies = [];
-process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 
 // ---------------------------------------------------------------------------------------------
-// Processes
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Polls `check` until it returns true; fails early (with its output) if `proc` exits. */
-export async function waitFor(what, check, { timeoutMs = 20000, proc, intervalMs = 50 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError;
-  while (Date.now() < deadline) {
-    if (proc?.spawnError) throw proc.spawnError;
-    if (proc && proc.exitCode !== null) {
-      throw new Error(`${what} exited with ${proc.exitCode}:\n${proc.output()}`);
-    }
-    try {
-      if (await check()) return;
-    } catch (e) {
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-  throw new Error(`${what} not ready in ${timeoutMs} ms (${lastError?.message ?? 'no answer'})${proc ? `:\n${proc.output()}` : ''}`);
-}
-
-function launch(name, cmd, args, env = {}) {
-  // The harness's own switches are not the services' configuration (which refuses unknown names).
-  const inherited = { ...process.env };
-  delete inherited.AUTH_PROXY_BIN;
-  delete inherited.MCP_SERVER_BIN;
-  const child = spawn(cmd, args, { env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
-  child.on('error', (err) => {
-    child.spawnError = err.code === 'ENOENT'
-      ? new Error(`${name}: \`${cmd}\` not found (${err.message})`)
-      : err;
-  });
-  child.output = () => out;
-  child.stop = () => new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null || child.spawnError) return resolve();
-    const hard = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => { clearTimeout(hard); resolve(); });
-    child.kill('SIGTERM');
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  child.once('error', () => children.delete(child));
-  return child;
-}
-
-/** Stops every process started by this harness that is still running. */
-export async function stopAll() {
-  await Promise.all([...children].map((c) => c.stop()));
-}
+// Processes (freePort, waitFor, launch, stopAll: ./procs.mjs)
 
 function redisPing(port) {
   return new Promise((resolve) => {
@@ -477,15 +414,33 @@ export async function startMcpServer({ port, proxy, nextcloud, clientSecret, sin
   return server;
 }
 
-/** The Nextcloud stand-in (tests/nextcloud/standin.mjs), in this process. */
-export async function startNextcloud(options) {
+/**
+ * The Nextcloud stand-in (tests/nextcloud/standin.mjs, in this process) wired to a fresh real
+ * sabre/dav server (tests/sabredav/, a PHP process) that answers its /remote.php/dav/. Options
+ * are the stand-in's, plus `sabre: false` for no DAV server (DAV paths then answer 503).
+ * Returns the stand-in's object (base, port, state) plus `dav` (startSabreDav's object: base,
+ * port, dir, addUser, raw, …; null without sabre), and `stop()`/`close()`, which stop both.
+ */
+export async function startNextcloud({ sabre = true, ...options } = {}) {
   const { startNextcloud: start } = await import('../nextcloud/standin.mjs');
-  const nc = await start(options);
-  return { ...nc, stop: () => nc.close() };
+  const dav = options.dav ?? (sabre ? await startSabreDav() : null);
+  let nc;
+  try {
+    nc = await start({ ...options, dav });
+  } catch (e) {
+    if (!options.dav) await dav?.close();
+    throw e;
+  }
+  const stop = async () => {
+    await nc.close();
+    if (!options.dav) await dav?.close();
+  };
+  return { ...nc, dav, stop, close: stop };
 }
 
 /**
- * Everything: redis, the IdP, auth-proxy with token exchange enabled, the Nextcloud stand-in,
+ * Everything: redis, the IdP, auth-proxy with token exchange enabled, the Nextcloud stand-in
+ * (with the real sabre/dav behind its /remote.php/dav/),
  * and `mcpReplicas` mcp-servers sharing one resource URI (the first one's port; put a
  * round-robin balancer there yourself when there are several: `mcpPorts` are theirs).
  */
