@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Local stack for trying the system: a development IdP (oidc-provider, any username logs in),
 # the auth-proxy (in-memory store, or Redis when AUTH_PROXY_REDIS_URL is set), the mcp-server,
-# and the Nextcloud stand-in unless MCP_SERVER_NEXTCLOUD_URL names a real Nextcloud. Everything
-# binds to 127.0.0.1. Ctrl-C stops it all.
+# and the Nextcloud stand-in (with the real sabre/dav behind its /remote.php/dav/, a PHP process
+# it starts itself) unless MCP_SERVER_NEXTCLOUD_URL names a real Nextcloud. Everything binds to
+# 127.0.0.1. Ctrl-C stops it all.
 #
 # Point it at your own IdP instead by exporting AUTH_PROXY_UPSTREAM_ISSUER,
 # AUTH_PROXY_UPSTREAM_CLIENT_ID and AUTH_PROXY_UPSTREAM_CLIENT_SECRET (register
@@ -25,8 +26,10 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 mkdir -p .dev
-if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ]; then
+if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ] || [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
   scripts/ensure-deps.sh --node-only
+fi
+if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ]; then
   [ -f .dev/idp-client-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > .dev/idp-client-secret
   export AUTH_PROXY_UPSTREAM_ISSUER="http://127.0.0.1:$IDP_PORT"
   export AUTH_PROXY_UPSTREAM_CLIENT_ID=auth-proxy
@@ -52,13 +55,15 @@ fi
 export AUTH_PROXY_EXCHANGE_CLIENT_SECRET_FILE="$PWD/.dev/exchange-secret"
 
 # Nextcloud: yours (MCP_SERVER_NEXTCLOUD_URL; it must accept the IdP's tokens, see
-# docs/idp-setup.md), or the in-memory stand-in from tests/ that validates tokens at the dev IdP.
+# docs/idp-setup.md), or the stand-in from tests/ that validates tokens at the dev IdP: Notes
+# and OCS in memory, DAV (files, calendars, contacts) in the real sabre/dav it starts, with its
+# data in a temporary folder that is removed when it stops.
 NC_PORT=${NEXTCLOUD_STANDIN_PORT:-9500}
 if [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
   node tests/nextcloud/standin.mjs --port "$NC_PORT" --idp-issuer "$AUTH_PROXY_UPSTREAM_ISSUER" &
   pids+=($!)
   export MCP_SERVER_NEXTCLOUD_URL="http://127.0.0.1:$NC_PORT"
-  NC_NOTE="(stand-in, data in memory)"
+  NC_NOTE="(stand-in + sabre/dav, data discarded on exit)"
 else
   NC_NOTE=""
 fi

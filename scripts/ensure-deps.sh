@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
-# Installs what the test suites need when it is missing: redis-server and chromium from apt, the
-# Node packages of tests/ from their lockfile. Safe to run repeatedly; does nothing when all is
-# present.
+# Installs what the test suites need when it is missing: redis-server, chromium and PHP (for the
+# real sabre/dav behind the Nextcloud stand-in, tests/sabredav/) from apt, the Node packages of
+# tests/ from their lockfile. Safe to run repeatedly; does nothing when all is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# --node-only: just the Node packages (what `make run` needs for the development IdP).
+# --node-only: just what `make run` needs (Node packages for the development IdP, PHP for the
+# stand-in's sabre/dav).
 node_only=false
 [ "${1:-}" = "--node-only" ] && node_only=true
 
 missing=()
 $node_only || command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 $node_only || [ -x /usr/bin/chromium ] || missing+=(chromium)
+# PHP 8.2 with the extensions sabre/dav needs (`php -m` names: pdo_sqlite, xml, mbstring, intl).
+php_ok=false
+if command -v php >/dev/null 2>&1; then
+  php_modules=$(php -m 2>/dev/null || true)
+  php_ok=true
+  for m in pdo_sqlite xml mbstring intl; do
+    grep -qix "$m" <<<"$php_modules" || php_ok=false
+  done
+fi
+$php_ok || missing+=(php-cli php-sqlite3 php-xml php-mbstring php-intl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ensure-deps: installing ${missing[*]} from apt"
   sudo=""
@@ -21,6 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v node >/dev/null 2>&1 || { echo "ensure-deps: Node.js is required (apt-get install nodejs npm)" >&2; exit 1; }
+
+# The sabre/dav libraries are not installed from anywhere: they come with the shared folder.
+sabre_dir=${SABRE_DAV_DIR:-../shared/sabre-dav}
+[ -f "$sabre_dir/autoload.php" ] || echo "ensure-deps: warning: $sabre_dir/autoload.php is missing; the DAV tests need the shared sabre-dav folder beside the repository (or SABRE_DAV_DIR)" >&2
 
 # npm ci only when the lockfile changed since the last install.
 stamp=tests/node_modules/.installed-lock-sha256
