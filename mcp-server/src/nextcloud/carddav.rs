@@ -9,9 +9,11 @@ use serde::Serialize;
 use url::Url;
 
 use super::dav::{
-    self, encode_segment, join_structured, last_segment, parse_components, split_structured,
-    unexpected, validate_name, xml_escape, Component, DavObject, DavResponse, ObjectKind, Property,
-    NS_CARDDAV, NS_DAV,
+    encode_segment, last_segment, unexpected, validate_name, xml_escape, DavObject, DavResponse,
+    ObjectKind, NS_CARDDAV, NS_DAV,
+};
+use super::vobject::{
+    self, join_structured, parse_components, split_structured, Component, Property,
 };
 use super::{NcAuth, NcError, Nextcloud};
 
@@ -124,11 +126,11 @@ fn split_list(value: &str) -> Vec<String> {
                     current.push(next);
                 }
             }
-            ',' => items.push(dav::unescape_text(&std::mem::take(&mut current))),
+            ',' => items.push(vobject::unescape_text(&std::mem::take(&mut current))),
             c => current.push(c),
         }
     }
-    items.push(dav::unescape_text(&current));
+    items.push(vobject::unescape_text(&current));
     items.into_iter().filter(|i| !i.trim().is_empty()).collect()
 }
 
@@ -181,7 +183,7 @@ pub fn contact_of(card: &Component) -> Contact {
                 }
             })
             .collect(),
-        birthday: card.prop("BDAY").map(|p| p.value.trim().to_owned()),
+        birthday: card.prop("BDAY").and_then(birthday_of),
         urls: card.props("URL").map(typed).collect(),
         nicknames: card
             .props("NICKNAME")
@@ -192,6 +194,34 @@ pub fn contact_of(card: &Component) -> Contact {
             .flat_map(|p| split_list(&p.value))
             .collect(),
     }
+}
+
+/// A birthday (or anniversary) as a model reads it: `1985-04-15`, or `--04-15` without a year.
+/// vCard 4.0 writes a year-less date as `--0415`; vCard 3.0 has none, and Apple (and sabre's
+/// 4.0 → 3.0 conversion) write year 1604 with `X-APPLE-OMIT-YEAR=1604` instead.
+pub fn birthday_of(property: &Property) -> Option<String> {
+    let value = property.value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if let Some(rest) = value.strip_prefix("--") {
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        return Some(if digits.len() == 4 {
+            format!("--{}-{}", &digits[..2], &digits[2..])
+        } else {
+            value.to_owned()
+        });
+    }
+    let date = value.split(['T', 't']).next().unwrap_or(value);
+    let digits: String = date.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != 8 {
+        return Some(value.to_owned());
+    }
+    let (year, month, day) = (&digits[..4], &digits[4..6], &digits[6..8]);
+    if property.param("X-APPLE-OMIT-YEAR").map(str::trim) == Some(year) {
+        return Some(format!("--{month}-{day}"));
+    }
+    Some(format!("{year}-{month}-{day}"))
 }
 
 /// The VCARDs of a vCard text.
@@ -214,36 +244,56 @@ pub struct ContactFields {
     pub note: Option<String>,
 }
 
-/// Replaces every `name` property by `values`, keeping an existing property (with its TYPE
-/// and other parameters) whose value is the same.
+/// Replaces every `name` property by `values`, keeping an existing property (with its TYPE,
+/// other parameters, group and exact text) whose value is the same. Returns the vCard groups of
+/// the properties that went away.
 fn replace_values(
     card: &mut Component,
     name: &str,
     values: &[String],
     same: fn(&str, &str) -> bool,
-) {
+) -> Vec<String> {
     let existing: Vec<Property> = card.props(name).cloned().collect();
-    let first = card
-        .properties
-        .iter()
-        .position(|p| p.base_name().eq_ignore_ascii_case(name));
-    card.remove(name);
+    let mut kept = vec![false; existing.len()];
     let new: Vec<Property> = values
         .iter()
         .map(|v| v.trim())
         .filter(|v| !v.is_empty())
         .map(|v| {
-            existing
+            match existing
                 .iter()
-                .find(|p| same(&typed(p).value, v))
-                .cloned()
-                .unwrap_or_else(|| Property::text(name, v))
+                .enumerate()
+                .find(|(i, p)| !kept[*i] && same(&typed(p).value, v))
+            {
+                Some((i, p)) => {
+                    kept[i] = true;
+                    p.clone()
+                }
+                None => Property::text(name, v),
+            }
         })
         .collect();
-    let at = first
-        .unwrap_or(card.properties.len())
-        .min(card.properties.len());
-    card.properties.splice(at..at, new);
+    card.replace_all(name, new);
+    existing
+        .iter()
+        .zip(kept)
+        .filter(|(_, kept)| !kept)
+        .filter_map(|(p, _)| p.group().map(str::to_owned))
+        .collect()
+}
+
+/// Removes what is left of vCard groups whose main property was removed: Apple's label and
+/// address-format companions (`item1.X-ABLabel`, `item1.X-ABADR`) of a deleted `item1.EMAIL`.
+fn drop_orphaned_groups(card: &mut Component, groups: &[String]) {
+    for group in groups {
+        let members: Vec<&Property> = card
+            .properties()
+            .filter(|p| p.group().is_some_and(|g| g.eq_ignore_ascii_case(group)))
+            .collect();
+        if members.iter().all(|p| p.base_name().starts_with("X-AB")) {
+            card.retain_properties(|p| !p.group().is_some_and(|g| g.eq_ignore_ascii_case(group)));
+        }
+    }
 }
 
 fn same_email(a: &str, b: &str) -> bool {
@@ -259,7 +309,19 @@ fn same_phone(a: &str, b: &str) -> bool {
     digits(a) == digits(b)
 }
 
-/// Applies `fields` to a VCARD.
+/// The display name made of N's parts (prefix, given, additional, family, suffix).
+fn name_from_parts(parts: &[String]) -> String {
+    [3, 1, 2, 0, 4]
+        .iter()
+        .filter_map(|i| parts.get(*i))
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Applies `fields` to a VCARD. A changed name part also changes FN when FN was just the name
+/// made of those parts (and no new FN is given).
 pub fn apply_contact_fields(card: &mut Component, fields: &ContactFields, now: DateTime<Utc>) {
     if fields.given_name.is_some() || fields.family_name.is_some() {
         let mut parts = card
@@ -267,6 +329,7 @@ pub fn apply_contact_fields(card: &mut Component, fields: &ContactFields, now: D
             .map(|p| split_structured(&p.value))
             .unwrap_or_default();
         parts.resize(parts.len().max(5), String::new());
+        let old_name = name_from_parts(&parts);
         if let Some(family) = &fields.family_name {
             parts[0] = family.trim().to_owned();
         }
@@ -274,18 +337,31 @@ pub fn apply_contact_fields(card: &mut Component, fields: &ContactFields, now: D
             parts[1] = given.trim().to_owned();
         }
         card.set(Property::new("N", join_structured(&parts)));
+        let derived = card.text("FN").is_none_or(|f| f.trim() == old_name);
+        if fields.full_name.is_none() && derived {
+            let name = name_from_parts(&parts);
+            if !name.is_empty() {
+                card.set(Property::text("FN", &name));
+            }
+        }
     }
     if let Some(full_name) = &fields.full_name {
         card.set(Property::text("FN", full_name.trim()));
     }
+    let mut gone = Vec::new();
     if let Some(emails) = &fields.emails {
-        replace_values(card, "EMAIL", emails, same_email);
+        gone.extend(replace_values(card, "EMAIL", emails, same_email));
     }
     if let Some(phones) = &fields.phones {
-        replace_values(card, "TEL", phones, same_phone);
+        gone.extend(replace_values(card, "TEL", phones, same_phone));
     }
+    drop_orphaned_groups(card, &gone);
     if let Some(org) = &fields.org {
-        card.set_text("ORG", org);
+        if org.trim().is_empty() {
+            card.remove("ORG");
+        } else if card.text("ORG").as_deref() != Some(org.trim()) {
+            card.set(Property::text("ORG", org.trim()));
+        }
     }
     if let Some(note) = &fields.note {
         card.set_text("NOTE", note);
@@ -300,9 +376,9 @@ pub fn apply_contact_fields(card: &mut Component, fields: &ContactFields, now: D
 /// derived from FN (last word as family name) if neither name part is given.
 pub fn build_card(uid: &str, fields: &ContactFields, now: DateTime<Utc>) -> Component {
     let mut card = Component::new("VCARD");
-    card.properties.push(Property::new("VERSION", "3.0"));
-    card.properties.push(Property::text("PRODID", PRODID));
-    card.properties.push(Property::text("UID", uid));
+    card.push_property(Property::new("VERSION", "3.0"));
+    card.push_property(Property::text("PRODID", PRODID));
+    card.push_property(Property::text("UID", uid));
     let mut fields = fields.clone();
     if fields.given_name.is_none() && fields.family_name.is_none() {
         let full = fields.full_name.clone().unwrap_or_default();
@@ -318,18 +394,25 @@ pub fn build_card(uid: &str, fields: &ContactFields, now: DateTime<Utc>) -> Comp
     card
 }
 
-/// Changes a stored card; unknown properties are kept. Returns the new text.
+/// Changes a stored card as `fields` says and returns the new text: the card stays in the vCard
+/// version it is stored in, and every line not changed is kept byte for byte.
 pub fn update_card_data(
     data: &str,
     fields: &ContactFields,
     now: DateTime<Utc>,
 ) -> Result<String, NcError> {
-    let mut card = cards_of(data)?
-        .into_iter()
-        .next()
+    let mut roots = parse_components(data)
+        .map_err(|e| NcError::BadResponse(format!("the contact is not a valid vCard ({e})")))?;
+    let card = roots
+        .iter_mut()
+        .find(|c| c.name == "VCARD")
         .ok_or_else(|| NcError::BadResponse("the stored contact holds no VCARD".into()))?;
-    apply_contact_fields(&mut card, fields, now);
-    Ok(card.to_text())
+    apply_contact_fields(card, fields, now);
+    let mut out = String::new();
+    for root in &roots {
+        root.write(&mut out);
+    }
+    Ok(out)
 }
 
 /// addressbook-query: cards whose FN or EMAIL contains `query` (all cards if `None`).
@@ -357,7 +440,7 @@ pub fn search_body(query: Option<&str>, limit: usize) -> String {
 <card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
   <d:prop>
     <d:getetag/>
-    <card:address-data/>
+    <card:address-data content-type="text/vcard" version="4.0"/>
   </d:prop>{filter}
   <card:limit>
     <card:nresults>{limit}</card:nresults>
@@ -383,6 +466,17 @@ fn uid_query_body(uid: &str) -> String {
         uid = xml_escape(uid)
     )
 }
+
+/// What sabre/vobject writes as PRODID into every card it converts.
+const SABRE_PRODID: &str = "PRODID:-//Sabre//Sabre VObject";
+
+const CARD_SIZE_PROPFIND: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:">
+  <d:prop>
+    <d:getetag/>
+    <d:getcontentlength/>
+  </d:prop>
+</d:propfind>"#;
 
 const ADDRESSBOOKS_PROPFIND: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <d:propfind xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
@@ -502,7 +596,15 @@ impl Nextcloud {
         Ok(responses.iter().filter_map(card_object_of).collect())
     }
 
-    async fn card_get(
+    /// A card exactly as it is stored. Sabre (and so Nextcloud) converts every card it sends
+    /// to the vCard version the client asks for, vCard 3.0 by default, and sends the stored
+    /// bytes only when they already are in that version (sabre/dav lib/CardDAV/Plugin.php,
+    /// httpAfterGet / convertVCard). Editing a converted copy and saving it over a 4.0 card
+    /// damages it (KIND dropped, year-less birthdays turned into 1604, data URIs re-encoded),
+    /// so the card is asked for as 4.0 and then as 3.0, and the answer whose length is the
+    /// stored size (`getcontentlength`, which sabre and Nextcloud keep as the stored byte
+    /// count) is the stored card.
+    async fn card_stored(
         &self,
         auth: &NcAuth,
         user: &str,
@@ -510,10 +612,71 @@ impl Nextcloud {
         name: &str,
     ) -> Result<Option<CardObject>, NcError> {
         let url = self.card_url(user, book, name)?;
-        self.dav_get_object(auth, &CARDS, url, name).await
+        for _attempt in 0..2 {
+            let request = self.dav_xml_request(
+                auth,
+                "PROPFIND",
+                url.clone(),
+                Some("0"),
+                CARD_SIZE_PROPFIND.into(),
+            )?;
+            let responses = match self
+                .dav_multistatus(API, request, |status| match status {
+                    StatusCode::NOT_FOUND => NcError::NotFound(String::new()),
+                    s => unexpected(s),
+                })
+                .await
+            {
+                Err(NcError::NotFound(_)) => return Ok(None),
+                other => other?,
+            };
+            let Some(stat) = responses.first() else {
+                return Ok(None);
+            };
+            let size = stat
+                .prop_text(NS_DAV, "getcontentlength")
+                .and_then(|s| s.parse::<usize>().ok());
+            let etag = stat.etag();
+            let mut candidates = Vec::new();
+            for accept in ["text/vcard; version=4.0", "text/vcard; version=3.0"] {
+                let Some(object) = self
+                    .dav_get_object_as(auth, &CARDS, url.clone(), name, accept)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                if object.etag.is_some() && etag.is_some() && object.etag != etag {
+                    break; // changed between the two requests: read again
+                }
+                if size.is_none() || size == Some(object.data.len()) {
+                    candidates.push(object);
+                }
+                // A 4.0 answer that sabre did not make itself is the stored card.
+                if candidates.len() == 1 && !candidates[0].data.contains(SABRE_PRODID) {
+                    break;
+                }
+            }
+            match candidates.len() {
+                1 => return Ok(candidates.pop()),
+                0 if size.is_none() => {}
+                0 => {}
+                _ => {
+                    return Err(NcError::BadResponse(
+                        "the contact's stored form cannot be told from sabre's conversions; edit \
+                         it in a contacts app"
+                            .into(),
+                    ))
+                }
+            }
+        }
+        Err(NcError::BadResponse(
+            "the contact could not be read as it is stored (it may be a vCard 2.1, which \
+             Nextcloud converts on every read); edit it in a contacts app"
+                .into(),
+        ))
     }
 
-    /// The card with `uid`: `{uid}.vcf`, else found by a UID addressbook-query.
+    /// The card with `uid` as stored: `{uid}.vcf`, else found by a UID addressbook-query.
     pub async fn contacts_find(
         &self,
         auth: &NcAuth,
@@ -528,7 +691,7 @@ impl Nextcloud {
         };
         let direct = format!("{uid}.vcf");
         if validate_name(&direct, "uid").is_ok() {
-            if let Some(object) = self.card_get(auth, user, book, &direct).await? {
+            if let Some(object) = self.card_stored(auth, user, book, &direct).await? {
                 if has_uid(&object) {
                     return Ok(object);
                 }
@@ -542,10 +705,13 @@ impl Nextcloud {
                 s => unexpected(s),
             })
             .await?;
-        responses
+        let found = responses
             .iter()
             .filter_map(card_object_of)
             .find(has_uid)
+            .ok_or_else(|| contact_not_found(book, uid))?;
+        self.card_stored(auth, user, book, &found.name)
+            .await?
             .ok_or_else(|| contact_not_found(book, uid))
     }
 
@@ -672,6 +838,115 @@ mod tests {
         assert_eq!(contact.phones[0].types, ["cell"]);
         assert_eq!(contact.addresses[0].city, "Springfield");
         assert_eq!(contact.addresses[0].types, ["home"]);
+        // The label of the removed grouped address went with it.
+        assert!(!updated.contains("X-ABLABEL"), "{updated}");
+    }
+
+    /// The physical lines of `after` not in `before` (as a multiset).
+    fn added_lines(before: &str, after: &str) -> Vec<String> {
+        let mut pool: Vec<&str> = before.split_inclusive('\n').collect();
+        let mut added = Vec::new();
+        for line in after.split_inclusive('\n') {
+            match pool.iter().position(|l| *l == line) {
+                Some(i) => {
+                    pool.remove(i);
+                }
+                None => added.push(line.to_owned()),
+            }
+        }
+        added
+    }
+
+    const DAVX5: &str = include_str!("../../../tests/fixtures/dav/contacts/davx5-4.0.vcf");
+    const APPLE: &str = include_str!("../../../tests/fixtures/dav/contacts/apple-3.0.vcf");
+
+    #[test]
+    fn a_vcard_4_card_keeps_everything_not_edited() {
+        let fields = ContactFields {
+            phones: Some(vec!["+34 612 345 678".into(), "+34 911 000 111".into()]),
+            note: Some("Seilpartner, Sommer 2026".into()),
+            ..ContactFields::default()
+        };
+        let updated = update_card_data(DAVX5, &fields, now()).unwrap();
+        assert_eq!(
+            added_lines(DAVX5, &updated),
+            [
+                "TEL:+34 911 000 111\r\n",
+                "NOTE:Seilpartner\\, Sommer 2026\r\n",
+                "REV:20250102T030405Z\r\n",
+            ]
+        );
+        let removed = added_lines(&updated, DAVX5);
+        assert_eq!(
+            removed,
+            [
+                "NOTE:Seilpartner für die Sommertour\r\n",
+                "REV:20260614T171045Z\r\n"
+            ]
+        );
+        let contact = contact_of(&cards_of(&updated).unwrap()[0]);
+        assert_eq!(contact.birthday.as_deref(), Some("--04-15"));
+    }
+
+    #[test]
+    fn apple_groups_labels_and_year_less_birthdays() {
+        let contact = contact_of(&cards_of(APPLE).unwrap()[0]);
+        assert_eq!(contact.birthday.as_deref(), Some("--04-15"));
+        // Drop the grouped work address (item1), keep the home one.
+        let fields = ContactFields {
+            emails: Some(vec!["leni.brandt@example.net".into()]),
+            ..ContactFields::default()
+        };
+        let updated = update_card_data(APPLE, &fields, now()).unwrap();
+        assert!(!updated.contains("item1."), "{updated}");
+        assert!(updated.contains("item3.X-ABLabel:_$!<HomePage>!$_\r\n"));
+        assert!(updated.contains("EMAIL;type=INTERNET;type=HOME:leni.brandt@example.net\r\n"));
+        let removed = added_lines(&updated, APPLE);
+        assert_eq!(removed.len(), 3, "{removed:#?}"); // item1.EMAIL, item1.X-ABLabel, REV
+        assert_eq!(added_lines(APPLE, &updated), ["REV:20250102T030405Z\r\n"]);
+    }
+
+    #[test]
+    fn a_name_change_updates_a_full_name_made_of_the_parts() {
+        let stored =
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u\r\nFN:Jane Doe\r\nN:Doe;Jane;;;\r\nEND:VCARD\r\n";
+        let fields = ContactFields {
+            given_name: Some("Janet".into()),
+            ..ContactFields::default()
+        };
+        let updated = update_card_data(stored, &fields, now()).unwrap();
+        assert!(updated.contains("FN:Janet Doe\r\n"), "{updated}");
+        // A full name that is not just the parts is the person's choice: kept.
+        let custom = stored.replace("FN:Jane Doe", "FN:Dr. J. Doe (ACME)");
+        let updated = update_card_data(&custom, &fields, now()).unwrap();
+        assert!(updated.contains("FN:Dr. J. Doe (ACME)\r\n"), "{updated}");
+    }
+
+    #[test]
+    fn birthdays_as_models_read_them() {
+        let bday = |line: &str| {
+            let card = cards_of(&format!("BEGIN:VCARD\r\n{line}\r\nEND:VCARD\r\n")).unwrap();
+            birthday_of(card[0].prop("BDAY").unwrap())
+        };
+        assert_eq!(bday("BDAY:19850415").as_deref(), Some("1985-04-15"));
+        assert_eq!(bday("BDAY:1985-04-15").as_deref(), Some("1985-04-15"));
+        assert_eq!(
+            bday("BDAY;VALUE=DATE:19850415").as_deref(),
+            Some("1985-04-15")
+        );
+        assert_eq!(bday("BDAY:--0415").as_deref(), Some("--04-15"));
+        assert_eq!(
+            bday("BDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15").as_deref(),
+            Some("--04-15")
+        );
+        assert_eq!(
+            bday("BDAY:1985-04-15T00:00:00Z").as_deref(),
+            Some("1985-04-15")
+        );
+        assert_eq!(
+            bday("BDAY;VALUE=text:circa 1800").as_deref(),
+            Some("circa 1800")
+        );
     }
 
     #[test]

@@ -5,9 +5,13 @@
 pub mod caldav;
 pub mod carddav;
 pub mod dav;
+pub mod events;
 pub mod files;
+pub mod ical;
 pub mod notes;
+pub mod timezone;
 pub mod users;
+pub mod vobject;
 
 use std::time::Instant;
 

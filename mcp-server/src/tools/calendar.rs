@@ -9,10 +9,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::caldav::{
-    build_event, event_span, events_of, summarize_event, update_event_data, EventFields, EventTime,
+use crate::nextcloud::events::{
+    build_event, event_span, events_of, summarize_event, update_event_data, EventChange, NewEvent,
 };
-use crate::nextcloud::dav::random_uid;
+use crate::nextcloud::ical::{EventTime, Moment};
+use crate::nextcloud::vobject::random_uid;
 use crate::nextcloud::NcError;
 
 /// Longest time range calendar_list_events accepts.
@@ -262,65 +263,20 @@ pub fn span_from_args(
     }
 }
 
-/// The model's end value as an exclusive end (all-day: the day after).
-fn end_from_arg(end: &str, all_day: bool) -> Result<EventTime, ToolError> {
-    if all_day {
-        Ok(EventTime::Date(parse_day(end, "end")? + Duration::days(1)))
-    } else {
-        Ok(EventTime::Utc(parse_timed(end, "end")?))
+/// A start or end for an update: a date (all-day events) or an RFC 3339 date-time with offset.
+/// Which of the two the event needs is checked against the event itself.
+pub fn parse_moment(value: &str, what: &str) -> Result<Moment, ToolError> {
+    let value = value.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(Moment::At(t));
     }
-}
-
-/// The new span of an event being updated, `None` if its time does not change.
-pub fn updated_span(
-    current: (EventTime, EventTime),
-    start: Option<&str>,
-    end: Option<&str>,
-    all_day: Option<bool>,
-) -> Result<Option<(EventTime, EventTime)>, ToolError> {
-    let (current_start, current_end) = current;
-    let was_all_day = matches!(current_start, EventTime::Date(_));
-    let all_day_now = all_day.unwrap_or(was_all_day);
-    if all_day_now != was_all_day && start.is_none() {
-        return Err(invalid(
-            "changing all_day needs start (and optionally end) in the new format",
-        ));
+    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(Moment::Day(d));
     }
-    match (start, end) {
-        (None, None) => Ok(None),
-        (Some(start), Some(end)) => span_from_args(start, Some(end), all_day_now).map(Some),
-        (Some(start), None) => {
-            if all_day_now != was_all_day {
-                return span_from_args(start, None, all_day_now).map(Some);
-            }
-            // Keep the length.
-            let length = current_end.naive() - current_start.naive();
-            let (new_start, default_end) = span_from_args(start, None, all_day_now)?;
-            let new_end = match (new_start, length > Duration::zero()) {
-                (EventTime::Date(d), true) => {
-                    EventTime::Date(d + Duration::days(length.num_days().max(1)))
-                }
-                (EventTime::Utc(t), true) => EventTime::Utc(t + length),
-                _ => default_end,
-            };
-            Ok(Some((new_start, new_end)))
-        }
-        (None, Some(end)) => {
-            let new_end = end_from_arg(end, all_day_now)?;
-            let comparable = matches!(
-                (current_start, new_end),
-                (EventTime::Date(_), EventTime::Date(_)) | (EventTime::Utc(_), EventTime::Utc(_))
-            );
-            if comparable && new_end.naive() <= current_start.naive() {
-                return Err(invalid(if all_day_now {
-                    "end (the last day) must not be before the event's start"
-                } else {
-                    "end must be after the event's start"
-                }));
-            }
-            Ok(Some((current_start, new_end)))
-        }
-    }
+    Err(invalid(format!(
+        "{what} must be an RFC 3339 date-time with offset (e.g. \"2025-03-14T15:00:00+01:00\") \
+         or, for all-day events, a date (\"2025-03-14\"), got \"{value}\""
+    )))
 }
 
 fn truncate_chars(text: &str, max: usize) -> String {
@@ -456,8 +412,8 @@ pub async fn call(
                 let calendar = non_blank(&a.calendar_id, "calendar_id")?;
                 let summary = non_blank(&a.summary, "summary")?;
                 let span = span_from_args(&a.start, a.end.as_deref(), a.all_day)?;
-                let fields = EventFields {
-                    summary: Some(summary),
+                let fields = NewEvent {
+                    summary,
                     span: Some(span),
                     location: a.location.filter(|l| !l.trim().is_empty()),
                     description: a.description.filter(|d| !d.trim().is_empty()),
@@ -496,30 +452,25 @@ pub async fn call(
                 if a.summary.as_deref().is_some_and(|s| s.trim().is_empty()) {
                     return Err(invalid("summary must not be empty"));
                 }
-                let user = ctx.user_id().await?;
-                let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
-                let master = events_of(&object.data)?
-                    .into_iter()
-                    .find(|e| {
-                        e.text("UID").as_deref() == Some(uid.as_str())
-                            && e.prop("RECURRENCE-ID").is_none()
-                    })
-                    .ok_or_else(|| {
-                        NcError::NotFound(format!(
-                            "event {uid} has only single occurrences, which cannot be changed here"
-                        ))
-                    })?;
-                let current = event_span(&master).ok_or_else(|| {
-                    NcError::BadResponse(format!("event {uid} has no readable start"))
-                })?;
-                let span = updated_span(current, a.start.as_deref(), a.end.as_deref(), a.all_day)?;
-                let fields = EventFields {
+                let change = EventChange {
                     summary: a.summary.map(|s| s.trim().to_owned()),
-                    span,
+                    start: a
+                        .start
+                        .as_deref()
+                        .map(|v| parse_moment(v, "start"))
+                        .transpose()?,
+                    end: a
+                        .end
+                        .as_deref()
+                        .map(|v| parse_moment(v, "end"))
+                        .transpose()?,
+                    all_day: a.all_day,
                     location: a.location,
                     description: a.description,
                 };
-                let data = update_event_data(&object.data, &uid, &fields, Utc::now())?;
+                let user = ctx.user_id().await?;
+                let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
+                let data = update_event_data(&object.data, &uid, &change, Utc::now())?;
                 let new_etag = nc
                     .calendar_put_object(
                         auth,
@@ -626,28 +577,17 @@ mod tests {
     }
 
     #[test]
-    fn updates_keep_length_unless_told() {
-        let current = (utc(2025, 3, 14, 14, 0), utc(2025, 3, 14, 15, 30));
-        assert_eq!(updated_span(current, None, None, None).unwrap(), None);
+    fn moments_for_updates() {
         assert_eq!(
-            updated_span(current, Some("2025-03-15T09:00:00Z"), None, None).unwrap(),
-            Some((utc(2025, 3, 15, 9, 0), utc(2025, 3, 15, 10, 30)))
+            parse_moment("2025-03-14", "start").unwrap(),
+            Moment::Day(NaiveDate::from_ymd_opt(2025, 3, 14).unwrap())
         );
-        assert_eq!(
-            updated_span(current, None, Some("2025-03-14T16:00:00Z"), None).unwrap(),
-            Some((utc(2025, 3, 14, 14, 0), utc(2025, 3, 14, 16, 0)))
-        );
-        assert!(updated_span(current, None, Some("2025-03-14T13:00:00Z"), None).is_err());
-        assert!(updated_span(current, None, None, Some(true)).is_err());
-        assert_eq!(
-            updated_span(current, Some("2025-03-20"), None, Some(true)).unwrap(),
-            Some((day(2025, 3, 20), day(2025, 3, 21)))
-        );
-        let all_day = (day(2025, 8, 1), day(2025, 8, 4));
-        assert_eq!(
-            updated_span(all_day, Some("2025-09-01"), None, None).unwrap(),
-            Some((day(2025, 9, 1), day(2025, 9, 4)))
-        );
+        assert!(matches!(
+            parse_moment("2025-03-14T15:00:00+01:00", "start").unwrap(),
+            Moment::At(_)
+        ));
+        let err = parse_moment("2025-03-14T15:00:00", "start").unwrap_err();
+        assert!(err.to_string().contains("offset"), "{err}");
     }
 
     #[test]

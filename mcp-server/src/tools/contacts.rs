@@ -12,7 +12,7 @@ use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
 use crate::nextcloud::carddav::{
     build_card, cards_of, contact_of, update_card_data, CardObject, Contact, ContactFields,
 };
-use crate::nextcloud::dav::random_uid;
+use crate::nextcloud::vobject::random_uid;
 use crate::nextcloud::NcError;
 
 /// Most contacts contacts_search returns.
