@@ -129,6 +129,9 @@ describe('files', () => {
     assert.equal((await put(`files/alice/names/${nfd}`, 'updated via NFD')).status, 204, 'the NFD name is the existing file');
     assert.equal((await dav(enc('files/alice/names/Crème brûlée.txt'))).text, 'updated via NFD');
     assert.equal((await propfind('files/alice/names/', '1')).length, names.length + 1, 'still one file, stored as NFC');
+    assert.equal(nc.dav.readFile('alice', `names/${nfd}`), 'updated via NFD', 'readFile() reads the stored file');
+    assert.equal(nc.dav.readFile('alice', 'names/party 🎉.txt'), `content ${names.indexOf('party 🎉.txt')}`);
+    assert.equal(nc.dav.readFile('alice', 'names/nothing-here.txt'), null);
   });
 
   test('every PUT changes the ETag (also for same-size content), the file id stays; folders above change too', async () => {
@@ -333,5 +336,9 @@ describe('CalDAV and CardDAV', () => {
     assert.match(plain.text, /\r\nFN:Ada Lovelace\r\n/);
     assert.equal(await nc.dav.raw('addressbooks', 'alice', 'contacts', 'ada.vcf'), card);
     assert.equal(await nc.dav.raw('addressbooks', 'alice', 'contacts', 'nobody.vcf'), null);
+    const all = await nc.dav.objects('addressbooks', 'alice', 'contacts');
+    assert.deepEqual(all.map((o) => o.name), ['ada.vcf']);
+    assert.equal(all[0].data, card);
+    assert.equal(`"${all[0].etag}"`, stored.headers.get('etag'));
   });
 });

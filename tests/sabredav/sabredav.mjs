@@ -6,10 +6,12 @@
 //   // dav.base = 'http://127.0.0.1:PORT'; DAV at `${dav.base}/remote.php/dav/`
 //   await dav.addUser('bob', 'pw2');
 //   await dav.raw('calendars', 'alice', 'personal', 'x.ics');   // stored bytes, or null
+//   await dav.objects('addressbooks', 'alice', 'contacts');     // [{name, etag, data}]
+//   dav.readFile('alice', 'Documents/a.txt');                   // stored file (utf8), or null
 //   await dav.close();
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,8 +37,11 @@ export function sabreDavDir() {
 /**
  * Starts the server and provisions `users` ({user: password}). Returns
  *   { base, port, dir, addUser(user, password, {displayname, email}?), raw(kind, user, collection,
- *     name) → Promise<string|null>, output() → the server's log, close() }.
- * `dir` holds db.sqlite, files/<user>/… (the users' files, NFC names) and users.json.
+ *     name) → Promise<string|null>, objects(kind, user, collection) → Promise<[{name, etag,
+ *     data}]>, readFile(user, path, encoding = 'utf8') → string|Buffer|null (synchronous),
+ *     output() → the server's log, close() }.
+ * `kind` is 'calendars' or 'addressbooks'. `dir` holds db.sqlite, files/<user>/… (the users'
+ * files, NFC names) and users.json.
  */
 export async function startSabreDav({ users = {} } = {}) {
   const sabreDir = sabreDavDir();
@@ -92,6 +97,23 @@ export async function startSabreDav({ users = {} } = {}) {
         if (res.status === 404) { await res.arrayBuffer(); return null; }
         if (res.status !== 200) throw new Error(`sabre/dav: raw ${segs} answered ${res.status}: ${await res.text()}`);
         return res.text();
+      },
+      async objects(kind, user, collection) {
+        if (kind !== 'calendars' && kind !== 'addressbooks') throw new Error(`objects: kind must be 'calendars' or 'addressbooks', not ${kind}`);
+        const segs = [kind, user, collection].map(encodeURIComponent).join('/');
+        const res = await fetch(`${base}/__test/raw/${segs}/`, { headers });
+        if (res.status !== 200) throw new Error(`sabre/dav: listing ${segs} answered ${res.status}: ${await res.text()}`);
+        return res.json();
+      },
+      readFile(user, filePath, encoding = 'utf8') {
+        const rel = filePath.normalize('NFC').split('/').filter(Boolean);
+        if (rel.some((s) => s === '..')) throw new Error(`readFile: bad path ${filePath}`);
+        try {
+          return readFileSync(path.join(env.SABREDAV_FILES, user, ...rel), encoding === null ? undefined : encoding);
+        } catch (e) {
+          if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'ENOTDIR') return null;
+          throw e;
+        }
       },
       async close() {
         await proc.stop();

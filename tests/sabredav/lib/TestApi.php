@@ -4,7 +4,8 @@
 //   POST /__test/users/<user>  {"password", "displayname"?, "email"?}
 //        creates or updates a user as Nextcloud has one after the first login (idempotent);
 //   GET  /__test/raw/calendars/<user>/<calendar>/<object>
-//   GET  /__test/raw/addressbooks/<user>/<book>/<card>       → the stored bytes verbatim, or 404.
+//   GET  /__test/raw/addressbooks/<user>/<book>/<card>       → the stored bytes verbatim, or 404;
+//   GET  /__test/raw/<kind>/<user>/<collection>/             → JSON [{name, etag, data}] by name.
 declare(strict_types=1);
 
 namespace NcTest;
@@ -33,6 +34,8 @@ final class TestApi
             $this->provision($parts[1]);
         } elseif ($method === 'GET' && count($parts) === 5 && $parts[0] === 'raw') {
             $this->raw($parts[1], $parts[2], $parts[3], $parts[4]);
+        } elseif ($method === 'GET' && count($parts) === 4 && $parts[0] === 'raw') {
+            $this->raw($parts[1], $parts[2], $parts[3], null);
         } else {
             $this->reply(404, "Not Found\n");
         }
@@ -100,27 +103,37 @@ final class TestApi
         }
     }
 
-    private function raw(string $kind, string $user, string $collection, string $name): void
+    /** One stored object ($name given) or all of a collection's, straight from sabre's tables. */
+    private function raw(string $kind, string $user, string $collection, ?string $name): void
     {
         $principal = 'principals/users/' . $user;
         if ($kind === 'calendars') {
-            $st = $this->pdo->prepare('SELECT o.calendardata FROM calendarobjects o JOIN calendarinstances i ON i.calendarid = o.calendarid'
-                . ' WHERE i.principaluri = ? AND i.uri = ? AND o.uri = ?');
+            $sql = 'SELECT o.uri AS name, o.etag, o.calendardata AS data FROM calendarobjects o'
+                . ' JOIN calendarinstances i ON i.calendarid = o.calendarid WHERE i.principaluri = ? AND i.uri = ?';
             $type = 'text/calendar; charset=utf-8';
         } elseif ($kind === 'addressbooks') {
-            $st = $this->pdo->prepare('SELECT c.carddata FROM cards c JOIN addressbooks b ON b.id = c.addressbookid'
-                . ' WHERE b.principaluri = ? AND b.uri = ? AND c.uri = ?');
+            $sql = 'SELECT c.uri AS name, c.etag, c.carddata AS data FROM cards c'
+                . ' JOIN addressbooks b ON b.id = c.addressbookid WHERE b.principaluri = ? AND b.uri = ?';
             $type = 'text/vcard; charset=utf-8';
         } else {
             $this->reply(404, "Not Found\n");
             return;
         }
+        $bytes = static fn ($d) => is_resource($d) ? stream_get_contents($d) : (string) $d;
+        if ($name === null) {
+            $st = $this->pdo->prepare($sql . ' ORDER BY name');
+            $st->execute([$principal, $collection]);
+            $list = array_map(fn ($r) => ['name' => $r['name'], 'etag' => $r['etag'], 'data' => $bytes($r['data'])], $st->fetchAll(\PDO::FETCH_ASSOC));
+            $this->reply(200, json_encode($list, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_INVALID_UTF8_SUBSTITUTE) . "\n", 'application/json');
+            return;
+        }
+        $st = $this->pdo->prepare($sql . ' AND ' . ($kind === 'calendars' ? 'o' : 'c') . '.uri = ?');
         $st->execute([$principal, $collection, $name]);
-        $data = $st->fetchColumn();
+        $data = $st->fetchColumn(2);
         if ($data === false) {
             $this->reply(404, "Not Found\n");
             return;
         }
-        $this->reply(200, is_resource($data) ? stream_get_contents($data) : (string) $data, $type);
+        $this->reply(200, $bytes($data), $type);
     }
 }
