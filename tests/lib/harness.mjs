@@ -444,7 +444,7 @@ export async function startNextcloud({ sabre = true, ...options } = {}) {
  * and `mcpReplicas` mcp-servers sharing one resource URI (the first one's port; put a
  * round-robin balancer there yourself when there are several: `mcpPorts` are theirs).
  */
-export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {} } = {}) {
+export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {}, nextcloudOptions = {} } = {}) {
   const redis = await startRedis();
   const proxyPort = await freePort();
   const idp = await startIdp({ redirectUris: [`http://127.0.0.1:${proxyPort}/callback`] });
@@ -455,7 +455,7 @@ export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {} }
     idp, redis, port: proxyPort, resource,
     env: { AUTH_PROXY_EXCHANGE_CLIENT_SECRET: exchangeSecret, ...proxyEnv },
   });
-  const nextcloud = await startNextcloud({ idpIssuer: idp.issuer });
+  const nextcloud = await startNextcloud({ idpIssuer: idp.issuer, ...nextcloudOptions });
   const mcpServers = [];
   const mcpPorts = mcpReplicas === 1 ? [mcpPort] : await Promise.all(Array.from({ length: mcpReplicas }, () => freePort()));
   for (const port of mcpPorts) {
