@@ -34,7 +34,7 @@
 // validation cache is keyed by a SHA-256 of the token).
 //
 // Use: `const nc = await startNextcloud({ idpIssuer, basicUsers: { alice: 'pw' }, dav })` → `{ base,
-// port, close(), state }` (`dav`: what tests/sabredav/sabredav.mjs startSabreDav() returns; the
+// port, close(), state }` (`state.davFetch(user, path, init)` reaches sabre/dav as a user directly) (`dav`: what tests/sabredav/sabredav.mjs startSabreDav() returns; the
 // harness's startNextcloud starts both), or the CLI at the end of this file, which starts sabre/dav
 // itself unless given --no-dav:
 //   node tests/nextcloud/standin.mjs --port 9500 --idp-issuer http://127.0.0.1:9400 \
@@ -146,6 +146,17 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
     notes: (user) => [...(users.get(user)?.notes.values() ?? [])].sort((a, b) => a.id - b.id).map((n) => publicNote(users.get(user), n)),
     /** How many requests were passed on to sabre/dav. */
     davProxied: 0,
+    /**
+     * fetch() straight to sabre/dav as `user` (provisioned there first if needed), for tests to
+     * seed or inspect data without going through the stand-in (nothing is logged in `requests`).
+     * `davPath` is below /remote.php/dav/ and URL-encoded, e.g. 'files/alice/a%20b.txt'.
+     */
+    davFetch: async (user, davPath, init = {}) => {
+      if (!dav) throw new Error('no DAV server is configured');
+      const u = getUser(user);
+      const password = await davPassword(u);
+      return fetch(`${dav.base}${DAV_ROOT}${davPath.replace(/^\/+/, '')}`, { ...init, headers: { ...init.headers, authorization: davAuthorization(u, password) } });
+    },
     seed: {
       note: (user, fields = {}) => publicNote(getUser(user), createNote(getUser(user), fields)),
     },

@@ -459,8 +459,11 @@ describe('DAV goes to the real sabre/dav', () => {
     assert.equal(get.text, 'hi there');
     assert.equal(get.headers.get('etag'), put.headers.get('etag'));
     assert.equal(get.headers.get('host'), null, "PHP's Host response header is not passed back");
+    const direct = await nc.state.davFetch('carol', 'files/carol/seeded.txt', { method: 'PUT', body: 'seeded' });
+    assert.equal(direct.status, 201, 'state.davFetch talks to sabre/dav as the user');
+    assert.equal((await call('/remote.php/dav/files/carol/seeded.txt', { as: carol })).text, 'seeded');
     const ocs = await call('/ocs/v2.php/cloud/user?format=json', { as: carol, headers: { 'OCS-APIRequest': 'true' } });
-    assert.equal(ocs.json.ocs.data.quota.used, 'hi there'.length, 'quota.used is what the user stored in sabre/dav');
+    assert.equal(ocs.json.ocs.data.quota.used, 'hi there'.length + 'seeded'.length, 'quota.used is what the user stored in sabre/dav');
   });
 
   test('a bad token gets the stand-in\'s 401 and sabre/dav never sees the request', async () => {
