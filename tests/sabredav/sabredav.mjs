@@ -71,6 +71,8 @@ export async function startSabreDav({ users = {} } = {}) {
       '-d', 'display_errors=0', '-d', 'log_errors=1', '-d', 'expose_php=0', '-d', 'memory_limit=512M',
       '-S', `127.0.0.1:${port}`, '-t', path.join(dir, 'www'), serverScript,
     ], { ...env, PHP_CLI_SERVER_WORKERS: '4' }, { detached: true });
+    // However it is stopped (close(), the harness's stopAll()), its folder goes with it.
+    proc.once('exit', () => { rm(dir, { recursive: true, force: true }).catch(() => {}); });
     const base = `http://127.0.0.1:${port}`;
     const headers = { 'x-test-secret': secret };
     await waitFor('sabre/dav', async () => (await fetch(`${base}/__test/ping`, { headers })).status === 200, { proc });
