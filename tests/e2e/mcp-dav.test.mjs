@@ -1,10 +1,16 @@
 // The official MCP TypeScript SDK client, signed in with every data permission granted, driving
-// the Files (WebDAV + SEARCH), Calendar (CalDAV) and Contacts (CardDAV) tools against the
-// Nextcloud stand-in. Every step checks both what the tool answered and what really happened
-// in "Nextcloud" (the stand-in's state): contents, ETags, conflicts that changed nothing,
-// properties the tools do not know about surviving an update.
+// the Files (WebDAV + SEARCH), Calendar (CalDAV) and Contacts (CardDAV) tools against the REAL
+// sabre/dav that Nextcloud 32 runs (tests/sabredav, behind the Nextcloud stand-in that does
+// Nextcloud's authentication). Data is written the way real clients write it
+// (tests/fixtures/dav: Thunderbird, Apple, DAVx5, Outlook, the Nextcloud apps) by a second
+// client using an app password, as DAVx5 or Thunderbird would. Every write is checked against
+// the bytes sabre stored: what a tool did not edit must be there byte for byte.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -14,6 +20,9 @@ import {
 
 const REDIRECT = 'http://127.0.0.1:17998/oauth/callback';
 const USER = 'alice';
+/** The app password of the second client (a DAVx5/Thunderbird stand-in for the same user). */
+const APP_PASSWORD = 'dav-e2e-app-password';
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'dav');
 const ALL_SCOPES = [
   'notes:read', 'notes:write', 'files:read', 'files:write',
   'calendar:read', 'calendar:write', 'contacts:read', 'contacts:write',
@@ -58,7 +67,7 @@ let client;
 let provider;
 
 before(async () => {
-  stack = await startStack();
+  stack = await startStack({ nextcloudOptions: { basicUsers: { [USER]: APP_PASSWORD } } });
   provider = new MemoryProvider();
   const url = new URL(stack.mcpServers[0].url);
   client = new Client({ name: 'e2e-ts-dav', version: '1.0.0' });
@@ -99,11 +108,95 @@ async function requestsDuring(fn) {
   return { value, requests: stack.nextcloud.state.requests.slice(from) };
 }
 
-const fileEntry = (p) => stack.nextcloud.state.files(USER).find((e) => e.path === p);
-const eventObject = (uid) => stack.nextcloud.state.events(USER, 'personal').find((o) => o.uid === uid);
-const cardObject = (uid) => stack.nextcloud.state.cards(USER, 'contacts').find((o) => o.uid === uid);
-/** iCalendar/vCard text with folded lines joined, for matching whole properties. */
-/** A long text with multi-byte characters, to be folded in iCalendar/vCard lines. */
+// ---- the second client (app password) and what sabre/dav stored ----------------------------
+
+const basic = () => `Basic ${Buffer.from(`${USER}:${APP_PASSWORD}`).toString('base64')}`;
+const encodePath = (p) => p.split('/').filter(Boolean).map(encodeURIComponent).join('/');
+const filesPath = (p) => `/remote.php/dav/files/${USER}/${encodePath(p)}`;
+const calendarPath = (calendar, name) => `/remote.php/dav/calendars/${USER}/${calendar}/${encodeURIComponent(name)}`;
+const cardPath = (name) => `/remote.php/dav/addressbooks/users/${USER}/contacts/${encodeURIComponent(name)}`;
+
+/** A WebDAV request by the second client, through the Nextcloud stand-in. */
+async function dav(method, urlPath, { body, headers = {} } = {}) {
+  const res = await fetch(`${stack.nextcloud.base}${urlPath}`, {
+    method, body, headers: { authorization: basic(), ...headers },
+  });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, bytes, text: bytes.toString('utf8') };
+}
+
+/** A file's content as stored (undefined if there is none). */
+async function readFile(p) {
+  const r = await dav('GET', filesPath(p));
+  return r.status === 200 ? r.text : undefined;
+}
+
+/** `{ type: 'file'|'folder', etag }` of a path, or undefined. */
+async function stat(p) {
+  const r = await dav('PROPFIND', filesPath(p), {
+    headers: { depth: '0', 'content-type': 'application/xml' },
+    body: '<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/><d:getetag/></d:prop></d:propfind>',
+  });
+  if (r.status === 404) return undefined;
+  assert.equal(r.status, 207, r.text);
+  return {
+    type: /<d:collection\s*\/>/.test(r.text) ? 'folder' : 'file',
+    etag: /<d:getetag>&quot;([^&]*)&quot;<\/d:getetag>/.exec(r.text)?.[1] ?? /<d:getetag>"?([^<"]*)"?<\/d:getetag>/.exec(r.text)?.[1],
+  };
+}
+
+/** Names (recursively, relative to the root) of the user's files and folders. */
+async function allPaths() {
+  const r = await dav('PROPFIND', filesPath(''), {
+    headers: { depth: 'infinity', 'content-type': 'application/xml' },
+    body: '<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>',
+  });
+  assert.equal(r.status, 207, r.text);
+  return [...r.text.matchAll(/<d:href>([^<]*)<\/d:href>/g)].map((m) => decodeURIComponent(m[1])).sort();
+}
+
+/** The stored objects of a calendar or the address book: [{ name, etag, data, uid }]. */
+async function storedObjects(kind, collection) {
+  const objects = await stack.nextcloud.dav.objects(kind, USER, collection);
+  return objects.map((o) => ({ ...o, etag: o.etag?.replace(/"/g, ''), uid: /\r?\nUID:([^\r\n]*)/.exec(o.data.replace(/\r?\n[ \t]/g, ''))?.[1] }));
+}
+const eventObject = async (uid, calendar = 'personal') => (await storedObjects('calendars', calendar)).find((o) => o.uid === uid);
+const cardObject = async (uid) => (await storedObjects('addressbooks', 'contacts')).find((o) => o.uid === uid);
+
+/** Stores a fixture as its client would (If-None-Match: *); returns the stored bytes. */
+async function putFixture(file, urlPath) {
+  const body = readFileSync(path.join(FIXTURES, file));
+  const type = file.endsWith('.vcf') ? 'text/vcard; charset=utf-8' : 'text/calendar; charset=utf-8';
+  const r = await dav('PUT', urlPath, { body, headers: { 'content-type': type, 'if-none-match': '*' } });
+  assert.equal(r.status, 201, `PUT ${file}: ${r.status} ${r.text}`);
+  return body.toString('utf8');
+}
+
+/** The logical (unfolded) lines of an iCalendar/vCard text, each with its physical text. */
+function logicalLines(text) {
+  const lines = [];
+  for (const physical of text.split(/(?<=\n)/)) {
+    if (/^[ \t]/.test(physical) && lines.length) lines[lines.length - 1] += physical;
+    else lines.push(physical);
+  }
+  return lines;
+}
+
+/** Lines (with their folding) that `after` has and `before` has not, and the reverse. */
+function lineDiff(before, after) {
+  const minus = (a, b) => {
+    const pool = logicalLines(b);
+    const out = [];
+    for (const line of logicalLines(a)) {
+      const i = pool.indexOf(line);
+      if (i >= 0) pool.splice(i, 1); else out.push(line);
+    }
+    return out;
+  };
+  return { added: minus(after, before), removed: minus(before, after) };
+}
+const propName = (line) => line.replace(/^[^:;]*\./, '').split(/[;:]/)[0].toUpperCase();
+
 const LONG = `Anreise mit dem Zug über Würzburg; Rückfahrt gegen 18 Uhr. ${'Grüße ✓ 🚆 '.repeat(12)}\nZweite Zeile`;
 /** RFC 5545 §3.3.11 TEXT escaping. */
 const icalText = (s) => s.replace(/[\\;,]/g, (c) => `\\${c}`).replace(/\n/g, '\\n');
@@ -146,7 +239,7 @@ test('files: mkdir, write, conflicts, read, list, find, move, copy, delete, with
   // mkdir: percent-encoded on the wire, a folder in "Nextcloud".
   const { value: made, requests: mkcol } = await requestsDuring(() => ok('files_mkdir', { path: `/${folder}/` }));
   assert.deepEqual(made, { path: folder, created: true });
-  assert.equal(fileEntry(folder)?.type, 'dir');
+  assert.equal((await stat(folder))?.type, 'folder');
   assert.ok(
     mkcol.some((r) => r.method === 'MKCOL' && r.path === `/remote.php/dav/files/${USER}/${encodeURIComponent(folder)}` && r.status === 201),
     `MKCOL sent percent-encoded: ${JSON.stringify(mkcol)}`,
@@ -159,22 +252,22 @@ test('files: mkdir, write, conflicts, read, list, find, move, copy, delete, with
   assert.equal(created.path, file);
   assert.equal(created.created, true);
   assert.ok(created.etag, 'the new etag is returned');
-  assert.equal(stack.nextcloud.state.readFile(USER, file), v1);
-  assert.equal(fileEntry(file).etag, created.etag);
+  assert.equal((await readFile(file)), v1);
+  assert.equal((await stat(file)).etag, created.etag);
   assert.match(await fails('files_write', { path: file, content: 'clobber', create_only: true }), /already exists: .*already exists; read it with files_read/);
-  assert.equal(stack.nextcloud.state.readFile(USER, file), v1);
+  assert.equal((await readFile(file)), v1);
 
   // Replace with the current etag, then with the stale one: a conflict that changes nothing.
   const replaced = await ok('files_write', { path: file, content: v2, etag: created.etag });
   assert.equal(replaced.created, false);
   assert.notEqual(replaced.etag, created.etag);
-  assert.equal(fileEntry(file).etag, replaced.etag);
-  assert.equal(stack.nextcloud.state.readFile(USER, file), v2);
+  assert.equal((await stat(file)).etag, replaced.etag);
+  assert.equal((await readFile(file)), v2);
   const conflict = await fails('files_write', { path: file, content: 'lost update', etag: created.etag });
   assert.match(conflict, /^conflict: "Projekte Übersicht 2025\/Résumé – Café ✓\.md" was changed or deleted since it was read/);
   assert.ok(conflict.includes(created.etag), `the message names the stale etag: ${conflict}`);
-  assert.equal(stack.nextcloud.state.readFile(USER, file), v2);
-  assert.equal(fileEntry(file).etag, replaced.etag);
+  assert.equal((await readFile(file)), v2);
+  assert.equal((await stat(file)).etag, replaced.etag);
 
   // Read back.
   const read = await ok('files_read', { path: file });
@@ -210,33 +303,33 @@ test('files: mkdir, write, conflicts, read, list, find, move, copy, delete, with
   const moved = `${folder}/Archiv/Lebenslauf ä.md`;
   const move = await ok('files_move', { source: file, destination: moved });
   assert.deepEqual(move, { source: file, destination: moved, overwritten: false });
-  assert.equal(stack.nextcloud.state.readFile(USER, file), undefined);
-  assert.equal(stack.nextcloud.state.readFile(USER, moved), v2);
+  assert.equal((await readFile(file)), undefined);
+  assert.equal((await readFile(moved)), v2);
 
   // Copy onto an existing file without overwrite: refused, the target is untouched.
   const other = `${folder}/other notes.txt`;
   await ok('files_write', { path: other, content: 'keep me', create_only: true });
   const refused = await fails('files_copy', { source: moved, destination: other, overwrite: false });
   assert.match(refused, /^already exists: "Projekte Übersicht 2025\/other notes\.txt" already exists; pass overwrite=true to replace it/);
-  assert.equal(stack.nextcloud.state.readFile(USER, other), 'keep me');
+  assert.equal((await readFile(other)), 'keep me');
   // With overwrite it replaces; to a new name it copies.
   assert.equal((await ok('files_copy', { source: moved, destination: other, overwrite: true })).overwritten, true);
-  assert.equal(stack.nextcloud.state.readFile(USER, other), v2);
+  assert.equal((await readFile(other)), v2);
   const copy = `${folder}/Kopie.md`;
   assert.equal((await ok('files_copy', { source: moved, destination: copy })).overwritten, false);
-  assert.equal(stack.nextcloud.state.readFile(USER, copy), v2);
-  assert.equal(stack.nextcloud.state.readFile(USER, moved), v2, 'the source of a copy stays');
+  assert.equal((await readFile(copy)), v2);
+  assert.equal((await readFile(moved)), v2, 'the source of a copy stays');
 
   // Delete: a stale etag is refused, the current one (or none) deletes.
-  const copyEtag = fileEntry(copy).etag;
+  const copyEtag = (await stat(copy)).etag;
   await ok('files_write', { path: copy, content: 'changed elsewhere', etag: copyEtag });
   assert.match(await fails('files_delete', { path: copy, etag: copyEtag }), /^conflict: "Projekte Übersicht 2025\/Kopie\.md" was changed since it was read/);
-  assert.equal(stack.nextcloud.state.readFile(USER, copy), 'changed elsewhere');
-  assert.deepEqual(await ok('files_delete', { path: copy, etag: fileEntry(copy).etag }), { deleted: copy });
-  assert.equal(fileEntry(copy), undefined);
+  assert.equal((await readFile(copy)), 'changed elsewhere');
+  assert.deepEqual(await ok('files_delete', { path: copy, etag: (await stat(copy)).etag }), { deleted: copy });
+  assert.equal((await stat(copy)), undefined);
   assert.deepEqual(await ok('files_delete', { path: `${folder}/Archiv` }), { deleted: `${folder}/Archiv` });
-  assert.equal(fileEntry(`${folder}/Archiv`), undefined);
-  assert.equal(fileEntry(moved), undefined, 'a folder is deleted with its contents');
+  assert.equal((await stat(`${folder}/Archiv`)), undefined);
+  assert.equal((await stat(moved)), undefined, 'a folder is deleted with its contents');
   assert.deepEqual((await ok('files_list', { path: folder })).entries.map((e) => e.name), ['other notes.txt']);
 
   // A missing file: a "not found" that says where to look.
@@ -247,8 +340,8 @@ test('files: mkdir, write, conflicts, read, list, find, move, copy, delete, with
 });
 
 test('files: `..` and other bad paths are refused before anything reaches Nextcloud', async () => {
-  stack.nextcloud.state.seed.file(USER, 'guard.txt', 'nothing to see');
-  const before = stack.nextcloud.state.files(USER).length;
+  assert.equal((await dav('PUT', filesPath('guard.txt'), { body: 'nothing to see' })).status, 201);
+  const before = await allPaths();
   const { value: messages, requests } = await requestsDuring(async () => [
     await fails('files_read', { path: 'Projekte Übersicht 2025/../../etc/passwd' }),
     await fails('files_write', { path: '../outside.txt', content: 'x' }),
@@ -264,8 +357,8 @@ test('files: `..` and other bad paths are refused before anything reaches Nextcl
   assert.match(messages[5], /^invalid arguments: path must name a file or folder, not the root/);
   assert.match(messages[6], /^invalid arguments: query is matched against names only/);
   assert.deepEqual(requests.filter((r) => r.path.startsWith('/remote.php/')), [], 'no WebDAV request was made');
-  assert.equal(stack.nextcloud.state.files(USER).length, before);
-  assert.equal(stack.nextcloud.state.readFile(USER, 'guard.txt'), 'nothing to see');
+  assert.deepEqual(await allPaths(), before);
+  assert.equal((await readFile('guard.txt')), 'nothing to see');
 });
 
 test('calendar: list calendars, create timed and all-day events, list a range, conflicting and good updates, delete', async () => {
@@ -291,7 +384,7 @@ test('calendar: list calendars, create timed and all-day events, list a range, c
   assert.equal(timed.description, 'Zeile 1\nZeile 2; mit Semikolon');
   assert.equal(timed.calendar_id, 'personal');
   assert.equal(timed.href, `${timed.uid}.ics`);
-  const timedObj = eventObject(timed.uid);
+  const timedObj = (await eventObject(timed.uid));
   assert.ok(timedObj, 'the event is in Nextcloud');
   assert.equal(timedObj.name, timed.href);
   assert.equal(timedObj.etag, timed.etag);
@@ -309,14 +402,14 @@ test('calendar: list calendars, create timed and all-day events, list a range, c
   assert.equal(allDay.all_day, true);
   assert.equal(allDay.start, '2031-03-20');
   assert.equal(allDay.end, '2031-03-22');
-  const allDayData = unfold(eventObject(allDay.uid).data);
+  const allDayData = unfold((await eventObject(allDay.uid)).data);
   assert.match(allDayData, /\r?\nDTSTART;VALUE=DATE:20310320\r?\n/);
   assert.match(allDayData, /\r?\nDTEND;VALUE=DATE:20310323\r?\n/);
   // Long lines are folded (at most 75 octets each) without splitting a UTF-8 character.
-  assert.ok(eventObject(allDay.uid).data.split(/\r?\n/).every((l) => Buffer.byteLength(l) <= 75), 'lines folded');
+  assert.ok((await eventObject(allDay.uid)).data.split(/\r?\n/).every((l) => Buffer.byteLength(l) <= 75), 'lines folded');
   assert.ok(allDayData.includes(`\nDESCRIPTION:${icalText(LONG)}\r\n`), allDayData);
   assert.equal(allDay.description, LONG);
-  assert.equal(stack.nextcloud.state.events(USER, 'personal').length, 2);
+  assert.equal((await storedObjects('calendars', 'personal')).length, 2);
 
   // Ranges that hold only one of them (the all-day event's last day counts).
   const march14 = await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-14', end: '2031-03-15' });
@@ -338,13 +431,13 @@ test('calendar: list calendars, create timed and all-day events, list a range, c
     /END:VEVENT/,
     'BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Erinnerung\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT',
   );
-  stack.nextcloud.state.seed.event(USER, timedObj.name, withAlarm);
-  const changedEtag = eventObject(timed.uid).etag;
+  assert.equal((await dav('PUT', calendarPath('personal', timedObj.name), { body: withAlarm, headers: { 'content-type': 'text/calendar; charset=utf-8' } })).status, 204);
+  const changedEtag = (await eventObject(timed.uid)).etag;
   assert.notEqual(changedEtag, timed.etag);
   const conflict = await fails('calendar_update_event', { calendar_id: 'personal', uid: timed.uid, etag: timed.etag, summary: 'Overwrite' });
   assert.match(conflict, /^conflict: the event was changed since it was read/);
-  assert.equal(eventObject(timed.uid).etag, changedEtag, 'nothing was written');
-  assert.match(eventObject(timed.uid).data, /SUMMARY:Team-Sync: Ü-Planung/);
+  assert.equal((await eventObject(timed.uid)).etag, changedEtag, 'nothing was written');
+  assert.match((await eventObject(timed.uid)).data, /SUMMARY:Team-Sync: Ü-Planung/);
 
   // With the etag from a fresh listing it works; the length and the reminder are kept.
   const fresh = (await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-14', end: '2031-03-15' })).events[0];
@@ -357,7 +450,7 @@ test('calendar: list calendars, create timed and all-day events, list a range, c
   assert.equal(updated.end, '2031-03-14T11:30:00Z');
   assert.equal(updated.location, undefined, `location removed: ${JSON.stringify(updated)}`);
   assert.equal(updated.description, 'Zeile 1\nZeile 2; mit Semikolon');
-  const stored = eventObject(timed.uid);
+  const stored = (await eventObject(timed.uid));
   assert.equal(updated.etag, stored.etag);
   assert.notEqual(stored.etag, changedEtag);
   const storedData = unfold(stored.data);
@@ -370,11 +463,11 @@ test('calendar: list calendars, create timed and all-day events, list a range, c
 
   // Delete: a stale etag is refused; the right one deletes; without etag too; a second time is "not found".
   assert.match(await fails('calendar_delete_event', { calendar_id: 'personal', uid: timed.uid, etag: fresh.etag }), /^conflict: the event was changed since it was read/);
-  assert.ok(eventObject(timed.uid));
+  assert.ok((await eventObject(timed.uid)));
   assert.deepEqual(await ok('calendar_delete_event', { calendar_id: 'personal', uid: timed.uid, etag: updated.etag }), { deleted: timed.uid, calendar_id: 'personal' });
-  assert.equal(eventObject(timed.uid), undefined);
+  assert.equal((await eventObject(timed.uid)), undefined);
   await ok('calendar_delete_event', { calendar_id: 'personal', uid: allDay.uid });
-  assert.deepEqual(stack.nextcloud.state.events(USER, 'personal'), []);
+  assert.deepEqual((await storedObjects('calendars', 'personal')), []);
   assert.match(await fails('calendar_delete_event', { calendar_id: 'personal', uid: allDay.uid }), /^not found: there is no event with uid/);
   assert.equal((await ok('calendar_list_events', { calendar_id: 'personal', start: '2031-03-01', end: '2031-04-01' })).count, 0);
   assert.match(await fails('calendar_list_events', { calendar_id: 'nope', start: '2031-03-01', end: '2031-04-01' }), /^not found: there is no calendar with id "nope"/);
@@ -407,7 +500,7 @@ test('contacts: list address books, create, search by name and e-mail, get, conf
   assert.equal(zoe.org, 'ACME GmbH');
   assert.equal(zoe.addressbook_id, 'contacts');
   assert.equal(zoe.href, `${zoe.uid}.vcf`);
-  const zoeCard = cardObject(zoe.uid);
+  const zoeCard = (await cardObject(zoe.uid));
   assert.ok(zoeCard, 'the contact is in Nextcloud');
   assert.equal(zoeCard.name, zoe.href);
   assert.equal(zoeCard.etag, zoe.etag);
@@ -421,7 +514,7 @@ test('contacts: list address books, create, search by name and e-mail, get, conf
   assert.ok(zoeData.includes(`\nNOTE:${icalText(LONG)}\r\n`), zoeData);
 
   const bob = await ok('contacts_create', { addressbook_id: 'contacts', full_name: 'Bob Builder', emails: ['bob@example.com'] });
-  assert.equal(stack.nextcloud.state.cards(USER, 'contacts').length, 2);
+  assert.equal((await storedObjects('addressbooks', 'contacts')).length, 2);
 
   // Search: part of the name (any case), part of the e-mail, something both share, nothing.
   const { value: byName, requests: reports } = await requestsDuring(() => ok('contacts_search', { query: 'LÜDEN' }));
@@ -447,14 +540,14 @@ test('contacts: list address books, create, search by name and e-mail, get, conf
 
   // Another client adds things the tools do not manage: the etag we hold is stale now.
   const extended = zoeCard.data.replace(/END:VCARD/, 'BDAY:19900215\r\nX-MCP-E2E-CUSTOM:bleib da\r\nEND:VCARD');
-  stack.nextcloud.state.seed.card(USER, zoeCard.name, extended);
-  const changedEtag = cardObject(zoe.uid).etag;
+  assert.equal((await dav('PUT', cardPath(zoeCard.name), { body: extended, headers: { 'content-type': 'text/vcard; charset=utf-8' } })).status, 204);
+  const changedEtag = (await cardObject(zoe.uid)).etag;
   assert.notEqual(changedEtag, zoe.etag);
   const conflict = await fails('contacts_update', { addressbook_id: 'contacts', uid: zoe.uid, etag: zoe.etag, org: 'Overwrite AG' });
   assert.match(conflict, /^conflict: /);
   assert.match(conflict, /changed since it was read/);
-  assert.equal(cardObject(zoe.uid).etag, changedEtag, 'nothing was written');
-  assert.match(cardObject(zoe.uid).data, /ORG:ACME GmbH/);
+  assert.equal((await cardObject(zoe.uid)).etag, changedEtag, 'nothing was written');
+  assert.match((await cardObject(zoe.uid)).data, /ORG:ACME GmbH/);
 
   // Get again, update with that etag: the given fields change, everything else stays.
   const again = await ok('contacts_get', { addressbook_id: 'contacts', uid: zoe.uid });
@@ -468,7 +561,7 @@ test('contacts: list address books, create, search by name and e-mail, get, conf
   assert.deepEqual(updated.phones.map((p) => p.value), ['+49 30 1234567'], 'phones left out stay');
   assert.equal(updated.full_name, 'Zoë Müller-Lüdenscheidt');
   assert.equal(updated.note, LONG, 'the note left out stays');
-  const stored = cardObject(zoe.uid);
+  const stored = (await cardObject(zoe.uid));
   assert.equal(updated.etag, stored.etag);
   assert.notEqual(stored.etag, changedEtag);
   const storedData = unfold(stored.data);
@@ -483,13 +576,13 @@ test('contacts: list address books, create, search by name and e-mail, get, conf
 
   // Delete: a stale etag is refused, the right one deletes; then it is "not found".
   assert.match(await fails('contacts_delete', { addressbook_id: 'contacts', uid: zoe.uid, etag: again.etag }), /^conflict: /);
-  assert.ok(cardObject(zoe.uid));
+  assert.ok((await cardObject(zoe.uid)));
   assert.deepEqual(await ok('contacts_delete', { addressbook_id: 'contacts', uid: zoe.uid, etag: updated.etag }), { deleted: zoe.uid, addressbook_id: 'contacts' });
-  assert.equal(cardObject(zoe.uid), undefined);
+  assert.equal((await cardObject(zoe.uid)), undefined);
   assert.match(await fails('contacts_get', { addressbook_id: 'contacts', uid: zoe.uid }), /^not found: /);
-  assert.deepEqual(stack.nextcloud.state.cards(USER, 'contacts').map((c) => c.uid), [bob.uid]);
+  assert.deepEqual((await storedObjects('addressbooks', 'contacts')).map((c) => c.uid), [bob.uid]);
   await ok('contacts_delete', { addressbook_id: 'contacts', uid: bob.uid });
-  assert.deepEqual(stack.nextcloud.state.cards(USER, 'contacts'), []);
+  assert.deepEqual((await storedObjects('addressbooks', 'contacts')), []);
 
   // An address book id is one name: `.`/`..` never leave the user's address book.
   const { value: dotted, requests } = await requestsDuring(async () => [

@@ -688,6 +688,7 @@ pub fn escape_like(term: &str) -> String {
 /// The basicsearch body: names containing `term` (matched literally) below `scope`, newest
 /// first, `nresults` at most.
 pub fn search_body(scope: &str, term: &str, nresults: usize) -> String {
+    let condition = name_condition(term);
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <d:searchrequest xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns">
@@ -709,13 +710,7 @@ pub fn search_body(scope: &str, term: &str, nresults: usize) -> String {
         <d:depth>infinity</d:depth>
       </d:scope>
     </d:from>
-    <d:where>
-      <d:like>
-        <d:prop>
-          <d:displayname/>
-        </d:prop>
-        <d:literal>%{term}%</d:literal>
-      </d:like>
+    <d:where>{condition}
     </d:where>
     <d:orderby>
       <d:order>
@@ -731,7 +726,34 @@ pub fn search_body(scope: &str, term: &str, nresults: usize) -> String {
   </d:basicsearch>
 </d:searchrequest>"#,
         scope = xml_escape(scope),
-        term = xml_escape(&escape_like(term)),
+    )
+}
+
+/// The `where` of a name search: the name is like `%term%`. Nextcloud compares
+/// `lower(name) LIKE lower(pattern)`, and on SQLite `lower()` folds ASCII letters only, so "CAFÉ"
+/// would not find "Café": the term is also sent lower-cased (Unicode), which any database
+/// matches, and the two are or-ed.
+fn name_condition(term: &str) -> String {
+    let like = |term: &str| {
+        format!(
+            r#"
+      <d:like>
+        <d:prop>
+          <d:displayname/>
+        </d:prop>
+        <d:literal>%{}%</d:literal>
+      </d:like>"#,
+            xml_escape(&escape_like(term))
+        )
+    };
+    let lower = term.to_lowercase();
+    if lower == term {
+        return like(term);
+    }
+    format!(
+        "\n      <d:or>{}{}\n      </d:or>",
+        like(term),
+        like(&lower)
     )
 }
 
@@ -794,6 +816,19 @@ mod tests {
         assert_eq!(like.child(NS_DAV, "literal").unwrap().text, "%<x>%");
         let body = search_body("/files/alice", "e_0 100%\\", 101);
         let root = parse_xml(&body).unwrap();
+        let upper = parse_xml(&search_body("/files/alice", "CAFÉ", 101)).unwrap();
+        let literals: Vec<String> = upper
+            .child(NS_DAV, "basicsearch")
+            .and_then(|b| b.child(NS_DAV, "where"))
+            .and_then(|w| w.child(NS_DAV, "or"))
+            .map(|or| {
+                or.children_named(NS_DAV, "like")
+                    .filter_map(|l| l.child(NS_DAV, "literal"))
+                    .map(|l| l.text.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(literals, ["%CAFÉ%", "%café%"]);
         let literal = root
             .child(NS_DAV, "basicsearch")
             .and_then(|b| b.child(NS_DAV, "where"))
