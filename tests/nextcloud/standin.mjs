@@ -103,7 +103,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
   }
   const ttl = Math.max(0, Math.min(60000, bearerCacheTtlMs));
   const basic = new Map(Object.entries(basicUsers));
-  if (dav && !(Number.isInteger(dav.port) && typeof dav.addUser === 'function')) throw new Error('dav must be what startSabreDav() returns');
+  if (dav && !(Number.isInteger(dav.port) && typeof dav.addUser === 'function' && isLoopbackUrl(dav.base))) throw new Error('dav must be what startSabreDav() returns (on loopback)');
   const adminIds = new Set(admins);
   const users = new Map();
   /** user id → Promise of the internal password the user has in sabre/dav (provisioned once). */
