@@ -594,3 +594,227 @@ test('contacts: list address books, create, search by name and e-mail, get, conf
   for (const m of dotted) assert.match(m, /^invalid input: the address book id must be a single name without `\/`, `\.\.`/);
   assert.deepEqual(requests.filter((r) => r.path.startsWith('/remote.php/')), [], 'no CardDAV request was made');
 });
+
+// ---- data as real clients write it ------------------------------------------------------------
+
+const FIXTURE_LIST = JSON.parse(readFileSync(path.join(FIXTURES, 'fixtures.json'), 'utf8'));
+/** The current ETag of a DAV resource, as a client sees it (PROPFIND). */
+async function davEtag(urlPath) {
+  const r = await dav('PROPFIND', urlPath, {
+    headers: { depth: '0', 'content-type': 'application/xml' },
+    body: '<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>',
+  });
+  assert.equal(r.status, 207, r.text);
+  return /<d:getetag>(?:&quot;|")?([^<&"]*)(?:&quot;|")?<\/d:getetag>/.exec(r.text)[1];
+}
+const md5 = (s) => createHash('md5').update(s).digest('hex');
+
+test('calendar: moving a Thunderbird weekly series keeps its cancelled and moved occurrences, its zone and its DST behaviour', async () => {
+  const uid = '3f6c1d2e-8a47-4b9c-9d1e-5a2b7c8d9e01';
+  const name = `${uid}.ics`;
+  const original = await putFixture('calendar/thunderbird-weekly-berlin.ics', calendarPath('personal', name));
+  assert.equal(await stack.nextcloud.dav.raw('calendars', USER, 'personal', name), original, 'sabre stored what Thunderbird sent');
+  const range = { calendar_id: 'personal', start: '2026-03-01', end: '2026-06-01' };
+  const occurrences = async () => (await ok('calendar_list_events', range)).events.filter((e) => e.uid === uid);
+
+  // 09:00 Europe/Berlin: 08:00Z in winter, 07:00Z from 29 March; 16 March and 20 April cancelled;
+  // 13 April moved to 10:00 (08:00Z) and listed once.
+  const before = await occurrences();
+  assert.deepEqual(before.map((e) => e.start), [
+    '2026-03-02T08:00:00Z', '2026-03-09T08:00:00Z', '2026-03-23T08:00:00Z', '2026-03-30T07:00:00Z',
+    '2026-04-06T07:00:00Z', '2026-04-13T08:00:00Z', '2026-04-27T07:00:00Z', '2026-05-04T07:00:00Z',
+    '2026-05-11T07:00:00Z', '2026-05-18T07:00:00Z', '2026-05-25T07:00:00Z',
+  ]);
+
+  // The person moves the series to 09:30 (the model gives the time with the winter offset).
+  const moved = await ok('calendar_update_event', {
+    calendar_id: 'personal', uid, etag: before[0].etag, start: '2026-03-02T09:30:00+01:00',
+  });
+  assert.equal(moved.start, '2026-03-02T09:30:00');
+  assert.equal(moved.end, '2026-03-02T10:30:00');
+  assert.equal(moved.timezone, 'Europe/Berlin', 'the event stays in its zone');
+
+  const after = await stack.nextcloud.dav.raw('calendars', USER, 'personal', name);
+  assert.equal(moved.etag, md5(after), 'the answer carries the stored ETag');
+  const { added, removed } = lineDiff(original, after);
+  assert.deepEqual(added.map(propName).sort(), ['DTEND', 'DTSTAMP', 'DTSTART', 'EXDATE', 'EXDATE', 'LAST-MODIFIED', 'RECURRENCE-ID', 'RRULE', 'SEQUENCE']);
+  assert.deepEqual(removed.map(propName).sort(), ['DTEND', 'DTSTAMP', 'DTSTART', 'EXDATE', 'EXDATE', 'LAST-MODIFIED', 'RECURRENCE-ID', 'RRULE', 'SEQUENCE']);
+  for (const line of [
+    'RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260525T073000Z\r\n',
+    'EXDATE;TZID=Europe/Berlin:20260316T093000\r\n',
+    'EXDATE;TZID=Europe/Berlin:20260420T093000\r\n',
+    'DTSTART;TZID=Europe/Berlin:20260302T093000\r\n',
+    'DTEND;TZID=Europe/Berlin:20260302T103000\r\n',
+    'RECURRENCE-ID;TZID=Europe/Berlin:20260413T093000\r\n',
+    'SEQUENCE:4\r\n',
+  ]) assert.ok(added.includes(line), `${JSON.stringify(line)} in ${JSON.stringify(added)}`);
+  assert.ok(after.includes('DTSTART;TZID=Europe/Berlin:20260413T100000\r\n'), 'the occurrence moved by hand stays at 10:00');
+
+  // Every occurrence moved by 30 minutes on the Berlin wall clock, before and after the DST
+  // change; the cancelled ones stay cancelled; the moved one is still there once.
+  const now = await occurrences();
+  assert.deepEqual(now.map((e) => e.start), [
+    '2026-03-02T08:30:00Z', '2026-03-09T08:30:00Z', '2026-03-23T08:30:00Z', '2026-03-30T07:30:00Z',
+    '2026-04-06T07:30:00Z', '2026-04-13T08:00:00Z', '2026-04-27T07:30:00Z', '2026-05-04T07:30:00Z',
+    '2026-05-11T07:30:00Z', '2026-05-18T07:30:00Z', '2026-05-25T07:30:00Z',
+  ]);
+  assert.equal(now.filter((e) => e.summary.startsWith('Plattform-Weekly (verschoben')).length, 1);
+});
+
+test('calendar: a details-only edit of events from every client changes only those lines', async () => {
+  const mk = await dav('MKCALENDAR', `/remote.php/dav/calendars/${USER}/import/`, {
+    headers: { 'content-type': 'application/xml' },
+    body: '<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Import</d:displayname></d:prop></d:set></c:mkcalendar>',
+  });
+  assert.equal(mk.status, 201, mk.text);
+  const events = FIXTURE_LIST.filter((f) => f.kind === 'event');
+  assert.ok(events.length >= 6, 'the fixtures of six clients');
+  for (const fixture of events) {
+    const name = `${fixture.uid}.ics`;
+    const urlPath = calendarPath('import', name);
+    const original = await putFixture(fixture.file, urlPath);
+    const etag = await davEtag(urlPath);
+    const summary = `Geändert: ${fixture.client.split(' ')[0]} ✓`;
+    const updated = await ok('calendar_update_event', { calendar_id: 'import', uid: fixture.uid, etag, summary, description: 'Neue Beschreibung; mit, Zeichen' });
+    assert.equal(updated.summary, summary, fixture.file);
+    const after = await stack.nextcloud.dav.raw('calendars', USER, 'import', name);
+    assert.equal(updated.etag, await davEtag(urlPath), `${fixture.file}: the answer's etag is current`);
+    const { added, removed } = lineDiff(original, after);
+    const allowed = new Set(['SUMMARY', 'DESCRIPTION', 'DTSTAMP', 'LAST-MODIFIED', 'SEQUENCE']);
+    for (const line of [...added, ...removed]) assert.ok(allowed.has(propName(line)), `${fixture.file}: ${JSON.stringify(line)} changed`);
+    assert.ok(added.some((l) => l.startsWith('SUMMARY')), fixture.file);
+    // The stored times are untouched, so the event still lists where the client put it.
+    assert.equal(after.match(/\nDTSTART[;:][^\r\n]*/g)?.join(), original.match(/\nDTSTART[;:][^\r\n]*/g)?.join(), fixture.file);
+  }
+});
+
+test('calendar: a tasks-only calendar refuses an event with a message that says so', async () => {
+  const mk = await dav('MKCALENDAR', `/remote.php/dav/calendars/${USER}/aufgaben/`, {
+    headers: { 'content-type': 'application/xml' },
+    body: '<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Aufgaben</d:displayname>'
+      + '<c:supported-calendar-component-set><c:comp name="VTODO"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>',
+  });
+  assert.equal(mk.status, 201, mk.text);
+  const listed = (await ok('calendar_list_calendars', {})).calendars.find((c) => c.id === 'aufgaben');
+  assert.deepEqual(listed.components, ['VTODO']);
+  const message = await fails('calendar_create_event', { calendar_id: 'aufgaben', summary: 'Termin', start: '2031-05-01T10:00:00Z' });
+  assert.match(message, /calendar "aufgaben" holds only tasks \(VTODO\), not events/);
+  assert.doesNotMatch(message, /permission/);
+  assert.deepEqual(await storedObjects('calendars', 'aufgaben'), []);
+});
+
+test('contacts: a DAVx5 vCard 4.0 card keeps its version and everything not edited', async () => {
+  const fixture = FIXTURE_LIST.find((f) => f.file === 'contacts/davx5-4.0.vcf');
+  const name = `${fixture.uid}.vcf`;
+  const original = await putFixture(fixture.file, cardPath(name));
+  const got = await ok('contacts_get', { addressbook_id: 'contacts', uid: fixture.uid });
+  assert.equal(got.birthday, '--04-15', 'a birthday without a year stays without one');
+  assert.equal(got.etag, await davEtag(cardPath(name)));
+  const updated = await ok('contacts_update', {
+    addressbook_id: 'contacts', uid: fixture.uid, etag: got.etag, phones: ['+34 612 345 678', '+34 911 000 111'],
+  });
+  assert.deepEqual(updated.phones.map((p) => p.value), ['+34 612 345 678', '+34 911 000 111']);
+  const after = await stack.nextcloud.dav.raw('addressbooks', USER, 'contacts', name);
+  const { added, removed } = lineDiff(original, after);
+  assert.deepEqual(added.map(propName), ['TEL', 'REV']);
+  assert.deepEqual(removed.map(propName), ['REV']);
+  assert.match(after, /^BEGIN:VCARD\r\nVERSION:4\.0\r\n/);
+  for (const kept of ['BDAY:--0415\r\n', 'ANNIVERSARY:20180609\r\n', 'PHOTO:data:image/jpeg;base64,', 'item1.X-ABLABEL:Blog\r\n']) {
+    assert.ok(after.includes(kept), kept);
+  }
+});
+
+test('contacts: an Apple vCard 3.0 card: grouped labels go with their value, the rest stays byte for byte', async () => {
+  const fixture = FIXTURE_LIST.find((f) => f.file === 'contacts/apple-3.0.vcf');
+  const name = `${fixture.uid}.vcf`;
+  const original = await putFixture(fixture.file, cardPath(name));
+  const got = await ok('contacts_get', { addressbook_id: 'contacts', uid: fixture.uid });
+  assert.equal(got.birthday, '--04-15', 'X-APPLE-OMIT-YEAR=1604 is a birthday without a year');
+  assert.deepEqual(got.emails.map((e) => e.value), ['h.brandt@radwerk-logistik.example', 'leni.brandt@example.net']);
+  const updated = await ok('contacts_update', {
+    addressbook_id: 'contacts', uid: fixture.uid, etag: got.etag, emails: ['leni.brandt@example.net'],
+  });
+  assert.deepEqual(updated.emails.map((e) => e.value), ['leni.brandt@example.net']);
+  const after = await stack.nextcloud.dav.raw('addressbooks', USER, 'contacts', name);
+  const { added, removed } = lineDiff(original, after);
+  assert.deepEqual(added.map(propName), ['REV']);
+  assert.deepEqual(removed.map(propName).sort(), ['EMAIL', 'REV', 'X-ABLABEL']);
+  assert.ok(!after.includes('item1.'), 'the label of the removed address went with it');
+  assert.match(after, /^BEGIN:VCARD\r\nVERSION:3\.0\r\n/);
+});
+
+test('contacts: a note edit of cards from every client changes only NOTE and REV, in the stored version', async () => {
+  const cards = FIXTURE_LIST.filter((f) => f.kind === 'contact' && !['contacts/davx5-4.0.vcf', 'contacts/apple-3.0.vcf'].includes(f.file));
+  assert.ok(cards.length >= 3);
+  for (const fixture of cards) {
+    const name = `${fixture.uid}.vcf`;
+    const original = await putFixture(fixture.file, cardPath(name));
+    const etag = await davEtag(cardPath(name));
+    const updated = await ok('contacts_update', { addressbook_id: 'contacts', uid: fixture.uid, etag, note: 'Zuletzt gesprochen: März 2026; Rückruf erbeten' });
+    assert.equal(updated.note, 'Zuletzt gesprochen: März 2026; Rückruf erbeten', fixture.file);
+    const after = await stack.nextcloud.dav.raw('addressbooks', USER, 'contacts', name);
+    const { added, removed } = lineDiff(original, after);
+    for (const line of [...added, ...removed]) assert.ok(['NOTE', 'REV'].includes(propName(line)), `${fixture.file}: ${JSON.stringify(line)} changed`);
+    assert.equal(/\nVERSION:([^\r\n]*)/.exec(after)[1], fixture.version, `${fixture.file} stays vCard ${fixture.version}`);
+  }
+});
+
+test('files: names as clients write them, a folder of 1,200 files, and a query with LIKE wildcards', async () => {
+  // Names with spaces, #, %, ?, ;, ', emoji; one written in decomposed (NFD) form as macOS does.
+  await ok('files_mkdir', { path: 'Kundenablage' });
+  const names = ['Angebot #12 (final).txt', '100% fertig?.txt', "Müller's Notizen; Entwurf.md", 'Reise 🚆 Planung.txt', 'Café Übersicht.txt'.normalize('NFD')];
+  for (const n of names) {
+    const r = await dav('PUT', filesPath(`Kundenablage/${n}`), { body: `Inhalt von ${n}` });
+    assert.equal(r.status, 201, `${n}: ${r.text}`);
+  }
+  const listed = await ok('files_list', { path: 'Kundenablage' });
+  assert.deepEqual(listed.entries.map((e) => e.name).sort(), names.map((n) => n.normalize('NFC')).sort(), 'Nextcloud keeps names NFC');
+  for (const n of names) {
+    for (const form of [n.normalize('NFC'), n.normalize('NFD')]) {
+      const read = await ok('files_read', { path: `Kundenablage/${form}` });
+      assert.equal(read.content, `Inhalt von ${n}`, form);
+    }
+  }
+  const found = await ok('files_find', { query: '100%', folder: 'Kundenablage' });
+  assert.deepEqual(found.results.map((r) => r.name), ['100% fertig?.txt']);
+
+  // 1,200 files; the one we look for is the oldest, so that LIKE wildcards (an unescaped `_`)
+  // would fill the server's answer with 101 newer look-alikes before it.
+  const folder = 'Rechnungen 2025';
+  await ok('files_mkdir', { path: folder });
+  let r = await dav('PUT', filesPath(`${folder}/invoice_0042.txt`), { body: 'die gesuchte', headers: { 'x-oc-mtime': '1577836800' } });
+  assert.equal(r.status, 201, r.text);
+  const others = Array.from({ length: 1199 }, (_, i) => `invoiceX${String(i).padStart(4, '0')}.txt`);
+  for (let i = 0; i < others.length; i += 16) {
+    const batch = await Promise.all(others.slice(i, i + 16).map((n) => dav('PUT', filesPath(`${folder}/${n}`), { body: n })));
+    for (const b of batch) assert.equal(b.status, 201, b.text);
+  }
+  const big = await ok('files_list', { path: folder });
+  assert.equal(big.count, 1200);
+  assert.equal(big.truncated, true);
+  assert.equal(big.entries.length, 1000);
+  const wildcard = await ok('files_find', { query: 'e_0', folder });
+  assert.deepEqual(wildcard.results.map((e) => e.name), ['invoice_0042.txt']);
+  assert.equal(wildcard.truncated, false);
+  const many = await ok('files_find', { query: 'invoiceX', folder });
+  assert.equal(many.count, 100);
+  assert.equal(many.truncated, true);
+});
+
+test('files: a Latin-1 text file is read as text and can be written back in its encoding', async () => {
+  const latin1 = Buffer.from('Grüße aus Köln – Preis: 5 €\r\nZeile 2\r\n', 'latin1');
+  // `–` and `€` are not Latin-1; write the Windows-1252 bytes a Windows editor would.
+  const bytes = Buffer.concat([Buffer.from('Gr\xfc\xdfe aus K\xf6ln \x96 Preis: 5 \x80\r\nZeile 2\r\n', 'latin1')]);
+  assert.notDeepEqual(bytes, latin1);
+  await ok('files_mkdir', { path: 'Alt' });
+  assert.equal((await dav('PUT', filesPath('Alt/brief.txt'), { body: bytes })).status, 201);
+  const read = await ok('files_read', { path: 'Alt/brief.txt' });
+  assert.equal(read.content, 'Grüße aus Köln – Preis: 5 €\r\nZeile 2\r\n');
+  assert.equal(read.encoding, 'windows-1252');
+  const written = await ok('files_write', { path: 'Alt/brief.txt', content: `${read.content}Zeile 3 – neu\r\n`, etag: read.etag, encoding: read.encoding });
+  assert.ok(written.etag);
+  const stored = (await dav('GET', filesPath('Alt/brief.txt'))).bytes;
+  assert.deepEqual(stored, Buffer.concat([bytes, Buffer.from('Zeile 3 \x96 neu\r\n', 'latin1')]), 'stored in windows-1252');
+  const refused = await fails('files_write', { path: 'Alt/brief.txt', content: 'Emoji 🚆', encoding: 'windows-1252' });
+  assert.match(refused, /cannot hold/);
+});

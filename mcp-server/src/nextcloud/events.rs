@@ -180,10 +180,20 @@ fn exclusive_end(end: EventTime) -> EventTime {
     }
 }
 
-/// Whether `end` is after `start` (compared as instants where both can be placed).
+/// Whether `end` is after `start`: on the wall clock when both are in the same zone (an event
+/// from 02:30 to 03:30 on the night clocks go forward is an hour long to the person, though
+/// both ends are the same instant), else as instants where both can be placed.
 fn ends_after(start: &EventTime, end: &EventTime, calendar: &Component) -> bool {
+    let same_clock = match (start, end) {
+        (EventTime::Zoned(_, a), EventTime::Zoned(_, b)) => a == b,
+        (EventTime::Zoned(..), _) | (_, EventTime::Zoned(..)) => false,
+        _ => true,
+    };
+    if same_clock {
+        return end.naive() > start.naive();
+    }
     match (start.instant(calendar), end.instant(calendar)) {
-        (Some(s), Some(e)) if start.is_date() == end.is_date() => e > s,
+        (Some(s), Some(e)) => e > s,
         _ => end.naive() > start.naive(),
     }
 }

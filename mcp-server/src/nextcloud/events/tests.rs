@@ -349,6 +349,34 @@ fn summaries_of_timed_all_day_and_recurring_events() {
 }
 
 #[test]
+fn an_event_in_the_spring_forward_gap_can_be_edited_and_moved() {
+    // 02:30–03:30 Europe/Berlin on 29 March 2026: 02:30 does not exist, both ends are 01:30Z.
+    let text = SERIES
+        .replace(
+            "DTSTART;TZID=Europe/Berlin:20260302T090000",
+            "DTSTART;TZID=Europe/Berlin:20260329T023000",
+        )
+        .replace(
+            "DTEND;TZID=Europe/Berlin:20260302T100000",
+            "DTEND;TZID=Europe/Berlin:20260329T033000",
+        );
+    let details = EventChange {
+        summary: Some("Nachtschicht".into()),
+        ..EventChange::default()
+    };
+    assert!(update_event_data(&text, UID, &details, now()).is_ok());
+    let end_only = EventChange {
+        end: Some(at("2026-03-29T04:00:00+02:00")),
+        ..EventChange::default()
+    };
+    let updated = update_event_data(&text, UID, &end_only, now()).unwrap();
+    assert!(
+        updated.contains("DTEND;TZID=Europe/Berlin:20260329T040000\r\n"),
+        "{updated}"
+    );
+}
+
+#[test]
 fn durations() {
     assert_eq!(parse_duration("PT1H30M"), Some(Duration::minutes(90)));
     assert_eq!(parse_duration("P1W"), Some(Duration::weeks(1)));
