@@ -609,6 +609,18 @@ async function davEtag(urlPath) {
 }
 const md5 = (s) => createHash('md5').update(s).digest('hex');
 
+/** A new calendar made by the second client (MKCALENDAR), for `components` or any. */
+async function mkcalendar(id, displayname, components = []) {
+  const set = components.length
+    ? `<c:supported-calendar-component-set>${components.map((c) => `<c:comp name="${c}"/>`).join('')}</c:supported-calendar-component-set>`
+    : '';
+  const r = await dav('MKCALENDAR', `/remote.php/dav/calendars/${USER}/${id}/`, {
+    headers: { 'content-type': 'application/xml' },
+    body: `<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>${displayname}</d:displayname>${set}</d:prop></d:set></c:mkcalendar>`,
+  });
+  assert.equal(r.status, 201, r.text);
+}
+
 test('calendar: moving a Thunderbird weekly series keeps its cancelled and moved occurrences, its zone and its DST behaviour', async () => {
   const uid = '3f6c1d2e-8a47-4b9c-9d1e-5a2b7c8d9e01';
   const name = `${uid}.ics`;
@@ -662,11 +674,7 @@ test('calendar: moving a Thunderbird weekly series keeps its cancelled and moved
 });
 
 test('calendar: a details-only edit of events from every client changes only those lines', async () => {
-  const mk = await dav('MKCALENDAR', `/remote.php/dav/calendars/${USER}/import/`, {
-    headers: { 'content-type': 'application/xml' },
-    body: '<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Import</d:displayname></d:prop></d:set></c:mkcalendar>',
-  });
-  assert.equal(mk.status, 201, mk.text);
+  await mkcalendar('import', 'Import');
   const events = FIXTURE_LIST.filter((f) => f.kind === 'event');
   assert.ok(events.length >= 6, 'the fixtures of six clients');
   for (const fixture of events) {
@@ -689,12 +697,7 @@ test('calendar: a details-only edit of events from every client changes only tho
 });
 
 test('calendar: a tasks-only calendar refuses an event with a message that says so', async () => {
-  const mk = await dav('MKCALENDAR', `/remote.php/dav/calendars/${USER}/aufgaben/`, {
-    headers: { 'content-type': 'application/xml' },
-    body: '<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Aufgaben</d:displayname>'
-      + '<c:supported-calendar-component-set><c:comp name="VTODO"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>',
-  });
-  assert.equal(mk.status, 201, mk.text);
+  await mkcalendar('aufgaben', 'Aufgaben', ['VTODO']);
   const listed = (await ok('calendar_list_calendars', {})).calendars.find((c) => c.id === 'aufgaben');
   assert.deepEqual(listed.components, ['VTODO']);
   const message = await fails('calendar_create_event', { calendar_id: 'aufgaben', summary: 'Termin', start: '2031-05-01T10:00:00Z' });

@@ -115,23 +115,10 @@ fn typed(property: &Property) -> Typed {
 
 /// Splits a comma list value (NICKNAME, CATEGORIES) at unescaped commas.
 fn split_list(value: &str) -> Vec<String> {
-    let mut items = Vec::new();
-    let mut current = String::new();
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                current.push('\\');
-                if let Some(next) = chars.next() {
-                    current.push(next);
-                }
-            }
-            ',' => items.push(vobject::unescape_text(&std::mem::take(&mut current))),
-            c => current.push(c),
-        }
-    }
-    items.push(vobject::unescape_text(&current));
-    items.into_iter().filter(|i| !i.trim().is_empty()).collect()
+    vobject::split_unescaped(value, ',')
+        .into_iter()
+        .filter(|i| !i.trim().is_empty())
+        .collect()
 }
 
 /// Reads a VCARD component.
@@ -408,11 +395,7 @@ pub fn update_card_data(
         .find(|c| c.name == "VCARD")
         .ok_or_else(|| NcError::BadResponse("the stored contact holds no VCARD".into()))?;
     apply_contact_fields(card, fields, now);
-    let mut out = String::new();
-    for root in &roots {
-        root.write(&mut out);
-    }
-    Ok(out)
+    Ok(vobject::write_all(&roots))
 }
 
 /// addressbook-query: cards whose FN or EMAIL contains `query` (all cards if `None`).
@@ -842,20 +825,7 @@ mod tests {
         assert!(!updated.contains("X-ABLABEL"), "{updated}");
     }
 
-    /// The physical lines of `after` not in `before` (as a multiset).
-    fn added_lines(before: &str, after: &str) -> Vec<String> {
-        let mut pool: Vec<&str> = before.split_inclusive('\n').collect();
-        let mut added = Vec::new();
-        for line in after.split_inclusive('\n') {
-            match pool.iter().position(|l| *l == line) {
-                Some(i) => {
-                    pool.remove(i);
-                }
-                None => added.push(line.to_owned()),
-            }
-        }
-        added
-    }
+    use crate::nextcloud::vobject::added_lines;
 
     const DAVX5: &str = include_str!("../../../tests/fixtures/dav/contacts/davx5-4.0.vcf");
     const APPLE: &str = include_str!("../../../tests/fixtures/dav/contacts/apple-3.0.vcf");

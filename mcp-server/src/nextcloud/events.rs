@@ -11,7 +11,7 @@ use super::ical::{
     format_duration, ical_utc, in_form_of, parse_duration, parse_event_time, shift_series,
     EventTime, Moment,
 };
-use super::vobject::{parse_components, Component, Property};
+use super::vobject::{parse_components, write_all, Component, Property};
 use super::NcError;
 
 pub const PRODID: &str = "-//Nextcloud MCP Server//EN";
@@ -331,11 +331,7 @@ pub fn update_event_data(
         .and_then(|p| p.value.trim().parse::<u32>().ok())
         .unwrap_or(0);
     master.set(Property::new("SEQUENCE", (sequence + 1).to_string()));
-    let mut out = String::new();
-    for root in &roots {
-        root.write(&mut out);
-    }
-    Ok(out)
+    Ok(write_all(&roots))
 }
 
 /// The DURATION between two times of the same kind (whole days for all-day events).

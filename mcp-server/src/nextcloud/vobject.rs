@@ -616,25 +616,56 @@ pub fn unescape_text(value: &str) -> String {
     out
 }
 
-/// Splits a structured value (N, ADR, ORG) at unescaped `;` and unescapes each part.
-pub fn split_structured(value: &str) -> Vec<String> {
+/// Splits a value at unescaped `separator`s and unescapes each part.
+pub fn split_unescaped(value: &str, separator: char) -> Vec<String> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                current.push('\\');
-                if let Some(next) = chars.next() {
-                    current.push(next);
-                }
+        if c == '\\' {
+            current.push('\\');
+            if let Some(next) = chars.next() {
+                current.push(next);
             }
-            ';' => parts.push(unescape_text(&std::mem::take(&mut current))),
-            c => current.push(c),
+        } else if c == separator {
+            parts.push(unescape_text(&std::mem::take(&mut current)));
+        } else {
+            current.push(c);
         }
     }
     parts.push(unescape_text(&current));
     parts
+}
+
+/// Splits a structured value (N, ADR, ORG) at unescaped `;` and unescapes each part.
+pub fn split_structured(value: &str) -> Vec<String> {
+    split_unescaped(value, ';')
+}
+
+/// Serializes several top-level components (an object's VCALENDAR or VCARD, and anything
+/// beside it) one after the other.
+pub fn write_all(roots: &[Component]) -> String {
+    let mut out = String::new();
+    for root in roots {
+        root.write(&mut out);
+    }
+    out
+}
+
+/// Test helper: the physical lines of `after` that `before` does not have (as multisets).
+#[cfg(test)]
+pub fn added_lines(before: &str, after: &str) -> Vec<String> {
+    let mut pool: Vec<&str> = before.split_inclusive('\n').collect();
+    let mut added = Vec::new();
+    for line in after.split_inclusive('\n') {
+        match pool.iter().position(|l| *l == line) {
+            Some(i) => {
+                pool.remove(i);
+            }
+            None => added.push(line.to_owned()),
+        }
+    }
+    added
 }
 
 /// Joins parts into a structured value, escaping each.

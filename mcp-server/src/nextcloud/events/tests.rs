@@ -1,4 +1,5 @@
 use super::*;
+use crate::nextcloud::vobject::added_lines;
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 
 fn now() -> DateTime<Utc> {
@@ -13,23 +14,9 @@ fn day(y: i32, m: u32, d: u32) -> Moment {
     Moment::Day(NaiveDate::from_ymd_opt(y, m, d).unwrap())
 }
 
-/// The physical lines of `after` that `before` does not have, and those of `before` that
-/// `after` does not have, counted as multisets (in order of appearance).
+/// The physical lines `after` added to `before`, and those it removed.
 fn line_diff(before: &str, after: &str) -> (Vec<String>, Vec<String>) {
-    fn minus(a: &str, b: &str) -> Vec<String> {
-        let mut pool: Vec<&str> = b.split_inclusive('\n').collect();
-        let mut out = Vec::new();
-        for line in a.split_inclusive('\n') {
-            match pool.iter().position(|l| *l == line) {
-                Some(i) => {
-                    pool.remove(i);
-                }
-                None => out.push(line.to_owned()),
-            }
-        }
-        out
-    }
-    (minus(after, before), minus(before, after))
+    (added_lines(before, after), added_lines(after, before))
 }
 
 /// A weekly series as Thunderbird writes it: Europe/Berlin, EXDATEs before and after the
