@@ -9,12 +9,11 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use url::Url;
 
-use super::dav::{
-    encode_segment, last_segment, unexpected, validate_name, xml_escape, DavObject, DavResponse,
-    ObjectKind, NS_APPLE_ICAL, NS_CALDAV, NS_DAV,
-};
+use super::dav::{unexpected, DavObject, ObjectKind};
 use super::events::events_of;
 use super::ical::ical_utc;
+use super::paths::{encode_segment, last_segment, validate_name};
+use super::xml::{xml_escape, DavResponse, NS_APPLE_ICAL, NS_CALDAV, NS_DAV};
 use super::{NcAuth, NcError, Nextcloud};
 
 const API: &str = "caldav";
@@ -327,7 +326,7 @@ impl Nextcloud {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nextcloud::dav::{parse_multistatus, parse_xml};
+    use crate::nextcloud::xml::{parse_multistatus, parse_xml};
     use chrono::TimeZone;
 
     #[test]

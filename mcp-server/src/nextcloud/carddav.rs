@@ -8,13 +8,12 @@ use reqwest::StatusCode;
 use serde::Serialize;
 use url::Url;
 
-use super::dav::{
-    encode_segment, last_segment, unexpected, validate_name, xml_escape, DavObject, DavResponse,
-    ObjectKind, NS_CARDDAV, NS_DAV,
-};
+use super::dav::{unexpected, DavObject, ObjectKind};
+use super::paths::{encode_segment, last_segment, validate_name};
 use super::vobject::{
     self, join_structured, parse_components, split_structured, Component, Property,
 };
+use super::xml::{xml_escape, DavResponse, NS_CARDDAV, NS_DAV};
 use super::{NcAuth, NcError, Nextcloud};
 
 const API: &str = "carddav";
@@ -732,7 +731,7 @@ impl Nextcloud {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nextcloud::dav::{parse_multistatus, parse_xml};
+    use crate::nextcloud::xml::{parse_multistatus, parse_xml};
     use chrono::TimeZone;
 
     #[test]

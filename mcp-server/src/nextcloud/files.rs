@@ -8,10 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use url::Url;
 
-use super::dav::{
-    self, encode_path, encode_segment, normalize_path, read_body_limited, strip_marker, unexpected,
-    xml_escape, DavResponse, NS_DAV, NS_OWNCLOUD,
-};
+use super::dav::{self, read_body_limited, unexpected};
+use super::paths::{encode_path, encode_segment, normalize_path, strip_marker};
+use super::xml::{xml_escape, DavResponse, NS_DAV, NS_OWNCLOUD};
 use super::{quote_etag, NcAuth, NcError, Nextcloud};
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
@@ -760,7 +759,7 @@ fn name_condition(term: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nextcloud::dav::{parse_multistatus, parse_xml};
+    use crate::nextcloud::xml::{parse_multistatus, parse_xml};
 
     #[test]
     fn entries_from_a_listing() {

@@ -9,9 +9,11 @@ pub mod events;
 pub mod files;
 pub mod ical;
 pub mod notes;
+pub mod paths;
 pub mod timezone;
 pub mod users;
 pub mod vobject;
+pub mod xml;
 
 use std::time::Instant;
 

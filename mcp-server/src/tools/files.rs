@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::dav::normalize_path;
 use crate::nextcloud::files::{
     encode_text, output_encoding, FileEntry, ReadOutcome, WriteCondition,
 };
+use crate::nextcloud::paths::normalize_path;
 use crate::nextcloud::NcError;
 
 /// Largest file files_read returns.
