@@ -4,12 +4,14 @@
 
 pub mod caldav;
 pub mod carddav;
+pub mod cards;
 pub mod dav;
 pub mod events;
 pub mod files;
 pub mod ical;
 pub mod notes;
 pub mod paths;
+pub mod text;
 pub mod timezone;
 pub mod users;
 pub mod vobject;

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::carddav::{
-    build_card, cards_of, contact_of, update_card_data, CardObject, Contact, ContactFields,
+use crate::nextcloud::carddav::CardObject;
+use crate::nextcloud::cards::{
+    build_card, cards_of, contact_of, update_card_data, Contact, ContactFields,
 };
 use crate::nextcloud::vobject::random_uid;
 use crate::nextcloud::NcError;

@@ -9,10 +9,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::files::{
-    encode_text, output_encoding, FileEntry, ReadOutcome, WriteCondition,
-};
+use crate::nextcloud::files::{FileEntry, ReadOutcome, WriteCondition};
 use crate::nextcloud::paths::normalize_path;
+use crate::nextcloud::text::{encode_text, output_encoding};
 use crate::nextcloud::NcError;
 
 /// Largest file files_read returns.
