@@ -206,6 +206,7 @@ impl Application {
 
         let guard_data = web::Data::new(Arc::new(Guard {
             mode: guard_mode,
+            tool_scopes: crate::tools::scopes_for,
             resource_metadata: config.resource_metadata_url(),
             max_body_bytes: config.max_body_bytes,
             metrics: metrics.clone(),

@@ -11,7 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpResponse};
 use futures_util::StreamExt;
-use mcp_shared::ScopeSet;
+use mcp_shared::{Scope, ScopeSet};
 use serde_json::Value;
 
 use super::{
@@ -19,15 +19,19 @@ use super::{
     Verifier,
 };
 use crate::metrics::Metrics;
-use crate::tools;
 
 pub enum GuardMode {
     OAuth(Verifier),
     SingleUser(Principal),
 }
 
+/// The scopes a tool needs, `None` for a tool that does not exist (the tool table answers it;
+/// the guard does not need to know more about tools).
+pub type ToolScopes = fn(&str) -> Option<&'static [Scope]>;
+
 pub struct Guard {
     pub mode: GuardMode,
+    pub tool_scopes: ToolScopes,
     pub resource_metadata: String,
     pub max_body_bytes: usize,
     pub metrics: Metrics,
@@ -107,7 +111,7 @@ impl Guard {
 
 /// Scopes a JSON-RPC message (or batch) needs beyond authentication: the union of the
 /// required scopes of every `tools/call` in it.
-pub fn scopes_needed(body: &[u8]) -> ScopeSet {
+pub fn scopes_needed(body: &[u8], tool_scopes: ToolScopes) -> ScopeSet {
     let mut needed = ScopeSet::new();
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return needed;
@@ -124,10 +128,8 @@ pub fn scopes_needed(body: &[u8]) -> ScopeSet {
             .get("params")
             .and_then(|p| p.get("name"))
             .and_then(Value::as_str);
-        if let Some(spec) = name.and_then(tools::spec) {
-            for s in spec.scopes {
-                needed.insert(*s);
-            }
+        for scope in name.and_then(tool_scopes).unwrap_or_default() {
+            needed.insert(*scope);
         }
     }
     needed
@@ -173,7 +175,7 @@ pub async fn guard(
             Ok(b) => b,
             Err(response) => return Ok(req.into_response(response)),
         };
-        let needed = scopes_needed(&body);
+        let needed = scopes_needed(&body, guard.tool_scopes);
         if !needed.is_empty() && !principal.scopes.expanded().satisfies(&needed) {
             guard.metrics.scope_denials.inc();
             let response = json_error(
@@ -195,20 +197,20 @@ pub async fn guard(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mcp_shared::Scope;
+    use crate::tools::scopes_for;
 
     #[test]
     fn tool_calls_name_their_scopes_and_other_methods_need_none() {
         let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_create","arguments":{}}}"#;
-        assert!(scopes_needed(call).contains(Scope::NotesWrite));
+        assert!(scopes_needed(call, scopes_for).contains(Scope::NotesWrite));
         let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-        assert!(scopes_needed(list).is_empty());
+        assert!(scopes_needed(list, scopes_for).is_empty());
         let unknown = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}"#;
-        assert!(scopes_needed(unknown).is_empty());
-        assert!(scopes_needed(b"not json").is_empty());
+        assert!(scopes_needed(unknown, scopes_for).is_empty());
+        assert!(scopes_needed(b"not json", scopes_for).is_empty());
         let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_get"}},
                         {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"files_list"}}]"#;
-        let needed = scopes_needed(batch);
+        let needed = scopes_needed(batch, scopes_for);
         assert!(needed.contains(Scope::NotesRead) && needed.contains(Scope::FilesRead));
     }
 }

@@ -124,6 +124,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<ListCalendarsArgs>,
+        handler: |args, ctx| Box::pin(calendar_list_calendars(args, ctx)),
     },
     ToolSpec {
         name: "calendar_list_events",
@@ -139,6 +140,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<ListEventsArgs>,
+        handler: |args, ctx| Box::pin(calendar_list_events(args, ctx)),
     },
     ToolSpec {
         name: "calendar_create_event",
@@ -150,6 +152,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: false,
         schema: schema_for_type::<CreateEventArgs>,
+        handler: |args, ctx| Box::pin(calendar_create_event(args, ctx)),
     },
     ToolSpec {
         name: "calendar_update_event",
@@ -163,6 +166,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<UpdateEventArgs>,
+        handler: |args, ctx| Box::pin(calendar_update_event(args, ctx)),
     },
     ToolSpec {
         name: "calendar_delete_event",
@@ -173,6 +177,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<DeleteEventArgs>,
+        handler: |args, ctx| Box::pin(calendar_delete_event(args, ctx)),
     },
 ];
 
@@ -313,217 +318,195 @@ fn event_json(data: &str, uid: &str, calendar: &str, etag: Option<&str>) -> Valu
     value
 }
 
-pub async fn call(
-    name: &str,
-    args: Option<JsonObject>,
-    ctx: &ToolContext<'_>,
-) -> Option<ToolResult> {
+async fn calendar_list_calendars(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     let nc = ctx.nextcloud;
     let auth = &ctx.auth;
-    let result = match name {
-        "calendar_list_calendars" => {
-            async {
-                let _: ListCalendarsArgs = parse_args(args)?;
-                let user = ctx.user_id().await?;
-                let calendars = nc.calendars_list(auth, &user).await?;
-                Ok(json!({"count": calendars.len(), "calendars": calendars}))
-            }
-            .await
-        }
-        "calendar_list_events" => {
-            async {
-                let a: ListEventsArgs = parse_args(args)?;
-                let start = parse_range_bound(&a.start, "start")?;
-                let end = parse_range_bound(&a.end, "end")?;
-                if end <= start {
-                    return Err(invalid("end must be after start"));
-                }
-                if end - start > Duration::days(MAX_RANGE_DAYS) {
-                    return Err(invalid(format!(
-                        "the range may be at most {MAX_RANGE_DAYS} days; ask for several smaller \
-                         ranges"
-                    )));
-                }
-                let user = ctx.user_id().await?;
-                let calendar_ids: Vec<String> = match a.calendar_id.as_deref().map(str::trim) {
-                    Some(id) if !id.is_empty() => vec![id.to_owned()],
-                    _ => nc
-                        .calendars_list(auth, &user)
-                        .await?
-                        .into_iter()
-                        .filter(|c| {
-                            c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT")
-                        })
-                        .map(|c| c.id)
-                        .collect(),
-                };
-                let mut events = Vec::new();
-                for calendar in &calendar_ids {
-                    for object in nc
-                        .calendar_events(auth, &user, calendar, start, end)
-                        .await?
-                    {
-                        let Ok(components) = events_of(&object.data) else {
-                            tracing::debug!(
-                                calendar,
-                                object = object.name,
-                                "skipping an unparsable event"
-                            );
-                            continue;
-                        };
-                        for event in &components {
-                            let (Some(summary), Some((event_start, _))) =
-                                (summarize_event(event), event_span(event))
-                            else {
-                                continue;
-                            };
-                            let mut value = serde_json::to_value(&summary).unwrap_or(Value::Null);
-                            if let Some(description) = &summary.description {
-                                value["description"] =
-                                    json!(truncate_chars(description, LIST_DESCRIPTION_CHARS));
-                            }
-                            value["calendar_id"] = json!(calendar);
-                            value["etag"] = json!(object.etag);
-                            value["href"] = json!(object.name);
-                            events.push((event_start.naive(), value));
-                        }
-                    }
-                }
-                events.sort_by_key(|x| x.0);
-                let total = events.len();
-                let listed: Vec<Value> = events
-                    .into_iter()
-                    .take(MAX_EVENTS)
-                    .map(|(_, v)| v)
-                    .collect();
-                Ok(json!({
-                    "start": start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "end": end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    "count": total,
-                    "truncated": total > MAX_EVENTS,
-                    "events": listed,
-                }))
-            }
-            .await
-        }
-        "calendar_create_event" => {
-            async {
-                let a: CreateEventArgs = parse_args(args)?;
-                let calendar = non_blank(&a.calendar_id, "calendar_id")?;
-                let summary = non_blank(&a.summary, "summary")?;
-                let span = span_from_args(&a.start, a.end.as_deref(), a.all_day)?;
-                let fields = NewEvent {
-                    summary,
-                    span: Some(span),
-                    location: a.location.filter(|l| !l.trim().is_empty()),
-                    description: a.description.filter(|d| !d.trim().is_empty()),
-                };
-                let uid = random_uid()?;
-                let data = build_event(&uid, &fields, Utc::now()).to_text();
-                let user = ctx.user_id().await?;
-                let file = format!("{uid}.ics");
-                let etag = nc
-                    .calendar_put_object(auth, &user, &calendar, &file, data.clone(), None)
-                    .await?;
-                let mut value = event_json(&data, &uid, &calendar, etag.as_deref());
-                value["href"] = json!(file);
-                Ok(value)
-            }
-            .await
-        }
-        "calendar_update_event" => {
-            async {
-                let a: UpdateEventArgs = parse_args(args)?;
-                let calendar = non_blank(&a.calendar_id, "calendar_id")?;
-                let uid = non_blank(&a.uid, "uid")?;
-                let etag = non_blank(&a.etag, "etag")?;
-                if a.summary.is_none()
-                    && a.start.is_none()
-                    && a.end.is_none()
-                    && a.all_day.is_none()
-                    && a.location.is_none()
-                    && a.description.is_none()
-                {
-                    return Err(invalid(
-                        "nothing to change: give summary, start, end, all_day, location or \
-                         description",
-                    ));
-                }
-                if a.summary.as_deref().is_some_and(|s| s.trim().is_empty()) {
-                    return Err(invalid("summary must not be empty"));
-                }
-                let change = EventChange {
-                    summary: a.summary.map(|s| s.trim().to_owned()),
-                    start: a
-                        .start
-                        .as_deref()
-                        .map(|v| parse_moment(v, "start"))
-                        .transpose()?,
-                    end: a
-                        .end
-                        .as_deref()
-                        .map(|v| parse_moment(v, "end"))
-                        .transpose()?,
-                    all_day: a.all_day,
-                    location: a.location,
-                    description: a.description,
-                };
-                let user = ctx.user_id().await?;
-                let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
-                let data = update_event_data(&object.data, &uid, &change, Utc::now())?;
-                let new_etag = nc
-                    .calendar_put_object(
-                        auth,
-                        &user,
-                        &calendar,
-                        &object.name,
-                        data.clone(),
-                        Some(&etag),
-                    )
-                    .await?;
-                let mut value = event_json(&data, &uid, &calendar, new_etag.as_deref());
-                value["href"] = json!(object.name);
-                Ok(value)
-            }
-            .await
-        }
-        "calendar_delete_event" => {
-            async {
-                let a: DeleteEventArgs = parse_args(args)?;
-                let calendar = non_blank(&a.calendar_id, "calendar_id")?;
-                let uid = non_blank(&a.uid, "uid")?;
-                let etag = a.etag.filter(|e| !e.trim().is_empty());
-                let user = ctx.user_id().await?;
-                let direct = format!("{uid}.ics");
-                let deleted_direct = !uid.contains('/')
-                    && nc
-                        .calendar_delete_object(auth, &user, &calendar, &direct, etag.as_deref())
-                        .await?;
-                if !deleted_direct {
-                    let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
-                    let gone = !nc
-                        .calendar_delete_object(
-                            auth,
-                            &user,
-                            &calendar,
-                            &object.name,
-                            etag.as_deref(),
-                        )
-                        .await?;
-                    if gone {
-                        return Err(NcError::NotFound(format!(
-                            "event {uid} was deleted in the meantime"
-                        ))
-                        .into());
-                    }
-                }
-                Ok(json!({"deleted": uid, "calendar_id": calendar}))
-            }
-            .await
-        }
-        _ => return None,
+    let _: ListCalendarsArgs = parse_args(args)?;
+    let user = ctx.user_id().await?;
+    let calendars = nc.calendars_list(auth, &user).await?;
+    Ok(json!({"count": calendars.len(), "calendars": calendars}))
+}
+
+async fn calendar_list_events(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: ListEventsArgs = parse_args(args)?;
+    let start = parse_range_bound(&a.start, "start")?;
+    let end = parse_range_bound(&a.end, "end")?;
+    if end <= start {
+        return Err(invalid("end must be after start"));
+    }
+    if end - start > Duration::days(MAX_RANGE_DAYS) {
+        return Err(invalid(format!(
+            "the range may be at most {MAX_RANGE_DAYS} days; ask for several smaller \
+             ranges"
+        )));
+    }
+    let user = ctx.user_id().await?;
+    let calendar_ids: Vec<String> = match a.calendar_id.as_deref().map(str::trim) {
+        Some(id) if !id.is_empty() => vec![id.to_owned()],
+        _ => nc
+            .calendars_list(auth, &user)
+            .await?
+            .into_iter()
+            .filter(|c| c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT"))
+            .map(|c| c.id)
+            .collect(),
     };
-    Some(result)
+    let mut events = Vec::new();
+    for calendar in &calendar_ids {
+        for object in nc
+            .calendar_events(auth, &user, calendar, start, end)
+            .await?
+        {
+            let Ok(components) = events_of(&object.data) else {
+                tracing::debug!(
+                    calendar,
+                    object = object.name,
+                    "skipping an unparsable event"
+                );
+                continue;
+            };
+            for event in &components {
+                let (Some(summary), Some((event_start, _))) =
+                    (summarize_event(event), event_span(event))
+                else {
+                    continue;
+                };
+                let mut value = serde_json::to_value(&summary).unwrap_or(Value::Null);
+                if let Some(description) = &summary.description {
+                    value["description"] =
+                        json!(truncate_chars(description, LIST_DESCRIPTION_CHARS));
+                }
+                value["calendar_id"] = json!(calendar);
+                value["etag"] = json!(object.etag);
+                value["href"] = json!(object.name);
+                events.push((event_start.naive(), value));
+            }
+        }
+    }
+    events.sort_by_key(|x| x.0);
+    let total = events.len();
+    let listed: Vec<Value> = events
+        .into_iter()
+        .take(MAX_EVENTS)
+        .map(|(_, v)| v)
+        .collect();
+    Ok(json!({
+        "start": start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "end": end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "count": total,
+        "truncated": total > MAX_EVENTS,
+        "events": listed,
+    }))
+}
+
+async fn calendar_create_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: CreateEventArgs = parse_args(args)?;
+    let calendar = non_blank(&a.calendar_id, "calendar_id")?;
+    let summary = non_blank(&a.summary, "summary")?;
+    let span = span_from_args(&a.start, a.end.as_deref(), a.all_day)?;
+    let fields = NewEvent {
+        summary,
+        span: Some(span),
+        location: a.location.filter(|l| !l.trim().is_empty()),
+        description: a.description.filter(|d| !d.trim().is_empty()),
+    };
+    let uid = random_uid()?;
+    let data = build_event(&uid, &fields, Utc::now()).to_text();
+    let user = ctx.user_id().await?;
+    let file = format!("{uid}.ics");
+    let etag = nc
+        .calendar_put_object(auth, &user, &calendar, &file, data.clone(), None)
+        .await?;
+    let mut value = event_json(&data, &uid, &calendar, etag.as_deref());
+    value["href"] = json!(file);
+    Ok(value)
+}
+
+async fn calendar_update_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: UpdateEventArgs = parse_args(args)?;
+    let calendar = non_blank(&a.calendar_id, "calendar_id")?;
+    let uid = non_blank(&a.uid, "uid")?;
+    let etag = non_blank(&a.etag, "etag")?;
+    if a.summary.is_none()
+        && a.start.is_none()
+        && a.end.is_none()
+        && a.all_day.is_none()
+        && a.location.is_none()
+        && a.description.is_none()
+    {
+        return Err(invalid(
+            "nothing to change: give summary, start, end, all_day, location or \
+             description",
+        ));
+    }
+    if a.summary.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(invalid("summary must not be empty"));
+    }
+    let change = EventChange {
+        summary: a.summary.map(|s| s.trim().to_owned()),
+        start: a
+            .start
+            .as_deref()
+            .map(|v| parse_moment(v, "start"))
+            .transpose()?,
+        end: a
+            .end
+            .as_deref()
+            .map(|v| parse_moment(v, "end"))
+            .transpose()?,
+        all_day: a.all_day,
+        location: a.location,
+        description: a.description,
+    };
+    let user = ctx.user_id().await?;
+    let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
+    let data = update_event_data(&object.data, &uid, &change, Utc::now())?;
+    let new_etag = nc
+        .calendar_put_object(
+            auth,
+            &user,
+            &calendar,
+            &object.name,
+            data.clone(),
+            Some(&etag),
+        )
+        .await?;
+    let mut value = event_json(&data, &uid, &calendar, new_etag.as_deref());
+    value["href"] = json!(object.name);
+    Ok(value)
+}
+
+async fn calendar_delete_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: DeleteEventArgs = parse_args(args)?;
+    let calendar = non_blank(&a.calendar_id, "calendar_id")?;
+    let uid = non_blank(&a.uid, "uid")?;
+    let etag = a.etag.filter(|e| !e.trim().is_empty());
+    let user = ctx.user_id().await?;
+    let direct = format!("{uid}.ics");
+    let deleted_direct = !uid.contains('/')
+        && nc
+            .calendar_delete_object(auth, &user, &calendar, &direct, etag.as_deref())
+            .await?;
+    if !deleted_direct {
+        let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
+        let gone = !nc
+            .calendar_delete_object(auth, &user, &calendar, &object.name, etag.as_deref())
+            .await?;
+        if gone {
+            return Err(
+                NcError::NotFound(format!("event {uid} was deleted in the meantime")).into(),
+            );
+        }
+    }
+    Ok(json!({"deleted": uid, "calendar_id": calendar}))
 }
 
 #[cfg(test)]

@@ -135,6 +135,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<ListAddressBooksArgs>,
+        handler: |args, ctx| Box::pin(contacts_list_addressbooks(args, ctx)),
     },
     ToolSpec {
         name: "contacts_search",
@@ -148,6 +149,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<SearchArgs>,
+        handler: |args, ctx| Box::pin(contacts_search(args, ctx)),
     },
     ToolSpec {
         name: "contacts_get",
@@ -160,6 +162,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<GetArgs>,
+        handler: |args, ctx| Box::pin(contacts_get(args, ctx)),
     },
     ToolSpec {
         name: "contacts_create",
@@ -171,6 +174,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: false,
         schema: schema_for_type::<CreateArgs>,
+        handler: |args, ctx| Box::pin(contacts_create(args, ctx)),
     },
     ToolSpec {
         name: "contacts_update",
@@ -184,6 +188,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<UpdateArgs>,
+        handler: |args, ctx| Box::pin(contacts_update(args, ctx)),
     },
     ToolSpec {
         name: "contacts_delete",
@@ -194,6 +199,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<DeleteArgs>,
+        handler: |args, ctx| Box::pin(contacts_delete(args, ctx)),
     },
 ];
 
@@ -275,233 +281,215 @@ fn contact_in(data: &str) -> Result<Contact, ToolError> {
     Ok(contact_of(card))
 }
 
-pub async fn call(
-    name: &str,
-    args: Option<JsonObject>,
-    ctx: &ToolContext<'_>,
-) -> Option<ToolResult> {
+async fn contacts_list_addressbooks(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     let nc = ctx.nextcloud;
     let auth = &ctx.auth;
-    let result = match name {
-        "contacts_list_addressbooks" => {
-            async {
-                let _: ListAddressBooksArgs = parse_args(args)?;
-                let user = ctx.user_id().await?;
-                let books = nc.addressbooks_list(auth, &user).await?;
-                Ok(json!({"count": books.len(), "addressbooks": books}))
-            }
-            .await
-        }
-        "contacts_search" => {
-            async {
-                let a: SearchArgs = parse_args(args)?;
-                let query = a
-                    .query
-                    .map(|q| q.trim().to_owned())
-                    .filter(|q| !q.is_empty());
-                if query
-                    .as_deref()
-                    .is_some_and(|q| q.chars().any(char::is_control))
-                {
-                    return Err(invalid("query must not contain control characters"));
-                }
-                let user = ctx.user_id().await?;
-                let books: Vec<String> = match a.addressbook_id.as_deref().map(str::trim) {
-                    Some(id) if !id.is_empty() => vec![id.to_owned()],
-                    _ => nc
-                        .addressbooks_list(auth, &user)
-                        .await?
-                        .into_iter()
-                        .map(|b| b.id)
-                        .collect(),
-                };
-                let mut found: Vec<(String, Value)> = Vec::new();
-                let mut more = false;
-                for book in &books {
-                    let objects = nc
-                        .contacts_query(auth, &user, book, query.as_deref(), MAX_CONTACTS + 1)
-                        .await?;
-                    more |= objects.len() > MAX_CONTACTS;
-                    for object in &objects {
-                        let Ok(cards) = cards_of(&object.data) else {
-                            tracing::debug!(
-                                book,
-                                object = object.name,
-                                "skipping an unparsable contact"
-                            );
-                            continue;
-                        };
-                        for card in &cards {
-                            let contact = contact_of(card);
-                            found.push((
-                                contact.full_name.to_lowercase(),
-                                summary_json(&contact, book, object),
-                            ));
-                        }
-                    }
-                }
-                found.sort_by(|x, y| x.0.cmp(&y.0));
-                let total = found.len();
-                let contacts: Vec<Value> = found
-                    .into_iter()
-                    .take(MAX_CONTACTS)
-                    .map(|(_, v)| v)
-                    .collect();
-                Ok(json!({
-                    "query": query,
-                    "count": contacts.len(),
-                    "truncated": more || total > MAX_CONTACTS,
-                    "contacts": contacts,
-                }))
-            }
-            .await
-        }
-        "contacts_get" => {
-            async {
-                let a: GetArgs = parse_args(args)?;
-                let book = required(&a.addressbook_id, "addressbook_id")?;
-                let uid = required(&a.uid, "uid")?;
-                let user = ctx.user_id().await?;
-                let object = nc.contacts_find(auth, &user, &book, &uid).await?;
-                let contact = contact_in(&object.data)?;
-                Ok(full_json(
-                    &contact,
-                    &book,
-                    &object.name,
-                    object.etag.as_deref(),
-                ))
-            }
-            .await
-        }
-        "contacts_create" => {
-            async {
-                let a: CreateArgs = parse_args(args)?;
-                let book = required(&a.addressbook_id, "addressbook_id")?;
-                let given = a
-                    .given_name
-                    .map(|g| g.trim().to_owned())
-                    .filter(|g| !g.is_empty());
-                let family = a
-                    .family_name
-                    .map(|f| f.trim().to_owned())
-                    .filter(|f| !f.is_empty());
-                let full_name = a
-                    .full_name
-                    .map(|f| f.trim().to_owned())
-                    .filter(|f| !f.is_empty())
-                    .or_else(|| {
-                        let joined = [given.as_deref(), family.as_deref()]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        Some(joined).filter(|j| !j.is_empty())
-                    })
-                    .ok_or_else(|| invalid("give full_name, or given_name and/or family_name"))?;
-                let fields = ContactFields {
-                    full_name: Some(full_name),
-                    // Only derive N from the full name when no part was given.
-                    given_name: if given.is_some() || family.is_some() {
-                        Some(given.unwrap_or_default())
-                    } else {
-                        None
-                    },
-                    family_name: family,
-                    emails: Some(emails_arg(a.emails)?),
-                    phones: Some(phones_arg(a.phones)?),
-                    org: a.org.filter(|o| !o.trim().is_empty()),
-                    note: a.note.filter(|n| !n.trim().is_empty()),
-                };
-                let uid = random_uid()?;
-                let data = build_card(&uid, &fields, Utc::now()).to_text();
-                let user = ctx.user_id().await?;
-                let file = format!("{uid}.vcf");
-                let etag = nc
-                    .contacts_put(auth, &user, &book, &file, data.clone(), None)
-                    .await?;
-                let contact = contact_in(&data)?;
-                Ok(full_json(&contact, &book, &file, etag.as_deref()))
-            }
-            .await
-        }
-        "contacts_update" => {
-            async {
-                let a: UpdateArgs = parse_args(args)?;
-                let book = required(&a.addressbook_id, "addressbook_id")?;
-                let uid = required(&a.uid, "uid")?;
-                let etag = required(&a.etag, "etag")?;
-                if a.full_name.is_none()
-                    && a.given_name.is_none()
-                    && a.family_name.is_none()
-                    && a.emails.is_none()
-                    && a.phones.is_none()
-                    && a.org.is_none()
-                    && a.note.is_none()
-                {
-                    return Err(invalid(
-                        "nothing to change: give full_name, given_name, family_name, emails, \
-                         phones, org or note",
-                    ));
-                }
-                if a.full_name.as_deref().is_some_and(|f| f.trim().is_empty()) {
-                    return Err(invalid("full_name must not be empty"));
-                }
-                let fields = ContactFields {
-                    full_name: a.full_name,
-                    given_name: a.given_name,
-                    family_name: a.family_name,
-                    emails: a.emails.map(emails_arg).transpose()?,
-                    phones: a.phones.map(phones_arg).transpose()?,
-                    org: a.org,
-                    note: a.note,
-                };
-                let user = ctx.user_id().await?;
-                let object = nc.contacts_find(auth, &user, &book, &uid).await?;
-                let data = update_card_data(&object.data, &fields, Utc::now())?;
-                let new_etag = nc
-                    .contacts_put(auth, &user, &book, &object.name, data.clone(), Some(&etag))
-                    .await?;
-                let contact = contact_in(&data)?;
-                Ok(full_json(
-                    &contact,
-                    &book,
-                    &object.name,
-                    new_etag.as_deref(),
-                ))
-            }
-            .await
-        }
-        "contacts_delete" => {
-            async {
-                let a: DeleteArgs = parse_args(args)?;
-                let book = required(&a.addressbook_id, "addressbook_id")?;
-                let uid = required(&a.uid, "uid")?;
-                let etag = a.etag.filter(|e| !e.trim().is_empty());
-                let user = ctx.user_id().await?;
-                let direct = format!("{uid}.vcf");
-                let deleted_direct = !uid.contains('/')
-                    && nc
-                        .contacts_delete_object(auth, &user, &book, &direct, etag.as_deref())
-                        .await?;
-                if !deleted_direct {
-                    let object = nc.contacts_find(auth, &user, &book, &uid).await?;
-                    let gone = !nc
-                        .contacts_delete_object(auth, &user, &book, &object.name, etag.as_deref())
-                        .await?;
-                    if gone {
-                        return Err(NcError::NotFound(format!(
-                            "contact {uid} was deleted in the meantime"
-                        ))
-                        .into());
-                    }
-                }
-                Ok(json!({"deleted": uid, "addressbook_id": book}))
-            }
-            .await
-        }
-        _ => return None,
+    let _: ListAddressBooksArgs = parse_args(args)?;
+    let user = ctx.user_id().await?;
+    let books = nc.addressbooks_list(auth, &user).await?;
+    Ok(json!({"count": books.len(), "addressbooks": books}))
+}
+
+async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: SearchArgs = parse_args(args)?;
+    let query = a
+        .query
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty());
+    if query
+        .as_deref()
+        .is_some_and(|q| q.chars().any(char::is_control))
+    {
+        return Err(invalid("query must not contain control characters"));
+    }
+    let user = ctx.user_id().await?;
+    let books: Vec<String> = match a.addressbook_id.as_deref().map(str::trim) {
+        Some(id) if !id.is_empty() => vec![id.to_owned()],
+        _ => nc
+            .addressbooks_list(auth, &user)
+            .await?
+            .into_iter()
+            .map(|b| b.id)
+            .collect(),
     };
-    Some(result)
+    let mut found: Vec<(String, Value)> = Vec::new();
+    let mut more = false;
+    for book in &books {
+        let objects = nc
+            .contacts_query(auth, &user, book, query.as_deref(), MAX_CONTACTS + 1)
+            .await?;
+        more |= objects.len() > MAX_CONTACTS;
+        for object in &objects {
+            let Ok(cards) = cards_of(&object.data) else {
+                tracing::debug!(book, object = object.name, "skipping an unparsable contact");
+                continue;
+            };
+            for card in &cards {
+                let contact = contact_of(card);
+                found.push((
+                    contact.full_name.to_lowercase(),
+                    summary_json(&contact, book, object),
+                ));
+            }
+        }
+    }
+    found.sort_by(|x, y| x.0.cmp(&y.0));
+    let total = found.len();
+    let contacts: Vec<Value> = found
+        .into_iter()
+        .take(MAX_CONTACTS)
+        .map(|(_, v)| v)
+        .collect();
+    Ok(json!({
+        "query": query,
+        "count": contacts.len(),
+        "truncated": more || total > MAX_CONTACTS,
+        "contacts": contacts,
+    }))
+}
+
+async fn contacts_get(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: GetArgs = parse_args(args)?;
+    let book = required(&a.addressbook_id, "addressbook_id")?;
+    let uid = required(&a.uid, "uid")?;
+    let user = ctx.user_id().await?;
+    let object = nc.contacts_find(auth, &user, &book, &uid).await?;
+    let contact = contact_in(&object.data)?;
+    Ok(full_json(
+        &contact,
+        &book,
+        &object.name,
+        object.etag.as_deref(),
+    ))
+}
+
+async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: CreateArgs = parse_args(args)?;
+    let book = required(&a.addressbook_id, "addressbook_id")?;
+    let given = a
+        .given_name
+        .map(|g| g.trim().to_owned())
+        .filter(|g| !g.is_empty());
+    let family = a
+        .family_name
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
+    let full_name = a
+        .full_name
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty())
+        .or_else(|| {
+            let joined = [given.as_deref(), family.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(joined).filter(|j| !j.is_empty())
+        })
+        .ok_or_else(|| invalid("give full_name, or given_name and/or family_name"))?;
+    let fields = ContactFields {
+        full_name: Some(full_name),
+        // Only derive N from the full name when no part was given.
+        given_name: if given.is_some() || family.is_some() {
+            Some(given.unwrap_or_default())
+        } else {
+            None
+        },
+        family_name: family,
+        emails: Some(emails_arg(a.emails)?),
+        phones: Some(phones_arg(a.phones)?),
+        org: a.org.filter(|o| !o.trim().is_empty()),
+        note: a.note.filter(|n| !n.trim().is_empty()),
+    };
+    let uid = random_uid()?;
+    let data = build_card(&uid, &fields, Utc::now()).to_text();
+    let user = ctx.user_id().await?;
+    let file = format!("{uid}.vcf");
+    let etag = nc
+        .contacts_put(auth, &user, &book, &file, data.clone(), None)
+        .await?;
+    let contact = contact_in(&data)?;
+    Ok(full_json(&contact, &book, &file, etag.as_deref()))
+}
+
+async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: UpdateArgs = parse_args(args)?;
+    let book = required(&a.addressbook_id, "addressbook_id")?;
+    let uid = required(&a.uid, "uid")?;
+    let etag = required(&a.etag, "etag")?;
+    if a.full_name.is_none()
+        && a.given_name.is_none()
+        && a.family_name.is_none()
+        && a.emails.is_none()
+        && a.phones.is_none()
+        && a.org.is_none()
+        && a.note.is_none()
+    {
+        return Err(invalid(
+            "nothing to change: give full_name, given_name, family_name, emails, \
+             phones, org or note",
+        ));
+    }
+    if a.full_name.as_deref().is_some_and(|f| f.trim().is_empty()) {
+        return Err(invalid("full_name must not be empty"));
+    }
+    let fields = ContactFields {
+        full_name: a.full_name,
+        given_name: a.given_name,
+        family_name: a.family_name,
+        emails: a.emails.map(emails_arg).transpose()?,
+        phones: a.phones.map(phones_arg).transpose()?,
+        org: a.org,
+        note: a.note,
+    };
+    let user = ctx.user_id().await?;
+    let object = nc.contacts_find(auth, &user, &book, &uid).await?;
+    let data = update_card_data(&object.data, &fields, Utc::now())?;
+    let new_etag = nc
+        .contacts_put(auth, &user, &book, &object.name, data.clone(), Some(&etag))
+        .await?;
+    let contact = contact_in(&data)?;
+    Ok(full_json(
+        &contact,
+        &book,
+        &object.name,
+        new_etag.as_deref(),
+    ))
+}
+
+async fn contacts_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: DeleteArgs = parse_args(args)?;
+    let book = required(&a.addressbook_id, "addressbook_id")?;
+    let uid = required(&a.uid, "uid")?;
+    let etag = a.etag.filter(|e| !e.trim().is_empty());
+    let user = ctx.user_id().await?;
+    let direct = format!("{uid}.vcf");
+    let deleted_direct = !uid.contains('/')
+        && nc
+            .contacts_delete_object(auth, &user, &book, &direct, etag.as_deref())
+            .await?;
+    if !deleted_direct {
+        let object = nc.contacts_find(auth, &user, &book, &uid).await?;
+        let gone = !nc
+            .contacts_delete_object(auth, &user, &book, &object.name, etag.as_deref())
+            .await?;
+        if gone {
+            return Err(
+                NcError::NotFound(format!("contact {uid} was deleted in the meantime")).into(),
+            );
+        }
+    }
+    Ok(json!({"deleted": uid, "addressbook_id": book}))
 }
 
 #[cfg(test)]

@@ -116,6 +116,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<ListArgs>,
+        handler: |args, ctx| Box::pin(files_list(args, ctx)),
     },
     ToolSpec {
         name: "files_read",
@@ -129,6 +130,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<ReadArgs>,
+        handler: |args, ctx| Box::pin(files_read(args, ctx)),
     },
     ToolSpec {
         name: "files_write",
@@ -142,6 +144,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<WriteArgs>,
+        handler: |args, ctx| Box::pin(files_write(args, ctx)),
     },
     ToolSpec {
         name: "files_mkdir",
@@ -153,6 +156,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: false,
         schema: schema_for_type::<MkdirArgs>,
+        handler: |args, ctx| Box::pin(files_mkdir(args, ctx)),
     },
     ToolSpec {
         name: "files_move",
@@ -164,6 +168,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: false,
         schema: schema_for_type::<TransferArgs>,
+        handler: |args, ctx| Box::pin(files_move(args, ctx)),
     },
     ToolSpec {
         name: "files_copy",
@@ -175,6 +180,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: false,
         schema: schema_for_type::<TransferArgs>,
+        handler: |args, ctx| Box::pin(files_copy(args, ctx)),
     },
     ToolSpec {
         name: "files_delete",
@@ -186,6 +192,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<DeleteArgs>,
+        handler: |args, ctx| Box::pin(files_delete(args, ctx)),
     },
     ToolSpec {
         name: "files_find",
@@ -198,6 +205,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<FindArgs>,
+        handler: |args, ctx| Box::pin(files_find(args, ctx)),
     },
 ];
 
@@ -223,186 +231,180 @@ fn non_blank(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
-pub async fn call(
-    name: &str,
-    args: Option<JsonObject>,
-    ctx: &ToolContext<'_>,
-) -> Option<ToolResult> {
+async fn files_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     let nc = ctx.nextcloud;
     let auth = &ctx.auth;
-    let result = match name {
-        "files_list" => {
-            async {
-                let a: ListArgs = parse_args(args)?;
-                let path = path_arg(&a.path, "path", true)?;
-                let user = ctx.user_id().await?;
-                let mut entries = nc.files_list(auth, &user, &path).await?;
-                entries.sort_by(|x, y| {
-                    y.is_folder()
-                        .cmp(&x.is_folder())
-                        .then_with(|| x.name.to_lowercase().cmp(&y.name.to_lowercase()))
-                });
-                let total = entries.len();
-                let listed: Vec<Value> = entries
-                    .iter()
-                    .take(MAX_LIST_ENTRIES)
-                    .map(entry_json)
-                    .collect();
-                Ok(json!({
-                    "path": path,
-                    "count": total,
-                    "truncated": total > MAX_LIST_ENTRIES,
-                    "entries": listed,
-                }))
+    let a: ListArgs = parse_args(args)?;
+    let path = path_arg(&a.path, "path", true)?;
+    let user = ctx.user_id().await?;
+    let mut entries = nc.files_list(auth, &user, &path).await?;
+    entries.sort_by(|x, y| {
+        y.is_folder()
+            .cmp(&x.is_folder())
+            .then_with(|| x.name.to_lowercase().cmp(&y.name.to_lowercase()))
+    });
+    let total = entries.len();
+    let listed: Vec<Value> = entries
+        .iter()
+        .take(MAX_LIST_ENTRIES)
+        .map(entry_json)
+        .collect();
+    Ok(json!({
+        "path": path,
+        "count": total,
+        "truncated": total > MAX_LIST_ENTRIES,
+        "entries": listed,
+    }))
+}
+
+async fn files_read(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: ReadArgs = parse_args(args)?;
+    let path = path_arg(&a.path, "path", false)?;
+    let user = ctx.user_id().await?;
+    match nc
+        .files_read_text(auth, &user, &path, MAX_READ_BYTES)
+        .await?
+    {
+        ReadOutcome::Text(file) => {
+            let mut value = json!({
+                "path": path,
+                "etag": file.etag,
+                "content_type": file.content_type,
+                "encoding": file.encoding,
+                "size": file.content.len(),
+                "content": file.content,
+            });
+            if file.encoding != "UTF-8" {
+                value["note"] = json!(format!(
+                    "the file is stored in {0}; to keep that encoding, pass \
+                     encoding \"{0}\" to files_write",
+                    file.encoding
+                ));
             }
-            .await
+            Ok(value)
         }
-        "files_read" => {
-            async {
-                let a: ReadArgs = parse_args(args)?;
-                let path = path_arg(&a.path, "path", false)?;
-                let user = ctx.user_id().await?;
-                match nc
-                    .files_read_text(auth, &user, &path, MAX_READ_BYTES)
-                    .await?
-                {
-                    ReadOutcome::Text(file) => {
-                        let mut value = json!({
-                            "path": path,
-                            "etag": file.etag,
-                            "content_type": file.content_type,
-                            "encoding": file.encoding,
-                            "size": file.content.len(),
-                            "content": file.content,
-                        });
-                        if file.encoding != "UTF-8" {
-                            value["note"] = json!(format!(
-                                "the file is stored in {0}; to keep that encoding, pass \
-                                 encoding \"{0}\" to files_write",
-                                file.encoding
-                            ));
-                        }
-                        Ok(value)
-                    }
-                    ReadOutcome::TooLarge => Err(ToolError::InvalidArguments(format!(
-                        "\"{path}\" is larger than {} KiB, too large to read here; open it in \
-                         Nextcloud instead",
-                        MAX_READ_BYTES / 1024
-                    ))),
-                    ReadOutcome::Binary(content_type) => Err(ToolError::InvalidArguments(format!(
-                        "\"{path}\" is not a text file ({content_type}); only text files can be \
-                         read"
-                    ))),
-                }
-            }
-            .await
+        ReadOutcome::TooLarge => Err(ToolError::InvalidArguments(format!(
+            "\"{path}\" is larger than {} KiB, too large to read here; open it in \
+             Nextcloud instead",
+            MAX_READ_BYTES / 1024
+        ))),
+        ReadOutcome::Binary(content_type) => Err(ToolError::InvalidArguments(format!(
+            "\"{path}\" is not a text file ({content_type}); only text files can be \
+             read"
+        ))),
+    }
+}
+
+async fn files_write(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: WriteArgs = parse_args(args)?;
+    let path = path_arg(&a.path, "path", false)?;
+    if a.content.len() > MAX_WRITE_BYTES {
+        return Err(ToolError::InvalidArguments(format!(
+            "content is larger than {} MiB",
+            MAX_WRITE_BYTES / 1024 / 1024
+        )));
+    }
+    let etag = non_blank(a.etag);
+    let condition = match (&etag, a.create_only) {
+        (Some(_), true) => {
+            return Err(ToolError::InvalidArguments(
+                "give either etag (to replace a file you read) or create_only (to \
+                 create a new one), not both"
+                    .into(),
+            ))
         }
-        "files_write" => {
-            async {
-                let a: WriteArgs = parse_args(args)?;
-                let path = path_arg(&a.path, "path", false)?;
-                if a.content.len() > MAX_WRITE_BYTES {
-                    return Err(ToolError::InvalidArguments(format!(
-                        "content is larger than {} MiB",
-                        MAX_WRITE_BYTES / 1024 / 1024
-                    )));
-                }
-                let etag = non_blank(a.etag);
-                let condition = match (&etag, a.create_only) {
-                    (Some(_), true) => {
-                        return Err(ToolError::InvalidArguments(
-                            "give either etag (to replace a file you read) or create_only (to \
-                             create a new one), not both"
-                                .into(),
-                        ))
-                    }
-                    (Some(etag), false) => WriteCondition::IfMatch(etag),
-                    (None, true) => WriteCondition::CreateOnly,
-                    (None, false) => WriteCondition::Any,
-                };
-                let encoding = output_encoding(a.encoding.as_deref())?;
-                let content = encode_text(&a.content, encoding)?;
-                let user = ctx.user_id().await?;
-                let written = nc
-                    .files_put(auth, &user, &path, content, encoding, condition)
-                    .await?;
-                Ok(json!({"path": path, "created": written.created, "etag": written.etag}))
-            }
-            .await
-        }
-        "files_mkdir" => {
-            async {
-                let a: MkdirArgs = parse_args(args)?;
-                let path = path_arg(&a.path, "path", false)?;
-                let user = ctx.user_id().await?;
-                nc.files_mkdir(auth, &user, &path).await?;
-                Ok(json!({"path": path, "created": true}))
-            }
-            .await
-        }
-        "files_move" | "files_copy" => {
-            async {
-                let a: TransferArgs = parse_args(args)?;
-                let source = path_arg(&a.source, "source", false)?;
-                let destination = path_arg(&a.destination, "destination", false)?;
-                let user = ctx.user_id().await?;
-                let copy = name == "files_copy";
-                let overwritten = nc
-                    .files_transfer(auth, &user, copy, &source, &destination, a.overwrite)
-                    .await?;
-                Ok(json!({
-                    "source": source,
-                    "destination": destination,
-                    "overwritten": overwritten,
-                }))
-            }
-            .await
-        }
-        "files_delete" => {
-            async {
-                let a: DeleteArgs = parse_args(args)?;
-                let path = path_arg(&a.path, "path", false)?;
-                let user = ctx.user_id().await?;
-                nc.files_delete(auth, &user, &path, non_blank(a.etag).as_deref())
-                    .await?;
-                Ok(json!({"deleted": path}))
-            }
-            .await
-        }
-        "files_find" => {
-            async {
-                let a: FindArgs = parse_args(args)?;
-                let query = a.query.trim();
-                if query.is_empty() {
-                    return Err(ToolError::InvalidArguments(
-                        "query must contain part of a name".into(),
-                    ));
-                }
-                if query.chars().any(char::is_control) || query.contains('/') {
-                    return Err(ToolError::InvalidArguments(
-                        "query is matched against names only: it cannot contain `/` or control \
-                         characters"
-                            .into(),
-                    ));
-                }
-                let folder = path_arg(&a.folder, "folder", true)?;
-                let user = ctx.user_id().await?;
-                let (entries, truncated) = nc
-                    .files_search(auth, &user, &folder, query, MAX_FIND_RESULTS)
-                    .await?;
-                Ok(json!({
-                    "query": query,
-                    "folder": folder,
-                    "count": entries.len(),
-                    "truncated": truncated,
-                    "results": entries.iter().map(entry_json).collect::<Vec<_>>(),
-                }))
-            }
-            .await
-        }
-        _ => return None,
+        (Some(etag), false) => WriteCondition::IfMatch(etag),
+        (None, true) => WriteCondition::CreateOnly,
+        (None, false) => WriteCondition::Any,
     };
-    Some(result)
+    let encoding = output_encoding(a.encoding.as_deref())?;
+    let content = encode_text(&a.content, encoding)?;
+    let user = ctx.user_id().await?;
+    let written = nc
+        .files_put(auth, &user, &path, content, encoding, condition)
+        .await?;
+    Ok(json!({"path": path, "created": written.created, "etag": written.etag}))
+}
+
+async fn files_mkdir(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: MkdirArgs = parse_args(args)?;
+    let path = path_arg(&a.path, "path", false)?;
+    let user = ctx.user_id().await?;
+    nc.files_mkdir(auth, &user, &path).await?;
+    Ok(json!({"path": path, "created": true}))
+}
+
+async fn files_transfer(args: Option<JsonObject>, ctx: &ToolContext<'_>, copy: bool) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: TransferArgs = parse_args(args)?;
+    let source = path_arg(&a.source, "source", false)?;
+    let destination = path_arg(&a.destination, "destination", false)?;
+    let user = ctx.user_id().await?;
+    let overwritten = nc
+        .files_transfer(auth, &user, copy, &source, &destination, a.overwrite)
+        .await?;
+    Ok(json!({
+        "source": source,
+        "destination": destination,
+        "overwritten": overwritten,
+    }))
+}
+
+async fn files_move(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    files_transfer(args, ctx, false).await
+}
+
+async fn files_copy(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    files_transfer(args, ctx, true).await
+}
+
+async fn files_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: DeleteArgs = parse_args(args)?;
+    let path = path_arg(&a.path, "path", false)?;
+    let user = ctx.user_id().await?;
+    nc.files_delete(auth, &user, &path, non_blank(a.etag).as_deref())
+        .await?;
+    Ok(json!({"deleted": path}))
+}
+
+async fn files_find(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: FindArgs = parse_args(args)?;
+    let query = a.query.trim();
+    if query.is_empty() {
+        return Err(ToolError::InvalidArguments(
+            "query must contain part of a name".into(),
+        ));
+    }
+    if query.chars().any(char::is_control) || query.contains('/') {
+        return Err(ToolError::InvalidArguments(
+            "query is matched against names only: it cannot contain `/` or control \
+             characters"
+                .into(),
+        ));
+    }
+    let folder = path_arg(&a.folder, "folder", true)?;
+    let user = ctx.user_id().await?;
+    let (entries, truncated) = nc
+        .files_search(auth, &user, &folder, query, MAX_FIND_RESULTS)
+        .await?;
+    Ok(json!({
+        "query": query,
+        "folder": folder,
+        "count": entries.len(),
+        "truncated": truncated,
+        "results": entries.iter().map(entry_json).collect::<Vec<_>>(),
+    }))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod whoami;
 
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use mcp_shared::Scope;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::de::DeserializeOwned;
@@ -29,7 +30,12 @@ pub struct ToolSpec {
     pub destructive: bool,
     pub idempotent: bool,
     pub schema: fn() -> Arc<JsonObject>,
+    /// Runs the tool; the caller has checked the scopes.
+    pub handler: Handler,
 }
+
+/// A tool's implementation: arguments and context in, the answer (JSON) out.
+pub type Handler = for<'a> fn(Option<JsonObject>, &'a ToolContext<'a>) -> BoxFuture<'a, ToolResult>;
 
 /// Everything a handler may use for one call.
 pub struct ToolContext<'a> {
@@ -131,22 +137,17 @@ pub fn parse_args<T: DeserializeOwned>(args: Option<JsonObject>) -> Result<T, To
         .map_err(|e| ToolError::InvalidArguments(e.to_string()))
 }
 
-/// Runs tool `name`. The caller has checked that it exists and that the scopes allow it.
+/// The scopes tool `name` needs, `None` for an unknown tool (what the HTTP guard asks).
+pub fn scopes_for(name: &str) -> Option<&'static [Scope]> {
+    spec(name).map(|s| s.scopes)
+}
+
+/// Runs tool `name`. The caller has checked that the scopes allow it.
 pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    if let Some(result) = whoami::call(name, &args, ctx).await {
-        return result;
+    match spec(name) {
+        Some(spec) => (spec.handler)(args, ctx).await,
+        None => Err(ToolError::InvalidArguments(format!("unknown tool {name}"))),
     }
-    // `args` moves into the module that owns the name.
-    let result = match name.split('_').next() {
-        Some("files") => files::call(name, args, ctx).await,
-        Some("calendar") => calendar::call(name, args, ctx).await,
-        Some("contacts") => contacts::call(name, args, ctx).await,
-        _ => notes::call(name, args, ctx).await,
-    };
-    if let Some(result) = result {
-        return result;
-    }
-    Err(ToolError::InvalidArguments(format!("unknown tool {name}")))
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<ListArgs>,
+        handler: |args, ctx| Box::pin(notes_list(args, ctx)),
     },
     ToolSpec {
         name: "notes_search",
@@ -109,6 +110,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<SearchArgs>,
+        handler: |args, ctx| Box::pin(notes_search(args, ctx)),
     },
     ToolSpec {
         name: "notes_get",
@@ -120,6 +122,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         schema: schema_for_type::<IdArgs>,
+        handler: |args, ctx| Box::pin(notes_get(args, ctx)),
     },
     ToolSpec {
         name: "notes_create",
@@ -130,6 +133,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: false,
         schema: schema_for_type::<CreateArgs>,
+        handler: |args, ctx| Box::pin(notes_create(args, ctx)),
     },
     ToolSpec {
         name: "notes_update",
@@ -142,6 +146,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<UpdateArgs>,
+        handler: |args, ctx| Box::pin(notes_update(args, ctx)),
     },
     ToolSpec {
         name: "notes_append",
@@ -153,6 +158,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: false,
         schema: schema_for_type::<AppendArgs>,
+        handler: |args, ctx| Box::pin(notes_append(args, ctx)),
     },
     ToolSpec {
         name: "notes_delete",
@@ -163,6 +169,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         schema: schema_for_type::<IdArgs>,
+        handler: |args, ctx| Box::pin(notes_delete(args, ctx)),
     },
 ];
 
@@ -228,135 +235,123 @@ fn non_blank(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())
 }
 
-pub async fn call(
-    name: &str,
-    args: Option<JsonObject>,
-    ctx: &ToolContext<'_>,
-) -> Option<ToolResult> {
+async fn notes_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     let nc = ctx.nextcloud;
     let auth = &ctx.auth;
-    let result = match name {
-        "notes_list" => {
-            async {
-                let a: ListArgs = parse_args(args)?;
-                let notes = nc.notes_list(auth, non_blank(a.category).as_deref(), false).await?;
-                Ok(json!({"count": notes.len(), "notes": notes.iter().map(summary).collect::<Vec<_>>()}))
-            }
-            .await
-        }
-        "notes_search" => {
-            async {
-                let a: SearchArgs = parse_args(args)?;
-                let words: Vec<String> =
-                    a.query.split_whitespace().map(str::to_lowercase).collect();
-                if words.is_empty() {
-                    return Err(ToolError::InvalidArguments("query must contain a word".into()));
-                }
-                let notes = nc.notes_list(auth, non_blank(a.category).as_deref(), true).await?;
-                let mut hits: Vec<&Note> = notes
-                    .iter()
-                    .filter(|n| {
-                        let hay = format!("{}\n{}", n.title, n.content).to_lowercase();
-                        words.iter().all(|w| hay.contains(w.as_str()))
-                    })
-                    .collect();
-                hits.sort_by_key(|n| std::cmp::Reverse(n.modified));
-                let total = hits.len();
-                let results: Vec<Value> = hits
-                    .into_iter()
-                    .take(MAX_SEARCH_RESULTS)
-                    .map(|n| {
-                        let mut v = summary(n);
-                        v["snippet"] = Value::String(snippet(&n.content, &words[0]));
-                        v
-                    })
-                    .collect();
-                Ok(json!({"count": total, "truncated": total > MAX_SEARCH_RESULTS, "notes": results}))
-            }
-            .await
-        }
-        "notes_get" => {
-            async {
-                let a: IdArgs = parse_args(args)?;
-                Ok(full(&nc.notes_get(auth, a.id).await?))
-            }
-            .await
-        }
-        "notes_create" => {
-            async {
-                let a: CreateArgs = parse_args(args)?;
-                let note = nc
-                    .notes_create(
-                        auth,
-                        &NoteChanges {
-                            title: non_blank(a.title).or_else(|| title_from(&a.content)),
-                            content: Some(a.content),
-                            category: a.category,
-                            favorite: a.favorite,
-                        },
-                    )
-                    .await?;
-                Ok(full(&note))
-            }
-            .await
-        }
-        "notes_update" => {
-            async {
-                let a: UpdateArgs = parse_args(args)?;
-                if a.title.is_none()
-                    && a.content.is_none()
-                    && a.category.is_none()
-                    && a.favorite.is_none()
-                {
-                    return Err(ToolError::InvalidArguments(
-                        "nothing to change: give title, content, category or favorite".into(),
-                    ));
-                }
-                let changes = NoteChanges {
-                    title: a.title,
-                    content: a.content,
-                    category: a.category,
-                    favorite: a.favorite,
-                };
-                Ok(full(&nc.notes_update(auth, a.id, &a.etag, &changes).await?))
-            }
-            .await
-        }
-        "notes_append" => {
-            async {
-                let a: AppendArgs = parse_args(args)?;
-                let mut attempt = 0;
-                loop {
-                    let note = nc.notes_get(auth, a.id).await?;
-                    let mut content = note.content.clone();
-                    if !content.is_empty() && !content.ends_with('\n') {
-                        content.push('\n');
-                    }
-                    content.push_str(&a.text);
-                    let changes = NoteChanges {
-                        content: Some(content),
-                        ..NoteChanges::default()
-                    };
-                    match nc.notes_update(auth, a.id, &note.etag, &changes).await {
-                        Ok(updated) => return Ok(full(&updated)),
-                        Err(NcError::Conflict(_)) if attempt == 0 => attempt += 1,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            .await
-        }
-        "notes_delete" => {
-            async {
-                let a: IdArgs = parse_args(args)?;
-                nc.notes_delete(auth, a.id).await?;
-                Ok(json!({"deleted": a.id}))
-            }
-            .await
-        }
-        _ => return None,
+    let a: ListArgs = parse_args(args)?;
+    let notes = nc
+        .notes_list(auth, non_blank(a.category).as_deref(), false)
+        .await?;
+    Ok(json!({"count": notes.len(), "notes": notes.iter().map(summary).collect::<Vec<_>>()}))
+}
+
+async fn notes_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: SearchArgs = parse_args(args)?;
+    let words: Vec<String> = a.query.split_whitespace().map(str::to_lowercase).collect();
+    if words.is_empty() {
+        return Err(ToolError::InvalidArguments(
+            "query must contain a word".into(),
+        ));
+    }
+    let notes = nc
+        .notes_list(auth, non_blank(a.category).as_deref(), true)
+        .await?;
+    let mut hits: Vec<&Note> = notes
+        .iter()
+        .filter(|n| {
+            let hay = format!("{}\n{}", n.title, n.content).to_lowercase();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
+        .collect();
+    hits.sort_by_key(|n| std::cmp::Reverse(n.modified));
+    let total = hits.len();
+    let results: Vec<Value> = hits
+        .into_iter()
+        .take(MAX_SEARCH_RESULTS)
+        .map(|n| {
+            let mut v = summary(n);
+            v["snippet"] = Value::String(snippet(&n.content, &words[0]));
+            v
+        })
+        .collect();
+    Ok(json!({"count": total, "truncated": total > MAX_SEARCH_RESULTS, "notes": results}))
+}
+
+async fn notes_get(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: IdArgs = parse_args(args)?;
+    Ok(full(&nc.notes_get(auth, a.id).await?))
+}
+
+async fn notes_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: CreateArgs = parse_args(args)?;
+    let note = nc
+        .notes_create(
+            auth,
+            &NoteChanges {
+                title: non_blank(a.title).or_else(|| title_from(&a.content)),
+                content: Some(a.content),
+                category: a.category,
+                favorite: a.favorite,
+            },
+        )
+        .await?;
+    Ok(full(&note))
+}
+
+async fn notes_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: UpdateArgs = parse_args(args)?;
+    if a.title.is_none() && a.content.is_none() && a.category.is_none() && a.favorite.is_none() {
+        return Err(ToolError::InvalidArguments(
+            "nothing to change: give title, content, category or favorite".into(),
+        ));
+    }
+    let changes = NoteChanges {
+        title: a.title,
+        content: a.content,
+        category: a.category,
+        favorite: a.favorite,
     };
-    Some(result)
+    Ok(full(&nc.notes_update(auth, a.id, &a.etag, &changes).await?))
+}
+
+async fn notes_append(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: AppendArgs = parse_args(args)?;
+    let mut attempt = 0;
+    loop {
+        let note = nc.notes_get(auth, a.id).await?;
+        let mut content = note.content.clone();
+        if !content.is_empty() && !content.ends_with('\n') {
+            content.push('\n');
+        }
+        content.push_str(&a.text);
+        let changes = NoteChanges {
+            content: Some(content),
+            ..NoteChanges::default()
+        };
+        match nc.notes_update(auth, a.id, &note.etag, &changes).await {
+            Ok(updated) => return Ok(full(&updated)),
+            Err(NcError::Conflict(_)) if attempt == 0 => attempt += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn notes_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let nc = ctx.nextcloud;
+    let auth = &ctx.auth;
+    let a: IdArgs = parse_args(args)?;
+    nc.notes_delete(auth, a.id).await?;
+    Ok(json!({"deleted": a.id}))
 }
 
 #[cfg(test)]

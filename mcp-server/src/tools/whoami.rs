@@ -25,27 +25,16 @@ pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     destructive: false,
     idempotent: true,
     schema: schema_for_type::<WhoamiArgs>,
+    handler: |args, ctx| Box::pin(whoami(args, ctx)),
 }];
 
-pub async fn call(
-    name: &str,
-    args: &Option<JsonObject>,
-    ctx: &ToolContext<'_>,
-) -> Option<ToolResult> {
-    if name != "whoami" {
-        return None;
-    }
-    Some(
-        async {
-            let _: WhoamiArgs = super::parse_args(args.clone())?;
-            let user = ctx.user().await?;
-            Ok(json!({
-                "user": user,
-                "subject": ctx.principal.subject,
-                "client_id": ctx.principal.client_id,
-                "scopes": ctx.principal.scopes.expanded().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-            }))
-        }
-        .await,
-    )
+async fn whoami(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
+    let _: WhoamiArgs = super::parse_args(args)?;
+    let user = ctx.user().await?;
+    Ok(json!({
+        "user": user,
+        "subject": ctx.principal.subject,
+        "client_id": ctx.principal.client_id,
+        "scopes": ctx.principal.scopes.expanded().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    }))
 }
