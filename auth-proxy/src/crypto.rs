@@ -45,6 +45,11 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// Whether `secret` hashes to `expected_hash` (from [`sha256_hex`]), compared in constant time.
+pub fn hash_matches(secret: &str, expected_hash: &str) -> bool {
+    constant_time_eq(sha256_hex(secret).as_bytes(), expected_hash.as_bytes())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CipherError {
     #[error("encryption key must be 32 bytes, base64-encoded")]

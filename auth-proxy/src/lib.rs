@@ -1,7 +1,6 @@
 //! auth-proxy: the OAuth 2.1 authorization server that MCP clients talk to, itself an OpenID
 //! Connect client of the user's identity provider. See `docs/architecture.md`.
 
-pub mod cimd;
 pub mod client_ip;
 pub mod clients;
 pub mod clock;

@@ -33,7 +33,7 @@ pub struct Dependencies {
     pub upstream: Arc<dyn UpstreamIdp>,
     pub clock: Arc<dyn Clock>,
     /// DNS for Client ID Metadata Documents (tests inject their own answers).
-    pub dns: Arc<dyn crate::cimd::DnsResolver>,
+    pub dns: Arc<dyn crate::clients::cimd::DnsResolver>,
 }
 
 pub struct Application {
@@ -86,7 +86,7 @@ impl Application {
                 store,
                 upstream,
                 clock,
-                dns: Arc::new(crate::cimd::SystemResolver),
+                dns: Arc::new(crate::clients::cimd::SystemResolver),
             },
         )
         .await
@@ -115,33 +115,45 @@ impl Application {
             .to_string()
             .into();
         let config = Arc::new(config);
-        let preregistered = Arc::new(
-            crate::clients::load(&config, deps.clock.now()).context("AUTH_PROXY_CLIENTS_FILE")?,
-        );
+        let preregistered =
+            crate::clients::load(&config, deps.clock.now()).context("AUTH_PROXY_CLIENTS_FILE")?;
+        // Every store call is timed (auth_proxy_store_operation_duration_seconds).
+        let store: Arc<dyn crate::store::Store> =
+            Arc::new(crate::store::instrumented::InstrumentedStore::new(
+                deps.store,
+                metrics.store_duration.clone(),
+            ));
         if config.cimd.test_allow_loopback {
             tracing::warn!("AUTH_PROXY_CIMD_TEST_ALLOW_LOOPBACK is on: client metadata documents may be fetched from loopback over plain http. Test rigs only.");
         }
         let cimd = config.cimd.enabled.then(|| {
-            Arc::new(crate::cimd::CimdResolver::new(
+            crate::clients::cimd::CimdResolver::new(
                 config.cimd.clone(),
                 deps.dns,
-            ))
+                store.clone(),
+                deps.clock.clone(),
+                metrics.clone(),
+            )
         });
+        let clients = Arc::new(crate::clients::ClientRegistry::new(
+            config.exchange_client.as_ref(),
+            preregistered,
+            cimd,
+            store.clone(),
+            metrics.clone(),
+            config.client_idle_ttl,
+            deps.clock.now(),
+        ));
         let state = AppState {
             config: config.clone(),
-            // Every store call is timed (auth_proxy_store_operation_duration_seconds).
-            store: Arc::new(crate::store::instrumented::InstrumentedStore::new(
-                deps.store,
-                metrics.store_duration.clone(),
-            )),
+            store,
             upstream: deps.upstream,
             keys: Arc::new(keys),
             cipher: Arc::new(cipher),
             clock: deps.clock,
             metrics,
             metadata_json,
-            preregistered,
-            cimd,
+            clients,
         };
 
         let listener = TcpListener::bind(config.bind)

@@ -11,12 +11,14 @@ use mcp_shared::{OAuthErrorCode, ScopeSet};
 use url::Url;
 
 use super::{binding_cookie, binding_cookie_value, redirect_error, reject_repeats};
+use crate::clients::cimd::is_cimd_client_id;
+use crate::clients::{ClientLookupError, ClientRecord};
 use crate::crypto::{random_token, sha256_hex};
 use crate::pages::{self, ConsentView};
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::redirect::{is_loopback_host, matches_registered, RedirectPattern};
-use crate::state::{AppState, ClientLookupError, Limited};
-use crate::store::{ClientRecord, PendingAuthorization};
+use crate::state::{AppState, Limited};
+use crate::store::PendingAuthorization;
 
 /// How long a user has to decide on the consent page and log in upstream.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -69,7 +71,7 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
             "The request does not name an application (client_id is missing).",
         ));
     };
-    let client = match state.lookup_client(client_id).await {
+    let client = match state.clients.lookup(client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
             return render(page(
@@ -85,7 +87,7 @@ pub async fn authorize(state: actix_web::web::Data<AppState>, req: HttpRequest) 
             )));
         }
     };
-    let patterns = state.redirect_patterns(&client.client_id);
+    let patterns = state.clients.redirect_patterns(&client.client_id);
     let redirect_uri = match resolve_redirect_uri(&client, patterns, get("redirect_uri")) {
         Ok(r) => r,
         Err(rejection) => return render(rejection),
@@ -193,13 +195,9 @@ fn validate(
         }
     };
 
-    let registered = client
-        .scope
-        .as_deref()
-        .map(ScopeSet::parse)
-        .transpose()
-        .ok()
-        .flatten();
+    // The client's own ceiling. A stored scope that no longer parses never reaches here: the
+    // record reads as corrupt (fail closed), not as "no ceiling".
+    let registered = client.scope.clone();
     let scope = match get("scope") {
         Some(raw) => ScopeSet::parse(raw)
             .map_err(|e| Rejection::Redirect(OAuthErrorCode::InvalidScope, e.to_string()))?,
@@ -259,7 +257,7 @@ async fn show_consent(
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| redirect_uri.split(':').next().unwrap_or("").to_owned() + ": (app)");
     // A client described by a metadata document: name the host that vouches for it.
-    let document_host = crate::cimd::is_cimd_client_id(&client.client_id)
+    let document_host = is_cimd_client_id(&client.client_id)
         .then(|| url::Url::parse(&client.client_id).ok())
         .flatten()
         .and_then(|u| u.host_str().map(str::to_owned));

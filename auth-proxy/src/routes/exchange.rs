@@ -7,9 +7,10 @@
 use serde::Serialize;
 
 use super::ACCESS_TOKEN_TYPE;
+use crate::clients::ClientRecord;
 use crate::error::OAuthError;
 use crate::state::AppState;
-use crate::store::{ClientRecord, GrantRecord};
+use crate::store::GrantRecord;
 use crate::upstream::{UpstreamError, UpstreamTokens};
 
 #[derive(Serialize)]

@@ -14,16 +14,14 @@ pub mod token;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use mcp_shared::OAuthErrorCode;
 use url::Url;
 
+use crate::clients::{ClientRecord, GrantType, PresentedCredentials};
 use crate::config::CookieMode;
-use crate::crypto::{constant_time_eq, sha256_hex};
+use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
 use crate::state::AppState;
-use crate::store::{ClientRecord, TokenEndpointAuthMethod};
 
 /// Name of the cookie that binds a browser to its authorization flows.
 pub fn binding_cookie_name(mode: CookieMode) -> &'static str {
@@ -58,9 +56,7 @@ pub fn binding_cookie_value(req: &HttpRequest, mode: CookieMode) -> Option<Strin
         })
 }
 
-pub fn hash_matches(secret: &str, expected_hash: &str) -> bool {
-    constant_time_eq(sha256_hex(secret).as_bytes(), expected_hash.as_bytes())
-}
+pub use crate::crypto::hash_matches;
 
 /// A 302/303 to the client's redirect URI carrying the authorization response (or error),
 /// always with `iss` (RFC 9207). Built with query pairs, appended to any query the registered
@@ -180,115 +176,31 @@ pub fn require_form_content_type(req: &HttpRequest) -> Result<(), OAuthError> {
     }
 }
 
-/// Authenticates the client at the token and revocation endpoints (RFC 6749 §2.3):
-/// `client_secret_basic`, `client_secret_post`, or `none` for public clients.
+/// Authenticates the client at the token and revocation endpoints (RFC 6749 §2.3); the rules
+/// are in [`crate::clients::auth`].
 pub async fn authenticate_client(
     state: &AppState,
     req: &HttpRequest,
     form: &[(String, String)],
 ) -> Result<ClientRecord, OAuthError> {
-    let basic = match req.headers().get(header::AUTHORIZATION) {
-        Some(value) => Some(parse_basic(value.to_str().unwrap_or(""))?),
-        None => None,
-    };
-    let used_basic = basic.is_some();
-    let form_id = param(form, "client_id");
-    let form_secret = param(form, "client_secret");
-    let (client_id, secret) = match (basic, form_secret) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request(
-                "use one client authentication method, not two",
-            ))
-        }
-        (Some((id, secret)), None) => {
-            if form_id.is_some_and(|f| f != id) {
-                return Err(
-                    OAuthError::invalid_client("client_id does not match the credentials")
-                        .with_basic_challenge(true),
-                );
-            }
-            (id, Some(secret))
-        }
-        (None, secret) => {
-            let id = form_id
-                .ok_or_else(|| OAuthError::invalid_client("client authentication is required"))?;
-            (id.to_owned(), secret.map(str::to_owned))
-        }
-    };
-    let unknown = || {
-        OAuthError::invalid_client("client authentication failed").with_basic_challenge(used_basic)
-    };
-    let client = match state.lookup_client(&client_id).await {
-        Ok(Some(client)) => client,
-        Ok(None) => return Err(unknown()),
-        Err(crate::state::ClientLookupError::Store(e)) => return Err(e.into()),
-        Err(crate::state::ClientLookupError::Cimd(e)) => {
-            return Err(OAuthError::invalid_client(format!(
-                "the client metadata document cannot be used: {e}"
-            ))
-            .with_basic_challenge(used_basic))
-        }
-    };
-    match (
-        client.token_endpoint_auth_method,
-        &client.client_secret_hash,
-        secret,
-    ) {
-        (TokenEndpointAuthMethod::None, _, None) => Ok(client),
-        (TokenEndpointAuthMethod::None, _, Some(_)) => Err(unknown()),
-        (_, Some(hash), Some(secret)) if hash_matches(&secret, hash) => Ok(client),
-        _ => Err(unknown()),
-    }
-}
-
-/// The token-exchange client from configuration, as a client record: confidential, allowed
-/// the token-exchange grant only, no redirect URIs (so it can never run an authorization).
-pub fn exchange_client_record(
-    exchange: &crate::config::ExchangeClientSettings,
-    now: i64,
-) -> ClientRecord {
-    ClientRecord {
-        client_id: exchange.client_id.clone(),
-        client_name: Some("MCP server (token exchange)".into()),
-        redirect_uris: Vec::new(),
-        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-        client_secret_hash: Some(sha256_hex(exchange.client_secret.expose())),
-        grant_types: vec![TOKEN_EXCHANGE_GRANT.to_owned()],
-        response_types: Vec::new(),
-        scope: None,
-        client_uri: None,
-        logo_uri: None,
-        software_id: None,
-        software_version: None,
-        created_at: now,
-        application_type: None,
-    }
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    state
+        .clients
+        .authenticate(PresentedCredentials {
+            authorization,
+            client_id: param(form, "client_id"),
+            client_secret: param(form, "client_secret"),
+        })
+        .await
 }
 
 /// RFC 8693 grant type.
-pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+pub const TOKEN_EXCHANGE_GRANT: &str = GrantType::TokenExchange.as_str();
 /// RFC 8693 token type of access tokens.
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-
-fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
-    let bad = || {
-        OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge(true)
-    };
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-        .ok_or_else(bad)?;
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    // RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
-    let unescape = |s: &str| -> Result<String, OAuthError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| bad())?;
-        pairs.into_iter().next().map(|(_, v)| v).ok_or_else(bad)
-    };
-    Ok((unescape(id)?, unescape(secret)?))
-}
 
 /// Splits a code or refresh token `<grant id>.<secret>` into the grant id and the hash the
 /// store keys on. Anything else is not ours.
@@ -314,18 +226,6 @@ pub fn no_store_json(body: &impl serde::Serialize) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn basic_credentials_are_form_decoded() {
-        let header = format!("Basic {}", STANDARD.encode("my%20client:p%40ss%3Aword"));
-        assert_eq!(
-            parse_basic(&header).unwrap(),
-            ("my client".into(), "p@ss:word".into())
-        );
-        assert!(parse_basic("Bearer abc").is_err());
-        assert!(parse_basic("Basic !!!").is_err());
-        assert!(parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
-    }
 
     #[test]
     fn repeated_parameters_are_refused() {

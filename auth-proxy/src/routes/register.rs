@@ -1,5 +1,6 @@
-//! Dynamic client registration (RFC 7591). Metadata is validated field by field; errors use
-//! the RFC 7591 codes `invalid_redirect_uri` and `invalid_client_metadata`.
+//! Dynamic client registration (RFC 7591). Metadata is validated by the one client metadata
+//! validator under the [`DCR`] policy (`crate::clients::metadata`); errors use the RFC 7591
+//! codes `invalid_redirect_uri` and `invalid_client_metadata`.
 //!
 //! Public clients are deduplicated: the same normalized metadata yields the same `client_id`
 //! (many MCP clients register again on every start), through a fingerprint the store maps to
@@ -11,294 +12,83 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use mcp_shared::{OAuthErrorCode, Scope, ScopeSet};
-use serde::{Deserialize, Serialize};
+use mcp_shared::OAuthErrorCode;
+use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::clients::metadata::{
+    ClientMetadata, MetadataError, MetadataErrorKind, ValidMetadata, DCR,
+};
+use crate::clients::{ApplicationType, ClientRecord, TokenEndpointAuthMethod};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
-use crate::redirect::validate_for_registration;
 use crate::state::{AppState, Limited};
-use crate::store::{ClientPut, ClientRecord, TokenEndpointAuthMethod};
-
-const MAX_REDIRECT_URIS: usize = 10;
-const MAX_TEXT: usize = 200;
-const MAX_URI: usize = 2000;
-
-/// The members we understand. Unknown members are ignored (RFC 7591 §2), but the ones we do
-/// read must have the right type.
-#[derive(Debug, Deserialize)]
-struct Metadata {
-    redirect_uris: Option<Vec<String>>,
-    application_type: Option<String>,
-    token_endpoint_auth_method: Option<String>,
-    grant_types: Option<Vec<String>>,
-    response_types: Option<Vec<String>>,
-    client_name: Option<String>,
-    client_uri: Option<String>,
-    logo_uri: Option<String>,
-    scope: Option<String>,
-    software_id: Option<String>,
-    software_version: Option<String>,
-}
+use crate::store::ClientPut;
 
 fn metadata_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidClientMetadata, description)
 }
 
-fn optional_text(name: &str, value: Option<String>) -> Result<Option<String>, OAuthError> {
-    match value {
-        Some(v) if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) => {
-            Err(metadata_error(format!(
-                "{name} must be at most {MAX_TEXT} printable characters"
-            )))
-        }
-        Some(v) if v.trim().is_empty() => Ok(None),
-        other => Ok(other),
-    }
-}
-
-fn optional_https_uri(name: &str, value: Option<String>) -> Result<Option<String>, OAuthError> {
-    match value {
-        None => Ok(None),
-        Some(v) => {
-            let ok = v.len() <= MAX_URI
-                && url::Url::parse(&v)
-                    .map(|u| {
-                        u.scheme() == "https" && u.username().is_empty() && u.password().is_none()
-                    })
-                    .unwrap_or(false);
-            if ok {
-                Ok(Some(v))
-            } else {
-                Err(metadata_error(format!("{name} must be an https URL")))
-            }
-        }
-    }
-}
-
-/// OpenID Connect Dynamic Registration's `application_type`, which RFC 7591 clients may send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum ApplicationType {
-    /// https redirect URIs only.
-    Web,
-    /// Loopback http, private-use schemes or https (what registration allows anyway).
-    Native,
-}
-
-impl ApplicationType {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Web => "web",
-            Self::Native => "native",
-        }
-    }
-}
-
-/// Checks the redirect URIs against a given `application_type`. Absent (most MCP clients send
-/// none), the registration rules alone apply and the effective type is `web` when every URI is
-/// https, `native` otherwise.
-fn application_type(
-    given: Option<&str>,
-    redirect_uris: &[url::Url],
-) -> Result<ApplicationType, OAuthError> {
-    let first_not_https = redirect_uris.iter().position(|u| u.scheme() != "https");
-    match given {
-        None if first_not_https.is_none() => Ok(ApplicationType::Web),
-        None => Ok(ApplicationType::Native),
-        Some("web") => match first_not_https {
-            None => Ok(ApplicationType::Web),
-            Some(i) => Err(OAuthError::new(
-                OAuthErrorCode::InvalidRedirectUri,
-                format!(
-                    "redirect_uris[{i}]: application_type web allows https redirect URIs only \
-                     (no loopback http, no custom schemes); register a desktop or CLI app as \
-                     native"
-                ),
-            )),
-        },
-        // `validate_for_registration` admits exactly what RFC 8252 allows native apps.
-        Some("native") => Ok(ApplicationType::Native),
-        Some(other) => Err(metadata_error(format!(
-            "application_type `{}` is not supported (web, native)",
-            other.chars().take(40).collect::<String>()
-        ))),
-    }
-}
-
-/// Client metadata after validation: what a new client record is made of.
-#[derive(Debug)]
-struct Registration {
-    redirect_uris: Vec<String>,
-    application_type: ApplicationType,
-    method: TokenEndpointAuthMethod,
-    grant_types: Vec<String>,
-    response_types: Vec<String>,
-    client_name: Option<String>,
-    client_uri: Option<String>,
-    logo_uri: Option<String>,
-    scope: Option<String>,
-    software_id: Option<String>,
-    software_version: Option<String>,
+/// The validator's verdict as RFC 7591 errors.
+fn registration_error(e: MetadataError) -> OAuthError {
+    let code = match e.kind {
+        MetadataErrorKind::RedirectUri => OAuthErrorCode::InvalidRedirectUri,
+        MetadataErrorKind::Other => OAuthErrorCode::InvalidClientMetadata,
+    };
+    OAuthError::new(code, e.message)
 }
 
 /// What defines a public client, in a fixed order with lists sorted and duplicates dropped:
-/// two registrations with equal canonical forms are the same client. Versioned so a future change of the form cannot
-/// collide with fingerprints already stored.
+/// two registrations with equal canonical forms are the same client. Versioned so a future
+/// change of the form cannot collide with fingerprints already stored.
 #[derive(Serialize)]
 struct Canonical<'a> {
     v: u8,
     redirect_uris: Vec<&'a str>,
-    application_type: ApplicationType,
+    application_type: &'static str,
     token_endpoint_auth_method: &'static str,
-    grant_types: Vec<&'a str>,
-    response_types: Vec<&'a str>,
+    grant_types: Vec<&'static str>,
+    response_types: Vec<&'static str>,
     client_name: Option<&'a str>,
     client_uri: Option<&'a str>,
     logo_uri: Option<&'a str>,
-    scope: Option<&'a str>,
+    scope: Option<String>,
     software_id: Option<&'a str>,
     software_version: Option<&'a str>,
 }
 
-fn sorted(items: &[String]) -> Vec<&str> {
-    let mut v: Vec<&str> = items.iter().map(String::as_str).collect();
+fn sorted<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = items.collect();
     v.sort_unstable();
     v.dedup();
     v
 }
 
-impl Registration {
-    fn validate(meta: Metadata) -> Result<Self, OAuthError> {
-        let redirect_uris = meta.redirect_uris.ok_or_else(|| {
-            OAuthError::new(
-                OAuthErrorCode::InvalidRedirectUri,
-                "redirect_uris is required",
-            )
-        })?;
-        if redirect_uris.is_empty() || redirect_uris.len() > MAX_REDIRECT_URIS {
-            return Err(OAuthError::new(
-                OAuthErrorCode::InvalidRedirectUri,
-                format!("redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs"),
-            ));
-        }
-        let mut parsed = Vec::with_capacity(redirect_uris.len());
-        for (i, uri) in redirect_uris.iter().enumerate() {
-            if uri.len() > MAX_URI {
-                return Err(OAuthError::new(
-                    OAuthErrorCode::InvalidRedirectUri,
-                    format!("redirect_uris[{i}] is longer than {MAX_URI} characters"),
-                ));
-            }
-            parsed.push(validate_for_registration(uri).map_err(|e| {
-                OAuthError::new(
-                    OAuthErrorCode::InvalidRedirectUri,
-                    format!("redirect_uris[{i}]: {e}"),
-                )
-            })?);
-        }
-        let application_type = application_type(meta.application_type.as_deref(), &parsed)?;
-
-        let method = match meta.token_endpoint_auth_method.as_deref().unwrap_or("none") {
-            "none" => TokenEndpointAuthMethod::None,
-            "client_secret_post" => TokenEndpointAuthMethod::ClientSecretPost,
-            "client_secret_basic" => TokenEndpointAuthMethod::ClientSecretBasic,
-            other => {
-                return Err(metadata_error(format!(
-                    "token_endpoint_auth_method `{}` is not supported (none, client_secret_post, client_secret_basic)",
-                    other.chars().take(40).collect::<String>()
-                )))
-            }
-        };
-
-        let grant_types = meta
-            .grant_types
-            .unwrap_or_else(|| vec!["authorization_code".into()]);
-        if let Some(bad) = grant_types
-            .iter()
-            .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
-        {
-            return Err(metadata_error(format!(
-                "grant type `{}` is not supported (authorization_code, refresh_token)",
-                bad.chars().take(60).collect::<String>()
-            )));
-        }
-        if !grant_types.iter().any(|g| g == "authorization_code") {
-            return Err(metadata_error(
-                "grant_types must include authorization_code",
-            ));
-        }
-        let response_types = meta.response_types.unwrap_or_else(|| vec!["code".into()]);
-        if response_types.iter().any(|r| r != "code") || response_types.is_empty() {
-            return Err(metadata_error("response_types must be [\"code\"]"));
-        }
-
-        // RFC 7591 §2 lets the server restrict the registered scope: keep the ones we know.
-        let scope = meta.scope.and_then(|s| {
-            let known: ScopeSet = s
-                .split(' ')
-                .filter_map(|t| t.parse::<Scope>().ok())
-                .collect();
-            (!known.is_empty()).then(|| known.to_string())
-        });
-
-        Ok(Self {
-            redirect_uris,
-            application_type,
-            method,
-            grant_types,
-            response_types,
-            scope,
-            client_name: optional_text("client_name", meta.client_name)?,
-            client_uri: optional_https_uri("client_uri", meta.client_uri)?,
-            logo_uri: optional_https_uri("logo_uri", meta.logo_uri)?,
-            software_id: optional_text("software_id", meta.software_id)?,
-            software_version: optional_text("software_version", meta.software_version)?,
-        })
-    }
-
-    /// SHA-256 hex of the canonical metadata.
-    fn fingerprint(&self) -> Result<String, OAuthError> {
-        let canonical = Canonical {
-            v: 1,
-            redirect_uris: sorted(&self.redirect_uris),
-            application_type: self.application_type,
-            token_endpoint_auth_method: self.method.as_str(),
-            grant_types: sorted(&self.grant_types),
-            response_types: sorted(&self.response_types),
-            client_name: self.client_name.as_deref(),
-            client_uri: self.client_uri.as_deref(),
-            logo_uri: self.logo_uri.as_deref(),
-            scope: self.scope.as_deref(),
-            software_id: self.software_id.as_deref(),
-            software_version: self.software_version.as_deref(),
-        };
-        let json = serde_json::to_string(&canonical).map_err(|e| OAuthError::server_error(&e))?;
-        Ok(sha256_hex(&json))
-    }
-
-    fn into_record(self, secret_hash: Option<String>, now: i64) -> ClientRecord {
-        ClientRecord {
-            client_id: random_token(24),
-            client_name: self.client_name,
-            redirect_uris: self.redirect_uris,
-            token_endpoint_auth_method: self.method,
-            client_secret_hash: secret_hash,
-            grant_types: self.grant_types,
-            response_types: self.response_types,
-            scope: self.scope,
-            client_uri: self.client_uri,
-            logo_uri: self.logo_uri,
-            software_id: self.software_id,
-            software_version: self.software_version,
-            created_at: now,
-            application_type: Some(self.application_type.as_str().to_owned()),
-        }
-    }
+/// SHA-256 hex of the canonical metadata.
+fn fingerprint(m: &ValidMetadata) -> Result<String, OAuthError> {
+    let canonical = Canonical {
+        v: 1,
+        redirect_uris: sorted(m.redirect_uris.iter().map(String::as_str)),
+        application_type: m.application_type.as_str(),
+        token_endpoint_auth_method: m.token_endpoint_auth_method.as_str(),
+        grant_types: sorted(m.grant_types.iter().map(|g| g.as_str())),
+        response_types: sorted(m.response_types.iter().map(|r| r.as_str())),
+        client_name: m.client_name.as_deref(),
+        client_uri: m.client_uri.as_deref(),
+        logo_uri: m.logo_uri.as_deref(),
+        scope: m.scope.as_ref().map(ToString::to_string),
+        software_id: m.software_id.as_deref(),
+        software_version: m.software_version.as_deref(),
+    };
+    let json = serde_json::to_string(&canonical).map_err(|e| OAuthError::server_error(&e))?;
+    Ok(sha256_hex(&json))
 }
 
-fn parse_metadata(req: &HttpRequest, body: &[u8]) -> Result<Metadata, OAuthError> {
+fn validate(meta: ClientMetadata) -> Result<ValidMetadata, OAuthError> {
+    meta.validate(&DCR).map_err(registration_error)
+}
+
+fn parse_metadata(req: &HttpRequest, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
     let is_json = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
@@ -333,16 +123,16 @@ pub async fn register(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     state.check_rate_limit(Limited::Register, &req).await?;
-    let registration = Registration::validate(parse_metadata(&req, &body)?)?;
+    let registration = validate(parse_metadata(&req, &body)?)?;
     let application_type = registration.application_type;
     let idle_ttl = state.config.client_idle_ttl;
     let now = state.clock.now();
 
-    if registration.method != TokenEndpointAuthMethod::None {
+    if registration.token_endpoint_auth_method != TokenEndpointAuthMethod::None {
         // Confidential: never deduplicated, a new secret every time, stored only hashed.
         state.check_registration_quota().await?;
         let secret = random_token(32);
-        let client = registration.into_record(Some(sha256_hex(&secret)), now);
+        let client = registration.into_record(random_token(24), Some(sha256_hex(&secret)), now);
         state
             .store
             .put_client(&client, idle_ttl)
@@ -352,7 +142,7 @@ pub async fn register(
         return Ok(response(&client, application_type, Some(secret)));
     }
 
-    let fingerprint = registration.fingerprint()?;
+    let fingerprint = fingerprint(&registration)?;
     // A repeat creates nothing, so it does not count against the global quota (the per-IP
     // limit above still counts it).
     let existing = state
@@ -364,7 +154,7 @@ pub async fn register(
         return Ok(repeated(&state, &existing, application_type).await);
     }
     state.check_registration_quota().await?;
-    let client = registration.into_record(None, now);
+    let client = registration.into_record(random_token(24), None, now);
     let put = state
         .store
         .put_client_deduplicated(&fingerprint, &client, idle_ttl)
@@ -392,7 +182,7 @@ async fn repeated(
     existing: &ClientRecord,
     application_type: ApplicationType,
 ) -> HttpResponse {
-    state.keep_client_alive(&existing.client_id).await;
+    state.clients.keep_alive(&existing.client_id).await;
     tracing::info!(target: "audit", client_id = %existing.client_id, "client registration repeated: existing client returned");
     response(existing, application_type, None)
 }
@@ -413,11 +203,12 @@ fn response(
     );
     body.insert("grant_types".into(), json!(client.grant_types));
     body.insert("response_types".into(), json!(client.response_types));
+    let scope = client.scope.as_ref().map(ToString::to_string);
     let optional = [
         ("client_name", &client.client_name),
         ("client_uri", &client.client_uri),
         ("logo_uri", &client.logo_uri),
-        ("scope", &client.scope),
+        ("scope", &scope),
         ("software_id", &client.software_id),
         ("software_version", &client.software_version),
     ];
@@ -440,12 +231,12 @@ fn response(
 mod tests {
     use super::*;
 
-    fn registration(meta: Value) -> Result<Registration, OAuthError> {
-        Registration::validate(serde_json::from_value(meta).unwrap())
+    fn registration(meta: Value) -> Result<ValidMetadata, OAuthError> {
+        validate(serde_json::from_value(meta).unwrap())
     }
 
     fn fingerprint(meta: Value) -> String {
-        registration(meta).unwrap().fingerprint().unwrap()
+        super::fingerprint(&registration(meta).unwrap()).unwrap()
     }
 
     #[test]

@@ -11,11 +11,12 @@ use super::{
     authenticate_client, no_store_json, param, parse_form, require_form_content_type,
     split_grant_token, ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT,
 };
+use crate::clients::{ClientRecord, GrantType};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
 use crate::pkce::CodeVerifier;
 use crate::state::{AppState, Limited};
-use crate::store::{ClientRecord, CodeTake, GrantRecord, RefreshOutcome, RefreshRecord};
+use crate::store::{CodeTake, GrantRecord, RefreshOutcome, RefreshRecord};
 
 /// How long a redeemed code is remembered, so that a replay is recognised and punished.
 const CODE_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
@@ -95,11 +96,11 @@ impl<'a> TokenRequest<'a> {
         }
     }
 
-    fn grant_type(&self) -> &'static str {
+    fn grant_type(&self) -> GrantType {
         match self {
-            Self::AuthorizationCode { .. } => "authorization_code",
-            Self::RefreshToken { .. } => "refresh_token",
-            Self::TokenExchange { .. } => TOKEN_EXCHANGE_GRANT,
+            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            Self::RefreshToken { .. } => GrantType::RefreshToken,
+            Self::TokenExchange { .. } => GrantType::TokenExchange,
         }
     }
 }
@@ -123,10 +124,10 @@ pub async fn token(
     let form = parse_form(&body)?;
     let request = TokenRequest::parse(&form)?;
     let client = authenticate_client(&state, &req, &form).await?;
-    if !client.grant_types.iter().any(|g| g == request.grant_type()) {
+    if !client.allows_grant(request.grant_type()) {
         return Err(OAuthError::unauthorized_client(format!(
             "this client is not registered for the {} grant",
-            request.grant_type()
+            request.grant_type().as_str()
         )));
     }
     let response = match request {
@@ -147,7 +148,7 @@ pub async fn token(
         }
     };
     // Tokens were issued: a dynamically registered client is in use, so it does not expire.
-    state.keep_client_alive(&client.client_id).await;
+    state.clients.keep_alive(&client.client_id).await;
     Ok(no_store_json(&response))
 }
 

@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
+// The record is the clients module's; named here too because the store keeps it.
+pub use crate::clients::record::{ClientRecord, TokenEndpointAuthMethod};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -26,48 +28,6 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenEndpointAuthMethod {
-    None,
-    ClientSecretPost,
-    ClientSecretBasic,
-}
-
-impl TokenEndpointAuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::ClientSecretPost => "client_secret_post",
-            Self::ClientSecretBasic => "client_secret_basic",
-        }
-    }
-}
-
-/// A registered client (RFC 7591), as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientRecord {
-    pub client_id: String,
-    pub client_name: Option<String>,
-    pub redirect_uris: Vec<String>,
-    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
-    /// SHA-256 hex of the client secret, for confidential clients.
-    pub client_secret_hash: Option<String>,
-    pub grant_types: Vec<String>,
-    pub response_types: Vec<String>,
-    /// The scopes the client registered for, if it named any.
-    pub scope: Option<String>,
-    pub client_uri: Option<String>,
-    pub logo_uri: Option<String>,
-    pub software_id: Option<String>,
-    pub software_version: Option<String>,
-    pub created_at: i64,
-    /// `web` or `native` for dynamically registered clients (as registered, or inferred from the
-    /// redirect URIs); `None` for the other sources and for records stored before it existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub application_type: Option<String>,
 }
 
 /// An authorization request that passed validation and waits for the user's consent.

@@ -113,7 +113,7 @@ pub struct FakeDns {
 }
 
 #[async_trait]
-impl auth_proxy::cimd::DnsResolver for FakeDns {
+impl auth_proxy::clients::cimd::DnsResolver for FakeDns {
     async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
         match self.answers.lock().unwrap().get(host) {
             Some(ips) => Ok(ips

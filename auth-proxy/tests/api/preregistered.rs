@@ -249,7 +249,8 @@ async fn preregistered_clients_shadow_stored_ones_and_never_expire() {
     let app = spawn_with_clients(&[("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "3600")]).await;
     let mut impostor = app
         .app_state
-        .lookup_client("chatgpt")
+        .clients
+        .lookup("chatgpt")
         .await
         .unwrap()
         .unwrap();
@@ -262,7 +263,8 @@ async fn preregistered_clients_shadow_stored_ones_and_never_expire() {
         .unwrap();
     let found = app
         .app_state
-        .lookup_client("chatgpt")
+        .clients
+        .lookup("chatgpt")
         .await
         .unwrap()
         .unwrap();

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use auth_proxy::clients::{ApplicationType, GrantType, ResponseType};
 use auth_proxy::clock::{Clock, FakeClock};
 use auth_proxy::crypto::{random_token, sha256_hex};
 use auth_proxy::store::keys::Keys;
@@ -174,15 +175,15 @@ fn client(id: &str) -> ClientRecord {
         redirect_uris: vec!["http://127.0.0.1/cb".into()],
         token_endpoint_auth_method: TokenEndpointAuthMethod::None,
         client_secret_hash: None,
-        grant_types: vec!["authorization_code".into()],
-        response_types: vec!["code".into()],
+        grant_types: vec![GrantType::AuthorizationCode],
+        response_types: vec![ResponseType::Code],
         scope: None,
         client_uri: None,
         logo_uri: None,
         software_id: None,
         software_version: None,
         created_at: 1,
-        application_type: Some("native".into()),
+        application_type: Some(ApplicationType::Native),
     }
 }
 

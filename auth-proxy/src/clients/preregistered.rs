@@ -1,23 +1,22 @@
 //! Pre-registered clients from configuration (`AUTH_PROXY_CLIENTS_FILE`): a JSON array of
 //! clients the operator vouches for, such as a hosted connector whose callback varies per
 //! connector (redirect patterns) or a confidential client with a secret from a file. They are
-//! read once at start-up, validated like registrations, never stored and never expire, and
-//! shadow a stored client of the same id. Every error names the file and the entry.
+//! read once at start-up, validated by the one metadata validator under the [`FILE`] policy,
+//! never stored and never expire, and shadow a stored client of the same id. Every error
+//! names the file and the entry.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use mcp_shared::ScopeSet;
 use serde::Deserialize;
 
+use super::metadata::{ClientMetadata, FILE};
+use super::record::{ClientRecord, TokenEndpointAuthMethod};
 use crate::config::Config;
 use crate::crypto::sha256_hex;
-use crate::redirect::{validate_for_registration, RedirectPattern};
-use crate::store::{ClientRecord, TokenEndpointAuthMethod};
+use crate::redirect::RedirectPattern;
 
 const MAX_CLIENT_ID: usize = 128;
-const MAX_REDIRECT_URIS: usize = 20;
-const MAX_NAME: usize = 200;
 /// As for the token-exchange client's secret.
 const MIN_SECRET: usize = 16;
 
@@ -140,47 +139,22 @@ fn validate(e: EntryJson, base_dir: &Path, now: i64) -> Result<PreregisteredClie
              (an id that looks like a URL would be taken for a client metadata document)"
         ));
     }
-    let client_name = match e.client_name {
-        Some(n) if n.chars().count() > MAX_NAME || n.chars().any(char::is_control) => {
-            return Err(format!(
-                "client_name must be at most {MAX_NAME} printable characters"
-            ))
-        }
-        Some(n) if n.trim().is_empty() => None,
-        other => other,
-    };
-
-    if e.redirect_uris.is_empty() || e.redirect_uris.len() > MAX_REDIRECT_URIS {
-        return Err(format!(
-            "redirect_uris must list 1 to {MAX_REDIRECT_URIS} URIs or patterns"
-        ));
+    let metadata = ClientMetadata {
+        redirect_uris: Some(e.redirect_uris),
+        token_endpoint_auth_method: e.token_endpoint_auth_method,
+        grant_types: e.grant_types,
+        client_name: e.client_name,
+        scope: e.scope,
+        ..ClientMetadata::default()
     }
-    let mut redirect_uris = Vec::new();
-    let mut redirect_patterns = Vec::new();
-    for (i, uri) in e.redirect_uris.into_iter().enumerate() {
-        // A `*` makes the entry a pattern; anything else is an exact URI.
-        if uri.contains('*') {
-            let pattern = RedirectPattern::parse(&uri)
-                .map_err(|err| format!("redirect_uris[{i}] `{uri}`: {err}"))?;
-            redirect_patterns.push(pattern);
-        } else {
-            validate_for_registration(&uri)
-                .map_err(|err| format!("redirect_uris[{i}] `{uri}`: {err}"))?;
-            redirect_uris.push(uri);
-        }
-    }
+    .validate(&FILE)
+    .map_err(|err| err.message)?;
 
-    let method = match e.token_endpoint_auth_method.as_deref().unwrap_or("none") {
-        "none" => TokenEndpointAuthMethod::None,
-        "client_secret_basic" => TokenEndpointAuthMethod::ClientSecretBasic,
-        "client_secret_post" => TokenEndpointAuthMethod::ClientSecretPost,
-        other => {
-            return Err(format!(
-                "token_endpoint_auth_method `{other}` is not supported (none, client_secret_basic, client_secret_post)"
-            ))
-        }
-    };
-    let client_secret_hash = match (method, e.client_secret_sha256, e.client_secret_file) {
+    let client_secret_hash = match (
+        metadata.token_endpoint_auth_method,
+        e.client_secret_sha256,
+        e.client_secret_file,
+    ) {
         (TokenEndpointAuthMethod::None, None, None) => None,
         (TokenEndpointAuthMethod::None, _, _) => {
             return Err(
@@ -223,51 +197,16 @@ fn validate(e: EntryJson, base_dir: &Path, now: i64) -> Result<PreregisteredClie
         }
     };
 
-    let grant_types = e
-        .grant_types
-        .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()]);
-    if let Some(bad) = grant_types
-        .iter()
-        .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
-    {
-        return Err(format!(
-            "grant type `{bad}` is not supported (authorization_code, refresh_token)"
-        ));
-    }
-    if !grant_types.iter().any(|g| g == "authorization_code") {
-        return Err("grant_types must include authorization_code".into());
-    }
-    let scope = match e.scope {
-        None => None,
-        Some(s) => {
-            let set = ScopeSet::parse(&s).map_err(|err| format!("scope: {err}"))?;
-            (!set.is_empty()).then(|| set.to_string())
-        }
-    };
-
+    let redirect_patterns = metadata.redirect_patterns.clone();
     Ok(PreregisteredClient {
-        record: ClientRecord {
-            client_id: e.client_id,
-            client_name,
-            redirect_uris,
-            token_endpoint_auth_method: method,
-            client_secret_hash,
-            grant_types,
-            response_types: vec!["code".into()],
-            scope,
-            client_uri: None,
-            logo_uri: None,
-            software_id: None,
-            software_version: None,
-            created_at: now,
-            application_type: None,
-        },
+        record: metadata.into_record(e.client_id, client_secret_hash, now),
         redirect_patterns,
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::record::{GrantType, ResponseType};
     use super::*;
 
     fn dir() -> std::path::PathBuf {
@@ -341,10 +280,17 @@ mod tests {
             Some(sha256_hex("a-long-enough-secret-value").as_str()),
             "the file's secret, trimmed, stored as SHA-256"
         );
-        assert_eq!(ops.record.scope.as_deref(), Some("notes:read files:read"));
+        assert_eq!(
+            ops.record
+                .scope
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("notes:read files:read")
+        );
         assert_eq!(
             ops.record.grant_types,
-            ["authorization_code", "refresh_token"],
+            [GrantType::AuthorizationCode, GrantType::RefreshToken],
             "default grant types"
         );
         assert!(ops.redirect_patterns.is_empty());
@@ -373,7 +319,7 @@ mod tests {
         );
         assert_eq!(desktop.record.client_secret_hash, None);
         assert_eq!(desktop.record.created_at, 7);
-        assert_eq!(desktop.record.response_types, ["code"]);
+        assert_eq!(desktop.record.response_types, [ResponseType::Code]);
         let _ = std::fs::remove_dir_all(d);
     }
 
