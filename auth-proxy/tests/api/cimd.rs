@@ -266,3 +266,45 @@ async fn allow_list_rate_limit_and_switch_off() {
     let metadata: Value = app.metadata().await;
     assert_eq!(metadata["client_id_metadata_document_supported"], false);
 }
+
+#[tokio::test]
+async fn one_fetch_per_document_and_documents_do_not_wait_for_each_other() {
+    let docs = start_doc_server().await;
+    let app = spawn_test_switch(&[]).await;
+    let p = pkce();
+
+    // Concurrent requests for one document share one fetch.
+    let client_id = format!("{}/client.json", docs.base);
+    let params = app.authorize_params(&client_id, &p.challenge, &[]);
+    let pages = futures_util::future::join_all((0..8).map(|_| app.authorize(&params))).await;
+    for resp in pages {
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(docs.fetches.load(Ordering::SeqCst), 1);
+
+    // A document that hangs holds up only requests for itself: another document is resolved
+    // while the slow fetch is still waiting for its deadline.
+    let slow_id = format!("{}/slow.json", docs.base);
+    let slow_params = app.authorize_params(&slow_id, &p.challenge, &[]);
+    let slow = app.authorize(&slow_params);
+    tokio::pin!(slow);
+    let started = async {
+        while docs.fetches.load(Ordering::SeqCst) < 2 {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = &mut slow => panic!("the slow document answered before it was fetched"),
+        _ = started => {}
+    }
+    let other_id = format!("{}/missing.json", docs.base);
+    let other_params = app.authorize_params(&other_id, &p.challenge, &[]);
+    let other = app.authorize(&other_params);
+    tokio::select! {
+        biased;
+        resp = other => assert!(page_text(resp).await.contains("answered HTTP 404")),
+        _ = &mut slow => panic!("a different document waited for the slow one"),
+    }
+    assert!(page_text(slow.await).await.contains("took too long"));
+}
