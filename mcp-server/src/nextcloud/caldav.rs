@@ -14,7 +14,7 @@ use super::events::events_of;
 use super::ical::ical_utc;
 use super::paths::{encode_segment, last_segment, validate_name};
 use super::xml::{xml_escape, DavResponse, NS_APPLE_ICAL, NS_CALDAV, NS_DAV};
-use super::{NcAuth, NcError, Nextcloud};
+use super::{NcError, Session};
 
 const API: &str = "caldav";
 
@@ -165,24 +165,24 @@ fn object_of(response: &DavResponse) -> Option<CalendarObject> {
     })
 }
 
-impl Nextcloud {
-    fn calendar_url(&self, user: &str, calendar: &str) -> Result<Url, NcError> {
+impl Session<'_> {
+    fn calendar_url(&self, calendar: &str) -> Result<Url, NcError> {
         validate_name(calendar, "the calendar id")?;
         self.url(&format!(
             "remote.php/dav/calendars/{}/{}/",
-            encode_segment(user),
+            encode_segment(&self.user),
             encode_segment(calendar)
         ))
     }
 
-    fn calendar_object_url(&self, user: &str, calendar: &str, name: &str) -> Result<Url, NcError> {
+    fn calendar_object_url(&self, calendar: &str, name: &str) -> Result<Url, NcError> {
         // Both are single segments: a calendar id of `.` or `..` would otherwise be resolved
         // away by the URL parser and leave the user's calendar.
         validate_name(calendar, "the calendar id")?;
         validate_name(name, "the event file name")?;
         self.url(&format!(
             "remote.php/dav/calendars/{}/{}/{}",
-            encode_segment(user),
+            encode_segment(&self.user),
             encode_segment(calendar),
             encode_segment(name)
         ))
@@ -190,17 +190,13 @@ impl Nextcloud {
 
     /// The user's calendars (collections that hold calendar data; inbox, outbox, trash bin
     /// and subscriptions are left out).
-    pub async fn calendars_list(
-        &self,
-        auth: &NcAuth,
-        user: &str,
-    ) -> Result<Vec<Calendar>, NcError> {
+    pub async fn calendars_list(&self) -> Result<Vec<Calendar>, NcError> {
         let url = self.url(&format!(
             "remote.php/dav/calendars/{}/",
-            encode_segment(user)
+            encode_segment(&self.user)
         ))?;
         let request =
-            self.dav_xml_request(auth, "PROPFIND", url, Some("1"), CALENDARS_PROPFIND.into())?;
+            self.dav_xml_request("PROPFIND", url, Some("1"), CALENDARS_PROPFIND.into())?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => NcError::NotFound(
@@ -215,20 +211,13 @@ impl Nextcloud {
     /// Objects with VEVENTs overlapping `[start, end)`, recurrences expanded by the server.
     pub async fn calendar_events(
         &self,
-        auth: &NcAuth,
-        user: &str,
         calendar: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<CalendarObject>, NcError> {
-        let url = self.calendar_url(user, calendar)?;
-        let request = self.dav_xml_request(
-            auth,
-            "REPORT",
-            url,
-            Some("1"),
-            events_query_body(start, end),
-        )?;
+        let url = self.calendar_url(calendar)?;
+        let request =
+            self.dav_xml_request("REPORT", url, Some("1"), events_query_body(start, end))?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => calendar_not_found(calendar),
@@ -243,21 +232,17 @@ impl Nextcloud {
 
     async fn calendar_get_object(
         &self,
-        auth: &NcAuth,
-        user: &str,
         calendar: &str,
         name: &str,
     ) -> Result<Option<CalendarObject>, NcError> {
-        let url = self.calendar_object_url(user, calendar, name)?;
-        self.dav_get_object(auth, &EVENTS, url, name).await
+        let url = self.calendar_object_url(calendar, name)?;
+        self.dav_get_object(&EVENTS, url, name).await
     }
 
     /// The object holding the event with `uid`: `{uid}.ics` (as this server and most clients
     /// name them), else found by a UID calendar-query.
     pub async fn calendar_find_event(
         &self,
-        auth: &NcAuth,
-        user: &str,
         calendar: &str,
         uid: &str,
     ) -> Result<CalendarObject, NcError> {
@@ -268,17 +253,14 @@ impl Nextcloud {
         };
         let direct = format!("{uid}.ics");
         if validate_name(&direct, "uid").is_ok() {
-            if let Some(object) = self
-                .calendar_get_object(auth, user, calendar, &direct)
-                .await?
-            {
+            if let Some(object) = self.calendar_get_object(calendar, &direct).await? {
                 if has_uid(&object) {
                     return Ok(object);
                 }
             }
         }
-        let url = self.calendar_url(user, calendar)?;
-        let request = self.dav_xml_request(auth, "REPORT", url, Some("1"), uid_query_body(uid))?;
+        let url = self.calendar_url(calendar)?;
+        let request = self.dav_xml_request("REPORT", url, Some("1"), uid_query_body(uid))?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => calendar_not_found(calendar),
@@ -295,15 +277,13 @@ impl Nextcloud {
     /// Stores an object; `if_match` None means create only. Returns the new ETag if known.
     pub async fn calendar_put_object(
         &self,
-        auth: &NcAuth,
-        user: &str,
         calendar: &str,
         name: &str,
         data: String,
         if_match: Option<&str>,
     ) -> Result<Option<String>, NcError> {
-        let url = self.calendar_object_url(user, calendar, name)?;
-        self.dav_put_object(auth, &EVENTS, url, name, data, if_match, || {
+        let url = self.calendar_object_url(calendar, name)?;
+        self.dav_put_object(&EVENTS, url, name, data, if_match, || {
             calendar_not_found(calendar)
         })
         .await
@@ -312,14 +292,12 @@ impl Nextcloud {
     /// Deletes the object `name`; `etag` makes it conditional. Returns false if it was gone.
     pub async fn calendar_delete_object(
         &self,
-        auth: &NcAuth,
-        user: &str,
         calendar: &str,
         name: &str,
         etag: Option<&str>,
     ) -> Result<bool, NcError> {
-        let url = self.calendar_object_url(user, calendar, name)?;
-        self.dav_delete_object(auth, &EVENTS, url, etag).await
+        let url = self.calendar_object_url(calendar, name)?;
+        self.dav_delete_object(&EVENTS, url, etag).await
     }
 }
 
@@ -331,13 +309,18 @@ mod tests {
 
     #[test]
     fn object_urls_stay_in_the_calendar() {
-        let nc = Nextcloud::new(
+        let nc = crate::nextcloud::Nextcloud::new(
             reqwest::Client::new(),
             Url::parse("https://cloud.example/").unwrap(),
             crate::metrics::Metrics::new().unwrap(),
         );
+        let nc = Session::new(
+            &nc,
+            crate::nextcloud::NcAuth::Bearer("t".into()),
+            "alice".into(),
+        );
         assert_eq!(
-            nc.calendar_object_url("alice", "personal", "a b.ics")
+            nc.calendar_object_url("personal", "a b.ics")
                 .unwrap()
                 .as_str(),
             "https://cloud.example/remote.php/dav/calendars/alice/personal/a%20b.ics"
@@ -345,7 +328,7 @@ mod tests {
         for calendar in ["..", ".", "a/b", ""] {
             assert!(
                 matches!(
-                    nc.calendar_object_url("alice", calendar, "x.ics"),
+                    nc.calendar_object_url(calendar, "x.ics"),
                     Err(NcError::InvalidInput(_))
                 ),
                 "{calendar:?}"

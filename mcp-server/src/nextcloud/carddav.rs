@@ -10,7 +10,7 @@ use super::cards::cards_of;
 use super::dav::{unexpected, DavObject, ObjectKind};
 use super::paths::{encode_segment, last_segment, validate_name};
 use super::xml::{xml_escape, DavResponse, NS_CARDDAV, NS_DAV};
-use super::{NcAuth, NcError, Nextcloud};
+use super::{NcError, Session};
 
 const API: &str = "carddav";
 
@@ -145,45 +145,36 @@ fn card_object_of(response: &DavResponse) -> Option<CardObject> {
     })
 }
 
-impl Nextcloud {
-    fn addressbook_url(&self, user: &str, book: &str) -> Result<Url, NcError> {
+impl Session<'_> {
+    fn addressbook_url(&self, book: &str) -> Result<Url, NcError> {
         validate_name(book, "the address book id")?;
         self.url(&format!(
             "remote.php/dav/addressbooks/users/{}/{}/",
-            encode_segment(user),
+            encode_segment(&self.user),
             encode_segment(book)
         ))
     }
 
-    fn card_url(&self, user: &str, book: &str, name: &str) -> Result<Url, NcError> {
+    fn card_url(&self, book: &str, name: &str) -> Result<Url, NcError> {
         // Both are single segments: an address book id of `.` or `..` would otherwise be
         // resolved away by the URL parser and leave the user's address book.
         validate_name(book, "the address book id")?;
         validate_name(name, "the contact file name")?;
         self.url(&format!(
             "remote.php/dav/addressbooks/users/{}/{}/{}",
-            encode_segment(user),
+            encode_segment(&self.user),
             encode_segment(book),
             encode_segment(name)
         ))
     }
 
-    pub async fn addressbooks_list(
-        &self,
-        auth: &NcAuth,
-        user: &str,
-    ) -> Result<Vec<AddressBook>, NcError> {
+    pub async fn addressbooks_list(&self) -> Result<Vec<AddressBook>, NcError> {
         let url = self.url(&format!(
             "remote.php/dav/addressbooks/users/{}/",
-            encode_segment(user)
+            encode_segment(&self.user)
         ))?;
-        let request = self.dav_xml_request(
-            auth,
-            "PROPFIND",
-            url,
-            Some("1"),
-            ADDRESSBOOKS_PROPFIND.into(),
-        )?;
+        let request =
+            self.dav_xml_request("PROPFIND", url, Some("1"), ADDRESSBOOKS_PROPFIND.into())?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => NcError::NotFound(
@@ -198,15 +189,12 @@ impl Nextcloud {
     /// Cards matching `query` (FN or EMAIL contains it, case-insensitive), at most `limit`.
     pub async fn contacts_query(
         &self,
-        auth: &NcAuth,
-        user: &str,
         book: &str,
         query: Option<&str>,
         limit: usize,
     ) -> Result<Vec<CardObject>, NcError> {
-        let url = self.addressbook_url(user, book)?;
-        let request =
-            self.dav_xml_request(auth, "REPORT", url, Some("1"), search_body(query, limit))?;
+        let url = self.addressbook_url(book)?;
+        let request = self.dav_xml_request("REPORT", url, Some("1"), search_body(query, limit))?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => addressbook_not_found(book),
@@ -224,17 +212,10 @@ impl Nextcloud {
     /// so the card is asked for as 4.0 and then as 3.0, and the answer whose length is the
     /// stored size (`getcontentlength`, which sabre and Nextcloud keep as the stored byte
     /// count) is the stored card.
-    async fn card_stored(
-        &self,
-        auth: &NcAuth,
-        user: &str,
-        book: &str,
-        name: &str,
-    ) -> Result<Option<CardObject>, NcError> {
-        let url = self.card_url(user, book, name)?;
+    async fn card_stored(&self, book: &str, name: &str) -> Result<Option<CardObject>, NcError> {
+        let url = self.card_url(book, name)?;
         for _attempt in 0..2 {
             let request = self.dav_xml_request(
-                auth,
                 "PROPFIND",
                 url.clone(),
                 Some("0"),
@@ -260,7 +241,7 @@ impl Nextcloud {
             let mut candidates = Vec::new();
             for accept in ["text/vcard; version=4.0", "text/vcard; version=3.0"] {
                 let Some(object) = self
-                    .dav_get_object_as(auth, &CARDS, url.clone(), name, accept)
+                    .dav_get_object_as(&CARDS, url.clone(), name, accept)
                     .await?
                 else {
                     return Ok(None);
@@ -297,13 +278,7 @@ impl Nextcloud {
     }
 
     /// The card with `uid` as stored: `{uid}.vcf`, else found by a UID addressbook-query.
-    pub async fn contacts_find(
-        &self,
-        auth: &NcAuth,
-        user: &str,
-        book: &str,
-        uid: &str,
-    ) -> Result<CardObject, NcError> {
+    pub async fn contacts_find(&self, book: &str, uid: &str) -> Result<CardObject, NcError> {
         let has_uid = |object: &CardObject| {
             cards_of(&object.data)
                 .map(|cards| cards.iter().any(|c| c.text("UID").as_deref() == Some(uid)))
@@ -311,14 +286,14 @@ impl Nextcloud {
         };
         let direct = format!("{uid}.vcf");
         if validate_name(&direct, "uid").is_ok() {
-            if let Some(object) = self.card_stored(auth, user, book, &direct).await? {
+            if let Some(object) = self.card_stored(book, &direct).await? {
                 if has_uid(&object) {
                     return Ok(object);
                 }
             }
         }
-        let url = self.addressbook_url(user, book)?;
-        let request = self.dav_xml_request(auth, "REPORT", url, Some("1"), uid_query_body(uid))?;
+        let url = self.addressbook_url(book)?;
+        let request = self.dav_xml_request("REPORT", url, Some("1"), uid_query_body(uid))?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => addressbook_not_found(book),
@@ -330,7 +305,7 @@ impl Nextcloud {
             .filter_map(card_object_of)
             .find(has_uid)
             .ok_or_else(|| contact_not_found(book, uid))?;
-        self.card_stored(auth, user, book, &found.name)
+        self.card_stored(book, &found.name)
             .await?
             .ok_or_else(|| contact_not_found(book, uid))
     }
@@ -338,15 +313,13 @@ impl Nextcloud {
     /// Stores a card; `if_match` None means create only. Returns the new ETag if known.
     pub async fn contacts_put(
         &self,
-        auth: &NcAuth,
-        user: &str,
         book: &str,
         name: &str,
         data: String,
         if_match: Option<&str>,
     ) -> Result<Option<String>, NcError> {
-        let url = self.card_url(user, book, name)?;
-        self.dav_put_object(auth, &CARDS, url, name, data, if_match, || {
+        let url = self.card_url(book, name)?;
+        self.dav_put_object(&CARDS, url, name, data, if_match, || {
             addressbook_not_found(book)
         })
         .await
@@ -355,14 +328,12 @@ impl Nextcloud {
     /// Deletes the card `name`; `etag` makes it conditional. Returns false if it was gone.
     pub async fn contacts_delete_object(
         &self,
-        auth: &NcAuth,
-        user: &str,
         book: &str,
         name: &str,
         etag: Option<&str>,
     ) -> Result<bool, NcError> {
-        let url = self.card_url(user, book, name)?;
-        self.dav_delete_object(auth, &CARDS, url, etag).await
+        let url = self.card_url(book, name)?;
+        self.dav_delete_object(&CARDS, url, etag).await
     }
 }
 
@@ -373,23 +344,23 @@ mod tests {
 
     #[test]
     fn card_urls_stay_in_the_address_book() {
-        let nc = Nextcloud::new(
+        let nc = crate::nextcloud::Nextcloud::new(
             reqwest::Client::new(),
             Url::parse("https://cloud.example/").unwrap(),
             crate::metrics::Metrics::new().unwrap(),
         );
+        let nc = Session::new(
+            &nc,
+            crate::nextcloud::NcAuth::Bearer("t".into()),
+            "alice".into(),
+        );
         assert_eq!(
-            nc.card_url("alice", "contacts", "a b.vcf")
-                .unwrap()
-                .as_str(),
+            nc.card_url("contacts", "a b.vcf").unwrap().as_str(),
             "https://cloud.example/remote.php/dav/addressbooks/users/alice/contacts/a%20b.vcf"
         );
         for book in ["..", ".", "a/b", ""] {
             assert!(
-                matches!(
-                    nc.card_url("alice", book, "x.vcf"),
-                    Err(NcError::InvalidInput(_))
-                ),
+                matches!(nc.card_url(book, "x.vcf"), Err(NcError::InvalidInput(_))),
                 "{book:?}"
             );
         }

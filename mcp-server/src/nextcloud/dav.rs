@@ -8,7 +8,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use url::Url;
 
 use super::xml::{parse_multistatus, parse_xml, DavResponse, NS_CALDAV, NS_SABRE};
-use super::{quote_etag, unquote_etag, NcAuth, NcError, Nextcloud};
+use super::{quote_etag, unquote_etag, NcError, Session};
 
 /// Largest XML or iCalendar/vCard body read from Nextcloud.
 pub const MAX_DAV_BODY: usize = 32 * 1024 * 1024;
@@ -94,30 +94,28 @@ pub struct ObjectKind {
     pub refused: &'static str,
 }
 
-impl Nextcloud {
+impl Session<'_> {
     /// GET one object; `None` when it does not exist.
     pub async fn dav_get_object(
         &self,
-        auth: &NcAuth,
         kind: &ObjectKind,
         url: Url,
         name: &str,
     ) -> Result<Option<DavObject>, NcError> {
-        self.dav_get_object_as(auth, kind, url, name, kind.media_type)
+        self.dav_get_object_as(kind, url, name, kind.media_type)
             .await
     }
 
     /// GET one object asking for the media type `accept` (e.g. `text/vcard; version=4.0`).
     pub async fn dav_get_object_as(
         &self,
-        auth: &NcAuth,
         kind: &ObjectKind,
         url: Url,
         name: &str,
         accept: &str,
     ) -> Result<Option<DavObject>, NcError> {
         let request = self
-            .request(auth, Method::GET, url)
+            .request(Method::GET, url)
             .header(reqwest::header::ACCEPT, accept);
         let response = self.send(kind.api, request).await?;
         match response.status() {
@@ -140,7 +138,6 @@ impl Nextcloud {
     #[allow(clippy::too_many_arguments)]
     pub async fn dav_put_object(
         &self,
-        auth: &NcAuth,
         kind: &ObjectKind,
         url: Url,
         name: &str,
@@ -149,7 +146,7 @@ impl Nextcloud {
         collection_missing: impl FnOnce() -> NcError,
     ) -> Result<Option<String>, NcError> {
         let request = self
-            .request(auth, Method::PUT, url.clone())
+            .request(Method::PUT, url.clone())
             .header(CONTENT_TYPE, format!("{}; charset=utf-8", kind.media_type))
             .body(data);
         let request = match if_match {
@@ -166,7 +163,7 @@ impl Nextcloud {
                     return Ok(Some(etag));
                 }
                 Ok(self
-                    .dav_get_object(auth, kind, url, name)
+                    .dav_get_object(kind, url, name)
                     .await
                     .ok()
                     .flatten()
@@ -193,12 +190,11 @@ impl Nextcloud {
     /// DELETE one object; `etag` makes it conditional. `false` if it was already gone.
     pub async fn dav_delete_object(
         &self,
-        auth: &NcAuth,
         kind: &ObjectKind,
         url: Url,
         etag: Option<&str>,
     ) -> Result<bool, NcError> {
-        let mut request = self.request(auth, Method::DELETE, url);
+        let mut request = self.request(Method::DELETE, url);
         if let Some(etag) = etag {
             request = request.header(IF_MATCH, quote_etag(etag));
         }
@@ -279,18 +275,17 @@ fn forbidden_put_error(kind: &ObjectKind, url: &Url, body: &str) -> NcError {
     ))
 }
 
-impl Nextcloud {
+impl Session<'_> {
     /// A WebDAV request carrying an XML body (PROPFIND, REPORT, SEARCH).
     pub fn dav_xml_request(
         &self,
-        auth: &NcAuth,
         method: &'static str,
         url: Url,
         depth: Option<&'static str>,
         body: String,
     ) -> Result<RequestBuilder, NcError> {
         let mut request = self
-            .request(auth, dav_method(method)?, url)
+            .request(dav_method(method)?, url)
             .header(CONTENT_TYPE, "application/xml; charset=utf-8")
             .body(body);
         if let Some(depth) = depth {

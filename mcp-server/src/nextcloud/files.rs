@@ -12,7 +12,7 @@ use super::dav::{self, read_body_limited, unexpected};
 use super::paths::{encode_path, encode_segment, normalize_path, strip_marker};
 use super::text::{bytes_as_text, is_binary_content_type};
 use super::xml::{xml_escape, DavResponse, NS_DAV, NS_OWNCLOUD};
-use super::{quote_etag, NcAuth, NcError, Nextcloud};
+use super::{quote_etag, NcError, Session};
 use encoding_rs::Encoding;
 
 const API: &str = "files";
@@ -125,17 +125,17 @@ fn locked(path: &str) -> NcError {
     ))
 }
 
-impl Nextcloud {
+impl Session<'_> {
     /// The WebDAV root of the user's files, as a decoded path marker for hrefs.
     fn files_marker(user: &str) -> String {
         format!("/remote.php/dav/files/{user}")
     }
 
     /// Absolute URL of a user path.
-    pub fn files_url(&self, user: &str, path: &str) -> Result<Url, NcError> {
+    pub fn files_url(&self, path: &str) -> Result<Url, NcError> {
         self.url(&format!(
             "remote.php/dav/files/{}/{}",
-            encode_segment(user),
+            encode_segment(&self.user),
             encode_path(path)?
         ))
     }
@@ -168,14 +168,11 @@ impl Nextcloud {
 
     async fn files_propfind(
         &self,
-        auth: &NcAuth,
-        user: &str,
         path: &str,
         depth: &'static str,
     ) -> Result<Vec<FileEntry>, NcError> {
-        let url = self.files_url(user, path)?;
-        let request =
-            self.dav_xml_request(auth, "PROPFIND", url, Some(depth), PROPFIND_BODY.into())?;
+        let url = self.files_url(path)?;
+        let request = self.dav_xml_request("PROPFIND", url, Some(depth), PROPFIND_BODY.into())?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => not_found(path),
@@ -185,19 +182,14 @@ impl Nextcloud {
         Ok(responses
             .iter()
             .filter(|r| !r.props.is_empty())
-            .filter_map(|r| Self::file_entry(user, r))
+            .filter_map(|r| Self::file_entry(&self.user, r))
             .collect())
     }
 
     /// One file or folder (PROPFIND Depth 0).
-    pub async fn files_stat(
-        &self,
-        auth: &NcAuth,
-        user: &str,
-        path: &str,
-    ) -> Result<FileEntry, NcError> {
+    pub async fn files_stat(&self, path: &str) -> Result<FileEntry, NcError> {
         let normalized = normalize_path(path)?;
-        self.files_propfind(auth, user, &normalized, "0")
+        self.files_propfind(&normalized, "0")
             .await?
             .into_iter()
             .next()
@@ -205,14 +197,9 @@ impl Nextcloud {
     }
 
     /// The entries of a folder (PROPFIND Depth 1), without the folder itself.
-    pub async fn files_list(
-        &self,
-        auth: &NcAuth,
-        user: &str,
-        path: &str,
-    ) -> Result<Vec<FileEntry>, NcError> {
+    pub async fn files_list(&self, path: &str) -> Result<Vec<FileEntry>, NcError> {
         let normalized = normalize_path(path)?;
-        let entries = self.files_propfind(auth, user, &normalized, "1").await?;
+        let entries = self.files_propfind(&normalized, "1").await?;
         if let Some(own) = entries.iter().find(|e| e.path == normalized) {
             if !own.is_folder() {
                 return Err(NcError::InvalidInput(format!(
@@ -229,8 +216,6 @@ impl Nextcloud {
     /// A file's content if it is text of at most `max_bytes`.
     pub async fn files_read_text(
         &self,
-        auth: &NcAuth,
-        user: &str,
         path: &str,
         max_bytes: usize,
     ) -> Result<ReadOutcome, NcError> {
@@ -240,7 +225,7 @@ impl Nextcloud {
                 "the root is a folder; list it with files_list".into(),
             ));
         }
-        let entry = self.files_stat(auth, user, &normalized).await?;
+        let entry = self.files_stat(&normalized).await?;
         if entry.is_folder() {
             return Err(NcError::InvalidInput(format!(
                 "\"{normalized}\" is a folder; list it with files_list"
@@ -256,8 +241,8 @@ impl Nextcloud {
         {
             return Ok(ReadOutcome::Binary(ct.to_owned()));
         }
-        let url = self.files_url(user, &normalized)?;
-        let response = self.send(API, self.request(auth, Method::GET, url)).await?;
+        let url = self.files_url(&normalized)?;
+        let response = self.send(API, self.request(Method::GET, url)).await?;
         match response.status() {
             s if s.is_success() => {}
             StatusCode::NOT_FOUND => return Err(not_found(&normalized)),
@@ -296,8 +281,6 @@ impl Nextcloud {
     /// Creates or replaces a file.
     pub async fn files_put(
         &self,
-        auth: &NcAuth,
-        user: &str,
         path: &str,
         content: Vec<u8>,
         encoding: &'static Encoding,
@@ -309,9 +292,9 @@ impl Nextcloud {
                 "give a file path, not the root folder".into(),
             ));
         }
-        let url = self.files_url(user, &normalized)?;
+        let url = self.files_url(&normalized)?;
         let mut request = self
-            .request(auth, Method::PUT, url)
+            .request(Method::PUT, url)
             .header(
                 CONTENT_TYPE,
                 format!(
@@ -331,11 +314,7 @@ impl Nextcloud {
             s if s.is_success() => {
                 let mut etag = dav::etag_header(response.headers());
                 if etag.is_none() {
-                    etag = self
-                        .files_stat(auth, user, &normalized)
-                        .await
-                        .ok()
-                        .and_then(|e| e.etag);
+                    etag = self.files_stat(&normalized).await.ok().and_then(|e| e.etag);
                 }
                 Ok(Written {
                     created: s == StatusCode::CREATED,
@@ -359,7 +338,7 @@ impl Nextcloud {
             }
             StatusCode::CONFLICT | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
                 // Sabre answers 409 both for a missing parent and for a PUT onto a folder.
-                match self.files_stat(auth, user, &normalized).await {
+                match self.files_stat(&normalized).await {
                     Ok(entry) if entry.is_folder() => Err(NcError::InvalidInput(format!(
                         "\"{normalized}\" is a folder; choose a file name inside it"
                     ))),
@@ -379,16 +358,16 @@ impl Nextcloud {
     }
 
     /// Creates a folder (MKCOL).
-    pub async fn files_mkdir(&self, auth: &NcAuth, user: &str, path: &str) -> Result<(), NcError> {
+    pub async fn files_mkdir(&self, path: &str) -> Result<(), NcError> {
         let normalized = normalize_path(path)?;
         if normalized.is_empty() {
             return Err(NcError::AlreadyExists(
                 "the root folder always exists".into(),
             ));
         }
-        let url = self.files_url(user, &normalized)?;
+        let url = self.files_url(&normalized)?;
         let response = self
-            .send(API, self.request(auth, dav::dav_method("MKCOL")?, url))
+            .send(API, self.request(dav::dav_method("MKCOL")?, url))
             .await?;
         match response.status() {
             s if s.is_success() => Ok(()),
@@ -407,8 +386,6 @@ impl Nextcloud {
     /// MOVE or COPY; returns true if an existing target was overwritten.
     pub async fn files_transfer(
         &self,
-        auth: &NcAuth,
-        user: &str,
         copy: bool,
         source: &str,
         destination: &str,
@@ -433,8 +410,8 @@ impl Nextcloud {
         }
         let method = dav::dav_method(if copy { "COPY" } else { "MOVE" })?;
         let request = self
-            .request(auth, method, self.files_url(user, &from)?)
-            .header("Destination", self.files_url(user, &to)?.as_str())
+            .request(method, self.files_url(&from)?)
+            .header("Destination", self.files_url(&to)?.as_str())
             .header("Overwrite", if overwrite { "T" } else { "F" });
         let response = self.send(API, request).await?;
         match response.status() {
@@ -455,20 +432,14 @@ impl Nextcloud {
 
     /// Deletes a file or folder (folders with their contents; Nextcloud keeps them in the
     /// trash bin if the app is enabled). `etag` makes it conditional.
-    pub async fn files_delete(
-        &self,
-        auth: &NcAuth,
-        user: &str,
-        path: &str,
-        etag: Option<&str>,
-    ) -> Result<(), NcError> {
+    pub async fn files_delete(&self, path: &str, etag: Option<&str>) -> Result<(), NcError> {
         let normalized = normalize_path(path)?;
         if normalized.is_empty() {
             return Err(NcError::InvalidInput(
                 "the root folder cannot be deleted".into(),
             ));
         }
-        let mut request = self.request(auth, Method::DELETE, self.files_url(user, &normalized)?);
+        let mut request = self.request(Method::DELETE, self.files_url(&normalized)?);
         if let Some(etag) = etag {
             request = request.header(IF_MATCH, quote_etag(etag));
         }
@@ -489,21 +460,18 @@ impl Nextcloud {
     /// most recently modified first; at most `limit` plus whether there were more.
     pub async fn files_search(
         &self,
-        auth: &NcAuth,
-        user: &str,
         folder: &str,
         term: &str,
         limit: usize,
     ) -> Result<(Vec<FileEntry>, bool), NcError> {
         let folder = normalize_path(folder)?;
         let scope = if folder.is_empty() {
-            format!("/files/{user}")
+            format!("/files/{}", self.user)
         } else {
-            format!("/files/{user}/{folder}")
+            format!("/files/{}/{folder}", self.user)
         };
         let body = search_body(&scope, term, limit + 1);
-        let request =
-            self.dav_xml_request(auth, "SEARCH", self.url("remote.php/dav/")?, None, body)?;
+        let request = self.dav_xml_request("SEARCH", self.url("remote.php/dav/")?, None, body)?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST => NcError::NotFound(format!(
@@ -521,7 +489,7 @@ impl Nextcloud {
         let mut entries: Vec<FileEntry> = responses
             .iter()
             .filter(|r| !r.props.is_empty())
-            .filter_map(|r| Self::file_entry(user, r))
+            .filter_map(|r| Self::file_entry(&self.user, r))
             .filter(|e| !e.path.is_empty() && e.path != folder)
             .collect();
         let truncated = server_count > limit || entries.len() > limit;

@@ -74,6 +74,46 @@ pub struct Nextcloud {
     metrics: Metrics,
 }
 
+/// One tool call's way into the user's DAV data: the client, the call's credentials and the
+/// Nextcloud user id they belong to, resolved once per call (DAV paths carry the user id).
+pub struct Session<'a> {
+    nc: &'a Nextcloud,
+    auth: NcAuth,
+    user: String,
+}
+
+impl<'a> Session<'a> {
+    pub fn new(nc: &'a Nextcloud, auth: NcAuth, user: String) -> Self {
+        Self { nc, auth, user }
+    }
+
+    /// The Nextcloud user id.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        self.nc.request(&self.auth, method, url)
+    }
+
+    fn url(&self, path: &str) -> Result<Url, NcError> {
+        self.nc.url(path)
+    }
+
+    async fn send(&self, api: &'static str, request: RequestBuilder) -> Result<Response, NcError> {
+        self.nc.send(api, request).await
+    }
+
+    async fn send_allowing(
+        &self,
+        api: &'static str,
+        request: RequestBuilder,
+        keep: &[StatusCode],
+    ) -> Result<Response, NcError> {
+        self.nc.send_allowing(api, request, keep).await
+    }
+}
+
 /// The OCS user document (`/ocs/v2.php/cloud/user`): the fields the tools use.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(from = "OcsUserDocument")]

@@ -319,17 +319,13 @@ fn event_json(data: &str, uid: &str, calendar: &str, etag: Option<&str>) -> Valu
 }
 
 async fn calendar_list_calendars(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let _: ListCalendarsArgs = parse_args(args)?;
-    let user = ctx.user_id().await?;
-    let calendars = nc.calendars_list(auth, &user).await?;
+    let dav = ctx.session().await?;
+    let calendars = dav.calendars_list().await?;
     Ok(json!({"count": calendars.len(), "calendars": calendars}))
 }
 
 async fn calendar_list_events(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: ListEventsArgs = parse_args(args)?;
     let start = parse_range_bound(&a.start, "start")?;
     let end = parse_range_bound(&a.end, "end")?;
@@ -342,11 +338,11 @@ async fn calendar_list_events(args: Option<JsonObject>, ctx: &ToolContext<'_>) -
              ranges"
         )));
     }
-    let user = ctx.user_id().await?;
+    let dav = ctx.session().await?;
     let calendar_ids: Vec<String> = match a.calendar_id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => vec![id.to_owned()],
-        _ => nc
-            .calendars_list(auth, &user)
+        _ => dav
+            .calendars_list()
             .await?
             .into_iter()
             .filter(|c| c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT"))
@@ -355,10 +351,7 @@ async fn calendar_list_events(args: Option<JsonObject>, ctx: &ToolContext<'_>) -
     };
     let mut events = Vec::new();
     for calendar in &calendar_ids {
-        for object in nc
-            .calendar_events(auth, &user, calendar, start, end)
-            .await?
-        {
+        for object in dav.calendar_events(calendar, start, end).await? {
             let Ok(components) = events_of(&object.data) else {
                 tracing::debug!(
                     calendar,
@@ -402,8 +395,6 @@ async fn calendar_list_events(args: Option<JsonObject>, ctx: &ToolContext<'_>) -
 }
 
 async fn calendar_create_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: CreateEventArgs = parse_args(args)?;
     let calendar = non_blank(&a.calendar_id, "calendar_id")?;
     let summary = non_blank(&a.summary, "summary")?;
@@ -416,10 +407,10 @@ async fn calendar_create_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
     };
     let uid = random_uid()?;
     let data = build_event(&uid, &fields, Utc::now()).to_text();
-    let user = ctx.user_id().await?;
+    let dav = ctx.session().await?;
     let file = format!("{uid}.ics");
-    let etag = nc
-        .calendar_put_object(auth, &user, &calendar, &file, data.clone(), None)
+    let etag = dav
+        .calendar_put_object(&calendar, &file, data.clone(), None)
         .await?;
     let mut value = event_json(&data, &uid, &calendar, etag.as_deref());
     value["href"] = json!(file);
@@ -427,8 +418,6 @@ async fn calendar_create_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
 }
 
 async fn calendar_update_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: UpdateEventArgs = parse_args(args)?;
     let calendar = non_blank(&a.calendar_id, "calendar_id")?;
     let uid = non_blank(&a.uid, "uid")?;
@@ -464,18 +453,11 @@ async fn calendar_update_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
         location: a.location,
         description: a.description,
     };
-    let user = ctx.user_id().await?;
-    let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
+    let dav = ctx.session().await?;
+    let object = dav.calendar_find_event(&calendar, &uid).await?;
     let data = update_event_data(&object.data, &uid, &change, Utc::now())?;
-    let new_etag = nc
-        .calendar_put_object(
-            auth,
-            &user,
-            &calendar,
-            &object.name,
-            data.clone(),
-            Some(&etag),
-        )
+    let new_etag = dav
+        .calendar_put_object(&calendar, &object.name, data.clone(), Some(&etag))
         .await?;
     let mut value = event_json(&data, &uid, &calendar, new_etag.as_deref());
     value["href"] = json!(object.name);
@@ -483,22 +465,20 @@ async fn calendar_update_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
 }
 
 async fn calendar_delete_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: DeleteEventArgs = parse_args(args)?;
     let calendar = non_blank(&a.calendar_id, "calendar_id")?;
     let uid = non_blank(&a.uid, "uid")?;
     let etag = a.etag.filter(|e| !e.trim().is_empty());
-    let user = ctx.user_id().await?;
+    let dav = ctx.session().await?;
     let direct = format!("{uid}.ics");
     let deleted_direct = !uid.contains('/')
-        && nc
-            .calendar_delete_object(auth, &user, &calendar, &direct, etag.as_deref())
+        && dav
+            .calendar_delete_object(&calendar, &direct, etag.as_deref())
             .await?;
     if !deleted_direct {
-        let object = nc.calendar_find_event(auth, &user, &calendar, &uid).await?;
-        let gone = !nc
-            .calendar_delete_object(auth, &user, &calendar, &object.name, etag.as_deref())
+        let object = dav.calendar_find_event(&calendar, &uid).await?;
+        let gone = !dav
+            .calendar_delete_object(&calendar, &object.name, etag.as_deref())
             .await?;
         if gone {
             return Err(

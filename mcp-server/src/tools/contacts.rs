@@ -282,17 +282,13 @@ fn contact_in(data: &str) -> Result<Contact, ToolError> {
 }
 
 async fn contacts_list_addressbooks(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let _: ListAddressBooksArgs = parse_args(args)?;
-    let user = ctx.user_id().await?;
-    let books = nc.addressbooks_list(auth, &user).await?;
+    let dav = ctx.session().await?;
+    let books = dav.addressbooks_list().await?;
     Ok(json!({"count": books.len(), "addressbooks": books}))
 }
 
 async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: SearchArgs = parse_args(args)?;
     let query = a
         .query
@@ -304,11 +300,11 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     {
         return Err(invalid("query must not contain control characters"));
     }
-    let user = ctx.user_id().await?;
+    let dav = ctx.session().await?;
     let books: Vec<String> = match a.addressbook_id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => vec![id.to_owned()],
-        _ => nc
-            .addressbooks_list(auth, &user)
+        _ => dav
+            .addressbooks_list()
             .await?
             .into_iter()
             .map(|b| b.id)
@@ -317,8 +313,8 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     let mut found: Vec<(String, Value)> = Vec::new();
     let mut more = false;
     for book in &books {
-        let objects = nc
-            .contacts_query(auth, &user, book, query.as_deref(), MAX_CONTACTS + 1)
+        let objects = dav
+            .contacts_query(book, query.as_deref(), MAX_CONTACTS + 1)
             .await?;
         more |= objects.len() > MAX_CONTACTS;
         for object in &objects {
@@ -351,13 +347,11 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
 }
 
 async fn contacts_get(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: GetArgs = parse_args(args)?;
     let book = required(&a.addressbook_id, "addressbook_id")?;
     let uid = required(&a.uid, "uid")?;
-    let user = ctx.user_id().await?;
-    let object = nc.contacts_find(auth, &user, &book, &uid).await?;
+    let dav = ctx.session().await?;
+    let object = dav.contacts_find(&book, &uid).await?;
     let contact = contact_in(&object.data)?;
     Ok(full_json(
         &contact,
@@ -368,8 +362,6 @@ async fn contacts_get(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolRe
 }
 
 async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: CreateArgs = parse_args(args)?;
     let book = required(&a.addressbook_id, "addressbook_id")?;
     let given = a
@@ -409,18 +401,14 @@ async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     };
     let uid = random_uid()?;
     let data = build_card(&uid, &fields, Utc::now()).to_text();
-    let user = ctx.user_id().await?;
+    let dav = ctx.session().await?;
     let file = format!("{uid}.vcf");
-    let etag = nc
-        .contacts_put(auth, &user, &book, &file, data.clone(), None)
-        .await?;
+    let etag = dav.contacts_put(&book, &file, data.clone(), None).await?;
     let contact = contact_in(&data)?;
     Ok(full_json(&contact, &book, &file, etag.as_deref()))
 }
 
 async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: UpdateArgs = parse_args(args)?;
     let book = required(&a.addressbook_id, "addressbook_id")?;
     let uid = required(&a.uid, "uid")?;
@@ -450,11 +438,11 @@ async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         org: a.org,
         note: a.note,
     };
-    let user = ctx.user_id().await?;
-    let object = nc.contacts_find(auth, &user, &book, &uid).await?;
+    let dav = ctx.session().await?;
+    let object = dav.contacts_find(&book, &uid).await?;
     let data = update_card_data(&object.data, &fields, Utc::now())?;
-    let new_etag = nc
-        .contacts_put(auth, &user, &book, &object.name, data.clone(), Some(&etag))
+    let new_etag = dav
+        .contacts_put(&book, &object.name, data.clone(), Some(&etag))
         .await?;
     let contact = contact_in(&data)?;
     Ok(full_json(
@@ -466,22 +454,20 @@ async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
 }
 
 async fn contacts_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: DeleteArgs = parse_args(args)?;
     let book = required(&a.addressbook_id, "addressbook_id")?;
     let uid = required(&a.uid, "uid")?;
     let etag = a.etag.filter(|e| !e.trim().is_empty());
-    let user = ctx.user_id().await?;
+    let dav = ctx.session().await?;
     let direct = format!("{uid}.vcf");
     let deleted_direct = !uid.contains('/')
-        && nc
-            .contacts_delete_object(auth, &user, &book, &direct, etag.as_deref())
+        && dav
+            .contacts_delete_object(&book, &direct, etag.as_deref())
             .await?;
     if !deleted_direct {
-        let object = nc.contacts_find(auth, &user, &book, &uid).await?;
-        let gone = !nc
-            .contacts_delete_object(auth, &user, &book, &object.name, etag.as_deref())
+        let object = dav.contacts_find(&book, &uid).await?;
+        let gone = !dav
+            .contacts_delete_object(&book, &object.name, etag.as_deref())
             .await?;
         if gone {
             return Err(

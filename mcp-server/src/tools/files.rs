@@ -232,12 +232,10 @@ fn non_blank(value: Option<String>) -> Option<String> {
 }
 
 async fn files_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: ListArgs = parse_args(args)?;
     let path = path_arg(&a.path, "path", true)?;
-    let user = ctx.user_id().await?;
-    let mut entries = nc.files_list(auth, &user, &path).await?;
+    let dav = ctx.session().await?;
+    let mut entries = dav.files_list(&path).await?;
     entries.sort_by(|x, y| {
         y.is_folder()
             .cmp(&x.is_folder())
@@ -258,15 +256,10 @@ async fn files_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
 }
 
 async fn files_read(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: ReadArgs = parse_args(args)?;
     let path = path_arg(&a.path, "path", false)?;
-    let user = ctx.user_id().await?;
-    match nc
-        .files_read_text(auth, &user, &path, MAX_READ_BYTES)
-        .await?
-    {
+    let dav = ctx.session().await?;
+    match dav.files_read_text(&path, MAX_READ_BYTES).await? {
         ReadOutcome::Text(file) => {
             let mut value = json!({
                 "path": path,
@@ -298,8 +291,6 @@ async fn files_read(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
 }
 
 async fn files_write(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: WriteArgs = parse_args(args)?;
     let path = path_arg(&a.path, "path", false)?;
     if a.content.len() > MAX_WRITE_BYTES {
@@ -323,32 +314,26 @@ async fn files_write(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolRes
     };
     let encoding = output_encoding(a.encoding.as_deref())?;
     let content = encode_text(&a.content, encoding)?;
-    let user = ctx.user_id().await?;
-    let written = nc
-        .files_put(auth, &user, &path, content, encoding, condition)
-        .await?;
+    let dav = ctx.session().await?;
+    let written = dav.files_put(&path, content, encoding, condition).await?;
     Ok(json!({"path": path, "created": written.created, "etag": written.etag}))
 }
 
 async fn files_mkdir(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: MkdirArgs = parse_args(args)?;
     let path = path_arg(&a.path, "path", false)?;
-    let user = ctx.user_id().await?;
-    nc.files_mkdir(auth, &user, &path).await?;
+    let dav = ctx.session().await?;
+    dav.files_mkdir(&path).await?;
     Ok(json!({"path": path, "created": true}))
 }
 
 async fn files_transfer(args: Option<JsonObject>, ctx: &ToolContext<'_>, copy: bool) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: TransferArgs = parse_args(args)?;
     let source = path_arg(&a.source, "source", false)?;
     let destination = path_arg(&a.destination, "destination", false)?;
-    let user = ctx.user_id().await?;
-    let overwritten = nc
-        .files_transfer(auth, &user, copy, &source, &destination, a.overwrite)
+    let dav = ctx.session().await?;
+    let overwritten = dav
+        .files_transfer(copy, &source, &destination, a.overwrite)
         .await?;
     Ok(json!({
         "source": source,
@@ -366,19 +351,15 @@ async fn files_copy(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
 }
 
 async fn files_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: DeleteArgs = parse_args(args)?;
     let path = path_arg(&a.path, "path", false)?;
-    let user = ctx.user_id().await?;
-    nc.files_delete(auth, &user, &path, non_blank(a.etag).as_deref())
+    let dav = ctx.session().await?;
+    dav.files_delete(&path, non_blank(a.etag).as_deref())
         .await?;
     Ok(json!({"deleted": path}))
 }
 
 async fn files_find(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let nc = ctx.nextcloud;
-    let auth = &ctx.auth;
     let a: FindArgs = parse_args(args)?;
     let query = a.query.trim();
     if query.is_empty() {
@@ -394,10 +375,8 @@ async fn files_find(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
         ));
     }
     let folder = path_arg(&a.folder, "folder", true)?;
-    let user = ctx.user_id().await?;
-    let (entries, truncated) = nc
-        .files_search(auth, &user, &folder, query, MAX_FIND_RESULTS)
-        .await?;
+    let dav = ctx.session().await?;
+    let (entries, truncated) = dav.files_search(&folder, query, MAX_FIND_RESULTS).await?;
     Ok(json!({
         "query": query,
         "folder": folder,

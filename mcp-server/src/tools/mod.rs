@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::nextcloud::users::UserCache;
-use crate::nextcloud::{NcAuth, NcError, NcUser, Nextcloud};
+use crate::nextcloud::{NcAuth, NcError, NcUser, Nextcloud, Session};
 
 pub struct ToolSpec {
     pub name: &'static str,
@@ -49,6 +49,12 @@ impl ToolContext<'_> {
     /// The Nextcloud user id of the caller (remembered per credential, see [`UserCache`]).
     pub async fn user_id(&self) -> Result<String, NcError> {
         Ok(self.user().await?.id)
+    }
+
+    /// The call's way into the user's DAV data (the user id resolved once).
+    pub async fn session(&self) -> Result<Session<'_>, NcError> {
+        let user = self.user_id().await?;
+        Ok(Session::new(self.nextcloud, self.auth.clone(), user))
     }
 
     /// The caller's Nextcloud user document.

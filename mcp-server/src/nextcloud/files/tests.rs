@@ -16,7 +16,7 @@ fn entries_from_a_listing() {
     let responses = parse_multistatus(body).unwrap();
     let entries: Vec<FileEntry> = responses
         .iter()
-        .filter_map(|r| Nextcloud::file_entry("alice", r))
+        .filter_map(|r| Session::file_entry("alice", r))
         .collect();
     assert_eq!(entries[0].path, "Docs");
     assert_eq!(entries[0].kind, "folder");
