@@ -7,12 +7,12 @@
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde::Serialize;
-use url::Url;
 
+use super::collection::{object_in, Collections, Read};
 use super::dav::{unexpected, DavObject, ObjectKind};
 use super::events::events_of;
 use super::ical::ical_utc;
-use super::paths::{encode_segment, last_segment, validate_name};
+use super::paths::last_segment;
 use super::xml::{xml_escape, DavResponse, NS_APPLE_ICAL, NS_CALDAV, NS_DAV};
 use super::{NcError, Session};
 
@@ -38,14 +38,35 @@ pub struct Calendar {
 /// An iCalendar object as stored (one `.ics` resource).
 pub type CalendarObject = DavObject;
 
-const EVENTS: ObjectKind = ObjectKind {
-    api: API,
-    media_type: "text/calendar",
-    noun: "event",
-    a_noun: "an event",
-    reread: "list the events again",
-    refused: "Nextcloud refused the event data (does this calendar accept events?)",
+/// Calendars: what CalDAV objects share with address books ([`super::collection`]).
+pub const CALENDARS: Collections = Collections {
+    object: ObjectKind {
+        api: API,
+        media_type: "text/calendar",
+        noun: "event",
+        a_noun: "an event",
+        reread: "list the events again",
+        refused: "Nextcloud refused the event data (does this calendar accept events?)",
+    },
+    home: "calendars",
+    extension: "ics",
+    id_label: "the calendar id",
+    name_label: "the event file name",
+    noun: "calendar",
+    list_hint: "list them with calendar_list_calendars",
+    find_hint: "find events with calendar_list_events",
+    uid_query: uid_query_body,
+    object_of,
+    holds_uid: holds_event,
+    read: Read::AsSent,
 };
+
+/// Whether an iCalendar text holds an event with `uid`.
+fn holds_event(data: &str, uid: &str) -> bool {
+    events_of(data)
+        .map(|events| events.iter().any(|e| e.text("UID").as_deref() == Some(uid)))
+        .unwrap_or(false)
+}
 
 /// Calendar-query REPORT for VEVENTs overlapping `[start, end)`, expanded.
 pub fn events_query_body(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
@@ -104,19 +125,6 @@ const CALENDARS_PROPFIND: &str = r#"<?xml version="1.0" encoding="utf-8"?>
   </d:prop>
 </d:propfind>"#;
 
-fn calendar_not_found(id: &str) -> NcError {
-    NcError::NotFound(format!(
-        "there is no calendar with id \"{id}\" (list them with calendar_list_calendars)"
-    ))
-}
-
-fn event_not_found(calendar: &str, uid: &str) -> NcError {
-    NcError::NotFound(format!(
-        "there is no event with uid \"{uid}\" in calendar \"{calendar}\" (find events with \
-         calendar_list_events)"
-    ))
-}
-
 fn calendar_entry(response: &DavResponse) -> Option<Calendar> {
     if !response.has_resourcetype(NS_CALDAV, "calendar") {
         return None;
@@ -158,43 +166,14 @@ fn calendar_entry(response: &DavResponse) -> Option<Calendar> {
 }
 
 fn object_of(response: &DavResponse) -> Option<CalendarObject> {
-    Some(CalendarObject {
-        name: last_segment(&response.href),
-        etag: response.etag(),
-        data: response.prop(NS_CALDAV, "calendar-data")?.text.clone(),
-    })
+    object_in(response, NS_CALDAV, "calendar-data")
 }
 
 impl Session<'_> {
-    fn calendar_url(&self, calendar: &str) -> Result<Url, NcError> {
-        validate_name(calendar, "the calendar id")?;
-        self.url(&format!(
-            "remote.php/dav/calendars/{}/{}/",
-            encode_segment(&self.user),
-            encode_segment(calendar)
-        ))
-    }
-
-    fn calendar_object_url(&self, calendar: &str, name: &str) -> Result<Url, NcError> {
-        // Both are single segments: a calendar id of `.` or `..` would otherwise be resolved
-        // away by the URL parser and leave the user's calendar.
-        validate_name(calendar, "the calendar id")?;
-        validate_name(name, "the event file name")?;
-        self.url(&format!(
-            "remote.php/dav/calendars/{}/{}/{}",
-            encode_segment(&self.user),
-            encode_segment(calendar),
-            encode_segment(name)
-        ))
-    }
-
     /// The user's calendars (collections that hold calendar data; inbox, outbox, trash bin
     /// and subscriptions are left out).
     pub async fn calendars_list(&self) -> Result<Vec<Calendar>, NcError> {
-        let url = self.url(&format!(
-            "remote.php/dav/calendars/{}/",
-            encode_segment(&self.user)
-        ))?;
+        let url = self.collections_home(&CALENDARS)?;
         let request =
             self.dav_xml_request("PROPFIND", url, Some("1"), CALENDARS_PROPFIND.into())?;
         let responses = self
@@ -215,12 +194,12 @@ impl Session<'_> {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<CalendarObject>, NcError> {
-        let url = self.calendar_url(calendar)?;
+        let url = self.collection_url(&CALENDARS, calendar)?;
         let request =
             self.dav_xml_request("REPORT", url, Some("1"), events_query_body(start, end))?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
-                StatusCode::NOT_FOUND => calendar_not_found(calendar),
+                StatusCode::NOT_FOUND => CALENDARS.not_found(calendar),
                 StatusCode::BAD_REQUEST => {
                     NcError::InvalidInput("Nextcloud refused the time range".into())
                 }
@@ -229,76 +208,6 @@ impl Session<'_> {
             .await?;
         Ok(responses.iter().filter_map(object_of).collect())
     }
-
-    async fn calendar_get_object(
-        &self,
-        calendar: &str,
-        name: &str,
-    ) -> Result<Option<CalendarObject>, NcError> {
-        let url = self.calendar_object_url(calendar, name)?;
-        self.dav_get_object(&EVENTS, url, name).await
-    }
-
-    /// The object holding the event with `uid`: `{uid}.ics` (as this server and most clients
-    /// name them), else found by a UID calendar-query.
-    pub async fn calendar_find_event(
-        &self,
-        calendar: &str,
-        uid: &str,
-    ) -> Result<CalendarObject, NcError> {
-        let has_uid = |object: &CalendarObject| {
-            events_of(&object.data)
-                .map(|events| events.iter().any(|e| e.text("UID").as_deref() == Some(uid)))
-                .unwrap_or(false)
-        };
-        let direct = format!("{uid}.ics");
-        if validate_name(&direct, "uid").is_ok() {
-            if let Some(object) = self.calendar_get_object(calendar, &direct).await? {
-                if has_uid(&object) {
-                    return Ok(object);
-                }
-            }
-        }
-        let url = self.calendar_url(calendar)?;
-        let request = self.dav_xml_request("REPORT", url, Some("1"), uid_query_body(uid))?;
-        let responses = self
-            .dav_multistatus(API, request, |status| match status {
-                StatusCode::NOT_FOUND => calendar_not_found(calendar),
-                s => unexpected(s),
-            })
-            .await?;
-        responses
-            .iter()
-            .filter_map(object_of)
-            .find(has_uid)
-            .ok_or_else(|| event_not_found(calendar, uid))
-    }
-
-    /// Stores an object; `if_match` None means create only. Returns the new ETag if known.
-    pub async fn calendar_put_object(
-        &self,
-        calendar: &str,
-        name: &str,
-        data: String,
-        if_match: Option<&str>,
-    ) -> Result<Option<String>, NcError> {
-        let url = self.calendar_object_url(calendar, name)?;
-        self.dav_put_object(&EVENTS, url, name, data, if_match, || {
-            calendar_not_found(calendar)
-        })
-        .await
-    }
-
-    /// Deletes the object `name`; `etag` makes it conditional. Returns false if it was gone.
-    pub async fn calendar_delete_object(
-        &self,
-        calendar: &str,
-        name: &str,
-        etag: Option<&str>,
-    ) -> Result<bool, NcError> {
-        let url = self.calendar_object_url(calendar, name)?;
-        self.dav_delete_object(&EVENTS, url, etag).await
-    }
 }
 
 #[cfg(test)]
@@ -306,6 +215,7 @@ mod tests {
     use super::*;
     use crate::nextcloud::xml::{parse_multistatus, parse_xml};
     use chrono::TimeZone;
+    use url::Url;
 
     #[test]
     fn object_urls_stay_in_the_calendar() {
@@ -320,7 +230,7 @@ mod tests {
             "alice".into(),
         );
         assert_eq!(
-            nc.calendar_object_url("personal", "a b.ics")
+            nc.object_url(&CALENDARS, "personal", "a b.ics")
                 .unwrap()
                 .as_str(),
             "https://cloud.example/remote.php/dav/calendars/alice/personal/a%20b.ics"
@@ -328,7 +238,7 @@ mod tests {
         for calendar in ["..", ".", "a/b", ""] {
             assert!(
                 matches!(
-                    nc.calendar_object_url(calendar, "x.ics"),
+                    nc.object_url(&CALENDARS, calendar, "x.ics"),
                     Err(NcError::InvalidInput(_))
                 ),
                 "{calendar:?}"

@@ -4,11 +4,11 @@
 
 use reqwest::StatusCode;
 use serde::Serialize;
-use url::Url;
 
 use super::cards::cards_of;
+use super::collection::{object_in, Collections, Read};
 use super::dav::{unexpected, DavObject, ObjectKind};
-use super::paths::{encode_segment, last_segment, validate_name};
+use super::paths::last_segment;
 use super::xml::{xml_escape, DavResponse, NS_CARDDAV, NS_DAV};
 use super::{NcError, Session};
 
@@ -26,14 +26,35 @@ pub struct AddressBook {
 /// A vCard as stored (one `.vcf` resource).
 pub type CardObject = DavObject;
 
-const CARDS: ObjectKind = ObjectKind {
-    api: API,
-    media_type: "text/vcard",
-    noun: "contact",
-    a_noun: "a contact",
-    reread: "get it again with contacts_get",
-    refused: "Nextcloud refused the contact data",
+/// Address books: what CardDAV objects share with calendars ([`super::collection`]).
+pub const ADDRESS_BOOKS: Collections = Collections {
+    object: ObjectKind {
+        api: API,
+        media_type: "text/vcard",
+        noun: "contact",
+        a_noun: "a contact",
+        reread: "get it again with contacts_get",
+        refused: "Nextcloud refused the contact data",
+    },
+    home: "addressbooks/users",
+    extension: "vcf",
+    id_label: "the address book id",
+    name_label: "the contact file name",
+    noun: "address book",
+    list_hint: "list them with contacts_list_addressbooks",
+    find_hint: "find contacts with contacts_search",
+    uid_query: uid_query_body,
+    object_of: card_object_of,
+    holds_uid: holds_card,
+    read: Read::Stored,
 };
+
+/// Whether a vCard text holds a card with `uid`.
+fn holds_card(data: &str, uid: &str) -> bool {
+    cards_of(data)
+        .map(|cards| cards.iter().any(|c| c.text("UID").as_deref() == Some(uid)))
+        .unwrap_or(false)
+}
 
 /// addressbook-query: cards whose FN or EMAIL contains `query` (all cards if `None`).
 pub fn search_body(query: Option<&str>, limit: usize) -> String {
@@ -107,19 +128,6 @@ const ADDRESSBOOKS_PROPFIND: &str = r#"<?xml version="1.0" encoding="utf-8"?>
   </d:prop>
 </d:propfind>"#;
 
-fn addressbook_not_found(id: &str) -> NcError {
-    NcError::NotFound(format!(
-        "there is no address book with id \"{id}\" (list them with contacts_list_addressbooks)"
-    ))
-}
-
-fn contact_not_found(book: &str, uid: &str) -> NcError {
-    NcError::NotFound(format!(
-        "there is no contact with uid \"{uid}\" in address book \"{book}\" (find contacts \
-         with contacts_search)"
-    ))
-}
-
 fn addressbook_entry(response: &DavResponse) -> Option<AddressBook> {
     if !response.has_resourcetype(NS_CARDDAV, "addressbook") {
         return None;
@@ -138,41 +146,12 @@ fn addressbook_entry(response: &DavResponse) -> Option<AddressBook> {
 }
 
 fn card_object_of(response: &DavResponse) -> Option<CardObject> {
-    Some(CardObject {
-        name: last_segment(&response.href),
-        etag: response.etag(),
-        data: response.prop(NS_CARDDAV, "address-data")?.text.clone(),
-    })
+    object_in(response, NS_CARDDAV, "address-data")
 }
 
 impl Session<'_> {
-    fn addressbook_url(&self, book: &str) -> Result<Url, NcError> {
-        validate_name(book, "the address book id")?;
-        self.url(&format!(
-            "remote.php/dav/addressbooks/users/{}/{}/",
-            encode_segment(&self.user),
-            encode_segment(book)
-        ))
-    }
-
-    fn card_url(&self, book: &str, name: &str) -> Result<Url, NcError> {
-        // Both are single segments: an address book id of `.` or `..` would otherwise be
-        // resolved away by the URL parser and leave the user's address book.
-        validate_name(book, "the address book id")?;
-        validate_name(name, "the contact file name")?;
-        self.url(&format!(
-            "remote.php/dav/addressbooks/users/{}/{}/{}",
-            encode_segment(&self.user),
-            encode_segment(book),
-            encode_segment(name)
-        ))
-    }
-
     pub async fn addressbooks_list(&self) -> Result<Vec<AddressBook>, NcError> {
-        let url = self.url(&format!(
-            "remote.php/dav/addressbooks/users/{}/",
-            encode_segment(&self.user)
-        ))?;
+        let url = self.collections_home(&ADDRESS_BOOKS)?;
         let request =
             self.dav_xml_request("PROPFIND", url, Some("1"), ADDRESSBOOKS_PROPFIND.into())?;
         let responses = self
@@ -193,11 +172,11 @@ impl Session<'_> {
         query: Option<&str>,
         limit: usize,
     ) -> Result<Vec<CardObject>, NcError> {
-        let url = self.addressbook_url(book)?;
+        let url = self.collection_url(&ADDRESS_BOOKS, book)?;
         let request = self.dav_xml_request("REPORT", url, Some("1"), search_body(query, limit))?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
-                StatusCode::NOT_FOUND => addressbook_not_found(book),
+                StatusCode::NOT_FOUND => ADDRESS_BOOKS.not_found(book),
                 s => unexpected(s),
             })
             .await?;
@@ -212,8 +191,13 @@ impl Session<'_> {
     /// so the card is asked for as 4.0 and then as 3.0, and the answer whose length is the
     /// stored size (`getcontentlength`, which sabre and Nextcloud keep as the stored byte
     /// count) is the stored card.
-    async fn card_stored(&self, book: &str, name: &str) -> Result<Option<CardObject>, NcError> {
-        let url = self.card_url(book, name)?;
+    pub(super) async fn card_stored(
+        &self,
+        kind: &Collections,
+        book: &str,
+        name: &str,
+    ) -> Result<Option<CardObject>, NcError> {
+        let url = self.object_url(kind, book, name)?;
         for _attempt in 0..2 {
             let request = self.dav_xml_request(
                 "PROPFIND",
@@ -241,7 +225,7 @@ impl Session<'_> {
             let mut candidates = Vec::new();
             for accept in ["text/vcard; version=4.0", "text/vcard; version=3.0"] {
                 let Some(object) = self
-                    .dav_get_object_as(&CARDS, url.clone(), name, accept)
+                    .dav_get_object_as(&kind.object, url.clone(), name, accept)
                     .await?
                 else {
                     return Ok(None);
@@ -276,71 +260,13 @@ impl Session<'_> {
                 .into(),
         ))
     }
-
-    /// The card with `uid` as stored: `{uid}.vcf`, else found by a UID addressbook-query.
-    pub async fn contacts_find(&self, book: &str, uid: &str) -> Result<CardObject, NcError> {
-        let has_uid = |object: &CardObject| {
-            cards_of(&object.data)
-                .map(|cards| cards.iter().any(|c| c.text("UID").as_deref() == Some(uid)))
-                .unwrap_or(false)
-        };
-        let direct = format!("{uid}.vcf");
-        if validate_name(&direct, "uid").is_ok() {
-            if let Some(object) = self.card_stored(book, &direct).await? {
-                if has_uid(&object) {
-                    return Ok(object);
-                }
-            }
-        }
-        let url = self.addressbook_url(book)?;
-        let request = self.dav_xml_request("REPORT", url, Some("1"), uid_query_body(uid))?;
-        let responses = self
-            .dav_multistatus(API, request, |status| match status {
-                StatusCode::NOT_FOUND => addressbook_not_found(book),
-                s => unexpected(s),
-            })
-            .await?;
-        let found = responses
-            .iter()
-            .filter_map(card_object_of)
-            .find(has_uid)
-            .ok_or_else(|| contact_not_found(book, uid))?;
-        self.card_stored(book, &found.name)
-            .await?
-            .ok_or_else(|| contact_not_found(book, uid))
-    }
-
-    /// Stores a card; `if_match` None means create only. Returns the new ETag if known.
-    pub async fn contacts_put(
-        &self,
-        book: &str,
-        name: &str,
-        data: String,
-        if_match: Option<&str>,
-    ) -> Result<Option<String>, NcError> {
-        let url = self.card_url(book, name)?;
-        self.dav_put_object(&CARDS, url, name, data, if_match, || {
-            addressbook_not_found(book)
-        })
-        .await
-    }
-
-    /// Deletes the card `name`; `etag` makes it conditional. Returns false if it was gone.
-    pub async fn contacts_delete_object(
-        &self,
-        book: &str,
-        name: &str,
-        etag: Option<&str>,
-    ) -> Result<bool, NcError> {
-        let url = self.card_url(book, name)?;
-        self.dav_delete_object(&CARDS, url, etag).await
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nextcloud::xml::{parse_multistatus, parse_xml};
+    use url::Url;
 
     #[test]
     fn card_urls_stay_in_the_address_book() {
@@ -355,12 +281,17 @@ mod tests {
             "alice".into(),
         );
         assert_eq!(
-            nc.card_url("contacts", "a b.vcf").unwrap().as_str(),
+            nc.object_url(&ADDRESS_BOOKS, "contacts", "a b.vcf")
+                .unwrap()
+                .as_str(),
             "https://cloud.example/remote.php/dav/addressbooks/users/alice/contacts/a%20b.vcf"
         );
         for book in ["..", ".", "a/b", ""] {
             assert!(
-                matches!(nc.card_url(book, "x.vcf"), Err(NcError::InvalidInput(_))),
+                matches!(
+                    nc.object_url(&ADDRESS_BOOKS, book, "x.vcf"),
+                    Err(NcError::InvalidInput(_))
+                ),
                 "{book:?}"
             );
         }

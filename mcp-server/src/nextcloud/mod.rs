@@ -5,6 +5,7 @@
 pub mod caldav;
 pub mod carddav;
 pub mod cards;
+pub mod collection;
 pub mod dav;
 pub mod events;
 pub mod files;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
+use crate::nextcloud::caldav::CALENDARS;
 use crate::nextcloud::events::{
     build_event, event_span, events_of, summarize_event, update_event_data, EventChange, NewEvent,
 };
@@ -410,7 +411,7 @@ async fn calendar_create_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
     let dav = ctx.session().await?;
     let file = format!("{uid}.ics");
     let etag = dav
-        .calendar_put_object(&calendar, &file, data.clone(), None)
+        .put_object(&CALENDARS, &calendar, &file, data.clone(), None)
         .await?;
     let mut value = event_json(&data, &uid, &calendar, etag.as_deref());
     value["href"] = json!(file);
@@ -454,10 +455,16 @@ async fn calendar_update_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
         description: a.description,
     };
     let dav = ctx.session().await?;
-    let object = dav.calendar_find_event(&calendar, &uid).await?;
+    let object = dav.find_object(&CALENDARS, &calendar, &uid).await?;
     let data = update_event_data(&object.data, &uid, &change, Utc::now())?;
     let new_etag = dav
-        .calendar_put_object(&calendar, &object.name, data.clone(), Some(&etag))
+        .put_object(
+            &CALENDARS,
+            &calendar,
+            &object.name,
+            data.clone(),
+            Some(&etag),
+        )
         .await?;
     let mut value = event_json(&data, &uid, &calendar, new_etag.as_deref());
     value["href"] = json!(object.name);
@@ -473,12 +480,12 @@ async fn calendar_delete_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
     let direct = format!("{uid}.ics");
     let deleted_direct = !uid.contains('/')
         && dav
-            .calendar_delete_object(&calendar, &direct, etag.as_deref())
+            .delete_object(&CALENDARS, &calendar, &direct, etag.as_deref())
             .await?;
     if !deleted_direct {
-        let object = dav.calendar_find_event(&calendar, &uid).await?;
+        let object = dav.find_object(&CALENDARS, &calendar, &uid).await?;
         let gone = !dav
-            .calendar_delete_object(&calendar, &object.name, etag.as_deref())
+            .delete_object(&CALENDARS, &calendar, &object.name, etag.as_deref())
             .await?;
         if gone {
             return Err(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::carddav::CardObject;
+use crate::nextcloud::carddav::{CardObject, ADDRESS_BOOKS};
 use crate::nextcloud::cards::{
     build_card, cards_of, contact_of, update_card_data, Contact, ContactFields,
 };
@@ -351,7 +351,7 @@ async fn contacts_get(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolRe
     let book = required(&a.addressbook_id, "addressbook_id")?;
     let uid = required(&a.uid, "uid")?;
     let dav = ctx.session().await?;
-    let object = dav.contacts_find(&book, &uid).await?;
+    let object = dav.find_object(&ADDRESS_BOOKS, &book, &uid).await?;
     let contact = contact_in(&object.data)?;
     Ok(full_json(
         &contact,
@@ -403,7 +403,9 @@ async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     let data = build_card(&uid, &fields, Utc::now()).to_text();
     let dav = ctx.session().await?;
     let file = format!("{uid}.vcf");
-    let etag = dav.contacts_put(&book, &file, data.clone(), None).await?;
+    let etag = dav
+        .put_object(&ADDRESS_BOOKS, &book, &file, data.clone(), None)
+        .await?;
     let contact = contact_in(&data)?;
     Ok(full_json(&contact, &book, &file, etag.as_deref()))
 }
@@ -439,10 +441,16 @@ async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         note: a.note,
     };
     let dav = ctx.session().await?;
-    let object = dav.contacts_find(&book, &uid).await?;
+    let object = dav.find_object(&ADDRESS_BOOKS, &book, &uid).await?;
     let data = update_card_data(&object.data, &fields, Utc::now())?;
     let new_etag = dav
-        .contacts_put(&book, &object.name, data.clone(), Some(&etag))
+        .put_object(
+            &ADDRESS_BOOKS,
+            &book,
+            &object.name,
+            data.clone(),
+            Some(&etag),
+        )
         .await?;
     let contact = contact_in(&data)?;
     Ok(full_json(
@@ -462,12 +470,12 @@ async fn contacts_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     let direct = format!("{uid}.vcf");
     let deleted_direct = !uid.contains('/')
         && dav
-            .contacts_delete_object(&book, &direct, etag.as_deref())
+            .delete_object(&ADDRESS_BOOKS, &book, &direct, etag.as_deref())
             .await?;
     if !deleted_direct {
-        let object = dav.contacts_find(&book, &uid).await?;
+        let object = dav.find_object(&ADDRESS_BOOKS, &book, &uid).await?;
         let gone = !dav
-            .contacts_delete_object(&book, &object.name, etag.as_deref())
+            .delete_object(&ADDRESS_BOOKS, &book, &object.name, etag.as_deref())
             .await?;
         if gone {
             return Err(
