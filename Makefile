@@ -35,6 +35,7 @@ test-deploy:
 	tests/deploy/run.sh
 
 test-e2e:
+	@out=$$(php tests/fixtures/dav/check.php 2>&1) || { echo "$$out"; exit 1; }; echo "$$out" | tail -n 1
 	cd tests && node --test --test-concurrency=1 nextcloud/*.test.mjs e2e/*.test.mjs
 
 test-browser:
