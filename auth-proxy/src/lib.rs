@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod oauth;
 pub mod pages;
 pub mod pkce;
 pub mod redirect;

@@ -160,6 +160,136 @@ pub fn consent(view: &ConsentView<'_>) -> String {
     )
 }
 
+/// Why a browser-facing endpoint (`/authorize`, `/consent`, `/callback`) shows an error page
+/// instead of redirecting: the one error type of the browser pages, as `OAuthError` is for the
+/// JSON endpoints, with one mapping to status, title and text ([`PageError::parts`]). Side
+/// effects (metrics, logs) stay with the caller, which knows the cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageError {
+    /// `/authorize` before the client and redirect URI are verified.
+    InvalidRequest(String),
+    /// A consent form that is missing fields or carries an unknown decision.
+    InvalidForm,
+    /// The consent flow was already used or timed out.
+    FlowExpired,
+    /// The callback names no state.
+    CallbackWithoutState,
+    /// The callback's flow was already completed or timed out.
+    CallbackExpired,
+    /// The consent came from another browser (cookie, CSRF token or Origin).
+    ConsentFromOtherBrowser,
+    /// The sign-in finished in another browser than it started in.
+    CallbackInOtherBrowser,
+    /// Too many requests from this address; `retry_after` in seconds.
+    RateLimited {
+        status: StatusCode,
+        retry_after: Option<u64>,
+    },
+    /// The store failed (the status says how: 503 unavailable, 500 corrupt).
+    Unavailable(StatusCode),
+    /// The upstream IdP cannot be reached.
+    UpstreamUnavailable,
+    /// A stored redirect URI does not parse (validated at registration: unreachable).
+    InvalidRedirectAddress,
+}
+
+impl PageError {
+    /// Status, title and text of the page.
+    pub fn parts(&self) -> (StatusCode, &'static str, std::borrow::Cow<'static, str>) {
+        let bad = StatusCode::BAD_REQUEST;
+        match self {
+            Self::InvalidRequest(detail) => (
+                bad,
+                "This sign-in request is not valid",
+                detail.clone().into(),
+            ),
+            Self::InvalidForm => (
+                bad,
+                "This form is not valid",
+                "Start again from the application.".into(),
+            ),
+            Self::FlowExpired => (
+                bad,
+                "This sign-in request has expired",
+                "It was already used or took too long. Start again from the application.".into(),
+            ),
+            Self::CallbackWithoutState => (
+                bad,
+                "This sign-in response is not valid",
+                "It carries no state.".into(),
+            ),
+            Self::CallbackExpired => (
+                bad,
+                "This sign-in has expired",
+                "It was already completed or took too long. Start again from the application."
+                    .into(),
+            ),
+            Self::ConsentFromOtherBrowser => (
+                StatusCode::FORBIDDEN,
+                "This browser could not be verified",
+                "The approval did not come from the browser that started the sign-in.".into(),
+            ),
+            Self::CallbackInOtherBrowser => (
+                StatusCode::FORBIDDEN,
+                "This browser could not be verified",
+                "The sign-in finished in a different browser than it started in.".into(),
+            ),
+            Self::RateLimited { status, .. } => (
+                *status,
+                "Too many sign-in attempts",
+                "Please wait a moment and try again.".into(),
+            ),
+            Self::Unavailable(status) => (
+                *status,
+                "Temporarily unavailable",
+                "Please try again in a moment.".into(),
+            ),
+            Self::UpstreamUnavailable => (
+                StatusCode::BAD_GATEWAY,
+                "The sign-in service cannot be reached",
+                "The identity provider did not answer. Please try again in a few minutes.".into(),
+            ),
+            Self::InvalidRedirectAddress => (
+                bad,
+                "Invalid redirect address",
+                "The application's redirect address is not valid.".into(),
+            ),
+        }
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        let (status, title, detail) = self.parts();
+        let mut resp = error(status, title, &detail);
+        if let Self::RateLimited {
+            retry_after: Some(secs),
+            ..
+        } = self
+        {
+            if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (status, title, _) = self.parts();
+        write!(f, "{} {title}", status.as_u16())
+    }
+}
+
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response()
+    }
+}
+
 /// An error shown to the person in the browser (used when we cannot or must not redirect).
 pub fn error(status: StatusCode, title: &str, detail: &str) -> HttpResponse {
     let body = format!(
@@ -220,6 +350,76 @@ mod tests {
         }
         assert!(!html.contains("grant.openid"), "identity is not optional");
         assert!(html.contains("name=\"scope_choice\" value=\"1\""));
+    }
+
+    #[test]
+    fn page_errors_map_to_status_and_page_in_one_place() {
+        let cases = [
+            (
+                PageError::InvalidRequest("x <y>".into()),
+                400,
+                "This sign-in request is not valid",
+            ),
+            (PageError::InvalidForm, 400, "This form is not valid"),
+            (
+                PageError::FlowExpired,
+                400,
+                "This sign-in request has expired",
+            ),
+            (
+                PageError::CallbackWithoutState,
+                400,
+                "This sign-in response is not valid",
+            ),
+            (PageError::CallbackExpired, 400, "This sign-in has expired"),
+            (
+                PageError::ConsentFromOtherBrowser,
+                403,
+                "This browser could not be verified",
+            ),
+            (
+                PageError::CallbackInOtherBrowser,
+                403,
+                "This browser could not be verified",
+            ),
+            (
+                PageError::RateLimited {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    retry_after: Some(7),
+                },
+                429,
+                "Too many sign-in attempts",
+            ),
+            (
+                PageError::Unavailable(StatusCode::SERVICE_UNAVAILABLE),
+                503,
+                "Temporarily unavailable",
+            ),
+            (
+                PageError::UpstreamUnavailable,
+                502,
+                "The sign-in service cannot be reached",
+            ),
+            (
+                PageError::InvalidRedirectAddress,
+                400,
+                "Invalid redirect address",
+            ),
+        ];
+        for (e, status, title) in cases {
+            let resp = e.response();
+            assert_eq!(resp.status().as_u16(), status, "{e:?}");
+            assert_eq!(actix_web::ResponseError::status_code(&e).as_u16(), status);
+            assert_eq!(e.parts().1, title);
+            let headers = resp.headers();
+            assert_eq!(headers.get(header::CACHE_CONTROL).unwrap(), "no-store");
+            assert!(headers.get(header::CONTENT_SECURITY_POLICY).is_some());
+            assert_eq!(
+                headers.get(header::RETRY_AFTER).is_some(),
+                matches!(e, PageError::RateLimited { .. }),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,17 +1,17 @@
 //! `GET /callback`: the upstream IdP sends the browser back here. The flow is taken by upstream
 //! state (single use) and must belong to this browser; the upstream code is exchanged with the
 //! proxy's verifier and the identity validated; the upstream token set is sealed into a grant;
-//! the client gets its own authorization code with `state` and `iss`.
+//! the client gets its own authorization code with `state` and `iss`. Pages are
+//! [`PageError`]s, turned into responses here because every other outcome is a redirect.
 
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use mcp_shared::OAuthErrorCode;
 
 use super::{binding_cookie_value, hash_matches, redirect_error, redirect_to_client};
 use crate::crypto::{random_token, sha256_hex};
-use crate::pages;
+use crate::pages::PageError;
 use crate::state::AppState;
 use crate::store::{CodeRecord, GrantRecord};
 use crate::upstream::UpstreamError;
@@ -39,24 +39,12 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let get = |name: &str| super::param(&pairs, name);
     let Some(upstream_state) = get("state") else {
-        return pages::error(
-            StatusCode::BAD_REQUEST,
-            "This sign-in response is not valid",
-            "It carries no state.",
-        );
+        return PageError::CallbackWithoutState.response();
     };
     let flow = match state.store.take_upstream_flow(upstream_state).await {
         Ok(Some(f)) => f,
-        Ok(None) => {
-            return pages::error(
-                StatusCode::BAD_REQUEST,
-                "This sign-in has expired",
-                "It was already completed or took too long. Start again from the application.",
-            )
-        }
-        Err(e) => {
-            return super::store_unavailable_page(&state, e);
-        }
+        Ok(None) => return PageError::CallbackExpired.response(),
+        Err(e) => return super::store_unavailable(&state, e).response(),
     };
     let auth = &flow.authorization;
     // The flow must finish in the browser that consented: otherwise an attacker could have a
@@ -65,11 +53,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         .is_some_and(|b| hash_matches(&b, &auth.browser_hash));
     if !bound {
         tracing::warn!(target: "audit", client_id = %auth.client_id, "callback rejected: browser binding mismatch");
-        return pages::error(
-            StatusCode::FORBIDDEN,
-            "This browser could not be verified",
-            "The sign-in finished in a different browser than it started in.",
-        );
+        return PageError::CallbackInOtherBrowser.response();
     }
     let fail = |code: OAuthErrorCode, desc: &str| {
         redirect_error(
@@ -180,7 +164,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     }
     .await;
     if let Err(e) = stored {
-        return super::store_unavailable_page(&state, e);
+        return super::store_unavailable(&state, e).response();
     }
     tracing::info!(target: "audit", client_id = %auth.client_id, subject = %identity.subject, grant_id = %grant_id, "authorization code issued");
     redirect_to_client(

@@ -21,6 +21,7 @@ use crate::clients::{ClientRecord, GrantType, PresentedCredentials};
 use crate::config::CookieMode;
 use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
+use crate::pages::PageError;
 use crate::state::AppState;
 
 /// Name of the cookie that binds a browser to its authorization flows.
@@ -57,6 +58,7 @@ pub fn binding_cookie_value(req: &HttpRequest, mode: CookieMode) -> Option<Strin
 }
 
 pub use crate::crypto::hash_matches;
+pub use crate::oauth::{param, reject_repeats};
 
 /// A 302/303 to the client's redirect URI carrying the authorization response (or error),
 /// always with `iss` (RFC 9207). Built with query pairs, appended to any query the registered
@@ -81,13 +83,7 @@ pub fn redirect_to_client(
             url.to_string()
         }
         // Redirect URIs were validated at registration; this is unreachable in practice.
-        Err(_) => {
-            return crate::pages::error(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                "Invalid redirect address",
-                "The application's redirect address is not valid.",
-            )
-        }
+        Err(_) => return PageError::InvalidRedirectAddress.response(),
     };
     let mut b = if status_303 {
         HttpResponse::SeeOther()
@@ -117,13 +113,8 @@ pub fn redirect_error(
 }
 
 /// A store failure on a browser-facing endpoint: counted, logged, and shown as a page (503).
-pub fn store_unavailable_page(state: &AppState, e: crate::store::StoreError) -> HttpResponse {
-    let e = state.store_error(e);
-    crate::pages::error(
-        e.status(),
-        "Temporarily unavailable",
-        "Please try again in a moment.",
-    )
+pub fn store_unavailable(state: &AppState, e: crate::store::StoreError) -> PageError {
+    PageError::Unavailable(state.store_error(e).status())
 }
 
 /// Parses an `application/x-www-form-urlencoded` body into pairs, refusing repeated
@@ -133,25 +124,6 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
         .map_err(|_| OAuthError::invalid_request("the request body is not valid form data"))?;
     reject_repeats(&pairs)?;
     Ok(pairs)
-}
-
-pub fn reject_repeats(pairs: &[(String, String)]) -> Result<(), OAuthError> {
-    for (i, (k, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(other, _)| other == k) {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter `{k}` is repeated"
-            )));
-        }
-    }
-    Ok(())
-}
-
-pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
 }
 
 pub fn require_form_content_type(req: &HttpRequest) -> Result<(), OAuthError> {

@@ -1,0 +1,33 @@
+//! The protocol layer: OAuth decisions as plain functions over parsed input, the client record
+//! and configuration values. No HTTP types, no store, no clock reads; the handlers in
+//! `routes/` extract the request, call these, do the I/O and map the outcome to a response
+//! (as kanidm's `https/oauth2.rs` sits over its `idm/oauth2.rs`).
+//!
+//! So far: `/authorize` ([`authorize`]) and the consent page's scope choice ([`consent`]).
+
+pub mod authorize;
+pub mod consent;
+
+use crate::error::OAuthError;
+
+/// The value of a parameter; an empty value counts as absent (RFC 6749 §3.1).
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Refuses repeated parameters (RFC 6749 §3.1/§3.2: parameters must not be included more than
+/// once).
+pub fn reject_repeats(pairs: &[(String, String)]) -> Result<(), OAuthError> {
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(other, _)| other == k) {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter `{k}` is repeated"
+            )));
+        }
+    }
+    Ok(())
+}
