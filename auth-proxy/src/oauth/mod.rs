@@ -3,10 +3,12 @@
 //! `routes/` extract the request, call these, do the I/O and map the outcome to a response
 //! (as kanidm's `https/oauth2.rs` sits over its `idm/oauth2.rs`).
 //!
-//! So far: `/authorize` ([`authorize`]) and the consent page's scope choice ([`consent`]).
+//! So far: `/authorize` ([`authorize`]), the consent page's decision ([`consent`]) and
+//! `/token`'s parsing and checks ([`token`]).
 
 pub mod authorize;
 pub mod consent;
+pub mod token;
 
 use crate::error::OAuthError;
 

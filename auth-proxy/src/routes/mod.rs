@@ -17,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use mcp_shared::OAuthErrorCode;
 use url::Url;
 
-use crate::clients::{ClientRecord, GrantType, PresentedCredentials};
+use crate::clients::{ClientRecord, PresentedCredentials};
 use crate::config::CookieMode;
 use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
@@ -58,6 +58,7 @@ pub fn binding_cookie_value(req: &HttpRequest, mode: CookieMode) -> Option<Strin
 }
 
 pub use crate::crypto::hash_matches;
+pub use crate::oauth::token::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT};
 pub use crate::oauth::{param, reject_repeats};
 
 /// A 302/303 to the client's redirect URI carrying the authorization response (or error),
@@ -168,11 +169,6 @@ pub async fn authenticate_client(
         })
         .await
 }
-
-/// RFC 8693 grant type.
-pub const TOKEN_EXCHANGE_GRANT: &str = GrantType::TokenExchange.as_str();
-/// RFC 8693 token type of access tokens.
-pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// Splits a code or refresh token `<grant id>.<secret>` into the grant id and the hash the
 /// store keys on. Anything else is not ours.

@@ -1,109 +1,27 @@
 //! `POST /token`: `authorization_code`, `refresh_token` and (for the mcp-server's own client)
-//! RFC 8693 token exchange, in [`super::exchange`]. Every response carries
+//! RFC 8693 token exchange, in [`super::exchange`]. The decisions are in
+//! [`crate::oauth::token`]; this handler does the store and signing around them. Every response carries
 //! `Cache-Control: no-store`. Codes and refresh tokens are `<grant id>.<secret>`; the store sees
 //! only the grant id and a hash.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use mcp_shared::{AccessTokenClaims, ScopeSet};
+use mcp_shared::ScopeSet;
 use serde::Serialize;
 
 use super::{
-    authenticate_client, no_store_json, param, parse_form, require_form_content_type,
-    split_grant_token, ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT,
+    authenticate_client, no_store_json, parse_form, require_form_content_type, split_grant_token,
 };
-use crate::clients::{ClientRecord, GrantType};
+use crate::clients::ClientRecord;
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
-use crate::pkce::CodeVerifier;
+use crate::oauth::token::{
+    access_token_claims, check_redemption, check_refresh, requested_scope, TokenRequest,
+};
 use crate::state::{AppState, Limited};
 use crate::store::{CodeTake, GrantRecord, RefreshOutcome, RefreshRecord};
 
 /// How long a redeemed code is remembered, so that a replay is recognised and punished.
 const CODE_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// One variant per grant type, each with its own fields (parse, don't validate).
-enum TokenRequest<'a> {
-    AuthorizationCode {
-        code: &'a str,
-        redirect_uri: Option<&'a str>,
-        code_verifier: &'a str,
-        resource: Option<&'a str>,
-    },
-    RefreshToken {
-        refresh_token: &'a str,
-        scope: Option<&'a str>,
-        resource: Option<&'a str>,
-    },
-    TokenExchange {
-        subject_token: &'a str,
-    },
-}
-
-impl<'a> TokenRequest<'a> {
-    fn parse(form: &'a [(String, String)]) -> Result<Self, OAuthError> {
-        let required = |name: &'static str| {
-            param(form, name)
-                .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
-        };
-        match param(form, "grant_type") {
-            Some("authorization_code") => Ok(Self::AuthorizationCode {
-                code: required("code")?,
-                redirect_uri: param(form, "redirect_uri"),
-                code_verifier: required("code_verifier")?,
-                resource: param(form, "resource"),
-            }),
-            Some("refresh_token") => Ok(Self::RefreshToken {
-                refresh_token: required("refresh_token")?,
-                scope: param(form, "scope"),
-                resource: param(form, "resource"),
-            }),
-            Some(TOKEN_EXCHANGE_GRANT) => {
-                let subject_token = required("subject_token")?;
-                if required("subject_token_type")? != ACCESS_TOKEN_TYPE {
-                    return Err(OAuthError::invalid_request(
-                        "subject_token_type must be urn:ietf:params:oauth:token-type:access_token",
-                    ));
-                }
-                if param(form, "requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
-                    return Err(OAuthError::invalid_request(
-                        "only access tokens can be requested",
-                    ));
-                }
-                if param(form, "actor_token").is_some() || param(form, "actor_token_type").is_some()
-                {
-                    return Err(OAuthError::invalid_request(
-                        "delegation (actor_token) is not supported",
-                    ));
-                }
-                if param(form, "resource").is_some() || param(form, "audience").is_some() {
-                    return Err(OAuthError::invalid_target(
-                        "the exchanged token is always the user's token for Nextcloud: leave \
-                         resource and audience out",
-                    ));
-                }
-                if param(form, "scope").is_some() {
-                    return Err(OAuthError::invalid_scope(
-                        "scope cannot be chosen in a token exchange",
-                    ));
-                }
-                Ok(Self::TokenExchange { subject_token })
-            }
-            Some(_) => Err(OAuthError::unsupported_grant_type(
-                "supported grant types: authorization_code, refresh_token, and token exchange \
-                 for the MCP server's own client",
-            )),
-            None => Err(OAuthError::invalid_request("grant_type is required")),
-        }
-    }
-
-    fn grant_type(&self) -> GrantType {
-        match self {
-            Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
-            Self::RefreshToken { .. } => GrantType::RefreshToken,
-            Self::TokenExchange { .. } => GrantType::TokenExchange,
-        }
-    }
-}
 
 #[derive(Serialize)]
 struct TokenResponse {
@@ -193,31 +111,7 @@ async fn redeem_code(
             .map_err(|e| state.store_error(e))?;
         return Err(invalid());
     }
-    match redirect_uri {
-        Some(r) if r != record.redirect_uri => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri does not match the authorization request",
-            ))
-        }
-        None if record.redirect_uri_given => {
-            return Err(OAuthError::invalid_grant(
-                "redirect_uri is required: the authorization request included it",
-            ))
-        }
-        _ => {}
-    }
-    let verifier =
-        CodeVerifier::parse(code_verifier).map_err(|e| OAuthError::invalid_grant(e.to_string()))?;
-    if !verifier.matches(&record.code_challenge) {
-        return Err(OAuthError::invalid_grant(
-            "code_verifier does not match the code_challenge",
-        ));
-    }
-    if resource.is_some_and(|r| r != record.resource) {
-        return Err(OAuthError::invalid_target(
-            "resource does not match the authorization request",
-        ));
-    }
+    check_redemption(&record, redirect_uri, code_verifier, resource)?;
     let grant = state
         .store
         .get_grant(grant_id)
@@ -259,10 +153,7 @@ async fn refresh(
 ) -> Result<TokenResponse, OAuthError> {
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
     let (grant_id, presented_hash) = split_grant_token(presented).ok_or_else(invalid)?;
-    let requested_scope = scope
-        .map(ScopeSet::parse)
-        .transpose()
-        .map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
+    let requested_scope = requested_scope(scope)?;
     // Check the request against the grant before rotating, so a bad request does not spend
     // the token.
     let grant = state
@@ -271,18 +162,7 @@ async fn refresh(
         .await
         .map_err(|e| state.store_error(e))?
         .ok_or_else(invalid)?;
-    if let Some(requested) = &requested_scope {
-        if !requested.is_subset(&grant.scope) {
-            return Err(OAuthError::invalid_scope(
-                "the requested scope exceeds the original grant",
-            ));
-        }
-    }
-    if resource.is_some_and(|r| r != grant.resource) {
-        return Err(OAuthError::invalid_target(
-            "resource does not match the original grant",
-        ));
-    }
+    check_refresh(&grant, requested_scope.as_ref(), resource)?;
 
     let new_token = format!("{grant_id}.{}", random_token(32));
     let outcome = state
@@ -330,20 +210,15 @@ fn issue(
     scope: &ScopeSet,
     refresh_token: String,
 ) -> Result<TokenResponse, OAuthError> {
-    let now = state.clock.now();
     let ttl = state.config.access_token_ttl.as_secs();
-    let claims = AccessTokenClaims {
-        iss: state.config.issuer.clone(),
-        sub: grant.subject.clone(),
-        aud: grant.resource.clone(),
-        client_id: grant.client_id.clone(),
-        scope: scope.clone(),
-        iat: now,
-        nbf: now,
-        exp: now + i64::try_from(ttl).unwrap_or(i64::MAX),
-        jti: random_token(16),
-        gid: grant.grant_id.clone(),
-    };
+    let claims = access_token_claims(
+        &state.config.issuer,
+        grant,
+        scope,
+        state.clock.now(),
+        ttl,
+        random_token(16),
+    );
     let access_token = state
         .keys
         .sign_access_token(&claims)
