@@ -9,10 +9,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use mcp_shared::net::is_loopback_host;
+use mcp_shared::ops::env::{split_list, vars_with_prefix, Env};
 use url::Url;
 
 use crate::crypto::TokenCipher;
-use crate::redirect::is_loopback_host;
+
+pub use mcp_shared::ops::env::{ConfigError, LogFormat};
+pub use mcp_shared::Secret;
 
 pub const PREFIX: &str = "AUTH_PROXY_";
 
@@ -66,43 +70,11 @@ const SECRET_FILES: &[&str] = &[
     "REDIS_URL",
 ];
 
-#[derive(Debug, thiserror::Error)]
-#[error("{var}: {message}")]
-pub struct ConfigError {
-    pub var: String,
-    pub message: String,
-}
-
 fn err(name: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
-        var: format!("{PREFIX}{name}"),
+        variable: format!("{PREFIX}{name}"),
         message: message.into(),
     }
-}
-
-/// A string that never shows up in `Debug` output or logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// `COUNT/SECONDS`, or `off`.
@@ -250,16 +222,13 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with(PREFIX))
-            .collect();
-        Self::from_vars(&vars)
+        Self::from_vars(&vars_with_prefix(PREFIX))
     }
 
     /// `vars` holds full variable names (`AUTH_PROXY_…`).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let env = Env { vars };
-        env.reject_unknown()?;
+        let env = Env::new(PREFIX, vars);
+        env.reject_unknown(KNOWN, SECRET_FILES)?;
 
         let issuer_url = env.url("ISSUER", "http://127.0.0.1:8080")?;
         if issuer_url.query().is_some()
@@ -375,11 +344,8 @@ impl Config {
         }
         let encryption_keys = match env.secret("ENCRYPTION_KEYS")? {
             None => Vec::new(),
-            Some(raw) => raw
-                .expose()
-                .split(',')
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
+            Some(raw) => split_list(raw.expose())
+                .iter()
                 .map(|k| {
                     TokenCipher::decode_key(k).map_err(|e| err("ENCRYPTION_KEYS", e.to_string()))
                 })
@@ -401,10 +367,10 @@ impl Config {
         let refresh_grace = env.secs("REFRESH_GRACE_SECS", 10, 0, 300)?;
 
         let rate_limits = RateLimits {
-            register: env.rate_limit("RATE_LIMIT_REGISTER", "20/3600")?,
-            register_global: env.rate_limit("RATE_LIMIT_REGISTER_GLOBAL", "1000/3600")?,
-            authorize: env.rate_limit("RATE_LIMIT_AUTHORIZE", "60/60")?,
-            token: env.rate_limit("RATE_LIMIT_TOKEN", "120/60")?,
+            register: rate_limit(&env, "RATE_LIMIT_REGISTER", "20/3600")?,
+            register_global: rate_limit(&env, "RATE_LIMIT_REGISTER_GLOBAL", "1000/3600")?,
+            authorize: rate_limit(&env, "RATE_LIMIT_AUTHORIZE", "60/60")?,
+            token: rate_limit(&env, "RATE_LIMIT_TOKEN", "120/60")?,
         };
         let client_idle_ttl = env.secs("CLIENT_IDLE_TTL_SECS", 30 * 86_400, 3600, 365 * 86_400)?;
         let clients_file = match env.get("CLIENTS_FILE").map(str::trim) {
@@ -493,8 +459,8 @@ impl Config {
                         err("CIMD_MAX_BYTES", "must be between 1024 and 1048576 bytes")
                     })?,
             },
-            rate_limit_per_host: env.rate_limit("RATE_LIMIT_CIMD_PER_HOST", "30/60")?,
-            rate_limit_global: env.rate_limit("RATE_LIMIT_CIMD_GLOBAL", "600/60")?,
+            rate_limit_per_host: rate_limit(&env, "RATE_LIMIT_CIMD_PER_HOST", "30/60")?,
+            rate_limit_global: rate_limit(&env, "RATE_LIMIT_CIMD_GLOBAL", "600/60")?,
             test_allow_loopback: env.bool("CIMD_TEST_ALLOW_LOOPBACK", false)?,
         };
 
@@ -533,114 +499,13 @@ impl Config {
     }
 }
 
-struct Env<'a> {
-    vars: &'a HashMap<String, String>,
-}
-
-impl Env<'_> {
-    fn reject_unknown(&self) -> Result<(), ConfigError> {
-        for key in self.vars.keys() {
-            let Some(name) = key.strip_prefix(PREFIX) else {
-                continue;
-            };
-            let base = name
-                .strip_suffix("_FILE")
-                .filter(|b| SECRET_FILES.contains(b));
-            if !KNOWN.contains(&name) && base.is_none() {
-                return Err(ConfigError {
-                    var: key.clone(),
-                    message: "unknown variable (see docs/configuration.md)".into(),
-                });
-            }
-        }
-        Ok(())
+/// `COUNT/SECONDS`, or `off`.
+fn rate_limit(env: &Env<'_>, name: &str, default: &str) -> Result<Option<RateLimit>, ConfigError> {
+    let raw = env.string(name, default);
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(None);
     }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(&format!("{PREFIX}{name}"))
-            .map(String::as_str)
-    }
-
-    fn string(&self, name: &str, default: &str) -> String {
-        self.get(name).unwrap_or(default).trim().to_owned()
-    }
-
-    fn list(&self, name: &str, default: &str) -> Vec<String> {
-        self.string(name, default)
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn words(&self, name: &str, default: &str) -> Vec<String> {
-        self.string(name, default)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
-        Url::parse(&self.string(name, default)).map_err(|_| err(name, "not an absolute URL"))
-    }
-
-    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
-            None => Ok(default),
-            Some(v) if matches!(v.as_str(), "true" | "1" | "yes" | "on") => Ok(true),
-            Some(v) if matches!(v.as_str(), "false" | "0" | "no" | "off") => Ok(false),
-            Some(_) => Err(err(name, "must be true or false")),
-        }
-    }
-
-    fn secs(&self, name: &str, default: u64, min: u64, max: u64) -> Result<Duration, ConfigError> {
-        let v = match self.get(name) {
-            None => default,
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map_err(|_| err(name, "must be a whole number of seconds"))?,
-        };
-        if !(min..=max).contains(&v) {
-            return Err(err(
-                name,
-                format!("must be between {min} and {max} seconds"),
-            ));
-        }
-        Ok(Duration::from_secs(v))
-    }
-
-    fn socket_addr(&self, name: &str, default: &str) -> Result<SocketAddr, ConfigError> {
-        self.string(name, default)
-            .parse()
-            .map_err(|_| err(name, "must be IP:PORT, e.g. 0.0.0.0:8080"))
-    }
-
-    fn rate_limit(&self, name: &str, default: &str) -> Result<Option<RateLimit>, ConfigError> {
-        let raw = self.string(name, default);
-        if raw.eq_ignore_ascii_case("off") {
-            return Ok(None);
-        }
-        raw.parse().map(Some).map_err(|m: String| err(name, m))
-    }
-
-    /// A secret from `NAME` or from the file named by `NAME_FILE` (not both).
-    fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
-        let file_var = format!("{name}_FILE");
-        match (self.get(name), self.get(&file_var)) {
-            (Some(_), Some(_)) => Err(err(
-                name,
-                format!("set either {PREFIX}{name} or {PREFIX}{file_var}, not both"),
-            )),
-            (Some(v), None) => Ok(Some(Secret::new(v.trim()))),
-            (None, Some(path)) => std::fs::read_to_string(path.trim())
-                .map(|v| Some(Secret::new(v.trim())))
-                .map_err(|e| err(&file_var, format!("cannot read `{path}`: {e}"))),
-            (None, None) => Ok(None),
-        }
-    }
+    raw.parse().map(Some).map_err(|m: String| err(name, m))
 }
 
 #[cfg(test)]
@@ -662,7 +527,7 @@ mod tests {
     }
 
     fn error_var(pairs: &[(&str, &str)]) -> String {
-        Config::from_vars(&vars(pairs)).unwrap_err().var
+        Config::from_vars(&vars(pairs)).unwrap_err().variable
     }
 
     #[test]
@@ -743,7 +608,7 @@ mod tests {
         let mut missing = vars(&[]);
         missing.remove("AUTH_PROXY_UPSTREAM_ISSUER");
         assert_eq!(
-            Config::from_vars(&missing).unwrap_err().var,
+            Config::from_vars(&missing).unwrap_err().variable,
             "AUTH_PROXY_UPSTREAM_ISSUER"
         );
     }

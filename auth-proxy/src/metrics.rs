@@ -2,15 +2,14 @@
 //! bounded: route patterns (not raw paths), methods, status codes and fixed outcome names; never
 //! user or client ids.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use mcp_shared::ops::metrics::{HttpMetrics, MetricsRegistry};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    registry: Registry,
-    pub http_requests: IntCounterVec,
-    pub http_duration: HistogramVec,
+    registry: MetricsRegistry,
+    /// Recorded by the request middleware (`mcp_shared::ops::telemetry::observe`).
+    pub http: HttpMetrics,
     pub tokens_issued: IntCounterVec,
     pub tokens_revoked: IntCounterVec,
     pub refresh_reuse_detected: IntCounter,
@@ -30,44 +29,16 @@ const STORE_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
 ];
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
+        let registry = MetricsRegistry::new();
         let counter_vec =
-            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
-                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-                registry.register(Box::new(c.clone()))?;
-                Ok(c)
-            };
-        let counter = |name: &str, help: &str| -> Result<IntCounter, prometheus::Error> {
-            let c = IntCounter::new(name, help)?;
-            registry.register(Box::new(c.clone()))?;
-            Ok(c)
-        };
+            |name: &str, help: &str, labels: &[&str]| registry.counter_vec(name, help, labels);
+        let counter = |name: &str, help: &str| registry.counter(name, help);
         let histogram =
-            |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, prometheus::Error> {
-                let h = HistogramVec::new(
-                    HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
-                    labels,
-                )?;
-                registry.register(Box::new(h.clone()))?;
-                Ok(h)
-            };
+            |name: &str, help: &str, labels: &[&str]| registry.histogram(name, help, labels);
         Ok(Self {
-            http_requests: counter_vec(
-                "auth_proxy_http_requests_total",
-                "HTTP requests by route pattern, method and status code.",
-                &["route", "method", "status"],
-            )?,
-            http_duration: histogram(
-                "auth_proxy_http_request_duration_seconds",
-                "HTTP request latency by route pattern and method.",
-                &["route", "method"],
-            )?,
+            http: HttpMetrics::register(&registry, "auth_proxy")?,
             tokens_issued: counter_vec(
                 "auth_proxy_tokens_issued_total",
                 "Access tokens issued, by grant type (authorization_code, refresh_token).",
@@ -110,18 +81,12 @@ impl Metrics {
                 "Latency of calls to the upstream identity provider by operation.",
                 &["operation"],
             )?,
-            store_duration: {
-                let h = HistogramVec::new(
-                    HistogramOpts::new(
-                        "auth_proxy_store_operation_duration_seconds",
-                        "Store (Redis or memory) latency by operation and outcome (ok, error).",
-                    )
-                    .buckets(STORE_BUCKETS.to_vec()),
-                    &["operation", "outcome"],
-                )?;
-                registry.register(Box::new(h.clone()))?;
-                h
-            },
+            store_duration: registry.histogram_with_buckets(
+                "auth_proxy_store_operation_duration_seconds",
+                "Store (Redis or memory) latency by operation and outcome (ok, error).",
+                &["operation", "outcome"],
+                STORE_BUCKETS,
+            )?,
             cimd_fetches: counter_vec(
                 "auth_proxy_cimd_fetches_total",
                 "Client ID Metadata Document fetches by outcome (ok, refused by policy, error).",
@@ -135,13 +100,12 @@ impl Metrics {
         })
     }
 
+    pub fn registry(&self) -> &MetricsRegistry {
+        &self.registry
+    }
+
     pub fn render(&self) -> String {
-        let mut buf = Vec::new();
-        let encoder = TextEncoder::new();
-        if encoder.encode(&self.registry.gather(), &mut buf).is_err() {
-            return String::new();
-        }
-        String::from_utf8(buf).unwrap_or_default()
+        self.registry.render()
     }
 }
 
@@ -155,7 +119,8 @@ mod tests {
         m.tokens_issued
             .with_label_values(&["authorization_code"])
             .inc();
-        m.http_requests
+        m.http
+            .requests
             .with_label_values(&["/token", "POST", "200"])
             .inc();
         let text = m.render();

@@ -69,15 +69,7 @@ pub fn validate_for_registration(raw: &str) -> Result<Url, RedirectUriError> {
     Ok(url)
 }
 
-/// The three loopback forms RFC 8252 names: `localhost`, `127.0.0.1`, `[::1]`.
-pub fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d == "localhost",
-        Some(Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
-        Some(Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
-        None => false,
-    }
-}
+pub use mcp_shared::net::is_loopback_host;
 
 /// Whether the `requested` redirect URI matches one of the `registered` ones or, for a
 /// pre-registered client, one of its `patterns`.

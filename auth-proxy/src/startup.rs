@@ -9,8 +9,12 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use mcp_shared::ops::cli::serve_until_stopped;
+use mcp_shared::ops::clock::monotonic;
+use mcp_shared::ops::metrics;
+use mcp_shared::ops::telemetry::observe;
 use mcp_shared::paths;
 
 use crate::clock::{Clock, SystemClock};
@@ -22,7 +26,6 @@ use crate::metrics::Metrics;
 use crate::routes;
 use crate::state::AppState;
 use crate::store::{MemoryStore, RedisStore, Store};
-use crate::telemetry::observe;
 use crate::upstream::{OidcUpstream, OidcUpstreamConfig, UpstreamIdp};
 
 /// Bodies larger than this are refused before parsing (forms and registration JSON are small).
@@ -166,30 +169,24 @@ impl Application {
             )
         })?;
         let metrics_port = metrics_listener.local_addr()?.port();
-        let shutdown = config.shutdown_timeout.as_secs();
+        let shutdown = config.shutdown_timeout;
 
         let data = web::Data::new(state.clone());
+        let http_metrics = web::Data::new(state.metrics.http.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(http_metrics.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY))
                 .wrap(from_fn(observe))
                 .configure(configure_routes)
         })
         .listen(listener)?
-        .shutdown_timeout(shutdown)
+        .shutdown_timeout(shutdown.as_secs())
         .run();
 
-        let metrics_data = web::Data::new(state.metrics.clone());
-        let metrics_server = HttpServer::new(move || {
-            App::new()
-                .app_data(metrics_data.clone())
-                .route(paths::METRICS, web::get().to(render_metrics))
-        })
-        .workers(1)
-        .listen(metrics_listener)?
-        .shutdown_timeout(shutdown)
-        .run();
+        let metrics_server =
+            metrics::serve(metrics_listener, state.metrics.registry().clone(), shutdown)?;
 
         Ok(Self {
             port,
@@ -219,11 +216,7 @@ impl Application {
         let discovery_metrics = self.state.metrics.clone();
         let discovery =
             tokio::spawn(async move { keep_discovering(upstream, discovery_metrics).await });
-        let metrics_handle = self.metrics_server.handle();
-        let metrics = tokio::spawn(self.metrics_server);
-        let result = self.server.await;
-        metrics_handle.stop(true).await;
-        let _ = metrics.await;
+        let result = serve_until_stopped(self.server, Some(self.metrics_server)).await;
         discovery.abort();
         result
     }
@@ -234,7 +227,7 @@ impl Application {
 async fn keep_discovering(upstream: Arc<dyn UpstreamIdp>, metrics: crate::metrics::Metrics) {
     let mut delay = Duration::from_millis(250);
     loop {
-        let started = std::time::Instant::now();
+        let started = monotonic();
         let discovered = upstream.discover().await;
         metrics
             .upstream_duration
@@ -285,10 +278,4 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(paths::CALLBACK).route(web::get().to(callback::callback)))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
-}
-
-async fn render_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render())
 }

@@ -5,7 +5,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mcp_shared::net::is_loopback_host;
+use mcp_shared::ops::env::{split_list, vars_with_prefix, Env};
 use url::Url;
+
+pub use mcp_shared::ops::env::{ConfigError, LogFormat};
+pub use mcp_shared::Secret;
 
 const PREFIX: &str = "MCP_SERVER_";
 
@@ -37,43 +42,11 @@ const KNOWN: &[&str] = &[
 /// Names that may be given as `<NAME>_FILE` (a path whose contents are the value).
 const SECRETS: &[&str] = &["CLIENT_SECRET", "NEXTCLOUD_APP_PASSWORD"];
 
-#[derive(Debug, thiserror::Error)]
-#[error("{variable}: {message}")]
-pub struct ConfigError {
-    pub variable: String,
-    pub message: String,
-}
-
 fn err(name: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         variable: format!("{PREFIX}{name}"),
         message: message.into(),
     }
-}
-
-/// A secret value: never printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<secret>")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Json,
-    Text,
 }
 
 /// How MCP requests are authenticated and how Nextcloud is reached.
@@ -122,127 +95,27 @@ pub struct Config {
     pub shutdown_timeout: Duration,
 }
 
-struct Env<'a> {
-    vars: &'a HashMap<String, String>,
-}
-
-impl Env<'_> {
-    fn raw(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(&format!("{PREFIX}{name}"))
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
+/// An absolute http(s) URL without credentials or fragment.
+fn http_url(env: &Env<'_>, name: &str, default: &str) -> Result<Url, ConfigError> {
+    let url = env.url(name, default)?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(err(name, "must be an http(s) URL"));
     }
-
-    fn reject_unknown(&self) -> Result<(), ConfigError> {
-        let mut names: Vec<&String> = self.vars.keys().collect();
-        names.sort();
-        for full in names {
-            let Some(name) = full.strip_prefix(PREFIX) else {
-                continue;
-            };
-            let base = name.strip_suffix("_FILE").filter(|b| SECRETS.contains(b));
-            if !KNOWN.contains(&name) && base.is_none() {
-                return Err(err(name, "unknown variable (see docs/configuration.md)"));
-            }
-        }
-        Ok(())
+    if url.username() != "" || url.password().is_some() || url.fragment().is_some() {
+        return Err(err(name, "must not contain credentials or a fragment"));
     }
-
-    fn string(&self, name: &str, default: &str) -> String {
-        self.raw(name).unwrap_or(default).to_owned()
-    }
-
-    fn url(&self, name: &str, default: &str) -> Result<Url, ConfigError> {
-        let value = self.raw(name).unwrap_or(default);
-        let url = Url::parse(value).map_err(|e| err(name, format!("not a URL: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(err(name, "must be an http(s) URL"));
-        }
-        if url.username() != "" || url.password().is_some() || url.fragment().is_some() {
-            return Err(err(name, "must not contain credentials or a fragment"));
-        }
-        Ok(url)
-    }
-
-    fn socket(&self, name: &str, default: &str) -> Result<SocketAddr, ConfigError> {
-        self.raw(name)
-            .unwrap_or(default)
-            .parse()
-            .map_err(|_| err(name, "expected IP:PORT, e.g. 0.0.0.0:8000"))
-    }
-
-    fn number<T: std::str::FromStr>(
-        &self,
-        name: &str,
-        default: T,
-        valid: impl Fn(&T) -> bool,
-        hint: &str,
-    ) -> Result<T, ConfigError> {
-        match self.raw(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<T>()
-                .ok()
-                .filter(|n| valid(n))
-                .ok_or_else(|| err(name, hint.to_owned())),
-        }
-    }
-
-    fn list(&self, name: &str) -> Option<Vec<String>> {
-        self.raw(name).map(|v| {
-            v.split([',', ' '])
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-    }
-
-    fn secret(&self, name: &str) -> Result<Option<Secret>, ConfigError> {
-        let file_name = format!("{name}_FILE");
-        match (self.raw(name), self.raw(&file_name)) {
-            (Some(_), Some(_)) => Err(err(name, format!("set {name} or {name}_FILE, not both"))),
-            (Some(v), None) => Ok(Some(Secret::new(v))),
-            (None, Some(path)) => {
-                let contents = std::fs::read_to_string(path)
-                    .map_err(|e| err(&file_name, format!("cannot read {path}: {e}")))?;
-                let value = contents.trim();
-                if value.is_empty() {
-                    return Err(err(&file_name, format!("{path} is empty")));
-                }
-                Ok(Some(Secret::new(value)))
-            }
-            (None, None) => Ok(None),
-        }
-    }
-}
-
-fn is_loopback_host(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    Ok(url)
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = std::env::vars()
-            .filter(|(k, _)| k.starts_with(PREFIX))
-            .collect();
-        Self::from_vars(&vars)
+        Self::from_vars(&vars_with_prefix(PREFIX))
     }
 
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let env = Env { vars };
-        env.reject_unknown()?;
-        let insecure_ok = match env.raw("ALLOW_INSECURE_HTTP") {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(err("ALLOW_INSECURE_HTTP", "expected true or false")),
-        };
+        let env = Env::new(PREFIX, vars);
+        env.reject_unknown(KNOWN, SECRETS)?;
+        let insecure_ok = env.bool("ALLOW_INSECURE_HTTP", false)?;
         let https_or_loopback = |name: &str, url: &Url| {
             if url.scheme() == "https" || is_loopback_host(url) || insecure_ok {
                 Ok(())
@@ -254,7 +127,7 @@ impl Config {
             }
         };
 
-        let resource = env.url("RESOURCE", "http://127.0.0.1:8000/mcp")?;
+        let resource = http_url(&env, "RESOURCE", "http://127.0.0.1:8000/mcp")?;
         if resource.query().is_some() {
             return Err(err("RESOURCE", "must not contain a query"));
         }
@@ -263,16 +136,16 @@ impl Config {
         let mode = match env.string("MODE", "oauth").as_str() {
             "oauth" => {
                 for name in ["NEXTCLOUD_USER", "NEXTCLOUD_APP_PASSWORD"] {
-                    if env.raw(name).is_some() || env.raw(&format!("{name}_FILE")).is_some() {
+                    if env.get(name).is_some() || env.get(&format!("{name}_FILE")).is_some() {
                         return Err(err(name, "only used with MCP_SERVER_MODE=single-user"));
                     }
                 }
                 let authorization_server =
-                    env.url("AUTHORIZATION_SERVER", "http://127.0.0.1:8080")?;
+                    http_url(&env, "AUTHORIZATION_SERVER", "http://127.0.0.1:8080")?;
                 https_or_loopback("AUTHORIZATION_SERVER", &authorization_server)?;
-                let internal_url = match env.raw("AUTHORIZATION_SERVER_INTERNAL_URL") {
+                let internal_url = match env.get("AUTHORIZATION_SERVER_INTERNAL_URL") {
                     Some(_) => {
-                        let u = env.url("AUTHORIZATION_SERVER_INTERNAL_URL", "")?;
+                        let u = http_url(&env, "AUTHORIZATION_SERVER_INTERNAL_URL", "")?;
                         if u.path() != "/" || u.query().is_some() {
                             return Err(err(
                                 "AUTHORIZATION_SERVER_INTERNAL_URL",
@@ -283,9 +156,9 @@ impl Config {
                     }
                     None => None,
                 };
-                let jwks_uri = match env.raw("JWKS_URI") {
+                let jwks_uri = match env.get("JWKS_URI") {
                     Some(_) => {
-                        let u = env.url("JWKS_URI", "")?;
+                        let u = http_url(&env, "JWKS_URI", "")?;
                         https_or_loopback("JWKS_URI", &u)?;
                         Some(u)
                     }
@@ -316,17 +189,23 @@ impl Config {
                         |n| *n <= 300,
                         "seconds between 0 and 300",
                     )?),
-                    client_id: env.string("CLIENT_ID", "mcp-server"),
+                    client_id: match env.string("CLIENT_ID", "mcp-server") {
+                        id if id.is_empty() => return Err(err("CLIENT_ID", "must not be empty")),
+                        id => id,
+                    },
                     client_secret: env.secret("CLIENT_SECRET")?,
                 }))
             }
             "single-user" => {
-                let user = env.raw("NEXTCLOUD_USER").ok_or_else(|| {
-                    err(
-                        "NEXTCLOUD_USER",
-                        "required with MCP_SERVER_MODE=single-user",
-                    )
-                })?;
+                let user = env
+                    .get("NEXTCLOUD_USER")
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| {
+                        err(
+                            "NEXTCLOUD_USER",
+                            "required with MCP_SERVER_MODE=single-user",
+                        )
+                    })?;
                 let app_password = env.secret("NEXTCLOUD_APP_PASSWORD")?.ok_or_else(|| {
                     err(
                         "NEXTCLOUD_APP_PASSWORD",
@@ -342,24 +221,21 @@ impl Config {
             _ => return Err(err("MODE", "expected oauth or single-user")),
         };
 
-        let bind = env.socket("BIND", "127.0.0.1:8000")?;
-        if matches!(mode, Mode::SingleUser { .. })
-            && !bind.ip().is_loopback()
-            && env.raw("ALLOW_INSECURE_HTTP") != Some("true")
-        {
+        let bind = env.socket_addr("BIND", "127.0.0.1:8000")?;
+        if matches!(mode, Mode::SingleUser { .. }) && !bind.ip().is_loopback() && !insecure_ok {
             return Err(err(
                 "BIND",
                 "single-user mode serves unauthenticated MCP: bind it to loopback (or set \
                  MCP_SERVER_ALLOW_INSECURE_HTTP=true if you really mean to expose it)",
             ));
         }
-        let metrics_bind = match env.raw("METRICS_BIND") {
+        let metrics_bind = match env.get("METRICS_BIND") {
             Some("off") => None,
-            _ => Some(env.socket("METRICS_BIND", "127.0.0.1:9001")?),
+            _ => Some(env.socket_addr("METRICS_BIND", "127.0.0.1:9001")?),
         };
 
         // The DNS-rebinding guard: by default the resource's own authority plus loopback.
-        let allowed_hosts = match env.list("ALLOWED_HOSTS") {
+        let allowed_hosts = match env.get("ALLOWED_HOSTS").map(split_list) {
             Some(list) if list.is_empty() => {
                 return Err(err("ALLOWED_HOSTS", "must name at least one host"))
             }
@@ -378,14 +254,14 @@ impl Config {
                 hosts
             }
         };
-        let allowed_origins = env.list("ALLOWED_ORIGINS").unwrap_or_default();
+        let allowed_origins = env.list("ALLOWED_ORIGINS", "");
         for origin in &allowed_origins {
             if !(origin.starts_with("https://") || origin.starts_with("http://")) {
                 return Err(err("ALLOWED_ORIGINS", "entries must include a scheme"));
             }
         }
 
-        let nextcloud_url = env.url("NEXTCLOUD_URL", "http://127.0.0.1:9500")?;
+        let nextcloud_url = http_url(&env, "NEXTCLOUD_URL", "http://127.0.0.1:9500")?;
         https_or_loopback("NEXTCLOUD_URL", &nextcloud_url)?;
 
         Ok(Self {
@@ -408,11 +284,7 @@ impl Config {
                 |n| (1..=600).contains(n),
                 "seconds between 1 and 600",
             )?),
-            log_format: match env.string("LOG_FORMAT", "text").as_str() {
-                "json" => LogFormat::Json,
-                "text" => LogFormat::Text,
-                _ => return Err(err("LOG_FORMAT", "expected text or json")),
-            },
+            log_format: env.log_format("LOG_FORMAT")?,
             shutdown_timeout: Duration::from_secs(env.number(
                 "SHUTDOWN_TIMEOUT_SECS",
                 25u64,

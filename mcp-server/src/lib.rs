@@ -10,5 +10,4 @@ pub mod metrics;
 pub mod nextcloud;
 pub mod service;
 pub mod startup;
-pub mod telemetry;
 pub mod tools;

@@ -2,15 +2,14 @@
 //! route patterns, methods, status codes, tool names from the fixed tool table and fixed outcome
 //! names; never user or client ids.
 
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
-};
+use mcp_shared::ops::metrics::{HttpMetrics, MetricsRegistry};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    registry: Registry,
-    pub http_requests: IntCounterVec,
-    pub http_duration: HistogramVec,
+    registry: MetricsRegistry,
+    /// Recorded by the request middleware (`mcp_shared::ops::telemetry::observe`).
+    pub http: HttpMetrics,
     pub auth_failures: IntCounterVec,
     pub scope_denials: IntCounter,
     pub jwks_refreshes: IntCounterVec,
@@ -21,44 +20,19 @@ pub struct Metrics {
     pub nextcloud_duration: HistogramVec,
 }
 
-const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
-
 impl Metrics {
     pub fn new() -> Result<Self, prometheus::Error> {
-        let registry = Registry::new();
+        let registry = MetricsRegistry::new();
         let counter_vec =
-            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
-                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-                registry.register(Box::new(c.clone()))?;
-                Ok(c)
-            };
+            |name: &str, help: &str, labels: &[&str]| registry.counter_vec(name, help, labels);
         let histogram =
-            |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, prometheus::Error> {
-                let h = HistogramVec::new(
-                    HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
-                    labels,
-                )?;
-                registry.register(Box::new(h.clone()))?;
-                Ok(h)
-            };
-        let scope_denials = IntCounter::new(
+            |name: &str, help: &str, labels: &[&str]| registry.histogram(name, help, labels);
+        let scope_denials = registry.counter(
             "mcp_server_scope_denials_total",
             "Tool calls refused with 403 insufficient_scope.",
         )?;
-        registry.register(Box::new(scope_denials.clone()))?;
         Ok(Self {
-            http_requests: counter_vec(
-                "mcp_server_http_requests_total",
-                "HTTP requests by route pattern, method and status code.",
-                &["route", "method", "status"],
-            )?,
-            http_duration: histogram(
-                "mcp_server_http_request_duration_seconds",
-                "HTTP request latency by route pattern and method.",
-                &["route", "method"],
-            )?,
+            http: HttpMetrics::register(&registry, "mcp_server")?,
             auth_failures: counter_vec(
                 "mcp_server_auth_failures_total",
                 "Requests refused with 401, by reason.",
@@ -99,10 +73,11 @@ impl Metrics {
         })
     }
 
+    pub fn registry(&self) -> &MetricsRegistry {
+        &self.registry
+    }
+
     pub fn render(&self) -> String {
-        let mut out = Vec::new();
-        // Encoding into a Vec cannot fail for well-formed metric families.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
-        String::from_utf8(out).unwrap_or_default()
+        self.registry.render()
     }
 }

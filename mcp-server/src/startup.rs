@@ -4,16 +4,18 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use mcp_shared::ops::cli::serve_until_stopped;
+use mcp_shared::ops::metrics;
+use mcp_shared::ops::telemetry::observe;
 use mcp_shared::paths;
 use rmcp_actix_web::transport::{LocalSessionManager, StreamableHttpService};
 use serde_json::json;
-use tracing::Instrument;
 
 use crate::auth::guard::{guard, Guard, GuardMode};
 use crate::auth::{all_data_scopes, JwksCache, Principal, Verifier};
@@ -78,50 +80,6 @@ async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
         }
         _ => HttpResponse::Ok().json(json!({"status": "ok"})),
     }
-}
-
-async fn render_metrics(metrics: web::Data<Metrics>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(metrics.render())
-}
-
-/// Per-request span, access log and HTTP metrics; route pattern only, never the query or
-/// headers.
-async fn observe(
-    req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
-) -> Result<
-    actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody + 'static>,
-    actix_web::Error,
-> {
-    let started = Instant::now();
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "<unmatched>".to_owned());
-    let method = req.method().as_str().to_owned();
-    let metrics = req
-        .app_data::<web::Data<Arc<AppState>>>()
-        .map(|s| s.metrics.clone());
-    let span = tracing::info_span!("request", %method, %route);
-    let result = next.call(req).instrument(span.clone()).await;
-    let status = match &result {
-        Ok(res) => res.status().as_u16(),
-        Err(e) => e.as_response_error().status_code().as_u16(),
-    };
-    let elapsed = started.elapsed();
-    if let Some(m) = metrics {
-        m.http_requests
-            .with_label_values(&[route.as_str(), method.as_str(), &status.to_string()])
-            .inc();
-        m.http_duration
-            .with_label_values(&[route.as_str(), method.as_str()])
-            .observe(elapsed.as_secs_f64());
-    }
-    span.in_scope(|| {
-        tracing::info!(target: "access", status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request");
-    });
-    result
 }
 
 impl Application {
@@ -258,9 +216,11 @@ impl Application {
         let listener = TcpListener::bind(state.config.bind)?;
         let port = listener.local_addr()?.port();
         let app_state = web::Data::new(state.clone());
+        let http_metrics = web::Data::new(metrics.http.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(http_metrics.clone())
                 .app_data(guard_data.clone())
                 .wrap(from_fn(observe))
                 .route(paths::PROTECTED_RESOURCE_METADATA, web::get().to(metadata))
@@ -284,16 +244,11 @@ impl Application {
             Some(addr) => {
                 let listener = TcpListener::bind(addr)?;
                 let port = listener.local_addr()?.port();
-                let data = web::Data::new(metrics.clone());
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(data.clone())
-                        .route(paths::METRICS, web::get().to(render_metrics))
-                })
-                .workers(1)
-                .listen(listener)?
-                .shutdown_timeout(1)
-                .run();
+                let server = metrics::serve(
+                    listener,
+                    metrics.registry().clone(),
+                    state.config.shutdown_timeout,
+                )?;
                 (Some(server), Some(port))
             }
             None => (None, None),
@@ -320,19 +275,10 @@ impl Application {
         self.state.clone()
     }
 
+    /// Serves until SIGTERM/SIGINT, draining in-flight requests up to
+    /// `MCP_SERVER_SHUTDOWN_TIMEOUT_SECS`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        match self.metrics_server {
-            Some(m) => {
-                // An actix server only runs while polled: the metrics one gets its own task.
-                let handle = m.handle();
-                let metrics = tokio::spawn(m);
-                let result = self.server.await;
-                handle.stop(true).await;
-                let _ = metrics.await;
-                result
-            }
-            None => self.server.await,
-        }
+        serve_until_stopped(self.server, self.metrics_server).await
     }
 }
 

@@ -1,19 +1,22 @@
-//! Logging setup and the per-request span. The span records the route *pattern*, never the
-//! raw path with its query string: on `/authorize` and `/callback` that carries codes and state.
-//! Headers are never logged (cookies, Authorization).
-
-use std::time::Instant;
+//! Logging set-up and the per-request middleware. The request span records the route
+//! *pattern*, never the raw path with its query string (on `/authorize` and `/callback` that
+//! carries codes and state); headers (cookies, Authorization) and bodies are never logged.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ring::rand::{SecureRandom, SystemRandom};
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
-use crate::state::AppState;
+use super::env::LogFormat;
+use super::metrics::HttpMetrics;
 
+/// `RUST_LOG` filter (default `info`), text or flattened JSON lines, event targets shown (audit
+/// events and the access log have their own).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -26,21 +29,29 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Wraps every request: a span with route pattern, method and request id; metrics on the way
-/// out; one access-log line.
+/// 72 random bits, URL-safe: enough to tell requests apart in the logs.
+fn request_id() -> String {
+    let mut bytes = [0u8; 9];
+    // The system RNG does not fail on supported platforms; an all-zero id only hurts log
+    // correlation.
+    let _ = SystemRandom::new().fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Wraps every request: a span with method, route pattern and request id; the HTTP metrics
+/// (from the app's `web::Data<HttpMetrics>`, when registered) on the way out; one access-log
+/// line on target `access`.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
-    let started = Instant::now();
+    let started = super::clock::monotonic();
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "<unmatched>".to_owned());
     let method = req.method().as_str().to_owned();
-    let request_id = crate::crypto::random_token(9);
-    let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.metrics.clone());
+    let request_id = request_id();
+    let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
     let span = tracing::info_span!("request", %method, %route, %request_id);
     let result = next.call(req).instrument(span.clone()).await;
     let status = match &result {
@@ -49,12 +60,7 @@ pub async fn observe(
     };
     let elapsed = started.elapsed();
     if let Some(m) = metrics {
-        m.http_requests
-            .with_label_values(&[route.as_str(), method.as_str(), &status.to_string()])
-            .inc();
-        m.http_duration
-            .with_label_values(&[route.as_str(), method.as_str()])
-            .observe(elapsed.as_secs_f64());
+        m.observe(&route, &method, status, elapsed);
     }
     span.in_scope(|| {
         tracing::info!(
