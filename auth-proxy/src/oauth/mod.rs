@@ -4,10 +4,11 @@
 //! (as kanidm's `https/oauth2.rs` sits over its `idm/oauth2.rs`).
 //!
 //! So far: `/authorize` ([`authorize`]), the consent page's decision ([`consent`]) and
-//! `/token`'s parsing and checks ([`token`]).
+//! `/token`'s parsing and checks ([`token`]) with token exchange ([`exchange`]).
 
 pub mod authorize;
 pub mod consent;
+pub mod exchange;
 pub mod token;
 
 use crate::error::OAuthError;

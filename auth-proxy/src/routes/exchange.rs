@@ -2,25 +2,18 @@
 //! one of our access tokens for a configured MCP resource; the answer is the user's *upstream*
 //! access token from the grant behind it, refreshed at the IdP first when it is about to
 //! expire. This is how the mcp-server reaches Nextcloud without passing the client's token
-//! through.
+//! through. The decisions are in [`crate::oauth::exchange`]; this handler does the signature
+//! check, the store, the cipher and the upstream refresh around them.
 
-use serde::Serialize;
-
-use super::ACCESS_TOKEN_TYPE;
 use crate::clients::ClientRecord;
 use crate::error::OAuthError;
+use crate::oauth::exchange::{
+    check_client, check_subject, grant_matches, invalid_subject, merge_refreshed, needs_refresh,
+    without_refresh_token, ExchangeResponse,
+};
 use crate::state::AppState;
 use crate::store::GrantRecord;
 use crate::upstream::{UpstreamError, UpstreamTokens};
-
-#[derive(Serialize)]
-pub struct ExchangeResponse {
-    access_token: String,
-    issued_token_type: &'static str,
-    token_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expires_in: Option<i64>,
-}
 
 fn revoked() -> OAuthError {
     OAuthError::invalid_grant("the grant behind subject_token was revoked or has expired")
@@ -42,28 +35,14 @@ pub async fn exchange(
     client: &ClientRecord,
     subject_token: &str,
 ) -> Result<ExchangeResponse, OAuthError> {
-    let Some(settings) = &state.config.exchange_client else {
-        return Err(OAuthError::unsupported_grant_type(
-            "token exchange is not enabled",
-        ));
-    };
-    if client.client_id != settings.client_id {
-        return Err(OAuthError::unauthorized_client(
-            "only the MCP server's client may exchange tokens",
-        ));
-    }
-    let invalid = || OAuthError::invalid_grant("subject_token is invalid");
+    let settings = state.config.exchange_client.as_ref();
+    check_client(settings.map(|s| s.client_id.as_str()), &client.client_id)?;
     let claims = state
         .keys
         .verify_access_token(subject_token)
-        .map_err(|_| invalid())?;
+        .map_err(|_| invalid_subject())?;
     let now = state.clock.now();
-    if !state.config.resources.contains(&claims.aud) {
-        return Err(invalid());
-    }
-    claims
-        .validate(&state.config.issuer, &claims.aud, now, 0)
-        .map_err(|e| OAuthError::invalid_grant(format!("subject_token: {e}")))?;
+    check_subject(&claims, &state.config.issuer, &state.config.resources, now)?;
     if state
         .store
         .is_access_token_denied(&claims.jti)
@@ -78,30 +57,26 @@ pub async fn exchange(
         .await
         .map_err(|e| state.store_error(e))?
         .ok_or_else(revoked)?;
-    if grant.subject != claims.sub || grant.resource != claims.aud {
+    if !grant_matches(&grant, &claims) {
         tracing::warn!(target: "audit", grant_id = %claims.gid, "subject_token does not match its grant");
-        return Err(invalid());
+        return Err(invalid_subject());
     }
 
     let mut tokens = open(state, &grant)?;
-    let margin = i64::try_from(settings.refresh_margin.as_secs()).unwrap_or(60);
-    let stale = tokens.expires_at.is_some_and(|exp| exp - margin <= now);
+    let margin = settings
+        .and_then(|s| i64::try_from(s.refresh_margin.as_secs()).ok())
+        .unwrap_or(60);
+    let stale = needs_refresh(&tokens, margin, now);
     if stale {
         tokens = refresh_upstream(state, &grant, tokens, now).await?;
     }
-    let expires_in = tokens.expires_at.map(|exp| (exp - now).max(0));
     state
         .metrics
         .tokens_issued
         .with_label_values(&["token_exchange"])
         .inc();
     tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant.grant_id, refreshed = stale, "upstream token handed out by token exchange");
-    Ok(ExchangeResponse {
-        access_token: tokens.access_token,
-        issued_token_type: ACCESS_TOKEN_TYPE,
-        token_type: "Bearer",
-        expires_in,
-    })
+    Ok(ExchangeResponse::new(tokens, now))
 }
 
 /// Refreshes the grant's upstream tokens and stores the new set. If the IdP refuses because
@@ -114,13 +89,7 @@ async fn refresh_upstream(
     now: i64,
 ) -> Result<UpstreamTokens, OAuthError> {
     let Some(refresh_token) = current.refresh_token.clone() else {
-        if current.expires_at.is_some_and(|exp| exp <= now) {
-            return Err(OAuthError::invalid_grant(
-                "the upstream access token expired and there is no refresh token: the user \
-                 must sign in again",
-            ));
-        }
-        return Ok(current);
+        return without_refresh_token(current, now);
     };
     let started = std::time::Instant::now();
     let refreshed = state.upstream.refresh(&refresh_token).await;
@@ -143,13 +112,8 @@ async fn refresh_upstream(
         ])
         .inc();
     match refreshed {
-        Ok(mut fresh) => {
-            if fresh.refresh_token.is_none() {
-                fresh.refresh_token = Some(refresh_token);
-            }
-            if fresh.id_token.is_none() {
-                fresh.id_token = current.id_token;
-            }
+        Ok(fresh) => {
+            let fresh = merge_refreshed(fresh, refresh_token, current.id_token);
             let plain = serde_json::to_vec(&fresh).map_err(|e| OAuthError::server_error(&e))?;
             let sealed = state.cipher.seal(&grant.grant_id, &plain);
             let kept = state

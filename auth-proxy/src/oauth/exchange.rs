@@ -1,0 +1,209 @@
+//! The decisions of RFC 8693 token exchange (`POST /token` with the token-exchange grant, for
+//! the mcp-server's own client): who may exchange, which subject tokens are acceptable, when
+//! the upstream token must be refreshed first, and what the answer carries. The handler
+//! (`routes/exchange.rs`) does the signature check, the store, the cipher and the upstream
+//! refresh around them.
+
+use mcp_shared::AccessTokenClaims;
+use serde::Serialize;
+
+use super::token::ACCESS_TOKEN_TYPE;
+use crate::error::OAuthError;
+use crate::store::GrantRecord;
+use crate::upstream::UpstreamTokens;
+
+/// The answer: the user's upstream access token, never the proxy's.
+#[derive(Serialize)]
+pub struct ExchangeResponse {
+    access_token: String,
+    issued_token_type: &'static str,
+    token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
+}
+
+impl std::fmt::Debug for ExchangeResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExchangeResponse")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ExchangeResponse {
+    /// The upstream access token, with the seconds it has left at `now` (if the IdP said).
+    pub fn new(tokens: UpstreamTokens, now: i64) -> Self {
+        Self {
+            expires_in: tokens.expires_at.map(|exp| (exp - now).max(0)),
+            access_token: tokens.access_token,
+            issued_token_type: ACCESS_TOKEN_TYPE,
+            token_type: "Bearer",
+        }
+    }
+}
+
+/// Only the configured exchange client may exchange, and only when one is configured.
+pub fn check_client(exchange_client_id: Option<&str>, client_id: &str) -> Result<(), OAuthError> {
+    match exchange_client_id {
+        None => Err(OAuthError::unsupported_grant_type(
+            "token exchange is not enabled",
+        )),
+        Some(id) if id != client_id => Err(OAuthError::unauthorized_client(
+            "only the MCP server's client may exchange tokens",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+pub fn invalid_subject() -> OAuthError {
+    OAuthError::invalid_grant("subject_token is invalid")
+}
+
+/// A subject token (signature already verified) must be for one of our MCP `resources`,
+/// from us, and current at `now` (no leeway).
+pub fn check_subject(
+    claims: &AccessTokenClaims,
+    issuer: &str,
+    resources: &[String],
+    now: i64,
+) -> Result<(), OAuthError> {
+    if !resources.contains(&claims.aud) {
+        return Err(invalid_subject());
+    }
+    claims
+        .validate(issuer, &claims.aud, now, 0)
+        .map_err(|e| OAuthError::invalid_grant(format!("subject_token: {e}")))
+}
+
+/// Whether the grant the token names is the grant it was issued from: same user, same
+/// resource.
+pub fn grant_matches(grant: &GrantRecord, claims: &AccessTokenClaims) -> bool {
+    grant.subject == claims.sub && grant.resource == claims.aud
+}
+
+/// Whether the upstream access token expires within `margin_secs` of `now` (and so is
+/// refreshed before it is handed out).
+pub fn needs_refresh(tokens: &UpstreamTokens, margin_secs: i64, now: i64) -> bool {
+    tokens
+        .expires_at
+        .is_some_and(|exp| exp - margin_secs <= now)
+}
+
+/// What to do when the upstream token is stale and there is no refresh token: hand it out
+/// while it still lives, refuse once it has expired.
+pub fn without_refresh_token(
+    current: UpstreamTokens,
+    now: i64,
+) -> Result<UpstreamTokens, OAuthError> {
+    if current.expires_at.is_some_and(|exp| exp <= now) {
+        return Err(OAuthError::invalid_grant(
+            "the upstream access token expired and there is no refresh token: the user must \
+             sign in again",
+        ));
+    }
+    Ok(current)
+}
+
+/// The token set after a refresh: the IdP may leave out the refresh token (keep using the old
+/// one) and the ID token (keep the old one).
+pub fn merge_refreshed(
+    mut fresh: UpstreamTokens,
+    refresh_token: String,
+    previous_id_token: Option<String>,
+) -> UpstreamTokens {
+    if fresh.refresh_token.is_none() {
+        fresh.refresh_token = Some(refresh_token);
+    }
+    if fresh.id_token.is_none() {
+        fresh.id_token = previous_id_token;
+    }
+    fresh
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcp_shared::{OAuthErrorCode, ScopeSet};
+
+    fn tokens(expires_at: Option<i64>) -> UpstreamTokens {
+        UpstreamTokens {
+            access_token: "up".into(),
+            token_type: "Bearer".into(),
+            refresh_token: None,
+            id_token: None,
+            expires_at,
+            scope: None,
+        }
+    }
+
+    fn claims(aud: &str, exp: i64) -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://as.example".into(),
+            sub: "alice".into(),
+            aud: aud.into(),
+            client_id: "c".into(),
+            scope: ScopeSet::new(),
+            iat: 100,
+            nbf: 100,
+            exp,
+            jti: "j".into(),
+            gid: "g".into(),
+        }
+    }
+
+    #[test]
+    fn only_the_configured_client_exchanges() {
+        assert_eq!(
+            check_client(None, "mcp").err().map(|e| e.code),
+            Some(OAuthErrorCode::UnsupportedGrantType)
+        );
+        assert_eq!(
+            check_client(Some("mcp"), "other").err().map(|e| e.code),
+            Some(OAuthErrorCode::UnauthorizedClient)
+        );
+        assert!(check_client(Some("mcp"), "mcp").is_ok());
+    }
+
+    #[test]
+    fn subject_tokens_are_ours_for_our_resources_and_current() {
+        let resources = ["https://mcp.example/mcp".to_owned()];
+        let issuer = "https://as.example";
+        assert!(check_subject(&claims(&resources[0], 400), issuer, &resources, 200).is_ok());
+        for (c, now) in [
+            (claims("https://other.example/mcp", 400), 200),
+            (claims(&resources[0], 400), 400),
+        ] {
+            assert_eq!(
+                check_subject(&c, issuer, &resources, now)
+                    .err()
+                    .map(|e| e.code),
+                Some(OAuthErrorCode::InvalidGrant)
+            );
+        }
+        assert!(check_subject(
+            &claims(&resources[0], 400),
+            "https://evil.example",
+            &resources,
+            200
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn stale_tokens_are_refreshed_and_refreshes_keep_what_the_idp_left_out() {
+        assert!(needs_refresh(&tokens(Some(1060)), 60, 1000));
+        assert!(!needs_refresh(&tokens(Some(1061)), 60, 1000));
+        assert!(!needs_refresh(&tokens(None), 60, 1000));
+        assert!(without_refresh_token(tokens(Some(1001)), 1000).is_ok());
+        assert!(without_refresh_token(tokens(Some(1000)), 1000).is_err());
+        let mut old = tokens(None);
+        old.id_token = Some("id".into());
+        let merged = merge_refreshed(tokens(Some(2000)), "rt".into(), old.id_token);
+        assert_eq!(merged.refresh_token.as_deref(), Some("rt"));
+        assert_eq!(merged.id_token.as_deref(), Some("id"));
+        let answer = serde_json::to_value(ExchangeResponse::new(tokens(Some(990)), 1000)).unwrap();
+        assert_eq!(answer["expires_in"], 0);
+        assert_eq!(answer["issued_token_type"], ACCESS_TOKEN_TYPE);
+    }
+}
