@@ -1,28 +1,26 @@
 //! RFC 8693 token exchange at the auth-proxy: trades a validated proxy access token for the
 //! user's upstream (Nextcloud-accepted) access token. Results are cached per grant until
-//! shortly before they expire, so a burst of tool calls costs one exchange.
+//! shortly before they expire, and concurrent calls for one grant share one exchange, so a
+//! burst of tool calls costs one exchange.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use mcp_shared::token_exchange::{ACCESS_TOKEN_TYPE, GRANT_TYPE};
+use mcp_shared::Secret;
+use moka::future::Cache;
 use serde::Deserialize;
 
 use crate::auth::BearerToken;
-use crate::config::Secret;
 use crate::metrics::Metrics;
-
-pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 /// Exchanged tokens are dropped this long before they expire.
 const EXPIRY_MARGIN_SECS: i64 = 30;
 /// Without `expires_in`, an exchanged token is reused for at most this long.
 const DEFAULT_LIFETIME_SECS: i64 = 60;
-/// Upper bound on cached entries; expired ones are swept first.
-const MAX_ENTRIES: usize = 10_000;
+/// Upper bound on cached entries (least recently used go first).
+const MAX_ENTRIES: u64 = 10_000;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ExchangeError {
     /// The auth-proxy refused: the grant was revoked or the user must sign in again.
     #[error("the authorization server refused the token exchange ({0})")]
@@ -35,19 +33,26 @@ pub enum ExchangeError {
     Misconfigured(String),
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct UpstreamToken {
-    pub access_token: String,
+    pub access_token: Secret,
     /// Unix seconds after which the cache must not hand it out.
     pub reuse_until: i64,
 }
 
-impl std::fmt::Debug for UpstreamToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamToken")
-            .field("access_token", &"<redacted>")
-            .field("reuse_until", &self.reuse_until)
-            .finish()
+/// An entry lives until its token's `reuse_until` (expiry minus the safety margin, bounded by
+/// the MCP client's own token).
+struct UntilReuseEnds;
+
+impl moka::Expiry<String, UpstreamToken> for UntilReuseEnds {
+    fn expire_after_create(
+        &self,
+        _grant_id: &String,
+        token: &UpstreamToken,
+        _at: Instant,
+    ) -> Option<Duration> {
+        let left = token.reuse_until.saturating_sub(crate::clock::now());
+        Some(Duration::from_secs(u64::try_from(left).unwrap_or(0)))
     }
 }
 
@@ -69,7 +74,8 @@ pub struct ExchangeClient {
     token_endpoint: String,
     client_id: String,
     client_secret: Option<Secret>,
-    cache: Mutex<HashMap<String, UpstreamToken>>,
+    /// By grant id.
+    cache: Cache<String, UpstreamToken>,
     metrics: Metrics,
 }
 
@@ -86,34 +92,17 @@ impl ExchangeClient {
             token_endpoint: format!("{authorization_server}{}", mcp_shared::paths::TOKEN),
             client_id,
             client_secret,
-            cache: Mutex::new(HashMap::new()),
+            cache: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .expire_after(UntilReuseEnds)
+                .build(),
             metrics,
         }
     }
 
-    fn cached(&self, key: &str, now: i64) -> Option<UpstreamToken> {
-        let cache = self.cache.lock().ok()?;
-        cache.get(key).filter(|t| t.reuse_until > now).cloned()
-    }
-
-    fn remember(&self, key: &str, token: UpstreamToken, now: i64) {
-        let Ok(mut cache) = self.cache.lock() else {
-            return;
-        };
-        if cache.len() >= MAX_ENTRIES {
-            cache.retain(|_, t| t.reuse_until > now);
-            if cache.len() >= MAX_ENTRIES {
-                cache.clear();
-            }
-        }
-        cache.insert(key.to_owned(), token);
-    }
-
     /// Drops the cached token for a grant (Nextcloud refused it).
-    pub fn forget(&self, grant_id: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(grant_id);
-        }
+    pub async fn forget(&self, grant_id: &str) {
+        self.cache.invalidate(grant_id).await;
     }
 
     /// The upstream token for this grant, from cache or by exchanging `subject`.
@@ -126,22 +115,49 @@ impl ExchangeClient {
         subject_expires_at: i64,
         now: i64,
     ) -> Result<UpstreamToken, ExchangeError> {
-        if let Some(t) = self.cached(grant_id, now) {
-            self.metrics
-                .token_exchanges
-                .with_label_values(&["cached"])
-                .inc();
-            return Ok(t);
+        // One exchange per grant at a time: concurrent callers wait for it and share its
+        // answer (an error included; errors are not cached).
+        let mut result = self
+            .exchange_once(grant_id, subject, subject_expires_at, now)
+            .await;
+        if let Ok((token, false)) = &result {
+            // Expiry runs on the cache's own timer; `now` (the caller's clock) decides too.
+            if token.reuse_until <= now {
+                self.cache.invalidate(grant_id).await;
+                result = self
+                    .exchange_once(grant_id, subject, subject_expires_at, now)
+                    .await;
+            }
         }
-        let result = self.exchange(subject, subject_expires_at, now).await;
-        let outcome = if result.is_ok() { "ok" } else { "error" };
+        let outcome = match &result {
+            Ok((_, true)) => "ok",
+            Ok((_, false)) => "cached",
+            Err(_) => "error",
+        };
         self.metrics
             .token_exchanges
             .with_label_values(&[outcome])
             .inc();
-        let token = result?;
-        self.remember(grant_id, token.clone(), now);
-        Ok(token)
+        result.map(|(token, _)| token)
+    }
+
+    /// The cached token, or the one this call (or a concurrent one) exchanged; `true` when
+    /// this call did the exchange.
+    async fn exchange_once(
+        &self,
+        grant_id: &str,
+        subject: &BearerToken,
+        subject_expires_at: i64,
+        now: i64,
+    ) -> Result<(UpstreamToken, bool), ExchangeError> {
+        let entry = self
+            .cache
+            .entry_by_ref(grant_id)
+            .or_try_insert_with(self.exchange(subject, subject_expires_at, now))
+            .await
+            .map_err(|e| (*e).clone())?;
+        let fresh = entry.is_fresh();
+        Ok((entry.into_value(), fresh))
     }
 
     async fn exchange(
@@ -196,7 +212,7 @@ impl ExchangeClient {
             let lifetime = body.expires_in.unwrap_or(DEFAULT_LIFETIME_SECS);
             let reuse_until = (now + lifetime - EXPIRY_MARGIN_SECS).min(subject_expires_at);
             return Ok(UpstreamToken {
-                access_token: body.access_token,
+                access_token: Secret::new(body.access_token),
                 reuse_until,
             });
         }

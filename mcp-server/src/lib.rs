@@ -4,6 +4,7 @@
 //! in single-user mode, with one configured app password).
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod exchange;
 pub mod metrics;

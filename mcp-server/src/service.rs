@@ -75,16 +75,16 @@ impl Backend {
                             )
                         }
                     })?;
-                Ok(NcAuth::Bearer(upstream.access_token))
+                Ok(NcAuth::Bearer(upstream.access_token.expose().to_owned()))
             }
         }
     }
 
-    fn forget_exchanged(&self, principal: &Principal) {
+    async fn forget_exchanged(&self, principal: &Principal) {
         if let (Some(exchange), Credential::AccessToken { grant_id, .. }) =
             (&self.exchange, &principal.credential)
         {
-            exchange.forget(grant_id);
+            exchange.forget(grant_id).await;
         }
     }
 
@@ -109,7 +109,7 @@ impl Backend {
                     if !retried
                         && matches!(principal.credential, Credential::AccessToken { .. }) =>
                 {
-                    self.forget_exchanged(principal);
+                    self.forget_exchanged(principal).await;
                     self.users.forget(&ctx.auth).await;
                     retried = true;
                 }
