@@ -77,7 +77,7 @@ fn setup(key: &Key) -> (Verifier, String) {
     let keys = parse_jwks(jwks.to_string().as_bytes()).unwrap();
     assert_eq!(keys["k1"].algorithm, key.algorithm);
     let cache = Arc::new(JwksCache::with_keys(keys, Metrics::new().unwrap()));
-    let now = chrono::Utc::now().timestamp();
+    let now = mcp_server::clock::now();
     let claims = json!({
         "iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "client_id": "client-1",
         "scope": "notes:read notes:write files:read", "iat": now, "nbf": now,
@@ -101,7 +101,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let now = mcp_server::clock::now();
     for key in [es256_key(), eddsa_key()] {
         let name = key.name;
         let (verifier, token) = setup(&key);

@@ -11,8 +11,8 @@ pub fn now() -> i64 {
 }
 
 /// The current UTC time.
+// The one sanctioned wall-clock read of mcp-server (see `clippy.toml`).
+#[allow(clippy::disallowed_methods)]
 pub fn now_utc() -> DateTime<Utc> {
-    // The one sanctioned wall-clock read of this crate (see `clippy.toml`).
-    #[allow(clippy::disallowed_methods)]
     Utc::now()
 }

@@ -3,7 +3,6 @@
 //! Nextcloud with the user's upstream token (token exchange) or the single-user app password.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -35,7 +34,7 @@ pub struct Backend {
 }
 
 fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now()
 }
 
 impl Backend {
@@ -205,7 +204,7 @@ impl ServerHandler for McpService {
             ))
             .into());
         }
-        let started = Instant::now();
+        let started = mcp_shared::ops::clock::monotonic();
         let result = self
             .backend
             .run_tool(spec.name, request.arguments, &principal)

@@ -4,7 +4,7 @@
 //! the client gets its own authorization code with `state` and `iss`. Pages are
 //! [`PageError`]s, turned into responses here because every other outcome is a redirect.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use mcp_shared::OAuthErrorCode;
@@ -87,7 +87,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         );
     };
 
-    let started = Instant::now();
+    let started = mcp_shared::ops::clock::monotonic();
     let exchanged = state
         .upstream
         .exchange_code(upstream_code, &flow.pkce_verifier, &flow.nonce)

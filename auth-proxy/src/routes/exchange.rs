@@ -91,7 +91,7 @@ async fn refresh_upstream(
     let Some(refresh_token) = current.refresh_token.clone() else {
         return without_refresh_token(current, now);
     };
-    let started = std::time::Instant::now();
+    let started = mcp_shared::ops::clock::monotonic();
     let refreshed = state.upstream.refresh(&refresh_token).await;
     state
         .metrics

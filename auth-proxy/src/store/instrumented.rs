@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use prometheus::HistogramVec;
@@ -30,7 +30,7 @@ impl InstrumentedStore {
         operation: &'static str,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
-        let started = Instant::now();
+        let started = mcp_shared::ops::clock::monotonic();
         let result = call.await;
         let outcome = if result.is_ok() { "ok" } else { "error" };
         self.duration

@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NOT_INSTALLED: &str = "redis-server is not on PATH, and the store contract tests need a \
      real Redis: `make test` installs it (scripts/ensure-deps.sh, apt-get install -y redis-server)";
@@ -104,7 +104,7 @@ impl RedisServer {
     /// Polls until this very process answers (not some other server that got the port first).
     fn wait_ready(&mut self) -> Result<(), String> {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + READY_WITHIN;
+        let deadline = mcp_shared::ops::clock::monotonic() + READY_WITHIN;
         let own_pid = format!("process_id:{}", self.child.id());
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -123,7 +123,7 @@ impl RedisServer {
                     return Err(format!("port {} belongs to another Redis", self.port));
                 }
             }
-            if Instant::now() > deadline {
+            if mcp_shared::ops::clock::monotonic() > deadline {
                 return Err(format!(
                     "redis-server on port {} did not answer within {READY_WITHIN:?}: {}",
                     self.port,

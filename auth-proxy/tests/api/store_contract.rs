@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_proxy::clients::{ApplicationType, GrantType, ResponseType};
 use auth_proxy::clock::{Clock, FakeClock};
@@ -54,7 +54,7 @@ impl Ctx {
             Backend::Redis { keys, raw } => {
                 let key = key(keys);
                 let mut raw = raw.clone();
-                let deadline = Instant::now() + ttl + Duration::from_secs(5);
+                let deadline = mcp_shared::ops::clock::monotonic() + ttl + Duration::from_secs(5);
                 loop {
                     let pttl = pttl(&mut raw, &key).await;
                     if pttl == -2 {
@@ -62,7 +62,7 @@ impl Ctx {
                     }
                     assert_ne!(pttl, -1, "{key} has no TTL");
                     assert!(
-                        Instant::now() < deadline,
+                        mcp_shared::ops::clock::monotonic() < deadline,
                         "{key} still there ({pttl} ms left) well after its TTL"
                     );
                     let nap = u64::try_from(pttl.clamp(5, 50)).unwrap_or(50);
@@ -1196,7 +1196,7 @@ fn quick() -> Duration {
 /// Nobody listening, or a listener that never answers: `connect` fails fast.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_unreachable_at_startup_fails_fast() {
-    let started = Instant::now();
+    let started = mcp_shared::ops::clock::monotonic();
     let refused = RedisStore::connect(
         &format!("redis://127.0.0.1:{}", redis_server::free_port()),
         "x",
@@ -1210,7 +1210,7 @@ async fn redis_unreachable_at_startup_fails_fast() {
 
     // Accepts TCP (the kernel does, into the backlog) but never says a word.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let started = Instant::now();
+    let started = mcp_shared::ops::clock::monotonic();
     let hung = RedisStore::connect(&format!("redis://{}", silent.local_addr().unwrap()), "x").await;
     assert!(matches!(hung, Err(StoreError::Unavailable(_))), "{hung:?}");
     assert!(started.elapsed() < quick(), "{:?}", started.elapsed());
@@ -1230,7 +1230,7 @@ async fn redis_outage_fails_fast_and_recovers() {
     drop(server);
 
     for _ in 0..3 {
-        let started = Instant::now();
+        let started = mcp_shared::ops::clock::monotonic();
         let result = store.get_client("secret-client-id").await;
         let Err(StoreError::Unavailable(msg)) = result else {
             panic!("expected Unavailable, got {result:?}");
@@ -1243,10 +1243,10 @@ async fn redis_outage_fails_fast_and_recovers() {
         .await
         .unwrap()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = mcp_shared::ops::clock::monotonic() + Duration::from_secs(10);
     while store.ping().await.is_err() {
         assert!(
-            Instant::now() < deadline,
+            mcp_shared::ops::clock::monotonic() < deadline,
             "no recovery after Redis came back"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -38,7 +38,7 @@ pub struct Guard {
 }
 
 fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now()
 }
 
 fn json_error(status: StatusCode, challenge: Option<String>, message: &str) -> HttpResponse {

@@ -147,7 +147,7 @@ impl JwksCache {
         if let Ok(mut cached) = cache.cached.write() {
             cached.keys = keys;
             cached.loaded = true;
-            cached.fetched_at = Some(Instant::now());
+            cached.fetched_at = Some(mcp_shared::ops::clock::monotonic());
         }
         cache
     }
@@ -190,7 +190,7 @@ impl JwksCache {
                 .inc();
             return None;
         }
-        *last = Some(Instant::now());
+        *last = Some(mcp_shared::ops::clock::monotonic());
         if let Err(e) = self.fetch_now().await {
             tracing::warn!(error = %e, "JWKS refetch for an unknown key id failed");
         }
@@ -286,7 +286,7 @@ impl JwksCache {
                 if let Ok(mut cached) = self.cached.write() {
                     cached.keys = keys;
                     cached.loaded = true;
-                    cached.fetched_at = Some(Instant::now());
+                    cached.fetched_at = Some(mcp_shared::ops::clock::monotonic());
                 }
                 self.metrics.jwks_refreshes.with_label_values(&["ok"]).inc();
                 Ok(())

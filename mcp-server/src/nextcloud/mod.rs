@@ -18,8 +18,6 @@ pub mod users;
 pub mod vobject;
 pub mod xml;
 
-use std::time::Instant;
-
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use url::Url;
@@ -208,7 +206,7 @@ impl Nextcloud {
         request: RequestBuilder,
         keep: &[StatusCode],
     ) -> Result<Response, NcError> {
-        let started = Instant::now();
+        let started = mcp_shared::ops::clock::monotonic();
         let result = request.send().await;
         self.metrics
             .nextcloud_duration

@@ -407,7 +407,7 @@ async fn calendar_create_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
         description: a.description.filter(|d| !d.trim().is_empty()),
     };
     let uid = random_uid()?;
-    let data = build_event(&uid, &fields, Utc::now()).to_text();
+    let data = build_event(&uid, &fields, crate::clock::now_utc()).to_text();
     let dav = ctx.session().await?;
     let file = format!("{uid}.ics");
     let etag = dav
@@ -456,7 +456,7 @@ async fn calendar_update_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
     };
     let dav = ctx.session().await?;
     let object = dav.find_object(&CALENDARS, &calendar, &uid).await?;
-    let data = update_event_data(&object.data, &uid, &change, Utc::now())?;
+    let data = update_event_data(&object.data, &uid, &change, crate::clock::now_utc())?;
     let new_etag = dav
         .put_object(
             &CALENDARS,

@@ -1,6 +1,5 @@
 //! Contacts tools (Nextcloud Contacts over CardDAV).
 
-use chrono::Utc;
 use mcp_shared::Scope;
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::JsonObject;
@@ -400,7 +399,7 @@ async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         note: a.note.filter(|n| !n.trim().is_empty()),
     };
     let uid = random_uid()?;
-    let data = build_card(&uid, &fields, Utc::now()).to_text();
+    let data = build_card(&uid, &fields, crate::clock::now_utc()).to_text();
     let dav = ctx.session().await?;
     let file = format!("{uid}.vcf");
     let etag = dav
@@ -442,7 +441,7 @@ async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     };
     let dav = ctx.session().await?;
     let object = dav.find_object(&ADDRESS_BOOKS, &book, &uid).await?;
-    let data = update_card_data(&object.data, &fields, Utc::now())?;
+    let data = update_card_data(&object.data, &fields, crate::clock::now_utc())?;
     let new_etag = dav
         .put_object(
             &ADDRESS_BOOKS,

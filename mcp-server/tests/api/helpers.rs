@@ -163,7 +163,7 @@ pub async fn spawn_server(auth: &FakeAs, extra: &[(&str, &str)]) -> TestServer {
 }
 
 pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    mcp_server::clock::now()
 }
 
 pub fn claims(issuer: &str, audience: &str, scope: &str) -> Value {

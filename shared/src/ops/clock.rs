@@ -6,8 +6,8 @@ use std::time::Instant;
 
 /// Now, on the monotonic clock (for durations only, never for expiry checks against
 /// timestamps).
+// The one sanctioned monotonic read (see `clippy.toml`).
+#[allow(clippy::disallowed_methods)]
 pub fn monotonic() -> Instant {
-    // The one sanctioned monotonic read (see `clippy.toml`).
-    #[allow(clippy::disallowed_methods)]
     Instant::now()
 }
