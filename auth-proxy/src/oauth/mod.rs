@@ -3,12 +3,15 @@
 //! `routes/` extract the request, call these, do the I/O and map the outcome to a response
 //! (as kanidm's `https/oauth2.rs` sits over its `idm/oauth2.rs`).
 //!
-//! So far: `/authorize` ([`authorize`]), the consent page's decision ([`consent`]) and
-//! `/token`'s parsing and checks ([`token`]) with token exchange ([`exchange`]).
+//! One module per flow: [`authorize`], [`consent`], [`callback`] (the upstream IdP's answer),
+//! [`token`] (parsing, code redemption and refresh checks, access-token claims), [`exchange`]
+//! (RFC 8693) and [`revoke`] (RFC 7009).
 
 pub mod authorize;
+pub mod callback;
 pub mod consent;
 pub mod exchange;
+pub mod revoke;
 pub mod token;
 
 use crate::error::OAuthError;

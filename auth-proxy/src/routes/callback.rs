@@ -1,7 +1,8 @@
 //! `GET /callback`: the upstream IdP sends the browser back here. The flow is taken by upstream
 //! state (single use) and must belong to this browser; the upstream code is exchanged with the
 //! proxy's verifier and the identity validated; the upstream token set is sealed into a grant;
-//! the client gets its own authorization code with `state` and `iss`. Pages are
+//! the client gets its own authorization code with `state` and `iss`. The decisions are in
+//! [`crate::oauth::callback`]. Pages are
 //! [`PageError`]s, turned into responses here because every other outcome is a redirect.
 
 use std::time::Duration;
@@ -11,28 +12,15 @@ use mcp_shared::OAuthErrorCode;
 
 use super::{binding_cookie_value, hash_matches, redirect_error, redirect_to_client};
 use crate::crypto::{random_token, sha256_hex};
+use crate::oauth::callback::{grant_and_code, issuer_acceptable, upstream_error_code};
 use crate::pages::PageError;
 use crate::state::AppState;
-use crate::store::{CodeRecord, GrantRecord};
 use crate::upstream::UpstreamError;
 
 /// Authorization codes live 60 s (DESIGN.md).
 pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// A grant whose code is never redeemed disappears shortly after the code.
 const UNREDEEMED_GRANT_TTL: Duration = Duration::from_secs(300);
-
-/// Upstream error codes we pass on by name; anything else becomes `server_error`.
-fn map_upstream_error(code: &str) -> OAuthErrorCode {
-    match code {
-        "access_denied"
-        | "login_required"
-        | "consent_required"
-        | "interaction_required"
-        | "account_selection_required" => OAuthErrorCode::AccessDenied,
-        "temporarily_unavailable" => OAuthErrorCode::TemporarilyUnavailable,
-        _ => OAuthErrorCode::ServerError,
-    }
-}
 
 pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let pairs: Vec<(String, String)> =
@@ -66,18 +54,15 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         )
     };
     // RFC 9207: when the IdP names itself, it must be the IdP we sent the user to.
-    if let Some(iss) = get("iss") {
-        let expected = state.config.upstream.issuer.as_str();
-        if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
-            return fail(
-                OAuthErrorCode::AccessDenied,
-                "the sign-in response came from an unexpected issuer",
-            );
-        }
+    if !issuer_acceptable(get("iss"), state.config.upstream.issuer.as_str()) {
+        return fail(
+            OAuthErrorCode::AccessDenied,
+            "the sign-in response came from an unexpected issuer",
+        );
     }
     if let Some(error) = get("error") {
         tracing::info!(target: "audit", client_id = %auth.client_id, upstream_error = %error.chars().take(64).collect::<String>(), "upstream returned an error");
-        let code = map_upstream_error(error);
+        let code = upstream_error_code(error);
         return fail(code, "the identity provider did not complete the sign-in");
     }
     let Some(upstream_code) = get("code") else {
@@ -136,25 +121,14 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         return fail(OAuthErrorCode::ServerError, "internal error");
     };
     let now = state.clock.now();
-    let grant = GrantRecord {
-        grant_id: grant_id.clone(),
-        subject: identity.subject.clone(),
-        client_id: auth.client_id.clone(),
-        scope: auth.scope.clone(),
-        resource: auth.resource.clone(),
-        upstream_sealed: state.cipher.seal(&grant_id, &plain),
-        created_at: now,
-    };
+    let (grant, record) = grant_and_code(
+        auth,
+        &grant_id,
+        &identity.subject,
+        state.cipher.seal(&grant_id, &plain),
+        now,
+    );
     let code = format!("{grant_id}.{}", random_token(32));
-    let record = CodeRecord {
-        client_id: auth.client_id.clone(),
-        redirect_uri: auth.redirect_uri.clone(),
-        redirect_uri_given: auth.redirect_uri_given,
-        code_challenge: auth.code_challenge.clone(),
-        scope: auth.scope.clone(),
-        resource: auth.resource.clone(),
-        created_at: now,
-    };
     let stored = async {
         state.store.put_grant(&grant, UNREDEEMED_GRANT_TTL).await?;
         state

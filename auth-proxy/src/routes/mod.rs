@@ -19,7 +19,6 @@ use url::Url;
 
 use crate::clients::{ClientRecord, PresentedCredentials};
 use crate::config::CookieMode;
-use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
 use crate::pages::PageError;
 use crate::state::AppState;
@@ -58,6 +57,7 @@ pub fn binding_cookie_value(req: &HttpRequest, mode: CookieMode) -> Option<Strin
 }
 
 pub use crate::crypto::hash_matches;
+pub use crate::oauth::revoke::split_grant_token;
 pub use crate::oauth::token::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT};
 pub use crate::oauth::{param, reject_repeats};
 
@@ -170,19 +170,6 @@ pub async fn authenticate_client(
         .await
 }
 
-/// Splits a code or refresh token `<grant id>.<secret>` into the grant id and the hash the
-/// store keys on. Anything else is not ours.
-pub fn split_grant_token(token: &str) -> Option<(&str, String)> {
-    let (grant_id, secret) = token.split_once('.')?;
-    let well_formed = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    (well_formed(grant_id) && well_formed(secret)).then(|| (grant_id, sha256_hex(token)))
-}
-
 /// JSON with the no-store headers token responses require.
 pub fn no_store_json(body: &impl serde::Serialize) -> HttpResponse {
     HttpResponse::Ok()
@@ -200,16 +187,6 @@ mod tests {
         assert!(parse_form(b"a=1&b=2").is_ok());
         let err = parse_form(b"code=1&code=2").unwrap_err();
         assert_eq!(err.code, OAuthErrorCode::InvalidRequest);
-    }
-
-    #[test]
-    fn grant_tokens_split_only_when_well_formed() {
-        let (gid, hash) = split_grant_token("abc_DEF-1.s3cret").unwrap();
-        assert_eq!(gid, "abc_DEF-1");
-        assert_eq!(hash, sha256_hex("abc_DEF-1.s3cret"));
-        for bad in ["", "nodot", ".x", "x.", "a.b.c", "a b.c", "eyJ.eyJ.sig"] {
-            assert!(split_grant_token(bad).is_none(), "{bad}");
-        }
     }
 
     #[test]

@@ -2,12 +2,11 @@
 //! token exchange); an access token goes on the `jti` deny-list until it would expire. Unknown
 //! tokens and tokens of other clients get the same 200, so the endpoint reveals nothing.
 
-use std::time::Duration;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{authenticate_client, param, parse_form, require_form_content_type, split_grant_token};
 use crate::error::OAuthError;
+use crate::oauth::revoke::access_token_denial;
 use crate::state::{AppState, Limited};
 
 pub async fn revoke(
@@ -43,9 +42,7 @@ pub async fn revoke(
             tracing::info!(target: "audit", client_id = %client.client_id, grant_id, "refresh token revoked: grant revoked");
         }
     } else if let Ok(claims) = state.keys.verify_access_token(token) {
-        let remaining = claims.exp - state.clock.now();
-        if claims.client_id == client.client_id && remaining > 0 {
-            let ttl = Duration::from_secs(u64::try_from(remaining).unwrap_or(0));
+        if let Some(ttl) = access_token_denial(&claims, &client.client_id, state.clock.now()) {
             state
                 .store
                 .deny_access_token(&claims.jti, ttl)
