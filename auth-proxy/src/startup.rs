@@ -68,11 +68,7 @@ impl Application {
                 OidcUpstreamConfig {
                     issuer: config.upstream.issuer.clone(),
                     client_id: config.upstream.client_id.clone(),
-                    client_secret: config
-                        .upstream
-                        .client_secret
-                        .as_ref()
-                        .map(|s| s.expose().to_owned()),
+                    client_secret: config.upstream.client_secret.clone(),
                     redirect_uri: url::Url::parse(&config.callback_url())
                         .context("AUTH_PROXY_ISSUER")?,
                     scopes: config.upstream.scopes.clone(),

@@ -52,7 +52,7 @@ impl GrantType {
         match self {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
-            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            Self::TokenExchange => mcp_shared::token_exchange::GRANT_TYPE,
         }
     }
 

@@ -13,7 +13,7 @@ use crate::store::{CodeRecord, GrantRecord};
 /// RFC 8693 grant type.
 pub const TOKEN_EXCHANGE_GRANT: &str = GrantType::TokenExchange.as_str();
 /// RFC 8693 token type of access tokens.
-pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+pub const ACCESS_TOKEN_TYPE: &str = mcp_shared::token_exchange::ACCESS_TOKEN_TYPE;
 
 /// One variant per grant type, each with its own fields (parse, don't validate).
 pub enum TokenRequest<'a> {

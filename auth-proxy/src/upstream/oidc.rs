@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use mcp_shared::Secret;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreClientAuthMethod, CoreErrorResponseType,
     CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreTokenResponse, CoreTokenType,
@@ -68,7 +69,7 @@ pub struct OidcUpstreamConfig {
     pub issuer: Url,
     pub client_id: String,
     /// `client_secret_basic`, or `client_secret_post` when discovery says basic is unsupported.
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     /// The proxy's own `/callback`.
     pub redirect_uri: Url,
     pub scopes: Vec<String>,
@@ -82,10 +83,7 @@ impl std::fmt::Debug for OidcUpstreamConfig {
         f.debug_struct("OidcUpstreamConfig")
             .field("issuer", &self.issuer.as_str())
             .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("client_secret", &self.client_secret)
             .field("redirect_uri", &self.redirect_uri.as_str())
             .field("scopes", &self.scopes)
             .field("timeout", &self.timeout)
@@ -312,7 +310,10 @@ impl OidcUpstream {
         let mut client = CoreClient::from_provider_metadata(
             metadata.clone(),
             ClientId::new(self.config.client_id.clone()),
-            self.config.client_secret.clone().map(ClientSecret::new),
+            self.config
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.expose().to_owned())),
         )
         .set_redirect_uri(self.redirect.clone());
         if secret_post_only {
