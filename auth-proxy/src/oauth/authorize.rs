@@ -7,6 +7,7 @@ use mcp_shared::{OAuthErrorCode, ScopeSet};
 
 use super::{param, reject_repeats};
 use crate::clients::ClientRecord;
+use crate::ids::ClientState;
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::redirect::{matches_registered, RedirectPattern};
 
@@ -22,8 +23,8 @@ pub enum Rejection {
 /// A request that passed every check: what the pending flow is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationRequest {
-    /// The client's `state`, `""` when it sent none.
-    pub state: String,
+    /// The client's `state`, if it sent one.
+    pub state: Option<ClientState>,
     pub scope: ScopeSet,
     pub resource: String,
     pub code_challenge: CodeChallenge,
@@ -95,10 +96,8 @@ pub fn validate(
     // `state` is optional: PKCE, which is required here, already binds the response to the
     // request (OAuth 2.1 §7.6), and the official MCP SDKs send none by default (ADR 0007).
     // Without it, the redirect carries no `state` either.
-    let client_state = get("state").unwrap_or("");
-    if client_state.len() > 2048 {
-        return Err(invalid("state is too long"));
-    }
+    let client_state =
+        ClientState::parse(get("state").unwrap_or("")).map_err(|e| invalid(&e.to_string()))?;
     let challenge =
         get("code_challenge").ok_or_else(|| invalid("code_challenge is required (PKCE)"))?;
     match get("code_challenge_method") {
@@ -137,7 +136,7 @@ pub fn validate(
         }
     }
     Ok(AuthorizationRequest {
-        state: client_state.to_owned(),
+        state: client_state,
         scope,
         resource,
         code_challenge,
@@ -206,10 +205,10 @@ mod tests {
         let r = run(&client(None), &[]).unwrap();
         assert_eq!(r.resource, RESOURCE);
         assert_eq!(r.scope, ScopeSet::all());
-        assert_eq!(r.state, "");
+        assert_eq!(r.state, None);
         let r = run(&client(Some("notes:read")), &[("state", "s")]).unwrap();
         assert_eq!(r.scope.to_string(), "notes:read");
-        assert_eq!(r.state, "s");
+        assert_eq!(r.state.as_ref().map(ClientState::as_str), Some("s"));
     }
 
     #[test]

@@ -91,7 +91,7 @@ mod tests {
             client_id: "c".into(),
             redirect_uri: "http://127.0.0.1/cb".into(),
             redirect_uri_given: true,
-            state: "s".into(),
+            state: None,
             scope: ScopeSet::parse("notes:read").unwrap(),
             resource: "https://mcp.example/mcp".into(),
             code_challenge: "x".repeat(43),

@@ -12,6 +12,7 @@ use mcp_shared::OAuthErrorCode;
 
 use super::{binding_cookie_value, hash_matches, redirect_error, redirect_to_client};
 use crate::crypto::{random_token, sha256_hex};
+use crate::ids::ClientState;
 use crate::oauth::callback::{grant_and_code, issuer_acceptable, upstream_error_code};
 use crate::pages::PageError;
 use crate::state::AppState;
@@ -49,7 +50,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
             &auth.redirect_uri,
             code,
             desc,
-            Some(&auth.state),
+            auth.state.as_ref().map(ClientState::as_str),
             false,
         )
     };
@@ -141,13 +142,10 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         return super::store_unavailable(&state, e).response();
     }
     tracing::info!(target: "audit", client_id = %auth.client_id, subject = %identity.subject, grant_id = %grant_id, "authorization code issued");
-    redirect_to_client(
-        &auth.redirect_uri,
-        &[
-            ("code", &code),
-            ("state", &auth.state),
-            ("iss", &state.config.issuer),
-        ],
-        false,
-    )
+    let mut params = vec![("code", code.as_str())];
+    if let Some(client_state) = &auth.state {
+        params.push(("state", client_state.as_str()));
+    }
+    params.push(("iss", state.config.issuer.as_str()));
+    redirect_to_client(&auth.redirect_uri, &params, false)
 }

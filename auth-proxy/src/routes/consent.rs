@@ -10,6 +10,7 @@ use mcp_shared::OAuthErrorCode;
 
 use super::{binding_cookie_value, hash_matches, param, parse_form, redirect_error};
 use crate::crypto::random_token;
+use crate::ids::ClientState;
 use crate::oauth::consent::{self, Decision, Denial};
 use crate::pages::PageError;
 use crate::pkce::CodeVerifier;
@@ -87,7 +88,7 @@ pub async fn decide(
                 &pending.redirect_uri,
                 OAuthErrorCode::AccessDenied,
                 denial.description(),
-                Some(&pending.state),
+                pending.state.as_ref().map(ClientState::as_str),
                 true,
             ));
         }

@@ -74,10 +74,6 @@ pub fn redirect_to_client(
             {
                 let mut pairs = url.query_pairs_mut();
                 for (k, v) in params {
-                    // An empty `state` means the client sent none: echo none.
-                    if *k == "state" && v.is_empty() {
-                        continue;
-                    }
                     pairs.append_pair(k, v);
                 }
             }

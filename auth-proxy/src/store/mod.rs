@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mcp_shared::ScopeSet;
+
+use crate::ids::ClientState;
 use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemoryStore;
@@ -39,7 +41,9 @@ pub struct PendingAuthorization {
     /// exactly one); if it did, the token request must repeat it (RFC 6749 §4.1.3).
     #[serde(default)]
     pub redirect_uri_given: bool,
-    pub state: String,
+    /// The client's `state`; `None` when it sent none (stored as `""`).
+    #[serde(with = "crate::ids::optional_state")]
+    pub state: Option<ClientState>,
     pub scope: ScopeSet,
     pub resource: String,
     /// PKCE S256 challenge from the MCP client.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use auth_proxy::clients::{ApplicationType, GrantType, ResponseType};
 use auth_proxy::clock::{Clock, FakeClock};
 use auth_proxy::crypto::{random_token, sha256_hex};
+use auth_proxy::ids::ClientState;
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
@@ -192,7 +193,7 @@ fn pending() -> PendingAuthorization {
         client_id: "c".into(),
         redirect_uri: "http://127.0.0.1/cb".into(),
         redirect_uri_given: true,
-        state: "s".into(),
+        state: ClientState::parse("s").unwrap(),
         scope: ScopeSet::parse("notes:read").unwrap(),
         resource: "http://127.0.0.1:8000/mcp".into(),
         code_challenge: "x".repeat(43),
