@@ -18,12 +18,8 @@ Configuration comes from AUTH_PROXY_* environment variables (docs/configuration.
 };
 
 fn main() -> ExitCode {
-    let command = match PROGRAM.command(&[]) {
-        Ok(command) => command,
-        Err(exit) => return exit,
-    };
-    let config = match PROGRAM.config(Config::from_env()) {
-        Ok(config) => config,
+    let (command, config) = match PROGRAM.start(&[], Config::from_env) {
+        Ok(started) => started,
         Err(exit) => return exit,
     };
     if command == Command::CheckConfig {

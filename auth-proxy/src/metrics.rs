@@ -7,7 +7,8 @@ use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    registry: MetricsRegistry,
+    /// Served by the metrics listener.
+    pub registry: MetricsRegistry,
     /// Recorded by the request middleware (`mcp_shared::ops::telemetry::observe`).
     pub http: HttpMetrics,
     pub tokens_issued: IntCounterVec,
@@ -99,14 +100,6 @@ impl Metrics {
             registry,
         })
     }
-
-    pub fn registry(&self) -> &MetricsRegistry {
-        &self.registry
-    }
-
-    pub fn render(&self) -> String {
-        self.registry.render()
-    }
 }
 
 #[cfg(test)]
@@ -123,7 +116,7 @@ mod tests {
             .requests
             .with_label_values(&["/token", "POST", "200"])
             .inc();
-        let text = m.render();
+        let text = m.registry.render();
         assert!(text.contains("# HELP auth_proxy_tokens_issued_total"));
         assert!(
             text.contains("auth_proxy_tokens_issued_total{grant_type=\"authorization_code\"} 1")

@@ -182,7 +182,7 @@ impl Application {
         .run();
 
         let metrics_server =
-            metrics::serve(metrics_listener, state.metrics.registry().clone(), shutdown)?;
+            metrics::serve(metrics_listener, state.metrics.registry.clone(), shutdown)?;
 
         Ok(Self {
             port,

@@ -24,12 +24,9 @@ fn list_tools() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let command = match PROGRAM.command(&[("--list-tools", &list_tools)]) {
-        Ok(command) => command,
-        Err(exit) => return exit,
-    };
-    let config = match PROGRAM.config(Config::from_env()) {
-        Ok(config) => config,
+    let (command, config) = match PROGRAM.start(&[("--list-tools", &list_tools)], Config::from_env)
+    {
+        Ok(started) => started,
         Err(exit) => return exit,
     };
     if command == Command::CheckConfig {

@@ -7,7 +7,8 @@ use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    registry: MetricsRegistry,
+    /// Served by the metrics listener.
+    pub registry: MetricsRegistry,
     /// Recorded by the request middleware (`mcp_shared::ops::telemetry::observe`).
     pub http: HttpMetrics,
     pub auth_failures: IntCounterVec,
@@ -71,13 +72,5 @@ impl Metrics {
             )?,
             registry,
         })
-    }
-
-    pub fn registry(&self) -> &MetricsRegistry {
-        &self.registry
-    }
-
-    pub fn render(&self) -> String {
-        self.registry.render()
     }
 }

@@ -246,7 +246,7 @@ impl Application {
                 let port = listener.local_addr()?.port();
                 let server = metrics::serve(
                     listener,
-                    metrics.registry().clone(),
+                    metrics.registry.clone(),
                     state.config.shutdown_timeout,
                 )?;
                 (Some(server), Some(port))

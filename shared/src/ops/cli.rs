@@ -54,12 +54,20 @@ impl Program {
         }
     }
 
-    /// A loaded configuration, or exit code 2 after printing why not.
-    pub fn config<C, E: Display>(&self, loaded: Result<C, E>) -> Result<C, ExitCode> {
-        loaded.map_err(|e| {
+    /// The command and the loaded configuration. `Err` carries the exit code when the program
+    /// is done: after help, version or an extra, or with 2 after printing why the configuration
+    /// cannot be used.
+    pub fn start<C, E: Display>(
+        &self,
+        extras: &[Extra<'_>],
+        load: impl FnOnce() -> Result<C, E>,
+    ) -> Result<(Command, C), ExitCode> {
+        let command = self.command(extras)?;
+        let config = load().map_err(|e| {
             eprintln!("configuration error: {e}");
             ExitCode::from(2)
-        })
+        })?;
+        Ok((command, config))
     }
 
     /// Sets up logging, starts the multi-threaded runtime and runs `service` to its end; a

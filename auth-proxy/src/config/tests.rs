@@ -1,0 +1,198 @@
+use super::*;
+
+fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut m: HashMap<String, String> = [
+        ("AUTH_PROXY_UPSTREAM_ISSUER", "https://idp.example"),
+        ("AUTH_PROXY_UPSTREAM_CLIENT_ID", "proxy"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    for (k, v) in pairs {
+        m.insert((*k).to_owned(), (*v).to_owned());
+    }
+    m
+}
+
+fn error_var(pairs: &[(&str, &str)]) -> String {
+    Config::from_vars(&vars(pairs)).unwrap_err().variable
+}
+
+#[test]
+fn defaults_are_a_working_loopback_setup() {
+    let c = Config::from_vars(&vars(&[])).unwrap();
+    assert_eq!(c.issuer, "http://127.0.0.1:8080");
+    assert_eq!(c.cookie_mode, CookieMode::LoopbackDevelopment);
+    assert_eq!(c.resources, vec!["http://127.0.0.1:8000/mcp"]);
+    assert_eq!(
+        c.upstream.scopes,
+        vec!["openid", "profile", "email", "offline_access"]
+    );
+    assert_eq!(
+        c.rate_limits.authorize,
+        Some(RateLimit {
+            limit: 60,
+            window: Duration::from_secs(60)
+        })
+    );
+    assert!(c.redis_url.is_none());
+}
+
+#[test]
+fn https_issuer_gets_host_prefixed_cookie() {
+    let c =
+        Config::from_vars(&vars(&[("AUTH_PROXY_ISSUER", "https://auth.example.com/")])).unwrap();
+    assert_eq!(c.issuer, "https://auth.example.com");
+    assert_eq!(c.cookie_mode, CookieMode::HostPrefixed);
+    assert_eq!(c.callback_url(), "https://auth.example.com/callback");
+}
+
+#[test]
+fn errors_name_the_variable() {
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_ISSUER", "http://auth.example.com")]),
+        "AUTH_PROXY_ISSUER"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_ISSUER", "https://a.example/sub")]),
+        "AUTH_PROXY_ISSUER"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_RESOURCES", "http://mcp.example/mcp")]),
+        "AUTH_PROXY_RESOURCES"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_RATE_LIMIT_TOKEN", "ten")]),
+        "AUTH_PROXY_RATE_LIMIT_TOKEN"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_ACCESS_TOKEN_TTL_SECS", "5")]),
+        "AUTH_PROXY_ACCESS_TOKEN_TTL_SECS"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_TRUSTED_PROXIES", "10.0.0.0/33")]),
+        "AUTH_PROXY_TRUSTED_PROXIES"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_BIND", "localhost")]),
+        "AUTH_PROXY_BIND"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_ENCRYPTION_KEYS", "c2hvcnQ=")]),
+        "AUTH_PROXY_ENCRYPTION_KEYS"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_SIGNING_KEYS", "garbage")]),
+        "AUTH_PROXY_SIGNING_KEYS"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS", "maybe")]),
+        "AUTH_PROXY_UPSTREAM_OFFLINE_ACCESS"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_ISUER", "https://typo")]),
+        "AUTH_PROXY_ISUER"
+    );
+    let mut missing = vars(&[]);
+    missing.remove("AUTH_PROXY_UPSTREAM_ISSUER");
+    assert_eq!(
+        Config::from_vars(&missing).unwrap_err().variable,
+        "AUTH_PROXY_UPSTREAM_ISSUER"
+    );
+}
+
+#[test]
+fn redis_requires_shared_keys() {
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_REDIS_URL", "redis://127.0.0.1:6379")]),
+        "AUTH_PROXY_SIGNING_KEYS"
+    );
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_REDIS_URL", "http://127.0.0.1")]),
+        "AUTH_PROXY_REDIS_URL"
+    );
+}
+
+#[test]
+fn secret_from_file_or_env_but_not_both() {
+    let dir = std::env::temp_dir().join(format!("auth-proxy-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("secret");
+    std::fs::write(&path, "s3cr3t\n").unwrap();
+    let p = path.to_str().unwrap();
+    let c = Config::from_vars(&vars(&[("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", p)])).unwrap();
+    assert_eq!(
+        c.upstream.client_secret.as_ref().unwrap().expose(),
+        "s3cr3t"
+    );
+    assert!(!format!("{c:?}").contains("s3cr3t"));
+    assert_eq!(
+        error_var(&[
+            ("AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE", p),
+            ("AUTH_PROXY_UPSTREAM_CLIENT_SECRET", "x")
+        ]),
+        "AUTH_PROXY_UPSTREAM_CLIENT_SECRET"
+    );
+    assert_eq!(
+        error_var(&[(
+            "AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE",
+            "/nonexistent/secret"
+        )]),
+        "AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn registration_lifetime_quota_and_clients_file() {
+    let c = Config::from_vars(&vars(&[])).unwrap();
+    assert_eq!(c.client_idle_ttl, Duration::from_secs(30 * 86_400));
+    assert_eq!(c.clients_file, None);
+    let c = Config::from_vars(&vars(&[
+        ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "3600"),
+        ("AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL", "OFF"),
+        ("AUTH_PROXY_CLIENTS_FILE", " /etc/auth-proxy/clients.json "),
+    ]))
+    .unwrap();
+    assert_eq!(c.client_idle_ttl, Duration::from_secs(3600));
+    assert_eq!(c.rate_limits.register_global, None);
+    assert_eq!(
+        c.clients_file.as_deref(),
+        Some(std::path::Path::new("/etc/auth-proxy/clients.json"))
+    );
+    for (var, value) in [
+        ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "3599"),
+        ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "forever"),
+        ("AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL", "1000"),
+        ("AUTH_PROXY_CLIENTS_FILE", ""),
+    ] {
+        assert_eq!(error_var(&[(var, value)]), var, "{var}={value}");
+    }
+}
+
+#[test]
+fn rate_limits_parse_or_turn_off() {
+    let c = Config::from_vars(&vars(&[
+        ("AUTH_PROXY_RATE_LIMIT_REGISTER", "off"),
+        ("AUTH_PROXY_RATE_LIMIT_TOKEN", "5/10"),
+    ]))
+    .unwrap();
+    assert_eq!(c.rate_limits.register, None);
+    assert_eq!(
+        c.rate_limits.register_global,
+        Some(RateLimit {
+            limit: 1000,
+            window: Duration::from_secs(3600)
+        }),
+        "the global registration quota has its own default"
+    );
+    assert_eq!(
+        c.rate_limits.token,
+        Some(RateLimit {
+            limit: 5,
+            window: Duration::from_secs(10)
+        })
+    );
+    assert!("0/10".parse::<RateLimit>().is_err());
+    assert!("5/0".parse::<RateLimit>().is_err());
+}
