@@ -18,7 +18,7 @@ use crate::oauth::token::{
     access_token_claims, check_redemption, check_refresh, requested_scope, TokenRequest,
 };
 use crate::state::{AppState, Limited};
-use crate::store::{CodeTake, GrantRecord, RefreshOutcome, RefreshRecord};
+use crate::store::{CodeTake, GrantRecord, RefreshOutcome, RefreshRecord, RefreshRotation};
 
 /// How long a redeemed code is remembered, so that a replay is recognised and punished.
 const CODE_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
@@ -167,15 +167,15 @@ async fn refresh(
     let new_token = format!("{grant_id}.{}", random_token(32));
     let outcome = state
         .store
-        .rotate_refresh_token(
+        .rotate_refresh_token(&RefreshRotation {
             grant_id,
-            &presented_hash,
-            &client.client_id,
-            &sha256_hex(&new_token),
-            state.clock.now_millis(),
-            state.config.refresh_grace,
-            state.config.refresh_token_ttl,
-        )
+            presented_hash: &presented_hash,
+            client_id: &client.client_id,
+            new_hash: &sha256_hex(&new_token),
+            now_ms: state.clock.now_millis(),
+            grace: state.config.refresh_grace,
+            ttl: state.config.refresh_token_ttl,
+        })
         .await
         .map_err(|e| state.store_error(e))?;
     let grant = match outcome {

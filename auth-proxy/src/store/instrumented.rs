@@ -11,7 +11,7 @@ use prometheus::HistogramVec;
 
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
-    RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
+    RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
 };
 
 #[derive(Debug, Clone)]
@@ -210,25 +210,11 @@ impl Store for InstrumentedStore {
     #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh_token(
         &self,
-        grant_id: &str,
-        presented_hash: &str,
-        client_id: &str,
-        new_hash: &str,
-        now_ms: i64,
-        grace: Duration,
-        ttl: Duration,
+        rotation: &RefreshRotation<'_>,
     ) -> Result<RefreshOutcome, StoreError> {
         self.timed(
             "rotate_refresh_token",
-            self.inner.rotate_refresh_token(
-                grant_id,
-                presented_hash,
-                client_id,
-                new_hash,
-                now_ms,
-                grace,
-                ttl,
-            ),
+            self.inner.rotate_refresh_token(rotation),
         )
         .await
     }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
-    RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
+    RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
 };
 use crate::clock::Clock;
 
@@ -427,14 +427,17 @@ impl Store for MemoryStore {
 
     async fn rotate_refresh_token(
         &self,
-        grant_id: &str,
-        presented_hash: &str,
-        client_id: &str,
-        new_hash: &str,
-        now_ms: i64,
-        grace: Duration,
-        ttl: Duration,
+        rotation: &RefreshRotation<'_>,
     ) -> Result<RefreshOutcome, StoreError> {
+        let RefreshRotation {
+            grant_id,
+            presented_hash,
+            client_id,
+            new_hash,
+            now_ms,
+            grace,
+            ttl,
+        } = *rotation;
         let now = self.now();
         let expires_at = self.expiry(ttl);
         let presented = key(grant_id, presented_hash);

@@ -130,6 +130,22 @@ pub enum CodeTake {
     Unknown,
 }
 
+/// One refresh-token rotation: the presented token (by grant id and hash) is exchanged for
+/// the new one if `client_id` holds it; a token used longer than `grace` ago is reuse.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshRotation<'a> {
+    pub grant_id: &'a str,
+    /// SHA-256 hex of the presented token.
+    pub presented_hash: &'a str,
+    pub client_id: &'a str,
+    /// SHA-256 hex of the token that replaces it.
+    pub new_hash: &'a str,
+    pub now_ms: i64,
+    pub grace: Duration,
+    /// Lifetime of the new token (and of the grant it keeps alive).
+    pub ttl: Duration,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshOutcome {
     /// The new token is stored; the presented one is now "used" (valid for the grace window).
@@ -257,13 +273,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh_token(
         &self,
-        grant_id: &str,
-        presented_hash: &str,
-        client_id: &str,
-        new_hash: &str,
-        now_ms: i64,
-        grace: Duration,
-        ttl: Duration,
+        rotation: &RefreshRotation<'_>,
     ) -> Result<RefreshOutcome, StoreError>;
     async fn get_refresh_token(
         &self,

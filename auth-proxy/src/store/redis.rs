@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::Keys;
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
-    RefreshOutcome, RefreshRecord, Store, StoreError, UpstreamFlow,
+    RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
 };
 
 /// Per connection attempt and per reply. Redis answers in well under a millisecond on a
@@ -516,14 +516,17 @@ impl Store for RedisStore {
 
     async fn rotate_refresh_token(
         &self,
-        grant_id: &str,
-        presented_hash: &str,
-        client_id: &str,
-        new_hash: &str,
-        now_ms: i64,
-        grace: Duration,
-        ttl: Duration,
+        rotation: &RefreshRotation<'_>,
     ) -> Result<RefreshOutcome, StoreError> {
+        let RefreshRotation {
+            grant_id,
+            presented_hash,
+            client_id,
+            new_hash,
+            now_ms,
+            grace,
+            ttl,
+        } = *rotation;
         let new_record = RefreshRecord {
             client_id: client_id.to_owned(),
             issued_at: now_ms.div_euclid(1000),

@@ -18,8 +18,8 @@ use auth_proxy::ids::ClientState;
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
-    RedisStore, RefreshOutcome, RefreshRecord, Store, StoreError, TokenEndpointAuthMethod,
-    UpstreamFlow,
+    RedisStore, RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError,
+    TokenEndpointAuthMethod, UpstreamFlow,
 };
 use mcp_shared::ScopeSet;
 use redis::aio::MultiplexedConnection;
@@ -572,9 +572,17 @@ async fn rotate(
     now: i64,
     grace: Duration,
 ) -> RefreshOutcome {
-    s.rotate_refresh_token("g", presented, "c", new, now, grace, LONG)
-        .await
-        .unwrap()
+    s.rotate_refresh_token(&RefreshRotation {
+        grant_id: "g",
+        presented_hash: presented,
+        client_id: "c",
+        new_hash: new,
+        now_ms: now,
+        grace,
+        ttl: LONG,
+    })
+    .await
+    .unwrap()
 }
 
 /// A grant `g` of client `c` with a first refresh token `rt1`.
@@ -683,9 +691,17 @@ async fn race_rotation(s: &Arc<dyn Store>, grace: Duration) -> Vec<RefreshOutcom
         .map(|i| {
             let s = s.clone();
             tokio::spawn(async move {
-                s.rotate_refresh_token("g", "rt1", "c", &format!("new{i}"), NOW, grace, LONG)
-                    .await
-                    .unwrap()
+                s.rotate_refresh_token(&RefreshRotation {
+                    grant_id: "g",
+                    presented_hash: "rt1",
+                    client_id: "c",
+                    new_hash: &format!("new{i}"),
+                    now_ms: NOW,
+                    grace,
+                    ttl: LONG,
+                })
+                .await
+                .unwrap()
             })
         })
         .collect();
@@ -747,15 +763,15 @@ async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
     // Presented by another client many times, long apart: never consumed, never "reused".
     for i in 0..3 {
         assert_eq!(
-            s.rotate_refresh_token(
-                "g",
-                "rt1",
-                "intruder",
-                "x",
-                NOW + i * 100_000,
-                Duration::ZERO,
-                LONG
-            )
+            s.rotate_refresh_token(&RefreshRotation {
+                grant_id: "g",
+                presented_hash: "rt1",
+                client_id: "intruder",
+                new_hash: "x",
+                now_ms: NOW + i * 100_000,
+                grace: Duration::ZERO,
+                ttl: LONG,
+            })
             .await
             .unwrap(),
             RefreshOutcome::WrongClient
@@ -786,9 +802,17 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
         .await
         .unwrap();
     assert!(matches!(
-        s.rotate_refresh_token("h", "r1", "c", "r2", NOW, GRACE, LONG)
-            .await
-            .unwrap(),
+        s.rotate_refresh_token(&RefreshRotation {
+            grant_id: "h",
+            presented_hash: "r1",
+            client_id: "c",
+            new_hash: "r2",
+            now_ms: NOW,
+            grace: GRACE,
+            ttl: LONG,
+        })
+        .await
+        .unwrap(),
         RefreshOutcome::Rotated(_)
     ));
     ctx.assert_outlives(TTL, |k| k.grant("h")).await;
@@ -807,9 +831,17 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
     ctx.expire(TTL, |k| k.grant("e")).await;
     assert_eq!(s.get_refresh_token("e", "r1").await.unwrap(), None);
     assert_eq!(
-        s.rotate_refresh_token("e", "r1", "c", "r2", NOW, GRACE, LONG)
-            .await
-            .unwrap(),
+        s.rotate_refresh_token(&RefreshRotation {
+            grant_id: "e",
+            presented_hash: "r1",
+            client_id: "c",
+            new_hash: "r2",
+            now_ms: NOW,
+            grace: GRACE,
+            ttl: LONG,
+        })
+        .await
+        .unwrap(),
         RefreshOutcome::Unknown
     );
 }
@@ -1009,7 +1041,15 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         .unwrap();
     assert!(matches!(
         store
-            .rotate_refresh_token("g1", &rt_a, "c", &rt_b, NOW, GRACE, refresh_ttl)
+            .rotate_refresh_token(&RefreshRotation {
+                grant_id: "g1",
+                presented_hash: &rt_a,
+                client_id: "c",
+                new_hash: &rt_b,
+                now_ms: NOW,
+                grace: GRACE,
+                ttl: refresh_ttl,
+            })
             .await
             .unwrap(),
         RefreshOutcome::Rotated(_)
@@ -1183,7 +1223,15 @@ async fn redis_undecodable_values_are_corrupt() {
     ));
     assert!(matches!(
         store
-            .rotate_refresh_token("g", "rt", "c", "new", NOW, GRACE, LONG)
+            .rotate_refresh_token(&RefreshRotation {
+                grant_id: "g",
+                presented_hash: "rt",
+                client_id: "c",
+                new_hash: "new",
+                now_ms: NOW,
+                grace: GRACE,
+                ttl: LONG,
+            })
             .await,
         Err(StoreError::Corrupt(_))
     ));
