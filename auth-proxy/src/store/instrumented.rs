@@ -207,7 +207,6 @@ impl Store for InstrumentedStore {
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh_token(
         &self,
         rotation: &RefreshRotation<'_>,

@@ -270,7 +270,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Unix milliseconds; a token may be presented again while less than `grace` has passed
     /// since its first use (clients retry and race), each time yielding a new token of the same
     /// family. With a zero grace any second presentation is reuse.
-    #[allow(clippy::too_many_arguments)]
     async fn rotate_refresh_token(
         &self,
         rotation: &RefreshRotation<'_>,
