@@ -35,8 +35,8 @@
 //
 // Use: `const nc = await startNextcloud({ idpIssuer, basicUsers: { alice: 'pw' }, dav })` → `{ base,
 // port, close(), state }` (`state.davFetch(user, path, init)` reaches sabre/dav as a user directly) (`dav`: what tests/sabredav/sabredav.mjs startSabreDav() returns; the
-// harness's startNextcloud starts both), or the CLI at the end of this file, which starts sabre/dav
-// itself unless given --no-dav:
+// harness's startNextcloud starts both), or as a program (cli.mjs), which starts sabre/dav itself
+// unless given --no-dav:
 //   node tests/nextcloud/standin.mjs --port 9500 --idp-issuer http://127.0.0.1:9400 \
 //        [--basic-user alice:app-password]… [--no-dav]
 // (env: NEXTCLOUD_STANDIN_PORT, NEXTCLOUD_STANDIN_IDP_ISSUER, NEXTCLOUD_STANDIN_BASIC_USERS="a:pw,b:pw2").
@@ -514,63 +514,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
 // ---------------------------------------------------------------------------------------------
 // CLI
 
-function parseCli(argv, env) {
-  const opts = {
-    port: env.NEXTCLOUD_STANDIN_PORT ? Number(env.NEXTCLOUD_STANDIN_PORT) : 0,
-    idpIssuer: env.NEXTCLOUD_STANDIN_IDP_ISSUER || undefined,
-    basicUsers: {},
-    dav: true,
-  };
-  const addBasic = (spec) => {
-    for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-      const i = item.indexOf(':');
-      if (i <= 0) throw new Error(`--basic-user wants user:app-password, got "${item.slice(0, i < 0 ? item.length : i)}:…"`);
-      opts.basicUsers[item.slice(0, i)] = item.slice(i + 1);
-    }
-  };
-  if (env.NEXTCLOUD_STANDIN_BASIC_USERS) addBasic(env.NEXTCLOUD_STANDIN_BASIC_USERS);
-  for (let i = 0; i < argv.length; i += 1) {
-    const [flag, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
-    const value = () => { if (inline !== undefined) return inline; i += 1; if (i >= argv.length) throw new Error(`${flag} needs a value`); return argv[i]; };
-    switch (flag) {
-      case '--port': opts.port = Number(value()); break;
-      case '--idp-issuer': opts.idpIssuer = value(); break;
-      case '--basic-user': addBasic(value()); break;
-      case '--no-dav': opts.dav = false; break;
-      case '--help': case '-h':
-        process.stdout.write('usage: node tests/nextcloud/standin.mjs [--port N] [--idp-issuer URL] [--basic-user user:app-password]... [--no-dav]\n');
-        process.exit(0);
-        break;
-      default: throw new Error(`unknown argument ${flag}`);
-    }
-  }
-  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error('--port must be 0..65535');
-  return opts;
-}
-
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  let opts;
-  try {
-    opts = parseCli(process.argv.slice(2), process.env);
-  } catch (e) {
-    process.stderr.write(`nextcloud-standin: ${e.message}\n`);
-    process.exit(2);
-  }
-  let dav = null;
-  let nc;
-  try {
-    if (opts.dav) {
-      const { startSabreDav } = await import('../sabredav/sabredav.mjs');
-      dav = await startSabreDav();
-    }
-    nc = await startNextcloud({ ...opts, dav, log: (line) => process.stderr.write(`nextcloud-standin: ${line}\n`) });
-  } catch (e) {
-    await dav?.close();
-    process.stderr.write(`nextcloud-standin: ${e.message}\n`);
-    process.exit(1);
-  }
-  process.stdout.write(`nextcloud-standin listening on ${nc.base}${dav ? ` (DAV: sabre/dav at ${dav.base})` : ' (no DAV server)'}\n`);
-  const stop = async () => { await nc.close(); await dav?.close(); process.exit(0); };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const { main } = await import('./cli.mjs');
+  await main(startNextcloud);
 }
