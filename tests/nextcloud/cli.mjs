@@ -1,24 +1,27 @@
 // The Nextcloud stand-in's command line (standin.mjs runs main() when started as a program):
 //   node tests/nextcloud/standin.mjs --port 9500 --idp-issuer http://127.0.0.1:9400 \
-//        [--basic-user alice:app-password]… [--no-dav]
-// env: NEXTCLOUD_STANDIN_PORT, NEXTCLOUD_STANDIN_IDP_ISSUER, NEXTCLOUD_STANDIN_BASIC_USERS="a:pw,b:pw2".
-// Starts its own sabre/dav unless --no-dav. Passwords are never printed.
+//        [--basic-user alice:app-password]… [--login-user bob:password]… [--no-dav]
+// env: NEXTCLOUD_STANDIN_PORT, NEXTCLOUD_STANDIN_IDP_ISSUER, NEXTCLOUD_STANDIN_BASIC_USERS="a:pw,b:pw2",
+// NEXTCLOUD_STANDIN_LOGIN_USERS (same form). Starts its own sabre/dav
+// unless --no-dav. Passwords are never printed.
 
 export function parseCli(argv, env) {
   const opts = {
     port: env.NEXTCLOUD_STANDIN_PORT ? Number(env.NEXTCLOUD_STANDIN_PORT) : 0,
     idpIssuer: env.NEXTCLOUD_STANDIN_IDP_ISSUER || undefined,
     basicUsers: {},
+    loginUsers: {},
     dav: true,
   };
-  const addBasic = (spec) => {
+  const addBasic = (spec, into = opts.basicUsers) => {
     for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
       const i = item.indexOf(':');
       if (i <= 0) throw new Error(`--basic-user wants user:app-password, got "${item.slice(0, i < 0 ? item.length : i)}:…"`);
-      opts.basicUsers[item.slice(0, i)] = item.slice(i + 1);
+      into[item.slice(0, i)] = item.slice(i + 1);
     }
   };
   if (env.NEXTCLOUD_STANDIN_BASIC_USERS) addBasic(env.NEXTCLOUD_STANDIN_BASIC_USERS);
+  if (env.NEXTCLOUD_STANDIN_LOGIN_USERS) addBasic(env.NEXTCLOUD_STANDIN_LOGIN_USERS, opts.loginUsers);
   for (let i = 0; i < argv.length; i += 1) {
     const [flag, inline] = argv[i].includes('=') ? [argv[i].slice(0, argv[i].indexOf('=')), argv[i].slice(argv[i].indexOf('=') + 1)] : [argv[i], undefined];
     const value = () => { if (inline !== undefined) return inline; i += 1; if (i >= argv.length) throw new Error(`${flag} needs a value`); return argv[i]; };
@@ -27,8 +30,9 @@ export function parseCli(argv, env) {
       case '--idp-issuer': opts.idpIssuer = value(); break;
       case '--basic-user': addBasic(value()); break;
       case '--no-dav': opts.dav = false; break;
+      case '--login-user': addBasic(value(), opts.loginUsers); break;
       case '--help': case '-h':
-        process.stdout.write('usage: node tests/nextcloud/standin.mjs [--port N] [--idp-issuer URL] [--basic-user user:app-password]... [--no-dav]\n');
+        process.stdout.write('usage: node tests/nextcloud/standin.mjs [--port N] [--idp-issuer URL] [--basic-user user:app-password]... [--login-user user:password]... [--no-dav]\n');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${flag}`);
@@ -61,6 +65,7 @@ export async function main(startNextcloud) {
     process.exit(1);
   }
   process.stdout.write(`nextcloud-standin listening on ${nc.base}${dav ? ` (DAV: sabre/dav at ${dav.base})` : ' (no DAV server)'}\n`);
+  process.stderr.write(`nextcloud-standin: Login Flow v2 at ${nc.base}/index.php/login/v2\n`);
   const stop = async () => { await nc.close(); await dav?.close(); process.exit(0); };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

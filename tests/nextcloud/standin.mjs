@@ -20,9 +20,14 @@
 //         with Nextcloud 32.0.x as the version;
 //       * authentication as Nextcloud with the user_oidc app and bearer validation enabled:
 //         `Authorization: Bearer <token>` is checked by calling the IdP's userinfo endpoint (found
-//         by discovery) with that token, the user id is userinfo's `sub`; app passwords are HTTP
-//         Basic against `basicUsers`. A refused request gets Nextcloud's 401 and never reaches
-//         sabre/dav.
+//         by discovery) with that token, the user id is userinfo's `sub`; HTTP Basic takes an app
+//         password (the configured `basicUsers`, and those Login Flow v2 makes) or a user's login
+//         password (`loginUsers`). A refused request gets Nextcloud's 401 and never reaches
+//         sabre/dav;
+//       * Login Flow v2, the login and grant pages, app passwords (loginflow.mjs, which cites its
+//         sources) and DELETE /ocs/v{1,2}.php/core/apppassword (core/Controller/
+//         AppPasswordController.php deleteAppPassword: deletes the app password the request
+//         authenticated with; 403 "no app password in use" otherwise).
 //
 // For DAV, an authenticated user is provisioned in sabre/dav once (as at a first login, with an
 // internal random password kept here), then the request goes to sabre/dav with
@@ -33,18 +38,19 @@
 // Nothing here talks to anything but 127.0.0.1, and tokens are never logged or stored (the
 // validation cache is keyed by a SHA-256 of the token).
 //
-// Use: `const nc = await startNextcloud({ idpIssuer, basicUsers: { alice: 'pw' }, dav })` → `{ base,
-// port, close(), state }` (`state.davFetch(user, path, init)` reaches sabre/dav as a user directly) (`dav`: what tests/sabredav/sabredav.mjs startSabreDav() returns; the
-// harness's startNextcloud starts both), or as a program (cli.mjs), which starts sabre/dav itself
-// unless given --no-dav:
+// Use: `const nc = await startNextcloud({ idpIssuer, basicUsers: { alice: 'pw' }, loginUsers, dav })` → `{ base,
+// port, close(), state }` (`state.davFetch(user, path, init)` reaches sabre/dav as a user directly;
+// `state.appPasswords(user)`, `state.loginFlows()` list without secrets) (`dav`: what
+// tests/sabredav/sabredav.mjs startSabreDav() returns; the harness's startNextcloud starts both),
+// or as a program (cli.mjs), which starts sabre/dav itself unless given --no-dav:
 //   node tests/nextcloud/standin.mjs --port 9500 --idp-issuer http://127.0.0.1:9400 \
-//        [--basic-user alice:app-password]… [--no-dav]
-// (env: NEXTCLOUD_STANDIN_PORT, NEXTCLOUD_STANDIN_IDP_ISSUER, NEXTCLOUD_STANDIN_BASIC_USERS="a:pw,b:pw2").
+//        [--basic-user alice:app-password]… [--login-user bob:password]… [--no-dav]
 import http from 'node:http';
 import path from 'node:path';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { notesApp } from './notes.mjs';
+import { appPasswordStore, loginFlowApp, LOGIN_FLOW_LIFETIME_SEC } from './loginflow.mjs';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Uploads proxied to sabre/dav may be larger than API bodies. */
@@ -92,9 +98,11 @@ class BodyTooLarge extends Error {
  * without asking the IdP again. `dav` is a started sabre/dav test server (startSabreDav()), which
  * answers everything under /remote.php/dav/. `admins` lists user ids that are administrators (the
  * OCS user document then also carries `enabled` and `storageLocation`). `log` (function) receives
- * one line per request; never tokens.
+ * one line per request; never tokens. `loginUsers` maps user id → login password (the login page,
+ * and Basic as in Nextcloud; basicUsers' passwords also work on the login page). `loginFlowLifetimeSec` (default 1200)
+ * and `clock` (→ ms, default Date.now) are for Login Flow v2 tests.
  */
-export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null } = {}) {
+export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null } = {}) {
   if (idpIssuer !== undefined && idpIssuer !== null && idpIssuer !== '') {
     if (!isLoopbackUrl(idpIssuer)) throw new Error(`idpIssuer must be a loopback http(s) URL, got ${idpIssuer}`);
     idpIssuer = idpIssuer.replace(/\/+$/, '');
@@ -103,6 +111,11 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
   }
   const ttl = Math.max(0, Math.min(60000, bearerCacheTtlMs));
   const basic = new Map(Object.entries(basicUsers));
+  const logins = new Map(Object.entries(loginUsers));
+  const appPasswords = appPasswordStore({ secret: randomBytes(24).toString('hex'), now: clock });
+  for (const [user, pw] of basic) appPasswords.add(user, user, pw, 'basicUsers');
+  const samePw = (a, b) => typeof b === 'string' && timingSafeEqual(Buffer.from(sha256(a)), Buffer.from(sha256(b)));
+  const checkLoginPassword = (user, pw) => samePw(pw, logins.get(user)) || samePw(pw, basic.get(user));
   if (dav && !(Number.isInteger(dav.port) && typeof dav.addUser === 'function' && isLoopbackUrl(dav.base))) throw new Error('dav must be what startSabreDav() returns (on loopback)');
   const adminIds = new Set(admins);
   const users = new Map();
@@ -160,6 +173,12 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
     seed: {
       note: (user, fields = {}) => publicNote(getUser(user), createNote(getUser(user), fields)),
     },
+    /** A user's app passwords, without the passwords: [{id, uid, loginName, name, created, lastActivity}]. */
+    appPasswords: (user) => appPasswords.list(user),
+    /** Makes an app password for `user` (as Settings → Security would); returns it. */
+    createAppPassword: (user, name = 'test') => { getUser(user); return appPasswords.generate(user, user, name).password; },
+    /** Login Flow v2 flows alive now (no tokens): [{clientName, started, granted, uid, loginName, timestamp}]. */
+    loginFlows: () => flowApp.flows(),
     /** Forgets cached Bearer validations (the next request with a token asks the IdP again). */
     forgetTokens: () => tokenCache.clear(),
     reset: () => { users.clear(); tokenCache.clear(); state.requests.length = 0; state.bearerChecks = 0; state.rejectedBearer = 0; },
@@ -231,11 +250,11 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
       const colon = decoded.indexOf(':');
       if (colon < 0) return null;
       const user = decoded.slice(0, colon);
-      const expected = basic.get(user);
-      if (expected === undefined) return null;
-      const a = Buffer.from(sha256(decoded.slice(colon + 1)));
-      const b = Buffer.from(sha256(expected));
-      return timingSafeEqual(a, b) ? getUser(user) : null;
+      const pw = decoded.slice(colon + 1);
+      // Session::logClientIn: an app password (for this login name), else the login password.
+      const token = appPasswords.find(user, pw);
+      if (token) { ctx.appPasswordId = token.id; return getUser(token.uid); }
+      return samePw(pw, logins.get(user)) ? getUser(user) : null;
     }
     return null;
   }
@@ -287,7 +306,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
         else res.destroy();
       }
     }
-    const entry = { method: ctx.method, path: ctx.url.pathname, user: ctx.user?.id ?? null, auth: ctx.authKind, status: ctx.status || res.statusCode };
+    const entry = { method: ctx.method, path: ctx.logPath ?? ctx.url.pathname, user: ctx.user?.id ?? null, auth: ctx.authKind, status: ctx.status || res.statusCode };
     state.requests.push(entry);
     if (state.requests.length > 10000) state.requests.splice(0, state.requests.length - 10000);
     log?.(`${entry.method} ${entry.path} -> ${entry.status} (${entry.user ?? '-'}${entry.auth ? `/${entry.auth}` : ''})`);
@@ -304,6 +323,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
     if ((m = /^\/ocs\/v([12])\.php(\/.*)?$/.exec(p))) return handleOcs(ctx, Number(m[1]), m[2] ?? '/');
     if ((m = /^(?:\/index\.php)?\/apps\/notes(\/.*)?$/.exec(p))) return handleNotes(ctx, m[1] ?? '/');
     if (p === '/remote.php/dav' || p.startsWith(DAV_ROOT)) return handleDav(ctx);
+    if (await flowApp.handle(ctx)) return undefined;
     return send(ctx, 404, 'Not Found\n', { 'Content-Type': 'text/plain; charset=utf-8' });
   }
 
@@ -344,6 +364,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
         },
       });
     }
+    if (route === '/core/apppassword') return deleteAppPassword(ctx, v);
     if (route !== '/cloud/user') {
       return ocsSend(ctx, v, 404, v === 1 ? 998 : 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.', []);
     }
@@ -360,6 +381,21 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
     return ocsSend(ctx, v, 200, ok, 'OK', await userDocument(ctx.user, ctx.authKind));
   }
 
+  /** AppPasswordController::deleteAppPassword: only the app password this request logged in with. */
+  async function deleteAppPassword(ctx, v) {
+    if (ctx.method !== 'DELETE') return send(ctx, 405, '', { Allow: 'DELETE' });
+    ctx.user = await authenticate(ctx);
+    if (!ctx.user) {
+      ctx.res.setHeader('WWW-Authenticate', challenge(false));
+      return ocsSend(ctx, v, 401, 997, 'Current user is not logged in', []);
+    }
+    if (ctx.req.headers['ocs-apirequest'] !== 'true' && ctx.authKind !== 'bearer') return sendJson(ctx, 412, { message: 'CSRF check failed' });
+    // OCSForbiddenException → OCSMiddleware: V2 answers HTTP 403, V1 HTTP 200, both statuscode 403.
+    if (!ctx.appPasswordId || !appPasswords.remove(ctx.appPasswordId)) return ocsSend(ctx, v, v === 1 ? 200 : 403, 403, 'no app password in use', []);
+    log?.(`app password ${ctx.appPasswordId} of ${ctx.user.id} deleted`);
+    return ocsSend(ctx, v, 200, v === 1 ? 100 : 200, 'OK', []);
+  }
+
   /**
    * AUserDataOCSController::getUserData($uid, includeScopes: true) for the signed-in user, in its
    * key order: since Nextcloud 27 (server PR 36665) both `displayname` and `display-name`
@@ -368,7 +404,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
    * (FileInfo::SPACE_UNLIMITED, -3), `used` being the size of the user's files in sabre/dav.
    */
   async function userDocument(u, authKind) {
-    const database = basic.has(u.id) && authKind === 'basic';
+    const database = (basic.has(u.id) || logins.has(u.id)) && authKind === 'basic';
     const used = await davUsedBytes(u);
     const doc = {};
     if (adminIds.has(u.id)) Object.assign(doc, { enabled: true, storageLocation: `/var/www/html/data/${u.id}` });
@@ -413,6 +449,10 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
   // ---- Notes API (notes.mjs) -----------------------------------------------------------------
 
   const { handle: handleNotes, publicNote, createNote } = notesApp({ send, sendJson, readBody, authenticate, challenge });
+
+  // ---- Login Flow v2, login page, sessions (loginflow.mjs) -----------------------------------
+
+  let flowApp = null; // made once the base URL is known (below)
 
 
   // ---- DAV (proxied to sabre/dav) ----------------------------------------------------------
@@ -503,6 +543,10 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, bea
   });
   const actualPort = server.address().port;
   const base = `http://127.0.0.1:${actualPort}`;
+  flowApp = loginFlowApp({
+    base, send, sendJson, readBody, appPasswords, checkLoginPassword, getUser, now: clock, lifetimeSec: loginFlowLifetimeSec,
+    bearerUser: (token) => validateBearer(token), sso: Boolean(idpIssuer),
+  });
   return {
     base,
     port: actualPort,
