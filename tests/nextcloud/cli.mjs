@@ -1,8 +1,8 @@
 // The Nextcloud stand-in's command line (standin.mjs runs main() when started as a program):
 //   node tests/nextcloud/standin.mjs --port 9500 --idp-issuer http://127.0.0.1:9400 \
-//        [--basic-user alice:app-password]… [--login-user bob:password]… [--no-dav]
+//        [--basic-user alice:app-password]… [--login-user bob:password]… [--stock] [--no-dav]
 // env: NEXTCLOUD_STANDIN_PORT, NEXTCLOUD_STANDIN_IDP_ISSUER, NEXTCLOUD_STANDIN_BASIC_USERS="a:pw,b:pw2",
-// NEXTCLOUD_STANDIN_LOGIN_USERS (same form). Starts its own sabre/dav
+// NEXTCLOUD_STANDIN_LOGIN_USERS (same form), NEXTCLOUD_STANDIN_STOCK=1. Starts its own sabre/dav
 // unless --no-dav. Passwords are never printed.
 
 export function parseCli(argv, env) {
@@ -11,6 +11,7 @@ export function parseCli(argv, env) {
     idpIssuer: env.NEXTCLOUD_STANDIN_IDP_ISSUER || undefined,
     basicUsers: {},
     loginUsers: {},
+    stock: env.NEXTCLOUD_STANDIN_STOCK === '1',
     dav: true,
   };
   const addBasic = (spec, into = opts.basicUsers) => {
@@ -31,8 +32,9 @@ export function parseCli(argv, env) {
       case '--basic-user': addBasic(value()); break;
       case '--no-dav': opts.dav = false; break;
       case '--login-user': addBasic(value(), opts.loginUsers); break;
+      case '--stock': opts.stock = true; break;
       case '--help': case '-h':
-        process.stdout.write('usage: node tests/nextcloud/standin.mjs [--port N] [--idp-issuer URL] [--basic-user user:app-password]... [--login-user user:password]... [--no-dav]\n');
+        process.stdout.write('usage: node tests/nextcloud/standin.mjs [--port N] [--idp-issuer URL] [--basic-user user:app-password]... [--login-user user:password]... [--stock] [--no-dav]\n');
         process.exit(0);
         break;
       default: throw new Error(`unknown argument ${flag}`);
@@ -65,7 +67,7 @@ export async function main(startNextcloud) {
     process.exit(1);
   }
   process.stdout.write(`nextcloud-standin listening on ${nc.base}${dav ? ` (DAV: sabre/dav at ${dav.base})` : ' (no DAV server)'}\n`);
-  process.stderr.write(`nextcloud-standin: Login Flow v2 at ${nc.base}/index.php/login/v2\n`);
+  process.stderr.write(`nextcloud-standin: ${opts.stock ? 'stock Nextcloud: #[CORS] app APIs (Notes) refuse Bearer tokens' : 'patched user_oidc: Bearer tokens work on every API (--stock for a stock Nextcloud)'}; Login Flow v2 at ${nc.base}/index.php/login/v2\n`);
   const stop = async () => { await nc.close(); await dav?.close(); process.exit(0); };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

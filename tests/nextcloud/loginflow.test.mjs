@@ -1,4 +1,4 @@
-// Login Flow v2 and app passwords of the Nextcloud stand-in
+// Login Flow v2, app passwords and the stock (CORS) mode of the Nextcloud stand-in
 // (loginflow.mjs, standin.mjs), walked by a scripted browser (cookies, links, forms) from
 // tests/lib/harness.mjs. Time moves through the stand-in's `clock` option, never by sleeping.
 // Everything on 127.0.0.1.
@@ -6,6 +6,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startNextcloud } from './standin.mjs';
 import { startSabreDav } from '../sabredav/sabredav.mjs';
 import { Browserless, decodeHtml } from '../lib/harness.mjs';
@@ -266,6 +268,37 @@ describe('app passwords', () => {
   });
 });
 
+describe('stock mode (CORSMiddleware on #[CORS] app APIs)', () => {
+  test('stock: Bearer and no credentials get 401 "CORS requires basic auth" on Notes; Basic app passwords work; OCS/DAV keep Bearer', async () => {
+    const stock = await startNextcloud({ idpIssuer: idp.issuer, stock: true, basicUsers: { carol: 'carol-app-pw' }, loginUsers: USERS, dav: sabre });
+    try {
+      const notes = `${stock.base}/index.php/apps/notes/api/v1/notes`;
+      for (const authorization of ['Bearer tok-alice', undefined, basic('carol', 'wrong')]) {
+        const r = await fetch(notes, { headers: authorization ? { authorization } : {} });
+        assert.equal(r.status, 401);
+        assert.match(r.headers.get('content-type'), /^application\/json/);
+        assert.equal(await r.text(), '{"message":"CORS requires basic auth"}');
+      }
+      assert.equal((await fetch(notes, { headers: { authorization: basic('carol', 'carol-app-pw') } })).status, 200);
+      const flow = await startFlow(stock);
+      await approve(flow.login, { user: 'alice', password: USERS.alice });
+      const creds = await poll(flow);
+      const made = await fetch(notes, { method: 'POST', headers: { authorization: basic('alice', creds.json.appPassword), 'content-type': 'application/json' }, body: '{"title":"stock"}' });
+      assert.equal(made.status, 200);
+      assert.equal((await fetch(`${stock.base}/ocs/v2.php/cloud/user?format=json`, { headers: { authorization: 'Bearer tok-alice' } })).status, 200);
+      assert.equal((await fetch(`${stock.base}/remote.php/dav/files/alice/`, { method: 'PROPFIND', headers: { authorization: 'Bearer tok-alice', depth: '0' } })).status, 207);
+      assert.equal((await fetch(`${stock.base}/index.php/apps/notes/api/v1/notes`, { method: 'OPTIONS', headers: { origin: 'http://x.test' } })).status, 200, 'the preflight is public');
+    } finally {
+      await stock.close();
+    }
+  });
+
+  test('default (patched user_oidc): Bearer works on Notes', async () => {
+    const r = await fetch(`${nc.base}/index.php/apps/notes/api/v1/notes`, { headers: { authorization: 'Bearer tok-bob' } });
+    assert.equal(r.status, 200);
+  });
+});
+
 test('no app password, poll token, login token or session id in the log or the request record', () => {
   assert.ok(secrets.length > 10);
   for (const line of [...logLines, ...nc.state.requests.map((r) => r.path)]) {
@@ -274,3 +307,24 @@ test('no app password, poll token, login token or session id in the log or the r
   assert.ok(nc.state.requests.some((r) => r.path === '/index.php/login/v2/flow/{token}'));
 });
 
+test('CLI: --stock and --login-user', async () => {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./standin.mjs', import.meta.url)), '--no-dav', '--stock', '--login-user', 'ivy:ivy-pw', '--idp-issuer', idp.issuer], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  try {
+    const base = await new Promise((resolve, reject) => {
+      child.stdout.on('data', () => { const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out); if (m) resolve(m[1]); });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    const notes = `${base}/index.php/apps/notes/api/v1/notes`;
+    assert.equal(await (await fetch(notes, { headers: { authorization: 'Bearer tok-alice' } })).text(), '{"message":"CORS requires basic auth"}');
+    assert.equal((await fetch(notes, { headers: { authorization: basic('ivy', 'ivy-pw') } })).status, 200);
+    assert.ok(!err.includes('ivy-pw'));
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+});

@@ -28,9 +28,11 @@ function safeCategory(c) {
 /**
  * The Notes API over the stand-in's plumbing: `send`, `sendJson`, `readBody`, `authenticate`
  * (→ user record with `notes` and `notesSettings`) and `challenge`. Returns `handle(ctx, sub)` for
- * /index.php/apps/notes<sub>, plus `publicNote` and `createNote` for the test state.
+ * /index.php/apps/notes<sub>, plus `publicNote` and `createNote` for the test state. `corsGate(ctx)`
+ * (→ false when it has answered) runs first for the API methods that carry #[CORS] in
+ * lib/Controller/NotesApiController.php, i.e. all but fail() (the stand-in's stock mode).
  */
-export function notesApp({ send, sendJson, readBody, authenticate, challenge }) {
+export function notesApp({ send, sendJson, readBody, authenticate, challenge, corsGate = null }) {
   let nextNoteId = 1;
 
   const publicNote = (u, n, exclude = new Set()) => {
@@ -99,7 +101,8 @@ export function notesApp({ send, sendJson, readBody, authenticate, challenge }) 
         'Access-Control-Max-Age': '1728000',
       });
     }
-    ctx.user = await authenticate(ctx);
+    if (corsGate && action !== 'fail' && !(await corsGate(ctx))) return undefined; // fail() has no #[CORS]
+    ctx.user = ctx.user ?? await authenticate(ctx);
     if (!ctx.user) return sendJson(ctx, 401, { message: 'Current user is not logged in' }, { 'WWW-Authenticate': challenge(false) });
     const u = ctx.user;
     if (action === 'fail') return sendJson(ctx, 400, [], jsonHeaders);

@@ -27,7 +27,14 @@
 //       * Login Flow v2, the login and grant pages, app passwords (loginflow.mjs, which cites its
 //         sources) and DELETE /ocs/v{1,2}.php/core/apppassword (core/Controller/
 //         AppPasswordController.php deleteAppPassword: deletes the app password the request
-//         authenticated with; 403 "no app password in use" otherwise).
+//         authenticated with; 403 "no app password in use" otherwise);
+//       * `stock`: a stock Nextcloud's CORSMiddleware (lib/private/AppFramework/Middleware/
+//         Security/CORSMiddleware.php; nextcloud/server issue 44365) on the app APIs that carry
+//         #[CORS] in the real app — here the Notes API: unless HTTP Basic credentials log in, the
+//         request is answered 401 {"message":"CORS requires basic auth"}, a Bearer token included.
+//         With `stock: false` (the DEFAULT for now: the patched user_oidc, server PR 55878 /
+//         user_oidc PR 1221) Bearer works there too. The default flips to `stock: true` when the
+//         product's app-password strategy (issue 11) lands.
 //
 // For DAV, an authenticated user is provisioned in sabre/dav once (as at a first login, with an
 // internal random password kept here), then the request goes to sabre/dav with
@@ -38,13 +45,13 @@
 // Nothing here talks to anything but 127.0.0.1, and tokens are never logged or stored (the
 // validation cache is keyed by a SHA-256 of the token).
 //
-// Use: `const nc = await startNextcloud({ idpIssuer, basicUsers: { alice: 'pw' }, loginUsers, dav })` → `{ base,
+// Use: `const nc = await startNextcloud({ idpIssuer, basicUsers: { alice: 'pw' }, loginUsers, stock, dav })` → `{ base,
 // port, close(), state }` (`state.davFetch(user, path, init)` reaches sabre/dav as a user directly;
 // `state.appPasswords(user)`, `state.loginFlows()` list without secrets) (`dav`: what
 // tests/sabredav/sabredav.mjs startSabreDav() returns; the harness's startNextcloud starts both),
 // or as a program (cli.mjs), which starts sabre/dav itself unless given --no-dav:
 //   node tests/nextcloud/standin.mjs --port 9500 --idp-issuer http://127.0.0.1:9400 \
-//        [--basic-user alice:app-password]… [--login-user bob:password]… [--no-dav]
+//        [--basic-user alice:app-password]… [--login-user bob:password]… [--stock] [--no-dav]
 import http from 'node:http';
 import path from 'node:path';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -99,10 +106,11 @@ class BodyTooLarge extends Error {
  * answers everything under /remote.php/dav/. `admins` lists user ids that are administrators (the
  * OCS user document then also carries `enabled` and `storageLocation`). `log` (function) receives
  * one line per request; never tokens. `loginUsers` maps user id → login password (the login page,
- * and Basic as in Nextcloud; basicUsers' passwords also work on the login page). `loginFlowLifetimeSec` (default 1200)
+ * and Basic as in Nextcloud; basicUsers' passwords also work on the login page). `stock` (default
+ * false, see the header) refuses Bearer on #[CORS] app APIs. `loginFlowLifetimeSec` (default 1200)
  * and `clock` (→ ms, default Date.now) are for Login Flow v2 tests.
  */
-export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null } = {}) {
+export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, stock = false, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null } = {}) {
   if (idpIssuer !== undefined && idpIssuer !== null && idpIssuer !== '') {
     if (!isLoopbackUrl(idpIssuer)) throw new Error(`idpIssuer must be a loopback http(s) URL, got ${idpIssuer}`);
     idpIssuer = idpIssuer.replace(/\/+$/, '');
@@ -448,7 +456,19 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
 
   // ---- Notes API (notes.mjs) -----------------------------------------------------------------
 
-  const { handle: handleNotes, publicNote, createNote } = notesApp({ send, sendJson, readBody, authenticate, challenge });
+  // CORSMiddleware::beforeController for #[CORS] methods (the Notes API's): without a CSRF token,
+  // the session is logged out and only HTTP Basic credentials may log the request in. It runs
+  // before SecurityMiddleware (lib/private/AppFramework/DependencyInjection/DIContainer.php), so
+  // a request without credentials gets this answer too.
+  async function corsGate(ctx) {
+    if (!stock) return true;
+    const basicAuth = /^basic\s/i.test(ctx.req.headers.authorization ?? '');
+    if (basicAuth && (ctx.user = await authenticate(ctx))) return true;
+    ctx.user = null;
+    sendJson(ctx, 401, { message: 'CORS requires basic auth' });
+    return false;
+  }
+  const { handle: handleNotes, publicNote, createNote } = notesApp({ send, sendJson, readBody, authenticate, challenge, corsGate });
 
   // ---- Login Flow v2, login page, sessions (loginflow.mjs) -----------------------------------
 
