@@ -31,10 +31,12 @@
 //
 // Not imitated: the ephemeral login-flow session (FlowV2EphemeralSessionsMiddleware),
 // `login_flow_v2.allowed_user_agents` ("Please use original client"), password confirmation on
-// the grant (the login just happened), brute-force throttling, two-factor, user_oidc's code-flow
-// SSO. What stands in for SSO: with an IdP configured, a page request that carries
-// `Authorization: Bearer <token>` logs the session in as userinfo's `sub` (user_oidc's bearer
-// validation does this for any request); the login page says so.
+// the grant (the login just happened), brute-force throttling, two-factor.
+//
+// Single sign-on, with an IdP configured: (a) with `oidc` (the IdP client id and secret), the
+// login page links to user_oidc's code-flow login (useroidc.mjs), which a person completes by
+// clicks at the IdP; (b) a page request that carries `Authorization: Bearer <token>` logs the
+// session in as userinfo's `sub` (user_oidc's bearer validation does this for any request).
 //
 // Secrets (app passwords, poll and login tokens, session ids) are never logged; the state
 // accessors list app passwords without them.
@@ -124,10 +126,11 @@ function decryptWith(sealedPrivateKey, pollToken, { eph, box }) {
  * Login Flow v2 and the browser pages over the stand-in's plumbing. `base` is the server URL (the
  * `server` of the credentials), `appPasswords` an appPasswordStore, `checkLoginPassword(user, pw)`
  * → bool (the login form), `bearerUser(token)` → user info {id, email, name} or null (user_oidc's
- * bearer validation; `sso`: whether an IdP is configured), `getUser(id, info)` the stand-in's user record.
+ * bearer validation; `sso`: whether an IdP is configured), `oidc` a userOidcLogin() or null,
+ * `getUser(id, info)` the stand-in's user record.
  * Returns { handle(ctx) → true when the route was one of these, flows() for the test state }.
  */
-export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, checkLoginPassword, bearerUser, sso = false, getUser, now, lifetimeSec = LOGIN_FLOW_LIFETIME_SEC, instanceName = 'Nextcloud' }) {
+export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, checkLoginPassword, bearerUser, sso = false, oidc = null, getUser, now, lifetimeSec = LOGIN_FLOW_LIFETIME_SEC, instanceName = 'Nextcloud' }) {
   const secret = randomBytes(24).toString('hex');
   const cookieName = `oc${secureRandom(10, 'abcdefghijklmnopqrstuvwxyz0123456789')}`;
   const sessions = new Map(); // session id → { user: {uid, loginName} | null, data: Map, requestToken }
@@ -201,7 +204,8 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
   const loginRedirect = (ctx) => redirect(ctx, `/index.php/login?redirect_url=${encodeURIComponent(ctx.req.url)}`);
 
   function loginPage(ctx, s, { user = '', redirectUrl = '', failed = false }) {
-    const ssoNote = sso ? '\n<p class="info" id="sso">Single sign-on: requests with <code>Authorization: Bearer &lt;token of the identity provider&gt;</code> are logged in as the token\'s user (user_oidc bearer validation).</p>' : '';
+    const link = oidc ? `\n<p id="sso"><a id="sso-login" href="${base}/index.php/apps/user_oidc/login/1?redirectUrl=${htmlEscape(encodeURIComponent(redirectUrl))}">Log in with OpenID Connect</a></p>` : '';
+    const ssoNote = sso ? `${link}\n<p class="info" id="sso-bearer">Requests with <code>Authorization: Bearer &lt;token of the identity provider&gt;</code> are logged in as the token's user (user_oidc bearer validation).</p>` : '';
     return page(ctx, 200, 'Login', `<h2>Log in to ${htmlEscape(instanceName)}</h2>${failed ? '\n<p class="warning" id="login-error">Wrong login or password.</p>' : ''}
 <form method="post" name="login" action="/index.php/login">
 <input type="text" name="user" autocomplete="username" value="${htmlEscape(user)}" required>
@@ -214,7 +218,30 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
 
   // ---- routes -------------------------------------------------------------------------------
 
+  /** A successful login: Session::login regenerates the session id. */
+  function logIn(ctx, s, uid) {
+    const id = cookieValue(ctx);
+    if (id) sessions.delete(id);
+    const fresh = newSession(ctx, s);
+    fresh.data.delete('loginFailed');
+    fresh.user = { uid, loginName: uid };
+    return fresh;
+  }
+
+  async function handleOidc(ctx, route) {
+    if (!oidc || ctx.method !== 'GET') return false;
+    const s = await session(ctx);
+    if (route !== 'code') return redirect(ctx, await oidc.start(s.data, ctx.url.searchParams.get('redirectUrl'))), true;
+    const result = await oidc.finish(s.data, ctx.url.searchParams);
+    if (result.error) return forbidden(ctx, result.error), true;
+    getUser(result.user.id, result.user);
+    logIn(ctx, s, result.user.id);
+    return redirect(ctx, safeRedirect(result.redirectUrl)), true;
+  }
+
   async function handle(ctx) {
+    const o = /^(?:\/index\.php)?\/apps\/user_oidc\/(login\/\d+|code)$/.exec(ctx.url.pathname);
+    if (o) return handleOidc(ctx, o[1]);
     const m = /^(?:\/index\.php)?(\/login(?:\/v2(?:\/flow(?:\/[^/]+)?|\/grant|\/poll|\/apptoken)?)?)$/.exec(ctx.url.pathname);
     if (!m) return false;
     const route = m[1].startsWith('/login/v2/flow/') ? '/login/v2/flow/{token}' : m[1];
@@ -326,11 +353,7 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
           s.data.set('loginFailed', true);
           return redirect(ctx, `/index.php/login?user=${encodeURIComponent(user)}&direct=1${redirectUrl ? `&redirect_url=${encodeURIComponent(redirectUrl)}` : ''}`), true;
         }
-        const id = cookieValue(ctx);
-        if (id) sessions.delete(id);
-        const fresh = newSession(ctx, s); // Session::login regenerates the session id
-        fresh.data.delete('loginFailed');
-        fresh.user = { uid: user, loginName: user };
+        logIn(ctx, s, user);
         getUser(user);
         return redirect(ctx, safeRedirect(redirectUrl)), true;
       }

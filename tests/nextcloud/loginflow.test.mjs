@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startNextcloud } from './standin.mjs';
 import { startSabreDav } from '../sabredav/sabredav.mjs';
-import { Browserless, decodeHtml } from '../lib/harness.mjs';
+import { Browserless, decodeHtml, freePort, startIdp } from '../lib/harness.mjs';
 import { parseMultistatus } from '../lib/xml.mjs';
 
 async function startFakeIdp() {
@@ -65,7 +65,7 @@ async function poll(flow) {
 const title = (html) => /<h2>([^<]*)<\/h2>/.exec(html)?.[1];
 const hint = (html) => decodeHtml(/<p class="hint">([^<]*)<\/p>/.exec(html)?.[1] ?? '');
 
-/** The person's part: open the login URL, follow "Log in", log in if asked, grant. */
+/** The person's part: open the login URL, follow "Log in", log in if asked (and `user` is given), grant. */
 async function approve(loginUrl, { user, password, browser = new Browserless(), until = 'done', headers } = {}) {
   let step = await browser.follow(loginUrl);
   assert.equal(step.res.status, 200);
@@ -80,7 +80,7 @@ async function approve(loginUrl, { user, password, browser = new Browserless(), 
     step = await browser.follow(link);
   }
   html = await step.res.text();
-  if (title(html) === 'Log in to Nextcloud') {
+  if (title(html) === 'Log in to Nextcloud' && user !== undefined) {
     assert.match(step.url, /\/index\.php\/login\?redirect_url=%2Findex\.php%2Flogin%2Fv2%2Fgrant%3FstateToken%3D/);
     step = await browser.submitForm(step.url, html, { user, password });
     html = await step.res.text();
@@ -178,6 +178,41 @@ describe('Login Flow v2', () => {
     assert.equal((await poll(flow)).json.loginName, 'bob');
     const refused = await approve((await startFlow()).login, { headers: { authorization: 'Bearer not-a-token' }, until: 'grant' });
     assert.equal(title(refused.html), 'Log in to Nextcloud', 'an unknown token falls back to the login page');
+  });
+
+  test('SSO: user_oidc code flow at the real dev IdP (oidc-provider), by links and forms alone', async () => {
+    const port = await freePort();
+    const devIdp = await startIdp({ redirectUris: [`http://127.0.0.1:${port}/index.php/apps/user_oidc/code`] });
+    const sso = await startNextcloud({ port, idpIssuer: devIdp.issuer, oidcClient: { clientId: devIdp.clientId, clientSecret: devIdp.clientSecret } });
+    try {
+      const flow = await startFlow(sso, 'sso code-flow client');
+      const browser = new Browserless();
+      const atLogin = await approve(flow.login, { browser, until: 'grant' });
+      assert.equal(title(atLogin.html), 'Log in to Nextcloud');
+      assert.doesNotMatch(atLogin.html, /Wrong login or password/);
+      const ssoLink = decodeHtml(/<a id="sso-login" href="([^"]+)">/.exec(atLogin.html)[1]);
+      let step = await browser.follow(ssoLink);
+      assert.ok(step.url.startsWith(devIdp.issuer), step.url);
+      for (let i = 0; i < 4 && step.url.startsWith(devIdp.issuer); i += 1) {
+        const html = await step.res.text();
+        step = await browser.submitForm(step.url, html, /name="login"/.test(html) ? { login: 'erin', password: 'any-password' } : {});
+      }
+      let html = await step.res.text();
+      assert.equal(title(html), 'Account access', html.slice(0, 500));
+      assert.match(html, /Currently logged in as [^(]* \(erin\)\./);
+      step = await browser.submitForm(step.url, html, {});
+      html = await step.res.text();
+      assert.equal(title(html), 'Account connected');
+      const creds = await poll({ poll: { ...flow.poll } });
+      assert.equal(creds.json.loginName, 'erin');
+      const me = await fetch(`${sso.base}/ocs/v2.php/cloud/user?format=json`, { headers: { authorization: basic('erin', creds.json.appPassword), 'OCS-APIRequest': 'true' } });
+      assert.equal((await me.json()).ocs.data.id, 'erin');
+      const forged = await browser.follow(`${sso.base}/index.php/apps/user_oidc/code?state=nope&code=x`);
+      assert.deepEqual([forged.res.status, hint(await forged.res.text())], [403, 'The received state does not match the expected value.']);
+    } finally {
+      await sso.close();
+      await devIdp.stop();
+    }
   });
 
   test('wrong password, missing/mismatched state token and a missing request token are refused', async () => {

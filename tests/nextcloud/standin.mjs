@@ -58,6 +58,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { notesApp } from './notes.mjs';
 import { appPasswordStore, loginFlowApp, LOGIN_FLOW_LIFETIME_SEC } from './loginflow.mjs';
+import { userOidcLogin } from './useroidc.mjs';
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Uploads proxied to sabre/dav may be larger than API bodies. */
@@ -108,9 +109,10 @@ class BodyTooLarge extends Error {
  * one line per request; never tokens. `loginUsers` maps user id → login password (the login page,
  * and Basic as in Nextcloud; basicUsers' passwords also work on the login page). `stock` (default
  * false, see the header) refuses Bearer on #[CORS] app APIs. `loginFlowLifetimeSec` (default 1200)
- * and `clock` (→ ms, default Date.now) are for Login Flow v2 tests.
+ * and `clock` (→ ms, default Date.now) are for Login Flow v2 tests. `oidcClient` ({clientId,
+ * clientSecret} at `idpIssuer`) adds user_oidc's SSO login to the login page.
  */
-export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, stock = false, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null } = {}) {
+export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, stock = false, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, oidcClient = null, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null } = {}) {
   if (idpIssuer !== undefined && idpIssuer !== null && idpIssuer !== '') {
     if (!isLoopbackUrl(idpIssuer)) throw new Error(`idpIssuer must be a loopback http(s) URL, got ${idpIssuer}`);
     idpIssuer = idpIssuer.replace(/\/+$/, '');
@@ -566,6 +568,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
   flowApp = loginFlowApp({
     base, send, sendJson, readBody, appPasswords, checkLoginPassword, getUser, now: clock, lifetimeSec: loginFlowLifetimeSec,
     bearerUser: (token) => validateBearer(token), sso: Boolean(idpIssuer),
+    oidc: idpIssuer && oidcClient ? userOidcLogin({ base, idpIssuer, ...oidcClient }) : null,
   });
   return {
     base,
