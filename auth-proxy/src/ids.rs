@@ -1,5 +1,5 @@
 //! Identifiers that travel into the store, typed so that "absent" and "malformed" cannot hide
-//! in a `String`. Depends on nothing else in the crate.
+//! in a `String`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -53,6 +53,61 @@ pub mod optional_state {
     }
 }
 
+/// The id of a grant (one user's authorization of one client), the first part of every code
+/// and refresh token issued from it (`<grant id>.<secret>`): 1 to 64 characters of
+/// `A-Z a-z 0-9 - _`, so it is safe in a Redis key and a hash tag. Stored as the plain string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GrantId(String);
+
+impl GrantId {
+    /// A new random id (128 bits).
+    pub fn generate() -> Self {
+        Self(crate::crypto::random_token(16))
+    }
+
+    /// `None` unless `value` is well-formed.
+    pub fn parse(value: &str) -> Option<Self> {
+        is_token_part(value).then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Whether `s` can be one part of a `<grant id>.<secret>` token.
+pub fn is_token_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl std::fmt::Display for GrantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for GrantId {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if is_token_part(&value) {
+            Ok(Self(value))
+        } else {
+            Err("a grant id must be 1 to 64 characters of A-Z a-z 0-9 - _".into())
+        }
+    }
+}
+
+impl From<GrantId> for String {
+    fn from(id: GrantId) -> Self {
+        id.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +116,20 @@ mod tests {
     struct Record {
         #[serde(with = "optional_state")]
         state: Option<ClientState>,
+    }
+
+    #[test]
+    fn grant_ids_are_well_formed_and_stored_as_strings() {
+        assert!(GrantId::parse("abc_DEF-1").is_some());
+        for bad in ["", "a.b", "a b", "é", &"x".repeat(65)] {
+            assert!(GrantId::parse(bad).is_none(), "{bad}");
+        }
+        let id = GrantId::generate();
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            format!("\"{}\"", id.as_str())
+        );
+        assert!(serde_json::from_str::<GrantId>("\"a.b\"").is_err());
     }
 
     #[test]

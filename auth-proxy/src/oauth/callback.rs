@@ -5,6 +5,7 @@
 
 use mcp_shared::OAuthErrorCode;
 
+use crate::ids::GrantId;
 use crate::store::{CodeRecord, GrantRecord, PendingAuthorization};
 
 /// Upstream error codes passed on by name; anything else becomes `server_error`.
@@ -30,13 +31,13 @@ pub fn issuer_acceptable(iss: Option<&str>, expected: &str) -> bool {
 /// tokens sealed, and the record of the authorization code issued from it.
 pub fn grant_and_code(
     auth: &PendingAuthorization,
-    grant_id: &str,
+    grant_id: &GrantId,
     subject: &str,
     upstream_sealed: String,
     now: i64,
 ) -> (GrantRecord, CodeRecord) {
     let grant = GrantRecord {
-        grant_id: grant_id.to_owned(),
+        grant_id: grant_id.clone(),
         subject: subject.to_owned(),
         client_id: auth.client_id.clone(),
         scope: auth.scope.clone(),
@@ -99,7 +100,9 @@ mod tests {
             browser_hash: "b".into(),
             created_at: 1,
         };
-        let (grant, code) = grant_and_code(&auth, "g", "alice", "sealed".into(), 5);
+        let gid = GrantId::generate();
+        let (grant, code) = grant_and_code(&auth, &gid, "alice", "sealed".into(), 5);
+        assert_eq!(grant.grant_id, gid);
         assert_eq!(grant.subject, "alice");
         assert_eq!(grant.scope, auth.scope);
         assert_eq!(grant.created_at, 5);

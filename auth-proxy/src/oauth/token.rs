@@ -183,7 +183,7 @@ pub fn access_token_claims(
         nbf: now,
         exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
         jti,
-        gid: grant.grant_id.clone(),
+        gid: grant.grant_id.to_string(),
     }
 }
 
@@ -312,7 +312,7 @@ mod tests {
 
     fn grant() -> GrantRecord {
         GrantRecord {
-            grant_id: "g".into(),
+            grant_id: crate::ids::GrantId::parse("g").unwrap(),
             subject: "alice".into(),
             client_id: "c".into(),
             scope: ScopeSet::parse("notes:write files:read").unwrap(),

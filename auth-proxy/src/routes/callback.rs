@@ -12,7 +12,7 @@ use mcp_shared::OAuthErrorCode;
 
 use super::{binding_cookie_value, hash_matches, redirect_error, redirect_to_client};
 use crate::crypto::{random_token, sha256_hex};
-use crate::ids::ClientState;
+use crate::ids::{ClientState, GrantId};
 use crate::oauth::callback::{grant_and_code, issuer_acceptable, upstream_error_code};
 use crate::pages::PageError;
 use crate::state::AppState;
@@ -117,7 +117,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         }
     };
 
-    let grant_id = random_token(16);
+    let grant_id = GrantId::generate();
     let Ok(plain) = serde_json::to_vec(&tokens) else {
         return fail(OAuthErrorCode::ServerError, "internal error");
     };
@@ -126,7 +126,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         auth,
         &grant_id,
         &identity.subject,
-        state.cipher.seal(&grant_id, &plain),
+        state.cipher.seal(grant_id.as_str(), &plain),
         now,
     );
     let code = format!("{grant_id}.{}", random_token(32));

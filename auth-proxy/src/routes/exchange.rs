@@ -7,6 +7,7 @@
 
 use crate::clients::ClientRecord;
 use crate::error::OAuthError;
+use crate::ids::GrantId;
 use crate::oauth::exchange::{
     check_client, check_subject, grant_matches, invalid_subject, merge_refreshed, needs_refresh,
     without_refresh_token, ExchangeResponse,
@@ -22,7 +23,7 @@ fn revoked() -> OAuthError {
 fn open(state: &AppState, grant: &GrantRecord) -> Result<UpstreamTokens, OAuthError> {
     let plain = state
         .cipher
-        .open(&grant.grant_id, &grant.upstream_sealed)
+        .open(grant.grant_id.as_str(), &grant.upstream_sealed)
         .map_err(|e| {
             tracing::error!(grant_id = %grant.grant_id, error = %e, "sealed upstream tokens cannot be opened (encryption key removed?)");
             OAuthError::invalid_grant("the grant's upstream tokens are no longer readable")
@@ -51,9 +52,11 @@ pub async fn exchange(
     {
         return Err(OAuthError::invalid_grant("subject_token was revoked"));
     }
+    // A signed token with a malformed grant id names no grant, as an unknown one does not.
+    let grant_id = GrantId::parse(&claims.gid).ok_or_else(revoked)?;
     let grant = state
         .store
-        .get_grant(&claims.gid)
+        .get_grant(&grant_id)
         .await
         .map_err(|e| state.store_error(e))?
         .ok_or_else(revoked)?;
@@ -115,7 +118,7 @@ async fn refresh_upstream(
         Ok(fresh) => {
             let fresh = merge_refreshed(fresh, refresh_token, current.id_token);
             let plain = serde_json::to_vec(&fresh).map_err(|e| OAuthError::server_error(&e))?;
-            let sealed = state.cipher.seal(&grant.grant_id, &plain);
+            let sealed = state.cipher.seal(grant.grant_id.as_str(), &plain);
             let kept = state
                 .store
                 .update_grant_upstream(&grant.grant_id, &sealed)

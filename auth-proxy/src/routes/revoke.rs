@@ -25,13 +25,13 @@ pub async fn revoke(
     if let Some((grant_id, hash)) = split_grant_token(token) {
         let record = state
             .store
-            .get_refresh_token(grant_id, &hash)
+            .get_refresh_token(&grant_id, &hash)
             .await
             .map_err(|e| state.store_error(e))?;
         if record.is_some_and(|r| r.client_id == client.client_id) {
             state
                 .store
-                .revoke_grant(grant_id)
+                .revoke_grant(&grant_id)
                 .await
                 .map_err(|e| state.store_error(e))?;
             state
@@ -39,7 +39,7 @@ pub async fn revoke(
                 .tokens_revoked
                 .with_label_values(&["refresh_token"])
                 .inc();
-            tracing::info!(target: "audit", client_id = %client.client_id, grant_id, "refresh token revoked: grant revoked");
+            tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "refresh token revoked: grant revoked");
         }
     } else if let Ok(claims) = state.keys.verify_access_token(token) {
         if let Some(ttl) = access_token_denial(&claims, &client.client_id, state.clock.now()) {

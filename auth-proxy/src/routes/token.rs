@@ -83,7 +83,7 @@ async fn redeem_code(
     let (grant_id, code_hash) = split_grant_token(code).ok_or_else(invalid)?;
     let record = match state
         .store
-        .take_code(grant_id, &code_hash, CODE_REPLAY_WINDOW)
+        .take_code(&grant_id, &code_hash, CODE_REPLAY_WINDOW)
         .await
         .map_err(|e| state.store_error(e))?
     {
@@ -92,10 +92,10 @@ async fn redeem_code(
         CodeTake::Replayed => {
             // RFC 6749 §4.1.2 / OAuth 2.1: revoke everything issued from a replayed code.
             state.metrics.code_replay_detected.inc();
-            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id, "authorization code replayed: grant revoked");
+            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "authorization code replayed: grant revoked");
             state
                 .store
-                .revoke_grant(grant_id)
+                .revoke_grant(&grant_id)
                 .await
                 .map_err(|e| state.store_error(e))?;
             return Err(invalid());
@@ -103,10 +103,10 @@ async fn redeem_code(
     };
     // From here the code is spent: any failure below leaves it unusable.
     if record.client_id != client.client_id {
-        tracing::warn!(target: "audit", client_id = %client.client_id, grant_id, "code presented by another client: grant revoked");
+        tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "code presented by another client: grant revoked");
         state
             .store
-            .revoke_grant(grant_id)
+            .revoke_grant(&grant_id)
             .await
             .map_err(|e| state.store_error(e))?;
         return Err(invalid());
@@ -114,7 +114,7 @@ async fn redeem_code(
     check_redemption(&record, redirect_uri, code_verifier, resource)?;
     let grant = state
         .store
-        .get_grant(grant_id)
+        .get_grant(&grant_id)
         .await
         .map_err(|e| state.store_error(e))?
         .ok_or_else(invalid)?;
@@ -127,7 +127,7 @@ async fn redeem_code(
     state
         .store
         .put_refresh_token(
-            grant_id,
+            &grant_id,
             &sha256_hex(&refresh_token),
             &record,
             state.config.refresh_token_ttl,
@@ -140,7 +140,7 @@ async fn redeem_code(
         .tokens_issued
         .with_label_values(&["authorization_code"])
         .inc();
-    tracing::info!(target: "audit", client_id = %client.client_id, grant_id, "tokens issued for authorization code");
+    tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "tokens issued for authorization code");
     Ok(response)
 }
 
@@ -158,7 +158,7 @@ async fn refresh(
     // the token.
     let grant = state
         .store
-        .get_grant(grant_id)
+        .get_grant(&grant_id)
         .await
         .map_err(|e| state.store_error(e))?
         .ok_or_else(invalid)?;
@@ -168,7 +168,7 @@ async fn refresh(
     let outcome = state
         .store
         .rotate_refresh_token(&RefreshRotation {
-            grant_id,
+            grant_id: &grant_id,
             presented_hash: &presented_hash,
             client_id: &client.client_id,
             new_hash: &sha256_hex(&new_token),
@@ -190,7 +190,7 @@ async fn refresh(
                 .tokens_revoked
                 .with_label_values(&["grant"])
                 .inc();
-            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id, "refresh token reuse detected: family revoked");
+            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "refresh token reuse detected: family revoked");
             return Err(invalid());
         }
     };

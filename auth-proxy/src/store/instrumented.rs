@@ -9,6 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use prometheus::HistogramVec;
 
+use crate::ids::GrantId;
+
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
     RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
@@ -143,14 +145,14 @@ impl Store for InstrumentedStore {
             .await
     }
 
-    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+    async fn get_grant(&self, grant_id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
         self.timed("get_grant", self.inner.get_grant(grant_id))
             .await
     }
 
     async fn update_grant_upstream(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         upstream_sealed: &str,
     ) -> Result<bool, StoreError> {
         self.timed(
@@ -160,14 +162,14 @@ impl Store for InstrumentedStore {
         .await
     }
 
-    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
+    async fn revoke_grant(&self, grant_id: &GrantId) -> Result<(), StoreError> {
         self.timed("revoke_grant", self.inner.revoke_grant(grant_id))
             .await
     }
 
     async fn put_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         code: &CodeRecord,
         ttl: Duration,
@@ -181,7 +183,7 @@ impl Store for InstrumentedStore {
 
     async fn take_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
@@ -194,7 +196,7 @@ impl Store for InstrumentedStore {
 
     async fn put_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
         record: &RefreshRecord,
         ttl: Duration,
@@ -220,7 +222,7 @@ impl Store for InstrumentedStore {
 
     async fn get_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
     ) -> Result<Option<RefreshRecord>, StoreError> {
         self.timed(

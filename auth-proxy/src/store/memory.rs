@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::ids::GrantId;
+
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
     RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
@@ -312,7 +314,7 @@ impl Store for MemoryStore {
         let expires_at = self.expiry(ttl);
         let mut t = self.lock()?;
         t.grants.insert(
-            grant.grant_id.clone(),
+            grant.grant_id.as_str().to_owned(),
             Entry {
                 value: grant.clone(),
                 expires_at,
@@ -322,7 +324,8 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+    async fn get_grant(&self, grant_id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        let grant_id = grant_id.as_str();
         let now = self.now();
         let mut t = self.lock()?;
         Ok(get_live(&mut t.grants, &grant_id.to_owned(), now).map(|e| e.value.clone()))
@@ -330,9 +333,10 @@ impl Store for MemoryStore {
 
     async fn update_grant_upstream(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         upstream_sealed: &str,
     ) -> Result<bool, StoreError> {
+        let grant_id = grant_id.as_str();
         let now = self.now();
         let mut t = self.lock()?;
         Ok(match get_live(&mut t.grants, &grant_id.to_owned(), now) {
@@ -344,18 +348,20 @@ impl Store for MemoryStore {
         })
     }
 
-    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
+    async fn revoke_grant(&self, grant_id: &GrantId) -> Result<(), StoreError> {
+        let grant_id = grant_id.as_str();
         revoke(&mut *self.lock()?, grant_id);
         Ok(())
     }
 
     async fn put_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         code: &CodeRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let grant_id = grant_id.as_str();
         let expires_at = self.expiry(ttl);
         let mut t = self.lock()?;
         t.codes.insert(
@@ -371,10 +377,11 @@ impl Store for MemoryStore {
 
     async fn take_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
+        let grant_id = grant_id.as_str();
         let now = self.now();
         let expires_at = self.expiry(replay_window);
         let k = key(grant_id, code_hash);
@@ -403,11 +410,12 @@ impl Store for MemoryStore {
 
     async fn put_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let grant_id = grant_id.as_str();
         let now = self.now();
         let expires_at = self.expiry(ttl);
         let mut t = self.lock()?;
@@ -438,6 +446,7 @@ impl Store for MemoryStore {
             grace,
             ttl,
         } = *rotation;
+        let grant_id = grant_id.as_str();
         let now = self.now();
         let expires_at = self.expiry(ttl);
         let presented = key(grant_id, presented_hash);
@@ -495,9 +504,10 @@ impl Store for MemoryStore {
 
     async fn get_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
     ) -> Result<Option<RefreshRecord>, StoreError> {
+        let grant_id = grant_id.as_str();
         let now = self.now();
         let mut t = self.lock()?;
         Ok(get_live(&mut t.refresh, &key(grant_id, token_hash), now).map(|e| e.value.clone()))

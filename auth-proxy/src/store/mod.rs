@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mcp_shared::ScopeSet;
 
-use crate::ids::ClientState;
+use crate::ids::{ClientState, GrantId};
 use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemoryStore;
@@ -80,7 +80,7 @@ impl std::fmt::Debug for UpstreamFlow {
 /// token set sealed (AES-256-GCM, grant id as associated data).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantRecord {
-    pub grant_id: String,
+    pub grant_id: GrantId,
     pub subject: String,
     pub client_id: String,
     pub scope: ScopeSet,
@@ -134,7 +134,7 @@ pub enum CodeTake {
 /// the new one if `client_id` holds it; a token used longer than `grace` ago is reuse.
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshRotation<'a> {
-    pub grant_id: &'a str,
+    pub grant_id: &'a GrantId,
     /// SHA-256 hex of the presented token.
     pub presented_hash: &'a str,
     pub client_id: &'a str,
@@ -230,21 +230,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<UpstreamFlow>, StoreError>;
 
     async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError>;
-    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    async fn get_grant(&self, grant_id: &GrantId) -> Result<Option<GrantRecord>, StoreError>;
     /// Replaces the sealed upstream token set, keeping the grant's TTL. `false` if the grant is
     /// gone (revoked or expired).
     async fn update_grant_upstream(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         upstream_sealed: &str,
     ) -> Result<bool, StoreError>;
     /// Revokes the grant: its refresh-token family, unredeemed codes and token exchange all
     /// stop working. Idempotent.
-    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError>;
+    async fn revoke_grant(&self, grant_id: &GrantId) -> Result<(), StoreError>;
 
     async fn put_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         code: &CodeRecord,
         ttl: Duration,
@@ -253,7 +253,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// redemption is recognised as a replay rather than an unknown code.
     async fn take_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError>;
@@ -261,7 +261,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores the first refresh token of a grant's family and extends the grant to `ttl`.
     async fn put_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
         record: &RefreshRecord,
         ttl: Duration,
@@ -276,7 +276,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<RefreshOutcome, StoreError>;
     async fn get_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
     ) -> Result<Option<RefreshRecord>, StoreError>;
 

@@ -20,6 +20,7 @@ use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
     RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
 };
+use crate::ids::GrantId;
 
 /// Per connection attempt and per reply. Redis answers in well under a millisecond on a
 /// healthy network; a second of silence means it is gone.
@@ -423,22 +424,23 @@ impl Store for RedisStore {
     }
 
     async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {
-        self.set_json(self.keys.grant(&grant.grant_id), grant, Some(ttl))
+        self.set_json(self.keys.grant(grant.grant_id.as_str()), grant, Some(ttl))
             .await
     }
 
-    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
-        self.get_json(self.keys.grant(grant_id)).await
+    async fn get_grant(&self, grant_id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        self.get_json(self.keys.grant(grant_id.as_str())).await
     }
 
     async fn update_grant_upstream(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         upstream_sealed: &str,
     ) -> Result<bool, StoreError> {
         let Some(mut grant) = self.get_grant(grant_id).await? else {
             return Ok(false);
         };
+        let grant_id = grant_id.as_str();
         grant.upstream_sealed = upstream_sealed.to_owned();
         // XX: a grant revoked since the read stays revoked. KEEPTTL (Redis 6.0): the update
         // must not extend the grant's life.
@@ -455,30 +457,32 @@ impl Store for RedisStore {
         Ok(replaced.is_some())
     }
 
-    async fn revoke_grant(&self, grant_id: &str) -> Result<(), StoreError> {
+    async fn revoke_grant(&self, grant_id: &GrantId) -> Result<(), StoreError> {
         // One key: every code and refresh token of the family is checked against it inside its
         // own script, so deleting it is the atomic revocation of the whole family.
         let mut c = self.conn();
-        bounded(c.del::<_, ()>(self.keys.grant(grant_id))).await
+        bounded(c.del::<_, ()>(self.keys.grant(grant_id.as_str()))).await
     }
 
     async fn put_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         code: &CodeRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let grant_id = grant_id.as_str();
         self.set_json(self.keys.code(grant_id, code_hash), code, Some(ttl))
             .await
     }
 
     async fn take_code(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         code_hash: &str,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
+        let grant_id = grant_id.as_str();
         let mut c = self.conn();
         let mut take = self
             .scripts
@@ -498,11 +502,12 @@ impl Store for RedisStore {
 
     async fn put_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
+        let grant_id = grant_id.as_str();
         let mut c = self.conn();
         let mut put = self
             .scripts
@@ -527,6 +532,7 @@ impl Store for RedisStore {
             grace,
             ttl,
         } = *rotation;
+        let grant_id = grant_id.as_str();
         let new_record = RefreshRecord {
             client_id: client_id.to_owned(),
             issued_at: now_ms.div_euclid(1000),
@@ -561,10 +567,11 @@ impl Store for RedisStore {
 
     async fn get_refresh_token(
         &self,
-        grant_id: &str,
+        grant_id: &GrantId,
         token_hash: &str,
     ) -> Result<Option<RefreshRecord>, StoreError> {
-        self.get_json(self.keys.refresh(grant_id, token_hash)).await
+        self.get_json(self.keys.refresh(grant_id.as_str(), token_hash))
+            .await
     }
 
     async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {

@@ -166,7 +166,11 @@ async fn revoked_tokens_and_grants_cannot_be_exchanged() {
 
     let (token, _) = access_token(&app).await;
     let claims = app.app_state.keys.verify_access_token(&token).unwrap();
-    app.app_state.store.revoke_grant(&claims.gid).await.unwrap();
+    app.app_state
+        .store
+        .revoke_grant(&auth_proxy::ids::GrantId::parse(&claims.gid).unwrap())
+        .await
+        .unwrap();
     let resp = exchange(&app, &token, MCP, &[]).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(error_code(resp).await, "invalid_grant");

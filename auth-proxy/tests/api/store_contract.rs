@@ -14,7 +14,7 @@ use std::time::Duration;
 use auth_proxy::clients::{ApplicationType, GrantType, ResponseType};
 use auth_proxy::clock::{Clock, FakeClock};
 use auth_proxy::crypto::{random_token, sha256_hex};
-use auth_proxy::ids::ClientState;
+use auth_proxy::ids::{ClientState, GrantId};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
@@ -169,6 +169,10 @@ contract!(
     rate_limit_counts_and_resets,
 );
 
+fn gid(id: &str) -> GrantId {
+    GrantId::parse(id).unwrap()
+}
+
 fn client(id: &str) -> ClientRecord {
     ClientRecord {
         client_id: id.into(),
@@ -214,7 +218,7 @@ fn upstream_flow() -> UpstreamFlow {
 
 fn grant(id: &str) -> GrantRecord {
     GrantRecord {
-        grant_id: id.into(),
+        grant_id: gid(id),
         subject: "alice".into(),
         client_id: "c".into(),
         scope: ScopeSet::parse("notes:read").unwrap(),
@@ -461,82 +465,102 @@ async fn flows_expire(ctx: Ctx) {
 
 async fn grants_update_keep_and_revoke(ctx: Ctx) {
     let s = &ctx.store;
-    assert_eq!(s.get_grant("g").await.unwrap(), None);
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), None);
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    assert_eq!(s.get_grant("g").await.unwrap(), Some(grant("g")));
-    assert!(s.update_grant_upstream("g", "sealed-2").await.unwrap());
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), Some(grant("g")));
+    assert!(s
+        .update_grant_upstream(&gid("g"), "sealed-2")
+        .await
+        .unwrap());
     let mut updated = grant("g");
     updated.upstream_sealed = "sealed-2".into();
-    assert_eq!(s.get_grant("g").await.unwrap(), Some(updated));
-    assert!(!s.update_grant_upstream("missing", "x").await.unwrap());
-    assert_eq!(s.get_grant("missing").await.unwrap(), None, "no upsert");
-    s.revoke_grant("g").await.unwrap();
-    s.revoke_grant("g").await.unwrap(); // idempotent
-    assert_eq!(s.get_grant("g").await.unwrap(), None);
-    assert!(!s.update_grant_upstream("g", "sealed-3").await.unwrap());
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), Some(updated));
+    assert!(!s.update_grant_upstream(&gid("missing"), "x").await.unwrap());
     assert_eq!(
-        s.get_grant("g").await.unwrap(),
+        s.get_grant(&gid("missing")).await.unwrap(),
+        None,
+        "no upsert"
+    );
+    s.revoke_grant(&gid("g")).await.unwrap();
+    s.revoke_grant(&gid("g")).await.unwrap(); // idempotent
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), None);
+    assert!(!s
+        .update_grant_upstream(&gid("g"), "sealed-3")
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_grant(&gid("g")).await.unwrap(),
         None,
         "revoked stays revoked"
     );
 
     // An update keeps the remaining lifetime: it neither drops nor renews the TTL.
     s.put_grant(&grant("short"), TTL).await.unwrap();
-    assert!(s.update_grant_upstream("short", "sealed-3").await.unwrap());
+    assert!(s
+        .update_grant_upstream(&gid("short"), "sealed-3")
+        .await
+        .unwrap());
     assert_eq!(
-        s.get_grant("short").await.unwrap().unwrap().upstream_sealed,
+        s.get_grant(&gid("short"))
+            .await
+            .unwrap()
+            .unwrap()
+            .upstream_sealed,
         "sealed-3"
     );
     ctx.expire(TTL, |k| k.grant("short")).await;
-    assert_eq!(s.get_grant("short").await.unwrap(), None);
-    assert!(!s.update_grant_upstream("short", "sealed-4").await.unwrap());
+    assert_eq!(s.get_grant(&gid("short")).await.unwrap(), None);
+    assert!(!s
+        .update_grant_upstream(&gid("short"), "sealed-4")
+        .await
+        .unwrap());
 }
 
 async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
     let s = &ctx.store;
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_code("g", "h1", &code(), LONG).await.unwrap();
+    s.put_code(&gid("g"), "h1", &code(), LONG).await.unwrap();
     assert_eq!(
-        s.take_code("g", "h1", LONG).await.unwrap(),
+        s.take_code(&gid("g"), "h1", LONG).await.unwrap(),
         CodeTake::Redeemed(code())
     );
     for _ in 0..2 {
         assert_eq!(
-            s.take_code("g", "h1", LONG).await.unwrap(),
+            s.take_code(&gid("g"), "h1", LONG).await.unwrap(),
             CodeTake::Replayed
         );
     }
     assert_eq!(
-        s.take_code("g", "other", LONG).await.unwrap(),
+        s.take_code(&gid("g"), "other", LONG).await.unwrap(),
         CodeTake::Unknown
     );
     assert_eq!(
-        s.take_code("other-grant", "h1", LONG).await.unwrap(),
+        s.take_code(&gid("other-grant"), "h1", LONG).await.unwrap(),
         CodeTake::Unknown,
         "codes are per grant"
     );
 
     // An unredeemed code expires.
-    s.put_code("g", "h2", &code(), TTL).await.unwrap();
+    s.put_code(&gid("g"), "h2", &code(), TTL).await.unwrap();
     ctx.expire(TTL, |k| k.code("g", "h2")).await;
     assert_eq!(
-        s.take_code("g", "h2", LONG).await.unwrap(),
+        s.take_code(&gid("g"), "h2", LONG).await.unwrap(),
         CodeTake::Unknown
     );
 
     // The replay marker expires after its window.
-    s.put_code("g", "h3", &code(), LONG).await.unwrap();
+    s.put_code(&gid("g"), "h3", &code(), LONG).await.unwrap();
     assert!(matches!(
-        s.take_code("g", "h3", TTL).await.unwrap(),
+        s.take_code(&gid("g"), "h3", TTL).await.unwrap(),
         CodeTake::Redeemed(_)
     ));
     assert_eq!(
-        s.take_code("g", "h3", TTL).await.unwrap(),
+        s.take_code(&gid("g"), "h3", TTL).await.unwrap(),
         CodeTake::Replayed
     );
     ctx.expire(TTL, |k| k.code_used("g", "h3")).await;
     assert_eq!(
-        s.take_code("g", "h3", TTL).await.unwrap(),
+        s.take_code(&gid("g"), "h3", TTL).await.unwrap(),
         CodeTake::Unknown
     );
 }
@@ -544,11 +568,11 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
 async fn code_take_has_one_winner_under_concurrency(ctx: Ctx) {
     let s = ctx.store.clone();
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_code("g", "race", &code(), LONG).await.unwrap();
+    s.put_code(&gid("g"), "race", &code(), LONG).await.unwrap();
     let tasks: Vec<_> = (0..RACERS)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.take_code("g", "race", LONG).await.unwrap() })
+            tokio::spawn(async move { s.take_code(&gid("g"), "race", LONG).await.unwrap() })
         })
         .collect();
     let (mut redeemed, mut replayed) = (0, 0);
@@ -573,7 +597,7 @@ async fn rotate(
     grace: Duration,
 ) -> RefreshOutcome {
     s.rotate_refresh_token(&RefreshRotation {
-        grant_id: "g",
+        grant_id: &gid("g"),
         presented_hash: presented,
         client_id: "c",
         new_hash: new,
@@ -588,7 +612,7 @@ async fn rotate(
 /// A grant `g` of client `c` with a first refresh token `rt1`.
 async fn family(s: &Arc<dyn Store>) {
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
+    s.put_refresh_token(&gid("g"), "rt1", &refresh_record("c"), LONG)
         .await
         .unwrap();
 }
@@ -597,7 +621,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
     let s = &ctx.store;
     family(s).await;
     assert_eq!(
-        s.get_refresh_token("g", "rt1").await.unwrap(),
+        s.get_refresh_token(&gid("g"), "rt1").await.unwrap(),
         Some(refresh_record("c"))
     );
 
@@ -606,7 +630,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
         RefreshOutcome::Rotated(grant("g"))
     );
     assert_eq!(
-        s.get_refresh_token("g", "rt2").await.unwrap(),
+        s.get_refresh_token(&gid("g"), "rt2").await.unwrap(),
         Some(RefreshRecord {
             client_id: "c".into(),
             issued_at: NOW / 1000,
@@ -617,7 +641,11 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
         rotate(s, "rt1", "rt2b", NOW + 9_999, GRACE).await,
         RefreshOutcome::Rotated(_)
     ));
-    assert!(s.get_refresh_token("g", "rt2b").await.unwrap().is_some());
+    assert!(s
+        .get_refresh_token(&gid("g"), "rt2b")
+        .await
+        .unwrap()
+        .is_some());
     // The chain continues from rt2, then rt3.
     assert!(matches!(
         rotate(s, "rt2", "rt3", NOW + 9_999, GRACE).await,
@@ -633,7 +661,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
         RefreshOutcome::ReuseDetected
     );
     // The family is revoked: every member, old or new, used or not, sees it.
-    assert_eq!(s.get_grant("g").await.unwrap(), None);
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), None);
     for member in ["rt1", "rt2", "rt2b", "rt3", "rt4"] {
         assert_eq!(
             rotate(s, member, "x", NOW + 10_001, GRACE).await,
@@ -641,8 +669,8 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
             "{member}"
         );
     }
-    assert_eq!(s.get_refresh_token("g", "rt5").await.unwrap(), None);
-    assert_eq!(s.get_refresh_token("g", "x").await.unwrap(), None);
+    assert_eq!(s.get_refresh_token(&gid("g"), "rt5").await.unwrap(), None);
+    assert_eq!(s.get_refresh_token(&gid("g"), "x").await.unwrap(), None);
     assert_eq!(
         rotate(s, "never-issued", "y", NOW, GRACE).await,
         RefreshOutcome::Unknown
@@ -668,7 +696,7 @@ async fn zero_grace_makes_any_second_presentation_reuse(ctx: Ctx) {
 
     // A lagging clock does not widen a non-zero grace either: the age is clamped at zero.
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_refresh_token("g", "r1", &refresh_record("c"), LONG)
+    s.put_refresh_token(&gid("g"), "r1", &refresh_record("c"), LONG)
         .await
         .unwrap();
     assert!(matches!(
@@ -692,7 +720,7 @@ async fn race_rotation(s: &Arc<dyn Store>, grace: Duration) -> Vec<RefreshOutcom
             let s = s.clone();
             tokio::spawn(async move {
                 s.rotate_refresh_token(&RefreshRotation {
-                    grant_id: "g",
+                    grant_id: &gid("g"),
                     presented_hash: "rt1",
                     client_id: "c",
                     new_hash: &format!("new{i}"),
@@ -728,7 +756,7 @@ async fn concurrent_rotation_with_zero_grace_has_one_winner(ctx: Ctx) {
         (1, 1, RACERS - 2),
         "{outcomes:?}"
     );
-    assert_eq!(s.get_grant("g").await.unwrap(), None);
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), None);
 }
 
 async fn concurrent_rotation_within_grace_all_succeed(ctx: Ctx) {
@@ -743,7 +771,7 @@ async fn concurrent_rotation_within_grace_all_succeed(ctx: Ctx) {
     );
     for i in 0..RACERS {
         assert!(
-            s.get_refresh_token("g", &format!("new{i}"))
+            s.get_refresh_token(&gid("g"), &format!("new{i}"))
                 .await
                 .unwrap()
                 .is_some(),
@@ -764,7 +792,7 @@ async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
     for i in 0..3 {
         assert_eq!(
             s.rotate_refresh_token(&RefreshRotation {
-                grant_id: "g",
+                grant_id: &gid("g"),
                 presented_hash: "rt1",
                 client_id: "intruder",
                 new_hash: "x",
@@ -777,8 +805,8 @@ async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
             RefreshOutcome::WrongClient
         );
     }
-    assert_eq!(s.get_refresh_token("g", "x").await.unwrap(), None);
-    assert_eq!(s.get_grant("g").await.unwrap(), Some(grant("g")));
+    assert_eq!(s.get_refresh_token(&gid("g"), "x").await.unwrap(), None);
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), Some(grant("g")));
     // Still unused: with a zero grace, only a first use can succeed.
     assert!(matches!(
         rotate(s, "rt1", "rt2", NOW + 1_000_000, Duration::ZERO).await,
@@ -790,20 +818,20 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
     let s = &ctx.store;
     // The first refresh token extends a short-lived (code-stage) grant to its own lifetime.
     s.put_grant(&grant("g"), TTL).await.unwrap();
-    s.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
+    s.put_refresh_token(&gid("g"), "rt1", &refresh_record("c"), LONG)
         .await
         .unwrap();
     ctx.assert_outlives(TTL, |k| k.grant("g")).await;
-    assert_eq!(s.get_grant("g").await.unwrap(), Some(grant("g")));
+    assert_eq!(s.get_grant(&gid("g")).await.unwrap(), Some(grant("g")));
 
     // A rotation renews grant, new token and use marker to the refresh lifetime.
     s.put_grant(&grant("h"), TTL).await.unwrap();
-    s.put_refresh_token("h", "r1", &refresh_record("c"), TTL)
+    s.put_refresh_token(&gid("h"), "r1", &refresh_record("c"), TTL)
         .await
         .unwrap();
     assert!(matches!(
         s.rotate_refresh_token(&RefreshRotation {
-            grant_id: "h",
+            grant_id: &gid("h"),
             presented_hash: "r1",
             client_id: "c",
             new_hash: "r2",
@@ -819,20 +847,24 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
     ctx.assert_outlives(TTL, |k| k.refresh("h", "r2")).await;
     ctx.assert_outlives(TTL, |k| k.refresh_used("h", "r1"))
         .await;
-    assert!(s.get_grant("h").await.unwrap().is_some());
-    assert!(s.get_refresh_token("h", "r2").await.unwrap().is_some());
+    assert!(s.get_grant(&gid("h")).await.unwrap().is_some());
+    assert!(s
+        .get_refresh_token(&gid("h"), "r2")
+        .await
+        .unwrap()
+        .is_some());
 
     // A refresh token (and with it a grant it set to the same lifetime) expires.
     s.put_grant(&grant("e"), LONG).await.unwrap();
-    s.put_refresh_token("e", "r1", &refresh_record("c"), TTL)
+    s.put_refresh_token(&gid("e"), "r1", &refresh_record("c"), TTL)
         .await
         .unwrap();
     ctx.expire(TTL, |k| k.refresh("e", "r1")).await;
     ctx.expire(TTL, |k| k.grant("e")).await;
-    assert_eq!(s.get_refresh_token("e", "r1").await.unwrap(), None);
+    assert_eq!(s.get_refresh_token(&gid("e"), "r1").await.unwrap(), None);
     assert_eq!(
         s.rotate_refresh_token(&RefreshRotation {
-            grant_id: "e",
+            grant_id: &gid("e"),
             presented_hash: "r1",
             client_id: "c",
             new_hash: "r2",
@@ -849,21 +881,21 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
 async fn revoked_grant_stops_codes_and_refresh(ctx: Ctx) {
     let s = &ctx.store;
     family(s).await;
-    s.put_code("g", "code", &code(), LONG).await.unwrap();
-    s.revoke_grant("g").await.unwrap();
+    s.put_code(&gid("g"), "code", &code(), LONG).await.unwrap();
+    s.revoke_grant(&gid("g")).await.unwrap();
     assert_eq!(
         rotate(s, "rt1", "rt2", NOW, Duration::ZERO).await,
         RefreshOutcome::Revoked
     );
     assert_eq!(
-        s.get_refresh_token("g", "rt2").await.unwrap(),
+        s.get_refresh_token(&gid("g"), "rt2").await.unwrap(),
         None,
         "no new token after revocation"
     );
     // An unredeemed code of a revoked grant is dead too (and consumed by the attempt).
     for _ in 0..2 {
         assert_eq!(
-            s.take_code("g", "code", LONG).await.unwrap(),
+            s.take_code(&gid("g"), "code", LONG).await.unwrap(),
             CodeTake::Unknown
         );
     }
@@ -953,17 +985,17 @@ async fn redis_replicas_share_limits_and_single_use() {
     assert_eq!(a.take_pending_authorization("f").await.unwrap(), None);
 
     a.put_grant(&grant("g"), LONG).await.unwrap();
-    a.put_code("g", "h", &code(), LONG).await.unwrap();
+    a.put_code(&gid("g"), "h", &code(), LONG).await.unwrap();
     assert!(matches!(
-        b.take_code("g", "h", LONG).await.unwrap(),
+        b.take_code(&gid("g"), "h", LONG).await.unwrap(),
         CodeTake::Redeemed(_)
     ));
     assert_eq!(
-        a.take_code("g", "h", LONG).await.unwrap(),
+        a.take_code(&gid("g"), "h", LONG).await.unwrap(),
         CodeTake::Replayed
     );
 
-    a.put_refresh_token("g", "rt1", &refresh_record("c"), LONG)
+    a.put_refresh_token(&gid("g"), "rt1", &refresh_record("c"), LONG)
         .await
         .unwrap();
     assert!(matches!(
@@ -1028,21 +1060,27 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         .put_grant(&grant("g1"), Duration::from_secs(300))
         .await
         .unwrap();
-    store.put_code("g1", &code_a, &code(), LONG).await.unwrap();
-    store.put_code("g1", &code_b, &code(), LONG).await.unwrap();
+    store
+        .put_code(&gid("g1"), &code_a, &code(), LONG)
+        .await
+        .unwrap();
+    store
+        .put_code(&gid("g1"), &code_b, &code(), LONG)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.take_code("g1", &code_b, LONG).await.unwrap(),
+        store.take_code(&gid("g1"), &code_b, LONG).await.unwrap(),
         CodeTake::Redeemed(_)
     ));
     let refresh_ttl = Duration::from_secs(30 * 86_400);
     store
-        .put_refresh_token("g1", &rt_a, &refresh_record("c"), refresh_ttl)
+        .put_refresh_token(&gid("g1"), &rt_a, &refresh_record("c"), refresh_ttl)
         .await
         .unwrap();
     assert!(matches!(
         store
             .rotate_refresh_token(&RefreshRotation {
-                grant_id: "g1",
+                grant_id: &gid("g1"),
                 presented_hash: &rt_a,
                 client_id: "c",
                 new_hash: &rt_b,
@@ -1218,13 +1256,13 @@ async fn redis_undecodable_values_are_corrupt() {
         Err(StoreError::Corrupt(_))
     ));
     assert!(matches!(
-        store.get_grant("g").await,
+        store.get_grant(&gid("g")).await,
         Err(StoreError::Corrupt(_))
     ));
     assert!(matches!(
         store
             .rotate_refresh_token(&RefreshRotation {
-                grant_id: "g",
+                grant_id: &gid("g"),
                 presented_hash: "rt",
                 client_id: "c",
                 new_hash: "new",
