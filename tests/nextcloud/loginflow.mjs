@@ -19,7 +19,8 @@
 //   - core/Db/LoginFlowV2Mapper.php: a flow lives 1200 s (20 minutes) from its creation; an
 //     expired flow is deleted when looked up (here `loginFlowLifetimeSec` shortens it for tests);
 //   - core/templates/loginflowv2/{authpicker,grant,done}.php and core/templates/403.php: the pages'
-//     texts (as plain HTML, the picker's "Log in" is a link as in the template);
+//     texts, the picker's security warning and its "Alternative log in using app password" form
+//     (as plain HTML without scripts; the picker's "Log in" is a link);
 //   - lib/private/Authentication/Token/PublicKeyTokenProvider.php: app passwords are looked up by
 //     sha512(password . secret), carry uid, login name, name (the client), last activity;
 //     invalidateTokenById deletes one;
@@ -295,7 +296,16 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
         const grantUrl = `${base}/index.php/login/v2/grant?stateToken=${stateToken}`;
         return page(ctx, 200, 'Connect to your account', `<h2>Connect to your account</h2>
 <p class="info">Please log in before granting <strong>${htmlEscape(flow.clientName)}</strong> access to your ${htmlEscape(instanceName)} account.</p>
-<p id="redirect-link"><a href="${htmlEscape(grantUrl)}">Log in</a></p>`), true;
+<div class="notecard warning"><h3>Security warning</h3><p>If you are not trying to set up a new device or app, someone is trying to trick you into granting them access to your data. In this case do not proceed and instead contact your system administrator.</p></div>
+<p id="redirect-link"><a href="${htmlEscape(grantUrl)}">Log in</a></p>
+<form action="${base}/index.php/login/v2/apptoken" method="post" id="app-token-login-field">
+<input type="text" name="user" placeholder="Login">
+<input type="password" name="password" placeholder="App password">
+<input type="hidden" name="stateToken" value="${htmlEscape(stateToken)}">
+<input type="hidden" name="requesttoken" value="${htmlEscape(s.requestToken)}">
+<input type="submit" value="Grant access">
+</form>
+<p><a id="app-token-login" href="#app-token-login-field">Alternative log in using app password</a></p>`), true;
       }
       case 'GET /login/v2/grant': { // grantPage(): login required (SecurityMiddleware)
         if (!s.user) return loginRedirect(ctx), true;

@@ -215,6 +215,23 @@ describe('Login Flow v2', () => {
     }
   });
 
+  test('the picker\'s app password form (apptokenRedirect) hands over an existing app password', async () => {
+    const flow = await startFlow(nc, 'apptoken client');
+    const browser = new Browserless();
+    let step = await browser.follow(flow.login);
+    const picker = await step.res.text();
+    assert.match(picker, /someone is trying to trick you into granting them access to your data/);
+    step = await browser.submitForm(step.url, picker, { user: 'carol', password: 'wrong' });
+    assert.deepEqual([step.res.status, hint(await step.res.text())], [403, 'Invalid app password']);
+    const flow2 = await startFlow(nc, 'apptoken client');
+    step = await browser.follow(flow2.login);
+    step = await browser.submitForm(step.url, await step.res.text(), { user: 'carol', password: 'carol-app-pw' });
+    assert.equal(title(await step.res.text()), 'Account connected');
+    const creds = await poll(flow2);
+    assert.deepEqual(creds.json, { server: nc.base, loginName: 'carol', appPassword: 'carol-app-pw' });
+    assert.equal((await poll(flow)).status, 404, 'the first flow was not completed');
+  });
+
   test('wrong password, missing/mismatched state token and a missing request token are refused', async () => {
     const flow = await startFlow();
     const browser = new Browserless();
