@@ -241,3 +241,140 @@ impl ExchangeClient {
 fn form_urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use actix_web::{web, App, HttpResponse, HttpServer};
+
+    use super::*;
+
+    /// A stand-in token endpoint: counts exchanges, answers slowly enough for calls to
+    /// overlap, with `status` and an `expires_in` of 3600 s.
+    async fn token_endpoint(status: u16) -> (String, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            let counter = counter.clone();
+            App::new().route(
+                mcp_shared::paths::TOKEN,
+                web::post().to(move || {
+                    let counter = counter.clone();
+                    async move {
+                        let n = counter.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if status != 200 {
+                            return HttpResponse::BadRequest()
+                                .json(serde_json::json!({"error": "invalid_grant"}));
+                        }
+                        HttpResponse::Ok().json(serde_json::json!({
+                            "access_token": format!("upstream-{n}"),
+                            "issued_token_type": ACCESS_TOKEN_TYPE,
+                            "token_type": "Bearer",
+                            "expires_in": 3600,
+                        }))
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        (format!("http://127.0.0.1:{port}"), hits)
+    }
+
+    fn client(base: &str, metrics: &Metrics) -> ExchangeClient {
+        ExchangeClient::new(
+            reqwest::Client::new(),
+            base,
+            "mcp-server".into(),
+            Some(Secret::new("exchange-secret-0123456789")),
+            metrics.clone(),
+        )
+    }
+
+    fn outcomes(metrics: &Metrics, outcome: &str) -> u64 {
+        metrics.token_exchanges.with_label_values(&[outcome]).get()
+    }
+
+    #[actix_web::test]
+    async fn concurrent_calls_for_one_grant_share_one_exchange() {
+        let (base, hits) = token_endpoint(200).await;
+        let metrics = Metrics::new().unwrap();
+        let exchange = client(&base, &metrics);
+        let subject = BearerToken::new("proxy-token");
+        let now = crate::clock::now();
+        let calls = (0..8).map(|_| exchange.upstream_token("grant-1", &subject, now + 600, now));
+        let tokens = futures_util::future::join_all(calls).await;
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        for token in tokens {
+            let token = token.unwrap();
+            assert_eq!(token.access_token.expose(), "upstream-0");
+            // Bounded by the MCP client's own token, not the upstream lifetime.
+            assert_eq!(token.reuse_until, now + 600);
+            assert!(!format!("{token:?}").contains("upstream-0"));
+        }
+        assert_eq!(
+            (outcomes(&metrics, "ok"), outcomes(&metrics, "cached")),
+            (1, 7)
+        );
+
+        // Another grant is another exchange.
+        exchange
+            .upstream_token("grant-2", &subject, now + 600, now)
+            .await
+            .unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    }
+
+    #[actix_web::test]
+    async fn expired_or_forgotten_tokens_are_exchanged_again() {
+        let (base, hits) = token_endpoint(200).await;
+        let metrics = Metrics::new().unwrap();
+        let exchange = client(&base, &metrics);
+        let subject = BearerToken::new("proxy-token");
+        let now = crate::clock::now();
+        let first = exchange
+            .upstream_token("grant", &subject, now + 7200, now)
+            .await
+            .unwrap();
+        // Lifetime minus the margin.
+        assert_eq!(first.reuse_until, now + 3600 - EXPIRY_MARGIN_SECS);
+        // The caller's clock decides as well as the cache's timer.
+        let later = exchange
+            .upstream_token("grant", &subject, now + 7200, first.reuse_until)
+            .await
+            .unwrap();
+        assert_eq!(later.access_token.expose(), "upstream-1");
+        exchange.forget("grant").await;
+        exchange
+            .upstream_token("grant", &subject, now + 7200, now)
+            .await
+            .unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+
+    #[actix_web::test]
+    async fn refusals_are_not_cached() {
+        let (base, hits) = token_endpoint(400).await;
+        let metrics = Metrics::new().unwrap();
+        let exchange = client(&base, &metrics);
+        let subject = BearerToken::new("proxy-token");
+        let now = crate::clock::now();
+        for _ in 0..2 {
+            let err = exchange
+                .upstream_token("grant", &subject, now + 600, now)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, ExchangeError::Refused(ref e) if e == "invalid_grant"));
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert_eq!(outcomes(&metrics, "error"), 2);
+    }
+}

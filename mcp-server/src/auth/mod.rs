@@ -20,6 +20,10 @@ pub use jwks::JwksCache;
 pub struct BearerToken(Arc<str>);
 
 impl BearerToken {
+    pub fn new(token: &str) -> Self {
+        Self(Arc::from(token))
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
