@@ -165,6 +165,7 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
     const id = secureRandom(32, APP_PASSWORD_CHARS);
     const s = { user: from?.user ?? null, data: new Map(from?.data ?? []), requestToken: secureRandom(43, APP_PASSWORD_CHARS) };
     sessions.set(id, s);
+    if (sessions.size > 10000) sessions.delete(sessions.keys().next().value); // bounded: the oldest goes
     ctx.setCookie = `${cookieName}=${id}; Path=/; HttpOnly; SameSite=Lax`;
     return s;
   }
@@ -253,6 +254,7 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
 
     if (key === 'POST /login/v2') { // init()
       await readBody(ctx);
+      for (const f of [...flows.values()]) valid(f); // LoginFlowV2Mapper::cleanup (a background job there)
       const pollToken = secureRandom(128, '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ');
       const loginToken = secureRandom(128, '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ');
       flows.set(loginToken, { loginToken, pollHash: sha512(pollToken + secret), started: 0, timestamp: t(), clientName: ctx.req.headers['user-agent'] ?? '', loginName: null, server: null, appPassword: null, uid: null, ...flowKeys(pollToken) });
