@@ -137,7 +137,7 @@ pub struct UpstreamSettings {
     pub timeout: Duration,
 }
 
-/// Client ID Metadata Document fetching (see `crate::cimd`).
+/// Client ID Metadata Document fetching (see `crate::clients::cimd`).
 #[derive(Debug, Clone)]
 pub struct CimdSettings {
     pub enabled: bool,
