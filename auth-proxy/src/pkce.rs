@@ -3,6 +3,8 @@
 
 use std::str::FromStr;
 
+use mcp_shared::Secret;
+
 use crate::crypto::{constant_time_eq, sha256_b64url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,20 +57,14 @@ impl CodeChallenge {
 }
 
 /// A code verifier as received at the token endpoint. `Debug` redacts it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CodeVerifier(String);
-
-impl std::fmt::Debug for CodeVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CodeVerifier(<redacted>)")
-    }
-}
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeVerifier(Secret);
 
 impl CodeVerifier {
     pub fn parse(value: &str) -> Result<Self, PkceError> {
         let ok_len = (43..=128).contains(&value.len());
         if ok_len && value.bytes().all(is_unreserved) {
-            Ok(Self(value.to_owned()))
+            Ok(Self(Secret::new(value)))
         } else {
             Err(PkceError::MalformedVerifier)
         }
@@ -76,15 +72,15 @@ impl CodeVerifier {
 
     /// A fresh verifier for the proxy's own upstream request.
     pub fn generate() -> Self {
-        Self(crate::crypto::random_token(32))
+        Self(Secret::new(crate::crypto::random_token(32)))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     pub fn challenge(&self) -> String {
-        sha256_b64url(self.0.as_bytes())
+        sha256_b64url(self.as_str().as_bytes())
     }
 
     /// Constant-time comparison of `BASE64URL(SHA256(verifier))` with the stored challenge.
@@ -161,5 +157,11 @@ mod tests {
         assert!(CodeVerifier::parse(a.as_str()).is_ok());
         assert_ne!(a, b);
         assert!(!format!("{a:?}").contains(a.as_str()));
+    }
+
+    #[test]
+    fn verifier_debug_is_redacted() {
+        let v = CodeVerifier::parse(&"v".repeat(43)).unwrap();
+        assert_eq!(format!("{v:?}"), "CodeVerifier(<redacted>)");
     }
 }

@@ -3,6 +3,7 @@
 //! or logs. Reading it takes an explicit [`Secret::expose`].
 
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 
 #[derive(Clone)]
 pub struct Secret(SecretString);
@@ -22,6 +23,19 @@ impl std::fmt::Debug for Secret {
         f.write_str("<redacted>")
     }
 }
+
+/// Constant-time in the contents (the length may show), so comparing a presented secret with
+/// an expected one leaks no prefix.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose()
+            .as_bytes()
+            .ct_eq(other.expose().as_bytes())
+            .into()
+    }
+}
+
+impl Eq for Secret {}
 
 impl From<&str> for Secret {
     fn from(value: &str) -> Self {
@@ -45,5 +59,8 @@ mod tests {
         assert_eq!(s.expose(), "s3cr3t");
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert!(!format!("{:?}", Some(s.clone())).contains("s3cr3t"));
+        assert_eq!(s, Secret::new("s3cr3t"));
+        assert_ne!(s, Secret::new("s3cr3T"));
+        assert_ne!(s, Secret::new("s3cr3t-longer"));
     }
 }
