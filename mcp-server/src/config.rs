@@ -135,8 +135,10 @@ impl Config {
 
         let mode = match env.string("MODE", "oauth").as_str() {
             "oauth" => {
+                // Blank values carry nothing, so they are not refused here.
+                let given = |name: &str| env.get(name).is_some_and(|v| !v.is_empty());
                 for name in ["NEXTCLOUD_USER", "NEXTCLOUD_APP_PASSWORD"] {
-                    if env.get(name).is_some() || env.get(&format!("{name}_FILE")).is_some() {
+                    if given(name) || given(&format!("{name}_FILE")) {
                         return Err(err(name, "only used with MCP_SERVER_MODE=single-user"));
                     }
                 }
