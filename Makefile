@@ -20,9 +20,12 @@ deps:
 build:
 	$(CARGO) build --workspace --locked
 
+## lint: rustfmt, clippy (incl. the clock rule of clippy.toml), cargo-deny (deny.toml: licences, bans, sources)
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@$(CARGO) deny --version >/dev/null 2>&1 || { echo "cargo-deny is missing: run make deps"; exit 1; }
+	$(CARGO) deny --offline --log-level error check licenses bans sources
 
 fmt:
 	$(CARGO) fmt --all

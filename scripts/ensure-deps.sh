@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suites need when it is missing: redis-server, chromium and PHP (for the
-# real sabre/dav behind the Nextcloud stand-in, tests/sabredav/) from apt, the Node packages of
-# tests/ from their lockfile. Safe to run repeatedly; does nothing when all is present.
+# real sabre/dav behind the Nextcloud stand-in, tests/sabredav/) from apt, cargo-deny from
+# crates.io, the Node packages of tests/ from their lockfile. Safe to run repeatedly; does nothing when all is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# cargo-deny for `make lint` (licences, bans, sources; see deny.toml): no registry ships a binary
+# these machines may download, so it is built from crates.io once, pinned.
+cargo_deny_version=0.20.2
+if ! $node_only && ! cargo deny --version 2>/dev/null | grep -qF "$cargo_deny_version"; then
+  echo "ensure-deps: cargo install cargo-deny $cargo_deny_version (built once; a few minutes)"
+  cargo install --locked --quiet "cargo-deny@$cargo_deny_version"
 fi
 
 command -v node >/dev/null 2>&1 || { echo "ensure-deps: Node.js is required (apt-get install nodejs npm)" >&2; exit 1; }
