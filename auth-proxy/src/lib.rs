@@ -8,6 +8,7 @@ pub mod config;
 pub mod cors;
 pub mod crypto;
 pub mod error;
+pub mod grants;
 pub mod ids;
 pub mod keys;
 pub mod metrics;

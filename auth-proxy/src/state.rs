@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{Config, RateLimit};
 use crate::crypto::TokenCipher;
 use crate::error::OAuthError;
+use crate::grants::Grants;
 use crate::keys::SigningKeys;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -50,6 +51,11 @@ impl Limited {
 }
 
 impl AppState {
+    /// The grants service over this state's store, clock and signing keys.
+    pub fn grants(&self) -> Grants<'_> {
+        Grants::new(&*self.store, &*self.clock, &self.keys, &self.config)
+    }
+
     fn limit_for(&self, endpoint: Limited) -> Option<RateLimit> {
         let limits = &self.config.rate_limits;
         match endpoint {

@@ -1,7 +1,8 @@
 //! The protocol layer: OAuth decisions as plain functions over parsed input, the client record
 //! and configuration values. No HTTP types, no store, no clock reads; the handlers in
 //! `routes/` extract the request, call these, do the I/O and map the outcome to a response
-//! (as kanidm's `https/oauth2.rs` sits over its `idm/oauth2.rs`).
+//! (as kanidm's `https/oauth2.rs` sits over its `idm/oauth2.rs`); the store sequences of codes,
+//! refresh tokens and revocation are the grants service's (`crate::grants`).
 //!
 //! One module per flow: [`authorize`], [`consent`], [`callback`] (the upstream IdP's answer),
 //! [`token`] (parsing, code redemption and refresh checks, access-token claims), [`exchange`]

@@ -1,6 +1,6 @@
 //! The decisions of `POST /token`: parsing the request into one variant per grant type, the
 //! checks a redeemed code and a refresh request must pass, and the claims of the access token
-//! issued. The handler (`routes/token.rs`) does the store and signing I/O around them.
+//! issued. The grants service (`crate::grants`) does the store and signing I/O around them.
 
 use mcp_shared::{AccessTokenClaims, ScopeSet};
 

@@ -2,26 +2,19 @@
 //! state (single use) and must belong to this browser; the upstream code is exchanged with the
 //! proxy's verifier and the identity validated; the upstream token set is sealed into a grant;
 //! the client gets its own authorization code with `state` and `iss`. The decisions are in
-//! [`crate::oauth::callback`]. Pages are
+//! [`crate::oauth::callback`], the grant and its code are stored by
+//! [`crate::grants::Grants::issue_code`]. Pages are
 //! [`PageError`]s, turned into responses here because every other outcome is a redirect.
-
-use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use mcp_shared::OAuthErrorCode;
 
 use super::{binding_cookie_value, hash_matches, redirect_error, redirect_to_client};
-use crate::crypto::{random_token, sha256_hex};
 use crate::ids::{ClientState, GrantId};
 use crate::oauth::callback::{grant_and_code, issuer_acceptable, upstream_error_code};
 use crate::pages::PageError;
 use crate::state::AppState;
 use crate::upstream::UpstreamError;
-
-/// Authorization codes live 60 s (DESIGN.md).
-pub const CODE_TTL: Duration = Duration::from_secs(60);
-/// A grant whose code is never redeemed disappears shortly after the code.
-const UNREDEEMED_GRANT_TTL: Duration = Duration::from_secs(300);
 
 pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let pairs: Vec<(String, String)> =
@@ -129,18 +122,10 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         state.cipher.seal(grant_id.as_str(), &plain),
         now,
     );
-    let code = format!("{grant_id}.{}", random_token(32));
-    let stored = async {
-        state.store.put_grant(&grant, UNREDEEMED_GRANT_TTL).await?;
-        state
-            .store
-            .put_code(&grant_id, &sha256_hex(&code), &record, CODE_TTL)
-            .await
-    }
-    .await;
-    if let Err(e) = stored {
-        return super::store_unavailable(&state, e).response();
-    }
+    let code = match state.grants().issue_code(&grant, &record).await {
+        Ok(code) => code,
+        Err(e) => return super::store_unavailable(&state, e).response(),
+    };
     tracing::info!(target: "audit", client_id = %auth.client_id, subject = %identity.subject, grant_id = %grant_id, "authorization code issued");
     let mut params = vec![("code", code.as_str())];
     if let Some(client_state) = &auth.state {

@@ -57,7 +57,6 @@ pub fn binding_cookie_value(req: &HttpRequest, mode: CookieMode) -> Option<Strin
 }
 
 pub use crate::crypto::hash_matches;
-pub use crate::oauth::revoke::split_grant_token;
 pub use crate::oauth::token::{ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT};
 pub use crate::oauth::{param, reject_repeats};
 

@@ -1,27 +1,19 @@
 //! `POST /token`: `authorization_code`, `refresh_token` and (for the mcp-server's own client)
-//! RFC 8693 token exchange, in [`super::exchange`]. The decisions are in
-//! [`crate::oauth::token`]; this handler does the store and signing around them. Every response carries
+//! RFC 8693 token exchange, in [`super::exchange`]. Extract, call, map: the request is parsed
+//! by [`crate::oauth::token`], the store sequences run in [`crate::grants::Grants`], and the
+//! outcome is counted, logged and answered here. Every response carries
 //! `Cache-Control: no-store`. Codes and refresh tokens are `<grant id>.<secret>`; the store sees
 //! only the grant id and a hash.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use mcp_shared::ScopeSet;
 use serde::Serialize;
 
-use super::{
-    authenticate_client, no_store_json, parse_form, require_form_content_type, split_grant_token,
-};
+use super::{authenticate_client, no_store_json, parse_form, require_form_content_type};
 use crate::clients::ClientRecord;
-use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
-use crate::oauth::token::{
-    access_token_claims, check_redemption, check_refresh, requested_scope, TokenRequest,
-};
+use crate::grants::{GrantError, Issued};
+use crate::oauth::token::TokenRequest;
 use crate::state::{AppState, Limited};
-use crate::store::{CodeTake, GrantRecord, RefreshOutcome, RefreshRecord, RefreshRotation};
-
-/// How long a redeemed code is remembered, so that a replay is recognised and punished.
-const CODE_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[derive(Serialize)]
 struct TokenResponse {
@@ -30,6 +22,18 @@ struct TokenResponse {
     expires_in: u64,
     refresh_token: String,
     scope: String,
+}
+
+impl From<Issued> for TokenResponse {
+    fn from(issued: Issued) -> Self {
+        Self {
+            access_token: issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token,
+            scope: issued.scope.to_string(),
+        }
+    }
 }
 
 pub async fn token(
@@ -48,142 +52,74 @@ pub async fn token(
             request.grant_type().as_str()
         )));
     }
-    let response = match request {
+    let grants = state.grants();
+    let (issued, grant_type) = match request {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
             resource,
-        } => redeem_code(&state, &client, code, redirect_uri, code_verifier, resource).await?,
+        } => (
+            grants
+                .redeem_code(
+                    &client.client_id,
+                    code,
+                    redirect_uri,
+                    code_verifier,
+                    resource,
+                )
+                .await,
+            "authorization_code",
+        ),
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
             resource,
-        } => refresh(&state, &client, refresh_token, scope, resource).await?,
+        } => (
+            grants
+                .refresh(&client.client_id, refresh_token, scope, resource)
+                .await,
+            "refresh_token",
+        ),
         TokenRequest::TokenExchange { subject_token } => {
             let response = super::exchange::exchange(&state, &client, subject_token).await?;
             return Ok(no_store_json(&response));
         }
     };
-    // Tokens were issued: a dynamically registered client is in use, so it does not expire.
-    state.clients.keep_alive(&client.client_id).await;
-    Ok(no_store_json(&response))
-}
-
-async fn redeem_code(
-    state: &AppState,
-    client: &ClientRecord,
-    code: &str,
-    redirect_uri: Option<&str>,
-    code_verifier: &str,
-    resource: Option<&str>,
-) -> Result<TokenResponse, OAuthError> {
-    let invalid =
-        || OAuthError::invalid_grant("the authorization code is invalid, expired or already used");
-    let (grant_id, code_hash) = split_grant_token(code).ok_or_else(invalid)?;
-    let record = match state
-        .store
-        .take_code(&grant_id, &code_hash, CODE_REPLAY_WINDOW)
-        .await
-        .map_err(|e| state.store_error(e))?
-    {
-        CodeTake::Redeemed(record) => record,
-        CodeTake::Unknown => return Err(invalid()),
-        CodeTake::Replayed => {
-            // RFC 6749 §4.1.2 / OAuth 2.1: revoke everything issued from a replayed code.
-            state.metrics.code_replay_detected.inc();
-            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "authorization code replayed: grant revoked");
-            state
-                .store
-                .revoke_grant(&grant_id)
-                .await
-                .map_err(|e| state.store_error(e))?;
-            return Err(invalid());
-        }
-    };
-    // From here the code is spent: any failure below leaves it unusable.
-    if record.client_id != client.client_id {
-        tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "code presented by another client: grant revoked");
-        state
-            .store
-            .revoke_grant(&grant_id)
-            .await
-            .map_err(|e| state.store_error(e))?;
-        return Err(invalid());
-    }
-    check_redemption(&record, redirect_uri, code_verifier, resource)?;
-    let grant = state
-        .store
-        .get_grant(&grant_id)
-        .await
-        .map_err(|e| state.store_error(e))?
-        .ok_or_else(invalid)?;
-
-    let refresh_token = format!("{grant_id}.{}", random_token(32));
-    let record = RefreshRecord {
-        client_id: client.client_id.clone(),
-        issued_at: state.clock.now(),
-    };
-    state
-        .store
-        .put_refresh_token(
-            &grant_id,
-            &sha256_hex(&refresh_token),
-            &record,
-            state.config.refresh_token_ttl,
-        )
-        .await
-        .map_err(|e| state.store_error(e))?;
-    let response = issue(state, &grant, &grant.scope, refresh_token)?;
+    let issued = issued.map_err(|e| refused(&state, &client, e))?;
     state
         .metrics
         .tokens_issued
-        .with_label_values(&["authorization_code"])
+        .with_label_values(&[grant_type])
         .inc();
-    tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "tokens issued for authorization code");
-    Ok(response)
+    if grant_type == "authorization_code" {
+        tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %issued.grant_id, "tokens issued for authorization code");
+    }
+    // Tokens were issued: a dynamically registered client is in use, so it does not expire.
+    state.clients.keep_alive(&client.client_id).await;
+    Ok(no_store_json(&TokenResponse::from(issued)))
 }
 
-async fn refresh(
-    state: &AppState,
-    client: &ClientRecord,
-    presented: &str,
-    scope: Option<&str>,
-    resource: Option<&str>,
-) -> Result<TokenResponse, OAuthError> {
-    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    let (grant_id, presented_hash) = split_grant_token(presented).ok_or_else(invalid)?;
-    let requested_scope = requested_scope(scope)?;
-    // Check the request against the grant before rotating, so a bad request does not spend
-    // the token.
-    let grant = state
-        .store
-        .get_grant(&grant_id)
-        .await
-        .map_err(|e| state.store_error(e))?
-        .ok_or_else(invalid)?;
-    check_refresh(&grant, requested_scope.as_ref(), resource)?;
-
-    let new_token = format!("{grant_id}.{}", random_token(32));
-    let outcome = state
-        .store
-        .rotate_refresh_token(&RefreshRotation {
-            grant_id: &grant_id,
-            presented_hash: &presented_hash,
-            client_id: &client.client_id,
-            new_hash: &sha256_hex(&new_token),
-            now_ms: state.clock.now_millis(),
-            grace: state.config.refresh_grace,
-            ttl: state.config.refresh_token_ttl,
-        })
-        .await
-        .map_err(|e| state.store_error(e))?;
-    let grant = match outcome {
-        RefreshOutcome::Rotated(grant) => grant,
-        RefreshOutcome::Unknown | RefreshOutcome::Revoked | RefreshOutcome::WrongClient => {
-            return Err(invalid())
+/// Counts and logs what the grants service refused, and answers with the OAuth error. Unknown,
+/// replayed and reused tokens all look the same to the client.
+fn refused(state: &AppState, client: &ClientRecord, e: GrantError) -> OAuthError {
+    let invalid_code =
+        || OAuthError::invalid_grant("the authorization code is invalid, expired or already used");
+    let invalid_refresh =
+        || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    match e {
+        GrantError::InvalidCode => invalid_code(),
+        GrantError::CodeReplayed { grant_id, revoked } => {
+            state.metrics.code_replay_detected.inc();
+            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "authorization code replayed: grant revoked");
+            revoked.map_or_else(|e| state.store_error(e), |()| invalid_code())
         }
-        RefreshOutcome::ReuseDetected => {
+        GrantError::CodeOfOtherClient { grant_id, revoked } => {
+            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "code presented by another client: grant revoked");
+            revoked.map_or_else(|e| state.store_error(e), |()| invalid_code())
+        }
+        GrantError::InvalidRefreshToken => invalid_refresh(),
+        GrantError::RefreshReuse { grant_id } => {
             state.metrics.refresh_reuse_detected.inc();
             state
                 .metrics
@@ -191,43 +127,10 @@ async fn refresh(
                 .with_label_values(&["grant"])
                 .inc();
             tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "refresh token reuse detected: family revoked");
-            return Err(invalid());
+            invalid_refresh()
         }
-    };
-    let scope = requested_scope.unwrap_or_else(|| grant.scope.clone());
-    let response = issue(state, &grant, &scope, new_token)?;
-    state
-        .metrics
-        .tokens_issued
-        .with_label_values(&["refresh_token"])
-        .inc();
-    Ok(response)
-}
-
-fn issue(
-    state: &AppState,
-    grant: &GrantRecord,
-    scope: &ScopeSet,
-    refresh_token: String,
-) -> Result<TokenResponse, OAuthError> {
-    let ttl = state.config.access_token_ttl.as_secs();
-    let claims = access_token_claims(
-        &state.config.issuer,
-        grant,
-        scope,
-        state.clock.now(),
-        ttl,
-        random_token(16),
-    );
-    let access_token = state
-        .keys
-        .sign_access_token(&claims)
-        .map_err(|e| OAuthError::server_error(&e))?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token,
-        scope: scope.to_string(),
-    })
+        GrantError::Refused(e) => e,
+        GrantError::Store(e) => state.store_error(e),
+        GrantError::Signing(e) => OAuthError::server_error(&e),
+    }
 }

@@ -20,7 +20,7 @@
 //!
 //! Codes and refresh tokens are `<gid>.<secret>`; only the SHA-256 of the whole token is ever
 //! stored, never the token. Ids reach these builders already checked to be URL-safe
-//! (`routes::split_grant_token`, `crypto::random_token`), so they cannot break out of a hash tag.
+//! (`oauth::revoke::split_grant_token`, `crypto::random_token`), so they cannot break out of a hash tag.
 //!
 //! Life of a grant: the callback stores the grant and one code; redeeming the code (script:
 //! code → code-used) stores the first refresh token and extends the grant (script); each

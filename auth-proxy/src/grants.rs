@@ -1,0 +1,448 @@
+//! The grants service: the store sequences of a grant's life, behind one small service over
+//! the store, the clock and the signing keys. Issuing the first code (callback), redeeming it,
+//! rotating refresh tokens and revoking (RFC 7009) each take several store steps in an order
+//! that matters (a code is spent before it is checked; a refresh request is checked before the
+//! token is rotated). The rules themselves are the pure functions of [`crate::oauth`]; the
+//! handlers extract the request, call a method here and map the outcome (metrics, audit log,
+//! OAuth error).
+
+use std::time::Duration;
+
+use mcp_shared::ScopeSet;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::{random_token, sha256_hex};
+use crate::error::OAuthError;
+use crate::ids::GrantId;
+use crate::keys::SigningKeys;
+use crate::oauth::revoke::{access_token_denial, split_grant_token};
+use crate::oauth::token::{access_token_claims, check_redemption, check_refresh, requested_scope};
+use crate::store::{
+    CodeRecord, CodeTake, GrantRecord, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
+    StoreError,
+};
+
+/// Authorization codes live 60 s (DESIGN.md).
+pub const CODE_TTL: Duration = Duration::from_secs(60);
+/// A grant whose code is never redeemed disappears shortly after the code.
+const UNREDEEMED_GRANT_TTL: Duration = Duration::from_secs(300);
+/// How long a redeemed code is remembered, so that a replay is recognised and punished.
+const CODE_REPLAY_WINDOW: Duration = Duration::from_secs(600);
+
+/// What a successful redemption or rotation issued.
+pub struct Issued {
+    pub grant_id: GrantId,
+    pub access_token: String,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub scope: ScopeSet,
+}
+
+/// Why a code or refresh token was not accepted. The variants that revoked the grant say so,
+/// with the outcome of the revocation, so the handler counts and logs them before answering.
+#[derive(Debug)]
+pub enum GrantError {
+    /// Unknown, expired or already used code (nothing changed).
+    InvalidCode,
+    /// A redeemed code was presented again: the grant was revoked (`Err` if that failed).
+    CodeReplayed {
+        grant_id: GrantId,
+        revoked: Result<(), StoreError>,
+    },
+    /// The code belongs to another client: the grant was revoked (`Err` if that failed).
+    CodeOfOtherClient {
+        grant_id: GrantId,
+        revoked: Result<(), StoreError>,
+    },
+    /// Unknown, expired or revoked refresh token, or another client's (nothing changed).
+    InvalidRefreshToken,
+    /// A refresh token used too long ago was presented again: the store revoked the family.
+    RefreshReuse {
+        grant_id: GrantId,
+    },
+    /// The request breaks a rule of the flow (redirect URI, PKCE, scope, resource).
+    Refused(OAuthError),
+    Store(StoreError),
+    Signing(jsonwebtoken::errors::Error),
+}
+
+impl From<StoreError> for GrantError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// What a revocation request revoked (RFC 7009 answers the same either way).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// A refresh token of the client: its whole grant.
+    Grant(GrantId),
+    /// An access token of the client, deny-listed until it expires; `grant` is its `gid`.
+    AccessToken { grant: String },
+    /// Unknown, expired, or another client's token.
+    Nothing,
+}
+
+pub struct Grants<'a> {
+    store: &'a dyn Store,
+    clock: &'a dyn Clock,
+    keys: &'a SigningKeys,
+    config: &'a Config,
+}
+
+impl<'a> Grants<'a> {
+    pub fn new(
+        store: &'a dyn Store,
+        clock: &'a dyn Clock,
+        keys: &'a SigningKeys,
+        config: &'a Config,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            keys,
+            config,
+        }
+    }
+
+    /// Stores a new grant (short-lived until its code is redeemed) and the one authorization
+    /// code issued from it; returns the code (`<grant id>.<secret>`).
+    pub async fn issue_code(
+        &self,
+        grant: &GrantRecord,
+        record: &CodeRecord,
+    ) -> Result<String, StoreError> {
+        let code = format!("{}.{}", grant.grant_id, random_token(32));
+        self.store.put_grant(grant, UNREDEEMED_GRANT_TTL).await?;
+        self.store
+            .put_code(&grant.grant_id, &sha256_hex(&code), record, CODE_TTL)
+            .await?;
+        Ok(code)
+    }
+
+    /// Redeems `code` for `client_id`: the code is taken first (single use), so any failure
+    /// after that leaves it spent; a replay or another client's code revokes the grant.
+    pub async fn redeem_code(
+        &self,
+        client_id: &str,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: &str,
+        resource: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        let (grant_id, code_hash) = split_grant_token(code).ok_or(GrantError::InvalidCode)?;
+        let record = match self
+            .store
+            .take_code(&grant_id, &code_hash, CODE_REPLAY_WINDOW)
+            .await?
+        {
+            CodeTake::Redeemed(record) => record,
+            CodeTake::Unknown => return Err(GrantError::InvalidCode),
+            CodeTake::Replayed => {
+                // RFC 6749 §4.1.2 / OAuth 2.1: revoke everything issued from a replayed code.
+                let revoked = self.store.revoke_grant(&grant_id).await;
+                return Err(GrantError::CodeReplayed { grant_id, revoked });
+            }
+        };
+        if record.client_id != client_id {
+            let revoked = self.store.revoke_grant(&grant_id).await;
+            return Err(GrantError::CodeOfOtherClient { grant_id, revoked });
+        }
+        check_redemption(&record, redirect_uri, code_verifier, resource)
+            .map_err(GrantError::Refused)?;
+        let grant = self
+            .store
+            .get_grant(&grant_id)
+            .await?
+            .ok_or(GrantError::InvalidCode)?;
+
+        let refresh_token = format!("{grant_id}.{}", random_token(32));
+        let record = RefreshRecord {
+            client_id: client_id.to_owned(),
+            issued_at: self.clock.now(),
+        };
+        self.store
+            .put_refresh_token(
+                &grant_id,
+                &sha256_hex(&refresh_token),
+                &record,
+                self.config.refresh_token_ttl,
+            )
+            .await?;
+        let scope = grant.scope.clone();
+        self.issue(&grant, scope, refresh_token)
+    }
+
+    /// Rotates the `presented` refresh token of `client_id`. The request (scope, resource) is
+    /// checked against the grant before rotating, so a bad request does not spend the token.
+    pub async fn refresh(
+        &self,
+        client_id: &str,
+        presented: &str,
+        scope: Option<&str>,
+        resource: Option<&str>,
+    ) -> Result<Issued, GrantError> {
+        let (grant_id, presented_hash) =
+            split_grant_token(presented).ok_or(GrantError::InvalidRefreshToken)?;
+        let requested = requested_scope(scope).map_err(GrantError::Refused)?;
+        let grant = self
+            .store
+            .get_grant(&grant_id)
+            .await?
+            .ok_or(GrantError::InvalidRefreshToken)?;
+        check_refresh(&grant, requested.as_ref(), resource).map_err(GrantError::Refused)?;
+
+        let new_token = format!("{grant_id}.{}", random_token(32));
+        let outcome = self
+            .store
+            .rotate_refresh_token(&RefreshRotation {
+                grant_id: &grant_id,
+                presented_hash: &presented_hash,
+                client_id,
+                new_hash: &sha256_hex(&new_token),
+                now_ms: self.clock.now_millis(),
+                grace: self.config.refresh_grace,
+                ttl: self.config.refresh_token_ttl,
+            })
+            .await?;
+        let grant = match outcome {
+            RefreshOutcome::Rotated(grant) => grant,
+            RefreshOutcome::Unknown | RefreshOutcome::Revoked | RefreshOutcome::WrongClient => {
+                return Err(GrantError::InvalidRefreshToken)
+            }
+            RefreshOutcome::ReuseDetected => return Err(GrantError::RefreshReuse { grant_id }),
+        };
+        let scope = requested.unwrap_or_else(|| grant.scope.clone());
+        self.issue(&grant, scope, new_token)
+    }
+
+    /// Revokes `token` if it is one of `client_id`'s: a refresh token takes its grant with it,
+    /// an access token goes on the deny-list until it would expire.
+    pub async fn revoke(&self, client_id: &str, token: &str) -> Result<Revoked, StoreError> {
+        // Both forms are recognisable on their own, so the hint is not needed.
+        if let Some((grant_id, hash)) = split_grant_token(token) {
+            let record = self.store.get_refresh_token(&grant_id, &hash).await?;
+            if record.is_some_and(|r| r.client_id == client_id) {
+                self.store.revoke_grant(&grant_id).await?;
+                return Ok(Revoked::Grant(grant_id));
+            }
+        } else if let Ok(claims) = self.keys.verify_access_token(token) {
+            if let Some(ttl) = access_token_denial(&claims, client_id, self.clock.now()) {
+                self.store.deny_access_token(&claims.jti, ttl).await?;
+                return Ok(Revoked::AccessToken { grant: claims.gid });
+            }
+        }
+        Ok(Revoked::Nothing)
+    }
+
+    /// Signs an access token for `grant` with `scope`, now.
+    fn issue(
+        &self,
+        grant: &GrantRecord,
+        scope: ScopeSet,
+        refresh_token: String,
+    ) -> Result<Issued, GrantError> {
+        let ttl = self.config.access_token_ttl.as_secs();
+        let claims = access_token_claims(
+            &self.config.issuer,
+            grant,
+            &scope,
+            self.clock.now(),
+            ttl,
+            random_token(16),
+        );
+        let access_token = self
+            .keys
+            .sign_access_token(&claims)
+            .map_err(GrantError::Signing)?;
+        Ok(Issued {
+            grant_id: grant.grant_id.clone(),
+            access_token,
+            expires_in: ttl,
+            refresh_token,
+            scope,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::FakeClock;
+    use crate::oauth::callback::grant_and_code;
+    use crate::store::{MemoryStore, PendingAuthorization};
+
+    struct Fixture {
+        store: MemoryStore,
+        clock: FakeClock,
+        keys: SigningKeys,
+        config: Config,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let clock = FakeClock::at_secs(1_700_000_000);
+            let vars: HashMap<String, String> = [
+                ("AUTH_PROXY_UPSTREAM_ISSUER", "https://idp.example"),
+                ("AUTH_PROXY_UPSTREAM_CLIENT_ID", "proxy"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+            Self {
+                store: MemoryStore::new(Arc::new(clock.clone())),
+                clock,
+                keys: SigningKeys::ephemeral().unwrap(),
+                config: Config::from_vars(&vars).unwrap(),
+            }
+        }
+
+        fn grants(&self) -> Grants<'_> {
+            Grants::new(&self.store, &self.clock, &self.keys, &self.config)
+        }
+
+        /// A code for client `c` with PKCE verifier `v…v` (as the callback issues it).
+        async fn code(&self) -> String {
+            let auth = PendingAuthorization {
+                client_id: "c".into(),
+                redirect_uri: "http://127.0.0.1/cb".into(),
+                redirect_uri_given: false,
+                state: None,
+                scope: ScopeSet::parse("notes:read files:read").unwrap(),
+                resource: "http://127.0.0.1:8000/mcp".into(),
+                code_challenge: crate::crypto::sha256_b64url(VERIFIER.as_bytes()),
+                csrf_hash: String::new(),
+                browser_hash: String::new(),
+                created_at: 0,
+            };
+            let (grant, record) =
+                grant_and_code(&auth, &GrantId::generate(), "alice", "sealed".into(), 0);
+            self.grants().issue_code(&grant, &record).await.unwrap()
+        }
+    }
+
+    const VERIFIER: &str = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
+
+    #[tokio::test]
+    async fn a_code_redeems_once_and_a_replay_revokes_the_grant() {
+        let f = Fixture::new();
+        let code = f.code().await;
+        let issued = f
+            .grants()
+            .redeem_code("c", &code, None, VERIFIER, None)
+            .await
+            .unwrap();
+        let replay = f
+            .grants()
+            .redeem_code("c", &code, None, VERIFIER, None)
+            .await;
+        assert!(matches!(
+            replay,
+            Err(GrantError::CodeReplayed {
+                revoked: Ok(()),
+                ..
+            })
+        ));
+        let refresh = f
+            .grants()
+            .refresh("c", &issued.refresh_token, None, None)
+            .await;
+        assert!(matches!(refresh, Err(GrantError::InvalidRefreshToken)));
+    }
+
+    #[tokio::test]
+    async fn another_clients_code_revokes_the_grant() {
+        let f = Fixture::new();
+        let code = f.code().await;
+        let stolen = f
+            .grants()
+            .redeem_code("d", &code, None, VERIFIER, None)
+            .await;
+        assert!(matches!(
+            stolen,
+            Err(GrantError::CodeOfOtherClient {
+                revoked: Ok(()),
+                ..
+            })
+        ));
+        assert!(matches!(
+            f.grants()
+                .redeem_code("c", &code, None, VERIFIER, None)
+                .await,
+            Err(GrantError::CodeReplayed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_refresh_does_not_spend_the_token_and_reuse_is_reported() {
+        let f = Fixture::new();
+        let code = f.code().await;
+        let first = f
+            .grants()
+            .redeem_code("c", &code, None, VERIFIER, None)
+            .await
+            .unwrap();
+        let wider = f
+            .grants()
+            .refresh("c", &first.refresh_token, Some("calendar:read"), None)
+            .await;
+        assert!(matches!(wider, Err(GrantError::Refused(_))));
+        let second = f
+            .grants()
+            .refresh("c", &first.refresh_token, Some("files:read"), None)
+            .await
+            .unwrap();
+        assert_eq!(second.scope, ScopeSet::parse("files:read").unwrap());
+        assert_eq!(second.grant_id, first.grant_id);
+        // Past the grace window, the first token again is reuse: the family dies.
+        f.clock
+            .advance_millis(i64::try_from(f.config.refresh_grace.as_millis()).unwrap() + 1);
+        assert!(matches!(
+            f.grants()
+                .refresh("c", &first.refresh_token, None, None)
+                .await,
+            Err(GrantError::RefreshReuse { .. })
+        ));
+        assert!(matches!(
+            f.grants()
+                .refresh("c", &second.refresh_token, None, None)
+                .await,
+            Err(GrantError::InvalidRefreshToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn revocation_takes_only_the_clients_own_tokens() {
+        let f = Fixture::new();
+        let code = f.code().await;
+        let issued = f
+            .grants()
+            .redeem_code("c", &code, None, VERIFIER, None)
+            .await
+            .unwrap();
+        let g = f.grants();
+        assert_eq!(
+            g.revoke("d", &issued.refresh_token).await.unwrap(),
+            Revoked::Nothing
+        );
+        assert_eq!(
+            g.revoke("d", &issued.access_token).await.unwrap(),
+            Revoked::Nothing
+        );
+        assert_eq!(
+            g.revoke("c", &issued.access_token).await.unwrap(),
+            Revoked::AccessToken {
+                grant: issued.grant_id.to_string()
+            }
+        );
+        assert_eq!(
+            g.revoke("c", &issued.refresh_token).await.unwrap(),
+            Revoked::Grant(issued.grant_id)
+        );
+        assert_eq!(g.revoke("c", "junk").await.unwrap(), Revoked::Nothing);
+    }
+}
