@@ -12,9 +12,9 @@ use mcp_shared::ScopeSet;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::random_token;
 use crate::error::OAuthError;
-use crate::ids::GrantId;
+use crate::ids::{GrantId, Jti, TokenHash};
 use crate::keys::SigningKeys;
 use crate::oauth::revoke::{access_token_denial, split_grant_token};
 use crate::oauth::token::{access_token_claims, check_redemption, check_refresh, requested_scope};
@@ -116,7 +116,7 @@ impl<'a> Grants<'a> {
         let code = format!("{}.{}", grant.grant_id, random_token(32));
         self.store.put_grant(grant, UNREDEEMED_GRANT_TTL).await?;
         self.store
-            .put_code(&grant.grant_id, &sha256_hex(&code), record, CODE_TTL)
+            .put_code(&grant.grant_id, &TokenHash::of(&code), record, CODE_TTL)
             .await?;
         Ok(code)
     }
@@ -165,7 +165,7 @@ impl<'a> Grants<'a> {
         self.store
             .put_refresh_token(
                 &grant_id,
-                &sha256_hex(&refresh_token),
+                &TokenHash::of(&refresh_token),
                 &record,
                 self.config.refresh_token_ttl,
             )
@@ -200,7 +200,7 @@ impl<'a> Grants<'a> {
                 grant_id: &grant_id,
                 presented_hash: &presented_hash,
                 client_id,
-                new_hash: &sha256_hex(&new_token),
+                new_hash: &TokenHash::of(&new_token),
                 now_ms: self.clock.now_millis(),
                 grace: self.config.refresh_grace,
                 ttl: self.config.refresh_token_ttl,
@@ -228,8 +228,10 @@ impl<'a> Grants<'a> {
                 return Ok(Revoked::Grant(grant_id));
             }
         } else if let Ok(claims) = self.keys.verify_access_token(token) {
-            if let Some(ttl) = access_token_denial(&claims, client_id, self.clock.now()) {
-                self.store.deny_access_token(&claims.jti, ttl).await?;
+            let denial = access_token_denial(&claims, client_id, self.clock.now());
+            // Our tokens always carry a well-formed jti; any other names nothing to deny.
+            if let (Some(ttl), Some(jti)) = (denial, Jti::parse(&claims.jti)) {
+                self.store.deny_access_token(&jti, ttl).await?;
                 return Ok(Revoked::AccessToken { grant: claims.gid });
             }
         }

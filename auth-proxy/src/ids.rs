@@ -1,5 +1,5 @@
 //! Identifiers that travel into the store, typed so that "absent" and "malformed" cannot hide
-//! in a `String`.
+//! in a `String` and a raw token cannot take a hash's place.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -108,6 +108,43 @@ impl From<GrantId> for String {
     }
 }
 
+/// The SHA-256 (hex) of a whole code or refresh token (`<grant id>.<secret>`): all the store
+/// ever sees of one. Made only by hashing, so a raw token cannot reach a key or a record.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    pub fn of(token: &str) -> Self {
+        Self(crate::crypto::sha256_hex(token))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({})", self.0)
+    }
+}
+
+/// The `jti` of one of our access tokens (signature already verified), as the deny-list keys
+/// on it: 1 to 64 characters of `A-Z a-z 0-9 - _`, as the proxy issues them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Jti(String);
+
+impl Jti {
+    /// `None` unless `value` is well-formed.
+    pub fn parse(value: &str) -> Option<Self> {
+        is_token_part(value).then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +167,17 @@ mod tests {
             format!("\"{}\"", id.as_str())
         );
         assert!(serde_json::from_str::<GrantId>("\"a.b\"").is_err());
+    }
+
+    #[test]
+    fn token_hashes_are_hashes_and_jtis_are_well_formed() {
+        let h = TokenHash::of("g.secret");
+        assert_eq!(h.as_str(), crate::crypto::sha256_hex("g.secret"));
+        assert!(!format!("{h:?}").contains("secret"));
+        assert!(Jti::parse("abc_DEF-1").is_some());
+        for bad in ["", "a:b", "a b", &"x".repeat(65)] {
+            assert!(Jti::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

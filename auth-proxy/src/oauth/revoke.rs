@@ -6,15 +6,14 @@ use std::time::Duration;
 
 use mcp_shared::AccessTokenClaims;
 
-use crate::crypto::sha256_hex;
-use crate::ids::{is_token_part, GrantId};
+use crate::ids::{is_token_part, GrantId, TokenHash};
 
 /// Splits a code or refresh token `<grant id>.<secret>` into the grant id and the hash the
 /// store keys on. Anything else is not ours.
-pub fn split_grant_token(token: &str) -> Option<(GrantId, String)> {
+pub fn split_grant_token(token: &str) -> Option<(GrantId, TokenHash)> {
     let (grant_id, secret) = token.split_once('.')?;
     let grant_id = GrantId::parse(grant_id)?;
-    is_token_part(secret).then(|| (grant_id, sha256_hex(token)))
+    is_token_part(secret).then(|| (grant_id, TokenHash::of(token)))
 }
 
 /// How long an access token (signature already verified) stays on the deny-list when
@@ -39,7 +38,7 @@ mod tests {
     fn grant_tokens_split_only_when_well_formed() {
         let (gid, hash) = split_grant_token("abc_DEF-1.s3cret").unwrap();
         assert_eq!(gid.as_str(), "abc_DEF-1");
-        assert_eq!(hash, sha256_hex("abc_DEF-1.s3cret"));
+        assert_eq!(hash, TokenHash::of("abc_DEF-1.s3cret"));
         for bad in ["", "nodot", ".x", "x.", "a.b.c", "a b.c", "eyJ.eyJ.sig"] {
             assert!(split_grant_token(bad).is_none(), "{bad}");
         }

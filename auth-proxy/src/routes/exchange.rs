@@ -7,7 +7,7 @@
 
 use crate::clients::ClientRecord;
 use crate::error::OAuthError;
-use crate::ids::GrantId;
+use crate::ids::{GrantId, Jti};
 use crate::oauth::exchange::{
     check_client, check_subject, grant_matches, invalid_subject, merge_refreshed, needs_refresh,
     without_refresh_token, ExchangeResponse,
@@ -44,9 +44,11 @@ pub async fn exchange(
         .map_err(|_| invalid_subject())?;
     let now = state.clock.now();
     check_subject(&claims, &state.config.issuer, &state.config.resources, now)?;
+    // Our tokens always carry a well-formed jti: any other is not one of ours.
+    let jti = Jti::parse(&claims.jti).ok_or_else(invalid_subject)?;
     if state
         .store
-        .is_access_token_denied(&claims.jti)
+        .is_access_token_denied(&jti)
         .await
         .map_err(|e| state.store_error(e))?
     {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use prometheus::HistogramVec;
 
-use crate::ids::GrantId;
+use crate::ids::{GrantId, Jti, TokenHash};
 
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
@@ -170,7 +170,7 @@ impl Store for InstrumentedStore {
     async fn put_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         code: &CodeRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -184,7 +184,7 @@ impl Store for InstrumentedStore {
     async fn take_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
         self.timed(
@@ -197,7 +197,7 @@ impl Store for InstrumentedStore {
     async fn put_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -223,7 +223,7 @@ impl Store for InstrumentedStore {
     async fn get_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<RefreshRecord>, StoreError> {
         self.timed(
             "get_refresh_token",
@@ -232,12 +232,12 @@ impl Store for InstrumentedStore {
         .await
     }
 
-    async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn deny_access_token(&self, jti: &Jti, ttl: Duration) -> Result<(), StoreError> {
         self.timed("deny_access_token", self.inner.deny_access_token(jti, ttl))
             .await
     }
 
-    async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+    async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError> {
         self.timed(
             "is_access_token_denied",
             self.inner.is_access_token_denied(jti),

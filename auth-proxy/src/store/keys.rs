@@ -29,6 +29,8 @@
 //! checked against it inside the same script, so the whole family dies at once without scanning
 //! the keyspace, and the orphans expire with their own TTLs.
 
+use crate::ids::TokenHash;
+
 #[derive(Debug, Clone)]
 pub struct Keys {
     base: String,
@@ -70,20 +72,20 @@ impl Keys {
         self.tagged(grant_id, "grant")
     }
 
-    pub fn code(&self, grant_id: &str, hash: &str) -> String {
-        self.tagged(grant_id, &format!("code:{hash}"))
+    pub fn code(&self, grant_id: &str, hash: &TokenHash) -> String {
+        self.tagged(grant_id, &format!("code:{}", hash.as_str()))
     }
 
-    pub fn code_used(&self, grant_id: &str, hash: &str) -> String {
-        self.tagged(grant_id, &format!("code-used:{hash}"))
+    pub fn code_used(&self, grant_id: &str, hash: &TokenHash) -> String {
+        self.tagged(grant_id, &format!("code-used:{}", hash.as_str()))
     }
 
-    pub fn refresh(&self, grant_id: &str, hash: &str) -> String {
-        self.tagged(grant_id, &format!("rt:{hash}"))
+    pub fn refresh(&self, grant_id: &str, hash: &TokenHash) -> String {
+        self.tagged(grant_id, &format!("rt:{}", hash.as_str()))
     }
 
-    pub fn refresh_used(&self, grant_id: &str, hash: &str) -> String {
-        self.tagged(grant_id, &format!("rt-used:{hash}"))
+    pub fn refresh_used(&self, grant_id: &str, hash: &TokenHash) -> String {
+        self.tagged(grant_id, &format!("rt-used:{}", hash.as_str()))
     }
 
     pub fn denied(&self, jti: &str) -> String {
@@ -102,12 +104,13 @@ mod tests {
     #[test]
     fn grant_keys_share_one_hash_tag() {
         let k = Keys::new("mcp");
+        let h = TokenHash::of("G1.s");
         for key in [
             k.grant("G1"),
-            k.code("G1", "h"),
-            k.code_used("G1", "h"),
-            k.refresh("G1", "h"),
-            k.refresh_used("G1", "h"),
+            k.code("G1", &h),
+            k.code_used("G1", &h),
+            k.refresh("G1", &h),
+            k.refresh_used("G1", &h),
         ] {
             assert!(key.starts_with("mcp:v1:{g:G1}:"), "{key}");
         }
@@ -123,8 +126,9 @@ mod tests {
     #[test]
     fn markers_never_collide_with_what_they_mark() {
         let k = Keys::new("p");
-        assert_ne!(k.code("g", "h"), k.code_used("g", "h"));
-        assert_ne!(k.refresh("g", "h"), k.refresh_used("g", "h"));
-        assert_ne!(k.code("g", "h"), k.refresh("g", "h"));
+        let h = TokenHash::of("g.s");
+        assert_ne!(k.code("g", &h), k.code_used("g", &h));
+        assert_ne!(k.refresh("g", &h), k.refresh_used("g", &h));
+        assert_ne!(k.code("g", &h), k.refresh("g", &h));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::ids::GrantId;
+use crate::ids::{GrantId, Jti, TokenHash};
 
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
@@ -152,8 +152,8 @@ fn holder(t: &mut Tables, fingerprint: &str, now: i64) -> Option<ClientRecord> {
     get_live(&mut t.clients, &id, now).map(|e| e.value.record.clone())
 }
 
-fn key(grant_id: &str, hash: &str) -> (String, String) {
-    (grant_id.to_owned(), hash.to_owned())
+fn key(grant_id: &str, hash: &TokenHash) -> (String, String) {
+    (grant_id.to_owned(), hash.as_str().to_owned())
 }
 
 #[async_trait]
@@ -357,7 +357,7 @@ impl Store for MemoryStore {
     async fn put_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         code: &CodeRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -378,7 +378,7 @@ impl Store for MemoryStore {
     async fn take_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
         let grant_id = grant_id.as_str();
@@ -411,7 +411,7 @@ impl Store for MemoryStore {
     async fn put_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -505,7 +505,7 @@ impl Store for MemoryStore {
     async fn get_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<RefreshRecord>, StoreError> {
         let grant_id = grant_id.as_str();
         let now = self.now();
@@ -513,11 +513,11 @@ impl Store for MemoryStore {
         Ok(get_live(&mut t.refresh, &key(grant_id, token_hash), now).map(|e| e.value.clone()))
     }
 
-    async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn deny_access_token(&self, jti: &Jti, ttl: Duration) -> Result<(), StoreError> {
         let expires_at = self.expiry(ttl);
         let mut t = self.lock()?;
         t.denied.insert(
-            jti.to_owned(),
+            jti.as_str().to_owned(),
             Entry {
                 value: (),
                 expires_at,
@@ -527,10 +527,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+    async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError> {
         let now = self.now();
         let mut t = self.lock()?;
-        Ok(get_live(&mut t.denied, &jti.to_owned(), now).is_some())
+        Ok(get_live(&mut t.denied, &jti.as_str().to_owned(), now).is_some())
     }
 
     async fn hit_rate_limit(
@@ -600,7 +600,7 @@ mod tests {
         let ttl = Duration::from_secs(1);
         for i in 0..SWEEP_EVERY {
             store
-                .deny_access_token(&format!("j{i}"), ttl)
+                .deny_access_token(&Jti::parse(&format!("j{i}")).unwrap(), ttl)
                 .await
                 .unwrap();
         }
@@ -624,13 +624,19 @@ mod tests {
         let clock = FakeClock::at_secs(1_700_000_000);
         let store = MemoryStore::new(Arc::new(clock.clone()));
         store
-            .deny_access_token("j", Duration::from_secs(1))
+            .deny_access_token(&Jti::parse("j").unwrap(), Duration::from_secs(1))
             .await
             .unwrap();
         clock.advance_millis(999);
-        assert!(store.is_access_token_denied("j").await.unwrap());
+        assert!(store
+            .is_access_token_denied(&Jti::parse("j").unwrap())
+            .await
+            .unwrap());
         clock.advance_millis(1);
-        assert!(!store.is_access_token_denied("j").await.unwrap());
+        assert!(!store
+            .is_access_token_denied(&Jti::parse("j").unwrap())
+            .await
+            .unwrap());
         assert_eq!(entries(&store), 0);
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mcp_shared::ScopeSet;
 
-use crate::ids::{ClientState, GrantId};
+use crate::ids::{ClientState, GrantId, Jti, TokenHash};
 use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemoryStore;
@@ -135,11 +135,10 @@ pub enum CodeTake {
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshRotation<'a> {
     pub grant_id: &'a GrantId,
-    /// SHA-256 hex of the presented token.
-    pub presented_hash: &'a str,
+    pub presented_hash: &'a TokenHash,
     pub client_id: &'a str,
-    /// SHA-256 hex of the token that replaces it.
-    pub new_hash: &'a str,
+    /// The token that replaces it.
+    pub new_hash: &'a TokenHash,
     pub now_ms: i64,
     pub grace: Duration,
     /// Lifetime of the new token (and of the grant it keeps alive).
@@ -245,7 +244,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn put_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         code: &CodeRecord,
         ttl: Duration,
     ) -> Result<(), StoreError>;
@@ -254,7 +253,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn take_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError>;
 
@@ -262,7 +261,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn put_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError>;
@@ -277,12 +276,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn get_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<RefreshRecord>, StoreError>;
 
     /// Puts an access token's `jti` on the deny-list until it would have expired anyway.
-    async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError>;
-    async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError>;
+    async fn deny_access_token(&self, jti: &Jti, ttl: Duration) -> Result<(), StoreError>;
+    async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError>;
 
     /// One atomic fixed-window check-and-count for `bucket`, shared by all replicas.
     async fn hit_rate_limit(

@@ -20,7 +20,7 @@ use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
     RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
 };
-use crate::ids::GrantId;
+use crate::ids::{GrantId, Jti, TokenHash};
 
 /// Per connection attempt and per reply. Redis answers in well under a millisecond on a
 /// healthy network; a second of silence means it is gone.
@@ -467,7 +467,7 @@ impl Store for RedisStore {
     async fn put_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         code: &CodeRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -479,7 +479,7 @@ impl Store for RedisStore {
     async fn take_code(
         &self,
         grant_id: &GrantId,
-        code_hash: &str,
+        code_hash: &TokenHash,
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
         let grant_id = grant_id.as_str();
@@ -503,7 +503,7 @@ impl Store for RedisStore {
     async fn put_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
         record: &RefreshRecord,
         ttl: Duration,
     ) -> Result<(), StoreError> {
@@ -568,20 +568,20 @@ impl Store for RedisStore {
     async fn get_refresh_token(
         &self,
         grant_id: &GrantId,
-        token_hash: &str,
+        token_hash: &TokenHash,
     ) -> Result<Option<RefreshRecord>, StoreError> {
         self.get_json(self.keys.refresh(grant_id.as_str(), token_hash))
             .await
     }
 
-    async fn deny_access_token(&self, jti: &str, ttl: Duration) -> Result<(), StoreError> {
+    async fn deny_access_token(&self, jti: &Jti, ttl: Duration) -> Result<(), StoreError> {
         let mut c = self.conn();
-        bounded(c.pset_ex::<_, _, ()>(self.keys.denied(jti), "1", ms(ttl))).await
+        bounded(c.pset_ex::<_, _, ()>(self.keys.denied(jti.as_str()), "1", ms(ttl))).await
     }
 
-    async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+    async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError> {
         let mut c = self.conn();
-        bounded(c.exists(self.keys.denied(jti))).await
+        bounded(c.exists(self.keys.denied(jti.as_str()))).await
     }
 
     async fn hit_rate_limit(

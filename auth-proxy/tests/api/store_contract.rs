@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use auth_proxy::clients::{ApplicationType, GrantType, ResponseType};
 use auth_proxy::clock::{Clock, FakeClock};
-use auth_proxy::crypto::{random_token, sha256_hex};
-use auth_proxy::ids::{ClientState, GrantId};
+use auth_proxy::crypto::random_token;
+use auth_proxy::ids::{ClientState, GrantId, Jti, TokenHash};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
@@ -171,6 +171,16 @@ contract!(
 
 fn gid(id: &str) -> GrantId {
     GrantId::parse(id).unwrap()
+}
+
+/// The store's name for the code or refresh token `token` (the tests name tokens by short
+/// labels).
+fn th(token: &str) -> TokenHash {
+    TokenHash::of(token)
+}
+
+fn jti(id: &str) -> Jti {
+    Jti::parse(id).unwrap()
 }
 
 fn client(id: &str) -> ClientRecord {
@@ -519,48 +529,56 @@ async fn grants_update_keep_and_revoke(ctx: Ctx) {
 async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
     let s = &ctx.store;
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_code(&gid("g"), "h1", &code(), LONG).await.unwrap();
+    s.put_code(&gid("g"), &th("h1"), &code(), LONG)
+        .await
+        .unwrap();
     assert_eq!(
-        s.take_code(&gid("g"), "h1", LONG).await.unwrap(),
+        s.take_code(&gid("g"), &th("h1"), LONG).await.unwrap(),
         CodeTake::Redeemed(code())
     );
     for _ in 0..2 {
         assert_eq!(
-            s.take_code(&gid("g"), "h1", LONG).await.unwrap(),
+            s.take_code(&gid("g"), &th("h1"), LONG).await.unwrap(),
             CodeTake::Replayed
         );
     }
     assert_eq!(
-        s.take_code(&gid("g"), "other", LONG).await.unwrap(),
+        s.take_code(&gid("g"), &th("other"), LONG).await.unwrap(),
         CodeTake::Unknown
     );
     assert_eq!(
-        s.take_code(&gid("other-grant"), "h1", LONG).await.unwrap(),
+        s.take_code(&gid("other-grant"), &th("h1"), LONG)
+            .await
+            .unwrap(),
         CodeTake::Unknown,
         "codes are per grant"
     );
 
     // An unredeemed code expires.
-    s.put_code(&gid("g"), "h2", &code(), TTL).await.unwrap();
-    ctx.expire(TTL, |k| k.code("g", "h2")).await;
+    s.put_code(&gid("g"), &th("h2"), &code(), TTL)
+        .await
+        .unwrap();
+    ctx.expire(TTL, |k| k.code("g", &th("h2"))).await;
     assert_eq!(
-        s.take_code(&gid("g"), "h2", LONG).await.unwrap(),
+        s.take_code(&gid("g"), &th("h2"), LONG).await.unwrap(),
         CodeTake::Unknown
     );
 
     // The replay marker expires after its window.
-    s.put_code(&gid("g"), "h3", &code(), LONG).await.unwrap();
+    s.put_code(&gid("g"), &th("h3"), &code(), LONG)
+        .await
+        .unwrap();
     assert!(matches!(
-        s.take_code(&gid("g"), "h3", TTL).await.unwrap(),
+        s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
         CodeTake::Redeemed(_)
     ));
     assert_eq!(
-        s.take_code(&gid("g"), "h3", TTL).await.unwrap(),
+        s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
         CodeTake::Replayed
     );
-    ctx.expire(TTL, |k| k.code_used("g", "h3")).await;
+    ctx.expire(TTL, |k| k.code_used("g", &th("h3"))).await;
     assert_eq!(
-        s.take_code(&gid("g"), "h3", TTL).await.unwrap(),
+        s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
         CodeTake::Unknown
     );
 }
@@ -568,11 +586,13 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
 async fn code_take_has_one_winner_under_concurrency(ctx: Ctx) {
     let s = ctx.store.clone();
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_code(&gid("g"), "race", &code(), LONG).await.unwrap();
+    s.put_code(&gid("g"), &th("race"), &code(), LONG)
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..RACERS)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.take_code(&gid("g"), "race", LONG).await.unwrap() })
+            tokio::spawn(async move { s.take_code(&gid("g"), &th("race"), LONG).await.unwrap() })
         })
         .collect();
     let (mut redeemed, mut replayed) = (0, 0);
@@ -598,9 +618,9 @@ async fn rotate(
 ) -> RefreshOutcome {
     s.rotate_refresh_token(&RefreshRotation {
         grant_id: &gid("g"),
-        presented_hash: presented,
+        presented_hash: &th(presented),
         client_id: "c",
-        new_hash: new,
+        new_hash: &th(new),
         now_ms: now,
         grace,
         ttl: LONG,
@@ -612,7 +632,7 @@ async fn rotate(
 /// A grant `g` of client `c` with a first refresh token `rt1`.
 async fn family(s: &Arc<dyn Store>) {
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_refresh_token(&gid("g"), "rt1", &refresh_record("c"), LONG)
+    s.put_refresh_token(&gid("g"), &th("rt1"), &refresh_record("c"), LONG)
         .await
         .unwrap();
 }
@@ -621,7 +641,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
     let s = &ctx.store;
     family(s).await;
     assert_eq!(
-        s.get_refresh_token(&gid("g"), "rt1").await.unwrap(),
+        s.get_refresh_token(&gid("g"), &th("rt1")).await.unwrap(),
         Some(refresh_record("c"))
     );
 
@@ -630,7 +650,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
         RefreshOutcome::Rotated(grant("g"))
     );
     assert_eq!(
-        s.get_refresh_token(&gid("g"), "rt2").await.unwrap(),
+        s.get_refresh_token(&gid("g"), &th("rt2")).await.unwrap(),
         Some(RefreshRecord {
             client_id: "c".into(),
             issued_at: NOW / 1000,
@@ -642,7 +662,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
         RefreshOutcome::Rotated(_)
     ));
     assert!(s
-        .get_refresh_token(&gid("g"), "rt2b")
+        .get_refresh_token(&gid("g"), &th("rt2b"))
         .await
         .unwrap()
         .is_some());
@@ -669,8 +689,14 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
             "{member}"
         );
     }
-    assert_eq!(s.get_refresh_token(&gid("g"), "rt5").await.unwrap(), None);
-    assert_eq!(s.get_refresh_token(&gid("g"), "x").await.unwrap(), None);
+    assert_eq!(
+        s.get_refresh_token(&gid("g"), &th("rt5")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.get_refresh_token(&gid("g"), &th("x")).await.unwrap(),
+        None
+    );
     assert_eq!(
         rotate(s, "never-issued", "y", NOW, GRACE).await,
         RefreshOutcome::Unknown
@@ -696,7 +722,7 @@ async fn zero_grace_makes_any_second_presentation_reuse(ctx: Ctx) {
 
     // A lagging clock does not widen a non-zero grace either: the age is clamped at zero.
     s.put_grant(&grant("g"), LONG).await.unwrap();
-    s.put_refresh_token(&gid("g"), "r1", &refresh_record("c"), LONG)
+    s.put_refresh_token(&gid("g"), &th("r1"), &refresh_record("c"), LONG)
         .await
         .unwrap();
     assert!(matches!(
@@ -721,9 +747,9 @@ async fn race_rotation(s: &Arc<dyn Store>, grace: Duration) -> Vec<RefreshOutcom
             tokio::spawn(async move {
                 s.rotate_refresh_token(&RefreshRotation {
                     grant_id: &gid("g"),
-                    presented_hash: "rt1",
+                    presented_hash: &th("rt1"),
                     client_id: "c",
-                    new_hash: &format!("new{i}"),
+                    new_hash: &th(&format!("new{i}")),
                     now_ms: NOW,
                     grace,
                     ttl: LONG,
@@ -771,7 +797,7 @@ async fn concurrent_rotation_within_grace_all_succeed(ctx: Ctx) {
     );
     for i in 0..RACERS {
         assert!(
-            s.get_refresh_token(&gid("g"), &format!("new{i}"))
+            s.get_refresh_token(&gid("g"), &th(&format!("new{i}")))
                 .await
                 .unwrap()
                 .is_some(),
@@ -793,9 +819,9 @@ async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
         assert_eq!(
             s.rotate_refresh_token(&RefreshRotation {
                 grant_id: &gid("g"),
-                presented_hash: "rt1",
+                presented_hash: &th("rt1"),
                 client_id: "intruder",
-                new_hash: "x",
+                new_hash: &th("x"),
                 now_ms: NOW + i * 100_000,
                 grace: Duration::ZERO,
                 ttl: LONG,
@@ -805,7 +831,10 @@ async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
             RefreshOutcome::WrongClient
         );
     }
-    assert_eq!(s.get_refresh_token(&gid("g"), "x").await.unwrap(), None);
+    assert_eq!(
+        s.get_refresh_token(&gid("g"), &th("x")).await.unwrap(),
+        None
+    );
     assert_eq!(s.get_grant(&gid("g")).await.unwrap(), Some(grant("g")));
     // Still unused: with a zero grace, only a first use can succeed.
     assert!(matches!(
@@ -818,7 +847,7 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
     let s = &ctx.store;
     // The first refresh token extends a short-lived (code-stage) grant to its own lifetime.
     s.put_grant(&grant("g"), TTL).await.unwrap();
-    s.put_refresh_token(&gid("g"), "rt1", &refresh_record("c"), LONG)
+    s.put_refresh_token(&gid("g"), &th("rt1"), &refresh_record("c"), LONG)
         .await
         .unwrap();
     ctx.assert_outlives(TTL, |k| k.grant("g")).await;
@@ -826,15 +855,15 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
 
     // A rotation renews grant, new token and use marker to the refresh lifetime.
     s.put_grant(&grant("h"), TTL).await.unwrap();
-    s.put_refresh_token(&gid("h"), "r1", &refresh_record("c"), TTL)
+    s.put_refresh_token(&gid("h"), &th("r1"), &refresh_record("c"), TTL)
         .await
         .unwrap();
     assert!(matches!(
         s.rotate_refresh_token(&RefreshRotation {
             grant_id: &gid("h"),
-            presented_hash: "r1",
+            presented_hash: &th("r1"),
             client_id: "c",
-            new_hash: "r2",
+            new_hash: &th("r2"),
             now_ms: NOW,
             grace: GRACE,
             ttl: LONG,
@@ -844,30 +873,34 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
         RefreshOutcome::Rotated(_)
     ));
     ctx.assert_outlives(TTL, |k| k.grant("h")).await;
-    ctx.assert_outlives(TTL, |k| k.refresh("h", "r2")).await;
-    ctx.assert_outlives(TTL, |k| k.refresh_used("h", "r1"))
+    ctx.assert_outlives(TTL, |k| k.refresh("h", &th("r2")))
+        .await;
+    ctx.assert_outlives(TTL, |k| k.refresh_used("h", &th("r1")))
         .await;
     assert!(s.get_grant(&gid("h")).await.unwrap().is_some());
     assert!(s
-        .get_refresh_token(&gid("h"), "r2")
+        .get_refresh_token(&gid("h"), &th("r2"))
         .await
         .unwrap()
         .is_some());
 
     // A refresh token (and with it a grant it set to the same lifetime) expires.
     s.put_grant(&grant("e"), LONG).await.unwrap();
-    s.put_refresh_token(&gid("e"), "r1", &refresh_record("c"), TTL)
+    s.put_refresh_token(&gid("e"), &th("r1"), &refresh_record("c"), TTL)
         .await
         .unwrap();
-    ctx.expire(TTL, |k| k.refresh("e", "r1")).await;
+    ctx.expire(TTL, |k| k.refresh("e", &th("r1"))).await;
     ctx.expire(TTL, |k| k.grant("e")).await;
-    assert_eq!(s.get_refresh_token(&gid("e"), "r1").await.unwrap(), None);
+    assert_eq!(
+        s.get_refresh_token(&gid("e"), &th("r1")).await.unwrap(),
+        None
+    );
     assert_eq!(
         s.rotate_refresh_token(&RefreshRotation {
             grant_id: &gid("e"),
-            presented_hash: "r1",
+            presented_hash: &th("r1"),
             client_id: "c",
-            new_hash: "r2",
+            new_hash: &th("r2"),
             now_ms: NOW,
             grace: GRACE,
             ttl: LONG,
@@ -881,21 +914,23 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
 async fn revoked_grant_stops_codes_and_refresh(ctx: Ctx) {
     let s = &ctx.store;
     family(s).await;
-    s.put_code(&gid("g"), "code", &code(), LONG).await.unwrap();
+    s.put_code(&gid("g"), &th("code"), &code(), LONG)
+        .await
+        .unwrap();
     s.revoke_grant(&gid("g")).await.unwrap();
     assert_eq!(
         rotate(s, "rt1", "rt2", NOW, Duration::ZERO).await,
         RefreshOutcome::Revoked
     );
     assert_eq!(
-        s.get_refresh_token(&gid("g"), "rt2").await.unwrap(),
+        s.get_refresh_token(&gid("g"), &th("rt2")).await.unwrap(),
         None,
         "no new token after revocation"
     );
     // An unredeemed code of a revoked grant is dead too (and consumed by the attempt).
     for _ in 0..2 {
         assert_eq!(
-            s.take_code(&gid("g"), "code", LONG).await.unwrap(),
+            s.take_code(&gid("g"), &th("code"), LONG).await.unwrap(),
             CodeTake::Unknown
         );
     }
@@ -903,13 +938,13 @@ async fn revoked_grant_stops_codes_and_refresh(ctx: Ctx) {
 
 async fn deny_list_expires(ctx: Ctx) {
     let s = &ctx.store;
-    assert!(!s.is_access_token_denied("j").await.unwrap());
-    s.deny_access_token("j", TTL).await.unwrap();
-    s.deny_access_token("k", LONG).await.unwrap();
-    assert!(s.is_access_token_denied("j").await.unwrap());
+    assert!(!s.is_access_token_denied(&jti("j")).await.unwrap());
+    s.deny_access_token(&jti("j"), TTL).await.unwrap();
+    s.deny_access_token(&jti("k"), LONG).await.unwrap();
+    assert!(s.is_access_token_denied(&jti("j")).await.unwrap());
     ctx.expire(TTL, |k| k.denied("j")).await;
-    assert!(!s.is_access_token_denied("j").await.unwrap());
-    assert!(s.is_access_token_denied("k").await.unwrap());
+    assert!(!s.is_access_token_denied(&jti("j")).await.unwrap());
+    assert!(s.is_access_token_denied(&jti("k")).await.unwrap());
 }
 
 async fn rate_limit_counts_and_resets(ctx: Ctx) {
@@ -985,17 +1020,19 @@ async fn redis_replicas_share_limits_and_single_use() {
     assert_eq!(a.take_pending_authorization("f").await.unwrap(), None);
 
     a.put_grant(&grant("g"), LONG).await.unwrap();
-    a.put_code(&gid("g"), "h", &code(), LONG).await.unwrap();
+    a.put_code(&gid("g"), &th("h"), &code(), LONG)
+        .await
+        .unwrap();
     assert!(matches!(
-        b.take_code(&gid("g"), "h", LONG).await.unwrap(),
+        b.take_code(&gid("g"), &th("h"), LONG).await.unwrap(),
         CodeTake::Redeemed(_)
     ));
     assert_eq!(
-        a.take_code(&gid("g"), "h", LONG).await.unwrap(),
+        a.take_code(&gid("g"), &th("h"), LONG).await.unwrap(),
         CodeTake::Replayed
     );
 
-    a.put_refresh_token(&gid("g"), "rt1", &refresh_record("c"), LONG)
+    a.put_refresh_token(&gid("g"), &th("rt1"), &refresh_record("c"), LONG)
         .await
         .unwrap();
     assert!(matches!(
@@ -1050,7 +1087,7 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         "g1.RAW-REFRESH-SECRET-ONE",
         "g1.RAW-REFRESH-SECRET-TWO",
     ];
-    let [code_a, code_b, rt_a, rt_b] = secrets.map(sha256_hex);
+    let [code_a, code_b, rt_a, rt_b] = secrets.map(TokenHash::of);
     store.put_client(&client("c"), LONG).await.unwrap();
     store
         .put_client_deduplicated("fp1", &client("d"), LONG)
@@ -1100,7 +1137,7 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         .put_upstream_flow("u", &upstream_flow(), LONG)
         .await
         .unwrap();
-    store.deny_access_token("j", LONG).await.unwrap();
+    store.deny_access_token(&jti("j"), LONG).await.unwrap();
     store.hit_rate_limit("b", 5, LONG).await.unwrap();
 
     let expected: BTreeSet<String> = [
@@ -1243,7 +1280,7 @@ async fn redis_undecodable_values_are_corrupt() {
     let store = RedisStore::connect(url, &prefix).await.unwrap();
     let k = store.keys().clone();
     let mut raw = raw_connection(url).await;
-    for key in [k.client("c"), k.grant("g"), k.refresh("g", "rt")] {
+    for key in [k.client("c"), k.grant("g"), k.refresh("g", &th("rt"))] {
         let _: () = redis::cmd("SET")
             .arg(key)
             .arg("not json")
@@ -1263,9 +1300,9 @@ async fn redis_undecodable_values_are_corrupt() {
         store
             .rotate_refresh_token(&RefreshRotation {
                 grant_id: &gid("g"),
-                presented_hash: "rt",
+                presented_hash: &th("rt"),
                 client_id: "c",
-                new_hash: "new",
+                new_hash: &th("new"),
                 now_ms: NOW,
                 grace: GRACE,
                 ttl: LONG,

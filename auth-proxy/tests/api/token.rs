@@ -318,7 +318,9 @@ async fn revoking_an_access_token_puts_its_jti_on_the_deny_list() {
         .as_str()
         .unwrap()
         .to_owned();
-    let jti = app.app_state.keys.verify_access_token(&at).unwrap().jti;
+    let jti =
+        auth_proxy::ids::Jti::parse(&app.app_state.keys.verify_access_token(&at).unwrap().jti)
+            .unwrap();
     let other = app.register_public_named("Other Client").await;
     // Another client's revocation attempt does nothing.
     app.http
