@@ -14,6 +14,7 @@ use mcp_shared::ops::env::{split_list, vars_with_prefix, Env};
 use url::Url;
 
 use crate::crypto::TokenCipher;
+use crate::ids::ClientId;
 
 pub use mcp_shared::ops::env::{ConfigError, LogFormat};
 pub use mcp_shared::Secret;
@@ -180,7 +181,7 @@ impl Default for CimdSettings {
 /// The mcp-server's confidential client, the only one allowed to use token exchange.
 #[derive(Debug, Clone)]
 pub struct ExchangeClientSettings {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_secret: Secret,
     /// An upstream access token expiring within this margin is refreshed before it is handed
     /// out.
@@ -407,12 +408,8 @@ impl Config {
                 ))
             }
             Some(client_secret) => Some(ExchangeClientSettings {
-                client_id: match env.string("EXCHANGE_CLIENT_ID", "mcp-server") {
-                    id if id.is_empty() => {
-                        return Err(err("EXCHANGE_CLIENT_ID", "must not be empty"))
-                    }
-                    id => id,
-                },
+                client_id: ClientId::parse(&env.string("EXCHANGE_CLIENT_ID", "mcp-server"))
+                    .ok_or_else(|| err("EXCHANGE_CLIENT_ID", "must not be empty"))?,
                 client_secret,
                 refresh_margin: env.secs("EXCHANGE_REFRESH_MARGIN_SECS", 60, 0, 3600)?,
             }),

@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::random_token;
 use crate::error::OAuthError;
-use crate::ids::{GrantId, Jti, TokenHash};
+use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 use crate::keys::SigningKeys;
 use crate::oauth::revoke::{access_token_denial, split_grant_token};
 use crate::oauth::token::{access_token_claims, check_redemption, check_refresh, requested_scope};
@@ -125,7 +125,7 @@ impl<'a> Grants<'a> {
     /// after that leaves it spent; a replay or another client's code revokes the grant.
     pub async fn redeem_code(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: &str,
@@ -145,7 +145,7 @@ impl<'a> Grants<'a> {
                 return Err(GrantError::CodeReplayed { grant_id, revoked });
             }
         };
-        if record.client_id != client_id {
+        if record.client_id != *client_id {
             let revoked = self.store.revoke_grant(&grant_id).await;
             return Err(GrantError::CodeOfOtherClient { grant_id, revoked });
         }
@@ -159,7 +159,7 @@ impl<'a> Grants<'a> {
 
         let refresh_token = format!("{grant_id}.{}", random_token(32));
         let record = RefreshRecord {
-            client_id: client_id.to_owned(),
+            client_id: client_id.clone(),
             issued_at: self.clock.now(),
         };
         self.store
@@ -178,7 +178,7 @@ impl<'a> Grants<'a> {
     /// checked against the grant before rotating, so a bad request does not spend the token.
     pub async fn refresh(
         &self,
-        client_id: &str,
+        client_id: &ClientId,
         presented: &str,
         scope: Option<&str>,
         resource: Option<&str>,
@@ -219,16 +219,16 @@ impl<'a> Grants<'a> {
 
     /// Revokes `token` if it is one of `client_id`'s: a refresh token takes its grant with it,
     /// an access token goes on the deny-list until it would expire.
-    pub async fn revoke(&self, client_id: &str, token: &str) -> Result<Revoked, StoreError> {
+    pub async fn revoke(&self, client_id: &ClientId, token: &str) -> Result<Revoked, StoreError> {
         // Both forms are recognisable on their own, so the hint is not needed.
         if let Some((grant_id, hash)) = split_grant_token(token) {
             let record = self.store.get_refresh_token(&grant_id, &hash).await?;
-            if record.is_some_and(|r| r.client_id == client_id) {
+            if record.is_some_and(|r| r.client_id == *client_id) {
                 self.store.revoke_grant(&grant_id).await?;
                 return Ok(Revoked::Grant(grant_id));
             }
         } else if let Ok(claims) = self.keys.verify_access_token(token) {
-            let denial = access_token_denial(&claims, client_id, self.clock.now());
+            let denial = access_token_denial(&claims, client_id.as_str(), self.clock.now());
             // Our tokens always carry a well-formed jti; any other names nothing to deny.
             if let (Some(ttl), Some(jti)) = (denial, Jti::parse(&claims.jti)) {
                 self.store.deny_access_token(&jti, ttl).await?;
@@ -310,7 +310,7 @@ mod tests {
         /// A code for client `c` with PKCE verifier `v…v` (as the callback issues it).
         async fn code(&self) -> String {
             let auth = PendingAuthorization {
-                client_id: "c".into(),
+                client_id: cid("c"),
                 redirect_uri: "http://127.0.0.1/cb".into(),
                 redirect_uri_given: false,
                 state: None,
@@ -327,6 +327,10 @@ mod tests {
         }
     }
 
+    fn cid(id: &str) -> ClientId {
+        ClientId::parse(id).unwrap()
+    }
+
     const VERIFIER: &str = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
 
     #[tokio::test]
@@ -335,12 +339,12 @@ mod tests {
         let code = f.code().await;
         let issued = f
             .grants()
-            .redeem_code("c", &code, None, VERIFIER, None)
+            .redeem_code(&cid("c"), &code, None, VERIFIER, None)
             .await
             .unwrap();
         let replay = f
             .grants()
-            .redeem_code("c", &code, None, VERIFIER, None)
+            .redeem_code(&cid("c"), &code, None, VERIFIER, None)
             .await;
         assert!(matches!(
             replay,
@@ -351,7 +355,7 @@ mod tests {
         ));
         let refresh = f
             .grants()
-            .refresh("c", &issued.refresh_token, None, None)
+            .refresh(&cid("c"), &issued.refresh_token, None, None)
             .await;
         assert!(matches!(refresh, Err(GrantError::InvalidRefreshToken)));
     }
@@ -362,7 +366,7 @@ mod tests {
         let code = f.code().await;
         let stolen = f
             .grants()
-            .redeem_code("d", &code, None, VERIFIER, None)
+            .redeem_code(&cid("d"), &code, None, VERIFIER, None)
             .await;
         assert!(matches!(
             stolen,
@@ -373,7 +377,7 @@ mod tests {
         ));
         assert!(matches!(
             f.grants()
-                .redeem_code("c", &code, None, VERIFIER, None)
+                .redeem_code(&cid("c"), &code, None, VERIFIER, None)
                 .await,
             Err(GrantError::CodeReplayed { .. })
         ));
@@ -385,17 +389,17 @@ mod tests {
         let code = f.code().await;
         let first = f
             .grants()
-            .redeem_code("c", &code, None, VERIFIER, None)
+            .redeem_code(&cid("c"), &code, None, VERIFIER, None)
             .await
             .unwrap();
         let wider = f
             .grants()
-            .refresh("c", &first.refresh_token, Some("calendar:read"), None)
+            .refresh(&cid("c"), &first.refresh_token, Some("calendar:read"), None)
             .await;
         assert!(matches!(wider, Err(GrantError::Refused(_))));
         let second = f
             .grants()
-            .refresh("c", &first.refresh_token, Some("files:read"), None)
+            .refresh(&cid("c"), &first.refresh_token, Some("files:read"), None)
             .await
             .unwrap();
         assert_eq!(second.scope, ScopeSet::parse("files:read").unwrap());
@@ -405,13 +409,13 @@ mod tests {
             .advance_millis(i64::try_from(f.config.refresh_grace.as_millis()).unwrap() + 1);
         assert!(matches!(
             f.grants()
-                .refresh("c", &first.refresh_token, None, None)
+                .refresh(&cid("c"), &first.refresh_token, None, None)
                 .await,
             Err(GrantError::RefreshReuse { .. })
         ));
         assert!(matches!(
             f.grants()
-                .refresh("c", &second.refresh_token, None, None)
+                .refresh(&cid("c"), &second.refresh_token, None, None)
                 .await,
             Err(GrantError::InvalidRefreshToken)
         ));
@@ -423,28 +427,28 @@ mod tests {
         let code = f.code().await;
         let issued = f
             .grants()
-            .redeem_code("c", &code, None, VERIFIER, None)
+            .redeem_code(&cid("c"), &code, None, VERIFIER, None)
             .await
             .unwrap();
         let g = f.grants();
         assert_eq!(
-            g.revoke("d", &issued.refresh_token).await.unwrap(),
+            g.revoke(&cid("d"), &issued.refresh_token).await.unwrap(),
             Revoked::Nothing
         );
         assert_eq!(
-            g.revoke("d", &issued.access_token).await.unwrap(),
+            g.revoke(&cid("d"), &issued.access_token).await.unwrap(),
             Revoked::Nothing
         );
         assert_eq!(
-            g.revoke("c", &issued.access_token).await.unwrap(),
+            g.revoke(&cid("c"), &issued.access_token).await.unwrap(),
             Revoked::AccessToken {
                 grant: issued.grant_id.to_string()
             }
         );
         assert_eq!(
-            g.revoke("c", &issued.refresh_token).await.unwrap(),
+            g.revoke(&cid("c"), &issued.refresh_token).await.unwrap(),
             Revoked::Grant(issued.grant_id)
         );
-        assert_eq!(g.revoke("c", "junk").await.unwrap(), Revoked::Nothing);
+        assert_eq!(g.revoke(&cid("c"), "junk").await.unwrap(), Revoked::Nothing);
     }
 }

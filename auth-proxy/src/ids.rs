@@ -108,6 +108,65 @@ impl From<GrantId> for String {
     }
 }
 
+/// A client's `client_id`, as records and the store hold it: never empty (an empty parameter
+/// is an absent one). Whether a client by that id exists is the registry's question. Stored as
+/// the plain string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientId(String);
+
+impl ClientId {
+    /// A new id for a dynamically registered client (144 bits).
+    pub fn generate() -> Self {
+        Self(crate::crypto::random_token(24))
+    }
+
+    /// `None` for an empty value.
+    pub fn parse(value: &str) -> Option<Self> {
+        (!value.is_empty()).then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ClientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for ClientId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ClientId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = &'static str;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if value.is_empty() {
+            Err("a client_id is never empty")
+        } else {
+            Ok(Self(value))
+        }
+    }
+}
+
+impl From<ClientId> for String {
+    fn from(id: ClientId) -> Self {
+        id.0
+    }
+}
+
 /// The SHA-256 (hex) of a whole code or refresh token (`<grant id>.<secret>`): all the store
 /// ever sees of one. Made only by hashing, so a raw token cannot reach a key or a record.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -167,6 +226,18 @@ mod tests {
             format!("\"{}\"", id.as_str())
         );
         assert!(serde_json::from_str::<GrantId>("\"a.b\"").is_err());
+    }
+
+    #[test]
+    fn client_ids_are_never_empty_and_stored_as_strings() {
+        assert!(ClientId::parse("").is_none());
+        let id = ClientId::parse("https://app.example/client.json").unwrap();
+        assert_eq!(
+            serde_json::to_string(&id).unwrap(),
+            r#""https://app.example/client.json""#
+        );
+        assert!(serde_json::from_str::<ClientId>(r#""""#).is_err());
+        assert_eq!(ClientId::generate().as_str().len(), 32);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use url::Url;
 use super::record::{
     ApplicationType, ClientRecord, GrantType, ResponseType, TokenEndpointAuthMethod,
 };
+use crate::ids::ClientId;
 use crate::redirect::{validate_for_registration, RedirectPattern};
 
 /// Names, software ids and versions: at most this many characters, none of them control
@@ -336,7 +337,7 @@ impl ValidMetadata {
     /// The client record for `client_id`; the redirect patterns stay with the caller.
     pub fn into_record(
         self,
-        client_id: String,
+        client_id: ClientId,
         client_secret_hash: Option<String>,
         created_at: i64,
     ) -> ClientRecord {

@@ -14,6 +14,7 @@ use super::metadata::{ClientMetadata, FILE};
 use super::record::{ClientRecord, TokenEndpointAuthMethod};
 use crate::config::Config;
 use crate::crypto::sha256_hex;
+use crate::ids::ClientId;
 use crate::redirect::RedirectPattern;
 
 const MAX_CLIENT_ID: usize = 128;
@@ -121,7 +122,7 @@ pub fn parse(
                     .into(),
             ));
         }
-        if clients.insert(id, client).is_some() {
+        if clients.insert(id.to_string(), client).is_some() {
             return Err(entry_error("client_id appears twice in the file".into()));
         }
     }
@@ -133,12 +134,14 @@ fn validate(e: EntryJson, base_dir: &Path, now: i64) -> Result<PreregisteredClie
         && e.client_id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'-'));
-    if !id_ok {
-        return Err(format!(
-            "client_id must be 1 to {MAX_CLIENT_ID} characters of A-Z a-z 0-9 . _ ~ - \
-             (an id that looks like a URL would be taken for a client metadata document)"
-        ));
-    }
+    let client_id = ClientId::parse(&e.client_id)
+        .filter(|_| id_ok)
+        .ok_or_else(|| {
+            format!(
+                "client_id must be 1 to {MAX_CLIENT_ID} characters of A-Z a-z 0-9 . _ ~ - \
+                 (an id that looks like a URL would be taken for a client metadata document)"
+            )
+        })?;
     let metadata = ClientMetadata {
         redirect_uris: Some(e.redirect_uris),
         token_endpoint_auth_method: e.token_endpoint_auth_method,
@@ -199,7 +202,7 @@ fn validate(e: EntryJson, base_dir: &Path, now: i64) -> Result<PreregisteredClie
 
     let redirect_patterns = metadata.redirect_patterns.clone();
     Ok(PreregisteredClient {
-        record: metadata.into_record(e.client_id, client_secret_hash, now),
+        record: metadata.into_record(client_id, client_secret_hash, now),
         redirect_patterns,
     })
 }

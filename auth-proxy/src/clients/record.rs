@@ -1,14 +1,16 @@
 //! What a client is once it has been validated, whatever its source: the record every endpoint
 //! sees and the store keeps for registered clients. The vocabulary is typed so that a grant
 //! type, response type, authentication method or application type we do not support cannot be
-//! held at all. This module depends on nothing else in the crate, so the store can keep
-//! records without knowing how clients are found.
+//! held at all. This module depends on nothing else in the crate but `ids` (the client id), so
+//! the store can keep records without knowing how clients are found.
 //!
 //! Every type serialises to the RFC 7591 string it stands for, so records stored before the
 //! types existed read back unchanged.
 
 use mcp_shared::ScopeSet;
 use serde::{Deserialize, Serialize};
+
+use crate::ids::ClientId;
 
 /// How a client authenticates at the token and revocation endpoints (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +106,7 @@ impl ApplicationType {
 /// A client (RFC 7591), as every endpoint sees it and as the store keeps registered ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRecord {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_name: Option<String>,
     pub redirect_uris: Vec<String>,
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,

@@ -17,6 +17,7 @@ use super::preregistered::PreregisteredClient;
 use super::record::{ClientRecord, GrantType, TokenEndpointAuthMethod};
 use crate::config::ExchangeClientSettings;
 use crate::crypto::sha256_hex;
+use crate::ids::ClientId;
 use crate::metrics::Metrics;
 use crate::redirect::RedirectPattern;
 use crate::store::{Store, StoreError};
@@ -82,7 +83,11 @@ impl ClientRegistry {
                 None => Ok(None),
             };
         }
-        self.store.get_client(client_id).await.map_err(|e| {
+        // An empty id names no client (the parameter readers never pass one).
+        let Some(client_id) = ClientId::parse(client_id) else {
+            return Ok(None);
+        };
+        self.store.get_client(&client_id).await.map_err(|e| {
             self.metrics.store_errors.inc();
             ClientLookupError::Store(e)
         })
@@ -100,19 +105,19 @@ impl ClientRegistry {
     /// Slides the idle expiry of a dynamically registered client that was just used. Clients
     /// from configuration or metadata documents are not stored and never expire. A store
     /// failure is counted and logged, not returned: the caller has already issued tokens.
-    pub async fn keep_alive(&self, client_id: &str) {
+    pub async fn keep_alive(&self, client_id: &ClientId) {
         let configured = self
             .exchange
             .as_ref()
-            .is_some_and(|e| e.client_id == client_id)
-            || self.preregistered.contains_key(client_id)
-            || is_cimd_client_id(client_id);
+            .is_some_and(|e| e.client_id == *client_id)
+            || self.preregistered.contains_key(client_id.as_str())
+            || is_cimd_client_id(client_id.as_str());
         if configured {
             return;
         }
         if let Err(e) = self.store.touch_client(client_id, self.idle_ttl).await {
             self.metrics.store_errors.inc();
-            tracing::warn!(error = %e, client_id, "could not extend the client registration");
+            tracing::warn!(error = %e, %client_id, "could not extend the client registration");
         }
     }
 }

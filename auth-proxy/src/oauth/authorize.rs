@@ -153,7 +153,7 @@ mod tests {
 
     fn client(scope: Option<&str>) -> ClientRecord {
         ClientRecord {
-            client_id: "c".into(),
+            client_id: crate::ids::ClientId::parse("c").unwrap(),
             client_name: None,
             redirect_uris: vec!["http://127.0.0.1/cb".into()],
             token_endpoint_auth_method: TokenEndpointAuthMethod::None,

@@ -89,7 +89,7 @@ mod tests {
     #[test]
     fn the_code_carries_what_was_consented() {
         let auth = PendingAuthorization {
-            client_id: "c".into(),
+            client_id: crate::ids::ClientId::parse("c").unwrap(),
             redirect_uri: "http://127.0.0.1/cb".into(),
             redirect_uri_given: true,
             state: None,

@@ -177,7 +177,7 @@ pub fn access_token_claims(
         iss: issuer.to_owned(),
         sub: grant.subject.clone(),
         aud: grant.resource.clone(),
-        client_id: grant.client_id.clone(),
+        client_id: grant.client_id.to_string(),
         scope: scope.clone(),
         iat: now,
         nbf: now,
@@ -264,7 +264,7 @@ mod tests {
 
     fn code_record(redirect_uri_given: bool, verifier: &str) -> CodeRecord {
         CodeRecord {
-            client_id: "c".into(),
+            client_id: crate::ids::ClientId::parse("c").unwrap(),
             redirect_uri: "http://127.0.0.1/cb".into(),
             redirect_uri_given,
             code_challenge: sha256_b64url(verifier.as_bytes()),
@@ -314,7 +314,7 @@ mod tests {
         GrantRecord {
             grant_id: crate::ids::GrantId::parse("g").unwrap(),
             subject: "alice".into(),
-            client_id: "c".into(),
+            client_id: crate::ids::ClientId::parse("c").unwrap(),
             scope: ScopeSet::parse("notes:write files:read").unwrap(),
             resource: "https://mcp.example/mcp".into(),
             upstream_sealed: String::new(),

@@ -64,7 +64,7 @@ pub async fn authorize(
         }
     };
     let requested_redirect = super::param(&pairs, "redirect_uri");
-    let patterns = state.clients.redirect_patterns(&client.client_id);
+    let patterns = state.clients.redirect_patterns(client.client_id.as_str());
     let redirect_uri =
         decide::resolve_redirect_uri(&client, patterns, requested_redirect).map_err(page)?;
 
@@ -134,14 +134,14 @@ async fn show_consent(
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| redirect_uri.split(':').next().unwrap_or("").to_owned() + ": (app)");
     // A client described by a metadata document: name the host that vouches for it.
-    let document_host = is_cimd_client_id(&client.client_id)
-        .then(|| url::Url::parse(&client.client_id).ok())
+    let document_host = is_cimd_client_id(client.client_id.as_str())
+        .then(|| url::Url::parse(client.client_id.as_str()).ok())
         .flatten()
         .and_then(|u| u.host_str().map(str::to_owned));
     let html = pages::consent(&ConsentView {
         client_name: client.client_name.as_deref(),
         document_host: document_host.as_deref(),
-        client_id: &client.client_id,
+        client_id: client.client_id.as_str(),
         redirect_host: &redirect_host,
         redirect_is_loopback: redirect.as_ref().is_some_and(is_loopback_host),
         resource: &pending.resource,

@@ -37,7 +37,10 @@ pub async fn exchange(
     subject_token: &str,
 ) -> Result<ExchangeResponse, OAuthError> {
     let settings = state.config.exchange_client.as_ref();
-    check_client(settings.map(|s| s.client_id.as_str()), &client.client_id)?;
+    check_client(
+        settings.map(|s| s.client_id.as_str()),
+        client.client_id.as_str(),
+    )?;
     let claims = state
         .keys
         .verify_access_token(subject_token)

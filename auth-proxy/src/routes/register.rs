@@ -22,6 +22,7 @@ use crate::clients::metadata::{
 use crate::clients::{ApplicationType, ClientRecord, TokenEndpointAuthMethod};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
+use crate::ids::ClientId;
 use crate::state::{AppState, Limited};
 use crate::store::ClientPut;
 
@@ -132,7 +133,7 @@ pub async fn register(
         // Confidential: never deduplicated, a new secret every time, stored only hashed.
         state.check_registration_quota().await?;
         let secret = random_token(32);
-        let client = registration.into_record(random_token(24), Some(sha256_hex(&secret)), now);
+        let client = registration.into_record(ClientId::generate(), Some(sha256_hex(&secret)), now);
         state
             .store
             .put_client(&client, idle_ttl)
@@ -154,7 +155,7 @@ pub async fn register(
         return Ok(repeated(&state, &existing, application_type).await);
     }
     state.check_registration_quota().await?;
-    let client = registration.into_record(random_token(24), None, now);
+    let client = registration.into_record(ClientId::generate(), None, now);
     let put = state
         .store
         .put_client_deduplicated(&fingerprint, &client, idle_ttl)

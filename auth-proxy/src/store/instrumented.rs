@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use prometheus::HistogramVec;
 
-use crate::ids::{GrantId, Jti, TokenHash};
+use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
@@ -57,7 +57,7 @@ impl Store for InstrumentedStore {
             .await
     }
 
-    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    async fn get_client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         self.timed("get_client", self.inner.get_client(client_id))
             .await
     }
@@ -87,7 +87,11 @@ impl Store for InstrumentedStore {
         .await
     }
 
-    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError> {
+    async fn touch_client(
+        &self,
+        client_id: &ClientId,
+        idle_ttl: Duration,
+    ) -> Result<bool, StoreError> {
         self.timed("touch_client", self.inner.touch_client(client_id, idle_ttl))
             .await
     }

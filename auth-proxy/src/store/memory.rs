@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::ids::{GrantId, Jti, TokenHash};
+use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
@@ -35,9 +35,9 @@ struct StoredClient {
 
 #[derive(Debug, Default)]
 struct Tables {
-    clients: HashMap<String, Entry<StoredClient>>,
+    clients: HashMap<ClientId, Entry<StoredClient>>,
     /// metadata fingerprint → client id
-    fingerprints: HashMap<String, Entry<String>>,
+    fingerprints: HashMap<String, Entry<ClientId>>,
     pending: HashMap<String, Entry<PendingAuthorization>>,
     upstream: HashMap<String, Entry<UpstreamFlow>>,
     grants: HashMap<String, Entry<GrantRecord>>,
@@ -183,10 +183,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    async fn get_client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         let now = self.now();
         let mut t = self.lock()?;
-        Ok(get_live(&mut t.clients, &client_id.to_owned(), now).map(|e| e.value.record.clone()))
+        Ok(get_live(&mut t.clients, client_id, now).map(|e| e.value.record.clone()))
     }
 
     async fn put_client_deduplicated(
@@ -230,17 +230,21 @@ impl Store for MemoryStore {
         Ok(holder(&mut *self.lock()?, fingerprint, now))
     }
 
-    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError> {
+    async fn touch_client(
+        &self,
+        client_id: &ClientId,
+        idle_ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let now = self.now();
         let expires_at = self.expiry(idle_ttl);
         let mut t = self.lock()?;
-        let Some(entry) = get_live(&mut t.clients, &client_id.to_owned(), now) else {
+        let Some(entry) = get_live(&mut t.clients, client_id, now) else {
             return Ok(false);
         };
         entry.expires_at = expires_at;
         if let Some(fingerprint) = entry.value.fingerprint.clone() {
             if let Some(fp) = get_live(&mut t.fingerprints, &fingerprint, now) {
-                if fp.value == client_id {
+                if fp.value == *client_id {
                     fp.expires_at = expires_at;
                 }
             }
@@ -455,7 +459,7 @@ impl Store for MemoryStore {
         else {
             return Ok(RefreshOutcome::Unknown);
         };
-        if record.client_id != client_id {
+        if record.client_id != *client_id {
             return Ok(RefreshOutcome::WrongClient);
         }
         let gid = grant_id.to_owned();
@@ -482,7 +486,7 @@ impl Store for MemoryStore {
             }
         }
         let new_record = RefreshRecord {
-            client_id: client_id.to_owned(),
+            client_id: client_id.clone(),
             issued_at: now_ms.div_euclid(1000),
         };
         t.refresh.insert(

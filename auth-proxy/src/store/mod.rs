@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mcp_shared::ScopeSet;
 
-use crate::ids::{ClientState, GrantId, Jti, TokenHash};
+use crate::ids::{ClientId, ClientState, GrantId, Jti, TokenHash};
 use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemoryStore;
@@ -35,7 +35,7 @@ pub enum StoreError {
 /// An authorization request that passed validation and waits for the user's consent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     /// Whether the request named `redirect_uri` (it may be left out when the client registered
     /// exactly one); if it did, the token request must repeat it (RFC 6749 §4.1.3).
@@ -82,7 +82,7 @@ impl std::fmt::Debug for UpstreamFlow {
 pub struct GrantRecord {
     pub grant_id: GrantId,
     pub subject: String,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub scope: ScopeSet,
     pub resource: String,
     pub upstream_sealed: String,
@@ -105,7 +105,7 @@ impl std::fmt::Debug for GrantRecord {
 /// What an authorization code was issued for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRecord {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     #[serde(default)]
     pub redirect_uri_given: bool,
@@ -117,7 +117,7 @@ pub struct CodeRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRecord {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub issued_at: i64,
 }
 
@@ -136,7 +136,7 @@ pub enum CodeTake {
 pub struct RefreshRotation<'a> {
     pub grant_id: &'a GrantId,
     pub presented_hash: &'a TokenHash,
-    pub client_id: &'a str,
+    pub client_id: &'a ClientId,
     /// The token that replaces it.
     pub new_hash: &'a TokenHash,
     pub now_ms: i64,
@@ -184,7 +184,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a dynamically registered client for `idle_ttl` (renewed by [`Self::touch_client`]).
     async fn put_client(&self, client: &ClientRecord, idle_ttl: Duration)
         -> Result<(), StoreError>;
-    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    async fn get_client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError>;
     /// Stores a public client under `fingerprint` (a hash of its normalized metadata), unless
     /// a live client already holds that fingerprint: then nothing is stored and that client is
     /// returned. Concurrent calls with one fingerprint, from any replica, all end with the same
@@ -202,7 +202,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<ClientRecord>, StoreError>;
     /// Extends a stored client (and its fingerprint) to `idle_ttl` from now, because it was
     /// just used. `false` if no such client is stored (it expired, or lives elsewhere).
-    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError>;
+    async fn touch_client(
+        &self,
+        client_id: &ClientId,
+        idle_ttl: Duration,
+    ) -> Result<bool, StoreError>;
 
     async fn put_pending_authorization(
         &self,

@@ -20,7 +20,7 @@ use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
     RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
 };
-use crate::ids::{GrantId, Jti, TokenHash};
+use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 /// Per connection attempt and per reply. Redis answers in well under a millisecond on a
 /// healthy network; a second of silence means it is gone.
@@ -286,8 +286,12 @@ impl RedisStore {
             record: client.clone(),
             fingerprint: fingerprint.map(str::to_owned),
         };
-        self.set_json(self.keys.client(&client.client_id), &stored, Some(idle_ttl))
-            .await
+        self.set_json(
+            self.keys.client(client.client_id.as_str()),
+            &stored,
+            Some(idle_ttl),
+        )
+        .await
     }
 
     async fn take_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
@@ -315,9 +319,9 @@ impl Store for RedisStore {
         self.put_stored_client(client, None, idle_ttl).await
     }
 
-    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+    async fn get_client(&self, client_id: &ClientId) -> Result<Option<ClientRecord>, StoreError> {
         Ok(self
-            .get_json::<StoredClient>(self.keys.client(client_id))
+            .get_json::<StoredClient>(self.keys.client(client_id.as_str()))
             .await?
             .map(|s| s.record))
     }
@@ -339,15 +343,22 @@ impl Store for RedisStore {
         for _ in 0..CLAIM_ATTEMPTS {
             let mut c = self.conn();
             let mut claim = self.scripts.claim_fingerprint.key(&key);
-            claim.arg(&client.client_id).arg(ms(idle_ttl)).arg(&stale);
+            claim
+                .arg(client.client_id.as_str())
+                .arg(ms(idle_ttl))
+                .arg(&stale);
             let reply = bounded(claim.invoke_async::<redis::Value>(&mut c)).await?;
             let holder = match status_and_payload(reply)? {
                 (1, None) => return Ok(ClientPut::Created),
                 (0, Some(holder)) => holder,
                 _ => return Err(unexpected_reply()),
             };
-            if let Some(existing) = self.get_client(&holder).await? {
-                bounded(c.del::<_, ()>(self.keys.client(&client.client_id))).await?;
+            let existing = match ClientId::parse(&holder) {
+                Some(id) => self.get_client(&id).await?,
+                None => None,
+            };
+            if let Some(existing) = existing {
+                bounded(c.del::<_, ()>(self.keys.client(client.client_id.as_str()))).await?;
                 return Ok(ClientPut::Existing(Box::new(existing)));
             }
             // The holder expired before its fingerprint did: take the fingerprint over.
@@ -363,15 +374,22 @@ impl Store for RedisStore {
         let mut c = self.conn();
         let holder: Option<String> =
             bounded(c.get(self.keys.client_fingerprint(fingerprint))).await?;
-        match holder {
+        match holder.as_deref().and_then(ClientId::parse) {
             Some(id) => self.get_client(&id).await,
             None => Ok(None),
         }
     }
 
-    async fn touch_client(&self, client_id: &str, idle_ttl: Duration) -> Result<bool, StoreError> {
+    async fn touch_client(
+        &self,
+        client_id: &ClientId,
+        idle_ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let mut c = self.conn();
-        let mut touch = self.scripts.touch_client.key(self.keys.client(client_id));
+        let mut touch = self
+            .scripts
+            .touch_client
+            .key(self.keys.client(client_id.as_str()));
         touch.arg(ms(idle_ttl));
         let raw: Option<String> = bounded(touch.invoke_async(&mut c)).await?;
         let Some(raw) = raw else {
@@ -382,7 +400,7 @@ impl Store for RedisStore {
                 .scripts
                 .touch_fingerprint
                 .key(self.keys.client_fingerprint(&fingerprint));
-            touch.arg(client_id).arg(ms(idle_ttl));
+            touch.arg(client_id.as_str()).arg(ms(idle_ttl));
             bounded(touch.invoke_async::<i64>(&mut c)).await?;
         }
         Ok(true)
@@ -534,7 +552,7 @@ impl Store for RedisStore {
         } = *rotation;
         let grant_id = grant_id.as_str();
         let new_record = RefreshRecord {
-            client_id: client_id.to_owned(),
+            client_id: client_id.clone(),
             issued_at: now_ms.div_euclid(1000),
         };
         let mut c = self.conn();
@@ -546,7 +564,7 @@ impl Store for RedisStore {
             .key(self.keys.refresh_used(grant_id, presented_hash))
             .key(self.keys.grant(grant_id))
             .key(self.keys.refresh(grant_id, new_hash))
-            .arg(client_id)
+            .arg(client_id.as_str())
             .arg(now_ms)
             .arg(u64::try_from(grace.as_millis()).unwrap_or(u64::MAX))
             .arg(ms(ttl))

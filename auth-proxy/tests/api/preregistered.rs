@@ -288,7 +288,7 @@ async fn preregistered_clients_shadow_stored_ones_and_never_expire() {
     assert!(
         app.app_state
             .store
-            .get_client("ops-basic")
+            .get_client(&auth_proxy::ids::ClientId::parse("ops-basic").unwrap())
             .await
             .unwrap()
             .is_none(),

@@ -256,7 +256,7 @@ async fn confidential_clients_are_never_deduplicated() {
     let stored = app
         .app_state
         .store
-        .get_client(a["client_id"].as_str().unwrap())
+        .get_client(&auth_proxy::ids::ClientId::parse(a["client_id"].as_str().unwrap()).unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -331,7 +331,7 @@ async fn unused_registrations_expire_and_used_ones_live_on() {
     assert!(app
         .app_state
         .store
-        .get_client(&idle.client_id)
+        .get_client(&auth_proxy::ids::ClientId::parse(&idle.client_id).unwrap())
         .await
         .unwrap()
         .is_none());

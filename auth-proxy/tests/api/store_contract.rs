@@ -14,7 +14,7 @@ use std::time::Duration;
 use auth_proxy::clients::{ApplicationType, GrantType, ResponseType};
 use auth_proxy::clock::{Clock, FakeClock};
 use auth_proxy::crypto::random_token;
-use auth_proxy::ids::{ClientState, GrantId, Jti, TokenHash};
+use auth_proxy::ids::{ClientId, ClientState, GrantId, Jti, TokenHash};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
@@ -179,13 +179,17 @@ fn th(token: &str) -> TokenHash {
     TokenHash::of(token)
 }
 
+fn cid(id: &str) -> ClientId {
+    ClientId::parse(id).unwrap()
+}
+
 fn jti(id: &str) -> Jti {
     Jti::parse(id).unwrap()
 }
 
 fn client(id: &str) -> ClientRecord {
     ClientRecord {
-        client_id: id.into(),
+        client_id: cid(id),
         client_name: Some("C".into()),
         redirect_uris: vec!["http://127.0.0.1/cb".into()],
         token_endpoint_auth_method: TokenEndpointAuthMethod::None,
@@ -204,7 +208,7 @@ fn client(id: &str) -> ClientRecord {
 
 fn pending() -> PendingAuthorization {
     PendingAuthorization {
-        client_id: "c".into(),
+        client_id: cid("c"),
         redirect_uri: "http://127.0.0.1/cb".into(),
         redirect_uri_given: true,
         state: ClientState::parse("s").unwrap(),
@@ -230,7 +234,7 @@ fn grant(id: &str) -> GrantRecord {
     GrantRecord {
         grant_id: gid(id),
         subject: "alice".into(),
-        client_id: "c".into(),
+        client_id: cid("c"),
         scope: ScopeSet::parse("notes:read").unwrap(),
         resource: "http://127.0.0.1:8000/mcp".into(),
         upstream_sealed: "sealed-1".into(),
@@ -240,7 +244,7 @@ fn grant(id: &str) -> GrantRecord {
 
 fn code() -> CodeRecord {
     CodeRecord {
-        client_id: "c".into(),
+        client_id: cid("c"),
         redirect_uri: "http://127.0.0.1/cb".into(),
         redirect_uri_given: true,
         code_challenge: "x".repeat(43),
@@ -252,7 +256,7 @@ fn code() -> CodeRecord {
 
 fn refresh_record(client: &str) -> RefreshRecord {
     RefreshRecord {
-        client_id: client.into(),
+        client_id: cid(client),
         issued_at: 1,
     }
 }
@@ -264,35 +268,38 @@ const GRACE: Duration = Duration::from_secs(10);
 async fn clients_round_trip(ctx: Ctx) {
     let s = &ctx.store;
     s.ping().await.unwrap();
-    assert_eq!(s.get_client("a").await.unwrap(), None);
+    assert_eq!(s.get_client(&cid("a")).await.unwrap(), None);
     s.put_client(&client("a"), LONG).await.unwrap();
-    assert_eq!(s.get_client("a").await.unwrap(), Some(client("a")));
+    assert_eq!(s.get_client(&cid("a")).await.unwrap(), Some(client("a")));
     let mut renamed = client("a");
     renamed.client_name = Some("Renamed".into());
     s.put_client(&renamed, LONG).await.unwrap();
-    assert_eq!(s.get_client("a").await.unwrap(), Some(renamed));
-    assert_eq!(s.get_client("b").await.unwrap(), None);
+    assert_eq!(s.get_client(&cid("a")).await.unwrap(), Some(renamed));
+    assert_eq!(s.get_client(&cid("b")).await.unwrap(), None);
 }
 
 async fn clients_expire_unless_touched(ctx: Ctx) {
     let s = &ctx.store;
     s.put_client(&client("idle"), TTL).await.unwrap();
     s.put_client(&client("used"), TTL).await.unwrap();
-    assert!(s.touch_client("used", LONG).await.unwrap());
-    assert!(!s.touch_client("never-stored", LONG).await.unwrap());
+    assert!(s.touch_client(&cid("used"), LONG).await.unwrap());
+    assert!(!s.touch_client(&cid("never-stored"), LONG).await.unwrap());
     assert_eq!(
-        s.get_client("never-stored").await.unwrap(),
+        s.get_client(&cid("never-stored")).await.unwrap(),
         None,
         "touch creates nothing"
     );
     ctx.expire(TTL, |k| k.client("idle")).await;
-    assert_eq!(s.get_client("idle").await.unwrap(), None);
+    assert_eq!(s.get_client(&cid("idle")).await.unwrap(), None);
     assert!(
-        !s.touch_client("idle", LONG).await.unwrap(),
+        !s.touch_client(&cid("idle"), LONG).await.unwrap(),
         "an expired client cannot be revived"
     );
     ctx.assert_outlives(TTL, |k| k.client("used")).await;
-    assert_eq!(s.get_client("used").await.unwrap(), Some(client("used")));
+    assert_eq!(
+        s.get_client(&cid("used")).await.unwrap(),
+        Some(client("used"))
+    );
 }
 
 async fn deduplicated_registration_returns_the_first_client(ctx: Ctx) {
@@ -304,7 +311,10 @@ async fn deduplicated_registration_returns_the_first_client(ctx: Ctx) {
             .unwrap(),
         ClientPut::Created
     );
-    assert_eq!(s.get_client("first").await.unwrap(), Some(client("first")));
+    assert_eq!(
+        s.get_client(&cid("first")).await.unwrap(),
+        Some(client("first"))
+    );
     assert_eq!(
         s.find_client_by_fingerprint("fp").await.unwrap(),
         Some(client("first"))
@@ -316,7 +326,7 @@ async fn deduplicated_registration_returns_the_first_client(ctx: Ctx) {
         ClientPut::Existing(Box::new(client("first")))
     );
     assert_eq!(
-        s.get_client("second").await.unwrap(),
+        s.get_client(&cid("second")).await.unwrap(),
         None,
         "a repeated registration stores no second record"
     );
@@ -327,7 +337,10 @@ async fn deduplicated_registration_returns_the_first_client(ctx: Ctx) {
         ClientPut::Created,
         "other metadata, other client"
     );
-    assert_eq!(s.get_client("third").await.unwrap(), Some(client("third")));
+    assert_eq!(
+        s.get_client(&cid("third")).await.unwrap(),
+        Some(client("third"))
+    );
     assert_eq!(
         s.find_client_by_fingerprint("fp").await.unwrap(),
         Some(client("first"))
@@ -344,10 +357,10 @@ async fn fingerprint_lives_and_dies_with_its_client(ctx: Ctx) {
     s.put_client_deduplicated("idle-fp", &client("idle"), TTL)
         .await
         .unwrap();
-    assert!(s.touch_client("used", LONG).await.unwrap());
+    assert!(s.touch_client(&cid("used"), LONG).await.unwrap());
     ctx.expire(TTL, |k| k.client("idle")).await;
     ctx.expire(TTL, |k| k.client_fingerprint("idle-fp")).await;
-    assert_eq!(s.get_client("idle").await.unwrap(), None);
+    assert_eq!(s.get_client(&cid("idle")).await.unwrap(), None);
     assert_eq!(s.find_client_by_fingerprint("idle-fp").await.unwrap(), None);
     ctx.assert_outlives(TTL, |k| k.client("used")).await;
     ctx.assert_outlives(TTL, |k| k.client_fingerprint("used-fp"))
@@ -412,8 +425,8 @@ async fn concurrent_deduplicated_registration_has_one_winner(ctx: Ctx) {
     );
     for i in 0..RACERS {
         let id = format!("racer-{i}");
-        let stored = s.get_client(&id).await.unwrap();
-        if id == winner.client_id {
+        let stored = s.get_client(&cid(&id)).await.unwrap();
+        if winner.client_id == id.as_str() {
             assert_eq!(stored.as_ref(), Some(winner));
         } else {
             assert_eq!(stored, None, "loser {id} left no record behind");
@@ -619,7 +632,7 @@ async fn rotate(
     s.rotate_refresh_token(&RefreshRotation {
         grant_id: &gid("g"),
         presented_hash: &th(presented),
-        client_id: "c",
+        client_id: &cid("c"),
         new_hash: &th(new),
         now_ms: now,
         grace,
@@ -652,7 +665,7 @@ async fn refresh_rotates_with_grace_and_detects_reuse(ctx: Ctx) {
     assert_eq!(
         s.get_refresh_token(&gid("g"), &th("rt2")).await.unwrap(),
         Some(RefreshRecord {
-            client_id: "c".into(),
+            client_id: cid("c"),
             issued_at: NOW / 1000,
         })
     );
@@ -748,7 +761,7 @@ async fn race_rotation(s: &Arc<dyn Store>, grace: Duration) -> Vec<RefreshOutcom
                 s.rotate_refresh_token(&RefreshRotation {
                     grant_id: &gid("g"),
                     presented_hash: &th("rt1"),
-                    client_id: "c",
+                    client_id: &cid("c"),
                     new_hash: &th(&format!("new{i}")),
                     now_ms: NOW,
                     grace,
@@ -820,7 +833,7 @@ async fn refresh_of_another_client_changes_nothing(ctx: Ctx) {
             s.rotate_refresh_token(&RefreshRotation {
                 grant_id: &gid("g"),
                 presented_hash: &th("rt1"),
-                client_id: "intruder",
+                client_id: &cid("intruder"),
                 new_hash: &th("x"),
                 now_ms: NOW + i * 100_000,
                 grace: Duration::ZERO,
@@ -862,7 +875,7 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
         s.rotate_refresh_token(&RefreshRotation {
             grant_id: &gid("h"),
             presented_hash: &th("r1"),
-            client_id: "c",
+            client_id: &cid("c"),
             new_hash: &th("r2"),
             now_ms: NOW,
             grace: GRACE,
@@ -899,7 +912,7 @@ async fn refresh_tokens_keep_their_grant_alive_and_expire(ctx: Ctx) {
         s.rotate_refresh_token(&RefreshRotation {
             grant_id: &gid("e"),
             presented_hash: &th("r1"),
-            client_id: "c",
+            client_id: &cid("c"),
             new_hash: &th("r2"),
             now_ms: NOW,
             grace: GRACE,
@@ -1119,7 +1132,7 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
             .rotate_refresh_token(&RefreshRotation {
                 grant_id: &gid("g1"),
                 presented_hash: &rt_a,
-                client_id: "c",
+                client_id: &cid("c"),
                 new_hash: &rt_b,
                 now_ms: NOW,
                 grace: GRACE,
@@ -1223,10 +1236,10 @@ async fn redis_replicas_deduplicate_and_recover_stale_fingerprints() {
         .query_async(&mut raw)
         .await
         .unwrap();
-    assert_eq!(holder, winner);
+    assert_eq!(holder, winner.as_str());
     let stored: serde_json::Value = serde_json::from_str(
         &redis::cmd("GET")
-            .arg(k.client(&winner))
+            .arg(k.client(winner.as_str()))
             .query_async::<String>(&mut raw)
             .await
             .unwrap(),
@@ -1238,7 +1251,7 @@ async fn redis_replicas_deduplicate_and_recover_stale_fingerprints() {
     // The holder vanished (it expired a moment before its fingerprint): the next registration
     // takes the fingerprint over instead of answering with a client that does not exist.
     let _: () = redis::cmd("DEL")
-        .arg(k.client(&winner))
+        .arg(k.client(winner.as_str()))
         .query_async(&mut raw)
         .await
         .unwrap();
@@ -1262,10 +1275,10 @@ async fn redis_replicas_deduplicate_and_recover_stale_fingerprints() {
         .await
         .unwrap();
     assert_eq!(
-        a.get_client("legacy").await.unwrap(),
+        a.get_client(&cid("legacy")).await.unwrap(),
         Some(client("legacy"))
     );
-    assert!(a.touch_client("legacy", LONG).await.unwrap());
+    assert!(a.touch_client(&cid("legacy"), LONG).await.unwrap());
     assert!(
         pttl(&mut raw, &k.client("legacy")).await > 0,
         "touched legacy records get a TTL"
@@ -1289,7 +1302,7 @@ async fn redis_undecodable_values_are_corrupt() {
             .unwrap();
     }
     assert!(matches!(
-        store.get_client("c").await,
+        store.get_client(&cid("c")).await,
         Err(StoreError::Corrupt(_))
     ));
     assert!(matches!(
@@ -1301,7 +1314,7 @@ async fn redis_undecodable_values_are_corrupt() {
             .rotate_refresh_token(&RefreshRotation {
                 grant_id: &gid("g"),
                 presented_hash: &th("rt"),
-                client_id: "c",
+                client_id: &cid("c"),
                 new_hash: &th("new"),
                 now_ms: NOW,
                 grace: GRACE,
@@ -1355,7 +1368,7 @@ async fn redis_outage_fails_fast_and_recovers() {
 
     for _ in 0..3 {
         let started = mcp_shared::ops::clock::monotonic();
-        let result = store.get_client("secret-client-id").await;
+        let result = store.get_client(&cid("secret-client-id")).await;
         let Err(StoreError::Unavailable(msg)) = result else {
             panic!("expected Unavailable, got {result:?}");
         };
@@ -1376,5 +1389,8 @@ async fn redis_outage_fails_fast_and_recovers() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The restarted server kept nothing (no persistence), and says so.
-    assert_eq!(store.get_client("secret-client-id").await.unwrap(), None);
+    assert_eq!(
+        store.get_client(&cid("secret-client-id")).await.unwrap(),
+        None
+    );
 }

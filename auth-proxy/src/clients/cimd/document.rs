@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::CimdError;
 use crate::clients::metadata::{ClientMetadata, CIMD};
 use crate::clients::record::ClientRecord;
+use crate::ids::ClientId;
 
 #[derive(Deserialize)]
 struct Document {
@@ -74,7 +75,9 @@ pub fn parse_document(body: &[u8], client_id: &str, now: i64) -> Result<ClientRe
     }
     .validate(&CIMD)
     .map_err(|e| invalid(e.message))?;
-    Ok(metadata.into_record(client_id.to_owned(), None, now))
+    // Equal to the document's own non-empty URL (checked above), so never empty.
+    let client_id = ClientId::parse(client_id).ok_or(CimdError::ClientIdMismatch)?;
+    Ok(metadata.into_record(client_id, None, now))
 }
 
 /// Cache lifetime from `Cache-Control` (`max-age`, `s-maxage`; `no-store`/`no-cache` mean the
