@@ -311,7 +311,7 @@ mod tests {
         async fn code(&self) -> String {
             let auth = PendingAuthorization {
                 client_id: cid("c"),
-                redirect_uri: "http://127.0.0.1/cb".into(),
+                redirect_uri: crate::ids::RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
                 redirect_uri_given: false,
                 state: None,
                 scope: ScopeSet::parse("notes:read files:read").unwrap(),

@@ -167,6 +167,45 @@ impl From<ClientId> for String {
     }
 }
 
+/// The redirect URI an authorization answers on, as the pending authorization and the code
+/// record hold it: an absolute URL, kept exactly as the client wrote it (the token request
+/// must repeat it byte for byte). That it is one the client registered is
+/// `oauth::authorize::resolve_redirect_uri`'s to decide. Stored as the plain string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RedirectUri(String);
+
+impl RedirectUri {
+    /// `None` unless `value` is an absolute URL.
+    pub fn parse(value: &str) -> Option<Self> {
+        url::Url::parse(value)
+            .is_ok()
+            .then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for RedirectUri {
+    type Error = &'static str;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        if url::Url::parse(&value).is_ok() {
+            Ok(Self(value))
+        } else {
+            Err("a redirect URI is an absolute URL")
+        }
+    }
+}
+
+impl From<RedirectUri> for String {
+    fn from(uri: RedirectUri) -> Self {
+        uri.0
+    }
+}
+
 /// The SHA-256 (hex) of a whole code or refresh token (`<grant id>.<secret>`): all the store
 /// ever sees of one. Made only by hashing, so a raw token cannot reach a key or a record.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -238,6 +277,24 @@ mod tests {
         );
         assert!(serde_json::from_str::<ClientId>(r#""""#).is_err());
         assert_eq!(ClientId::generate().as_str().len(), 32);
+    }
+
+    #[test]
+    fn redirect_uris_are_absolute_and_kept_as_written() {
+        assert!(RedirectUri::parse("/cb").is_none());
+        assert!(RedirectUri::parse("").is_none());
+        let uri = RedirectUri::parse("http://127.0.0.1:9/cb?x=1").unwrap();
+        assert_eq!(uri.as_str(), "http://127.0.0.1:9/cb?x=1");
+        // A missing root path is not added, as the URL parser would.
+        assert_eq!(
+            RedirectUri::parse("https://a.example").unwrap().as_str(),
+            "https://a.example"
+        );
+        assert_eq!(
+            serde_json::to_string(&uri).unwrap(),
+            r#""http://127.0.0.1:9/cb?x=1""#
+        );
+        assert!(serde_json::from_str::<RedirectUri>(r#""cb""#).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use mcp_shared::{OAuthErrorCode, ScopeSet};
 
 use super::{param, reject_repeats};
 use crate::clients::ClientRecord;
-use crate::ids::ClientState;
+use crate::ids::{ClientState, RedirectUri};
 use crate::pkce::{CodeChallenge, CodeChallengeMethod};
 use crate::redirect::{matches_registered, RedirectPattern};
 
@@ -51,15 +51,26 @@ pub fn resolve_redirect_uri(
     client: &ClientRecord,
     patterns: &[RedirectPattern],
     requested: Option<&str>,
-) -> Result<String, Rejection> {
+) -> Result<RedirectUri, Rejection> {
+    // Every URI that matches is an absolute URL (registered ones were validated, the loopback
+    // and pattern matches parse the request), so the parse cannot refuse a matched one.
+    let resolved = |uri: &str| {
+        RedirectUri::parse(uri).ok_or_else(|| {
+            Rejection::Page(
+                "The redirect address does not match any address registered for this \
+                 application."
+                    .into(),
+            )
+        })
+    };
     match requested {
-        Some(uri) if matches_registered(uri, &client.redirect_uris, patterns) => Ok(uri.to_owned()),
+        Some(uri) if matches_registered(uri, &client.redirect_uris, patterns) => resolved(uri),
         Some(_) => Err(Rejection::Page(
             "The redirect address does not match any address registered for this application."
                 .into(),
         )),
         None => match client.redirect_uris.as_slice() {
-            [only] if patterns.is_empty() => Ok(only.clone()),
+            [only] if patterns.is_empty() => resolved(only),
             _ => Err(Rejection::Page(
                 "The request must name its redirect address (redirect_uri).".into(),
             )),
@@ -278,11 +289,11 @@ mod tests {
         let c = client(None);
         assert_eq!(
             resolve_redirect_uri(&c, &[], None),
-            Ok("http://127.0.0.1/cb".into())
+            Ok(RedirectUri::parse("http://127.0.0.1/cb").unwrap())
         );
         assert_eq!(
             resolve_redirect_uri(&c, &[], Some("http://127.0.0.1:4567/cb")),
-            Ok("http://127.0.0.1:4567/cb".into()),
+            Ok(RedirectUri::parse("http://127.0.0.1:4567/cb").unwrap()),
             "loopback: any port"
         );
         assert!(matches!(

@@ -90,7 +90,7 @@ mod tests {
     fn the_code_carries_what_was_consented() {
         let auth = PendingAuthorization {
             client_id: crate::ids::ClientId::parse("c").unwrap(),
-            redirect_uri: "http://127.0.0.1/cb".into(),
+            redirect_uri: crate::ids::RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
             redirect_uri_given: true,
             state: None,
             scope: ScopeSet::parse("notes:read").unwrap(),

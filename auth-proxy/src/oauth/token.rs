@@ -109,7 +109,7 @@ pub fn check_redemption(
     resource: Option<&str>,
 ) -> Result<(), OAuthError> {
     match redirect_uri {
-        Some(r) if r != record.redirect_uri => {
+        Some(r) if r != record.redirect_uri.as_str() => {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri does not match the authorization request",
             ))
@@ -265,7 +265,7 @@ mod tests {
     fn code_record(redirect_uri_given: bool, verifier: &str) -> CodeRecord {
         CodeRecord {
             client_id: crate::ids::ClientId::parse("c").unwrap(),
-            redirect_uri: "http://127.0.0.1/cb".into(),
+            redirect_uri: crate::ids::RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
             redirect_uri_given,
             code_challenge: sha256_b64url(verifier.as_bytes()),
             scope: ScopeSet::parse("notes:read").unwrap(),

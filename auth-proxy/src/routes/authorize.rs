@@ -14,6 +14,7 @@ use super::{binding_cookie, binding_cookie_value, redirect_error};
 use crate::clients::cimd::is_cimd_client_id;
 use crate::clients::{ClientLookupError, ClientRecord};
 use crate::crypto::{random_token, sha256_hex};
+use crate::ids::RedirectUri;
 use crate::oauth::authorize::{self as decide, AuthorizationRequest, Rejection};
 use crate::pages::{self, ConsentView, PageError};
 use crate::redirect::is_loopback_host;
@@ -100,7 +101,7 @@ async fn show_consent(
     state: &AppState,
     req: &HttpRequest,
     client: &ClientRecord,
-    redirect_uri: String,
+    redirect_uri: RedirectUri,
     redirect_uri_given: bool,
     request: AuthorizationRequest,
 ) -> Result<HttpResponse, PageError> {
@@ -128,11 +129,19 @@ async fn show_consent(
     {
         return Err(super::store_unavailable(state, e));
     }
-    let redirect = Url::parse(&redirect_uri).ok();
+    let redirect = Url::parse(redirect_uri.as_str()).ok();
     let redirect_host = redirect
         .as_ref()
         .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| redirect_uri.split(':').next().unwrap_or("").to_owned() + ": (app)");
+        .unwrap_or_else(|| {
+            redirect_uri
+                .as_str()
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+                + ": (app)"
+        });
     // A client described by a metadata document: name the host that vouches for it.
     let document_host = is_cimd_client_id(client.client_id.as_str())
         .then(|| url::Url::parse(client.client_id.as_str()).ok())

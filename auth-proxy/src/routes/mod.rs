@@ -20,6 +20,7 @@ use url::Url;
 use crate::clients::{ClientRecord, PresentedCredentials};
 use crate::config::CookieMode;
 use crate::error::OAuthError;
+use crate::ids::RedirectUri;
 use crate::pages::PageError;
 use crate::state::AppState;
 
@@ -64,11 +65,11 @@ pub use crate::oauth::{param, reject_repeats};
 /// always with `iss` (RFC 9207). Built with query pairs, appended to any query the registered
 /// URI already has.
 pub fn redirect_to_client(
-    redirect_uri: &str,
+    redirect_uri: &RedirectUri,
     params: &[(&str, &str)],
     status_303: bool,
 ) -> HttpResponse {
-    let location = match Url::parse(redirect_uri) {
+    let location = match Url::parse(redirect_uri.as_str()) {
         Ok(mut url) => {
             {
                 let mut pairs = url.query_pairs_mut();
@@ -78,7 +79,7 @@ pub fn redirect_to_client(
             }
             url.to_string()
         }
-        // Redirect URIs were validated at registration; this is unreachable in practice.
+        // A RedirectUri is an absolute URL; this is unreachable.
         Err(_) => return PageError::InvalidRedirectAddress.response(),
     };
     let mut b = if status_303 {
@@ -94,7 +95,7 @@ pub fn redirect_to_client(
 
 pub fn redirect_error(
     state: &AppState,
-    redirect_uri: &str,
+    redirect_uri: &RedirectUri,
     code: OAuthErrorCode,
     description: &str,
     client_state: Option<&str>,
@@ -187,7 +188,7 @@ mod tests {
     #[test]
     fn client_redirect_appends_to_existing_query_and_encodes() {
         let resp = redirect_to_client(
-            "https://app.example/cb?x=1",
+            &RedirectUri::parse("https://app.example/cb?x=1").unwrap(),
             &[("code", "a b&c"), ("state", "s")],
             false,
         );

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use mcp_shared::ScopeSet;
 
-use crate::ids::{ClientId, ClientState, GrantId, Jti, TokenHash};
+use crate::ids::{ClientId, ClientState, GrantId, Jti, RedirectUri, TokenHash};
 use serde::{Deserialize, Serialize};
 
 pub use self::memory::MemoryStore;
@@ -36,7 +36,7 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     pub client_id: ClientId,
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     /// Whether the request named `redirect_uri` (it may be left out when the client registered
     /// exactly one); if it did, the token request must repeat it (RFC 6749 §4.1.3).
     #[serde(default)]
@@ -106,7 +106,7 @@ impl std::fmt::Debug for GrantRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRecord {
     pub client_id: ClientId,
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     #[serde(default)]
     pub redirect_uri_given: bool,
     pub code_challenge: String,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use auth_proxy::clients::{ApplicationType, GrantType, ResponseType};
 use auth_proxy::clock::{Clock, FakeClock};
 use auth_proxy::crypto::random_token;
-use auth_proxy::ids::{ClientId, ClientState, GrantId, Jti, TokenHash};
+use auth_proxy::ids::{ClientId, ClientState, GrantId, Jti, RedirectUri, TokenHash};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
@@ -209,7 +209,7 @@ fn client(id: &str) -> ClientRecord {
 fn pending() -> PendingAuthorization {
     PendingAuthorization {
         client_id: cid("c"),
-        redirect_uri: "http://127.0.0.1/cb".into(),
+        redirect_uri: RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
         redirect_uri_given: true,
         state: ClientState::parse("s").unwrap(),
         scope: ScopeSet::parse("notes:read").unwrap(),
@@ -245,7 +245,7 @@ fn grant(id: &str) -> GrantRecord {
 fn code() -> CodeRecord {
     CodeRecord {
         client_id: cid("c"),
-        redirect_uri: "http://127.0.0.1/cb".into(),
+        redirect_uri: RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
         redirect_uri_given: true,
         code_challenge: "x".repeat(43),
         scope: ScopeSet::parse("notes:read").unwrap(),
