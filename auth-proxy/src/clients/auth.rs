@@ -4,6 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use mcp_shared::Secret;
 
 use super::record::{ClientRecord, TokenEndpointAuthMethod};
 use super::registry::{ClientLookupError, ClientRegistry};
@@ -11,24 +12,14 @@ use crate::crypto::hash_matches;
 use crate::error::OAuthError;
 
 /// What the request presented to authenticate the client.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PresentedCredentials<'a> {
     /// The `Authorization` header, if any (`Some("")` when it is not valid text).
-    pub authorization: Option<&'a str>,
+    pub authorization: Option<Secret>,
     /// The form's `client_id`, if non-empty.
     pub client_id: Option<&'a str>,
     /// The form's `client_secret`, if non-empty.
-    pub client_secret: Option<&'a str>,
-}
-
-impl std::fmt::Debug for PresentedCredentials<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PresentedCredentials")
-            .field("authorization", &self.authorization.map(|_| "<redacted>"))
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.map(|_| "<redacted>"))
-            .finish()
-    }
+    pub client_secret: Option<Secret>,
 }
 
 impl ClientRegistry {
@@ -38,8 +29,8 @@ impl ClientRegistry {
         &self,
         presented: PresentedCredentials<'_>,
     ) -> Result<ClientRecord, OAuthError> {
-        let basic = match presented.authorization {
-            Some(value) => Some(parse_basic(value)?),
+        let basic = match &presented.authorization {
+            Some(value) => Some(parse_basic(value.expose())?),
             None => None,
         };
         let used_basic = basic.is_some();
@@ -63,7 +54,7 @@ impl ClientRegistry {
                 let id = form_id.ok_or_else(|| {
                     OAuthError::invalid_client("client authentication is required")
                 })?;
-                (id.to_owned(), secret.map(str::to_owned))
+                (id.to_owned(), secret)
             }
         };
         let unknown = || {
@@ -88,13 +79,13 @@ impl ClientRegistry {
         ) {
             (TokenEndpointAuthMethod::None, _, None) => Ok(client),
             (TokenEndpointAuthMethod::None, _, Some(_)) => Err(unknown()),
-            (_, Some(hash), Some(secret)) if hash_matches(&secret, hash) => Ok(client),
+            (_, Some(hash), Some(secret)) if hash_matches(secret.expose(), hash) => Ok(client),
             _ => Err(unknown()),
         }
     }
 }
 
-fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
+fn parse_basic(value: &str) -> Result<(String, Secret), OAuthError> {
     let bad = || {
         OAuthError::invalid_client("malformed HTTP Basic credentials").with_basic_challenge(true)
     };
@@ -111,7 +102,7 @@ fn parse_basic(value: &str) -> Result<(String, String), OAuthError> {
             serde_urlencoded::from_str(&format!("v={s}")).map_err(|_| bad())?;
         pairs.into_iter().next().map(|(_, v)| v).ok_or_else(bad)
     };
-    Ok((unescape(id)?, unescape(secret)?))
+    Ok((unescape(id)?, Secret::new(unescape(secret)?)))
 }
 
 #[cfg(test)]
@@ -128,5 +119,21 @@ mod tests {
         assert!(parse_basic("Bearer abc").is_err());
         assert!(parse_basic("Basic !!!").is_err());
         assert!(parse_basic(&format!("Basic {}", STANDARD.encode("nocolon"))).is_err());
+    }
+
+    #[test]
+    fn presented_credentials_debug_redacts_the_secrets() {
+        let header = format!("Basic {}", STANDARD.encode("c:hunter2-basic"));
+        let presented = PresentedCredentials {
+            authorization: Some(Secret::new(header.as_str())),
+            client_id: Some("c"),
+            client_secret: Some(Secret::new("hunter2-post")),
+        };
+        let text = format!("{presented:?}");
+        assert!(
+            !text.contains(&header) && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(text.contains("\"c\""), "{text}");
     }
 }

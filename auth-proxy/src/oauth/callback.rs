@@ -42,7 +42,7 @@ pub fn grant_and_code(
         client_id: auth.client_id.clone(),
         scope: auth.scope.clone(),
         resource: auth.resource.clone(),
-        upstream_sealed,
+        upstream_sealed: upstream_sealed.into(),
         created_at: now,
     };
     let code = CodeRecord {

@@ -4,7 +4,7 @@
 //! (`routes/exchange.rs`) does the signature check, the store, the cipher and the upstream
 //! refresh around them.
 
-use mcp_shared::AccessTokenClaims;
+use mcp_shared::{AccessTokenClaims, Secret};
 use serde::Serialize;
 
 use super::token::ACCESS_TOKEN_TYPE;
@@ -13,22 +13,14 @@ use crate::store::GrantRecord;
 use crate::upstream::UpstreamTokens;
 
 /// The answer: the user's upstream access token, never the proxy's.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct ExchangeResponse {
-    access_token: String,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    access_token: Secret,
     issued_token_type: &'static str,
     token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_in: Option<i64>,
-}
-
-impl std::fmt::Debug for ExchangeResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExchangeResponse")
-            .field("access_token", &"<redacted>")
-            .field("expires_in", &self.expires_in)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ExchangeResponse {
@@ -109,8 +101,8 @@ pub fn without_refresh_token(
 /// one) and the ID token (keep the old one).
 pub fn merge_refreshed(
     mut fresh: UpstreamTokens,
-    refresh_token: String,
-    previous_id_token: Option<String>,
+    refresh_token: Secret,
+    previous_id_token: Option<Secret>,
 ) -> UpstreamTokens {
     if fresh.refresh_token.is_none() {
         fresh.refresh_token = Some(refresh_token);
@@ -200,9 +192,15 @@ mod tests {
         let mut old = tokens(None);
         old.id_token = Some("id".into());
         let merged = merge_refreshed(tokens(Some(2000)), "rt".into(), old.id_token);
-        assert_eq!(merged.refresh_token.as_deref(), Some("rt"));
-        assert_eq!(merged.id_token.as_deref(), Some("id"));
-        let answer = serde_json::to_value(ExchangeResponse::new(tokens(Some(990)), 1000)).unwrap();
+        assert_eq!(
+            merged.refresh_token.as_ref().map(Secret::expose),
+            Some("rt")
+        );
+        assert_eq!(merged.id_token.as_ref().map(Secret::expose), Some("id"));
+        let response = ExchangeResponse::new(tokens(Some(990)), 1000);
+        assert!(!format!("{response:?}").contains("\"up\""));
+        let answer = serde_json::to_value(response).unwrap();
+        assert_eq!(answer["access_token"], "up");
         assert_eq!(answer["expires_in"], 0);
         assert_eq!(answer["issued_token_type"], ACCESS_TOKEN_TYPE);
     }

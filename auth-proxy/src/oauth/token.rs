@@ -317,7 +317,7 @@ mod tests {
             client_id: crate::ids::ClientId::parse("c").unwrap(),
             scope: ScopeSet::parse("notes:write files:read").unwrap(),
             resource: "https://mcp.example/mcp".into(),
-            upstream_sealed: String::new(),
+            upstream_sealed: "".into(),
             created_at: 0,
         }
     }

@@ -69,7 +69,11 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     let started = mcp_shared::ops::clock::monotonic();
     let exchanged = state
         .upstream
-        .exchange_code(upstream_code, &flow.pkce_verifier, &flow.nonce)
+        .exchange_code(
+            upstream_code,
+            flow.pkce_verifier.expose(),
+            flow.nonce.expose(),
+        )
         .await;
     state
         .metrics

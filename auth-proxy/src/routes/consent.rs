@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use mcp_shared::OAuthErrorCode;
+use mcp_shared::{OAuthErrorCode, Secret};
 
 use super::{binding_cookie_value, hash_matches, param, parse_form, redirect_error};
 use crate::crypto::random_token;
@@ -109,8 +109,8 @@ pub async fn decide(
     tracing::info!(target: "audit", client_id = %pending.client_id, scope = %pending.scope, "consent approved");
     let flow = UpstreamFlow {
         authorization: pending,
-        pkce_verifier: verifier.as_str().to_owned(),
-        nonce,
+        pkce_verifier: Secret::new(verifier.as_str()),
+        nonce: Secret::new(nonce),
         created_at: state.clock.now(),
     };
     if let Err(e) = state

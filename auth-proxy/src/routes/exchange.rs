@@ -23,7 +23,7 @@ fn revoked() -> OAuthError {
 fn open(state: &AppState, grant: &GrantRecord) -> Result<UpstreamTokens, OAuthError> {
     let plain = state
         .cipher
-        .open(grant.grant_id.as_str(), &grant.upstream_sealed)
+        .open(grant.grant_id.as_str(), grant.upstream_sealed.expose())
         .map_err(|e| {
             tracing::error!(grant_id = %grant.grant_id, error = %e, "sealed upstream tokens cannot be opened (encryption key removed?)");
             OAuthError::invalid_grant("the grant's upstream tokens are no longer readable")
@@ -100,7 +100,7 @@ async fn refresh_upstream(
         return without_refresh_token(current, now);
     };
     let started = mcp_shared::ops::clock::monotonic();
-    let refreshed = state.upstream.refresh(&refresh_token).await;
+    let refreshed = state.upstream.refresh(refresh_token.expose()).await;
     state
         .metrics
         .upstream_duration

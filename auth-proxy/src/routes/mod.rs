@@ -14,7 +14,7 @@ pub mod token;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use mcp_shared::OAuthErrorCode;
+use mcp_shared::{OAuthErrorCode, Secret};
 use url::Url;
 
 use crate::clients::{ClientRecord, PresentedCredentials};
@@ -155,13 +155,13 @@ pub async fn authenticate_client(
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
+        .map(|v| Secret::new(v.to_str().unwrap_or("")));
     state
         .clients
         .authenticate(PresentedCredentials {
             authorization,
             client_id: param(form, "client_id"),
-            client_secret: param(form, "client_secret"),
+            client_secret: param(form, "client_secret").map(Secret::new),
         })
         .await
 }

@@ -345,7 +345,7 @@ impl Store for MemoryStore {
         let mut t = self.lock()?;
         Ok(match get_live(&mut t.grants, &grant_id.to_owned(), now) {
             Some(entry) => {
-                entry.value.upstream_sealed = upstream_sealed.to_owned();
+                entry.value.upstream_sealed = upstream_sealed.into();
                 true
             }
             None => false,

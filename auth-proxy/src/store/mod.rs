@@ -14,7 +14,7 @@ pub mod redis;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use mcp_shared::ScopeSet;
+use mcp_shared::{ScopeSet, Secret};
 
 use crate::ids::{ClientId, ClientState, GrantId, Jti, RedirectUri, TokenHash};
 use serde::{Deserialize, Serialize};
@@ -56,50 +56,30 @@ pub struct PendingAuthorization {
 }
 
 /// A consented authorization on its way through the upstream IdP, keyed by upstream `state`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamFlow {
     pub authorization: PendingAuthorization,
     /// The proxy's own PKCE verifier for the upstream code exchange.
-    pub pkce_verifier: String,
-    pub nonce: String,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub pkce_verifier: Secret,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub nonce: Secret,
     pub created_at: i64,
 }
 
-impl std::fmt::Debug for UpstreamFlow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamFlow")
-            .field("authorization", &self.authorization)
-            .field("pkce_verifier", &"<redacted>")
-            .field("nonce", &"<redacted>")
-            .field("created_at", &self.created_at)
-            .finish()
-    }
-}
-
 /// The user's authorization: who, for which client, resource and scopes, with the upstream
-/// token set sealed (AES-256-GCM, grant id as associated data).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// token set sealed (AES-256-GCM, grant id as associated data). The sealed set is kept out of
+/// logs too: with the encryption key it is the user's upstream tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantRecord {
     pub grant_id: GrantId,
     pub subject: String,
     pub client_id: ClientId,
     pub scope: ScopeSet,
     pub resource: String,
-    pub upstream_sealed: String,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub upstream_sealed: Secret,
     pub created_at: i64,
-}
-
-impl std::fmt::Debug for GrantRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrantRecord")
-            .field("grant_id", &self.grant_id)
-            .field("subject", &self.subject)
-            .field("client_id", &self.client_id)
-            .field("scope", &self.scope)
-            .field("resource", &self.resource)
-            .field("upstream_sealed", &"<sealed>")
-            .finish()
-    }
 }
 
 /// What an authorization code was issued for.
@@ -294,4 +274,57 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         window: Duration,
     ) -> Result<RateDecision, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_and_grant_secrets_are_redacted_in_debug_and_stored_as_strings() {
+        let pending = PendingAuthorization {
+            client_id: ClientId::parse("c").unwrap(),
+            redirect_uri: RedirectUri::parse("http://127.0.0.1/cb").unwrap(),
+            redirect_uri_given: true,
+            state: None,
+            scope: ScopeSet::parse("notes:read").unwrap(),
+            resource: "http://127.0.0.1:8000/mcp".into(),
+            code_challenge: "x".repeat(43),
+            csrf_hash: "h".into(),
+            browser_hash: "b".into(),
+            created_at: 1,
+        };
+        let flow = UpstreamFlow {
+            authorization: pending,
+            pkce_verifier: "VERIFIER-s3cr3t".into(),
+            nonce: "NONCE-s3cr3t".into(),
+            created_at: 1,
+        };
+        let grant = GrantRecord {
+            grant_id: GrantId::parse("g").unwrap(),
+            subject: "alice".into(),
+            client_id: ClientId::parse("c").unwrap(),
+            scope: ScopeSet::parse("notes:read").unwrap(),
+            resource: "http://127.0.0.1:8000/mcp".into(),
+            upstream_sealed: "SEALED-s3cr3t".into(),
+            created_at: 1,
+        };
+        for text in [format!("{flow:?}"), format!("{grant:?}")] {
+            assert!(!text.contains("s3cr3t"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+        let flow_json = serde_json::to_value(&flow).unwrap();
+        assert_eq!(flow_json["pkce_verifier"], "VERIFIER-s3cr3t");
+        assert_eq!(flow_json["nonce"], "NONCE-s3cr3t");
+        assert_eq!(
+            serde_json::from_value::<UpstreamFlow>(flow_json).unwrap(),
+            flow
+        );
+        let grant_json = serde_json::to_value(&grant).unwrap();
+        assert_eq!(grant_json["upstream_sealed"], "SEALED-s3cr3t");
+        assert_eq!(
+            serde_json::from_value::<GrantRecord>(grant_json).unwrap(),
+            grant
+        );
+    }
 }

@@ -339,7 +339,7 @@ impl Store for RedisStore {
             return Ok(false);
         };
         let grant_id = grant_id.as_str();
-        grant.upstream_sealed = upstream_sealed.to_owned();
+        grant.upstream_sealed = upstream_sealed.into();
         // XX: a grant revoked since the read stays revoked. KEEPTTL (Redis 6.0): the update
         // must not extend the grant's life.
         let mut c = self.conn();

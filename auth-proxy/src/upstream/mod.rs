@@ -4,37 +4,26 @@
 pub mod oidc;
 
 use async_trait::async_trait;
+use mcp_shared::Secret;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 pub use self::oidc::{OidcUpstream, OidcUpstreamConfig};
 
-/// The upstream token set of one grant. Sealed before it is stored; never sent to MCP clients.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The upstream token set of one grant. Sealed before it is stored (as the JSON of plain
+/// strings); never sent to MCP clients.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamTokens {
-    pub access_token: String,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub access_token: Secret,
     pub token_type: String,
-    pub refresh_token: Option<String>,
-    pub id_token: Option<String>,
+    #[serde(default, with = "mcp_shared::secret::exposed_option")]
+    pub refresh_token: Option<Secret>,
+    #[serde(default, with = "mcp_shared::secret::exposed_option")]
+    pub id_token: Option<Secret>,
     /// Unix seconds, when the IdP said how long the access token lives.
     pub expires_at: Option<i64>,
     pub scope: Option<String>,
-}
-
-impl std::fmt::Debug for UpstreamTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamTokens")
-            .field("access_token", &"<redacted>")
-            .field("token_type", &self.token_type)
-            .field(
-                "refresh_token",
-                &self.refresh_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("id_token", &self.id_token.as_ref().map(|_| "<redacted>"))
-            .field("expires_at", &self.expires_at)
-            .field("scope", &self.scope)
-            .finish()
-    }
 }
 
 /// Who logged in upstream, from the validated ID token or, for IdPs that return no ID token,
@@ -89,4 +78,26 @@ pub trait UpstreamIdp: Send + Sync + std::fmt::Debug {
 
     /// Refreshes the upstream token set (used by token exchange).
     async fn refresh(&self, refresh_token: &str) -> Result<UpstreamTokens, UpstreamError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_redacted_in_debug_and_sealed_as_plain_json() {
+        // The form sealed into every grant: replicas of any version must read each other's.
+        let json = r#"{"access_token":"AT-s3cr3t","token_type":"Bearer","refresh_token":"RT-s3cr3t","id_token":null,"expires_at":5,"scope":"openid"}"#;
+        let tokens: UpstreamTokens = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&tokens).unwrap(), json);
+        assert_eq!(tokens.access_token.expose(), "AT-s3cr3t");
+        let text = format!("{tokens:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("Bearer") && text.contains("openid"), "{text}");
+        let minimal: UpstreamTokens = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"Bearer","expires_at":null,"scope":null}"#,
+        )
+        .unwrap();
+        assert!(minimal.refresh_token.is_none() && minimal.id_token.is_none());
+    }
 }

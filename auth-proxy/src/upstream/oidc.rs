@@ -515,10 +515,12 @@ impl OidcUpstream {
             other => other.as_ref().to_owned(),
         };
         UpstreamTokens {
-            access_token: response.access_token().secret().clone(),
+            access_token: Secret::new(response.access_token().secret().as_str()),
             token_type,
-            refresh_token: response.refresh_token().map(|t| t.secret().clone()),
-            id_token: response.id_token().map(|t| t.to_string()),
+            refresh_token: response
+                .refresh_token()
+                .map(|t| Secret::new(t.secret().as_str())),
+            id_token: response.id_token().map(|t| Secret::new(t.to_string())),
             expires_at: response.expires_in().map(|d| {
                 self.clock
                     .now()

@@ -92,7 +92,7 @@ impl UpstreamIdp for FakeUpstream {
         assert_eq!(refresh_token, "UPSTREAM-REFRESH-TOKEN");
         match self.refresh_outcome.lock().unwrap().clone() {
             Some(Ok(expires_at)) => Ok(UpstreamTokens {
-                access_token: format!("UPSTREAM-ACCESS-TOKEN-{}", n + 1),
+                access_token: format!("UPSTREAM-ACCESS-TOKEN-{}", n + 1).into(),
                 token_type: "Bearer".into(),
                 refresh_token: None,
                 id_token: None,

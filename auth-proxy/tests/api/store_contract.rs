@@ -528,7 +528,8 @@ async fn grants_update_keep_and_revoke(ctx: Ctx) {
             .await
             .unwrap()
             .unwrap()
-            .upstream_sealed,
+            .upstream_sealed
+            .expose(),
         "sealed-3"
     );
     ctx.expire(TTL, |k| k.grant("short")).await;

@@ -251,9 +251,12 @@ async fn happy_path_gives_the_identity_and_sends_pkce_and_client_auth() {
             preferred_username: Some("alice".into()),
         }
     );
-    assert_eq!(tokens.access_token, AT);
+    assert_eq!(tokens.access_token.expose(), AT);
     assert_eq!(tokens.token_type, "Bearer");
-    assert_eq!(tokens.refresh_token.as_deref(), Some("UP-RT"));
+    assert_eq!(
+        tokens.refresh_token.as_ref().map(Secret::expose),
+        Some("UP-RT")
+    );
     assert_eq!(tokens.expires_at, Some(NOW + 300));
     assert_eq!(tokens.scope.as_deref(), Some("openid profile"));
     assert!(tokens.id_token.is_some());
@@ -599,7 +602,7 @@ async fn refresh_returns_the_new_tokens() {
         json!({"access_token": "AT-2", "token_type": "Bearer", "expires_in": 120}),
     );
     let tokens = up.refresh("UP-RT-OLD").await.unwrap();
-    assert_eq!(tokens.access_token, "AT-2");
+    assert_eq!(tokens.access_token.expose(), "AT-2");
     assert_eq!(
         tokens.refresh_token, None,
         "not rotated: the caller keeps the old one"
@@ -614,7 +617,10 @@ async fn refresh_returns_the_new_tokens() {
         json!({"access_token": "AT-3", "token_type": "Bearer", "refresh_token": "RT-3"}),
     );
     let tokens = up.refresh("UP-RT-OLD").await.unwrap();
-    assert_eq!(tokens.refresh_token.as_deref(), Some("RT-3"));
+    assert_eq!(
+        tokens.refresh_token.as_ref().map(Secret::expose),
+        Some("RT-3")
+    );
     assert_eq!(tokens.expires_at, None);
 }
 
