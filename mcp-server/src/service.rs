@@ -46,7 +46,7 @@ impl Backend {
                 })?;
                 Ok(NcAuth::Basic {
                     user: user.clone(),
-                    password: password.expose().to_owned(),
+                    password: password.clone(),
                 })
             }
             Credential::AccessToken {
@@ -74,7 +74,7 @@ impl Backend {
                             )
                         }
                     })?;
-                Ok(NcAuth::Bearer(upstream.access_token.expose().to_owned()))
+                Ok(NcAuth::Bearer(upstream.access_token.clone()))
             }
         }
     }

@@ -11,27 +11,21 @@ pub mod jwks;
 use std::sync::Arc;
 
 use jsonwebtoken::Validation;
-use mcp_shared::{AccessTokenClaims, Scope, ScopeSet, ACCESS_TOKEN_TYP};
+use mcp_shared::{AccessTokenClaims, Scope, ScopeSet, Secret, ACCESS_TOKEN_TYP};
 
 pub use jwks::JwksCache;
 
-/// The raw access token, kept for token exchange. Never printed.
-#[derive(Clone)]
-pub struct BearerToken(Arc<str>);
+/// The raw access token, kept for token exchange. Never printed (a [`Secret`]).
+#[derive(Debug, Clone)]
+pub struct BearerToken(Secret);
 
 impl BearerToken {
     pub fn new(token: &str) -> Self {
-        Self(Arc::from(token))
+        Self(Secret::new(token))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<bearer token>")
+        self.0.expose()
     }
 }
 
@@ -148,7 +142,7 @@ impl Verifier {
             client_id: Some(claims.client_id),
             scopes: claims.scope,
             credential: Credential::AccessToken {
-                token: BearerToken(Arc::from(token)),
+                token: BearerToken::new(token),
                 grant_id: claims.gid,
                 expires_at: claims.exp,
             },
@@ -211,6 +205,20 @@ pub fn all_data_scopes() -> ScopeSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bearer_tokens_are_never_printed() {
+        let token = BearerToken::new("eyJ-s3cr3t");
+        assert_eq!(token.expose(), "eyJ-s3cr3t");
+        let credential = Credential::AccessToken {
+            token,
+            grant_id: "g".into(),
+            expires_at: 1,
+        };
+        let text = format!("{credential:?}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("<redacted>"), "{text}");
+    }
 
     #[test]
     fn challenges_are_exact() {

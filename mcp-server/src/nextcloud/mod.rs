@@ -18,28 +18,21 @@ pub mod users;
 pub mod vobject;
 pub mod xml;
 
+use mcp_shared::Secret;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use url::Url;
 
 use crate::metrics::Metrics;
 
-/// How one request authenticates at Nextcloud.
-#[derive(Clone)]
+/// How one request authenticates at Nextcloud. The token and the app password are
+/// [`Secret`]s: `Debug` shows the login name only.
+#[derive(Debug, Clone)]
 pub enum NcAuth {
     /// The user's upstream access token (Nextcloud `user_oidc` bearer validation).
-    Bearer(String),
+    Bearer(Secret),
     /// Single-user mode: login name and app password.
-    Basic { user: String, password: String },
-}
-
-impl std::fmt::Debug for NcAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NcAuth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-            NcAuth::Basic { user, .. } => write!(f, "Basic({user}, <redacted>)"),
-        }
-    }
+    Basic { user: String, password: Secret },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,8 +176,8 @@ impl Nextcloud {
     pub fn request(&self, auth: &NcAuth, method: Method, url: Url) -> RequestBuilder {
         let builder = self.http.request(method, url);
         match auth {
-            NcAuth::Bearer(token) => builder.bearer_auth(token),
-            NcAuth::Basic { user, password } => builder.basic_auth(user, Some(password)),
+            NcAuth::Bearer(token) => builder.bearer_auth(token.expose()),
+            NcAuth::Basic { user, password } => builder.basic_auth(user, Some(password.expose())),
         }
     }
 
@@ -308,6 +301,23 @@ pub fn unquote_etag(etag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_debug_shows_the_login_name_only() {
+        let bearer = format!("{:?}", NcAuth::Bearer("up-s3cr3t".into()));
+        let basic = format!(
+            "{:?}",
+            NcAuth::Basic {
+                user: "alice".into(),
+                password: "app-s3cr3t".into(),
+            }
+        );
+        for text in [&bearer, &basic] {
+            assert!(!text.contains("s3cr3t"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+        assert!(basic.contains("alice"), "{basic}");
+    }
 
     /// `GET /ocs/v2.php/cloud/user?format=json` as Nextcloud 27–32 answer it: both display-name
     /// keys (apps/provisioning_api/lib/Controller/AUserData.php, getUserData).

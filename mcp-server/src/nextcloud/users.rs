@@ -55,8 +55,8 @@ impl Default for UserCache {
 
 fn credential_key(auth: &NcAuth) -> [u8; 32] {
     let material = match auth {
-        NcAuth::Bearer(token) => format!("bearer\n{token}"),
-        NcAuth::Basic { user, password } => format!("basic\n{user}\n{password}"),
+        NcAuth::Bearer(token) => format!("bearer\n{}", token.expose()),
+        NcAuth::Basic { user, password } => format!("basic\n{user}\n{}", password.expose()),
     };
     let mut key = [0u8; 32];
     key.copy_from_slice(digest(&SHA256, material.as_bytes()).as_ref());
@@ -165,7 +165,7 @@ mod tests {
         let b = credential_key(&NcAuth::Bearer("t2".into()));
         let c = credential_key(&NcAuth::Basic {
             user: "t1".into(),
-            password: String::new(),
+            password: "".into(),
         });
         assert_ne!(a, b);
         assert_ne!(a, c);
