@@ -16,6 +16,7 @@ use crate::crypto::random_token;
 use crate::error::OAuthError;
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 use crate::keys::SigningKeys;
+use crate::oauth::exchange::{check_subject, grant_matches, grant_revoked, invalid_subject};
 use crate::oauth::revoke::{access_token_denial, split_grant_token};
 use crate::oauth::token::{access_token_claims, check_redemption, check_refresh, requested_scope};
 use crate::store::{
@@ -68,6 +69,24 @@ pub enum GrantError {
 }
 
 impl From<StoreError> for GrantError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// Why a token-exchange subject token was not accepted.
+#[derive(Debug)]
+pub enum SubjectError {
+    /// Not ours, expired, revoked, or its grant is gone.
+    Refused(OAuthError),
+    /// A valid token naming a grant of another user or resource (audited).
+    OtherGrant {
+        gid: String,
+    },
+    Store(StoreError),
+}
+
+impl From<StoreError> for SubjectError {
     fn from(e: StoreError) -> Self {
         Self::Store(e)
     }
@@ -236,6 +255,38 @@ impl<'a> Grants<'a> {
             }
         }
         Ok(Revoked::Nothing)
+    }
+
+    /// The grant behind a token-exchange `subject_token` (RFC 8693): one of our access tokens
+    /// (signature, issuer, one of our resources, current), not deny-listed, whose grant still
+    /// exists for the same user and resource.
+    pub async fn exchange_subject(&self, subject_token: &str) -> Result<GrantRecord, SubjectError> {
+        let claims = self
+            .keys
+            .verify_access_token(subject_token)
+            .map_err(|_| SubjectError::Refused(invalid_subject()))?;
+        let now = self.clock.now();
+        check_subject(&claims, &self.config.issuer, &self.config.resources, now)
+            .map_err(SubjectError::Refused)?;
+        // Our tokens always carry a well-formed jti: any other is not one of ours.
+        let jti = Jti::parse(&claims.jti).ok_or(SubjectError::Refused(invalid_subject()))?;
+        if self.store.is_access_token_denied(&jti).await? {
+            return Err(SubjectError::Refused(OAuthError::invalid_grant(
+                "subject_token was revoked",
+            )));
+        }
+        // A signed token with a malformed grant id names no grant, as an unknown one does not.
+        let grant_id =
+            GrantId::parse(&claims.gid).ok_or_else(|| SubjectError::Refused(grant_revoked()))?;
+        let grant = self
+            .store
+            .get_grant(&grant_id)
+            .await?
+            .ok_or_else(|| SubjectError::Refused(grant_revoked()))?;
+        if !grant_matches(&grant, &claims) {
+            return Err(SubjectError::OtherGrant { gid: claims.gid });
+        }
+        Ok(grant)
     }
 
     /// Signs an access token for `grant` with `scope`, now.
@@ -418,6 +469,35 @@ mod tests {
                 .refresh(&cid("c"), &second.refresh_token, None, None)
                 .await,
             Err(GrantError::InvalidRefreshToken)
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_exchange_subject_is_a_live_token_of_a_live_grant() {
+        let f = Fixture::new();
+        let code = f.code().await;
+        let issued = f
+            .grants()
+            .redeem_code(&cid("c"), &code, None, VERIFIER, None)
+            .await
+            .unwrap();
+        let grant = f
+            .grants()
+            .exchange_subject(&issued.access_token)
+            .await
+            .unwrap();
+        assert_eq!(grant.grant_id, issued.grant_id);
+        assert!(matches!(
+            f.grants().exchange_subject("not-a-jwt").await,
+            Err(SubjectError::Refused(_))
+        ));
+        f.grants()
+            .revoke(&cid("c"), &issued.access_token)
+            .await
+            .unwrap();
+        assert!(matches!(
+            f.grants().exchange_subject(&issued.access_token).await,
+            Err(SubjectError::Refused(_))
         ));
     }
 

@@ -208,7 +208,7 @@ impl From<RedirectUri> for String {
 
 /// The SHA-256 (hex) of a whole code or refresh token (`<grant id>.<secret>`): all the store
 /// ever sees of one. Made only by hashing, so a raw token cannot reach a key or a record.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TokenHash(String);
 
 impl TokenHash {
@@ -218,12 +218,6 @@ impl TokenHash {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl std::fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenHash({})", self.0)
     }
 }
 

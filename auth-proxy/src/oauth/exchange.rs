@@ -1,8 +1,8 @@
 //! The decisions of RFC 8693 token exchange (`POST /token` with the token-exchange grant, for
 //! the mcp-server's own client): who may exchange, which subject tokens are acceptable, when
-//! the upstream token must be refreshed first, and what the answer carries. The handler
-//! (`routes/exchange.rs`) does the signature check, the store, the cipher and the upstream
-//! refresh around them.
+//! the upstream token must be refreshed first, and what the answer carries. The grants service
+//! (`crate::grants`) checks the subject token against the store; the handler
+//! (`routes/exchange.rs`) does the cipher and the upstream refresh around them.
 
 use mcp_shared::{AccessTokenClaims, Secret};
 use serde::Serialize;
@@ -50,6 +50,10 @@ pub fn check_client(exchange_client_id: Option<&str>, client_id: &str) -> Result
 
 pub fn invalid_subject() -> OAuthError {
     OAuthError::invalid_grant("subject_token is invalid")
+}
+
+pub fn grant_revoked() -> OAuthError {
+    OAuthError::invalid_grant("the grant behind subject_token was revoked or has expired")
 }
 
 /// A subject token (signature already verified) must be for one of our MCP `resources`,

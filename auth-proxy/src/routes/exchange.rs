@@ -2,23 +2,20 @@
 //! one of our access tokens for a configured MCP resource; the answer is the user's *upstream*
 //! access token from the grant behind it, refreshed at the IdP first when it is about to
 //! expire. This is how the mcp-server reaches Nextcloud without passing the client's token
-//! through. The decisions are in [`crate::oauth::exchange`]; this handler does the signature
-//! check, the store, the cipher and the upstream refresh around them.
+//! through. The decisions are in [`crate::oauth::exchange`]; the subject token and its grant
+//! are checked by [`crate::grants::Grants::exchange_subject`]; this handler does the cipher
+//! and the upstream refresh (which rewrites or revokes the grant) around them.
 
 use crate::clients::ClientRecord;
 use crate::error::OAuthError;
-use crate::ids::{GrantId, Jti};
+use crate::grants::SubjectError;
 use crate::oauth::exchange::{
-    check_client, check_subject, grant_matches, invalid_subject, merge_refreshed, needs_refresh,
+    check_client, grant_revoked, invalid_subject, merge_refreshed, needs_refresh,
     without_refresh_token, ExchangeResponse,
 };
 use crate::state::AppState;
 use crate::store::GrantRecord;
 use crate::upstream::{UpstreamError, UpstreamTokens};
-
-fn revoked() -> OAuthError {
-    OAuthError::invalid_grant("the grant behind subject_token was revoked or has expired")
-}
 
 fn open(state: &AppState, grant: &GrantRecord) -> Result<UpstreamTokens, OAuthError> {
     let plain = state
@@ -41,34 +38,19 @@ pub async fn exchange(
         settings.map(|s| s.client_id.as_str()),
         client.client_id.as_str(),
     )?;
-    let claims = state
-        .keys
-        .verify_access_token(subject_token)
-        .map_err(|_| invalid_subject())?;
-    let now = state.clock.now();
-    check_subject(&claims, &state.config.issuer, &state.config.resources, now)?;
-    // Our tokens always carry a well-formed jti: any other is not one of ours.
-    let jti = Jti::parse(&claims.jti).ok_or_else(invalid_subject)?;
-    if state
-        .store
-        .is_access_token_denied(&jti)
-        .await
-        .map_err(|e| state.store_error(e))?
-    {
-        return Err(OAuthError::invalid_grant("subject_token was revoked"));
-    }
-    // A signed token with a malformed grant id names no grant, as an unknown one does not.
-    let grant_id = GrantId::parse(&claims.gid).ok_or_else(revoked)?;
     let grant = state
-        .store
-        .get_grant(&grant_id)
+        .grants()
+        .exchange_subject(subject_token)
         .await
-        .map_err(|e| state.store_error(e))?
-        .ok_or_else(revoked)?;
-    if !grant_matches(&grant, &claims) {
-        tracing::warn!(target: "audit", grant_id = %claims.gid, "subject_token does not match its grant");
-        return Err(invalid_subject());
-    }
+        .map_err(|e| match e {
+            SubjectError::Refused(e) => e,
+            SubjectError::OtherGrant { gid } => {
+                tracing::warn!(target: "audit", grant_id = %gid, "subject_token does not match its grant");
+                invalid_subject()
+            }
+            SubjectError::Store(e) => state.store_error(e),
+        })?;
+    let now = state.clock.now();
 
     let mut tokens = open(state, &grant)?;
     let margin = settings
@@ -130,7 +112,7 @@ async fn refresh_upstream(
                 .await
                 .map_err(|e| state.store_error(e))?;
             if !kept {
-                return Err(revoked());
+                return Err(grant_revoked());
             }
             state
                 .metrics
