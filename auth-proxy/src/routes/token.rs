@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::{authenticate_client, no_store_json, parse_form, require_form_content_type};
-use crate::clients::ClientRecord;
+use crate::clients::{ClientRecord, GrantType};
 use crate::error::OAuthError;
 use crate::grants::{GrantError, Issued};
 use crate::oauth::token::TokenRequest;
@@ -46,20 +46,21 @@ pub async fn token(
     let form = parse_form(&body)?;
     let request = TokenRequest::parse(&form)?;
     let client = authenticate_client(&state, &req, &form).await?;
-    if !client.allows_grant(request.grant_type()) {
+    let grant_type = request.grant_type();
+    if !client.allows_grant(grant_type) {
         return Err(OAuthError::unauthorized_client(format!(
             "this client is not registered for the {} grant",
-            request.grant_type().as_str()
+            grant_type.as_str()
         )));
     }
     let grants = state.grants();
-    let (issued, grant_type) = match request {
+    let issued = match request {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
             resource,
-        } => (
+        } => {
             grants
                 .redeem_code(
                     &client.client_id,
@@ -68,31 +69,30 @@ pub async fn token(
                     code_verifier,
                     resource,
                 )
-                .await,
-            "authorization_code",
-        ),
+                .await
+        }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
             resource,
-        } => (
+        } => {
             grants
                 .refresh(&client.client_id, refresh_token, scope, resource)
-                .await,
-            "refresh_token",
-        ),
+                .await
+        }
         TokenRequest::TokenExchange { subject_token } => {
             let response = super::exchange::exchange(&state, &client, subject_token).await?;
             return Ok(no_store_json(&response));
         }
     };
     let issued = issued.map_err(|e| refused(&state, &client, e))?;
+    // The label is the grant type's name: authorization_code or refresh_token.
     state
         .metrics
         .tokens_issued
-        .with_label_values(&[grant_type])
+        .with_label_values(&[grant_type.as_str()])
         .inc();
-    if grant_type == "authorization_code" {
+    if grant_type == GrantType::AuthorizationCode {
         tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %issued.grant_id, "tokens issued for authorization code");
     }
     // Tokens were issued: a dynamically registered client is in use, so it does not expire.
