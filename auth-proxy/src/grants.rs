@@ -1,8 +1,8 @@
 //! The grants service: the store sequences of a grant's life, behind one small service over
 //! the store, the clock and the signing keys. Issuing the first code (callback), redeeming it,
-//! rotating refresh tokens and revoking (RFC 7009) each take several store steps in an order
-//! that matters (a code is spent before it is checked; a refresh request is checked before the
-//! token is rotated). The rules themselves are the pure functions of [`crate::oauth`]; the
+//! rotating refresh tokens, revoking (RFC 7009) and checking a token-exchange subject against
+//! its grant each take several store steps in an order that matters (a code is spent before it
+//! is checked; a refresh request is checked before the token is rotated). The rules themselves are the pure functions of [`crate::oauth`]; the
 //! handlers extract the request, call a method here and map the outcome (metrics, audit log,
 //! OAuth error).
 
