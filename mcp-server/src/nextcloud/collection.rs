@@ -179,6 +179,31 @@ impl Session<'_> {
     }
 }
 
+impl Session<'_> {
+    /// Deletes the object holding `uid` (tried as `<uid>.<ext>` first, as most clients name
+    /// it, else found by UID); `etag` makes it conditional.
+    pub async fn delete_by_uid(
+        &self,
+        kind: &Collections,
+        id: &str,
+        uid: &str,
+        etag: Option<&str>,
+    ) -> Result<(), NcError> {
+        let direct = format!("{uid}.{}", kind.extension);
+        if !uid.contains('/') && self.delete_object(kind, id, &direct, etag).await? {
+            return Ok(());
+        }
+        let object = self.find_object(kind, id, uid).await?;
+        if !self.delete_object(kind, id, &object.name, etag).await? {
+            return Err(NcError::NotFound(format!(
+                "{} {uid} was deleted in the meantime",
+                kind.object.noun
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The object in a REPORT answer whose data is in property `{ns}name`.
 pub fn object_in(response: &DavResponse, ns: &str, name: &str) -> Option<DavObject> {
     Some(DavObject {

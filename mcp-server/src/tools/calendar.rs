@@ -15,7 +15,6 @@ use crate::nextcloud::events::{
 };
 use crate::nextcloud::ical::{EventTime, Moment};
 use crate::nextcloud::vobject::random_uid;
-use crate::nextcloud::NcError;
 
 /// Longest time range calendar_list_events accepts.
 const MAX_RANGE_DAYS: i64 = 366;
@@ -477,22 +476,8 @@ async fn calendar_delete_event(args: Option<JsonObject>, ctx: &ToolContext<'_>) 
     let uid = non_blank(&a.uid, "uid")?;
     let etag = a.etag.filter(|e| !e.trim().is_empty());
     let dav = ctx.session().await?;
-    let direct = format!("{uid}.ics");
-    let deleted_direct = !uid.contains('/')
-        && dav
-            .delete_object(&CALENDARS, &calendar, &direct, etag.as_deref())
-            .await?;
-    if !deleted_direct {
-        let object = dav.find_object(&CALENDARS, &calendar, &uid).await?;
-        let gone = !dav
-            .delete_object(&CALENDARS, &calendar, &object.name, etag.as_deref())
-            .await?;
-        if gone {
-            return Err(
-                NcError::NotFound(format!("event {uid} was deleted in the meantime")).into(),
-            );
-        }
-    }
+    dav.delete_by_uid(&CALENDARS, &calendar, &uid, etag.as_deref())
+        .await?;
     Ok(json!({"deleted": uid, "calendar_id": calendar}))
 }
 

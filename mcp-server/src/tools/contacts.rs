@@ -466,22 +466,8 @@ async fn contacts_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     let uid = required(&a.uid, "uid")?;
     let etag = a.etag.filter(|e| !e.trim().is_empty());
     let dav = ctx.session().await?;
-    let direct = format!("{uid}.vcf");
-    let deleted_direct = !uid.contains('/')
-        && dav
-            .delete_object(&ADDRESS_BOOKS, &book, &direct, etag.as_deref())
-            .await?;
-    if !deleted_direct {
-        let object = dav.find_object(&ADDRESS_BOOKS, &book, &uid).await?;
-        let gone = !dav
-            .delete_object(&ADDRESS_BOOKS, &book, &object.name, etag.as_deref())
-            .await?;
-        if gone {
-            return Err(
-                NcError::NotFound(format!("contact {uid} was deleted in the meantime")).into(),
-            );
-        }
-    }
+    dav.delete_by_uid(&ADDRESS_BOOKS, &book, &uid, etag.as_deref())
+        .await?;
     Ok(json!({"deleted": uid, "addressbook_id": book}))
 }
 
