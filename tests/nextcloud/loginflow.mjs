@@ -274,6 +274,18 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
 
     const s = await session(ctx);
     const flowOfSession = () => byLoginToken(s.data.get('client.flow.v2.login.token'));
+    /** The checks both ways of finishing a flow share (CSRF, state token, a live flow), then the
+     *  session forgets the flow; an error page has been sent when it returns null. */
+    const finishingFlow = (params) => {
+      if (!passesCsrf(s, params, ctx)) return csrfFailed(ctx), null;
+      const err = stateError(params.stateToken);
+      if (err) return forbidden(ctx, err), null;
+      const flow = flowOfSession();
+      if (!flow) return forbidden(ctx, 'Your login token is invalid or has expired'), null;
+      s.data.delete('client.flow.v2.login.token');
+      s.data.delete('client.flow.v2.state.token');
+      return flow;
+    };
     const stateError = (stateToken) => {
       if (stateToken === undefined || stateToken === null) return 'State token missing';
       return sameSecret(stateToken, s.data.get('client.flow.v2.state.token')) ? null : 'State token does not match';
@@ -329,25 +341,15 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
       case 'POST /login/v2/grant': { // generateAppPassword() → LoginFlowV2Service::flowDone
         if (!s.user) return loginRedirect(ctx), true;
         const params = await formParams(ctx);
-        if (!passesCsrf(s, params, ctx)) return csrfFailed(ctx), true;
-        const err = stateError(params.stateToken);
-        if (err) return forbidden(ctx, err), true;
-        const flow = flowOfSession();
-        if (!flow) return forbidden(ctx, 'Your login token is invalid or has expired'), true;
-        s.data.delete('client.flow.v2.login.token');
-        s.data.delete('client.flow.v2.state.token');
+        const flow = finishingFlow(params);
+        if (!flow) return true;
         const { password } = appPasswords.generate(s.user.uid, s.user.loginName, flow.clientName);
         return flowDone(ctx, flow, s.user, password), true;
       }
       case 'POST /login/v2/apptoken': { // apptokenRedirect(): an existing app password finishes the flow
         const params = await formParams(ctx);
-        if (!passesCsrf(s, params, ctx)) return csrfFailed(ctx), true;
-        const err = stateError(params.stateToken);
-        if (err) return forbidden(ctx, err), true;
-        const flow = flowOfSession();
-        if (!flow) return forbidden(ctx, 'Your login token is invalid or has expired'), true;
-        s.data.delete('client.flow.v2.login.token');
-        s.data.delete('client.flow.v2.state.token');
+        const flow = finishingFlow(params);
+        if (!flow) return true;
         const entry = typeof params.password === 'string' ? appPasswords.find(String(params.user ?? ''), params.password) : null;
         if (!entry) return forbidden(ctx, 'Invalid app password'), true;
         return flowDone(ctx, flow, entry, params.password), true;
