@@ -52,8 +52,8 @@ fn err(name: &str, message: impl Into<String>) -> ConfigError {
 /// How MCP requests are authenticated and how Nextcloud is reached.
 #[derive(Debug, Clone)]
 pub enum Mode {
-    /// Bearer JWTs from the auth-proxy; Nextcloud reached with the user's upstream token
-    /// obtained by RFC 8693 token exchange.
+    /// Bearer JWTs from the auth-proxy; Nextcloud reached with the user's credential (app
+    /// password or upstream access token) obtained by RFC 8693 token exchange.
     OAuth(Box<OAuthSettings>),
     /// Local use without OAuth: no MCP authentication, one Nextcloud account (app password).
     SingleUser { user: String, app_password: Secret },

@@ -1,7 +1,8 @@
 //! mcp-server: a stateless MCP resource server for Nextcloud. It validates the auth-proxy's
 //! access tokens offline (JWKS), serves scope-gated Nextcloud tools over streamable HTTP, and
-//! reaches Nextcloud with the user's upstream token obtained by RFC 8693 token exchange (or,
-//! in single-user mode, with one configured app password).
+//! reaches Nextcloud with the user's credential obtained by RFC 8693 token exchange (an app
+//! password or an upstream access token, as the auth-proxy decides; or, in single-user mode,
+//! with one configured app password).
 
 pub mod auth;
 pub mod clock;

@@ -1,6 +1,7 @@
 //! The MCP handler (rmcp): a fresh instance per request (stateless), sharing one [`Backend`].
 //! `tools/list` shows the tools the caller's scopes allow; `tools/call` runs one, reaching
-//! Nextcloud with the user's upstream token (token exchange) or the single-user app password.
+//! Nextcloud with the user's exchanged credential (app password or upstream access token) or
+//! the single-user app password.
 
 use std::sync::Arc;
 
@@ -57,11 +58,11 @@ impl Backend {
                 let exchange = self.exchange.as_ref().ok_or_else(|| {
                     ToolError::Unavailable("token exchange is not configured".into())
                 })?;
-                let upstream = exchange
-                    .upstream_token(grant_id, token, *expires_at, now())
+                let exchanged = exchange
+                    .credential(grant_id, token, *expires_at, now())
                     .await
                     .map_err(|e| match e {
-                        ExchangeError::Refused(_) => ToolError::Nextcloud(NcError::Unauthorized),
+                        ExchangeError::Refused => ToolError::SignInAgain(GRANT_REFUSED),
                         ExchangeError::Unavailable => ToolError::Unavailable(
                             "the authorization server is unavailable; try again shortly".into(),
                         ),
@@ -74,7 +75,7 @@ impl Backend {
                             )
                         }
                     })?;
-                Ok(NcAuth::Bearer(upstream.access_token.clone()))
+                Ok(exchanged.credential)
             }
         }
     }
@@ -87,7 +88,10 @@ impl Backend {
         }
     }
 
-    /// Runs a tool; if Nextcloud refuses a cached exchanged token, exchanges afresh once.
+    /// Runs a tool. When Nextcloud refuses an exchanged credential, the cached exchange and
+    /// user lookup for it are forgotten every time (so the next call exchanges afresh) and the
+    /// call is retried once with a freshly exchanged credential: the auth-proxy may hold a
+    /// newer one than the cache did.
     pub async fn run_tool(
         &self,
         name: &str,
@@ -105,11 +109,16 @@ impl Backend {
             };
             match tools::call(name, args.clone(), &ctx).await {
                 Err(ToolError::Nextcloud(NcError::Unauthorized))
-                    if !retried
-                        && matches!(principal.credential, Credential::AccessToken { .. }) =>
+                    if matches!(principal.credential, Credential::AccessToken { .. }) =>
                 {
                     self.forget_exchanged(principal).await;
                     self.users.forget(&ctx.auth).await;
+                    if retried {
+                        return Err(ToolError::SignInAgain(match ctx.auth {
+                            NcAuth::Basic { .. } => APP_PASSWORD_REFUSED,
+                            NcAuth::Bearer(_) => ACCESS_TOKEN_REFUSED,
+                        }));
+                    }
                     retried = true;
                 }
                 Err(ToolError::Nextcloud(NcError::Unauthorized))
@@ -126,6 +135,21 @@ impl Backend {
         }
     }
 }
+
+/// The auth-proxy answered the exchange with `invalid_grant`.
+const GRANT_REFUSED: &str = "This connection to Nextcloud is no longer valid: its sign-in \
+expired or was revoked, or the app password it used is gone. Sign in again (reconnect the MCP \
+client) to continue.";
+
+/// Nextcloud answered 401 to the app password the exchange handed out.
+const APP_PASSWORD_REFUSED: &str = "Nextcloud no longer accepts this connection's app password: \
+it was revoked (in Nextcloud under Settings → Security → Devices & sessions), or the connection \
+itself was revoked. Sign in again (reconnect the MCP client) to create a new one.";
+
+/// Nextcloud answered 401 to the access token the exchange handed out.
+const ACCESS_TOKEN_REFUSED: &str = "Nextcloud no longer accepts this connection's access token: \
+it expired or the sign-in was revoked. Sign in again (reconnect the MCP client) to get a new \
+one.";
 
 #[derive(Clone)]
 pub struct McpService {
@@ -232,5 +256,190 @@ impl ServerHandler for McpService {
             }
         };
         Ok(response.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use mcp_shared::ScopeSet;
+
+    use super::*;
+    use crate::auth::BearerToken;
+    use crate::exchange::tests::{basic_reply, client, token_endpoint};
+
+    const DOC: &str = r#"{"ocs":{"meta":{"status":"ok"},"data":{"id":"alice","displayname":"Alice","email":null}}}"#;
+
+    /// A stand-in Nextcloud on loopback: answers every request with `status` (the user
+    /// document on 200) and keeps the `Authorization` headers it was sent.
+    async fn fake_nextcloud(status: Arc<AtomicU16>) -> (url::Url, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let recorded = seen.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            let (status, recorded) = (status.clone(), recorded.clone());
+            App::new().default_service(web::to(move |request: HttpRequest| {
+                let (status, recorded) = (status.clone(), recorded.clone());
+                async move {
+                    let authorization = request
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    recorded.lock().unwrap().push(authorization);
+                    match status.load(Ordering::SeqCst) {
+                        200 => HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(DOC),
+                        _ => HttpResponse::Unauthorized().finish(),
+                    }
+                }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        (
+            url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap(),
+            seen,
+        )
+    }
+
+    fn backend(nextcloud: url::Url, token_endpoint: &str) -> Backend {
+        let metrics = Metrics::new().unwrap();
+        Backend {
+            nextcloud: Nextcloud::new(reqwest::Client::new(), nextcloud, metrics.clone()),
+            exchange: Some(client(token_endpoint, &metrics)),
+            single_user: None,
+            users: UserCache::default(),
+            metrics,
+        }
+    }
+
+    fn principal() -> Principal {
+        Principal {
+            subject: "alice".into(),
+            client_id: Some("client-1".into()),
+            scopes: ScopeSet::all(),
+            credential: Credential::AccessToken {
+                token: BearerToken::new("proxy-token"),
+                grant_id: "grant-1".into(),
+                expires_at: now() + 600,
+            },
+        }
+    }
+
+    fn basic_header(n: usize) -> String {
+        format!("Basic {}", STANDARD.encode(format!("alice:app-pw-{n}")))
+    }
+
+    #[actix_web::test]
+    async fn an_exchanged_app_password_is_sent_as_basic_and_forgotten_once_refused() {
+        let status = Arc::new(AtomicU16::new(200));
+        let (nc, seen) = fake_nextcloud(status.clone()).await;
+        let (token_url, exchanges, _) = token_endpoint(basic_reply).await;
+        let backend = backend(nc, &token_url);
+        let principal = principal();
+
+        // The exchanged credential goes to Nextcloud as HTTP Basic, and is reused.
+        for _ in 0..2 {
+            let answer = backend.run_tool("whoami", None, &principal).await.unwrap();
+            assert_eq!(answer["user"]["id"], "alice");
+        }
+        assert_eq!(exchanges.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![basic_header(0), basic_header(0)]
+        );
+
+        // The app password is revoked in Nextcloud: one fresh exchange and retry, then a
+        // message that says what happened and what to do, quoting no secret.
+        status.store(401, Ordering::SeqCst);
+        let err = backend
+            .run_tool("whoami", None, &principal)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ToolError::SignInAgain(_)), "{err:?}");
+        let message = err.to_string();
+        for expected in ["app password", "Devices & sessions", "Sign in again"] {
+            assert!(message.contains(expected), "{message}");
+        }
+        assert!(
+            !message.contains("app-pw") && !message.contains("Basic "),
+            "{message}"
+        );
+        assert_eq!(exchanges.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            seen.lock().unwrap()[2..],
+            [basic_header(0), basic_header(1)]
+        );
+
+        // Nothing refused stays cached: the next call exchanges again.
+        status.store(200, Ordering::SeqCst);
+        backend.run_tool("whoami", None, &principal).await.unwrap();
+        assert_eq!(exchanges.load(Ordering::SeqCst), 3);
+        assert_eq!(seen.lock().unwrap().last(), Some(&basic_header(2)));
+    }
+
+    #[actix_web::test]
+    async fn a_refused_grant_asks_the_user_to_sign_in_again() {
+        fn invalid_grant(_: usize) -> (u16, serde_json::Value) {
+            (400, serde_json::json!({"error": "invalid_grant"}))
+        }
+        let (nc, seen) = fake_nextcloud(Arc::new(AtomicU16::new(200))).await;
+        let (token_url, _, _) = token_endpoint(invalid_grant).await;
+        let backend = backend(nc, &token_url);
+        let err = backend
+            .run_tool("whoami", None, &principal())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ToolError::SignInAgain(_)), "{err:?}");
+        assert!(err.to_string().contains("Sign in again"), "{err}");
+        assert!(seen.lock().unwrap().is_empty());
+    }
+
+    #[actix_web::test]
+    async fn a_refused_access_token_is_named_as_such() {
+        fn bearer(n: usize) -> (u16, serde_json::Value) {
+            (
+                200,
+                serde_json::json!({
+                    "access_token": format!("upstream-{n}"),
+                    "issued_token_type": mcp_shared::token_exchange::ACCESS_TOKEN_TYPE,
+                    "token_type": "Bearer",
+                    "expires_in": 3600,
+                }),
+            )
+        }
+        let (nc, seen) = fake_nextcloud(Arc::new(AtomicU16::new(401))).await;
+        let (token_url, exchanges, _) = token_endpoint(bearer).await;
+        let backend = backend(nc, &token_url);
+        let err = backend
+            .run_tool("whoami", None, &principal())
+            .await
+            .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("access token") && message.contains("Sign in again"),
+            "{message}"
+        );
+        assert!(!message.contains("upstream-"), "{message}");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![
+                "Bearer upstream-0".to_owned(),
+                "Bearer upstream-1".to_owned()
+            ]
+        );
+        assert_eq!(exchanges.load(Ordering::SeqCst), 2);
     }
 }

@@ -29,9 +29,11 @@ use crate::metrics::Metrics;
 /// [`Secret`]s: `Debug` shows the login name only.
 #[derive(Debug, Clone)]
 pub enum NcAuth {
-    /// The user's upstream access token (Nextcloud `user_oidc` bearer validation).
+    /// The user's upstream access token, from the token exchange (Nextcloud `user_oidc`
+    /// bearer validation).
     Bearer(Secret),
-    /// Single-user mode: login name and app password.
+    /// Login name and app password: single-user mode's configured ones, or ones the token
+    /// exchange handed out (the auth-proxy's `app-password` strategy, Login Flow v2).
     Basic { user: String, password: Secret },
 }
 

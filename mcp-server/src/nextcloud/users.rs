@@ -71,6 +71,14 @@ impl UserCache {
             .await
     }
 
+    /// The user document for `auth`, asked for again (once for concurrent callers): for a
+    /// call whose only contact with Nextcloud is this lookup, so that a revoked credential is
+    /// noticed at once rather than when the remembered answer expires.
+    pub async fn refresh(&self, nextcloud: &Nextcloud, auth: &NcAuth) -> Lookup {
+        self.entries.invalidate(&credential_key(auth)).await;
+        self.get(nextcloud, auth).await
+    }
+
     /// Forgets the answer for `auth` (after Nextcloud refused the credential elsewhere).
     pub async fn forget(&self, auth: &NcAuth) {
         self.entries.invalidate(&credential_key(auth)).await;

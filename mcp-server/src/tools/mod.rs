@@ -61,6 +61,11 @@ impl ToolContext<'_> {
     pub async fn user(&self) -> Result<NcUser, NcError> {
         self.users.get(self.nextcloud, &self.auth).await
     }
+
+    /// The caller's Nextcloud user document, asked for now (see [`UserCache::refresh`]).
+    pub async fn fresh_user(&self) -> Result<NcUser, NcError> {
+        self.users.refresh(self.nextcloud, &self.auth).await
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +76,10 @@ pub enum ToolError {
     Nextcloud(#[from] NcError),
     #[error("{0}")]
     Unavailable(String),
+    /// This connection's way into Nextcloud no longer works (the grant or its Nextcloud
+    /// credential was revoked); only signing in again (reconnecting the MCP client) helps.
+    #[error("{0}")]
+    SignInAgain(&'static str),
 }
 
 pub type ToolResult = Result<Value, ToolError>;

@@ -30,7 +30,8 @@ pub const TOOLS: &[ToolSpec] = &[ToolSpec {
 
 async fn whoami(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     let _: WhoamiArgs = super::parse_args(args)?;
-    let user = ctx.user().await?;
+    // Asked for each time: this is how a user checks that the connection still works.
+    let user = ctx.fresh_user().await?;
     Ok(json!({
         "user": user,
         "subject": ctx.principal.subject,
