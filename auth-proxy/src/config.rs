@@ -62,6 +62,12 @@ const KNOWN: &[&str] = &[
     "RATE_LIMIT_CIMD_PER_HOST",
     "RATE_LIMIT_CIMD_GLOBAL",
     "CIMD_TEST_ALLOW_LOOPBACK",
+    "NEXTCLOUD_CREDENTIALS",
+    "NEXTCLOUD_URL",
+    "NEXTCLOUD_PUBLIC_URL",
+    "NEXTCLOUD_USER_CLAIM",
+    "NEXTCLOUD_USER_ID_MAPPING",
+    "NEXTCLOUD_LOGIN_FLOW_TIMEOUT_SECS",
 ];
 const SECRET_FILES: &[&str] = &[
     "UPSTREAM_CLIENT_SECRET",
@@ -188,6 +194,77 @@ pub struct ExchangeClientSettings {
     pub refresh_margin: Duration,
 }
 
+/// How mcp-server reaches Nextcloud for a user: what a token exchange hands out (ADR 0012).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextcloudCredentials {
+    /// The user's upstream access token (Nextcloud with user_oidc bearer validation and the
+    /// CORS fix for app APIs such as Notes).
+    Bearer,
+    /// A per-user, per-client app password from Nextcloud Login Flow v2, obtained during
+    /// sign-in and checked to belong to the signed-in user.
+    AppPassword(Box<AppPasswordSettings>),
+}
+
+/// Where Nextcloud is and how its user ids relate to the IdP's identities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPasswordSettings {
+    /// Nextcloud's base URL as the auth-proxy reaches it (no trailing slash).
+    pub url: Url,
+    /// Nextcloud's base URL as browsers reach it (no trailing slash).
+    pub public_url: Url,
+    /// The identity claim that names the Nextcloud user.
+    pub user_claim: String,
+    pub user_id: UserIdMapping,
+    /// How long a person has to grant access in Nextcloud (at most Nextcloud's 20 minutes).
+    pub login_flow_timeout: Duration,
+}
+
+/// How Nextcloud's user_oidc turns the identity claim into a user id
+/// (nextcloud/user_oidc lib/Service/LocalIdService.php `getId`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserIdMapping {
+    /// The claim value is the user id ("unique user id" off).
+    Plain,
+    /// "Unique user id" on (user_oidc's default): SHA-256 hex of `<provider id>_0_<claim>`.
+    UniqueUid { provider_id: u32 },
+    /// "Provider-based id": `<provider identifier>-<claim>`.
+    ProviderBased { identifier: String },
+}
+
+impl FromStr for UserIdMapping {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "plain" {
+            return Ok(Self::Plain);
+        }
+        if let Some(id) = s.strip_prefix("unique-uid:") {
+            return id
+                .trim()
+                .parse()
+                .map(|provider_id| Self::UniqueUid { provider_id })
+                .map_err(|_| {
+                    "unique-uid: needs user_oidc's numeric provider id, e.g. unique-uid:1"
+                        .to_owned()
+                });
+        }
+        if let Some(identifier) = s.strip_prefix("provider-based:") {
+            let identifier = identifier.trim();
+            if identifier.is_empty() {
+                return Err(
+                    "provider-based: needs the provider identifier, e.g. provider-based:Keycloak"
+                        .into(),
+                );
+            }
+            return Ok(Self::ProviderBased {
+                identifier: identifier.to_owned(),
+            });
+        }
+        Err("must be `plain`, `unique-uid:<provider id>` or `provider-based:<identifier>`".into())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Issuer identifier, an origin without trailing slash (`https://auth.example.com`).
@@ -218,6 +295,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// `None`: token exchange is disabled (not advertised, refused).
     pub exchange_client: Option<ExchangeClientSettings>,
+    /// What a token exchange hands out; `None` when token exchange is disabled.
+    pub nextcloud: Option<NextcloudCredentials>,
     pub cimd: CimdSettings,
 }
 
@@ -415,6 +494,11 @@ impl Config {
             }),
         };
 
+        let nextcloud = match &exchange_client {
+            None => None,
+            Some(_) => Some(nextcloud_credentials(&env)?),
+        };
+
         let cimd_min = env.secs("CIMD_CACHE_MIN_SECS", 60, 0, 86_400)?;
         let cimd_max = env.secs("CIMD_CACHE_MAX_SECS", 86_400, 0, 604_800)?;
         if cimd_max < cimd_min {
@@ -464,6 +548,7 @@ impl Config {
         Ok(Self {
             cimd,
             exchange_client,
+            nextcloud,
             issuer,
             bind: env.socket_addr("BIND", "127.0.0.1:8080")?,
             metrics_bind: env.socket_addr("METRICS_BIND", "127.0.0.1:9464")?,
@@ -493,6 +578,67 @@ impl Config {
 
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+}
+
+/// A Nextcloud base URL: https, or http on loopback; no query or fragment; no trailing slash.
+fn nextcloud_url(name: &str, raw: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(raw.trim()).map_err(|_| err(name, format!("`{raw}` is not an absolute URL")))?;
+    let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(&url));
+    if !secure || url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
+        return Err(err(
+            name,
+            "must be https (or loopback http) without query or fragment, e.g. https://cloud.example.com",
+        ));
+    }
+    let trimmed = url.as_str().trim_end_matches('/').to_owned();
+    Url::parse(&trimmed).map_err(|_| err(name, "is not a valid URL"))
+}
+
+fn nextcloud_credentials(env: &Env<'_>) -> Result<NextcloudCredentials, ConfigError> {
+    match env.string("NEXTCLOUD_CREDENTIALS", "app-password").as_str() {
+        "bearer" => Ok(NextcloudCredentials::Bearer),
+        "app-password" => {
+            let raw = env.get("NEXTCLOUD_URL").ok_or_else(|| {
+                err(
+                    "NEXTCLOUD_URL",
+                    "required with the app-password strategy (the default): Nextcloud's base URL, \
+                     e.g. https://cloud.example.com (or set AUTH_PROXY_NEXTCLOUD_CREDENTIALS=bearer)",
+                )
+            })?;
+            let url = nextcloud_url("NEXTCLOUD_URL", raw)?;
+            let public_url = match env.get("NEXTCLOUD_PUBLIC_URL") {
+                Some(raw) => nextcloud_url("NEXTCLOUD_PUBLIC_URL", raw)?,
+                None => url.clone(),
+            };
+            let user_claim = env.string("NEXTCLOUD_USER_CLAIM", "sub").trim().to_owned();
+            if user_claim.is_empty() {
+                return Err(err("NEXTCLOUD_USER_CLAIM", "must name a claim, e.g. sub"));
+            }
+            let user_id = env
+                .string("NEXTCLOUD_USER_ID_MAPPING", "plain")
+                .parse()
+                .map_err(|m: String| err("NEXTCLOUD_USER_ID_MAPPING", m))?;
+            Ok(NextcloudCredentials::AppPassword(Box::new(
+                AppPasswordSettings {
+                    url,
+                    public_url,
+                    user_claim,
+                    user_id,
+                    login_flow_timeout: env.secs(
+                        "NEXTCLOUD_LOGIN_FLOW_TIMEOUT_SECS",
+                        1200,
+                        5,
+                        1200,
+                    )?,
+                },
+            )))
+        }
+        _ => Err(err(
+            "NEXTCLOUD_CREDENTIALS",
+            "must be `app-password` (the default) or `bearer`",
+        )),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::crypto::random_token;
 use crate::error::OAuthError;
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 use crate::keys::SigningKeys;
+use crate::nextcloud::Credentials;
 use crate::oauth::exchange::{check_subject, grant_matches, grant_revoked, invalid_subject};
 use crate::oauth::revoke::{access_token_denial, split_grant_token};
 use crate::oauth::token::{access_token_claims, check_redemption, check_refresh, requested_scope};
@@ -108,6 +109,8 @@ pub struct Grants<'a> {
     clock: &'a dyn Clock,
     keys: &'a SigningKeys,
     config: &'a Config,
+    /// With the app-password strategy: revoking a grant discards its Nextcloud app password.
+    nextcloud: Option<&'a Credentials>,
 }
 
 impl<'a> Grants<'a> {
@@ -122,7 +125,38 @@ impl<'a> Grants<'a> {
             clock,
             keys,
             config,
+            nextcloud: None,
         }
+    }
+
+    /// Revocations also delete the grant's Nextcloud app password (app-password strategy).
+    pub fn with_nextcloud(mut self, nextcloud: Option<&'a Credentials>) -> Self {
+        self.nextcloud = nextcloud;
+        self
+    }
+
+    /// Revokes the grant in the store and, with the app-password strategy, discards the
+    /// Nextcloud app password of its (user, client) pair: deleted in Nextcloud, so every tool
+    /// call with it stops at once, whatever mcp-server has cached. `grant` is the record read
+    /// before revoking, when the caller has it.
+    pub async fn revoke_grant(
+        &self,
+        grant_id: &GrantId,
+        grant: Option<&GrantRecord>,
+        why: &'static str,
+    ) -> Result<(), StoreError> {
+        let grant = match (grant, self.nextcloud) {
+            (Some(g), _) => Some(g.clone()),
+            (None, Some(_)) => self.store.get_grant(grant_id).await?,
+            (None, None) => None,
+        };
+        self.store.revoke_grant(grant_id).await?;
+        if let (Some(nextcloud), Some(grant)) = (self.nextcloud, grant) {
+            nextcloud
+                .discard(&grant.subject, &grant.client_id, why)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Stores a new grant (short-lived until its code is redeemed) and the one authorization
@@ -160,12 +194,14 @@ impl<'a> Grants<'a> {
             CodeTake::Unknown => return Err(GrantError::InvalidCode),
             CodeTake::Replayed => {
                 // RFC 6749 §4.1.2 / OAuth 2.1: revoke everything issued from a replayed code.
-                let revoked = self.store.revoke_grant(&grant_id).await;
+                let revoked = self.revoke_grant(&grant_id, None, "code replayed").await;
                 return Err(GrantError::CodeReplayed { grant_id, revoked });
             }
         };
         if record.client_id != *client_id {
-            let revoked = self.store.revoke_grant(&grant_id).await;
+            let revoked = self
+                .revoke_grant(&grant_id, None, "code of another client")
+                .await;
             return Err(GrantError::CodeOfOtherClient { grant_id, revoked });
         }
         check_redemption(&record, redirect_uri, code_verifier, resource)
@@ -230,7 +266,15 @@ impl<'a> Grants<'a> {
             RefreshOutcome::Unknown | RefreshOutcome::Revoked | RefreshOutcome::WrongClient => {
                 return Err(GrantError::InvalidRefreshToken)
             }
-            RefreshOutcome::ReuseDetected => return Err(GrantError::RefreshReuse { grant_id }),
+            RefreshOutcome::ReuseDetected => {
+                // The store revoked the family; the Nextcloud credential goes with it.
+                if let Some(nextcloud) = self.nextcloud {
+                    nextcloud
+                        .discard(&grant.subject, &grant.client_id, "refresh token reused")
+                        .await?;
+                }
+                return Err(GrantError::RefreshReuse { grant_id });
+            }
         };
         let scope = requested.unwrap_or_else(|| grant.scope.clone());
         self.issue(&grant, scope, new_token)
@@ -243,7 +287,8 @@ impl<'a> Grants<'a> {
         if let Some((grant_id, hash)) = split_grant_token(token) {
             let record = self.store.get_refresh_token(&grant_id, &hash).await?;
             if record.is_some_and(|r| r.client_id == *client_id) {
-                self.store.revoke_grant(&grant_id).await?;
+                self.revoke_grant(&grant_id, None, "revoked by the client")
+                    .await?;
                 return Ok(Revoked::Grant(grant_id));
             }
         } else if let Ok(claims) = self.keys.verify_access_token(token) {

@@ -12,6 +12,7 @@ pub mod grants;
 pub mod ids;
 pub mod keys;
 pub mod metrics;
+pub mod nextcloud;
 pub mod oauth;
 pub mod pages;
 pub mod pkce;

@@ -57,17 +57,129 @@ code { font-size: .85rem; color: var(--muted); }
 .actions { display:flex; gap: .75rem; margin-top: 1.5rem; }
 button { flex:1; font: inherit; padding: .65rem 1rem; border-radius: 8px; border: 1px solid var(--line); background: transparent; color: var(--fg); cursor: pointer; }
 button.primary { background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 600; }
+a.button { flex:1; display:block; text-align:center; text-decoration:none; font: inherit; padding: .65rem 1rem; border-radius: 8px; border: 1px solid var(--line); color: var(--fg); }
+a.button.primary { background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 600; }
+ol { padding-left: 1.2rem; }
 @media (prefers-color-scheme: dark) { button.primary { color: #202124; } }
 "#;
 
 fn page(title: &str, body: &str) -> String {
+    page_refreshing(title, body, None)
+}
+
+/// A page that reloads itself every `refresh_secs` (`<meta http-equiv="refresh">`: no script
+/// needed, so the CSP stays script-free).
+fn page_refreshing(title: &str, body: &str, refresh_secs: Option<u32>) -> String {
+    let refresh = refresh_secs
+        .map(|s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">"))
+        .unwrap_or_default();
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"same-origin\">\
+         <meta name=\"referrer\" content=\"same-origin\">{refresh}\
          <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
         escape(title)
     )
+}
+
+/// What the Nextcloud connect page (`/nextcloud/connect`) shows while it waits.
+pub struct ConnectView<'a> {
+    pub client_name: &'a str,
+    /// Nextcloud's grant page (public URL).
+    pub login_url: &'a str,
+    /// Nextcloud's host, as the person will see it in the address bar.
+    pub nextcloud_host: &'a str,
+    /// Nextcloud did not answer the last check.
+    pub unavailable: bool,
+    /// Minutes left to grant access.
+    pub minutes_left: i64,
+}
+
+/// Seconds between two automatic checks of the connect page.
+pub const CONNECT_REFRESH_SECS: u32 = 3;
+
+/// The step between signing in and returning to the client, for the app-password strategy:
+/// what is about to happen, the link to Nextcloud's grant page (a new tab), and a page that
+/// checks by itself every few seconds and moves on once access is granted.
+pub fn connect_waiting(view: &ConnectView<'_>) -> HttpResponse {
+    let note = if view.unavailable {
+        "<p class=\"warn\" id=\"nextcloud-unavailable\">Nextcloud is not answering at the \
+         moment. This page keeps checking; nothing needs to be done again.</p>"
+    } else {
+        ""
+    };
+    let body = format!(
+        "<h1>Connect {client} to your Nextcloud</h1>\
+         <p>{client} needs its own access to your files, notes, calendars and contacts on \
+         <span class=\"host\">{host}</span>. Nextcloud will ask you to grant access and create \
+         an app password for this connection only. You can revoke it any time in Nextcloud under \
+         Settings → Security → Devices &amp; sessions.</p>\
+         <ol><li>Open Nextcloud (a new tab), sign in if asked, and choose <b>Grant access</b>.</li>\
+         <li>Come back to this tab: it continues by itself.</li></ol>\
+         {note}\
+         <div class=\"actions\"><a class=\"button primary\" id=\"open-nextcloud\" \
+         href=\"{url}\" target=\"_blank\" rel=\"noopener noreferrer\">Open Nextcloud</a></div>\
+         <p class=\"muted\" id=\"waiting\">Waiting for Nextcloud… (checked every \
+         {every} seconds; {minutes} min left). Only grant access if you started this sign-in \
+         yourself.</p>",
+        client = escape(view.client_name),
+        host = escape(view.nextcloud_host),
+        url = escape(view.login_url),
+        every = CONNECT_REFRESH_SECS,
+        minutes = view.minutes_left.max(1),
+    );
+    html_response(StatusCode::OK).body(page_refreshing(
+        "Connect to Nextcloud",
+        &body,
+        Some(CONNECT_REFRESH_SECS),
+    ))
+}
+
+/// Nextcloud could not start the Login Flow: 503, and the page tries again by itself.
+pub fn connect_unavailable() -> HttpResponse {
+    let body = "<h1>Nextcloud cannot be reached</h1>\
+         <p id=\"nextcloud-unavailable\">Your sign-in worked, but Nextcloud did not answer. \
+         This page tries again by itself every few seconds.</p>";
+    let mut resp = html_response(StatusCode::SERVICE_UNAVAILABLE).body(page_refreshing(
+        "Nextcloud cannot be reached",
+        body,
+        Some(5),
+    ));
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    resp
+}
+
+/// Another Nextcloud account granted access (or Nextcloud refused its own new app password):
+/// nothing was kept; the link returns the error to the application.
+pub fn connect_refused(client_name: &str, return_url: &str) -> HttpResponse {
+    let body = format!(
+        "<h1>Access was not connected</h1>\
+         <p class=\"warn\" id=\"refused\">Access was granted from a different Nextcloud \
+         account than the one you signed in with. For your safety it was not used and the new \
+         app password was deleted.</p>\
+         <p>If you did not open Nextcloud yourself, someone may have tried to get access to an \
+         account through you: tell your administrator.</p>\
+         <div class=\"actions\"><a class=\"button\" id=\"return\" href=\"{url}\">Return to \
+         {client}</a></div>",
+        client = escape(client_name),
+        url = escape(return_url),
+    );
+    html_response(StatusCode::FORBIDDEN).body(page("Access was not connected", &body))
+}
+
+/// Nobody granted access in time.
+pub fn connect_expired(client_name: &str, return_url: &str) -> HttpResponse {
+    let body = format!(
+        "<h1>The time to grant access ran out</h1>\
+         <p id=\"expired\">Nextcloud access was not granted in time, so the sign-in was not \
+         completed. Start again from {client}.</p>\
+         <div class=\"actions\"><a class=\"button\" id=\"return\" href=\"{url}\">Return to \
+         {client}</a></div>",
+        client = escape(client_name),
+        url = escape(return_url),
+    );
+    html_response(StatusCode::OK).body(page("The time to grant access ran out", &body))
 }
 
 pub struct ConsentView<'a> {
@@ -191,6 +303,8 @@ pub enum PageError {
     UpstreamUnavailable,
     /// A stored redirect URI does not parse (validated at registration: unreachable).
     InvalidRedirectAddress,
+    /// The Nextcloud connect page's sign-in is unknown, finished long ago or timed out.
+    ConnectExpired,
 }
 
 impl PageError {
@@ -253,6 +367,13 @@ impl PageError {
                 bad,
                 "Invalid redirect address",
                 "The application's redirect address is not valid.".into(),
+            ),
+            Self::ConnectExpired => (
+                bad,
+                "This sign-in has expired",
+                "Connecting to Nextcloud took too long or was already completed. Start again \
+                 from the application."
+                    .into(),
             ),
         }
     }

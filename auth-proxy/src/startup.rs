@@ -143,12 +143,25 @@ impl Application {
             config.client_idle_ttl,
             deps.clock.now(),
         ));
+        let cipher = Arc::new(cipher);
+        let nextcloud = match &config.nextcloud {
+            Some(crate::config::NextcloudCredentials::AppPassword(settings)) => Some(Arc::new(
+                crate::nextcloud::Credentials::new(
+                    store.clone(),
+                    cipher.clone(),
+                    (**settings).clone(),
+                )
+                .context("building the Nextcloud HTTP client")?,
+            )),
+            _ => None,
+        };
         let state = AppState {
+            nextcloud,
             config: config.clone(),
             store,
             upstream: deps.upstream,
             keys: Arc::new(keys),
-            cipher: Arc::new(cipher),
+            cipher,
             clock: deps.clock,
             metrics,
             metadata_json,
@@ -272,6 +285,7 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(paths::AUTHORIZE).route(web::get().to(authorize::authorize)))
         .service(web::resource(paths::CONSENT).route(web::post().to(consent::decide)))
         .service(web::resource(paths::CALLBACK).route(web::get().to(callback::callback)))
+        .service(web::resource(paths::NEXTCLOUD_CONNECT).route(web::get().to(connect::connect)))
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
 }

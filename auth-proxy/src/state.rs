@@ -14,6 +14,7 @@ use crate::error::OAuthError;
 use crate::grants::Grants;
 use crate::keys::SigningKeys;
 use crate::metrics::Metrics;
+use crate::nextcloud::Credentials;
 use crate::store::{Store, StoreError};
 use crate::upstream::UpstreamIdp;
 
@@ -30,6 +31,9 @@ pub struct AppState {
     pub metadata_json: Arc<str>,
     /// Finds clients wherever they are defined (configuration, metadata documents, store).
     pub clients: Arc<ClientRegistry>,
+    /// The app-password strategy's vault and Nextcloud client; `None` with `bearer` or
+    /// without token exchange.
+    pub nextcloud: Option<Arc<Credentials>>,
 }
 
 /// Which endpoint a rate-limit bucket belongs to (a fixed set: bounded metric labels).
@@ -54,6 +58,7 @@ impl AppState {
     /// The grants service over this state's store, clock and signing keys.
     pub fn grants(&self) -> Grants<'_> {
         Grants::new(&*self.store, &*self.clock, &self.keys, &self.config)
+            .with_nextcloud(self.nextcloud.as_deref())
     }
 
     fn limit_for(&self, endpoint: Limited) -> Option<RateLimit> {

@@ -12,6 +12,8 @@ pub const REGISTER: &str = "/register";
 pub const AUTHORIZE: &str = "/authorize";
 pub const CONSENT: &str = "/consent";
 pub const CALLBACK: &str = "/callback";
+/// The app-password strategy's page between the IdP sign-in and the client's code.
+pub const NEXTCLOUD_CONNECT: &str = "/nextcloud/connect";
 pub const TOKEN: &str = "/token";
 pub const REVOKE: &str = "/revoke";
 pub const HEALTHZ: &str = "/healthz";

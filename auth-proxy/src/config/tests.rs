@@ -196,3 +196,82 @@ fn rate_limits_parse_or_turn_off() {
     assert!("0/10".parse::<RateLimit>().is_err());
     assert!("5/0".parse::<RateLimit>().is_err());
 }
+
+#[test]
+fn the_nextcloud_strategy_defaults_to_app_passwords_and_needs_nextcloud() {
+    const SECRET: (&str, &str) = ("AUTH_PROXY_EXCHANGE_CLIENT_SECRET", "0123456789abcdef0123");
+    // Without token exchange there is nothing to hand out: no strategy.
+    assert_eq!(Config::from_vars(&vars(&[])).unwrap().nextcloud, None);
+    // With it, app passwords are the default, and they need Nextcloud's URL.
+    assert_eq!(error_var(&[SECRET]), "AUTH_PROXY_NEXTCLOUD_URL");
+    let c = Config::from_vars(&vars(&[
+        SECRET,
+        ("AUTH_PROXY_NEXTCLOUD_URL", "https://cloud.example/nc/"),
+    ]))
+    .unwrap();
+    let Some(NextcloudCredentials::AppPassword(s)) = c.nextcloud else {
+        panic!("app-password expected");
+    };
+    assert_eq!(s.url.as_str(), "https://cloud.example/nc");
+    assert_eq!(s.public_url, s.url);
+    assert_eq!(s.user_claim, "sub");
+    assert_eq!(s.user_id, UserIdMapping::Plain);
+    assert_eq!(s.login_flow_timeout, Duration::from_secs(1200));
+
+    let c = Config::from_vars(&vars(&[
+        SECRET,
+        ("AUTH_PROXY_NEXTCLOUD_URL", "http://nextcloud.internal:8080"),
+        ("AUTH_PROXY_NEXTCLOUD_PUBLIC_URL", "https://cloud.example"),
+        ("AUTH_PROXY_NEXTCLOUD_USER_CLAIM", "preferred_username"),
+        ("AUTH_PROXY_NEXTCLOUD_USER_ID_MAPPING", "unique-uid:3"),
+        ("AUTH_PROXY_NEXTCLOUD_LOGIN_FLOW_TIMEOUT_SECS", "300"),
+    ]));
+    // Plain http is for loopback only, also towards Nextcloud.
+    assert_eq!(c.unwrap_err().variable, "AUTH_PROXY_NEXTCLOUD_URL");
+    let c = Config::from_vars(&vars(&[
+        SECRET,
+        (
+            "AUTH_PROXY_NEXTCLOUD_URL",
+            "https://nextcloud.internal:8443",
+        ),
+        ("AUTH_PROXY_NEXTCLOUD_PUBLIC_URL", "https://cloud.example"),
+        ("AUTH_PROXY_NEXTCLOUD_USER_CLAIM", "preferred_username"),
+        ("AUTH_PROXY_NEXTCLOUD_USER_ID_MAPPING", "unique-uid:3"),
+        ("AUTH_PROXY_NEXTCLOUD_LOGIN_FLOW_TIMEOUT_SECS", "300"),
+    ]))
+    .unwrap();
+    let Some(NextcloudCredentials::AppPassword(s)) = c.nextcloud else {
+        panic!("app-password expected");
+    };
+    assert_eq!(s.public_url.as_str(), "https://cloud.example/");
+    assert_eq!(s.user_claim, "preferred_username");
+    assert_eq!(s.user_id, UserIdMapping::UniqueUid { provider_id: 3 });
+    assert_eq!(s.login_flow_timeout, Duration::from_secs(300));
+
+    let bearer = Config::from_vars(&vars(&[
+        SECRET,
+        ("AUTH_PROXY_NEXTCLOUD_CREDENTIALS", "bearer"),
+    ]))
+    .unwrap();
+    assert_eq!(bearer.nextcloud, Some(NextcloudCredentials::Bearer));
+    for (var, bad) in [
+        ("AUTH_PROXY_NEXTCLOUD_CREDENTIALS", "password"),
+        ("AUTH_PROXY_NEXTCLOUD_USER_ID_MAPPING", "unique-uid:x"),
+        ("AUTH_PROXY_NEXTCLOUD_USER_ID_MAPPING", "provider-based:"),
+        ("AUTH_PROXY_NEXTCLOUD_LOGIN_FLOW_TIMEOUT_SECS", "1201"),
+        (
+            "AUTH_PROXY_NEXTCLOUD_PUBLIC_URL",
+            "https://cloud.example/?x=1",
+        ),
+    ] {
+        assert_eq!(
+            error_var(&[
+                SECRET,
+                ("AUTH_PROXY_NEXTCLOUD_URL", "https://cloud.example"),
+                (var, bad)
+            ]),
+            var,
+            "{var}={bad}"
+        );
+    }
+}

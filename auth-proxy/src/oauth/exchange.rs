@@ -11,6 +11,7 @@ use super::token::ACCESS_TOKEN_TYPE;
 use crate::error::OAuthError;
 use crate::store::GrantRecord;
 use crate::upstream::UpstreamTokens;
+use mcp_shared::token_exchange::NEXTCLOUD_BASIC_TOKEN_TYPE;
 
 /// The answer: the user's upstream access token, never the proxy's.
 #[derive(Debug, Serialize)]
@@ -24,6 +25,21 @@ pub struct ExchangeResponse {
 }
 
 impl ExchangeResponse {
+    /// Nextcloud HTTP Basic credentials (the app-password strategy): `access_token` is the
+    /// base64 of `login:app-password`, usable for `expires_in` seconds before it is asked for
+    /// again (revocation deletes it in Nextcloud, which stops it at once anyway).
+    pub fn basic(login_name: &str, app_password: &Secret, expires_in: i64) -> Self {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(format!("{login_name}:{}", app_password.expose()));
+        Self {
+            access_token: Secret::new(encoded),
+            issued_token_type: NEXTCLOUD_BASIC_TOKEN_TYPE,
+            token_type: "N_A",
+            expires_in: Some(expires_in),
+        }
+    }
+
     /// The upstream access token, with the seconds it has left at `now` (if the IdP said).
     pub fn new(tokens: UpstreamTokens, now: i64) -> Self {
         Self {
@@ -45,6 +61,23 @@ pub fn check_client(exchange_client_id: Option<&str>, client_id: &str) -> Result
             "only the MCP server's client may exchange tokens",
         )),
         Some(_) => Ok(()),
+    }
+}
+
+/// `requested_token_type` must be what the strategy hands out (`app_password`: Nextcloud
+/// Basic credentials; otherwise the upstream access token), or absent.
+pub fn check_requested_type(requested: Option<&str>, app_password: bool) -> Result<(), OAuthError> {
+    let issued = if app_password {
+        NEXTCLOUD_BASIC_TOKEN_TYPE
+    } else {
+        ACCESS_TOKEN_TYPE
+    };
+    match requested {
+        None => Ok(()),
+        Some(t) if t == issued => Ok(()),
+        Some(_) => Err(OAuthError::invalid_request(format!(
+            "this server hands out {issued}: leave requested_token_type out or request that"
+        ))),
     }
 }
 

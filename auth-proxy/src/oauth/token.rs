@@ -30,6 +30,8 @@ pub enum TokenRequest<'a> {
     },
     TokenExchange {
         subject_token: &'a str,
+        /// Checked against the configured Nextcloud credential strategy by the handler.
+        requested_token_type: Option<&'a str>,
     },
 }
 
@@ -58,11 +60,6 @@ impl<'a> TokenRequest<'a> {
                         "subject_token_type must be urn:ietf:params:oauth:token-type:access_token",
                     ));
                 }
-                if param(form, "requested_token_type").is_some_and(|t| t != ACCESS_TOKEN_TYPE) {
-                    return Err(OAuthError::invalid_request(
-                        "only access tokens can be requested",
-                    ));
-                }
                 if param(form, "actor_token").is_some() || param(form, "actor_token_type").is_some()
                 {
                     return Err(OAuthError::invalid_request(
@@ -80,7 +77,10 @@ impl<'a> TokenRequest<'a> {
                         "scope cannot be chosen in a token exchange",
                     ));
                 }
-                Ok(Self::TokenExchange { subject_token })
+                Ok(Self::TokenExchange {
+                    subject_token,
+                    requested_token_type: param(form, "requested_token_type"),
+                })
             }
             Some(_) => Err(OAuthError::unsupported_grant_type(
                 "supported grant types: authorization_code, refresh_token, and token exchange \

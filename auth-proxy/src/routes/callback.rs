@@ -9,9 +9,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use mcp_shared::OAuthErrorCode;
 
-use super::{binding_cookie_value, hash_matches, redirect_error, redirect_to_client};
+use super::{binding_cookie_value, hash_matches, redirect_error};
 use crate::ids::{ClientState, GrantId};
-use crate::oauth::callback::{grant_and_code, issuer_acceptable, upstream_error_code};
+use crate::oauth::callback::{issuer_acceptable, upstream_error_code};
 use crate::pages::PageError;
 use crate::state::AppState;
 use crate::upstream::UpstreamError;
@@ -118,23 +118,29 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     let Ok(plain) = serde_json::to_vec(&tokens) else {
         return fail(OAuthErrorCode::ServerError, "internal error");
     };
-    let now = state.clock.now();
-    let (grant, record) = grant_and_code(
+    let upstream_sealed = state.cipher.seal(grant_id.as_str(), &plain);
+    if let Some(nextcloud) = &state.nextcloud {
+        // The app-password strategy: the code goes out once Nextcloud access is in place.
+        return super::connect::after_sign_in(
+            &state,
+            nextcloud,
+            auth,
+            grant_id,
+            &identity,
+            upstream_sealed,
+        )
+        .await;
+    }
+    match super::connect::issue_code_location(
+        &state,
         auth,
         &grant_id,
         &identity.subject,
-        state.cipher.seal(grant_id.as_str(), &plain),
-        now,
-    );
-    let code = match state.grants().issue_code(&grant, &record).await {
-        Ok(code) => code,
-        Err(e) => return super::store_unavailable(&state, e).response(),
-    };
-    tracing::info!(target: "audit", client_id = %auth.client_id, subject = %identity.subject, grant_id = %grant_id, "authorization code issued");
-    let mut params = vec![("code", code.as_str())];
-    if let Some(client_state) = &auth.state {
-        params.push(("state", client_state.as_str()));
+        upstream_sealed,
+    )
+    .await
+    {
+        Ok(location) => super::redirect_to(&location, false),
+        Err(page) => page.response(),
     }
-    params.push(("iss", state.config.issuer.as_str()));
-    redirect_to_client(&auth.redirect_uri, &params, false)
 }

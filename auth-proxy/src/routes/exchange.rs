@@ -10,8 +10,8 @@ use crate::clients::ClientRecord;
 use crate::error::OAuthError;
 use crate::grants::SubjectError;
 use crate::oauth::exchange::{
-    check_client, grant_revoked, invalid_subject, merge_refreshed, needs_refresh,
-    without_refresh_token, ExchangeResponse,
+    check_client, check_requested_type, grant_revoked, invalid_subject, merge_refreshed,
+    needs_refresh, without_refresh_token, ExchangeResponse,
 };
 use crate::state::AppState;
 use crate::store::GrantRecord;
@@ -28,16 +28,27 @@ fn open(state: &AppState, grant: &GrantRecord) -> Result<UpstreamTokens, OAuthEr
     serde_json::from_slice(&plain).map_err(|e| OAuthError::server_error(&e))
 }
 
+/// How long mcp-server may reuse exchanged app-password credentials before asking again.
+const APP_PASSWORD_REUSE_SECS: i64 = 300;
+
+fn no_app_password() -> OAuthError {
+    OAuthError::invalid_grant(
+        "there is no Nextcloud app password for this sign-in (it was revoked): the user must sign in again",
+    )
+}
+
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
     subject_token: &str,
+    requested_token_type: Option<&str>,
 ) -> Result<ExchangeResponse, OAuthError> {
     let settings = state.config.exchange_client.as_ref();
     check_client(
         settings.map(|s| s.client_id.as_str()),
         client.client_id.as_str(),
     )?;
+    check_requested_type(requested_token_type, state.nextcloud.is_some())?;
     let grant = state
         .grants()
         .exchange_subject(subject_token)
@@ -51,6 +62,31 @@ pub async fn exchange(
             SubjectError::Store(e) => state.store_error(e),
         })?;
     let now = state.clock.now();
+
+    if let Some(nextcloud) = &state.nextcloud {
+        let password = nextcloud
+            .get(&grant.subject, &grant.client_id)
+            .await
+            .map_err(|e| match e {
+                crate::nextcloud::VaultError::Store(e) => state.store_error(e),
+                crate::nextcloud::VaultError::Unreadable => {
+                    tracing::error!(grant_id = %grant.grant_id, "stored app password cannot be opened (encryption key removed?)");
+                    no_app_password()
+                }
+            })?
+            .ok_or_else(no_app_password)?;
+        state
+            .metrics
+            .tokens_issued
+            .with_label_values(&["token_exchange"])
+            .inc();
+        tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant.grant_id, "Nextcloud app password handed out by token exchange");
+        return Ok(ExchangeResponse::basic(
+            &password.login_name,
+            &password.app_password,
+            APP_PASSWORD_REUSE_SECS,
+        ));
+    }
 
     let mut tokens = open(state, &grant)?;
     let margin = settings
@@ -138,8 +174,8 @@ async fn refresh_upstream(
             }
             tracing::warn!(target: "audit", grant_id = %grant.grant_id, %reason, "upstream refused the refresh: grant revoked");
             state
-                .store
-                .revoke_grant(&grant.grant_id)
+                .grants()
+                .revoke_grant(&grant.grant_id, Some(grant), "upstream refused the refresh")
                 .await
                 .map_err(|e| state.store_error(e))?;
             Err(OAuthError::invalid_grant(

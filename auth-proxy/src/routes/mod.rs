@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod callback;
+pub mod connect;
 pub mod consent;
 pub mod exchange;
 pub mod health;
@@ -69,19 +70,43 @@ pub fn redirect_to_client(
     params: &[(&str, &str)],
     status_303: bool,
 ) -> HttpResponse {
-    let location = match Url::parse(redirect_uri.as_str()) {
-        Ok(mut url) => {
-            {
-                let mut pairs = url.query_pairs_mut();
-                for (k, v) in params {
-                    pairs.append_pair(k, v);
-                }
-            }
-            url.to_string()
-        }
-        // A RedirectUri is an absolute URL; this is unreachable.
-        Err(_) => return PageError::InvalidRedirectAddress.response(),
+    // A RedirectUri is an absolute URL; the error is unreachable.
+    let Some(location) = client_location(redirect_uri, params) else {
+        return PageError::InvalidRedirectAddress.response();
     };
+    redirect_to(&location, status_303)
+}
+
+/// The client's redirect URI with `params` appended to its query.
+pub fn client_location(redirect_uri: &RedirectUri, params: &[(&str, &str)]) -> Option<String> {
+    let mut url = Url::parse(redirect_uri.as_str()).ok()?;
+    {
+        let mut pairs = url.query_pairs_mut();
+        for (k, v) in params {
+            pairs.append_pair(k, v);
+        }
+    }
+    Some(url.to_string())
+}
+
+/// The authorization error response's URL (`error`, `error_description`, `state`, `iss`).
+pub fn client_error_location(
+    state: &AppState,
+    redirect_uri: &RedirectUri,
+    code: OAuthErrorCode,
+    description: &str,
+    client_state: Option<&str>,
+) -> Option<String> {
+    let mut params = vec![("error", code.as_str()), ("error_description", description)];
+    if let Some(s) = client_state {
+        params.push(("state", s));
+    }
+    params.push(("iss", state.config.issuer.as_str()));
+    client_location(redirect_uri, &params)
+}
+
+/// A 302/303 to `location`, never cached, never leaking our URL as a referrer.
+pub fn redirect_to(location: &str, status_303: bool) -> HttpResponse {
     let mut b = if status_303 {
         HttpResponse::SeeOther()
     } else {
@@ -101,12 +126,10 @@ pub fn redirect_error(
     client_state: Option<&str>,
     status_303: bool,
 ) -> HttpResponse {
-    let mut params = vec![("error", code.as_str()), ("error_description", description)];
-    if let Some(s) = client_state {
-        params.push(("state", s));
+    match client_error_location(state, redirect_uri, code, description, client_state) {
+        Some(location) => redirect_to(&location, status_303),
+        None => PageError::InvalidRedirectAddress.response(),
     }
-    params.push(("iss", state.config.issuer.as_str()));
-    redirect_to_client(redirect_uri, &params, status_303)
 }
 
 /// A store failure on a browser-facing endpoint: counted, logged, and shown as a page (503).

@@ -80,8 +80,13 @@ pub async fn token(
                 .refresh(&client.client_id, refresh_token, scope, resource)
                 .await
         }
-        TokenRequest::TokenExchange { subject_token } => {
-            let response = super::exchange::exchange(&state, &client, subject_token).await?;
+        TokenRequest::TokenExchange {
+            subject_token,
+            requested_token_type,
+        } => {
+            let response =
+                super::exchange::exchange(&state, &client, subject_token, requested_token_type)
+                    .await?;
             return Ok(no_store_json(&response));
         }
     };

@@ -12,9 +12,11 @@ use prometheus::HistogramVec;
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 use super::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
-    RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
+    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
+    StoreError, UpstreamFlow,
 };
+use mcp_shared::Secret;
 
 #[derive(Debug, Clone)]
 pub struct InstrumentedStore {
@@ -116,6 +118,54 @@ impl Store for InstrumentedStore {
         self.timed(
             "take_pending_authorization",
             self.inner.take_pending_authorization(flow_id),
+        )
+        .await
+    }
+
+    async fn put_nextcloud_link(
+        &self,
+        link_hash: &str,
+        link: &NextcloudLink,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_nextcloud_link",
+            self.inner.put_nextcloud_link(link_hash, link, ttl),
+        )
+        .await
+    }
+
+    async fn get_nextcloud_link(
+        &self,
+        link_hash: &str,
+    ) -> Result<Option<NextcloudLink>, StoreError> {
+        self.timed(
+            "get_nextcloud_link",
+            self.inner.get_nextcloud_link(link_hash),
+        )
+        .await
+    }
+
+    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError> {
+        self.timed(
+            "put_nextcloud_credential",
+            self.inner.put_nextcloud_credential(owner, sealed),
+        )
+        .await
+    }
+
+    async fn get_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
+        self.timed(
+            "get_nextcloud_credential",
+            self.inner.get_nextcloud_credential(owner),
+        )
+        .await
+    }
+
+    async fn take_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
+        self.timed(
+            "take_nextcloud_credential",
+            self.inner.take_nextcloud_credential(owner),
         )
         .await
     }

@@ -15,6 +15,8 @@
 //! | `<p>:v1:{g:<gid>}:code-used:<sha256>` | `1`: the code was redeemed (replay detection) | the replay window (10 min) |
 //! | `<p>:v1:{g:<gid>}:rt:<sha256>` | refresh token record (client id, issue time) | refresh lifetime |
 //! | `<p>:v1:{g:<gid>}:rt-used:<sha256>` | first use of that refresh token, Unix ms (plain integer) | refresh lifetime |
+//! | `<p>:v1:nclink:<sha256>` | sign-in waiting for the person to grant access in Nextcloud (Login Flow v2): the consented authorization, sealed upstream tokens, sealed poll token | the Login Flow timeout (20 min), 2 min once finished |
+//! | `<p>:v1:ncpw:<sha256>` | sealed Nextcloud login name and app password of one (user, client) pair (plain string) | none: until revoked or replaced |
 //! | `<p>:v1:deny:<jti>` | `1`: revoked access token | until the token's `exp` |
 //! | `<p>:v1:rl:<bucket>` | request counter (plain integer) of a fixed window that opens at its first hit | the window |
 //!
@@ -62,6 +64,16 @@ impl Keys {
 
     pub fn upstream_flow(&self, state: &str) -> String {
         format!("{}ustate:{state}", self.base)
+    }
+
+    /// `link_hash`: SHA-256 hex of the connect page's link id.
+    pub fn nextcloud_link(&self, link_hash: &str) -> String {
+        format!("{}nclink:{link_hash}", self.base)
+    }
+
+    /// `owner`: SHA-256 hex of the (user, client) pair.
+    pub fn nextcloud_credential(&self, owner: &str) -> String {
+        format!("{}ncpw:{owner}", self.base)
     }
 
     fn tagged(&self, grant_id: &str, rest: &str) -> String {

@@ -11,10 +11,12 @@ use async_trait::async_trait;
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 use super::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
-    RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
+    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
+    StoreError, UpstreamFlow,
 };
 use crate::clock::Clock;
+use mcp_shared::Secret;
 
 /// Expired entries are dropped lazily on access and by a sweep every this many writes.
 const SWEEP_EVERY: u64 = 1024;
@@ -47,6 +49,9 @@ struct Tables {
     /// First-use time (Unix milliseconds) of rotated refresh tokens.
     refresh_used: HashMap<(String, String), Entry<i64>>,
     denied: HashMap<String, Entry<()>>,
+    nextcloud_links: HashMap<String, Entry<NextcloudLink>>,
+    /// owner hash → sealed app password
+    nextcloud_credentials: HashMap<String, String>,
     /// bucket → (count, window end in ms)
     rate: HashMap<String, Entry<u32>>,
     writes: u64,
@@ -133,6 +138,7 @@ impl MemoryStore {
         t.refresh.retain(|_, e| live(e, now));
         t.refresh_used.retain(|_, e| live(e, now));
         t.denied.retain(|_, e| live(e, now));
+        t.nextcloud_links.retain(|_, e| live(e, now));
         t.rate.retain(|_, e| live(e, now));
     }
 }
@@ -312,6 +318,62 @@ impl Store for MemoryStore {
             &upstream_state.to_owned(),
             now,
         ))
+    }
+
+    async fn put_nextcloud_link(
+        &self,
+        link_hash: &str,
+        link: &NextcloudLink,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.nextcloud_links.insert(
+            link_hash.to_owned(),
+            Entry {
+                value: link.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn get_nextcloud_link(
+        &self,
+        link_hash: &str,
+    ) -> Result<Option<NextcloudLink>, StoreError> {
+        let now = self.now();
+        Ok(get_live(
+            &mut self.lock()?.nextcloud_links,
+            &link_hash.to_owned(),
+            now,
+        )
+        .map(|e| e.value.clone()))
+    }
+
+    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        t.nextcloud_credentials
+            .insert(owner.to_owned(), sealed.to_owned());
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn get_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
+        Ok(self
+            .lock()?
+            .nextcloud_credentials
+            .get(owner)
+            .map(|s| Secret::new(s.as_str())))
+    }
+
+    async fn take_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
+        Ok(self
+            .lock()?
+            .nextcloud_credentials
+            .remove(owner)
+            .map(Secret::new))
     }
 
     async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {

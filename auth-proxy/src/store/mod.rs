@@ -82,6 +82,54 @@ pub struct GrantRecord {
     pub created_at: i64,
 }
 
+/// A sign-in waiting for the person to grant access in Nextcloud (Login Flow v2), between the
+/// upstream callback and the client's code; keyed by the SHA-256 of the id in the connect
+/// page's URL. Everything secret in it is sealed: the upstream tokens under the grant id (as
+/// the grant will hold them), the poll token and the finished redirect under the link key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextcloudLink {
+    pub authorization: PendingAuthorization,
+    pub grant_id: GrantId,
+    pub subject: String,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub upstream_sealed: Secret,
+    /// The Nextcloud user id the identity maps to: only an app password of this user is kept.
+    pub nextcloud_user: String,
+    /// How the client is named to the person and to Nextcloud ("Devices & sessions").
+    pub client_name: String,
+    /// Once Login Flow v2 was started: its sealed poll token and the grant page's path.
+    #[serde(default, with = "mcp_shared::secret::exposed_option")]
+    pub poll_sealed: Option<Secret>,
+    #[serde(default)]
+    pub login_path: Option<String>,
+    /// An app password Nextcloud handed out whose owner could not be checked yet (Nextcloud
+    /// failed right after the poll): sealed, checked again at the next page load.
+    #[serde(default, with = "mcp_shared::secret::exposed_option")]
+    pub granted_sealed: Option<Secret>,
+    /// Once finished: how, and the sealed URL of the client's redirect (code or error).
+    #[serde(default)]
+    pub finished: Option<LinkFinished>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkFinished {
+    pub outcome: LinkOutcome,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub location_sealed: Secret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkOutcome {
+    /// The app password is the user's and stored; the location carries the client's code.
+    Granted,
+    /// Another Nextcloud user granted access (or Nextcloud refused the new app password).
+    Refused,
+    /// Nobody granted access in time.
+    Expired,
+}
+
 /// What an authorization code was issued for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRecord {
@@ -266,6 +314,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Puts an access token's `jti` on the deny-list until it would have expired anyway.
     async fn deny_access_token(&self, jti: &Jti, ttl: Duration) -> Result<(), StoreError>;
     async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError>;
+
+    /// Stores (or replaces) a sign-in waiting for Nextcloud, for `ttl`.
+    async fn put_nextcloud_link(
+        &self,
+        link_hash: &str,
+        link: &NextcloudLink,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    async fn get_nextcloud_link(
+        &self,
+        link_hash: &str,
+    ) -> Result<Option<NextcloudLink>, StoreError>;
+
+    /// Stores the sealed Nextcloud app password of one (user, client) pair, `owner` being a
+    /// hash of both. No TTL: it lives until it is revoked or replaced.
+    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError>;
+    async fn get_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError>;
+    /// Atomic: at most one caller gets (and so deletes in Nextcloud) the credential.
+    async fn take_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError>;
 
     /// One atomic fixed-window check-and-count for `bucket`, shared by all replicas.
     async fn hit_rate_limit(

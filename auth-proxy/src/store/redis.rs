@@ -19,10 +19,12 @@ use serde::{Deserialize, Serialize};
 use self::scripts::Scripts;
 use super::keys::Keys;
 use super::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, PendingAuthorization, RateDecision,
-    RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
+    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
+    StoreError, UpstreamFlow,
 };
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
+use mcp_shared::Secret;
 
 mod scripts;
 
@@ -301,6 +303,41 @@ impl Store for RedisStore {
         flow_id: &str,
     ) -> Result<Option<PendingAuthorization>, StoreError> {
         self.take_json(self.keys.pending(flow_id)).await
+    }
+
+    async fn put_nextcloud_link(
+        &self,
+        link_hash: &str,
+        link: &NextcloudLink,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.set_json(self.keys.nextcloud_link(link_hash), link, Some(ttl))
+            .await
+    }
+
+    async fn get_nextcloud_link(
+        &self,
+        link_hash: &str,
+    ) -> Result<Option<NextcloudLink>, StoreError> {
+        self.get_json(self.keys.nextcloud_link(link_hash)).await
+    }
+
+    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        bounded(c.set::<_, _, ()>(self.keys.nextcloud_credential(owner), sealed)).await
+    }
+
+    async fn get_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
+        let mut c = self.conn();
+        let raw: Option<String> = bounded(c.get(self.keys.nextcloud_credential(owner))).await?;
+        Ok(raw.map(Secret::new))
+    }
+
+    async fn take_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
+        let mut c = self.conn();
+        let take = self.scripts.take.key(self.keys.nextcloud_credential(owner));
+        let raw: Option<String> = bounded(take.invoke_async(&mut c)).await?;
+        Ok(raw.map(Secret::new))
     }
 
     async fn put_upstream_flow(

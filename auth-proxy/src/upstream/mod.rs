@@ -34,6 +34,38 @@ pub struct UpstreamIdentity {
     pub email: Option<String>,
     pub name: Option<String>,
     pub preferred_username: Option<String>,
+    /// Every top-level claim with a string or number value, from the verified ID token (or the
+    /// userinfo answer): the configured Nextcloud user claim may be any of them.
+    #[serde(default)]
+    pub claims: std::collections::BTreeMap<String, String>,
+}
+
+impl UpstreamIdentity {
+    /// The value of claim `name` (`sub` is the subject).
+    pub fn claim(&self, name: &str) -> Option<&str> {
+        match name {
+            "sub" => Some(&self.subject),
+            _ => self.claims.get(name).map(String::as_str),
+        }
+    }
+}
+
+/// The string and number claims of a JSON object (a verified ID token's payload, a userinfo
+/// answer); others (objects, arrays, booleans) cannot name a user.
+pub fn scalar_claims(value: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    value
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    serde_json::Value::String(s) => Some((k.clone(), s.clone())),
+                    serde_json::Value::Number(n) => Some((k.clone(), n.to_string())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

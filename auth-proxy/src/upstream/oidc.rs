@@ -248,6 +248,22 @@ fn issuer_candidates(issuer: &Url) -> Result<Vec<IssuerUrl>, UpstreamError> {
     Ok(vec![parse(bare)?, parse(&format!("{bare}/"))?])
 }
 
+/// The string and number claims of a compact JWS's payload (call only once it is verified).
+fn id_token_payload(compact: &str) -> std::collections::BTreeMap<String, String> {
+    use base64::Engine as _;
+    compact
+        .split('.')
+        .nth(1)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+        .map(|v| super::scalar_claims(&v))
+        .unwrap_or_default()
+}
+
 /// ID token claims and userinfo claims are different types with the same accessors.
 macro_rules! identity {
     ($claims:expr) => {{
@@ -260,6 +276,7 @@ macro_rules! identity {
                 .and_then(|n| n.get(None))
                 .map(|n| n.to_string()),
             preferred_username: claims.preferred_username().map(|u| u.to_string()),
+            claims: Default::default(),
         }
     }};
 }
@@ -467,7 +484,11 @@ impl OidcUpstream {
                 ));
             }
         }
-        Ok(Some(identity!(claims)))
+        let mut identity = identity!(claims);
+        // The signature is verified: the payload's own claims (custom ones included) are
+        // trustworthy, for a configured Nextcloud user claim.
+        identity.claims = id_token_payload(&id_token.to_string());
+        Ok(Some(identity))
     }
 
     /// [`Self::verify_id_token`], refetching the JWKS once when the signing key is unknown.
@@ -506,7 +527,11 @@ impl OidcUpstream {
             .request_async(&self.http)
             .await
             .map_err(userinfo_error)?;
-        Ok(identity!(&claims))
+        let mut identity = identity!(&claims);
+        identity.claims = serde_json::to_value(&claims)
+            .map(|v| super::scalar_claims(&v))
+            .unwrap_or_default();
+        Ok(identity)
     }
 
     fn tokens(&self, response: &CoreTokenResponse) -> UpstreamTokens {

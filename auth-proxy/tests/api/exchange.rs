@@ -13,8 +13,14 @@ const EXCHANGE_SECRET: &str = "exchange-secret-0123456789";
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
 
+/// The `bearer` strategy: the exchange hands out the upstream token (the app-password
+/// strategy is tested end to end against the Nextcloud stand-in, tests/e2e/app-password).
 async fn spawn() -> TestApp {
-    spawn_app_with(&[("AUTH_PROXY_EXCHANGE_CLIENT_SECRET", EXCHANGE_SECRET)]).await
+    spawn_app_with(&[
+        ("AUTH_PROXY_EXCHANGE_CLIENT_SECRET", EXCHANGE_SECRET),
+        ("AUTH_PROXY_NEXTCLOUD_CREDENTIALS", "bearer"),
+    ])
+    .await
 }
 
 /// A fresh access token for the test user (and the client that holds it).

@@ -80,6 +80,7 @@ impl UpstreamIdp for FakeUpstream {
                     email: Some("alice@example.com".into()),
                     name: None,
                     preferred_username: None,
+                    claims: Default::default(),
                 },
             )),
         }

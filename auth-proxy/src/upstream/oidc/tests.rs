@@ -243,14 +243,24 @@ async fn happy_path_gives_the_identity_and_sends_pkce_and_client_auth() {
     op.reply(200, token_body(Some(key.sign(&op.claims()))));
     let (tokens, identity) = exchange(&up).await.unwrap();
     assert_eq!(
-        identity,
-        UpstreamIdentity {
-            subject: "alice".into(),
-            email: Some("alice@example.test".into()),
-            name: Some("Alice".into()),
-            preferred_username: Some("alice".into()),
-        }
+        (
+            identity.subject.as_str(),
+            identity.email.as_deref(),
+            identity.name.as_deref(),
+            identity.preferred_username.as_deref()
+        ),
+        (
+            "alice",
+            Some("alice@example.test"),
+            Some("Alice"),
+            Some("alice")
+        )
     );
+    // Every string claim of the verified payload is readable, for the Nextcloud user claim.
+    assert_eq!(identity.claim("sub"), Some("alice"));
+    assert_eq!(identity.claim("preferred_username"), Some("alice"));
+    assert_eq!(identity.claim("email"), Some("alice@example.test"));
+    assert_eq!(identity.claim("nonexistent"), None);
     assert_eq!(tokens.access_token.expose(), AT);
     assert_eq!(tokens.token_type, "Bearer");
     assert_eq!(
