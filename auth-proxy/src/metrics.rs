@@ -23,6 +23,7 @@ pub struct Metrics {
     pub store_errors: IntCounter,
     pub cimd_fetches: IntCounterVec,
     pub store_duration: HistogramVec,
+    pub nextcloud_logins: IntCounterVec,
 }
 
 /// Store calls are sub-millisecond when healthy; the 2 s operation deadline caps the top.
@@ -91,6 +92,13 @@ impl Metrics {
             cimd_fetches: counter_vec(
                 "auth_proxy_cimd_fetches_total",
                 "Client ID Metadata Document fetches by outcome (ok, refused by policy, error).",
+                &["outcome"],
+            )?,
+            nextcloud_logins: counter_vec(
+                "auth_proxy_nextcloud_logins_total",
+                "App-password strategy sign-ins by outcome: reused (a stored app password still \
+                 works), started (Login Flow v2 begun), granted, refused (another Nextcloud user \
+                 granted), expired.",
                 &["outcome"],
             )?,
             store_errors: counter(

@@ -31,6 +31,14 @@ use crate::upstream::UpstreamIdentity;
 /// A finished link is kept this long, so a reload (or a slow replica) shows the same outcome.
 const FINISHED_TTL: Duration = Duration::from_secs(120);
 
+fn count(state: &AppState, outcome: &str) {
+    state
+        .metrics
+        .nextcloud_logins
+        .with_label_values(&[outcome])
+        .inc();
+}
+
 fn link_context(link_hash: &str) -> String {
     format!("nclink:{link_hash}")
 }
@@ -96,6 +104,7 @@ pub async fn after_sign_in(
     match nextcloud.get(subject, &auth.client_id).await {
         Ok(Some(password)) => match nextcloud.client.owner(&password).await {
             Ok(Owner::User(id)) if id == nextcloud_user => {
+                count(state, "reused");
                 return finish_now(state, auth, &grant_id, subject, upstream_sealed).await;
             }
             Ok(Owner::User(_)) | Ok(Owner::Refused) => {
@@ -111,6 +120,7 @@ pub async fn after_sign_in(
                 // It was checked when it was stored; Nextcloud being down now is no reason to
                 // send the person through Login Flow again.
                 tracing::warn!(client_id = %auth.client_id, error = %e, "stored app password not checked: Nextcloud unavailable");
+                count(state, "reused");
                 return finish_now(state, auth, &grant_id, subject, upstream_sealed).await;
             }
         },
@@ -147,6 +157,7 @@ pub async fn after_sign_in(
         return super::store_unavailable(state, e).response();
     }
     tracing::info!(target: "audit", client_id = %auth.client_id, subject = %subject, "Nextcloud access needed: the person is sent to grant it (Login Flow v2)");
+    count(state, "started");
     redirect_to(
         &format!(
             "{}{}?flow={link_id}",
@@ -370,6 +381,14 @@ async fn finish(
     location: Option<String>,
 ) -> HttpResponse {
     let ctx = link_context(link_hash);
+    count(
+        state,
+        match outcome {
+            LinkOutcome::Granted => "granted",
+            LinkOutcome::Refused => "refused",
+            LinkOutcome::Expired => "expired",
+        },
+    );
     let location = location.unwrap_or_else(|| {
         let why = match outcome {
             LinkOutcome::Expired => "Nextcloud access was not granted in time",
