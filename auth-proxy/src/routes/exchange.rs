@@ -9,6 +9,7 @@
 use crate::clients::ClientRecord;
 use crate::error::OAuthError;
 use crate::grants::SubjectError;
+use crate::nextcloud::{AppPassword, Credentials, Owner, VaultError};
 use crate::oauth::exchange::{
     check_client, check_requested_type, grant_revoked, invalid_subject, merge_refreshed,
     needs_refresh, without_refresh_token, ExchangeResponse,
@@ -31,9 +32,44 @@ fn open(state: &AppState, grant: &GrantRecord) -> Result<UpstreamTokens, OAuthEr
 /// How long mcp-server may reuse exchanged app-password credentials before asking again.
 const APP_PASSWORD_REUSE_SECS: i64 = 300;
 
+/// The grant's app password, if Nextcloud still accepts it. One that is missing, unreadable
+/// or revoked in Nextcloud ("Devices & sessions") ends the grant: this connection can no
+/// longer reach Nextcloud, and the client's next sign-in runs Login Flow v2 again.
+async fn app_password(
+    state: &AppState,
+    nextcloud: &Credentials,
+    grant: &GrantRecord,
+) -> Result<AppPassword, OAuthError> {
+    let password = match nextcloud.get(&grant.subject, &grant.client_id).await {
+        Ok(Some(password)) => Some(password),
+        Ok(None) => None,
+        Err(VaultError::Unreadable) => {
+            tracing::error!(grant_id = %grant.grant_id, "stored app password cannot be opened (encryption key removed?)");
+            None
+        }
+        Err(VaultError::Store(e)) => return Err(state.store_error(e)),
+    };
+    let why = match &password {
+        None => "no Nextcloud app password",
+        Some(password) => match nextcloud.client.owner(password).await {
+            Ok(Owner::Refused) => "app password revoked in Nextcloud",
+            // Accepted; or Nextcloud is down, and tool calls will say so themselves.
+            Ok(Owner::User(_)) | Err(_) => return Ok(password.clone()),
+        },
+    };
+    tracing::warn!(target: "audit", grant_id = %grant.grant_id, client_id = %grant.client_id, reason = why, "grant revoked: it can no longer reach Nextcloud");
+    state
+        .grants()
+        .revoke_grant(&grant.grant_id, Some(grant), why)
+        .await
+        .map_err(|e| state.store_error(e))?;
+    Err(no_app_password())
+}
+
 fn no_app_password() -> OAuthError {
     OAuthError::invalid_grant(
-        "there is no Nextcloud app password for this sign-in (it was revoked): the user must sign in again",
+        "this sign-in no longer has Nextcloud access (its app password was revoked): the user \
+         must sign in again",
     )
 }
 
@@ -64,17 +100,7 @@ pub async fn exchange(
     let now = state.clock.now();
 
     if let Some(nextcloud) = &state.nextcloud {
-        let password = nextcloud
-            .get(&grant.subject, &grant.client_id)
-            .await
-            .map_err(|e| match e {
-                crate::nextcloud::VaultError::Store(e) => state.store_error(e),
-                crate::nextcloud::VaultError::Unreadable => {
-                    tracing::error!(grant_id = %grant.grant_id, "stored app password cannot be opened (encryption key removed?)");
-                    no_app_password()
-                }
-            })?
-            .ok_or_else(no_app_password)?;
+        let password = app_password(state, nextcloud, &grant).await?;
         state
             .metrics
             .tokens_issued
