@@ -5,9 +5,20 @@
 # it starts itself) unless MCP_SERVER_NEXTCLOUD_URL names a real Nextcloud. Everything binds to
 # 127.0.0.1. Ctrl-C stops it all.
 #
+# Nextcloud credentials use the default strategy, app passwords through Login Flow v2: at the
+# first sign-in of a user with an MCP client, the auth-proxy shows a page that opens Nextcloud's
+# "Connect to your account" page; log in there and press "Grant access". The stand-in is a stock
+# Nextcloud (its Notes API refuses Bearer tokens). With the dev IdP, its login page offers "Log in
+# with OpenID Connect" (user_oidc SSO through the dev IdP: you are signed in there already, as
+# the same user). With your own IdP, the stand-in has no SSO: give it login passwords with
+# NEXTCLOUD_STANDIN_LOGIN_USERS="alice:some-password,bob:other" (user ids = your IdP's `sub`).
+#
 # Point it at your own IdP instead by exporting AUTH_PROXY_UPSTREAM_ISSUER,
 # AUTH_PROXY_UPSTREAM_CLIENT_ID and AUTH_PROXY_UPSTREAM_CLIENT_SECRET (register
-# http://127.0.0.1:8080/callback as the redirect URI there).
+# http://127.0.0.1:8080/callback as the redirect URI there). With your own Nextcloud
+# (MCP_SERVER_NEXTCLOUD_URL), also export AUTH_PROXY_NEXTCLOUD_URL (the same URL, as the
+# auth-proxy reaches it), or AUTH_PROXY_NEXTCLOUD_CREDENTIALS=bearer for a Nextcloud with
+# user_oidc bearer validation and the CORS fix (docs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +36,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+NC_PORT=${NEXTCLOUD_STANDIN_PORT:-9500}
+STANDIN_SSO=()
 mkdir -p .dev
 if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ] || [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
   scripts/ensure-deps.sh --node-only
@@ -34,8 +47,13 @@ if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ]; then
   export AUTH_PROXY_UPSTREAM_ISSUER="http://127.0.0.1:$IDP_PORT"
   export AUTH_PROXY_UPSTREAM_CLIENT_ID=auth-proxy
   export AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE="$PWD/.dev/idp-client-secret"
+  # The stand-in's SSO login (user_oidc) uses the same dev IdP client, with its own redirect URI.
+  if [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
+    STANDIN_SSO=(--oidc-client-id auth-proxy --oidc-client-secret-file "$PWD/.dev/idp-client-secret")
+  fi
   node tests/idp/dev-idp.mjs --port "$IDP_PORT" --client-id auth-proxy \
-    --client-secret "$(cat .dev/idp-client-secret)" --redirect-uri "$AUTH_PROXY_ISSUER/callback" &
+    --client-secret "$(cat .dev/idp-client-secret)" --redirect-uri "$AUTH_PROXY_ISSUER/callback" \
+    --redirect-uri "http://127.0.0.1:$NC_PORT/index.php/apps/user_oidc/code" &
   pids+=($!)
 fi
 
@@ -54,16 +72,21 @@ fi
 [ -f .dev/exchange-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > .dev/exchange-secret
 export AUTH_PROXY_EXCHANGE_CLIENT_SECRET_FILE="$PWD/.dev/exchange-secret"
 
-# Nextcloud: yours (MCP_SERVER_NEXTCLOUD_URL; it must accept the IdP's tokens, see
-# docs/idp-setup.md), or the stand-in from tests/ that validates tokens at the dev IdP: Notes
-# and OCS in memory, DAV (files, calendars, contacts) in the real sabre/dav it starts, with its
-# data in a temporary folder that is removed when it stops.
-NC_PORT=${NEXTCLOUD_STANDIN_PORT:-9500}
+# Nextcloud: yours (MCP_SERVER_NEXTCLOUD_URL and AUTH_PROXY_NEXTCLOUD_URL, see the top), or the
+# stand-in from tests/ as a stock Nextcloud: Login Flow v2 and app passwords, Notes and OCS in
+# memory, DAV (files, calendars, contacts) in the real sabre/dav it starts, with its data in a
+# temporary folder that is removed when it stops.
 if [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
-  node tests/nextcloud/standin.mjs --port "$NC_PORT" --idp-issuer "$AUTH_PROXY_UPSTREAM_ISSUER" &
+  node tests/nextcloud/standin.mjs --port "$NC_PORT" --idp-issuer "$AUTH_PROXY_UPSTREAM_ISSUER" \
+    "${STANDIN_SSO[@]}" &
   pids+=($!)
   export MCP_SERVER_NEXTCLOUD_URL="http://127.0.0.1:$NC_PORT"
-  NC_NOTE="(stand-in + sabre/dav, data discarded on exit)"
+  export AUTH_PROXY_NEXTCLOUD_URL=${AUTH_PROXY_NEXTCLOUD_URL:-$MCP_SERVER_NEXTCLOUD_URL}
+  if [ ${#STANDIN_SSO[@]} -gt 0 ]; then
+    NC_NOTE="(stand-in + sabre/dav, data discarded on exit; log in there with \"Log in with OpenID Connect\")"
+  else
+    NC_NOTE="(stand-in + sabre/dav, data discarded on exit; log in with NEXTCLOUD_STANDIN_LOGIN_USERS)"
+  fi
 else
   NC_NOTE=""
 fi

@@ -76,6 +76,7 @@ export function newEncryptionKey() {
  */
 export async function startProxy({ idp, redis, env = {}, port, issuer, resource = 'http://127.0.0.1:18000/mcp', keys = {}, readyTimeoutMs = 20000 } = {}) {
   if (!existsSync(proxyBin)) throw new Error(`${proxyBin} missing: run \`cargo build -p auth-proxy\` (make test does), or set AUTH_PROXY_BIN`);
+  env = { ...nextcloudDefaults(port, env), ...env };
   port ??= await freePort();
   const metricsPort = await freePort();
   issuer ??= `http://127.0.0.1:${port}`;
@@ -107,6 +108,21 @@ export async function startProxy({ idp, redis, env = {}, port, issuer, resource 
   startedProxies.push(proxy);
   await waitFor('auth-proxy', async () => (await fetch(`${base}/readyz`)).status === 200, { proc, timeoutMs: readyTimeoutMs });
   return proxy;
+}
+
+/**
+ * The Nextcloud side of a proxy's configuration when `env` does not say it. With token exchange
+ * on (AUTH_PROXY_EXCHANGE_CLIENT_SECRET) the default `app-password` strategy needs
+ * AUTH_PROXY_NEXTCLOUD_URL: a proxy restarted on the port of an earlier one (same issuer, same
+ * store) gets that one's AUTH_PROXY_NEXTCLOUD_* settings; a proxy started with exchange but
+ * without any Nextcloud knows none, and gets the `bearer` strategy (the upstream token, as
+ * before issue 11). startStack always says it explicitly.
+ */
+function nextcloudDefaults(port, env) {
+  if (!env.AUTH_PROXY_EXCHANGE_CLIENT_SECRET || env.AUTH_PROXY_NEXTCLOUD_URL || env.AUTH_PROXY_NEXTCLOUD_CREDENTIALS) return {};
+  const earlier = port && [...startedProxies].reverse().find((p) => p.port === port && (p.env.AUTH_PROXY_NEXTCLOUD_CREDENTIALS !== undefined || p.env.AUTH_PROXY_NEXTCLOUD_URL !== undefined));
+  if (earlier) return Object.fromEntries(Object.entries(earlier.env).filter(([k]) => k.startsWith('AUTH_PROXY_NEXTCLOUD_')));
+  return { AUTH_PROXY_NEXTCLOUD_CREDENTIALS: 'bearer' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -317,6 +333,91 @@ export class Browserless {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Nextcloud (the stand-in): a person's login there, and our /nextcloud/connect page
+
+/** Login passwords of the people who have a Nextcloud account in startStack's stand-in. */
+export const NEXTCLOUD_USERS = Object.freeze({
+  alice: 'alice-nextcloud-login',
+  bob: 'bob-nextcloud-login',
+  carol: 'carol-nextcloud-login',
+});
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The `href` of the element with `id` on a page (an <a>), decoded, or undefined. */
+export function linkById(html, id) {
+  const m = new RegExp(`<a\\b[^>]*\\sid\\s*=\\s*["']${id}["'][^>]*>`, 'i').exec(html);
+  return m ? attr(m[0], 'href') : undefined;
+}
+
+/** Whether `url` is the auth-proxy's Nextcloud connect page. */
+export const isConnectPage = (url) => new URL(url).pathname.endsWith('/nextcloud/connect');
+
+/**
+ * A person at Nextcloud's Login Flow v2 page `loginUrl` (what our connect page's "Open
+ * Nextcloud" link opens), in a browser of their own (`browser`, a Browserless with its own
+ * cookies: Nextcloud is another site): the auth picker's "Log in", Nextcloud's login form as
+ * `user` with `password`, then "Grant access". → { status, html, url, browser }, the page it
+ * ended on ("Account connected", or an error page).
+ */
+export async function approveLoginFlow(loginUrl, { user, password = NEXTCLOUD_USERS[user], browser = new Browserless() }) {
+  let step = await browser.follow(loginUrl);
+  for (let i = 0; i < 8; i += 1) {
+    const html = await step.res.text();
+    const done = { status: step.res.status, html, url: step.url, browser };
+    if (step.res.status !== 200 || /<h2>Account connected<\/h2>/.test(html)) return done;
+    const picker = /<p id="redirect-link"><a href="([^"]+)"/.exec(html);
+    if (picker) {
+      step = await browser.follow(new URL(decodeHtml(picker[1]), step.url).toString());
+    } else if (/<form[^>]*name="login"/.test(html)) {
+      if (password === undefined) throw new Error(`no Nextcloud login password for ${user}`);
+      step = await browser.submitForm(step.url, html, { user, password });
+    } else if (/action="[^"]*\/login\/v2\/grant"/.test(html)) {
+      step = await browser.submitForm(step.url, html, {});
+    } else {
+      return done;
+    }
+  }
+  throw new Error('the Nextcloud login flow did not end');
+}
+
+/**
+ * Our connect page, as a person uses it: `html` is its first answer at `url` (a 503 page while
+ * Nextcloud is unreachable reloads by itself, as its meta refresh does); "Open Nextcloud"
+ * (a#open-nextcloud) opens Nextcloud in another tab, with other cookies, where `nextcloudLogin`
+ * approves the flow; the connect page (still in `browser`) reloads until it sends the browser on
+ * (`stop(url)` true: returned as `{stoppedAt}`) or shows a final page (`{res, url, html}`: 403
+ * refused, expired, errors). Every result carries `nextcloud` (approveLoginFlow's) and
+ * `loginUrl`.
+ */
+export async function completeConnect(browser, url, { status, html }, { nextcloudLogin, nextcloudPassword, stop = () => false, timeoutMs = 30000, reloadMs = 100 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  const reload = async () => {
+    const step = await browser.follow(url, stop);
+    if (step.stoppedAt) return step;
+    return { ...step, html: await step.res.text() };
+  };
+  // Nextcloud unreachable at the start: the 503 page retries by itself.
+  while (status === 503 && Date.now() < deadline) {
+    await sleep(reloadMs);
+    const step = await reload();
+    if (step.stoppedAt) return step;
+    ({ url } = step);
+    ({ status } = step.res);
+    ({ html } = step);
+  }
+  const loginUrl = linkById(html, 'open-nextcloud');
+  if (status !== 200 || !loginUrl) return { res: { status }, url, html };
+  const nextcloud = await approveLoginFlow(loginUrl, { user: nextcloudLogin, password: nextcloudPassword });
+  for (;;) {
+    const step = await reload();
+    if (step.stoppedAt || step.res.status !== 200 || !linkById(step.html, 'open-nextcloud')) return { ...step, nextcloud, loginUrl };
+    if (Date.now() > deadline) throw new Error(`the connect page still waits after ${timeoutMs} ms: ${step.html.slice(0, 800)}`);
+    await sleep(reloadMs);
+  }
+}
+
 /**
  * The whole interactive part of a login, as a person in a browser would do it:
  * GET /authorize → proxy consent page → POST /consent (approve|deny) → IdP login form → IdP
@@ -328,12 +429,20 @@ export class Browserless {
  *
  * `client` is a registration response (its first redirect URI is used) or give `clientId` +
  * `redirectUri`. `extra` adds or (with null) removes authorization request parameters.
+ *
+ * When the proxy sends the browser to its Nextcloud connect page (app-password strategy, no
+ * working app password yet), `nextcloudLogin` (default: `login`; its password from
+ * NEXTCLOUD_USERS unless `nextcloudPassword`) approves the Login Flow in a Nextcloud tab of its
+ * own (completeConnect); the result then has `connect: {loginUrl, nextcloud}`. If the connect
+ * page ends on a page of its own (refused, expired, …) instead, `query` is undefined and
+ * `connect` is `{url, status, headers, html, loginUrl, nextcloud}`. `connect: 'manual'` stops at
+ * the connect page's first answer: `connect` is `{url, status, headers, html}`.
  */
 export async function runAuthorization({
   proxy, client, clientId = client?.client_id, redirectUri = client?.redirect_uris?.[0],
   scope = 'notes:read notes:write', resource = proxy.resource, decision = 'approve',
   state = randomBytes(8).toString('hex'), pkce = pkcePair(), extra = {}, browser = new Browserless(),
-  login = 'alice', stopAt,
+  login = 'alice', stopAt, nextcloudLogin = login, nextcloudPassword, connect = 'approve',
 }) {
   const url = new URL(`${proxy.base}/authorize`);
   const params = { response_type: 'code', client_id: clientId, redirect_uri: redirectUri, state, code_challenge: pkce.challenge, code_challenge_method: 'S256', scope, resource, ...extra };
@@ -350,8 +459,15 @@ export async function runAuthorization({
   const consent = { status: step.res.status, headers: step.res.headers, html: consentHtml, form: parseForms(consentHtml, step.url)[0] };
   if (step.res.status !== 200 || !consent.form) return { consent, browser, trace: browser.trace, pkce, state };
   step = await browser.submitForm(step.url, consentHtml, { decision }, stop);
-  // IdP login, then IdP consent, until we are back at the client.
+  // IdP login, then IdP consent, (our Nextcloud connect page,) until we are back at the client.
   for (let i = 0; i < 4 && !step.stoppedAt; i += 1) {
+    if (isConnectPage(step.url)) {
+      const page = { url: step.url, status: step.res.status, headers: step.res.headers, html: await step.res.text() };
+      if (connect === 'manual') return { connect: page, browser, trace: browser.trace, pkce, state, consent };
+      step = await completeConnect(browser, step.url, page, { nextcloudLogin, nextcloudPassword, stop });
+      if (step.stoppedAt) return { ...done(step, consent), connect: { loginUrl: step.loginUrl, nextcloud: step.nextcloud } };
+      return { connect: { url: step.url, status: step.res.status, headers: step.res.headers, html: step.html, loginUrl: step.loginUrl, nextcloud: step.nextcloud }, browser, trace: browser.trace, pkce, state, consent };
+    }
     if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${(await step.res.text()).slice(0, 1000)}`);
     const html = await step.res.text();
     const fields = /name="login"/.test(html) ? { login, password: 'any-password' } : {};
@@ -424,9 +540,13 @@ export async function startMcpServer({ port, proxy, nextcloud, clientSecret, sin
 export async function startNextcloud({ sabre = true, ...options } = {}) {
   const { startNextcloud: start } = await import('../nextcloud/standin.mjs');
   const dav = options.dav ?? (sabre ? await startSabreDav() : null);
+  // Every app password a Login Flow grant makes, for tests that look for them where they must
+  // not be (logs); kept in this test process only.
+  const issuedAppPasswords = [];
+  const onAppPasswordIssued = (uid, password) => { issuedAppPasswords.push({ uid, password }); options.onAppPasswordIssued?.(uid, password); };
   let nc;
   try {
-    nc = await start({ ...options, dav });
+    nc = await start({ ...options, dav, onAppPasswordIssued });
   } catch (e) {
     if (!options.dav) await dav?.close();
     throw e;
@@ -435,38 +555,64 @@ export async function startNextcloud({ sabre = true, ...options } = {}) {
     await nc.close();
     if (!options.dav) await dav?.close();
   };
-  return { ...nc, dav, stop, close: stop };
+  return {
+    base: nc.base, port: nc.port, state: nc.state, pause: nc.pause, resume: nc.resume, get paused() { return nc.paused; },
+    dav, issuedAppPasswords, stop, close: stop,
+  };
 }
 
 /**
- * Everything: redis, the IdP, auth-proxy with token exchange enabled, the Nextcloud stand-in
- * (with the real sabre/dav behind its /remote.php/dav/),
- * and `mcpReplicas` mcp-servers sharing one resource URI (the first one's port; put a
- * round-robin balancer there yourself when there are several: `mcpPorts` are theirs).
+ * Everything: redis, the IdP, the Nextcloud stand-in (with the real sabre/dav behind its
+ * /remote.php/dav/; a stock Nextcloud, whose people NEXTCLOUD_USERS can log in), auth-proxy with
+ * token exchange enabled and AUTH_PROXY_NEXTCLOUD_URL pointing at the stand-in, and `mcpReplicas`
+ * mcp-servers sharing one resource URI (the first one's port; put a round-robin balancer there
+ * yourself when there are several: `mcpPorts` are theirs).
+ *
+ * `credentials`: 'app-password' (default: the proxy's default strategy, Login Flow v2 at sign-in)
+ * or 'bearer' (AUTH_PROXY_NEXTCLOUD_CREDENTIALS=bearer and the stand-in with the patched user_oidc,
+ * `stock: false`). `nextcloudSso`: the stand-in's login page also offers user_oidc's SSO through
+ * the same IdP (the IdP's one client, with the stand-in's redirect URI added). `nextcloudOptions`
+ * go to the stand-in (its `loginUsers` are added to NEXTCLOUD_USERS).
  */
-export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {}, nextcloudOptions = {} } = {}) {
+export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {}, nextcloudOptions = {}, credentials = 'app-password', nextcloudSso = false } = {}) {
+  if (!['app-password', 'bearer'].includes(credentials)) throw new Error(`credentials: app-password or bearer, not ${credentials}`);
   const redis = await startRedis();
   const proxyPort = await freePort();
-  const idp = await startIdp({ redirectUris: [`http://127.0.0.1:${proxyPort}/callback`] });
+  const nextcloudPort = nextcloudOptions.port ?? await freePort();
+  const redirectUris = [`http://127.0.0.1:${proxyPort}/callback`];
+  if (nextcloudSso) redirectUris.push(`http://127.0.0.1:${nextcloudPort}/index.php/apps/user_oidc/code`);
+  const idp = await startIdp({ redirectUris });
+  const nextcloud = await startNextcloud({
+    idpIssuer: idp.issuer,
+    stock: credentials !== 'bearer',
+    ...(nextcloudSso ? { oidcClient: { clientId: idp.clientId, clientSecret: idp.clientSecret } } : {}),
+    ...nextcloudOptions,
+    port: nextcloudPort,
+    loginUsers: { ...NEXTCLOUD_USERS, ...nextcloudOptions.loginUsers },
+  });
   const mcpPort = await freePort();
   const resource = `http://127.0.0.1:${mcpPort}/mcp`;
   const exchangeSecret = randomBytes(24).toString('base64url');
   const proxy = await startProxy({
     idp, redis, port: proxyPort, resource,
-    env: { AUTH_PROXY_EXCHANGE_CLIENT_SECRET: exchangeSecret, ...proxyEnv },
+    env: {
+      AUTH_PROXY_EXCHANGE_CLIENT_SECRET: exchangeSecret,
+      AUTH_PROXY_NEXTCLOUD_URL: nextcloud.base,
+      ...(credentials === 'bearer' ? { AUTH_PROXY_NEXTCLOUD_CREDENTIALS: 'bearer' } : {}),
+      ...proxyEnv,
+    },
   });
-  const nextcloud = await startNextcloud({ idpIssuer: idp.issuer, ...nextcloudOptions });
   const mcpServers = [];
   const mcpPorts = mcpReplicas === 1 ? [mcpPort] : await Promise.all(Array.from({ length: mcpReplicas }, () => freePort()));
   for (const port of mcpPorts) {
     mcpServers.push(await startMcpServer({ port, proxy, nextcloud, clientSecret: exchangeSecret, resource, env: mcpEnv }));
   }
   return {
-    redis, idp, proxy, nextcloud, mcpServers, mcpPort, resource, exchangeSecret,
+    redis, idp, proxy, nextcloud, mcpServers, mcpPort, mcpPorts, resource, exchangeSecret, credentials,
     async stop() {
       for (const s of mcpServers) await s.stop();
-      await nextcloud.stop();
       await proxy.stop();
+      await nextcloud.stop();
       await idp.stop();
       await redis.stop();
     },
@@ -476,15 +622,29 @@ export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {}, 
 /**
  * A person completing an authorization that an MCP client started (`url` is what the client
  * would open in a browser): proxy consent (with `fields`, e.g. `{'grant.files:read': null}` to
- * untick a permission), IdP login and consent, until the redirect to `redirectUri`, which is
+ * untick a permission), IdP login and consent, and — when the proxy asks for it — our Nextcloud
+ * connect page: "Open Nextcloud" in a tab of its own, Nextcloud login as `nextcloudLogin`
+ * (default `login`) with `nextcloudPassword` (default from NEXTCLOUD_USERS), "Grant access",
+ * back to the connect page until it moves on; until the redirect to `redirectUri`, which is
  * returned (not fetched unless `deliver`: then it is fetched, as a browser would, so a client
- * listening there receives the code).
+ * listening there receives the code). Throws when the flow ends anywhere else (e.g. a refused
+ * connect page: the error says where).
+ * → { redirect, query, trace, connect } (`connect`: {loginUrl, nextcloud} when the connect page
+ * was on the way, else null).
  */
-export async function completeAuthorization(url, redirectUri, { fields = {}, login = 'alice', deliver = false, browser = new Browserless() } = {}) {
+export async function completeAuthorization(url, redirectUri, { fields = {}, login = 'alice', deliver = false, browser = new Browserless(), nextcloudLogin = login, nextcloudPassword } = {}) {
   const target = redirectUri.split('?')[0];
   const stop = (u) => u.startsWith(target);
+  let connect = null;
   let step = await browser.follow(String(url), stop);
-  for (let i = 0; i < 5 && !step.stoppedAt; i += 1) {
+  for (let i = 0; i < 6 && !step.stoppedAt; i += 1) {
+    if (isConnectPage(step.url)) {
+      const page = { status: step.res.status, html: await step.res.text() };
+      step = await completeConnect(browser, step.url, page, { nextcloudLogin, nextcloudPassword, stop });
+      if (!step.stoppedAt) throw new Error(`the Nextcloud connect page ended with ${step.res.status} at ${step.url}: ${step.html.slice(0, 1000)}`);
+      connect = { loginUrl: step.loginUrl, nextcloud: step.nextcloud };
+      break;
+    }
     if (step.res.status !== 200) throw new Error(`unexpected ${step.res.status} at ${step.url}: ${(await step.res.text()).slice(0, 1000)}`);
     const html = await step.res.text();
     const isProxyConsent = /name="decision"/.test(html) && /name="flow"/.test(html);
@@ -497,7 +657,7 @@ export async function completeAuthorization(url, redirectUri, { fields = {}, log
     const res = await fetch(step.stoppedAt);
     await res.text();
   }
-  return { redirect: step.stoppedAt, query: Object.fromEntries(redirect.searchParams), trace: browser.trace };
+  return { redirect: step.stoppedAt, query: Object.fromEntries(redirect.searchParams), trace: browser.trace, connect };
 }
 
 /** For `afterEach`: on failure, the tail of every mcp-server's output. */

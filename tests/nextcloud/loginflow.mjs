@@ -128,10 +128,11 @@ function decryptWith(sealedPrivateKey, pollToken, { eph, box }) {
  * `server` of the credentials), `appPasswords` an appPasswordStore, `checkLoginPassword(user, pw)`
  * → bool (the login form), `bearerUser(token)` → user info {id, email, name} or null (user_oidc's
  * bearer validation; `sso`: whether an IdP is configured), `oidc` a userOidcLogin() or null,
- * `getUser(id, info)` the stand-in's user record.
+ * `getUser(id, info)` the stand-in's user record, `onAppPasswordIssued(uid, password)` a test tap
+ * told each app password a grant makes.
  * Returns { handle(ctx) → true when the route was one of these, flows() for the test state }.
  */
-export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, checkLoginPassword, bearerUser, sso = false, oidc = null, getUser, now, lifetimeSec = LOGIN_FLOW_LIFETIME_SEC, instanceName = 'Nextcloud' }) {
+export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, checkLoginPassword, bearerUser, sso = false, oidc = null, getUser, now, lifetimeSec = LOGIN_FLOW_LIFETIME_SEC, instanceName = 'Nextcloud', onAppPasswordIssued = null }) {
   const secret = randomBytes(24).toString('hex');
   const cookieName = `oc${secureRandom(10, 'abcdefghijklmnopqrstuvwxyz0123456789')}`;
   const sessions = new Map(); // session id → { user: {uid, loginName} | null, data: Map, requestToken }
@@ -344,6 +345,7 @@ export function loginFlowApp({ base, send, sendJson, readBody, appPasswords, che
         const flow = finishingFlow(params);
         if (!flow) return true;
         const { password } = appPasswords.generate(s.user.uid, s.user.loginName, flow.clientName);
+        onAppPasswordIssued?.(s.user.uid, password);
         return flowDone(ctx, flow, s.user, password), true;
       }
       case 'POST /login/v2/apptoken': { // apptokenRedirect(): an existing app password finishes the flow

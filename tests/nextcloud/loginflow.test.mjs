@@ -41,7 +41,7 @@ const secrets = [];
 before(async () => {
   idp = await startFakeIdp();
   sabre = await startSabreDav();
-  nc = await startNextcloud({ idpIssuer: idp.issuer, basicUsers: { carol: 'carol-app-pw' }, loginUsers: USERS, dav: sabre, clock: () => nowMs, log: (l) => logLines.push(l) });
+  nc = await startNextcloud({ idpIssuer: idp.issuer, stock: false, basicUsers: { carol: 'carol-app-pw' }, loginUsers: USERS, dav: sabre, clock: () => nowMs, log: (l) => logLines.push(l) });
 });
 after(async () => {
   await nc?.close();
@@ -321,8 +321,8 @@ describe('app passwords', () => {
 });
 
 describe('stock mode (CORSMiddleware on #[CORS] app APIs)', () => {
-  test('stock: Bearer and no credentials get 401 "CORS requires basic auth" on Notes; Basic app passwords work; OCS/DAV keep Bearer', async () => {
-    const stock = await startNextcloud({ idpIssuer: idp.issuer, stock: true, basicUsers: { carol: 'carol-app-pw' }, loginUsers: USERS, dav: sabre });
+  test('stock (the default): Bearer and no credentials get 401 "CORS requires basic auth" on Notes; Basic app passwords work; OCS/DAV keep Bearer', async () => {
+    const stock = await startNextcloud({ idpIssuer: idp.issuer, basicUsers: { carol: 'carol-app-pw' }, loginUsers: USERS, dav: sabre });
     try {
       const notes = `${stock.base}/index.php/apps/notes/api/v1/notes`;
       for (const authorization of ['Bearer tok-alice', undefined, basic('carol', 'wrong')]) {
@@ -345,7 +345,7 @@ describe('stock mode (CORSMiddleware on #[CORS] app APIs)', () => {
     }
   });
 
-  test('default (patched user_oidc): Bearer works on Notes', async () => {
+  test('stock: false (patched user_oidc): Bearer works on Notes', async () => {
     const r = await fetch(`${nc.base}/index.php/apps/notes/api/v1/notes`, { headers: { authorization: 'Bearer tok-bob' } });
     assert.equal(r.status, 200);
   });
@@ -359,8 +359,8 @@ test('no app password, poll token, login token or session id in the log or the r
   assert.ok(nc.state.requests.some((r) => r.path === '/index.php/login/v2/flow/{token}'));
 });
 
-test('CLI: --stock and --login-user', async () => {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./standin.mjs', import.meta.url)), '--no-dav', '--stock', '--login-user', 'ivy:ivy-pw', '--idp-issuer', idp.issuer], { stdio: ['ignore', 'pipe', 'pipe'] });
+for (const [flags, stock] of [[[], true], [['--patched-user-oidc'], false]]) test(`CLI: ${flags.length ? flags.join(' ') : 'stock by default'} and --login-user`, async () => {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./standin.mjs', import.meta.url)), '--no-dav', ...flags, '--login-user', 'ivy:ivy-pw', '--idp-issuer', idp.issuer], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => { out += d; });
@@ -371,7 +371,9 @@ test('CLI: --stock and --login-user', async () => {
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
     });
     const notes = `${base}/index.php/apps/notes/api/v1/notes`;
-    assert.equal(await (await fetch(notes, { headers: { authorization: 'Bearer tok-alice' } })).text(), '{"message":"CORS requires basic auth"}');
+    const bearer = await fetch(notes, { headers: { authorization: 'Bearer tok-alice' } });
+    if (stock) assert.equal(await bearer.text(), '{"message":"CORS requires basic auth"}');
+    else assert.equal(bearer.status, 200, await bearer.text());
     assert.equal((await fetch(notes, { headers: { authorization: basic('ivy', 'ivy-pw') } })).status, 200);
     assert.ok(!err.includes('ivy-pw'));
   } finally {

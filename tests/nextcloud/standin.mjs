@@ -32,9 +32,10 @@
 //         Security/CORSMiddleware.php; nextcloud/server issue 44365) on the app APIs that carry
 //         #[CORS] in the real app — here the Notes API: unless HTTP Basic credentials log in, the
 //         request is answered 401 {"message":"CORS requires basic auth"}, a Bearer token included.
-//         With `stock: false` (the DEFAULT for now: the patched user_oidc, server PR 55878 /
-//         user_oidc PR 1221) Bearer works there too. The default flips to `stock: true` when the
-//         product's app-password strategy (issue 11) lands.
+//         This is the DEFAULT (`stock: true`), what the product's default `app-password`
+//         strategy (issue 11) meets in the wild. `stock: false` is Nextcloud with the patched
+//         user_oidc (server PR 55878 / user_oidc PR 1221), where Bearer works there too: the
+//         `bearer` strategy's tests use it.
 //
 // For DAV, an authenticated user is provisioned in sabre/dav once (as at a first login, with an
 // internal random password kept here), then the request goes to sabre/dav with
@@ -46,12 +47,15 @@
 // validation cache is keyed by a SHA-256 of the token).
 //
 // Use: `const nc = await startNextcloud({ idpIssuer, basicUsers: { alice: 'pw' }, loginUsers, stock, dav })` → `{ base,
-// port, close(), state }` (`state.davFetch(user, path, init)` reaches sabre/dav as a user directly;
-// `state.appPasswords(user)`, `state.loginFlows()` list without secrets) (`dav`: what
-// tests/sabredav/sabredav.mjs startSabreDav() returns; the harness's startNextcloud starts both),
-// or as a program (cli.mjs), which starts sabre/dav itself unless given --no-dav:
+// port, close(), pause(), resume(), state }` (`state.davFetch(user, path, init)` reaches sabre/dav
+// as a user directly; `state.appPasswords(user)`, `state.loginFlows()` list without secrets;
+// `pause()` stops listening and drops every open connection — a real outage at the TCP level,
+// connections are refused — and `resume()` listens on the same port again, all state kept)
+// (`dav`: what tests/sabredav/sabredav.mjs startSabreDav() returns; the harness's startNextcloud
+// starts both), or as a program (cli.mjs), which starts sabre/dav itself unless given --no-dav:
 //   node tests/nextcloud/standin.mjs --port 9500 --idp-issuer http://127.0.0.1:9400 \
-//        [--basic-user alice:app-password]… [--login-user bob:password]… [--stock] [--no-dav]
+//        [--basic-user alice:app-password]… [--login-user bob:password]… [--patched-user-oidc]
+//        [--oidc-client-id ID --oidc-client-secret-file F] [--no-dav]
 import http from 'node:http';
 import path from 'node:path';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -108,11 +112,13 @@ class BodyTooLarge extends Error {
  * OCS user document then also carries `enabled` and `storageLocation`). `log` (function) receives
  * one line per request; never tokens. `loginUsers` maps user id → login password (the login page,
  * and Basic as in Nextcloud; basicUsers' passwords also work on the login page). `stock` (default
- * false, see the header) refuses Bearer on #[CORS] app APIs. `loginFlowLifetimeSec` (default 1200)
- * and `clock` (→ ms, default Date.now) are for Login Flow v2 tests. `oidcClient` ({clientId,
- * clientSecret} at `idpIssuer`) adds user_oidc's SSO login to the login page.
+ * TRUE, a stock Nextcloud, see the header) refuses Bearer on #[CORS] app APIs; `stock: false` is
+ * the patched user_oidc. `loginFlowLifetimeSec` (default 1200) and `clock` (→ ms, default
+ * Date.now) are for Login Flow v2 tests. `oidcClient` ({clientId, clientSecret} at `idpIssuer`)
+ * adds user_oidc's SSO login to the login page. `onAppPasswordIssued(uid, password)` (tests only)
+ * is told every app password a Login Flow grant makes, so a test can look for it in logs.
  */
-export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, stock = false, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, oidcClient = null, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null } = {}) {
+export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, stock = true, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, oidcClient = null, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null, onAppPasswordIssued = null } = {}) {
   if (idpIssuer !== undefined && idpIssuer !== null && idpIssuer !== '') {
     if (!isLoopbackUrl(idpIssuer)) throw new Error(`idpIssuer must be a loopback http(s) URL, got ${idpIssuer}`);
     idpIssuer = idpIssuer.replace(/\/+$/, '');
@@ -467,6 +473,8 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
     const basicAuth = /^basic\s/i.test(ctx.req.headers.authorization ?? '');
     if (basicAuth && (ctx.user = await authenticate(ctx))) return true;
     ctx.user = null;
+    // Recorded as what it was (state.requests' `auth`), though never validated here.
+    if (/^bearer\s/i.test(ctx.req.headers.authorization ?? '')) ctx.authKind = 'bearer';
     sendJson(ctx, 401, { message: 'CORS requires basic auth' });
     return false;
   }
@@ -559,22 +567,31 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
   // ---- listen -------------------------------------------------------------------------------
 
   const server = http.createServer((req, res) => { onRequest(req, res).catch((e) => { log?.(`unhandled: ${e?.message ?? e}`); try { res.destroy(); } catch { /* gone */ } }); });
-  await new Promise((resolve, reject) => {
+  const listen = (p) => new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+    server.listen(p, '127.0.0.1', () => { server.off('error', reject); resolve(); });
   });
+  const stopListening = () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); });
+  await listen(port);
   const actualPort = server.address().port;
+  let paused = false;
   const base = `http://127.0.0.1:${actualPort}`;
   flowApp = loginFlowApp({
     base, send, sendJson, readBody, appPasswords, checkLoginPassword, getUser, now: clock, lifetimeSec: loginFlowLifetimeSec,
     bearerUser: (token) => validateBearer(token), sso: Boolean(idpIssuer),
     oidc: idpIssuer && oidcClient ? userOidcLogin({ base, idpIssuer, ...oidcClient }) : null,
+    onAppPasswordIssued,
   });
   return {
     base,
     port: actualPort,
     state,
-    close: () => new Promise((resolve) => { server.close(() => resolve()); server.closeAllConnections?.(); }),
+    /** Nextcloud goes down: the port stops accepting connections and open ones are dropped. */
+    pause: async () => { if (!paused) { paused = true; await stopListening(); } },
+    /** Nextcloud comes back on the same port with everything it knew. */
+    resume: async () => { if (paused) { await listen(actualPort); paused = false; } },
+    get paused() { return paused; },
+    close: () => (paused ? Promise.resolve() : stopListening()),
   };
 }
 

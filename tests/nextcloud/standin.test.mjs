@@ -99,8 +99,9 @@ before(async () => {
   idp = await startFakeIdp();
   sabre = await startSabreDav();
   forwarder = await startCountingForwarder(sabre);
+  // The patched user_oidc (Bearer on every API): these tests are about token validation.
   nc = await startNextcloud({
-    idpIssuer: idp.issuer, basicUsers: { carol: 'carol-app-pw' }, log: (l) => logLines.push(l),
+    idpIssuer: idp.issuer, stock: false, basicUsers: { carol: 'carol-app-pw' }, log: (l) => logLines.push(l),
     dav: { ...sabre, port: forwarder.port, base: forwarder.base },
   });
 });
@@ -170,7 +171,7 @@ describe('authentication', () => {
   });
 
   test('the cache is bounded: after its TTL the IdP is asked again and a revoked token fails', async () => {
-    const nc2 = await startNextcloud({ idpIssuer: idp.issuer, bearerCacheTtlMs: 150 });
+    const nc2 = await startNextcloud({ idpIssuer: idp.issuer, stock: false, bearerCacheTtlMs: 150 });
     idp.tokens.set('tok-short', { sub: 'dave' });
     try {
       const get = () => fetch(`${nc2.base}/index.php/apps/notes/api/v1/settings`, { headers: { authorization: 'Bearer tok-short' } }).then((r) => r.status);
@@ -537,4 +538,23 @@ describe('CLI', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   });
+});
+
+test('pause() is a real outage (connections refused), resume() comes back on the same port with its state', async () => {
+  const nc4 = await startNextcloud({ basicUsers: { erin: 'pw' } });
+  try {
+    const user = () => fetch(`${nc4.base}/ocs/v2.php/cloud/user?format=json`, { headers: { authorization: basic('erin', 'pw'), 'OCS-APIRequest': 'true' } });
+    const made = nc4.state.createAppPassword('erin', 'kept');
+    assert.equal((await user()).status, 200);
+    await nc4.pause();
+    assert.equal(nc4.paused, true);
+    await assert.rejects(user(), (e) => e.cause?.code === 'ECONNREFUSED');
+    await nc4.resume();
+    assert.equal((await user()).status, 200);
+    const withMade = await fetch(`${nc4.base}/ocs/v2.php/cloud/user?format=json`, { headers: { authorization: basic('erin', made), 'OCS-APIRequest': 'true' } });
+    assert.equal(withMade.status, 200, 'the app password made before the outage still works');
+    assert.deepEqual(nc4.state.appPasswords('erin').map((a) => a.name), ['basicUsers', 'kept']);
+  } finally {
+    await nc4.close();
+  }
 });
