@@ -27,7 +27,7 @@ to overwrite changes made in the meantime: read the item again and retry.";
 
 pub struct Backend {
     pub nextcloud: Nextcloud,
-    pub exchange: Option<ExchangeClient>,
+    pub exchange: Option<Arc<ExchangeClient>>,
     /// Single-user mode: Nextcloud login and app password.
     pub single_user: Option<(String, Secret)>,
     pub users: UserCache,
@@ -318,7 +318,7 @@ mod tests {
         let metrics = Metrics::new().unwrap();
         Backend {
             nextcloud: Nextcloud::new(reqwest::Client::new(), nextcloud, metrics.clone()),
-            exchange: Some(client(token_endpoint, &metrics)),
+            exchange: Some(Arc::new(client(token_endpoint, &metrics))),
             single_user: None,
             users: UserCache::default(),
             metrics,

@@ -116,7 +116,7 @@ impl Application {
                 }
                 let backend = Backend {
                     nextcloud,
-                    exchange: Some(ExchangeClient::new(
+                    exchange: Some(Arc::new(ExchangeClient::new(
                         http.clone(),
                         o.internal_url
                             .as_ref()
@@ -125,7 +125,7 @@ impl Application {
                         o.client_id.clone(),
                         o.client_secret.clone(),
                         metrics.clone(),
-                    )),
+                    ))),
                     single_user: None,
                     users: UserCache::default(),
                     metrics: metrics.clone(),
@@ -165,6 +165,7 @@ impl Application {
         let guard_data = web::Data::new(Arc::new(Guard {
             mode: guard_mode,
             tool_scopes: crate::tools::scopes_for,
+            exchange: backend.exchange.clone(),
             resource_metadata: config.resource_metadata_url(),
             max_body_bytes: config.max_body_bytes,
             metrics: metrics.clone(),

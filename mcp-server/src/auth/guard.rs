@@ -15,9 +15,10 @@ use mcp_shared::{Scope, ScopeSet};
 use serde_json::Value;
 
 use super::{
-    all_data_scopes, insufficient_scope_challenge, unauthorized_challenge, Principal, TokenError,
-    Verifier,
+    all_data_scopes, insufficient_scope_challenge, unauthorized_challenge, Credential, Principal,
+    TokenError, Verifier,
 };
+use crate::exchange::{ExchangeClient, ExchangeError};
 use crate::metrics::Metrics;
 
 pub enum GuardMode {
@@ -32,6 +33,10 @@ pub type ToolScopes = fn(&str) -> Option<&'static [Scope]>;
 pub struct Guard {
     pub mode: GuardMode,
     pub tool_scopes: ToolScopes,
+    /// Tool calls need the user's Nextcloud credential: it is exchanged (or found cached)
+    /// here, so a grant the authorization server has revoked gets 401 `invalid_token` and
+    /// the client signs in again, instead of every tool failing.
+    pub exchange: Option<Arc<ExchangeClient>>,
     pub resource_metadata: String,
     pub max_body_bytes: usize,
     pub metrics: Metrics,
@@ -63,6 +68,7 @@ impl Guard {
             Some(TokenError::UnknownKey) => "unknown_key",
             Some(TokenError::Audience) => "audience",
             Some(TokenError::Issuer) => "issuer",
+            Some(TokenError::Revoked) => "revoked",
             Some(_) => "invalid",
         };
         self.metrics
@@ -106,6 +112,30 @@ impl Guard {
             .verify(token, now())
             .await
             .map_err(|e| self.unauthorized(Some(&e)))
+    }
+}
+
+impl Guard {
+    /// Whether the authorization server refuses to exchange this token because its grant is
+    /// gone. Other exchange failures are left to the tool, which explains them.
+    async fn grant_revoked(&self, principal: &Principal) -> bool {
+        let (
+            Some(exchange),
+            Credential::AccessToken {
+                token,
+                grant_id,
+                expires_at,
+            },
+        ) = (&self.exchange, &principal.credential)
+        else {
+            return false;
+        };
+        matches!(
+            exchange
+                .credential(grant_id, token, *expires_at, now())
+                .await,
+            Err(ExchangeError::Refused)
+        )
     }
 }
 
@@ -187,6 +217,9 @@ pub async fn guard(
                 "the access token does not grant the scopes this tool needs",
             );
             return Ok(req.into_response(response));
+        }
+        if !needed.is_empty() && guard.grant_revoked(&principal).await {
+            return Ok(req.into_response(guard.unauthorized(Some(&TokenError::Revoked))));
         }
         req.set_payload(Payload::from(body));
     }

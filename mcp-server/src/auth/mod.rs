@@ -90,6 +90,10 @@ pub enum TokenError {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
+    /// Valid, but the authorization server no longer exchanges it: its grant was revoked
+    /// (at the auth-proxy, or by revoking its app password in Nextcloud).
+    #[error("the grant behind the token was revoked; sign in again")]
+    Revoked,
 }
 
 pub struct Verifier {

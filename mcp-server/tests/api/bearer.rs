@@ -303,6 +303,36 @@ async fn a_tool_call_beyond_the_scopes_is_403_naming_every_needed_scope() {
 }
 
 #[tokio::test]
+async fn a_tool_call_whose_grant_was_revoked_is_401_so_the_client_signs_in_again() {
+    let key = TestKey::generate("k1");
+    let auth = FakeAs::start(&[&key]).await;
+    let server = spawn_server(
+        &auth,
+        &[("MCP_SERVER_CLIENT_SECRET", "exchange-secret-0123456789")],
+    )
+    .await;
+    let token = sign(&key, &claims(&auth.issuer, &server.resource, "notes:read"));
+    // The token itself is fine: listing tools needs no exchange.
+    assert!(!server.tool_names(&token).await.is_empty());
+    let resp = server
+        .rpc(
+            Some(&token),
+            "tools/call",
+            json!({"name": "notes_list", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        www(&resp),
+        format!(
+            "Bearer resource_metadata=\"{}\", scope=\"{}\", error=\"invalid_token\", error_description=\"the grant behind the token was revoked; sign in again\"",
+            server.metadata_url(),
+            mcp_server::auth::all_data_scopes()
+        )
+    );
+}
+
+#[tokio::test]
 async fn oversized_bodies_are_refused() {
     let key = TestKey::generate("k1");
     let auth = FakeAs::start(&[&key]).await;

@@ -87,6 +87,16 @@ impl FakeAs {
                         }
                     }),
                 )
+                // Token exchange: every grant is revoked here (tests of the refusal path).
+                .route(
+                    "/token",
+                    web::post().to(|| async {
+                        HttpResponse::BadRequest().json(json!({
+                            "error": "invalid_grant",
+                            "error_description": "the grant behind subject_token was revoked or has expired",
+                        }))
+                    }),
+                )
                 .route(
                     "/jwks.json",
                     web::get().to(move || {
