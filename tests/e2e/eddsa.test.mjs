@@ -29,9 +29,11 @@ before(async () => {
   proxy = await startProxy({
     idp, redis, port: proxyPort, resource,
     keys: { signing: `${ed25519Pem()}${newSigningKeyPem()}` },
-    env: { AUTH_PROXY_EXCHANGE_CLIENT_SECRET: exchangeSecret },
+    // EdDSA tokens are what this file tests; the bearer strategy (and the patched user_oidc
+    // stand-in) keeps it free of Login Flow steps, which tests/e2e/app-password covers.
+    env: { AUTH_PROXY_EXCHANGE_CLIENT_SECRET: exchangeSecret, AUTH_PROXY_NEXTCLOUD_CREDENTIALS: 'bearer' },
   });
-  nextcloud = await startNextcloud({ idpIssuer: idp.issuer });
+  nextcloud = await startNextcloud({ idpIssuer: idp.issuer, stock: false });
   mcp = await startMcpServer({ port: mcpPort, proxy, nextcloud, clientSecret: exchangeSecret, resource });
 });
 

@@ -199,10 +199,12 @@ test('the SDK refreshes when its access token is refused, and the refresh token 
 test('no passthrough: Nextcloud never sees the proxy token, and refuses it if sent', async () => {
   const { provider } = await signedInClient();
   const proxyToken = provider.tokens().access_token;
-  // Every bearer token mcp-server sent so far was one the IdP accepts (the upstream token).
-  assert.ok(stack.nextcloud.state.bearerChecks > 0, 'mcp-server did call Nextcloud with bearer tokens');
-  assert.equal(stack.nextcloud.state.rejectedBearer, 0, 'mcp-server never sent Nextcloud a token the IdP refuses');
-  const res = await fetch(`${stack.nextcloud.base}/index.php/apps/notes/api/v1/notes`, { headers: { authorization: `Bearer ${proxyToken}` } });
+  // With the default app-password strategy mcp-server reaches Nextcloud with HTTP Basic (the
+  // user's app password), never with a bearer token of any kind.
+  assert.ok(stack.nextcloud.state.requests.some((r) => r.auth === 'basic' && r.user === 'alice'), 'mcp-server called Nextcloud with the app password');
+  assert.equal(stack.nextcloud.state.bearerChecks, 0, 'mcp-server never sent Nextcloud a bearer token');
+  // OCS checks a bearer token (user_oidc); the proxy's token is not one the IdP accepts.
+  const res = await fetch(`${stack.nextcloud.base}/ocs/v2.php/cloud/user?format=json`, { headers: { authorization: `Bearer ${proxyToken}`, 'ocs-apirequest': 'true' } });
   assert.equal(res.status, 401);
   assert.equal(stack.nextcloud.state.rejectedBearer, 1, 'the proxy token is refused by Nextcloud');
   for (const s of stack.mcpServers) {

@@ -114,15 +114,14 @@ export async function startProxy({ idp, redis, env = {}, port, issuer, resource 
  * The Nextcloud side of a proxy's configuration when `env` does not say it. With token exchange
  * on (AUTH_PROXY_EXCHANGE_CLIENT_SECRET) the default `app-password` strategy needs
  * AUTH_PROXY_NEXTCLOUD_URL: a proxy restarted on the port of an earlier one (same issuer, same
- * store) gets that one's AUTH_PROXY_NEXTCLOUD_* settings; a proxy started with exchange but
- * without any Nextcloud knows none, and gets the `bearer` strategy (the upstream token, as
- * before issue 11). startStack always says it explicitly.
+ * store) gets that one's AUTH_PROXY_NEXTCLOUD_* settings; any other proxy with exchange must say
+ * which strategy it tests (startStack always does), rather than get one silently.
  */
 function nextcloudDefaults(port, env) {
   if (!env.AUTH_PROXY_EXCHANGE_CLIENT_SECRET || env.AUTH_PROXY_NEXTCLOUD_URL || env.AUTH_PROXY_NEXTCLOUD_CREDENTIALS) return {};
   const earlier = port && [...startedProxies].reverse().find((p) => p.port === port && (p.env.AUTH_PROXY_NEXTCLOUD_CREDENTIALS !== undefined || p.env.AUTH_PROXY_NEXTCLOUD_URL !== undefined));
   if (earlier) return Object.fromEntries(Object.entries(earlier.env).filter(([k]) => k.startsWith('AUTH_PROXY_NEXTCLOUD_')));
-  return { AUTH_PROXY_NEXTCLOUD_CREDENTIALS: 'bearer' };
+  throw new Error('startProxy with token exchange: set AUTH_PROXY_NEXTCLOUD_URL (app-password) or AUTH_PROXY_NEXTCLOUD_CREDENTIALS=bearer');
 }
 
 // ---------------------------------------------------------------------------------------------
