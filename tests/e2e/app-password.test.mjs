@@ -37,6 +37,8 @@ class MemoryProvider {
   redirectToAuthorization(url) { this.authorizationUrl = url; }
   saveCodeVerifier(v) { this.verifier = v; }
   codeVerifier() { return this.verifier; }
+  /** The SDK calls this when the authorization server refuses the stored refresh token. */
+  invalidateCredentials(scope) { if (scope === 'all' || scope === 'tokens') this.saved = undefined; }
 }
 
 /** Every Nextcloud stand-in of this file (their issued app passwords are looked for in logs). */
@@ -214,6 +216,35 @@ test('(c) revoking the grant deletes the app password in Nextcloud and tool call
   // The first client's app password is untouched (one per user and client).
   assert.ok(names(nc.state.appPasswords('alice')).some((n) => n.includes(CLIENT_NAME)));
   await client.close().catch(() => {});
+});
+
+test('(c) revoking the connection in Nextcloud (Devices & sessions) ends the grant; the next sign-in asks Nextcloud again', { timeout: 60000 }, async (t) => {
+  const nc = stack.nextcloud;
+  const provider = new MemoryProvider('Devices client');
+  const { client } = await sdkSignIn(provider);
+  assert.ok((await ok(client, 'notes_list', {})).notes, 'works (and the credential is cached)');
+  const mine = nc.state.appPasswords('alice').find((a) => a.name.includes('Devices client'));
+  assert.ok(mine, JSON.stringify(nc.state.appPasswords('alice')));
+  assert.equal(nc.state.revokeAppPassword(mine.id), true);
+
+  // The cached app password is refused; the exchange finds it revoked and ends the grant.
+  const failed = await client.callTool({ name: 'notes_list', arguments: {} });
+  assert.equal(failed.isError, true, textOf(failed));
+  t.diagnostic(`the tool call right after: ${textOf(failed)}`);
+  assert.match(textOf(failed), /[Ss]ign in again/);
+  // The next call is refused at the HTTP level (401 invalid_token): the SDK tries its refresh
+  // token, which the revoked grant no longer honours, and asks for a new authorization.
+  provider.authorizationUrl = undefined;
+  await assert.rejects(client.callTool({ name: 'notes_list', arguments: {} }), UnauthorizedError);
+  assert.ok(provider.authorizationUrl, 'the SDK wants the person to sign in again');
+  await client.close().catch(() => {});
+
+  // Signing in again runs Login Flow v2 again (no working app password is stored) and works.
+  const again = await sdkSignIn(provider);
+  assert.ok(again.run.connect, 'the connect page was on the way again');
+  assert.equal(nc.state.appPasswords('alice').filter((a) => a.name.includes('Devices client')).length, 1, 'a new app password');
+  assert.ok((await ok(again.client, 'notes_list', {})).notes);
+  await again.client.close();
 });
 
 // ---------------------------------------------------------------------------------------------

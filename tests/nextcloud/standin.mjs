@@ -191,6 +191,11 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
     },
     /** A user's app passwords, without the passwords: [{id, uid, loginName, name, created, lastActivity}]. */
     appPasswords: (user) => appPasswords.list(user),
+    /**
+     * Revokes app password `id`, as the user does under Settings → Security → Devices & sessions
+     * (settings AuthSettingsController::destroy → IProvider::invalidateTokenById); `true` if it existed.
+     */
+    revokeAppPassword: (id) => appPasswords.remove(id),
     /** Makes an app password for `user` (as Settings → Security would); returns it. */
     createAppPassword: (user, name = 'test') => { getUser(user); return appPasswords.generate(user, user, name).password; },
     /** Login Flow v2 flows alive now (no tokens): [{clientName, started, granted, uid, loginName, timestamp}]. */
