@@ -10,6 +10,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -339,7 +340,7 @@ test('(e) Nextcloud down when the connect page first loads (503, retries), and d
 });
 
 test('(f) two auth-proxy replicas on one Redis: connect page loads alternate between them and the flow completes', { timeout: 60000 }, async () => {
-  const { proxies: [a, b], nc, issuer } = await proxiesWithNextcloud({ replicas: 2 });
+  const { proxies: [a, b], nc, issuer, redis } = await proxiesWithNextcloud({ replicas: 2 });
   const redirectUri = `http://127.0.0.1:${await freePort()}/callback`;
   const client = await register(a, { client_name: 'Replicated client', redirect_uris: [redirectUri] });
   let loads = 0;
@@ -364,6 +365,22 @@ test('(f) two auth-proxy replicas on one Redis: connect page loads alternate bet
   assert.equal(nc.state.appPasswords('alice').length, 1, 'one flow, one app password');
   const issued = await redeemCode(b, client, run);
   assert.equal(issued.status, 200, JSON.stringify(issued.body));
+
+  // The store holds the app password only sealed: no value in Redis contains it, in clear or
+  // as a Basic credential, and the one credential key is there.
+  const [{ uid, password }] = nc.issuedAppPasswords;
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(redis.port), '--raw', ...args], { encoding: 'utf8' });
+  const keys = cli('--scan').split('\n').filter(Boolean);
+  assert.equal(keys.filter((k) => k.includes(':v1:ncpw:')).length, 1, keys.join('\n'));
+  let dump = '';
+  for (const key of keys) {
+    const type = cli('TYPE', key).trim();
+    dump += type === 'string' ? cli('GET', key) : cli('DUMP', key);
+  }
+  assert.ok(dump.length > 1000, 'the store was read');
+  for (const needle of [password, password.slice(0, 24), Buffer.from(`${uid}:${password}`).toString('base64')]) {
+    assert.ok(!dump.includes(needle), 'an app password is in Redis unencrypted');
+  }
 });
 
 test('(g) no app password appears in any auth-proxy or mcp-server output', (t) => {
