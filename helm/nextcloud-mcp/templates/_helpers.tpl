@@ -74,6 +74,16 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- printf "https://%s/mcp" (include "nextcloud-mcp.host" .) -}}
 {{- end -}}
 
+{{/* The app-password strategy is in force (the default). */}}
+{{- define "nextcloud-mcp.appPassword" -}}
+{{- if eq .Values.authProxy.nextcloud.credentials "app-password" -}}true{{- end -}}
+{{- end -}}
+
+{{/* Nextcloud's base URL as the auth-proxy reaches it (app-password strategy). */}}
+{{- define "nextcloud-mcp.nextcloud.url" -}}
+{{- default .Values.mcpServer.nextcloudUrl .Values.authProxy.nextcloud.url -}}
+{{- end -}}
+
 {{/* Where the secret files are mounted. */}}
 {{- define "nextcloud-mcp.secretDir" -}}/run/secrets/nextcloud-mcp{{- end -}}
 
@@ -116,6 +126,12 @@ left out.
 {{- $_ := required "authProxy.upstream.issuer is required: your IdP's issuer (docs/idp-setup.md)" .Values.authProxy.upstream.issuer -}}
 {{- $_ := required "authProxy.upstream.clientId is required: the auth-proxy's client id at your IdP" .Values.authProxy.upstream.clientId -}}
 {{- $_ := required "mcpServer.nextcloudUrl is required: the base URL of your Nextcloud" .Values.mcpServer.nextcloudUrl -}}
+{{- if include "nextcloud-mcp.appPassword" . -}}
+{{- $nc := required "authProxy.nextcloud.url (or mcpServer.nextcloudUrl) is required with authProxy.nextcloud.credentials=app-password: Nextcloud's base URL as the auth-proxy reaches it (docs/nextcloud-setup.md)" (include "nextcloud-mcp.nextcloud.url" .) -}}
+{{- if not (hasPrefix "https://" $nc) -}}
+{{- fail (printf "authProxy.nextcloud.url: the auth-proxy reaches Nextcloud over https only (AUTH_PROXY_NEXTCLOUD_URL), got %s; set authProxy.nextcloud.url to an https URL" $nc) -}}
+{{- end -}}
+{{- end -}}
 {{- range $name := list "signingKeys" "encryptionKeys" "exchangeClientSecret" -}}
 {{- if not (include "nextcloud-mcp.hasSecret" (dict "ctx" $ "name" $name)) -}}
 {{- fail (printf "secrets.%s: set .value or .existingSecret (docs/deployment.md, \"Generate the keys\")" $name) -}}
