@@ -168,8 +168,11 @@ class Expect:
                  secret_refs: dict[str, tuple[str, str]] | None = None,
                  trusted_proxies: str | None = None, notes: str | None = None,
                  secret_marker: str | None = MARKER, pdb_mcp: dict | None = None,
-                 cimd: dict | None = None, redis_password_ref: tuple[str, str] | None = None) -> None:
+                 cimd: dict | None = None, redis_password_ref: tuple[str, str] | None = None,
+                 connect_page: bool = True) -> None:
         self.host = host
+        # The app-password strategy (the default) adds the Nextcloud connect page to the routes.
+        self.connect_page = connect_page
         self.hpa = hpa
         self.auth_replicas = auth_replicas
         self.mcp_replicas = mcp_replicas
@@ -373,7 +376,7 @@ def assert_manifests(name: str, docs: list[dict], exp: Expect) -> None:
             assert b["port"].get("name") in {sp["name"] for sp in svc[b["name"]]["spec"]["ports"]}
             assert p["path"] not in routes, f"{p['path']} routed twice"
             routes[p["path"]] = (p["pathType"], component(svc[b["name"]]))
-        want = {p: ("Exact", "auth-proxy") for p in AUTH_PATHS}
+        want = {p: ("Exact", "auth-proxy") for p in AUTH_PATHS + (["/nextcloud/connect"] if exp.connect_page else [])}
         want.update({p: ("Prefix", "mcp-server") for p in MCP_PATHS})
         assert routes == want, f"routes differ:\n got  {routes}\n want {want}"
         if exp.tls_secret:
