@@ -19,6 +19,11 @@
 # (MCP_SERVER_NEXTCLOUD_URL), also export AUTH_PROXY_NEXTCLOUD_URL (the same URL, as the
 # auth-proxy reaches it), or AUTH_PROXY_NEXTCLOUD_CREDENTIALS=bearer for a Nextcloud with
 # user_oidc bearer validation and the CORS fix (docs).
+#
+# Ports: PROXY_PORT (8080), MCP_PORT (8000), DEV_IDP_PORT (9400), NEXTCLOUD_STANDIN_PORT (9500);
+# metrics at AUTH_PROXY_METRICS_BIND (127.0.0.1:9464) and MCP_SERVER_METRICS_BIND (127.0.0.1:9001).
+# Generated secrets are kept in .dev/ of the repository, or in DEV_STATE_DIR (an absolute path;
+# the e2e test of this script uses a temporary folder there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,39 +43,41 @@ trap cleanup EXIT INT TERM
 
 NC_PORT=${NEXTCLOUD_STANDIN_PORT:-9500}
 STANDIN_SSO=()
-mkdir -p .dev
+DEV=${DEV_STATE_DIR:-$PWD/.dev}
+mkdir -p "$DEV"
 if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ] || [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
   scripts/ensure-deps.sh --node-only
 fi
 if [ -z "${AUTH_PROXY_UPSTREAM_ISSUER:-}" ]; then
-  [ -f .dev/idp-client-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > .dev/idp-client-secret
+  [ -f "$DEV"/idp-client-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > "$DEV"/idp-client-secret
   export AUTH_PROXY_UPSTREAM_ISSUER="http://127.0.0.1:$IDP_PORT"
   export AUTH_PROXY_UPSTREAM_CLIENT_ID=auth-proxy
-  export AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE="$PWD/.dev/idp-client-secret"
+  export AUTH_PROXY_UPSTREAM_CLIENT_SECRET_FILE="$DEV/idp-client-secret"
   # The stand-in's SSO login (user_oidc) uses the same dev IdP client, with its own redirect URI.
   if [ -z "${MCP_SERVER_NEXTCLOUD_URL:-}" ]; then
-    STANDIN_SSO=(--oidc-client-id auth-proxy --oidc-client-secret-file "$PWD/.dev/idp-client-secret")
+    STANDIN_SSO=(--oidc-client-id auth-proxy --oidc-client-secret-file "$DEV/idp-client-secret")
   fi
-  node tests/idp/dev-idp.mjs --port "$IDP_PORT" --client-id auth-proxy \
-    --client-secret "$(cat .dev/idp-client-secret)" --redirect-uri "$AUTH_PROXY_ISSUER/callback" \
+  # The secret through the environment: a command line is visible to everyone in `ps`.
+  DEV_IDP_CLIENT_SECRET="$(cat "$DEV"/idp-client-secret)" node tests/idp/dev-idp.mjs --port "$IDP_PORT" \
+    --client-id auth-proxy --redirect-uri "$AUTH_PROXY_ISSUER/callback" \
     --redirect-uri "http://127.0.0.1:$NC_PORT/index.php/apps/user_oidc/code" &
   pids+=($!)
 fi
 
-# With Redis, every replica (and every restart) must share keys: keep development ones in .dev/.
+# With Redis, every replica (and every restart) must share keys: keep development ones in .dev/ (DEV_STATE_DIR).
 if [ -n "${AUTH_PROXY_REDIS_URL:-}" ]; then
-  [ -f .dev/signing-keys.pem ] || node -e "
+  [ -f "$DEV"/signing-keys.pem ] || node -e "
     const { generateKeyPairSync } = require('crypto');
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    process.stdout.write(privateKey.export({ type: 'pkcs8', format: 'pem' }));" > .dev/signing-keys.pem
-  [ -f .dev/encryption-key ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))" > .dev/encryption-key
-  export AUTH_PROXY_SIGNING_KEYS_FILE=${AUTH_PROXY_SIGNING_KEYS_FILE:-$PWD/.dev/signing-keys.pem}
-  export AUTH_PROXY_ENCRYPTION_KEYS_FILE=${AUTH_PROXY_ENCRYPTION_KEYS_FILE:-$PWD/.dev/encryption-key}
+    process.stdout.write(privateKey.export({ type: 'pkcs8', format: 'pem' }));" > "$DEV"/signing-keys.pem
+  [ -f "$DEV"/encryption-key ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))" > "$DEV"/encryption-key
+  export AUTH_PROXY_SIGNING_KEYS_FILE=${AUTH_PROXY_SIGNING_KEYS_FILE:-$DEV/signing-keys.pem}
+  export AUTH_PROXY_ENCRYPTION_KEYS_FILE=${AUTH_PROXY_ENCRYPTION_KEYS_FILE:-$DEV/encryption-key}
 fi
 
 # The mcp-server's confidential client at the auth-proxy (token exchange): one shared secret.
-[ -f .dev/exchange-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > .dev/exchange-secret
-export AUTH_PROXY_EXCHANGE_CLIENT_SECRET_FILE="$PWD/.dev/exchange-secret"
+[ -f "$DEV"/exchange-secret ] || node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))" > "$DEV"/exchange-secret
+export AUTH_PROXY_EXCHANGE_CLIENT_SECRET_FILE="$DEV/exchange-secret"
 
 # Nextcloud: yours (MCP_SERVER_NEXTCLOUD_URL and AUTH_PROXY_NEXTCLOUD_URL, see the top), or the
 # stand-in from tests/ as a stock Nextcloud: Login Flow v2 and app passwords, Notes and OCS in
@@ -93,7 +100,7 @@ fi
 
 MCP_SERVER_BIND="127.0.0.1:$MCP_PORT" MCP_SERVER_RESOURCE="http://127.0.0.1:$MCP_PORT/mcp" \
   MCP_SERVER_AUTHORIZATION_SERVER="$AUTH_PROXY_ISSUER" \
-  MCP_SERVER_CLIENT_SECRET_FILE="$PWD/.dev/exchange-secret" target/debug/mcp-server &
+  MCP_SERVER_CLIENT_SECRET_FILE="$DEV/exchange-secret" target/debug/mcp-server &
 pids+=($!)
 target/debug/auth-proxy &
 pids+=($!)
@@ -105,8 +112,8 @@ cat <<MSG
     Authorization server (auth-proxy):              $AUTH_PROXY_ISSUER
     Upstream IdP:                                   $AUTH_PROXY_UPSTREAM_ISSUER
     Nextcloud:                                      $MCP_SERVER_NEXTCLOUD_URL $NC_NOTE
-    Metrics:                                        http://127.0.0.1:9464/metrics (auth-proxy)
-                                                    http://127.0.0.1:9001/metrics (mcp-server)
+    Metrics:                                        http://${AUTH_PROXY_METRICS_BIND:-127.0.0.1:9464}/metrics (auth-proxy)
+                                                    http://${MCP_SERVER_METRICS_BIND:-127.0.0.1:9001}/metrics (mcp-server)
   The development IdP accepts any username and password. Ctrl-C stops everything.
 
 MSG

@@ -359,19 +359,32 @@ export const isConnectPage = (url) => new URL(url).pathname.endsWith('/nextcloud
  * cookies: Nextcloud is another site): the auth picker's "Log in", Nextcloud's login form as
  * `user` with `password`, then "Grant access". → { status, html, url, browser }, the page it
  * ended on ("Account connected", or an error page).
+ *
+ * `sso: true` (the default when `user` has no known password) logs in by SSO instead: the login
+ * page's "Log in with OpenID Connect" (user_oidc, a#sso-login), then the IdP's login form (this
+ * browser has no IdP session: the dev IdP takes `user` and any password) and consent form, back
+ * to Nextcloud. Throws when neither a password nor an SSO link is there.
  */
-export async function approveLoginFlow(loginUrl, { user, password = NEXTCLOUD_USERS[user], browser = new Browserless() }) {
+export async function approveLoginFlow(loginUrl, { user, password = NEXTCLOUD_USERS[user], sso = password === undefined, browser = new Browserless() }) {
   let step = await browser.follow(loginUrl);
-  for (let i = 0; i < 8; i += 1) {
+  for (let i = 0; i < 12; i += 1) {
     const html = await step.res.text();
     const done = { status: step.res.status, html, url: step.url, browser };
     if (step.res.status !== 200 || /<h2>Account connected<\/h2>/.test(html)) return done;
     const picker = /<p id="redirect-link"><a href="([^"]+)"/.exec(html);
+    const ssoLink = sso ? linkById(html, 'sso-login') : undefined;
     if (picker) {
       step = await browser.follow(new URL(decodeHtml(picker[1]), step.url).toString());
+    } else if (ssoLink) {
+      step = await browser.follow(new URL(ssoLink, step.url).toString());
     } else if (/<form[^>]*name="login"/.test(html)) {
-      if (password === undefined) throw new Error(`no Nextcloud login password for ${user}`);
+      if (password === undefined) throw new Error(`no Nextcloud login password for ${user}${sso ? ', and no SSO link on the login page' : ''}`);
       step = await browser.submitForm(step.url, html, { user, password });
+    } else if (/<input[^>]*name="prompt"[^>]*value="login"/.test(html)) {
+      // The IdP's login form (dev IdP: any password), reached through the SSO link.
+      step = await browser.submitForm(step.url, html, { login: user, password: 'any-password' });
+    } else if (/<input[^>]*name="prompt"[^>]*value="consent"/.test(html)) {
+      step = await browser.submitForm(step.url, html, {});
     } else if (/action="[^"]*\/login\/v2\/grant"/.test(html)) {
       step = await browser.submitForm(step.url, html, {});
     } else {
@@ -388,9 +401,9 @@ export async function approveLoginFlow(loginUrl, { user, password = NEXTCLOUD_US
  * approves the flow; the connect page (still in `browser`) reloads until it sends the browser on
  * (`stop(url)` true: returned as `{stoppedAt}`) or shows a final page (`{res, url, html}`: 403
  * refused, expired, errors). Every result carries `nextcloud` (approveLoginFlow's) and
- * `loginUrl`.
+ * `loginUrl`. `nextcloudSso`: approveLoginFlow's `sso` (default: when no password is known).
  */
-export async function completeConnect(browser, url, { status, html }, { nextcloudLogin, nextcloudPassword, stop = () => false, timeoutMs = 30000, reloadMs = 100 } = {}) {
+export async function completeConnect(browser, url, { status, html }, { nextcloudLogin, nextcloudPassword, nextcloudSso, stop = () => false, timeoutMs = 30000, reloadMs = 100 } = {}) {
   const deadline = Date.now() + timeoutMs;
   const reload = async () => {
     const step = await browser.follow(url, stop);
@@ -408,7 +421,7 @@ export async function completeConnect(browser, url, { status, html }, { nextclou
   }
   const loginUrl = linkById(html, 'open-nextcloud');
   if (status !== 200 || !loginUrl) return { res: { status }, url, html };
-  const nextcloud = await approveLoginFlow(loginUrl, { user: nextcloudLogin, password: nextcloudPassword });
+  const nextcloud = await approveLoginFlow(loginUrl, { user: nextcloudLogin, password: nextcloudPassword, sso: nextcloudSso });
   for (;;) {
     const step = await reload();
     if (step.stoppedAt || step.res.status !== 200 || !linkById(step.html, 'open-nextcloud')) return { ...step, nextcloud, loginUrl };
@@ -431,9 +444,9 @@ export async function completeConnect(browser, url, { status, html }, { nextclou
  *
  * When the proxy sends the browser to its Nextcloud connect page (app-password strategy, no
  * working app password yet), `nextcloudLogin` (default: `login`; its password from
- * NEXTCLOUD_USERS unless `nextcloudPassword`) approves the Login Flow in a Nextcloud tab of its
- * own (completeConnect); the result then has `connect: {loginUrl, nextcloud}`. If the connect
- * page ends on a page of its own (refused, expired, …) instead, `query` is undefined and
+ * NEXTCLOUD_USERS unless `nextcloudPassword`; by SSO with `nextcloudSso`, see approveLoginFlow)
+ * approves the Login Flow in a Nextcloud tab of its own (completeConnect); the result then has
+ * `connect: {loginUrl, nextcloud}`. If the connect page ends on a page of its own (refused, expired, …) instead, `query` is undefined and
  * `connect` is `{url, status, headers, html, loginUrl, nextcloud}`. `connect: 'manual'` stops at
  * the connect page's first answer: `connect` is `{url, status, headers, html}`.
  */
@@ -441,7 +454,7 @@ export async function runAuthorization({
   proxy, client, clientId = client?.client_id, redirectUri = client?.redirect_uris?.[0],
   scope = 'notes:read notes:write', resource = proxy.resource, decision = 'approve',
   state = randomBytes(8).toString('hex'), pkce = pkcePair(), extra = {}, browser = new Browserless(),
-  login = 'alice', stopAt, nextcloudLogin = login, nextcloudPassword, connect = 'approve',
+  login = 'alice', stopAt, nextcloudLogin = login, nextcloudPassword, nextcloudSso, connect = 'approve',
 }) {
   const url = new URL(`${proxy.base}/authorize`);
   const params = { response_type: 'code', client_id: clientId, redirect_uri: redirectUri, state, code_challenge: pkce.challenge, code_challenge_method: 'S256', scope, resource, ...extra };
@@ -463,7 +476,7 @@ export async function runAuthorization({
     if (isConnectPage(step.url)) {
       const page = { url: step.url, status: step.res.status, headers: step.res.headers, html: await step.res.text() };
       if (connect === 'manual') return { connect: page, browser, trace: browser.trace, pkce, state, consent };
-      step = await completeConnect(browser, step.url, page, { nextcloudLogin, nextcloudPassword, stop });
+      step = await completeConnect(browser, step.url, page, { nextcloudLogin, nextcloudPassword, nextcloudSso, stop });
       if (step.stoppedAt) return { ...done(step, consent), connect: { loginUrl: step.loginUrl, nextcloud: step.nextcloud } };
       return { connect: { url: step.url, status: step.res.status, headers: step.res.headers, html: step.html, loginUrl: step.loginUrl, nextcloud: step.nextcloud }, browser, trace: browser.trace, pkce, state, consent };
     }
@@ -623,7 +636,8 @@ export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {}, 
  * would open in a browser): proxy consent (with `fields`, e.g. `{'grant.files:read': null}` to
  * untick a permission), IdP login and consent, and — when the proxy asks for it — our Nextcloud
  * connect page: "Open Nextcloud" in a tab of its own, Nextcloud login as `nextcloudLogin`
- * (default `login`) with `nextcloudPassword` (default from NEXTCLOUD_USERS), "Grant access",
+ * (default `login`) with `nextcloudPassword` (default from NEXTCLOUD_USERS) or by SSO
+ * (`nextcloudSso`, approveLoginFlow's `sso`), "Grant access",
  * back to the connect page until it moves on; until the redirect to `redirectUri`, which is
  * returned (not fetched unless `deliver`: then it is fetched, as a browser would, so a client
  * listening there receives the code). Throws when the flow ends anywhere else (e.g. a refused
@@ -631,7 +645,7 @@ export async function startStack({ mcpReplicas = 1, proxyEnv = {}, mcpEnv = {}, 
  * → { redirect, query, trace, connect } (`connect`: {loginUrl, nextcloud} when the connect page
  * was on the way, else null).
  */
-export async function completeAuthorization(url, redirectUri, { fields = {}, login = 'alice', deliver = false, browser = new Browserless(), nextcloudLogin = login, nextcloudPassword } = {}) {
+export async function completeAuthorization(url, redirectUri, { fields = {}, login = 'alice', deliver = false, browser = new Browserless(), nextcloudLogin = login, nextcloudPassword, nextcloudSso } = {}) {
   const target = redirectUri.split('?')[0];
   const stop = (u) => u.startsWith(target);
   let connect = null;
@@ -639,7 +653,7 @@ export async function completeAuthorization(url, redirectUri, { fields = {}, log
   for (let i = 0; i < 6 && !step.stoppedAt; i += 1) {
     if (isConnectPage(step.url)) {
       const page = { status: step.res.status, html: await step.res.text() };
-      step = await completeConnect(browser, step.url, page, { nextcloudLogin, nextcloudPassword, stop });
+      step = await completeConnect(browser, step.url, page, { nextcloudLogin, nextcloudPassword, nextcloudSso, stop });
       if (!step.stoppedAt) throw new Error(`the Nextcloud connect page ended with ${step.res.status} at ${step.url}: ${step.html.slice(0, 1000)}`);
       connect = { loginUrl: step.loginUrl, nextcloud: step.nextcloud };
       break;
