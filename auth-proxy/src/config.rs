@@ -68,6 +68,7 @@ const KNOWN: &[&str] = &[
     "NEXTCLOUD_USER_CLAIM",
     "NEXTCLOUD_USER_ID_MAPPING",
     "NEXTCLOUD_LOGIN_FLOW_TIMEOUT_SECS",
+    "NEXTCLOUD_ALLOW_INSECURE_HTTP",
 ];
 const SECRET_FILES: &[&str] = &[
     "UPSTREAM_CLIENT_SECRET",
@@ -494,9 +495,18 @@ impl Config {
             }),
         };
 
+        // Validated even without token exchange (a typo must not wait until exchange is on),
+        // but only used with it.
+        let strategy_configured = KNOWN
+            .iter()
+            .any(|k| k.starts_with("NEXTCLOUD_") && env.get(k).is_some());
         let nextcloud = match &exchange_client {
-            None => None,
             Some(_) => Some(nextcloud_credentials(&env)?),
+            None if strategy_configured => {
+                nextcloud_credentials(&env)?;
+                None
+            }
+            None => None,
         };
 
         let cimd_min = env.secs("CIMD_CACHE_MIN_SECS", 60, 0, 86_400)?;
@@ -581,15 +591,19 @@ impl Config {
     }
 }
 
-/// A Nextcloud base URL: https, or http on loopback; no query or fragment; no trailing slash.
-fn nextcloud_url(name: &str, raw: &str) -> Result<Url, ConfigError> {
+/// A Nextcloud base URL: https, or http on loopback (or anywhere when `insecure_ok`); no query
+/// or fragment; no trailing slash.
+fn nextcloud_url(name: &str, raw: &str, insecure_ok: bool) -> Result<Url, ConfigError> {
     let url =
         Url::parse(raw.trim()).map_err(|_| err(name, format!("`{raw}` is not an absolute URL")))?;
-    let secure = url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(&url));
+    let secure = url.scheme() == "https"
+        || (url.scheme() == "http" && (is_loopback_host(&url) || insecure_ok));
     if !secure || url.query().is_some() || url.fragment().is_some() || url.cannot_be_a_base() {
         return Err(err(
             name,
-            "must be https (or loopback http) without query or fragment, e.g. https://cloud.example.com",
+            "must be https (plain http only on loopback, or for AUTH_PROXY_NEXTCLOUD_URL with \
+             AUTH_PROXY_NEXTCLOUD_ALLOW_INSECURE_HTTP=true), without query or fragment, e.g. \
+             https://cloud.example.com",
         ));
     }
     let trimmed = url.as_str().trim_end_matches('/').to_owned();
@@ -607,10 +621,21 @@ fn nextcloud_credentials(env: &Env<'_>) -> Result<NextcloudCredentials, ConfigEr
                      e.g. https://cloud.example.com (or set AUTH_PROXY_NEXTCLOUD_CREDENTIALS=bearer)",
                 )
             })?;
-            let url = nextcloud_url("NEXTCLOUD_URL", raw)?;
+            // An in-cluster Nextcloud may be plain http behind the ingress's TLS; browsers
+            // always get an https (or loopback) public URL.
+            let insecure_ok = env.bool("NEXTCLOUD_ALLOW_INSECURE_HTTP", false)?;
+            let url = nextcloud_url("NEXTCLOUD_URL", raw, insecure_ok)?;
             let public_url = match env.get("NEXTCLOUD_PUBLIC_URL") {
-                Some(raw) => nextcloud_url("NEXTCLOUD_PUBLIC_URL", raw)?,
-                None => url.clone(),
+                Some(raw) => nextcloud_url("NEXTCLOUD_PUBLIC_URL", raw, false)?,
+                // Browsers open the grant page there: only https (or loopback) will do.
+                None if url.scheme() == "https" || is_loopback_host(&url) => url.clone(),
+                None => {
+                    return Err(err(
+                        "NEXTCLOUD_PUBLIC_URL",
+                        "required when AUTH_PROXY_NEXTCLOUD_URL is plain http: the https URL \
+                         people open Nextcloud at",
+                    ))
+                }
             };
             let user_claim = env.string("NEXTCLOUD_USER_CLAIM", "sub").trim().to_owned();
             if user_claim.is_empty() {

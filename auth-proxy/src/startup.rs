@@ -150,6 +150,7 @@ impl Application {
                     store.clone(),
                     cipher.clone(),
                     (**settings).clone(),
+                    config.refresh_token_ttl.saturating_mul(2),
                 )
                 .context("building the Nextcloud HTTP client")?,
             )),

@@ -275,3 +275,55 @@ fn the_nextcloud_strategy_defaults_to_app_passwords_and_needs_nextcloud() {
         );
     }
 }
+
+#[test]
+fn nextcloud_settings_are_checked_even_without_exchange_and_http_needs_consent() {
+    // A typo is reported now, not when token exchange is switched on later.
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_NEXTCLOUD_CREDENTIALS", "app_password")]),
+        "AUTH_PROXY_NEXTCLOUD_CREDENTIALS"
+    );
+    let c = Config::from_vars(&vars(&[(
+        "AUTH_PROXY_NEXTCLOUD_URL",
+        "https://cloud.example",
+    )]))
+    .unwrap();
+    assert_eq!(c.nextcloud, None, "no exchange, nothing handed out");
+
+    const SECRET: (&str, &str) = ("AUTH_PROXY_EXCHANGE_CLIENT_SECRET", "0123456789abcdef0123");
+    let internal = (
+        "AUTH_PROXY_NEXTCLOUD_URL",
+        "http://nextcloud.nextcloud.svc:8080",
+    );
+    assert_eq!(error_var(&[SECRET, internal]), "AUTH_PROXY_NEXTCLOUD_URL");
+    assert_eq!(
+        error_var(&[
+            SECRET,
+            internal,
+            ("AUTH_PROXY_NEXTCLOUD_ALLOW_INSECURE_HTTP", "true")
+        ]),
+        "AUTH_PROXY_NEXTCLOUD_PUBLIC_URL",
+        "browsers need an https URL"
+    );
+    let c = Config::from_vars(&vars(&[
+        SECRET,
+        internal,
+        ("AUTH_PROXY_NEXTCLOUD_ALLOW_INSECURE_HTTP", "true"),
+        ("AUTH_PROXY_NEXTCLOUD_PUBLIC_URL", "https://cloud.example"),
+    ]))
+    .unwrap();
+    let Some(NextcloudCredentials::AppPassword(s)) = c.nextcloud else {
+        panic!("app-password expected");
+    };
+    assert_eq!(s.url.as_str(), "http://nextcloud.nextcloud.svc:8080/");
+    // Browsers never get plain http, whatever the switch says.
+    assert_eq!(
+        error_var(&[
+            SECRET,
+            internal,
+            ("AUTH_PROXY_NEXTCLOUD_ALLOW_INSECURE_HTTP", "true"),
+            ("AUTH_PROXY_NEXTCLOUD_PUBLIC_URL", "http://cloud.example"),
+        ]),
+        "AUTH_PROXY_NEXTCLOUD_PUBLIC_URL"
+    );
+}

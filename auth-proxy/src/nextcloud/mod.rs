@@ -11,6 +11,7 @@
 pub mod client;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mcp_shared::Secret;
 
@@ -20,6 +21,13 @@ use crate::crypto::{sha256_hex, TokenCipher};
 use crate::ids::ClientId;
 use crate::store::{Store, StoreError};
 use crate::upstream::UpstreamIdentity;
+
+/// Pauses before each attempt to delete an app password in Nextcloud.
+const DELETE_RETRIES: [Duration; 3] = [
+    Duration::ZERO,
+    Duration::from_secs(2),
+    Duration::from_secs(10),
+];
 
 /// The Nextcloud user id `identity` must have, as Nextcloud's user_oidc derives it from the
 /// configured claim (lib/Service/LocalIdService.php `getId`); `None` when the identity lacks
@@ -34,11 +42,18 @@ pub fn expected_user_id(
 
 /// user_oidc's mapping of a claim value to a Nextcloud user id.
 pub fn map_user_id(mapping: &UserIdMapping, claim: &str) -> String {
-    match mapping {
+    let id = match mapping {
         UserIdMapping::Plain => claim.to_owned(),
         // strval($providerId) . '_' . '0_' (not id4me) . $id, then hash('sha256', …).
         UserIdMapping::UniqueUid { provider_id } => sha256_hex(&format!("{provider_id}_0_{claim}")),
         UserIdMapping::ProviderBased { identifier } => format!("{identifier}-{claim}"),
+    };
+    // lib/Db/UserMapper.php getOrCreate: a user id longer than 64 bytes (the column) is
+    // replaced by its SHA-256.
+    if id.len() > 64 {
+        sha256_hex(&id)
+    } else {
+        id
     }
 }
 
@@ -81,6 +96,8 @@ pub struct Credentials {
     cipher: Arc<TokenCipher>,
     pub client: NextcloudClient,
     pub settings: AppPasswordSettings,
+    /// How long a stored app password outlives its last use (sign-in or token exchange).
+    idle_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,17 +114,28 @@ fn context(owner: &str) -> String {
 }
 
 impl Credentials {
+    /// `idle_ttl`: a stored app password unused this long is forgotten (twice the refresh
+    /// token lifetime: no grant of its pair can still be alive by then).
     pub fn new(
         store: Arc<dyn Store>,
         cipher: Arc<TokenCipher>,
         settings: AppPasswordSettings,
+        idle_ttl: Duration,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             store,
             cipher,
             client: NextcloudClient::new(&settings.url)?,
             settings,
+            idle_ttl,
         })
+    }
+
+    /// Marks the app password of (`subject`, `client_id`) as used: it lives `idle_ttl` more.
+    pub async fn touch(&self, subject: &str, client_id: &ClientId) -> Result<(), StoreError> {
+        self.store
+            .touch_nextcloud_credential(&owner_key(subject, client_id), self.idle_ttl)
+            .await
     }
 
     fn open(&self, owner: &str, sealed: &Secret) -> Result<AppPassword, VaultError> {
@@ -143,7 +171,11 @@ impl Credentials {
         let plain = serde_json::to_vec(password)
             .map_err(|e| StoreError::Corrupt(format!("app password record: {e}")))?;
         self.store
-            .put_nextcloud_credential(&owner, &self.cipher.seal(&context(&owner), &plain))
+            .put_nextcloud_credential(
+                &owner,
+                &self.cipher.seal(&context(&owner), &plain),
+                self.idle_ttl,
+            )
             .await?;
         if let Some(previous) = previous {
             if let Ok(old) = self.open(&owner, &previous) {
@@ -177,7 +209,8 @@ impl Credentials {
         Ok(())
     }
 
-    /// Deletes `password` in Nextcloud without waiting; the outcome is logged.
+    /// Deletes `password` in Nextcloud without making the caller wait: tried at once, then
+    /// again after 2 and 10 s while Nextcloud fails; the outcome is logged.
     pub fn delete_in_nextcloud(
         &self,
         password: AppPassword,
@@ -187,13 +220,21 @@ impl Credentials {
         let client = self.client.clone();
         let client_id = client_id.clone();
         tokio::spawn(async move {
-            match client.delete(&password).await {
-                Ok(()) => {
-                    tracing::info!(target: "audit", client_id = %client_id, reason = why, "app password deleted in Nextcloud");
+            let mut last = None;
+            for pause in DELETE_RETRIES {
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
                 }
-                Err(e) => {
-                    tracing::warn!(target: "audit", client_id = %client_id, reason = why, error = %e, "app password could not be deleted in Nextcloud; the user can revoke it under Settings → Security → Devices & sessions");
+                match client.delete(&password).await {
+                    Ok(()) => {
+                        tracing::info!(target: "audit", client_id = %client_id, reason = why, "app password deleted in Nextcloud");
+                        return;
+                    }
+                    Err(e) => last = Some(e),
                 }
+            }
+            if let Some(e) = last {
+                tracing::warn!(target: "audit", client_id = %client_id, reason = why, error = %e, "app password could not be deleted in Nextcloud; the user can revoke it under Settings → Security → Devices & sessions");
             }
         });
     }
@@ -263,6 +304,10 @@ mod tests {
             ),
             "Keycloak-alice"
         );
+        // user_oidc hashes ids longer than 64 bytes (UserMapper::getOrCreate).
+        let long = "x".repeat(65);
+        assert_eq!(map_user_id(&UserIdMapping::Plain, &long), sha256_hex(&long));
+        assert_eq!(map_user_id(&UserIdMapping::Plain, &long[1..]), long[1..]);
         // A missing claim names nobody.
         assert_eq!(
             expected_user_id(&settings("nickname", UserIdMapping::Plain), &id),

@@ -104,6 +104,9 @@ pub async fn after_sign_in(
     match nextcloud.get(subject, &auth.client_id).await {
         Ok(Some(password)) => match nextcloud.client.owner(&password).await {
             Ok(Owner::User(id)) if id == nextcloud_user => {
+                if let Err(e) = nextcloud.touch(subject, &auth.client_id).await {
+                    return super::store_unavailable(state, e).response();
+                }
                 count(state, "reused");
                 return finish_now(state, auth, &grant_id, subject, upstream_sealed).await;
             }
@@ -237,6 +240,21 @@ async fn step(
     let deadline = link.created_at.saturating_add(timeout);
     if now >= deadline {
         tracing::info!(target: "audit", client_id = %link.authorization.client_id, "Nextcloud access was not granted in time");
+        // Granted just now, after the deadline: that app password is not used; delete it
+        // rather than leave it in the person's Devices & sessions.
+        if let Some(token) = link
+            .poll_sealed
+            .as_ref()
+            .and_then(|s| open_poll_token(state, &ctx, s))
+        {
+            if let Ok(Poll::Granted(late)) = nextcloud.client.poll(&token).await {
+                nextcloud.delete_in_nextcloud(
+                    late,
+                    &link.authorization.client_id,
+                    "granted after the timeout",
+                );
+            }
+        }
         return finish(state, link_hash, link, LinkOutcome::Expired, None).await;
     }
     let minutes_left = (deadline - now + 59) / 60;
@@ -266,13 +284,7 @@ async fn step(
         }
         return waiting(nextcloud, &link, false, minutes_left);
     };
-    let Some(poll_token) = state
-        .cipher
-        .open(&ctx, poll_sealed.expose())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .map(Secret::new)
-    else {
+    let Some(poll_token) = open_poll_token(state, &ctx, &poll_sealed) else {
         return finish(state, link_hash, link, LinkOutcome::Refused, None).await;
     };
     match nextcloud.client.poll(&poll_token).await {
@@ -306,6 +318,11 @@ async fn step(
             verify(state, nextcloud, link_hash, link, password).await
         }
     }
+}
+
+fn open_poll_token(state: &AppState, ctx: &str, sealed: &Secret) -> Option<Secret> {
+    let plain = state.cipher.open(ctx, sealed.expose()).ok()?;
+    String::from_utf8(plain).ok().map(Secret::new)
 }
 
 fn open_password(state: &AppState, ctx: &str, sealed: &Secret) -> Option<AppPassword> {

@@ -54,7 +54,12 @@ async fn app_password(
         Some(password) => match nextcloud.client.owner(password).await {
             Ok(Owner::Refused) => "app password revoked in Nextcloud",
             // Accepted; or Nextcloud is down, and tool calls will say so themselves.
-            Ok(Owner::User(_)) | Err(_) => return Ok(password.clone()),
+            Ok(Owner::User(_)) | Err(_) => {
+                if let Err(e) = nextcloud.touch(&grant.subject, &grant.client_id).await {
+                    tracing::warn!(error = %e, "the app password's lifetime could not be renewed");
+                }
+                return Ok(password.clone());
+            }
         },
     };
     tracing::warn!(target: "audit", grant_id = %grant.grant_id, client_id = %grant.client_id, reason = why, "grant revoked: it can no longer reach Nextcloud");

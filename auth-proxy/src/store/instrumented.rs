@@ -146,10 +146,27 @@ impl Store for InstrumentedStore {
         .await
     }
 
-    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError> {
+    async fn put_nextcloud_credential(
+        &self,
+        owner: &str,
+        sealed: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
         self.timed(
             "put_nextcloud_credential",
-            self.inner.put_nextcloud_credential(owner, sealed),
+            self.inner.put_nextcloud_credential(owner, sealed, idle_ttl),
+        )
+        .await
+    }
+
+    async fn touch_nextcloud_credential(
+        &self,
+        owner: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "touch_nextcloud_credential",
+            self.inner.touch_nextcloud_credential(owner, idle_ttl),
         )
         .await
     }

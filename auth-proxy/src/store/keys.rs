@@ -16,7 +16,7 @@
 //! | `<p>:v1:{g:<gid>}:rt:<sha256>` | refresh token record (client id, issue time) | refresh lifetime |
 //! | `<p>:v1:{g:<gid>}:rt-used:<sha256>` | first use of that refresh token, Unix ms (plain integer) | refresh lifetime |
 //! | `<p>:v1:nclink:<sha256>` | sign-in waiting for the person to grant access in Nextcloud (Login Flow v2): the consented authorization, sealed upstream tokens, sealed poll token | the Login Flow timeout (20 min), 2 min once finished |
-//! | `<p>:v1:ncpw:<sha256>` | sealed Nextcloud login name and app password of one (user, client) pair (plain string) | none: until revoked or replaced |
+//! | `<p>:v1:ncpw:<sha256>` | sealed Nextcloud login name and app password of one (user, client) pair (plain string) | twice the refresh lifetime, renewed at every sign-in and token exchange that uses it |
 //! | `<p>:v1:deny:<jti>` | `1`: revoked access token | until the token's `exp` |
 //! | `<p>:v1:rl:<bucket>` | request counter (plain integer) of a fixed window that opens at its first hit | the window |
 //!

@@ -51,7 +51,7 @@ struct Tables {
     denied: HashMap<String, Entry<()>>,
     nextcloud_links: HashMap<String, Entry<NextcloudLink>>,
     /// owner hash → sealed app password
-    nextcloud_credentials: HashMap<String, String>,
+    nextcloud_credentials: HashMap<String, Entry<String>>,
     /// bucket → (count, window end in ms)
     rate: HashMap<String, Entry<u32>>,
     writes: u64,
@@ -139,6 +139,7 @@ impl MemoryStore {
         t.refresh_used.retain(|_, e| live(e, now));
         t.denied.retain(|_, e| live(e, now));
         t.nextcloud_links.retain(|_, e| live(e, now));
+        t.nextcloud_credentials.retain(|_, e| live(e, now));
         t.rate.retain(|_, e| live(e, now));
     }
 }
@@ -352,28 +353,60 @@ impl Store for MemoryStore {
         .map(|e| e.value.clone()))
     }
 
-    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError> {
+    async fn put_nextcloud_credential(
+        &self,
+        owner: &str,
+        sealed: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let expires_at = self.expiry(idle_ttl);
         let mut t = self.lock()?;
-        t.nextcloud_credentials
-            .insert(owner.to_owned(), sealed.to_owned());
+        t.nextcloud_credentials.insert(
+            owner.to_owned(),
+            Entry {
+                value: sealed.to_owned(),
+                expires_at,
+            },
+        );
         self.wrote(&mut t);
         Ok(())
     }
 
+    async fn touch_nextcloud_credential(
+        &self,
+        owner: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let expires_at = self.expiry(idle_ttl);
+        if let Some(entry) = get_live(
+            &mut self.lock()?.nextcloud_credentials,
+            &owner.to_owned(),
+            now,
+        ) {
+            entry.expires_at = expires_at;
+        }
+        Ok(())
+    }
+
     async fn get_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
-        Ok(self
-            .lock()?
-            .nextcloud_credentials
-            .get(owner)
-            .map(|s| Secret::new(s.as_str())))
+        let now = self.now();
+        Ok(get_live(
+            &mut self.lock()?.nextcloud_credentials,
+            &owner.to_owned(),
+            now,
+        )
+        .map(|e| Secret::new(e.value.as_str())))
     }
 
     async fn take_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {
-        Ok(self
-            .lock()?
-            .nextcloud_credentials
-            .remove(owner)
-            .map(Secret::new))
+        let now = self.now();
+        Ok(take_live(
+            &mut self.lock()?.nextcloud_credentials,
+            &owner.to_owned(),
+            now,
+        )
+        .map(Secret::new))
     }
 
     async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {

@@ -328,8 +328,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<NextcloudLink>, StoreError>;
 
     /// Stores the sealed Nextcloud app password of one (user, client) pair, `owner` being a
-    /// hash of both. No TTL: it lives until it is revoked or replaced.
-    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError>;
+    /// hash of both, for `idle_ttl` (renewed by [`Self::touch_nextcloud_credential`]).
+    async fn put_nextcloud_credential(
+        &self,
+        owner: &str,
+        sealed: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Extends a stored app password to `idle_ttl` from now (it was just used).
+    async fn touch_nextcloud_credential(
+        &self,
+        owner: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError>;
     async fn get_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError>;
     /// Atomic: at most one caller gets (and so deletes in Nextcloud) the credential.
     async fn take_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError>;

@@ -322,9 +322,25 @@ impl Store for RedisStore {
         self.get_json(self.keys.nextcloud_link(link_hash)).await
     }
 
-    async fn put_nextcloud_credential(&self, owner: &str, sealed: &str) -> Result<(), StoreError> {
+    async fn put_nextcloud_credential(
+        &self,
+        owner: &str,
+        sealed: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn();
-        bounded(c.set::<_, _, ()>(self.keys.nextcloud_credential(owner), sealed)).await
+        bounded(c.pset_ex::<_, _, ()>(self.keys.nextcloud_credential(owner), sealed, ms(idle_ttl)))
+            .await
+    }
+
+    async fn touch_nextcloud_credential(
+        &self,
+        owner: &str,
+        idle_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        let key = self.keys.nextcloud_credential(owner);
+        bounded(c.pexpire::<_, ()>(key, i64::try_from(ms(idle_ttl)).unwrap_or(i64::MAX))).await
     }
 
     async fn get_nextcloud_credential(&self, owner: &str) -> Result<Option<Secret>, StoreError> {

@@ -17,9 +17,9 @@ use auth_proxy::crypto::random_token;
 use auth_proxy::ids::{ClientId, ClientState, GrantId, Jti, RedirectUri, TokenHash};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, MemoryStore, PendingAuthorization,
-    RedisStore, RefreshOutcome, RefreshRecord, RefreshRotation, Store, StoreError,
-    TokenEndpointAuthMethod, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, LinkFinished, LinkOutcome,
+    MemoryStore, NextcloudLink, PendingAuthorization, RedisStore, RefreshOutcome, RefreshRecord,
+    RefreshRotation, Store, StoreError, TokenEndpointAuthMethod, UpstreamFlow,
 };
 use mcp_shared::ScopeSet;
 use redis::aio::MultiplexedConnection;
@@ -167,6 +167,8 @@ contract!(
     revoked_grant_stops_codes_and_refresh,
     deny_list_expires,
     rate_limit_counts_and_resets,
+    nextcloud_links_replace_and_expire,
+    nextcloud_credentials_are_taken_once_and_live_while_used,
 );
 
 fn gid(id: &str) -> GrantId {
@@ -959,6 +961,91 @@ async fn deny_list_expires(ctx: Ctx) {
     ctx.expire(TTL, |k| k.denied("j")).await;
     assert!(!s.is_access_token_denied(&jti("j")).await.unwrap());
     assert!(s.is_access_token_denied(&jti("k")).await.unwrap());
+}
+
+fn nextcloud_link() -> NextcloudLink {
+    NextcloudLink {
+        authorization: pending(),
+        grant_id: gid("g-link"),
+        subject: "alice".into(),
+        upstream_sealed: "sealed-upstream".into(),
+        nextcloud_user: "alice".into(),
+        client_name: "Client".into(),
+        poll_sealed: None,
+        login_path: None,
+        granted_sealed: None,
+        finished: None,
+        created_at: 1,
+    }
+}
+
+async fn nextcloud_links_replace_and_expire(ctx: Ctx) {
+    let s = &ctx.store;
+    assert_eq!(s.get_nextcloud_link("l").await.unwrap(), None);
+    let mut link = nextcloud_link();
+    s.put_nextcloud_link("l", &link, LONG).await.unwrap();
+    assert_eq!(s.get_nextcloud_link("l").await.unwrap(), Some(link.clone()));
+    // Reading does not take: any replica may load the page again.
+    assert_eq!(s.get_nextcloud_link("l").await.unwrap(), Some(link.clone()));
+    link.poll_sealed = Some("sealed-poll".into());
+    link.login_path = Some("/index.php/login/v2/flow/abc".into());
+    link.finished = Some(LinkFinished {
+        outcome: LinkOutcome::Refused,
+        location_sealed: "sealed-location".into(),
+    });
+    s.put_nextcloud_link("l", &link, TTL).await.unwrap();
+    assert_eq!(s.get_nextcloud_link("l").await.unwrap(), Some(link));
+    ctx.expire(TTL, |k| k.nextcloud_link("l")).await;
+    assert_eq!(s.get_nextcloud_link("l").await.unwrap(), None);
+}
+
+async fn nextcloud_credentials_are_taken_once_and_live_while_used(ctx: Ctx) {
+    let s = &ctx.store;
+    assert!(s.get_nextcloud_credential("o").await.unwrap().is_none());
+    s.put_nextcloud_credential("o", "sealed-1", TTL)
+        .await
+        .unwrap();
+    s.put_nextcloud_credential("p", "sealed-p", LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_nextcloud_credential("o")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "sealed-1"
+    );
+    // Used: it lives on.
+    s.touch_nextcloud_credential("o", LONG).await.unwrap();
+    ctx.assert_outlives(TTL, |k| k.nextcloud_credential("o"))
+        .await;
+    assert!(s.get_nextcloud_credential("o").await.unwrap().is_some());
+    // Exactly one of many concurrent takers gets it (and so deletes it in Nextcloud).
+    let mut tasks = Vec::new();
+    for _ in 0..RACERS {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.take_nextcloud_credential("o").await.unwrap()
+        }));
+    }
+    let mut won = Vec::new();
+    for t in tasks {
+        if let Some(v) = t.await.unwrap() {
+            won.push(v.expose().to_owned());
+        }
+    }
+    assert_eq!(won, vec!["sealed-1".to_owned()]);
+    assert!(s.get_nextcloud_credential("o").await.unwrap().is_none());
+    // Touching what is gone creates nothing; an unused one expires.
+    s.touch_nextcloud_credential("o", LONG).await.unwrap();
+    assert!(s.get_nextcloud_credential("o").await.unwrap().is_none());
+    s.put_nextcloud_credential("q", "sealed-q", TTL)
+        .await
+        .unwrap();
+    ctx.expire(TTL, |k| k.nextcloud_credential("q")).await;
+    assert!(s.get_nextcloud_credential("q").await.unwrap().is_none());
+    assert!(s.get_nextcloud_credential("p").await.unwrap().is_some());
 }
 
 async fn rate_limit_counts_and_resets(ctx: Ctx) {
