@@ -11,4 +11,5 @@ pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_tok
 /// token exchange with this `issued_token_type`, `token_type` `N_A` (RFC 8693 §2.2.1: not an
 /// access token), and as `access_token` the base64 of `login:app-password`, ready for an
 /// `Authorization: Basic` header. Not an IANA-registered type: a URN of this project.
-pub const NEXTCLOUD_BASIC_TOKEN_TYPE: &str = "urn:x-nextcloud-mcp:params:oauth:token-type:nextcloud-basic";
+pub const NEXTCLOUD_BASIC_TOKEN_TYPE: &str =
+    "urn:x-nextcloud-mcp:params:oauth:token-type:nextcloud-basic";
