@@ -169,8 +169,10 @@ class Expect:
                  trusted_proxies: str | None = None, notes: str | None = None,
                  secret_marker: str | None = MARKER, pdb_mcp: dict | None = None,
                  cimd: dict | None = None, redis_password_ref: tuple[str, str] | None = None,
-                 connect_page: bool = True) -> None:
+                 connect_page: bool = True, nextcloud: dict | None = None) -> None:
         self.host = host
+        # AUTH_PROXY_NEXTCLOUD_* other than the strategy, when a case names them exactly.
+        self.nextcloud = nextcloud
         # The app-password strategy (the default) adds the Nextcloud connect page to the routes.
         self.connect_page = connect_page
         self.hpa = hpa
@@ -346,6 +348,9 @@ def assert_manifests(name: str, docs: list[dict], exp: Expect) -> None:
         assert ap["AUTH_PROXY_UPSTREAM_ISSUER"].startswith("https://")
         cimd = {k: v for k, v in ap.items() if "CIMD" in k}
         assert cimd == exp.cimd, f"CIMD settings {cimd}, want {exp.cimd}"
+        if exp.nextcloud is not None:
+            nc = {k: v for k, v in ap.items() if k.startswith("AUTH_PROXY_NEXTCLOUD_") and k != "AUTH_PROXY_NEXTCLOUD_CREDENTIALS"}
+            assert nc == exp.nextcloud, f"Nextcloud settings {nc}, want {exp.nextcloud}"
         if exp.trusted_proxies is None:
             assert "AUTH_PROXY_TRUSTED_PROXIES" not in ap
         else:
@@ -695,7 +700,7 @@ def check_dockerfiles() -> None:
 REQUIRED = dl.VALUES / "required.yaml"
 COMBINATIONS = {
     # name: (values file or None for the defaults, expectations)
-    "chart-defaults": (None, dict()),
+    "chart-defaults": (None, dict(nextcloud={"AUTH_PROXY_NEXTCLOUD_URL": "https://cloud.example.com"})),
     "chart-redis-bundled": ("redis-bundled.yaml", dict(redis_bundled=True)),
     "chart-servicemonitor": ("servicemonitor.yaml", dict(service_monitor=True)),
     "chart-existing-secrets": ("existing-secrets.yaml", dict(chart_secret=False, secret_refs={
@@ -713,6 +718,10 @@ COMBINATIONS = {
                                                        "AUTH_PROXY_CIMD_ALLOWED_HOSTS": "claude.ai,*.example.org",
                                                        "AUTH_PROXY_CIMD_FETCH_TIMEOUT_SECS": "3",
                                                        "AUTH_PROXY_RATE_LIMIT_CIMD_PER_HOST": "10/60"})),
+    "chart-nextcloud-internal-http": ("nextcloud-internal-http.yaml", dict(nextcloud={
+        "AUTH_PROXY_NEXTCLOUD_URL": "http://nextcloud.nextcloud.svc.cluster.local:8080",
+        "AUTH_PROXY_NEXTCLOUD_ALLOW_INSECURE_HTTP": "true",
+        "AUTH_PROXY_NEXTCLOUD_PUBLIC_URL": "https://cloud.example.com"})),
 }
 
 

@@ -128,8 +128,15 @@ left out.
 {{- $_ := required "mcpServer.nextcloudUrl is required: the base URL of your Nextcloud" .Values.mcpServer.nextcloudUrl -}}
 {{- if include "nextcloud-mcp.appPassword" . -}}
 {{- $nc := required "authProxy.nextcloud.url (or mcpServer.nextcloudUrl) is required with authProxy.nextcloud.credentials=app-password: Nextcloud's base URL as the auth-proxy reaches it (docs/nextcloud-setup.md)" (include "nextcloud-mcp.nextcloud.url" .) -}}
+{{- $ncv := .Values.authProxy.nextcloud -}}
 {{- if not (hasPrefix "https://" $nc) -}}
-{{- fail (printf "authProxy.nextcloud.url: the auth-proxy reaches Nextcloud over https only (AUTH_PROXY_NEXTCLOUD_URL), got %s; set authProxy.nextcloud.url to an https URL" $nc) -}}
+{{- if not (hasPrefix "http://" $nc) -}}
+{{- fail (printf "authProxy.nextcloud.url: must be an https URL (AUTH_PROXY_NEXTCLOUD_URL), got %s" $nc) -}}
+{{- else if not $ncv.allowInsecureHttp -}}
+{{- fail (printf "authProxy.nextcloud.url: the auth-proxy reaches Nextcloud over https (AUTH_PROXY_NEXTCLOUD_URL), got %s; set an https URL, or for an in-cluster Nextcloud over plain http set authProxy.nextcloud.allowInsecureHttp=true and authProxy.nextcloud.publicUrl to the https URL browsers use" $nc) -}}
+{{- else if not (hasPrefix "https://" $ncv.publicUrl) -}}
+{{- fail (printf "authProxy.nextcloud.publicUrl: required and https when authProxy.nextcloud.url is plain http (%s): the https URL people open Nextcloud at; browsers are never sent to plain http" $nc) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- range $name := list "signingKeys" "encryptionKeys" "exchangeClientSecret" -}}
