@@ -9,6 +9,9 @@
 use crate::clients::ClientRecord;
 use crate::error::OAuthError;
 use crate::grants::SubjectError;
+use std::time::Duration;
+
+use crate::crypto::random_token;
 use crate::nextcloud::{AppPassword, Credentials, Owner, VaultError};
 use crate::oauth::exchange::{
     check_client, check_requested_type, grant_revoked, invalid_subject, merge_refreshed,
@@ -125,7 +128,7 @@ pub async fn exchange(
         .unwrap_or(60);
     let stale = needs_refresh(&tokens, margin, now);
     if stale {
-        tokens = refresh_upstream(state, &grant, tokens, now).await?;
+        tokens = refresh_once(state, &grant, tokens, margin, now).await?;
     }
     state
         .metrics
@@ -136,7 +139,83 @@ pub async fn exchange(
     Ok(ExchangeResponse::new(tokens, now))
 }
 
-/// Refreshes the grant's upstream tokens and stores the new set. If the IdP refuses because
+/// How often a request waiting for another's upstream refresh looks at the grant again.
+const REFRESH_WAIT_POLL: Duration = Duration::from_millis(50);
+
+/// One upstream refresh per grant across every replica (the store's refresh lock): the holder
+/// refreshes and stores the new set; everyone else waits for that set to appear in the grant
+/// (bounded by the upstream timeout) instead of presenting the same upstream refresh token a
+/// second time, which an IdP with refresh rotation (Keycloak, oidc-provider) treats as reuse.
+/// A crashed holder's lock expires after the upstream timeout plus 5 s.
+async fn refresh_once(
+    state: &AppState,
+    grant: &GrantRecord,
+    current: UpstreamTokens,
+    margin: i64,
+    now: i64,
+) -> Result<UpstreamTokens, OAuthError> {
+    let holder = random_token(16);
+    let lock_ttl = state.config.upstream.timeout + Duration::from_secs(5);
+    let deadline = mcp_shared::ops::clock::monotonic() + lock_ttl;
+    let store_error = |e| state.store_error(e);
+    loop {
+        if state
+            .store
+            .lock_upstream_refresh(&grant.grant_id, &holder, lock_ttl)
+            .await
+            .map_err(store_error)?
+        {
+            // Someone may have finished a refresh between our read and the lock.
+            let latest = state
+                .store
+                .get_grant(&grant.grant_id)
+                .await
+                .map_err(store_error)?;
+            let result = match latest {
+                None => Err(grant_revoked()),
+                Some(latest) if latest.upstream_sealed != grant.upstream_sealed => {
+                    let tokens = open(state, &latest)?;
+                    if needs_refresh(&tokens, margin, now) {
+                        refresh_upstream(state, &latest, tokens, now).await
+                    } else {
+                        Ok(tokens)
+                    }
+                }
+                Some(_) => refresh_upstream(state, grant, current, now).await,
+            };
+            if let Err(e) = state
+                .store
+                .unlock_upstream_refresh(&grant.grant_id, &holder)
+                .await
+            {
+                tracing::warn!(grant_id = %grant.grant_id, error = %e, "upstream refresh lock not released (it expires by itself)");
+            }
+            return result;
+        }
+        // Another request (here or on another replica) is refreshing: wait for its result.
+        tokio::time::sleep(REFRESH_WAIT_POLL).await;
+        let latest = state
+            .store
+            .get_grant(&grant.grant_id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(grant_revoked)?;
+        if latest.upstream_sealed != grant.upstream_sealed {
+            let tokens = open(state, &latest)?;
+            if !needs_refresh(&tokens, margin, now) {
+                return Ok(tokens);
+            }
+        }
+        if mcp_shared::ops::clock::monotonic() >= deadline {
+            return Err(OAuthError::temporarily_unavailable(
+                "the identity provider is slow to renew the sign-in; try again shortly",
+            ));
+        }
+    }
+}
+
+/// Refreshes the grant's upstream tokens and stores the new set (call with the grant's
+/// refresh lock held). If the IdP refuses because
 /// another replica refreshed (and rotated) concurrently, the grant is read again and the newer
 /// set used; a refusal that still stands revokes the grant (the user must sign in again).
 async fn refresh_upstream(

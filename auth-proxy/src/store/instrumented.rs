@@ -211,6 +211,31 @@ impl Store for InstrumentedStore {
         .await
     }
 
+    async fn lock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.timed(
+            "lock_upstream_refresh",
+            self.inner.lock_upstream_refresh(grant_id, holder, ttl),
+        )
+        .await
+    }
+
+    async fn unlock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "unlock_upstream_refresh",
+            self.inner.unlock_upstream_refresh(grant_id, holder),
+        )
+        .await
+    }
+
     async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {
         self.timed("put_grant", self.inner.put_grant(grant, ttl))
             .await

@@ -17,6 +17,7 @@
 //! | `<p>:v1:{g:<gid>}:rt-used:<sha256>` | first use of that refresh token, Unix ms (plain integer) | refresh lifetime |
 //! | `<p>:v1:nclink:<sha256>` | sign-in waiting for the person to grant access in Nextcloud (Login Flow v2): the consented authorization, sealed upstream tokens, sealed poll token | the Login Flow timeout (20 min), 2 min once finished |
 //! | `<p>:v1:ncpw:<sha256>` | sealed Nextcloud login name and app password of one (user, client) pair (plain string) | twice the refresh lifetime, renewed at every sign-in and token exchange that uses it |
+//! | `<p>:v1:{g:<gid>}:refresh-lock` | random holder id of the one request refreshing the grant's upstream tokens (plain string) | the upstream timeout plus 5 s, or until released |
 //! | `<p>:v1:deny:<jti>` | `1`: revoked access token | until the token's `exp` |
 //! | `<p>:v1:rl:<bucket>` | request counter (plain integer) of a fixed window that opens at its first hit | the window |
 //!
@@ -78,6 +79,10 @@ impl Keys {
 
     fn tagged(&self, grant_id: &str, rest: &str) -> String {
         format!("{}{{g:{grant_id}}}:{rest}", self.base)
+    }
+
+    pub fn refresh_lock(&self, grant_id: &str) -> String {
+        self.tagged(grant_id, "refresh-lock")
     }
 
     pub fn grant(&self, grant_id: &str) -> String {

@@ -50,6 +50,8 @@ struct Tables {
     refresh_used: HashMap<(String, String), Entry<i64>>,
     denied: HashMap<String, Entry<()>>,
     nextcloud_links: HashMap<String, Entry<NextcloudLink>>,
+    /// grant id → holder of its upstream-refresh lock
+    refresh_locks: HashMap<String, Entry<String>>,
     /// owner hash → sealed app password
     nextcloud_credentials: HashMap<String, Entry<String>>,
     /// bucket → (count, window end in ms)
@@ -139,6 +141,7 @@ impl MemoryStore {
         t.refresh_used.retain(|_, e| live(e, now));
         t.denied.retain(|_, e| live(e, now));
         t.nextcloud_links.retain(|_, e| live(e, now));
+        t.refresh_locks.retain(|_, e| live(e, now));
         t.nextcloud_credentials.retain(|_, e| live(e, now));
         t.rate.retain(|_, e| live(e, now));
     }
@@ -407,6 +410,45 @@ impl Store for MemoryStore {
             now,
         )
         .map(Secret::new))
+    }
+
+    async fn lock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = self.now();
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        let key = grant_id.as_str().to_owned();
+        if get_live(&mut t.refresh_locks, &key, now).is_some() {
+            return Ok(false);
+        }
+        t.refresh_locks.insert(
+            key,
+            Entry {
+                value: holder.to_owned(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(true)
+    }
+
+    async fn unlock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock()?;
+        if t.refresh_locks
+            .get(grant_id.as_str())
+            .is_some_and(|e| e.value == holder)
+        {
+            t.refresh_locks.remove(grant_id.as_str());
+        }
+        Ok(())
     }
 
     async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {

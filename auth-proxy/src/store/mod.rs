@@ -269,6 +269,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         grant_id: &GrantId,
         upstream_sealed: &str,
     ) -> Result<bool, StoreError>;
+    /// Takes the grant's upstream-refresh lock for `ttl` unless someone else holds it: only
+    /// its holder refreshes the upstream tokens, so two replicas never present one upstream
+    /// refresh token twice (an IdP with rotation would see reuse). `holder` is a random id; a
+    /// crashed holder's lock expires with `ttl`.
+    async fn lock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Releases the lock if `holder` still holds it.
+    async fn unlock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+    ) -> Result<(), StoreError>;
+
     /// Revokes the grant: its refresh-token family, unredeemed codes and token exchange all
     /// stop working. Idempotent.
     async fn revoke_grant(&self, grant_id: &GrantId) -> Result<(), StoreError>;

@@ -408,6 +408,42 @@ impl Store for RedisStore {
         Ok(replaced.is_some())
     }
 
+    async fn lock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn();
+        let set: Option<String> = bounded(
+            redis::cmd("SET")
+                .arg(self.keys.refresh_lock(grant_id.as_str()))
+                .arg(holder)
+                .arg("NX")
+                .arg("PX")
+                .arg(ms(ttl))
+                .query_async(&mut c),
+        )
+        .await?;
+        Ok(set.is_some())
+    }
+
+    async fn unlock_upstream_refresh(
+        &self,
+        grant_id: &GrantId,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        let mut unlock = self
+            .scripts
+            .unlock
+            .key(self.keys.refresh_lock(grant_id.as_str()));
+        unlock.arg(holder);
+        bounded(unlock.invoke_async::<i64>(&mut c))
+            .await
+            .map(|_| ())
+    }
+
     async fn revoke_grant(&self, grant_id: &GrantId) -> Result<(), StoreError> {
         // One key: every code and refresh token of the family is checked against it inside its
         // own script, so deleting it is the atomic revocation of the whole family.

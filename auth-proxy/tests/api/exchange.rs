@@ -244,6 +244,28 @@ async fn a_token_near_expiry_is_refreshed_upstream_first_and_stored() {
     assert_eq!(app.upstream.refresh_calls.load(Ordering::SeqCst), 1);
 }
 
+/// M1: concurrent exchanges for one grant near upstream expiry refresh upstream once; the
+/// others wait for that result instead of presenting the same refresh token again (which an IdP
+/// with refresh rotation treats as reuse, ending the user's session).
+#[tokio::test]
+async fn concurrent_exchanges_refresh_upstream_once() {
+    let app = spawn().await;
+    let now = 1_700_000_000;
+    *app.upstream.expires_at.lock().unwrap() = Some(now + 30);
+    *app.upstream.refresh_outcome.lock().unwrap() = Some(Ok(now + 3600));
+    app.upstream.refresh_delay_ms.store(300, Ordering::SeqCst);
+    let (token, _) = access_token(&app).await;
+
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| exchange(&app, &token, MCP, &[]))).await;
+    for resp in answers {
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["access_token"], "UPSTREAM-ACCESS-TOKEN-1");
+    }
+    assert_eq!(app.upstream.refresh_calls.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn an_upstream_refusal_revokes_the_grant_and_an_outage_does_not() {
     let app = spawn().await;

@@ -30,6 +30,8 @@ pub struct FakeUpstream {
     /// What `refresh` does: `Ok(expires_at)` issues a new token set, `Err` fails.
     pub refresh_outcome: Mutex<Option<Result<i64, UpstreamError>>>,
     pub refresh_calls: std::sync::atomic::AtomicUsize,
+    /// How long `refresh` takes (ms): lets concurrent exchanges overlap, as with a real IdP.
+    pub refresh_delay_ms: std::sync::atomic::AtomicU64,
 }
 
 #[async_trait]
@@ -90,6 +92,12 @@ impl UpstreamIdp for FakeUpstream {
         let n = self
             .refresh_calls
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let delay = self
+            .refresh_delay_ms
+            .load(std::sync::atomic::Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         assert_eq!(refresh_token, "UPSTREAM-REFRESH-TOKEN");
         match self.refresh_outcome.lock().unwrap().clone() {
             Some(Ok(expires_at)) => Ok(UpstreamTokens {

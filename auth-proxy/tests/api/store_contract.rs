@@ -168,6 +168,7 @@ contract!(
     deny_list_expires,
     rate_limit_counts_and_resets,
     nextcloud_links_replace_and_expire,
+    upstream_refresh_lock_has_one_holder_and_expires,
     nextcloud_credentials_are_taken_once_and_live_while_used,
 );
 
@@ -961,6 +962,44 @@ async fn deny_list_expires(ctx: Ctx) {
     ctx.expire(TTL, |k| k.denied("j")).await;
     assert!(!s.is_access_token_denied(&jti("j")).await.unwrap());
     assert!(s.is_access_token_denied(&jti("k")).await.unwrap());
+}
+
+async fn upstream_refresh_lock_has_one_holder_and_expires(ctx: Ctx) {
+    let s = &ctx.store;
+    let g = gid("g-lock");
+    // Of many concurrent takers (replicas), exactly one holds the lock.
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let s = s.clone();
+        let g = g.clone();
+        tasks.push(tokio::spawn(async move {
+            s.lock_upstream_refresh(&g, &format!("holder-{i}"), LONG)
+                .await
+                .unwrap()
+                .then_some(i)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        winners.extend(t.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let winner = format!("holder-{}", winners[0]);
+    // Only its holder releases it; another grant's lock is independent.
+    s.unlock_upstream_refresh(&g, "someone-else").await.unwrap();
+    assert!(!s.lock_upstream_refresh(&g, "late", LONG).await.unwrap());
+    assert!(s
+        .lock_upstream_refresh(&gid("g-other"), "x", LONG)
+        .await
+        .unwrap());
+    s.unlock_upstream_refresh(&g, &winner).await.unwrap();
+    assert!(s.lock_upstream_refresh(&g, "next", TTL).await.unwrap());
+    // A holder that never releases (crashed) loses it when the TTL ends.
+    ctx.expire(TTL, |k| k.refresh_lock(g.as_str())).await;
+    assert!(s
+        .lock_upstream_refresh(&g, "after-crash", LONG)
+        .await
+        .unwrap());
 }
 
 fn nextcloud_link() -> NextcloudLink {

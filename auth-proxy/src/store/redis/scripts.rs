@@ -105,6 +105,14 @@ end
 return 0
 ";
 
+/// KEYS: lock. ARGV: holder. Deletes the lock only if `holder` still holds it.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
 /// Script objects hash their source once; invocations use EVALSHA and load the script on
 /// `NOSCRIPT` (after a Redis restart or failover), which the `redis` crate does for us.
 pub(super) struct Scripts {
@@ -116,6 +124,7 @@ pub(super) struct Scripts {
     pub(super) claim_fingerprint: Script,
     pub(super) touch_client: Script,
     pub(super) touch_fingerprint: Script,
+    pub(super) unlock: Script,
 }
 
 impl Scripts {
@@ -129,6 +138,7 @@ impl Scripts {
             claim_fingerprint: Script::new(CLAIM_FINGERPRINT),
             touch_client: Script::new(TOUCH_CLIENT),
             touch_fingerprint: Script::new(TOUCH_FINGERPRINT),
+            unlock: Script::new(UNLOCK),
         }
     }
 }
