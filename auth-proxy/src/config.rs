@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use mcp_shared::net::is_loopback_host;
-use mcp_shared::ops::env::{split_list, vars_with_prefix, Env};
+use mcp_shared::ops::env::{split_list, vars_with_prefix, weak_generated_secret, Env};
 use url::Url;
 
 use crate::crypto::TokenCipher;
@@ -43,6 +43,7 @@ const KNOWN: &[&str] = &[
     "RATE_LIMIT_REGISTER",
     "RATE_LIMIT_REGISTER_GLOBAL",
     "CLIENT_IDLE_TTL_SECS",
+    "CLIENT_UNUSED_TTL_SECS",
     "CLIENTS_FILE",
     "RATE_LIMIT_AUTHORIZE",
     "RATE_LIMIT_TOKEN",
@@ -288,6 +289,9 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// A dynamically registered client unused for this long is forgotten.
     pub client_idle_ttl: Duration,
+    /// A dynamically registered client never issued a token is forgotten after this long
+    /// (or after `client_idle_ttl`, if that is shorter).
+    pub client_unused_ttl: Duration,
     /// JSON file of pre-registered clients (`crate::clients`).
     pub clients_file: Option<std::path::PathBuf>,
     pub trusted_proxies: Vec<IpNet>,
@@ -454,6 +458,7 @@ impl Config {
             token: rate_limit(&env, "RATE_LIMIT_TOKEN", "120/60")?,
         };
         let client_idle_ttl = env.secs("CLIENT_IDLE_TTL_SECS", 30 * 86_400, 3600, 365 * 86_400)?;
+        let client_unused_ttl = env.secs("CLIENT_UNUSED_TTL_SECS", 86_400, 3600, 86_400)?;
         let clients_file = match env.get("CLIENTS_FILE").map(str::trim) {
             None => None,
             Some("") => return Err(err("CLIENTS_FILE", "must name a file when set")),
@@ -481,11 +486,9 @@ impl Config {
 
         let exchange_client = match env.secret("EXCHANGE_CLIENT_SECRET")? {
             None => None,
-            Some(secret) if secret.expose().len() < 16 => {
-                return Err(err(
-                    "EXCHANGE_CLIENT_SECRET",
-                    "must be at least 16 characters (generate one: openssl rand -base64 32)",
-                ))
+            Some(secret) if weak_generated_secret(secret.expose()).is_some() => {
+                let why = weak_generated_secret(secret.expose()).unwrap_or_default();
+                return Err(err("EXCHANGE_CLIENT_SECRET", why));
             }
             Some(client_secret) => Some(ExchangeClientSettings {
                 client_id: ClientId::parse(&env.string("EXCHANGE_CLIENT_ID", "mcp-server"))
@@ -573,6 +576,7 @@ impl Config {
             refresh_grace,
             rate_limits,
             client_idle_ttl,
+            client_unused_ttl,
             clients_file,
             trusted_proxies,
             log_format,

@@ -147,14 +147,17 @@ fn secret_from_file_or_env_but_not_both() {
 fn registration_lifetime_quota_and_clients_file() {
     let c = Config::from_vars(&vars(&[])).unwrap();
     assert_eq!(c.client_idle_ttl, Duration::from_secs(30 * 86_400));
+    assert_eq!(c.client_unused_ttl, Duration::from_secs(86_400));
     assert_eq!(c.clients_file, None);
     let c = Config::from_vars(&vars(&[
         ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "3600"),
+        ("AUTH_PROXY_CLIENT_UNUSED_TTL_SECS", "7200"),
         ("AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL", "OFF"),
         ("AUTH_PROXY_CLIENTS_FILE", " /etc/auth-proxy/clients.json "),
     ]))
     .unwrap();
     assert_eq!(c.client_idle_ttl, Duration::from_secs(3600));
+    assert_eq!(c.client_unused_ttl, Duration::from_secs(7200));
     assert_eq!(c.rate_limits.register_global, None);
     assert_eq!(
         c.clients_file.as_deref(),
@@ -163,6 +166,8 @@ fn registration_lifetime_quota_and_clients_file() {
     for (var, value) in [
         ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "3599"),
         ("AUTH_PROXY_CLIENT_IDLE_TTL_SECS", "forever"),
+        ("AUTH_PROXY_CLIENT_UNUSED_TTL_SECS", "3599"),
+        ("AUTH_PROXY_CLIENT_UNUSED_TTL_SECS", "86401"),
         ("AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL", "1000"),
         ("AUTH_PROXY_CLIENTS_FILE", ""),
     ] {
@@ -326,4 +331,22 @@ fn nextcloud_settings_are_checked_even_without_exchange_and_http_needs_consent()
         ]),
         "AUTH_PROXY_NEXTCLOUD_PUBLIC_URL"
     );
+}
+
+#[test]
+fn the_example_placeholder_is_not_an_exchange_secret() {
+    // k8s/overlays/example/secrets/exchange-client-secret.txt as shipped (M6): whoever read it
+    // could turn any access token into the user's Nextcloud credential.
+    let placeholder = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../k8s/overlays/example/secrets/exchange-client-secret.txt"
+    ))
+    .unwrap();
+    let e = Config::from_vars(&vars(&[
+        ("AUTH_PROXY_EXCHANGE_CLIENT_SECRET", placeholder.trim()),
+        ("AUTH_PROXY_NEXTCLOUD_URL", "https://cloud.example"),
+    ]))
+    .unwrap_err();
+    assert_eq!(e.variable, "AUTH_PROXY_EXCHANGE_CLIENT_SECRET");
+    assert!(e.message.contains("placeholder"), "{}", e.message);
 }

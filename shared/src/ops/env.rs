@@ -312,3 +312,57 @@ mod tests {
         assert_eq!(env.log_format("BAD").unwrap_err().variable, "T_BAD");
     }
 }
+
+/// Why a generated shared secret (one the operator creates, such as the token-exchange client
+/// secret) is unusable, or `None`: shorter than 16 characters, containing whitespace or a
+/// placeholder marker (`REPLACE-ME`, `CHANGE-ME`, `changeme`, `placeholder`, `example`), or
+/// made of fewer than 8 distinct characters. A placeholder that starts anyway is a secret
+/// everyone who read the example knows.
+pub fn weak_generated_secret(secret: &str) -> Option<&'static str> {
+    let lower = secret.to_ascii_lowercase();
+    let distinct: std::collections::BTreeSet<char> = secret.chars().collect();
+    if secret.chars().count() < 16 {
+        Some("must be at least 16 characters (generate one: openssl rand -base64 32)")
+    } else if [
+        "replace-me",
+        "replace_me",
+        "change-me",
+        "change_me",
+        "changeme",
+        "placeholder",
+        "example",
+    ]
+    .iter()
+    .any(|marker| lower.contains(marker))
+        || secret.chars().any(char::is_whitespace)
+    {
+        Some("is still the example's placeholder: generate one (openssl rand -base64 32)")
+    } else if distinct.len() < 8 {
+        Some("is too predictable: generate one (openssl rand -base64 32)")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod weak_secret_tests {
+    use super::weak_generated_secret;
+
+    #[test]
+    fn placeholders_and_weak_secrets_are_named() {
+        // The example overlay's file, as shipped.
+        assert!(weak_generated_secret(
+            "REPLACE-ME: openssl rand -base64 32 (shared by the auth-proxy and the mcp-server)"
+        )
+        .is_some());
+        assert!(weak_generated_secret("short").is_some());
+        assert!(weak_generated_secret("aaaaaaaaaaaaaaaaaaaaaaaa").is_some());
+        assert!(weak_generated_secret("changeme-changeme-1234").is_some());
+        assert!(weak_generated_secret("exchange secret with spaces 123").is_some());
+        assert_eq!(
+            weak_generated_secret("q3Vt0bq8H9xk1mZ2rW7yLp4cA5sD6fG8"),
+            None
+        );
+        assert_eq!(weak_generated_secret("exchange-secret-0123456789"), None);
+    }
+}
