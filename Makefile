@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: run test deps build lint fmt test-rust test-deploy test-e2e test-browser test-conformance bench clean
+.PHONY: run test deps build lint fmt test-rust test-deploy test-e2e test-browser test-conformance bench soak clean
 
 ## run: local stack (dev IdP + auth-proxy + mcp-server + Nextcloud stand-in); in-memory store unless AUTH_PROXY_REDIS_URL is set
 run: build
@@ -54,6 +54,10 @@ bench: deps
 	$(CARGO) build --release --locked -p auth-proxy
 	command -v wrk >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq wrk; }
 	cd tests && node load/token-refresh.mjs --duration 10 --connections 16
+
+## soak: 10 minutes of mixed load (sign-ins, refreshes, tool calls, abusive CIMD/DCR) on the whole stack, memory sampled; see docs/reliability.md (a 60 s variant runs in test-e2e)
+soak: deps build
+	cd tests && node soak/soak.mjs --duration $${SOAK_SECS:-600}
 
 clean:
 	$(CARGO) clean
