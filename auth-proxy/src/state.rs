@@ -80,13 +80,16 @@ impl AppState {
         let Some(limit) = self.limit_for(endpoint) else {
             return Ok(());
         };
-        let forwarded = req
+        // Every header line, in order; a line that is not text stops the walk like any
+        // other entry that is not an address.
+        let forwarded: Vec<&str> = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
+            .get_all("x-forwarded-for")
+            .map(|v| v.to_str().unwrap_or("?"))
+            .collect();
         let peer = req.peer_addr().map(|a| a.ip());
-        let ip = client_ip::resolve(peer, forwarded, &self.config.trusted_proxies)
-            .map(|ip| ip.to_string())
+        let ip = client_ip::resolve(peer, &forwarded, &self.config.trusted_proxies)
+            .map(client_ip::rate_limit_key)
             .unwrap_or_else(|| "unknown".into());
         let bucket = format!("{}:{ip}", endpoint.name());
         let decision = self

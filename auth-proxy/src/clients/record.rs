@@ -104,23 +104,34 @@ impl ApplicationType {
 }
 
 /// A client (RFC 7591), as every endpoint sees it and as the store keeps registered ones.
+/// Absent members are left out of the stored form (an anonymous registration is stored for
+/// anyone who asks, so every byte counts) and read back as absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRecord {
     pub client_id: ClientId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_name: Option<String>,
     pub redirect_uris: Vec<String>,
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
     /// SHA-256 hex of the client secret, for confidential clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_hash: Option<String>,
     pub grant_types: Vec<GrantType>,
     pub response_types: Vec<ResponseType>,
     /// The ceiling on what the client may request, if it named one. Typed so that a stored
     /// value that no longer parses (an unknown or malformed scope) fails the whole record as
     /// corrupt instead of reading as "no ceiling": a client's scope can only ever narrow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<ScopeSet>,
+    /// The next four are used nowhere; dynamic registration does not keep them (documents and
+    /// the clients file may still carry them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logo_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
     pub created_at: i64,
     /// `web` or `native` (as registered, or inferred from the redirect URIs); `None` for the
@@ -170,8 +181,23 @@ mod tests {
         assert_eq!(record.application_type, None);
         let none: ClientRecord = serde_json::from_value(stored(json!(null))).unwrap();
         assert_eq!(none.scope, None);
+        // Written back without the absent members, and read again unchanged.
         let round_trip = serde_json::to_value(&none).unwrap();
-        assert_eq!(round_trip, stored(json!(null)));
+        assert_eq!(
+            round_trip,
+            json!({
+                "client_id": "c",
+                "redirect_uris": ["http://127.0.0.1/cb"],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "created_at": 1,
+            })
+        );
+        assert_eq!(
+            serde_json::from_value::<ClientRecord>(round_trip).unwrap(),
+            none
+        );
     }
 
     #[test]

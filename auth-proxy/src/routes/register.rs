@@ -6,25 +6,39 @@
 //! (many MCP clients register again on every start), through a fingerprint the store maps to
 //! the client atomically across replicas. That hands nobody anything new: a public client id
 //! is no secret, and the redirect URIs, which decide where codes go, are part of the
-//! fingerprint. Confidential clients always get a new client and secret. Registrations expire
-//! after `AUTH_PROXY_CLIENT_IDLE_TTL_SECS` without tokens being issued to them; new ones also
-//! count against a quota shared by all IPs (`AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL`).
+//! fingerprint. Confidential clients always get a new client and secret. New ones count
+//! against a quota shared by all IPs (`AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL`).
+//!
+//! Anyone may register, so what a registration costs is bounded (ADR 0014): a client to which
+//! no token was ever issued is forgotten after `AUTH_PROXY_CLIENT_UNUSED_TTL_SECS` (a day), one
+//! in use after `AUTH_PROXY_CLIENT_IDLE_TTL_SECS` without tokens; only the members something
+//! reads are stored, with duplicates dropped and the redirect URIs bounded together; and web
+//! pages cannot register at all (browser-based clients from loopback origins, extensions and
+//! desktop apps can).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use mcp_shared::OAuthErrorCode;
 use serde::Serialize;
 use serde_json::{json, Value};
+use url::{Host, Url};
 
 use crate::clients::metadata::{
     ClientMetadata, MetadataError, MetadataErrorKind, ValidMetadata, DCR,
 };
+#[cfg(test)]
+use crate::clients::GrantType;
 use crate::clients::{ApplicationType, ClientRecord, TokenEndpointAuthMethod};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::OAuthError;
 use crate::ids::ClientId;
 use crate::state::{AppState, Limited};
 use crate::store::ClientPut;
+
+/// The redirect URIs of one registration together, in bytes: every registered client is stored
+/// for anyone who asks, so ten URIs of the 2000 bytes one may have would make it ten times the
+/// size any real client needs.
+const MAX_REDIRECT_URI_BYTES: usize = 2048;
 
 fn metadata_error(description: impl Into<std::borrow::Cow<'static, str>>) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidClientMetadata, description)
@@ -41,7 +55,9 @@ fn registration_error(e: MetadataError) -> OAuthError {
 
 /// What defines a public client, in a fixed order with lists sorted and duplicates dropped:
 /// two registrations with equal canonical forms are the same client. Versioned so a future
-/// change of the form cannot collide with fingerprints already stored.
+/// change of the form cannot collide with fingerprints already stored. Registration keeps no
+/// `client_uri`, `logo_uri`, `software_id` or `software_version` (see [`kept`]), so they are
+/// always null here; they stay in the form so that fingerprints stored before that still match.
 #[derive(Serialize)]
 struct Canonical<'a> {
     v: u8,
@@ -86,7 +102,79 @@ fn fingerprint(m: &ValidMetadata) -> Result<String, OAuthError> {
 }
 
 fn validate(meta: ClientMetadata) -> Result<ValidMetadata, OAuthError> {
-    meta.validate(&DCR).map_err(registration_error)
+    meta.validate(&DCR)
+        .map_err(registration_error)
+        .and_then(kept)
+}
+
+/// Drops duplicates in order.
+fn unique<T: PartialEq>(items: Vec<T>) -> Vec<T> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// What registration keeps of valid metadata: lists without duplicates, the redirect URIs
+/// within [`MAX_REDIRECT_URI_BYTES`], and none of the members nothing reads (they are not
+/// answered either: RFC 7591 §3.2.1 answers with what was registered).
+fn kept(mut m: ValidMetadata) -> Result<ValidMetadata, OAuthError> {
+    m.redirect_uris = unique(m.redirect_uris);
+    let total: usize = m.redirect_uris.iter().map(String::len).sum();
+    if total > MAX_REDIRECT_URI_BYTES {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidRedirectUri,
+            format!("redirect_uris must be at most {MAX_REDIRECT_URI_BYTES} bytes together"),
+        ));
+    }
+    m.grant_types = unique(m.grant_types);
+    m.response_types = unique(m.response_types);
+    m.client_uri = None;
+    m.logo_uri = None;
+    m.software_id = None;
+    m.software_version = None;
+    Ok(m)
+}
+
+/// Whether a request with this `Origin` may register. Absent, it comes from no browser. Web
+/// pages (an http(s) origin, or the opaque `null` of sandboxed frames and `data:` documents)
+/// may not: any page could otherwise make every visitor's browser register clients, from as
+/// many IPs as it has visitors. Loopback origins (a local browser-based client such as the
+/// MCP Inspector, `*.localhost` included) and this server's own origin may; so may other
+/// schemes, which only installed software has (browser extensions, desktop apps).
+fn origin_may_register(origin: &str, issuer: &str) -> bool {
+    let Ok(url) = Url::parse(origin) else {
+        return false;
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return true;
+    }
+    let loopback = match url.host() {
+        Some(Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    loopback || Url::parse(issuer).is_ok_and(|i| i.origin() == url.origin())
+}
+
+fn check_origin(state: &AppState, req: &HttpRequest) -> Result<(), OAuthError> {
+    let Some(origin) = req.headers().get(actix_web::http::header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if origin_may_register(origin, &state.config.issuer) {
+        return Ok(());
+    }
+    let shown: String = origin.chars().take(100).collect();
+    tracing::info!(origin = %shown, "registration from a web page refused");
+    Err(OAuthError::new(
+        OAuthErrorCode::AccessDenied,
+        "web pages cannot register clients here: use a Client ID Metadata Document or a client the operator pre-registered",
+    ))
 }
 
 fn parse_metadata(req: &HttpRequest, body: &[u8]) -> Result<ClientMetadata, OAuthError> {
@@ -124,9 +212,14 @@ pub async fn register(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     state.check_rate_limit(Limited::Register, &req).await?;
+    check_origin(&state, &req)?;
     let registration = validate(parse_metadata(&req, &body)?)?;
     let application_type = registration.application_type;
-    let idle_ttl = state.config.client_idle_ttl;
+    // Until a token is issued to it (`ClientRegistry::keep_alive` then gives it the idle TTL).
+    let unused_ttl = state
+        .config
+        .client_unused_ttl
+        .min(state.config.client_idle_ttl);
     let now = state.clock.now();
 
     if registration.token_endpoint_auth_method != TokenEndpointAuthMethod::None {
@@ -136,7 +229,7 @@ pub async fn register(
         let client = registration.into_record(ClientId::generate(), Some(sha256_hex(&secret)), now);
         state
             .store
-            .put_client(&client, idle_ttl)
+            .put_client(&client, unused_ttl)
             .await
             .map_err(|e| state.store_error(e))?;
         registered(&state, &client);
@@ -152,13 +245,13 @@ pub async fn register(
         .await
         .map_err(|e| state.store_error(e))?;
     if let Some(existing) = existing {
-        return Ok(repeated(&state, &existing, application_type).await);
+        return Ok(repeated(&state, &existing, application_type, unused_ttl).await);
     }
     state.check_registration_quota().await?;
     let client = registration.into_record(ClientId::generate(), None, now);
     let put = state
         .store
-        .put_client_deduplicated(&fingerprint, &client, idle_ttl)
+        .put_client_deduplicated(&fingerprint, &client, unused_ttl)
         .await
         .map_err(|e| state.store_error(e))?;
     match put {
@@ -167,7 +260,9 @@ pub async fn register(
             Ok(response(&client, application_type, None))
         }
         // Another request (perhaps on another replica) registered the same metadata first.
-        ClientPut::Existing(existing) => Ok(repeated(&state, &existing, application_type).await),
+        ClientPut::Existing(existing) => {
+            Ok(repeated(&state, &existing, application_type, unused_ttl).await)
+        }
     }
 }
 
@@ -176,14 +271,25 @@ fn registered(state: &AppState, client: &ClientRecord) {
     tracing::info!(target: "audit", client_id = %client.client_id, auth_method = client.token_endpoint_auth_method.as_str(), "client registered");
 }
 
-/// The answer to a registration identical to an existing one: that client, whose idle
-/// lifetime starts over (a client registering again is in use).
+/// The answer to a registration identical to an existing one: that client, kept for at least
+/// `unused_ttl` from now (it may be about to be used) but never longer because of repeats
+/// alone: only issued tokens earn a client the idle lifetime, or anyone could keep
+/// registrations nobody uses for a month. A store failure is counted and logged: the client
+/// exists.
 async fn repeated(
     state: &AppState,
     existing: &ClientRecord,
     application_type: ApplicationType,
+    unused_ttl: std::time::Duration,
 ) -> HttpResponse {
-    state.clients.keep_alive(&existing.client_id).await;
+    if let Err(e) = state
+        .store
+        .extend_client(&existing.client_id, unused_ttl)
+        .await
+    {
+        state.metrics.store_errors.inc();
+        tracing::warn!(error = %e, client_id = %existing.client_id, "could not extend the client registration");
+    }
     tracing::info!(target: "audit", client_id = %existing.client_id, "client registration repeated: existing client returned");
     response(existing, application_type, None)
 }
@@ -248,6 +354,10 @@ mod tests {
             json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "grant_types": ["authorization_code"], "response_types": ["code"], "token_endpoint_auth_method": "none"}),
             json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "application_type": "native"}),
             json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "scope": "bogus", "unknown_member": 1}),
+            json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b", "http://127.0.0.1/a"], "client_name": "X"}),
+            // Members registration does not keep.
+            json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "software_id": "s", "software_version": "1"}),
+            json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "client_uri": "https://x.example", "logo_uri": "https://x.example/l.png"}),
         ];
         for meta in same {
             assert_eq!(
@@ -262,10 +372,6 @@ mod tests {
             json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"]}),
             json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "grant_types": ["authorization_code", "refresh_token"]}),
             json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "scope": "notes:read"}),
-            json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "software_id": "s"}),
-            json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "software_version": "1"}),
-            json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "client_uri": "https://x.example"}),
-            json!({"redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b"], "client_name": "X", "logo_uri": "https://x.example/l.png"}),
         ];
         for meta in different {
             assert_ne!(
@@ -275,6 +381,88 @@ mod tests {
             );
         }
         assert_eq!(fingerprint(base).len(), 64);
+    }
+
+    #[test]
+    fn fingerprints_of_registrations_without_dropped_members_are_unchanged() {
+        // The v1 form as it was computed before registration stopped keeping members: the
+        // clients behind such fingerprints are still found.
+        let meta = json!({"redirect_uris": ["http://127.0.0.1/cb"], "client_name": "X", "grant_types": ["authorization_code", "refresh_token"]});
+        let before = sha256_hex(
+            r#"{"v":1,"redirect_uris":["http://127.0.0.1/cb"],"application_type":"native","token_endpoint_auth_method":"none","grant_types":["authorization_code","refresh_token"],"response_types":["code"],"client_name":"X","client_uri":null,"logo_uri":null,"scope":null,"software_id":null,"software_version":null}"#,
+        );
+        assert_eq!(fingerprint(meta), before);
+    }
+
+    #[test]
+    fn registration_keeps_only_what_is_read() {
+        let kept = registration(json!({
+            "redirect_uris": ["http://127.0.0.1/a", "http://127.0.0.1/b", "http://127.0.0.1/a"],
+            "grant_types": ["authorization_code", "refresh_token", "authorization_code"],
+            "response_types": ["code", "code", "code"],
+            "client_uri": "https://x.example", "logo_uri": "https://x.example/l.png",
+            "software_id": "s", "software_version": "1",
+        }))
+        .unwrap();
+        assert_eq!(
+            kept.redirect_uris,
+            ["http://127.0.0.1/a", "http://127.0.0.1/b"]
+        );
+        assert_eq!(
+            kept.grant_types,
+            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert_eq!(kept.response_types.len(), 1);
+        assert_eq!(
+            (
+                kept.client_uri,
+                kept.logo_uri,
+                kept.software_id,
+                kept.software_version
+            ),
+            (None, None, None, None)
+        );
+        // Two URIs (one may have 2000 bytes on its own) of `n` bytes together.
+        let budget = |n: usize| {
+            let uri =
+                |i: usize, len: usize| format!("http://127.0.0.1/{i}{}", "p".repeat(len - 18));
+            registration(json!({"redirect_uris": [uri(1, n / 2), uri(2, n - n / 2)]}))
+        };
+        assert!(budget(MAX_REDIRECT_URI_BYTES).is_ok());
+        let err = budget(MAX_REDIRECT_URI_BYTES + 1).unwrap_err();
+        assert_eq!(err.code, OAuthErrorCode::InvalidRedirectUri);
+    }
+
+    #[test]
+    fn only_web_pages_are_refused() {
+        let issuer = "https://auth.example.com";
+        for origin in [
+            "https://evil.example",
+            "http://evil.example:8080",
+            "null",
+            "",
+            "not an origin",
+            "https://localhost.evil.example",
+            "http://127.0.0.1.nip.io",
+            "https://auth.example.com:8443",
+            "http://auth.example.com",
+        ] {
+            assert!(!origin_may_register(origin, issuer), "{origin}");
+        }
+        for origin in [
+            "http://localhost:6274",
+            "https://LOCALHOST",
+            "http://tauri.localhost",
+            "http://127.0.0.1:5173",
+            "http://127.1.2.3",
+            "http://[::1]:3000",
+            "chrome-extension://abcdefghijklmnop",
+            "moz-extension://0f1e2d3c",
+            "vscode-file://vscode-app",
+            "https://auth.example.com",
+        ] {
+            assert!(origin_may_register(origin, issuer), "{origin}");
+        }
     }
 
     #[test]

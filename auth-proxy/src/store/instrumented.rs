@@ -353,4 +353,9 @@ impl Store for InstrumentedStore {
         )
         .await
     }
+
+    async fn extend_client(&self, client_id: &ClientId, ttl: Duration) -> Result<bool, StoreError> {
+        self.timed("extend_client", self.inner.extend_client(client_id, ttl))
+            .await
+    }
 }

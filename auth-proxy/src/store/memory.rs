@@ -712,6 +712,25 @@ impl Store for MemoryStore {
                 .max(1),
         })
     }
+
+    async fn extend_client(&self, client_id: &ClientId, ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.now();
+        let at_least = self.expiry(ttl);
+        let longer = |current: Option<i64>| current.zip(at_least).map(|(c, a)| c.max(a));
+        let mut t = self.lock()?;
+        let Some(entry) = get_live(&mut t.clients, client_id, now) else {
+            return Ok(false);
+        };
+        entry.expires_at = longer(entry.expires_at);
+        if let Some(fingerprint) = entry.value.fingerprint.clone() {
+            if let Some(fp) = get_live(&mut t.fingerprints, &fingerprint, now) {
+                if fp.value == *client_id {
+                    fp.expires_at = longer(fp.expires_at);
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

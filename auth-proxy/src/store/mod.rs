@@ -369,6 +369,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         window: Duration,
     ) -> Result<RateDecision, StoreError>;
+
+    /// Extends a stored client (and its fingerprint) to live at least `ttl` from now, never
+    /// shortening it: for a registration repeated before the client was ever used, which must
+    /// not earn it the idle lifetime of a client in use. `false` if no such client is stored.
+    async fn extend_client(&self, client_id: &ClientId, ttl: Duration) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

@@ -588,6 +588,58 @@ impl Store for RedisStore {
             retry_after_secs: retry_after_secs(pttl),
         })
     }
+
+    async fn extend_client(&self, client_id: &ClientId, ttl: Duration) -> Result<bool, StoreError> {
+        let mut c = self.conn();
+        let mut extend = extend_scripts::CLIENT.key(self.keys.client(client_id.as_str()));
+        extend.arg(ms(ttl));
+        let raw: Option<String> = bounded(extend.invoke_async(&mut c)).await?;
+        let Some(raw) = raw else {
+            return Ok(false);
+        };
+        if let Some(fingerprint) = from_json::<StoredClient>(&raw)?.fingerprint {
+            let mut extend =
+                extend_scripts::FINGERPRINT.key(self.keys.client_fingerprint(&fingerprint));
+            extend.arg(client_id.as_str()).arg(ms(ttl));
+            bounded(extend.invoke_async::<i64>(&mut c)).await?;
+        }
+        Ok(true)
+    }
+}
+
+/// [`Store::extend_client`]'s scripts: like `touch_client`'s, but a key is only ever given
+/// more time (`PEXPIRE … GT` would need Redis 7).
+mod extend_scripts {
+    use std::sync::LazyLock;
+
+    use redis::Script;
+
+    /// KEYS: client. ARGV: ttl ms. Extends the client to at least ttl; returns its record.
+    pub(super) static CLIENT: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(
+            r"
+local v = redis.call('GET', KEYS[1])
+if v then
+  local left = redis.call('PTTL', KEYS[1])
+  if left >= 0 and left < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+end
+return v
+",
+        )
+    });
+
+    /// KEYS: fingerprint. ARGV: client id, ttl ms. Extends the fingerprint to at least ttl if
+    /// that client holds it.
+    pub(super) static FINGERPRINT: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(
+            r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local left = redis.call('PTTL', KEYS[1])
+if left >= 0 and left < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+",
+        )
+    });
 }
 
 /// Whole seconds until a window with `pttl_ms` left resets, rounded up, at least 1.

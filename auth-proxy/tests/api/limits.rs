@@ -72,3 +72,65 @@ async fn authorize_rate_limit_is_a_page() {
         .unwrap()
         .starts_with("text/html"));
 }
+
+/// Registers through a trusted proxy (loopback) with the given `X-Forwarded-For` lines, in
+/// order, and returns the status.
+async fn register_forwarded(app: &TestApp, lines: &[&str]) -> u16 {
+    let mut req = app
+        .http
+        .post(app.url("/register"))
+        .json(&serde_json::json!({"redirect_uris": [REDIRECT]}));
+    for line in lines {
+        req = req.header("x-forwarded-for", *line);
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn forwarded_for_lines_are_one_list_in_order() {
+    let app = spawn_app_with(&[
+        ("AUTH_PROXY_RATE_LIMIT_REGISTER", "1/60"),
+        ("AUTH_PROXY_TRUSTED_PROXIES", "127.0.0.0/8"),
+    ])
+    .await;
+    // The client's own line first, the proxy's appended as a second line (RFC 7230 §3.2.2
+    // makes them one comma-separated list): the client is the proxy's entry, whatever the
+    // client wrote in its own.
+    assert_eq!(
+        register_forwarded(&app, &["6.6.6.1", "198.51.100.7"]).await,
+        201
+    );
+    assert_eq!(
+        register_forwarded(&app, &["6.6.6.2", "198.51.100.7"]).await,
+        429
+    );
+    assert_eq!(
+        register_forwarded(&app, &["6.6.6.3, 6.6.6.4", "198.51.100.7"]).await,
+        429
+    );
+    assert_eq!(
+        register_forwarded(&app, &["198.51.100.7", "198.51.100.8"]).await,
+        201
+    );
+}
+
+#[tokio::test]
+async fn ipv6_clients_are_limited_per_64() {
+    let app = spawn_app_with(&[
+        ("AUTH_PROXY_RATE_LIMIT_REGISTER", "1/60"),
+        ("AUTH_PROXY_TRUSTED_PROXIES", "127.0.0.0/8"),
+    ])
+    .await;
+    assert_eq!(register_forwarded(&app, &["2001:db8:1:2::1"]).await, 201);
+    // Another address of the same /64: one host can have all of them.
+    assert_eq!(
+        register_forwarded(&app, &["2001:db8:1:2:ffff::9"]).await,
+        429
+    );
+    // Another /64: another client.
+    assert_eq!(register_forwarded(&app, &["2001:db8:1:3::1"]).await, 201);
+    // IPv4 stays per address, and an IPv4-mapped IPv6 address is that IPv4 address.
+    assert_eq!(register_forwarded(&app, &["192.0.2.1"]).await, 201);
+    assert_eq!(register_forwarded(&app, &["192.0.2.2"]).await, 201);
+    assert_eq!(register_forwarded(&app, &["::ffff:192.0.2.1"]).await, 429);
+}
