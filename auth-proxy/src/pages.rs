@@ -60,6 +60,14 @@ button.primary { background: var(--accent); border-color: var(--accent); color: 
 a.button { flex:1; display:block; text-align:center; text-decoration:none; font: inherit; padding: .65rem 1rem; border-radius: 8px; border: 1px solid var(--line); color: var(--fg); }
 a.button.primary { background: var(--accent); border-color: var(--accent); color: #fff; font-weight: 600; }
 ol { padding-left: 1.2rem; }
+/* Approve takes no click for its first second (no script here, so CSS does it): a double-click
+   aimed at where the previous page had a button, or a page swapped in under the pointer, must
+   not approve. On a device with a pointer the second starts again whenever the pointer comes
+   back onto the card. Deny, first in the form, stays the default for the Enter key. */
+@keyframes arm { from { pointer-events: none; opacity: .45; } }
+@keyframes rearm { from { pointer-events: none; opacity: .45; } }
+button.arming { animation: arm 1s step-end both; }
+@media (hover: hover) { main:hover button.arming { animation-name: rearm; } }
 @media (prefers-color-scheme: dark) { button.primary { color: #202124; } }
 "#;
 
@@ -182,13 +190,44 @@ pub fn connect_expired(client_name: &str, return_url: &str) -> HttpResponse {
     html_response(StatusCode::OK).body(page("The time to grant access ran out", &body))
 }
 
+/// Where the result of the sign-in goes, as the consent page names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectTarget<'a> {
+    /// An https address: its host.
+    Web { host: &'a str },
+    /// An http address on this computer (127.0.0.1, [::1], localhost).
+    Loopback { host: &'a str },
+    /// A private-use URI scheme of a native app (RFC 8252 §7.1): whichever app on this device
+    /// claims the scheme. The host, if any, is chosen by that app and proves nothing.
+    App {
+        scheme: &'a str,
+        host: Option<&'a str>,
+    },
+}
+
+impl<'a> RedirectTarget<'a> {
+    /// Classifies a (validated) redirect URI.
+    pub fn of(uri: &'a url::Url) -> Self {
+        let host = uri.host_str().filter(|h| !h.is_empty());
+        match (uri.scheme(), host) {
+            ("http", Some(host)) if crate::redirect::is_loopback_host(uri) => {
+                Self::Loopback { host }
+            }
+            ("http" | "https", Some(host)) => Self::Web { host },
+            (scheme, host) => Self::App { scheme, host },
+        }
+    }
+}
+
 pub struct ConsentView<'a> {
     pub client_name: Option<&'a str>,
     pub client_id: &'a str,
     /// For a client described by a Client ID Metadata Document: the document's host.
     pub document_host: Option<&'a str>,
-    pub redirect_host: &'a str,
-    pub redirect_is_loopback: bool,
+    pub redirect: RedirectTarget<'a>,
+    /// The client may use the refresh grant: it stays connected while the person is away
+    /// (ADR 0015).
+    pub stays_connected: bool,
     pub resource: &'a str,
     pub scopes: &'a ScopeSet,
     pub flow_id: &'a str,
@@ -222,11 +261,42 @@ pub fn consent(view: &ConsentView<'_>) -> String {
     if view.scopes.is_empty() {
         scope_items.push_str("<li>Confirm who you are (no access to your data)</li>");
     }
-    let loopback_note = if view.redirect_is_loopback {
-        "<p class=\"warn\">This application receives the result on this computer \
-         (a local address). Approve only if you just started it yourself.</p>"
-    } else {
-        ""
+    let destination = match view.redirect {
+        RedirectTarget::Web { host } | RedirectTarget::Loopback { host } => format!(
+            "<p>After you approve and sign in, you will be sent back to \
+             <span class=\"host\">{}</span>.</p>",
+            escape(host)
+        ),
+        RedirectTarget::App { scheme, .. } => format!(
+            "<p>After you approve and sign in, the result goes to the app on this device \
+             that opens <span class=\"host\">{}:</span> links.</p>",
+            escape(scheme)
+        ),
+    };
+    let redirect_note = match view.redirect {
+        RedirectTarget::Web { .. } => String::new(),
+        RedirectTarget::Loopback { .. } => "<p class=\"warn\">This application receives the \
+             result on this computer (a local address). Approve only if you just started it \
+             yourself.</p>"
+            .to_owned(),
+        RedirectTarget::App { scheme, host } => {
+            let host_note = host
+                .map(|h| {
+                    format!(
+                        " The <span class=\"host\">{}</span> in its address is chosen by the app \
+                         and proves nothing about who made it.",
+                        escape(h)
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "<p class=\"warn\" id=\"app-redirect-warning\">An app installed on this device \
+                 will receive this access: whichever app claims <span class=\"host\">{scheme}:\
+                 </span> links, and any app can claim them.{host_note} Approve only if you just \
+                 started this sign-in from that app yourself.</p>",
+                scheme = escape(scheme),
+            )
+        }
     };
     let document_note = match view.document_host {
         Some(host) => format!(
@@ -240,23 +310,28 @@ pub fn consent(view: &ConsentView<'_>) -> String {
         ""
     } else {
         "<p class=\"muted\">Untick what you do not want to allow. It will act as you, within the \
-         permissions you leave ticked, until you revoke it.</p>"
+         permissions you leave ticked.</p>"
+    };
+    let duration = if view.stays_connected {
+        "<p class=\"muted\" id=\"stays-connected\">It stays connected, also while you are \
+         not using it, until it signs out or its access is revoked.</p>"
+    } else {
+        "<p class=\"muted\" id=\"one-session\">It cannot renew its access: when that runs \
+         out, it has to ask you again.</p>"
     };
     let body = format!(
         "<h1>Allow {name} to access your Nextcloud?</h1>\
-         <p>After you approve and sign in, you will be sent back to \
-         <span class=\"host\">{host}</span>.</p>{loopback_note}{document_note}\
+         {destination}{redirect_note}{document_note}\
          <form method=\"post\" action=\"{action}\">\
-         <p>It is asking to:</p><ul>{scope_items}</ul>{data_note}\
+         <p>It is asking to:</p><ul>{scope_items}</ul>{data_note}{duration}\
          <p class=\"muted\">Client id <code>{client_id}</code><br>For <code>{resource}</code></p>\
          <input type=\"hidden\" name=\"flow\" value=\"{flow}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <input type=\"hidden\" name=\"scope_choice\" value=\"1\">\
          <div class=\"actions\">\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
-         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">Approve</button>\
+         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary arming\">Approve</button>\
          </div></form>",
-        host = escape(view.redirect_host),
         client_id = escape(view.client_id),
         resource = escape(view.resource),
         action = mcp_shared::paths::CONSENT,
@@ -433,8 +508,11 @@ mod tests {
             client_name: Some("<script>alert(1)</script>"),
             client_id: "\"><img src=x>",
             document_host: Some("<b>docs.example</b>"),
-            redirect_host: "evil\"host",
-            redirect_is_loopback: false,
+            redirect: RedirectTarget::App {
+                scheme: "evil\"scheme",
+                host: Some("<i>host</i>"),
+            },
+            stays_connected: false,
             resource: "https://mcp.example/mcp",
             scopes: &scopes,
             flow_id: "f",
@@ -444,6 +522,7 @@ mod tests {
         assert!(!html.contains("<img src=x>"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("&lt;b&gt;docs.example&lt;/b&gt;"));
+        assert!(html.contains("evil&quot;scheme:") && !html.contains("<i>host"));
         assert!(html.contains("Read your notes"));
     }
 
@@ -454,8 +533,8 @@ mod tests {
             client_name: None,
             client_id: "c",
             document_host: None,
-            redirect_host: "h",
-            redirect_is_loopback: false,
+            redirect: RedirectTarget::Web { host: "h" },
+            stays_connected: true,
             resource: "r",
             scopes: &scopes,
             flow_id: "f",
@@ -544,20 +623,111 @@ mod tests {
     }
 
     #[test]
-    fn loopback_redirect_gets_a_warning() {
+    fn loopback_and_app_redirects_get_a_warning_and_web_ones_none() {
         let scopes = ScopeSet::new();
-        let view = |loopback| ConsentView {
+        let html = |redirect| {
+            consent(&ConsentView {
+                client_name: None,
+                client_id: "c",
+                document_host: None,
+                redirect,
+                stays_connected: true,
+                resource: "r",
+                scopes: &scopes,
+                flow_id: "f",
+                csrf_token: "c",
+            })
+        };
+        let loopback = html(RedirectTarget::Loopback { host: "127.0.0.1" });
+        assert!(loopback.contains("class=\"warn\""));
+        assert!(loopback.contains("sent back to <span class=\"host\">127.0.0.1</span>"));
+        let web = html(RedirectTarget::Web {
+            host: "app.example",
+        });
+        assert!(!web.contains("class=\"warn\""));
+        assert!(web.contains("sent back to <span class=\"host\">app.example</span>"));
+        let app = html(RedirectTarget::App {
+            scheme: "evil-app",
+            host: Some("claude.ai"),
+        });
+        assert!(app.contains("id=\"app-redirect-warning\""));
+        assert!(app.contains("<span class=\"host\">evil-app:</span> links"));
+        assert!(app.contains("<span class=\"host\">claude.ai</span> in its address is chosen"));
+        assert!(
+            !app.contains("sent back to"),
+            "the host is not presented as the destination"
+        );
+        let hostless = html(RedirectTarget::App {
+            scheme: "com.example.app",
+            host: None,
+        });
+        assert!(hostless.contains("id=\"app-redirect-warning\""));
+        assert!(!hostless.contains("in its address is chosen"));
+    }
+
+    #[test]
+    fn redirect_targets_are_classified_by_scheme() {
+        let target = |s: &str| {
+            let url = url::Url::parse(s).unwrap();
+            format!("{:?}", RedirectTarget::of(&url))
+        };
+        assert_eq!(
+            target("https://app.example/cb"),
+            "Web { host: \"app.example\" }"
+        );
+        assert_eq!(
+            target("http://127.0.0.1:7777/cb"),
+            "Loopback { host: \"127.0.0.1\" }"
+        );
+        assert_eq!(
+            target("evil-app://claude.ai/cb"),
+            "App { scheme: \"evil-app\", host: Some(\"claude.ai\") }"
+        );
+        assert_eq!(
+            target("com.example.app:/cb"),
+            "App { scheme: \"com.example.app\", host: None }"
+        );
+    }
+
+    #[test]
+    fn approve_is_armed_by_a_delay_and_deny_is_the_default_button() {
+        let scopes = ScopeSet::parse("notes:read").unwrap();
+        let html = consent(&ConsentView {
             client_name: None,
             client_id: "c",
             document_host: None,
-            redirect_host: "127.0.0.1",
-            redirect_is_loopback: loopback,
+            redirect: RedirectTarget::Web { host: "h" },
+            stays_connected: true,
             resource: "r",
             scopes: &scopes,
             flow_id: "f",
             csrf_token: "c",
+        });
+        assert!(html.contains("value=\"approve\" class=\"primary arming\""));
+        assert!(html.contains("button.arming { animation: arm 1s step-end both; }"));
+        let deny = html.find("value=\"deny\"").unwrap();
+        let approve = html.find("value=\"approve\"").unwrap();
+        assert!(deny < approve, "Enter submits the first button: Deny");
+        assert!(html.contains("id=\"stays-connected\""));
+    }
+
+    #[test]
+    fn the_page_says_how_long_the_access_lasts() {
+        let scopes = ScopeSet::parse("openid").unwrap();
+        let html = |stays_connected| {
+            consent(&ConsentView {
+                client_name: None,
+                client_id: "c",
+                document_host: None,
+                redirect: RedirectTarget::Web { host: "h" },
+                stays_connected,
+                resource: "r",
+                scopes: &scopes,
+                flow_id: "f",
+                csrf_token: "c",
+            })
         };
-        assert!(consent(&view(true)).contains("class=\"warn\""));
-        assert!(!consent(&view(false)).contains("class=\"warn\""));
+        assert!(html(true).contains("also while you are not using it"));
+        assert!(html(false).contains("cannot renew its access"));
     }
 }

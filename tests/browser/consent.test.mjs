@@ -108,6 +108,37 @@ test('deny: the client gets access_denied with its state', async () => {
   await page.close();
 });
 
+test('approve is not armed at once: a click the moment the page appears does not submit, one after the delay does', async () => {
+  // The attack: the previous page (the attacker's) asks for a double-click where the consent
+  // page's Approve button will be, and opens the consent page between the two clicks. The
+  // page has no script, so a CSS animation keeps Approve unclickable for its first second.
+  const consentPosts = [];
+  const { page } = await openConsent('Double Click Game');
+  page.on('request', (r) => { if (r.method() === 'POST' && new URL(r.url()).pathname === '/consent') consentPosts.push(r.url()); });
+  const approve = page.locator('button[value="approve"]');
+  const box = await approve.boundingBox();
+  const x = box.x + box.width / 2; const y = box.y + box.height / 2;
+  // A raw click at the button's place (not Playwright's click, which would wait until the
+  // button takes clicks), right after the page was shown.
+  await page.mouse.click(x, y);
+  assert.equal(await approve.evaluate((b) => getComputedStyle(b).pointerEvents), 'none', 'still disarmed after the click');
+  // Nothing was submitted: had the click landed, the form post would have started already;
+  // the browser is asked to finish whatever it started before this is checked.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50))));
+  assert.deepEqual(consentPosts, [], 'the early click did not submit');
+  assert.ok(page.url().includes('/authorize'), page.url());
+  assert.equal(await approve.evaluate((b) => getComputedStyle(b).opacity), '0.45', 'visibly disabled');
+  // Armed once the delay ran out: wait for the animation to finish, not for a fixed time.
+  await approve.evaluate((b) => Promise.all(b.getAnimations().map((a) => a.finished)));
+  assert.equal(await approve.evaluate((b) => getComputedStyle(b).pointerEvents), 'auto');
+  await page.mouse.move(x, y);
+  await approve.evaluate((b) => Promise.all(b.getAnimations().map((a) => a.finished)));
+  await page.mouse.click(x, y);
+  await page.waitForURL((u) => u.href.startsWith(idp.issuer));
+  assert.equal(consentPosts.length, 1, 'the armed click submitted');
+  await page.close();
+});
+
 test('the consent page refuses to be framed', async () => {
   const { page } = await openConsent('Framed');
   const framer = await browser.newPage();

@@ -308,9 +308,38 @@ fn application_type(
     }
 }
 
+/// Characters that are not printable text: control characters (line breaks forge log lines),
+/// bidirectional controls (an override reverses what the consent page shows) and invisible
+/// format characters (zero-width spaces and joiners, soft hyphens, tags: two names that look
+/// the same are not). Letters of every script stay allowed, and so do emoji variation
+/// selectors (they follow an emoji, not hide between letters).
+fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E0FFF}'
+        )
+}
+
 fn text(name: &str, value: Option<String>) -> Result<Option<String>, MetadataError> {
     match value {
-        Some(v) if v.chars().count() > MAX_TEXT || v.chars().any(char::is_control) => {
+        Some(v) if v.chars().count() > MAX_TEXT || v.chars().any(is_unprintable) => {
             Err(other_error(format!(
                 "{name} must be at most {MAX_TEXT} printable characters"
             )))
@@ -487,6 +516,36 @@ mod tests {
                 MAX_TEXT,
                 "kept whole"
             );
+        }
+    }
+
+    #[test]
+    fn invisible_and_bidi_characters_are_refused_in_text() {
+        // A right-to-left override makes "Evil\u{202E}ppa.ecnaliF" read as "EvilFinance.app" on
+        // the consent page; zero-width characters make two names look the same.
+        for policy in ALL {
+            for bad in [
+                "Evil\u{202E}ppa.ecnaliF",
+                "Doc\u{2066}s\u{2069}",
+                "Claude\u{200B}",
+                "\u{FEFF}Claude",
+                "Cl\u{200D}aude",
+                "Cla\u{00AD}ude",
+                "Claude\u{E0041}",
+                "line\nbreak",
+                "carriage\rreturn",
+            ] {
+                let mut m = meta(&["https://a.example/cb"]);
+                m.client_name = Some(bad.to_owned());
+                let err = m.validate(policy).unwrap_err();
+                assert!(
+                    err.message.contains("printable characters"),
+                    "{bad:?}: {err}"
+                );
+            }
+            let mut m = meta(&["https://a.example/cb"]);
+            m.client_name = Some("Café Éditeur 日本語 العربية".to_owned());
+            assert!(m.validate(policy).is_ok(), "ordinary letters of any script");
         }
     }
 

@@ -12,12 +12,11 @@ use url::Url;
 
 use super::{binding_cookie, binding_cookie_value, redirect_error};
 use crate::clients::cimd::is_cimd_client_id;
-use crate::clients::{ClientLookupError, ClientRecord};
+use crate::clients::{ClientLookupError, ClientRecord, GrantType};
 use crate::crypto::{random_token, sha256_hex};
 use crate::ids::RedirectUri;
 use crate::oauth::authorize::{self as decide, AuthorizationRequest, Rejection};
-use crate::pages::{self, ConsentView, PageError};
-use crate::redirect::is_loopback_host;
+use crate::pages::{self, ConsentView, PageError, RedirectTarget};
 use crate::state::{AppState, Limited};
 use crate::store::PendingAuthorization;
 
@@ -129,19 +128,9 @@ async fn show_consent(
     {
         return Err(super::store_unavailable(state, e));
     }
-    let redirect = Url::parse(redirect_uri.as_str()).ok();
-    let redirect_host = redirect
-        .as_ref()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| {
-            redirect_uri
-                .as_str()
-                .split(':')
-                .next()
-                .unwrap_or("")
-                .to_owned()
-                + ": (app)"
-        });
+    // Registered and matched redirect URIs are absolute URLs (see `resolve_redirect_uri`).
+    let redirect =
+        Url::parse(redirect_uri.as_str()).map_err(|_| PageError::InvalidRedirectAddress)?;
     // A client described by a metadata document: name the host that vouches for it.
     let document_host = is_cimd_client_id(client.client_id.as_str())
         .then(|| url::Url::parse(client.client_id.as_str()).ok())
@@ -151,8 +140,8 @@ async fn show_consent(
         client_name: client.client_name.as_deref(),
         document_host: document_host.as_deref(),
         client_id: client.client_id.as_str(),
-        redirect_host: &redirect_host,
-        redirect_is_loopback: redirect.as_ref().is_some_and(is_loopback_host),
+        redirect: RedirectTarget::of(&redirect),
+        stays_connected: client.allows_grant(GrantType::RefreshToken),
         resource: &pending.resource,
         scopes: &pending.scope,
         flow_id: &flow_id,

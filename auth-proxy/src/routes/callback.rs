@@ -55,7 +55,7 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         );
     }
     if let Some(error) = get("error") {
-        tracing::info!(target: "audit", client_id = %auth.client_id, upstream_error = %error.chars().take(64).collect::<String>(), "upstream returned an error");
+        tracing::info!(target: "audit", client_id = %auth.client_id, upstream_error = %mcp_shared::ops::telemetry::untrusted(error, 64), "upstream returned an error");
         let code = upstream_error_code(error);
         return fail(code, "the identity provider did not complete the sign-in");
     }

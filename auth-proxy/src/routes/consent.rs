@@ -24,7 +24,7 @@ const UPSTREAM_FLOW_TTL: Duration = Duration::from_secs(600);
 pub async fn decide(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::Body,
 ) -> Result<HttpResponse, PageError> {
     // Defence in depth on top of the CSRF token: a cross-site form post carries a foreign Origin.
     if let Some(origin) = req

@@ -14,7 +14,8 @@ pub mod token;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
 use mcp_shared::{OAuthErrorCode, Secret};
 use url::Url;
 
@@ -56,6 +57,38 @@ pub fn binding_cookie_value(req: &HttpRequest, mode: CookieMode) -> Option<Strin
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
+}
+
+/// The request body, within the app's `PayloadConfig` limit. An oversized or broken body is
+/// answered by actix (413, 400) as `web::Bytes` would be, but with `Cache-Control: no-store`:
+/// every answer of `/token`, `/revoke` and `/consent` carries it, refusals included.
+pub struct Body(pub web::Bytes);
+
+impl std::ops::Deref for Body {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl FromRequest for Body {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            bytes.await.map(Body).map_err(|e| {
+                let mut resp = e.error_response();
+                resp.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-store"),
+                );
+                actix_web::error::InternalError::from_response(e, resp).into()
+            })
+        })
+    }
 }
 
 pub use crate::crypto::hash_matches;

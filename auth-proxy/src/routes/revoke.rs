@@ -13,7 +13,7 @@ use crate::state::{AppState, Limited};
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::Body,
 ) -> Result<HttpResponse, OAuthError> {
     state.check_rate_limit(Limited::Token, &req).await?;
     require_form_content_type(&req)?;

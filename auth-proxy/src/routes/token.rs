@@ -20,17 +20,24 @@ struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
-    refresh_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
     scope: String,
 }
 
-impl From<Issued> for TokenResponse {
-    fn from(issued: Issued) -> Self {
+impl TokenResponse {
+    /// Refresh tokens follow the client's registered grant types, not `offline_access` (ADR
+    /// 0015): a client that may not use the refresh grant is not handed a refresh token. The
+    /// token is stored all the same: the grant lives as long as its refresh family, and token
+    /// exchange needs the grant for as long as the access token lives.
+    fn new(issued: Issued, client: &ClientRecord) -> Self {
         Self {
             access_token: issued.access_token,
             token_type: "Bearer",
             expires_in: issued.expires_in,
-            refresh_token: issued.refresh_token,
+            refresh_token: client
+                .allows_grant(GrantType::RefreshToken)
+                .then_some(issued.refresh_token),
             scope: issued.scope.to_string(),
         }
     }
@@ -39,7 +46,7 @@ impl From<Issued> for TokenResponse {
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::Body,
 ) -> Result<HttpResponse, OAuthError> {
     state.check_rate_limit(Limited::Token, &req).await?;
     require_form_content_type(&req)?;
@@ -102,7 +109,7 @@ pub async fn token(
     }
     // Tokens were issued: a dynamically registered client is in use, so it does not expire.
     state.clients.keep_alive(&client.client_id).await;
-    Ok(no_store_json(&TokenResponse::from(issued)))
+    Ok(no_store_json(&TokenResponse::new(issued, &client)))
 }
 
 /// Counts and logs what the grants service refused, and answers with the OAuth error. Unknown,

@@ -302,3 +302,111 @@ async fn upstream_failures_reach_the_client_as_oauth_errors() {
         assert!(!back.contains_key("code"));
     }
 }
+
+/// The text log format of this test binary, as `telemetry::init` sets it up, written to a
+/// buffer the tests can read. Installed once for the whole binary; every test logs into it.
+fn captured_text_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct Writer(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for Writer {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_target(true)
+            .with_writer(move || Writer(logs))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        logs
+    })
+}
+
+#[tokio::test]
+async fn the_callback_error_parameter_cannot_forge_log_lines() {
+    let logs = captured_text_logs();
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let (flow, csrf) = app.consent_page(&client.client_id, &pkce().challenge).await;
+    let upstream = query(&location(&app.decide(&flow, &csrf, "approve").await));
+    let forged = "FORGED-LINE-1f3a audit: consent approved client_id=victim";
+    let error = format!("x\r\n{forged}");
+    let resp = app
+        .callback(&[("state", upstream["state"].as_str()), ("error", &error)])
+        .await;
+    assert_eq!(resp.status(), 302);
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("upstream returned an error") && l.contains("1f3a"))
+        .unwrap_or_else(|| panic!("the error is logged on one line: {text}"));
+    assert!(line.contains("x\\u{d}\\u{a}FORGED"), "{line}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("FORGED")),
+        "no line of the log is the attacker's: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_private_use_scheme_redirect_is_named_with_its_scheme_and_a_warning() {
+    let app = spawn_app().await;
+    let consent_page = |redirect: &'static str, name: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app
+                .register(serde_json::json!({
+                    "client_name": name,
+                    "redirect_uris": [redirect],
+                    "grant_types": ["authorization_code", "refresh_token"],
+                }))
+                .await;
+            assert_eq!(resp.status(), 201, "{redirect}");
+            let body: serde_json::Value = resp.json().await.unwrap();
+            let client_id = body["client_id"].as_str().unwrap().to_owned();
+            let p = pkce();
+            let resp = app
+                .authorize(&app.authorize_params(
+                    &client_id,
+                    &p.challenge,
+                    &[("redirect_uri", redirect)],
+                ))
+                .await;
+            assert_eq!(resp.status(), 200, "{redirect}");
+            resp.text().await.unwrap()
+        }
+    };
+
+    // The host part of `evil-app://claude.ai/…` is whatever the app wrote: the page must not
+    // present it as where the access goes.
+    let html = consent_page("evil-app://claude.ai/callback", "Claude").await;
+    assert!(html.contains("evil-app:"), "the scheme is named");
+    assert!(
+        html.contains("id=\"app-redirect-warning\""),
+        "an app on this device receives the access"
+    );
+    assert!(html.contains("proves nothing"));
+    assert!(!html.contains("sent back to <span class=\"host\">claude.ai</span>"));
+
+    // A scheme without a host (RFC 8252 reverse-domain form) gets the same treatment.
+    let html = consent_page("com.example.app:/oauth", "Example").await;
+    assert!(html.contains("com.example.app:"));
+    assert!(html.contains("id=\"app-redirect-warning\""));
+
+    // https and loopback redirects are as before.
+    let html = consent_page("https://app.example/cb", "Web app").await;
+    assert!(html.contains("sent back to <span class=\"host\">app.example</span>"));
+    assert!(!html.contains("app-redirect-warning"));
+    let html = consent_page("http://127.0.0.1:7777/callback", "Local app").await;
+    assert!(html.contains("sent back to <span class=\"host\">127.0.0.1</span>"));
+    assert!(html.contains("a local address"));
+    assert!(!html.contains("app-redirect-warning"));
+}

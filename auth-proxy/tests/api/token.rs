@@ -504,3 +504,71 @@ async fn unticking_every_permission_is_a_denial() {
     let back = query(&location(&resp));
     assert_eq!(back["error"], "access_denied");
 }
+
+#[tokio::test]
+async fn an_oversized_form_body_is_refused_and_never_cached() {
+    let app = spawn_app().await;
+    // Over the 64 KiB body limit.
+    let body = format!(
+        "grant_type=refresh_token&refresh_token={}",
+        "a".repeat(70_000)
+    );
+    for path in ["/token", "/revoke", "/consent"] {
+        let resp = app
+            .http
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 413, "{path}");
+        assert_eq!(
+            resp.headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_not_registered_for_refresh_gets_no_refresh_token() {
+    // ADR 0015: refresh tokens follow the client's registered grant types, not offline_access.
+    let app = spawn_app().await;
+    let resp = app
+        .register(serde_json::json!({
+            "client_name": "Code only",
+            "redirect_uris": [REDIRECT],
+        }))
+        .await;
+    assert_eq!(resp.status(), 201);
+    let registered: Value = resp.json().await.unwrap();
+    assert_eq!(
+        registered["grant_types"],
+        serde_json::json!(["authorization_code"])
+    );
+    let client_id = registered["client_id"].as_str().unwrap().to_owned();
+    let auth = app.authorize_code(&client_id).await;
+    let resp = app.redeem(&client_id, &auth).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["access_token"].is_string());
+    assert!(
+        body.get("refresh_token").is_none(),
+        "a token it may not use is not handed out: {body}"
+    );
+
+    // A client registered for the refresh grant gets one without asking for offline_access.
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let body: Value = app
+        .redeem(&client.client_id, &auth)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!body["scope"].as_str().unwrap().contains("offline_access"));
+    assert!(body["refresh_token"].is_string());
+}

@@ -29,6 +29,37 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// A value someone outside controls (a query parameter, a fetched document), made fit for a
+/// log field: at most `max_chars` characters, with control characters, Unicode line and
+/// paragraph separators, bidirectional controls and zero-width characters written as
+/// `\u{..}` escapes (and `\` as `\\`, so an escape in the value cannot pass for one of
+/// ours). In the text log format a raw line break would start what reads as a log line of its
+/// own; JSON logs escape them anyway.
+pub fn untrusted(value: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(value.len().min(max_chars * 2));
+    for c in value.chars().take(max_chars) {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || is_invisible_or_bidi(c) => {
+                out.extend(c.escape_unicode());
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
+}
+
 /// 72 random bits, URL-safe: enough to tell requests apart in the logs.
 fn request_id() -> String {
     let mut bytes = [0u8; 9];
@@ -71,4 +102,44 @@ pub async fn observe(
         );
     });
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untrusted_values_cannot_break_a_log_line() {
+        assert_eq!(
+            untrusted(
+                "access_denied\n2030-01-01T00:00:00Z  INFO audit: consent approved",
+                200
+            ),
+            "access_denied\\u{a}2030-01-01T00:00:00Z  INFO audit: consent approved"
+        );
+        assert_eq!(untrusted("a\r\nb", 10), "a\\u{d}\\u{a}b");
+        assert_eq!(
+            untrusted("a\u{1b}[31mb", 10),
+            "a\\u{1b}[31mb",
+            "no terminal escapes"
+        );
+        assert_eq!(untrusted("a\u{2028}b\u{85}c", 10), "a\\u{2028}b\\u{85}c");
+        assert_eq!(untrusted("evil\u{202E}gnp", 10), "evil\\u{202e}gnp");
+        assert_eq!(untrusted("x\u{200B}y", 10), "x\\u{200b}y");
+        assert_eq!(
+            untrusted("a\\u{a}b", 10),
+            "a\\\\u{a}b",
+            "a written escape stays visible"
+        );
+        assert_eq!(
+            untrusted("Café 日本", 64),
+            "Café 日本",
+            "printable text is kept"
+        );
+        assert_eq!(
+            untrusted(&"é".repeat(100), 64).chars().count(),
+            64,
+            "cut by characters"
+        );
+    }
 }
