@@ -68,7 +68,7 @@ impl Session<'_> {
         self.url(&format!(
             "remote.php/dav/{}/{}/",
             kind.home,
-            encode_segment(&self.user)
+            self.user_segment()?
         ))
     }
 
@@ -77,7 +77,7 @@ impl Session<'_> {
         self.url(&format!(
             "remote.php/dav/{}/{}/{}/",
             kind.home,
-            encode_segment(&self.user),
+            self.user_segment()?,
             encode_segment(id)
         ))
     }
@@ -90,7 +90,7 @@ impl Session<'_> {
         self.url(&format!(
             "remote.php/dav/{}/{}/{}/{}",
             kind.home,
-            encode_segment(&self.user),
+            self.user_segment()?,
             encode_segment(id),
             encode_segment(name)
         ))

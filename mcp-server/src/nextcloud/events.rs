@@ -214,6 +214,10 @@ fn new_span(
             "changing all_day needs start (and optionally end) in the new format",
         ));
     }
+    if change.start.is_none() && change.end.is_none() {
+        // Nothing to check: an event stored with a zero length (DTSTART only) stays editable.
+        return Ok(None);
+    }
     let check_kind = |moment: &Moment, what: &str| match (moment, all_day) {
         (Moment::Day(_), true) | (Moment::At(_), false) => Ok(()),
         (Moment::At(_), true) => Err(NcError::InvalidInput(format!(
@@ -330,7 +334,10 @@ pub fn update_event_data(
         .prop("SEQUENCE")
         .and_then(|p| p.value.trim().parse::<u32>().ok())
         .unwrap_or(0);
-    master.set(Property::new("SEQUENCE", (sequence + 1).to_string()));
+    master.set(Property::new(
+        "SEQUENCE",
+        sequence.saturating_add(1).to_string(),
+    ));
     Ok(write_all(&roots))
 }
 

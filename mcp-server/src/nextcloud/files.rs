@@ -9,7 +9,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::dav::{self, read_body_limited, unexpected};
-use super::paths::{encode_path, encode_segment, normalize_path, strip_marker};
+use super::paths::{encode_path, normalize_path, strip_marker};
 use super::text::{bytes_as_text, is_binary_content_type};
 use super::xml::{xml_escape, DavResponse, NS_DAV, NS_OWNCLOUD};
 use super::{quote_etag, NcError, Session};
@@ -135,7 +135,7 @@ impl Session<'_> {
     pub fn files_url(&self, path: &str) -> Result<Url, NcError> {
         self.url(&format!(
             "remote.php/dav/files/{}/{}",
-            encode_segment(&self.user),
+            self.user_segment()?,
             encode_path(path)?
         ))
     }

@@ -411,7 +411,12 @@ pub fn shift_series(
     Ok(())
 }
 
-/// An RFC 5545 DURATION (`P1D`, `PT1H30M`, `-P1W`…).
+/// Longest DURATION read (10,000 years): every time an event can be written in (years 0 to
+/// 9999) stays within chrono's range when moved by it, or by the length of an event that long.
+const MAX_DURATION_DAYS: i64 = 3_652_500;
+
+/// An RFC 5545 DURATION (`P1D`, `PT1H30M`, `-P1W`…); `None` if malformed or longer than
+/// [`MAX_DURATION_DAYS`].
 pub fn parse_duration(value: &str) -> Option<Duration> {
     let value = value.trim();
     let (negative, rest) = match value.as_bytes().first()? {
@@ -432,18 +437,19 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
                 let n: i64 = number.parse().ok()?;
                 number.clear();
                 any = true;
-                total += match (unit, in_time) {
-                    ('W', false) => Duration::weeks(n),
-                    ('D', false) => Duration::days(n),
-                    ('H', true) => Duration::hours(n),
-                    ('M', true) => Duration::minutes(n),
-                    ('S', true) => Duration::seconds(n),
+                let part = match (unit, in_time) {
+                    ('W', false) => Duration::try_weeks(n),
+                    ('D', false) => Duration::try_days(n),
+                    ('H', true) => Duration::try_hours(n),
+                    ('M', true) => Duration::try_minutes(n),
+                    ('S', true) => Duration::try_seconds(n),
                     _ => return None,
-                };
+                }?;
+                total = total.checked_add(&part)?;
             }
         }
     }
-    if !any || !number.is_empty() {
+    if !any || !number.is_empty() || total.num_days() > MAX_DURATION_DAYS {
         return None;
     }
     Some(if negative { -total } else { total })

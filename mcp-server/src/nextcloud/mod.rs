@@ -12,6 +12,8 @@ pub mod files;
 pub mod ical;
 pub mod notes;
 pub mod paths;
+#[cfg(test)]
+mod props;
 pub mod text;
 pub mod timezone;
 pub mod users;
@@ -84,6 +86,18 @@ impl<'a> Session<'a> {
     /// The Nextcloud user id.
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    /// The user id as a URL path segment. An id of `.` or `..` (or empty) cannot be one: the
+    /// URL parser would resolve it (also percent-encoded) and the URL would leave the user's
+    /// DAV home.
+    fn user_segment(&self) -> Result<String, NcError> {
+        if matches!(self.user.as_str(), "" | "." | "..") {
+            return Err(NcError::BadResponse(
+                "Nextcloud named a user id that cannot be part of a URL".into(),
+            ));
+        }
+        Ok(paths::encode_segment(&self.user))
     }
 
     fn request(&self, method: Method, url: Url) -> RequestBuilder {

@@ -438,8 +438,12 @@ fn decode_param_value(value: &str) -> String {
     out
 }
 
+/// A parameter value as written: RFC 6868 caret encoding when the value holds a quote or a line
+/// break, or a caret that would otherwise read as one of those escapes (`^n`, `^'`, `^^`);
+/// quoted when it holds `:`, `;` or `,`.
 fn encode_param_value(value: &str) -> String {
-    let needs_caret = value.contains(['"', '\n', '\r']);
+    let needs_caret = value.contains(['"', '\n', '\r'])
+        || ["^n", "^N", "^'", "^^"].iter().any(|e| value.contains(e));
     let encoded = if needs_caret {
         value
             .replace('^', "^^")
@@ -504,7 +508,9 @@ pub fn parse_line(line: &str) -> Option<Property> {
 }
 
 /// Parses iCalendar or vCard text into its top-level components (usually one VCALENDAR or
-/// VCARD), keeping every line's text. Unbalanced BEGIN/END is an error.
+/// VCARD), keeping every line's text: [`write_all`] gives back the text byte for byte. Unbalanced
+/// BEGIN/END is an error, and so is text that holds no component at all (there would be nothing
+/// to keep it in); only the empty text is no components.
 pub fn parse_components(text: &str) -> Result<Vec<Component>, String> {
     let eol: &'static str = match text.find('\n') {
         Some(i) if i > 0 && text.as_bytes()[i - 1] == b'\r' => "\r\n",
@@ -563,6 +569,9 @@ pub fn parse_components(text: &str) -> Result<Vec<Component>, String> {
     }
     if let Some(open) = stack.last() {
         return Err(format!("BEGIN:{} is never closed", open.name));
+    }
+    if roots.is_empty() && !text.is_empty() {
+        return Err("there is no BEGIN … END component".into());
     }
     if let Some(last) = roots.last_mut() {
         if let Some(end) = last.end.as_mut() {
