@@ -360,12 +360,10 @@ impl Config {
 
         let redis_url = env.secret("REDIS_URL")?.filter(|s| !s.expose().is_empty());
         if let Some(url) = &redis_url {
-            let ok = Url::parse(url.expose())
-                .map(|u| matches!(u.scheme(), "redis" | "rediss" | "redis+unix" | "unix"))
-                .unwrap_or(false);
-            if !ok {
-                return Err(err("REDIS_URL", "must be a redis:// or rediss:// URL"));
-            }
+            // One Redis, Redis Cluster or Sentinel (forms: `store::redis::Target`). The error
+            // names the problem, never the URL, which may hold a password.
+            crate::store::redis::Target::parse(url.expose())
+                .map_err(|e| err("REDIS_URL", e.to_string()))?;
         }
         let redis_prefix = env.string("REDIS_PREFIX", "mcp-auth");
         if redis_prefix.is_empty()

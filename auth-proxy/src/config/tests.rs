@@ -350,3 +350,32 @@ fn the_example_placeholder_is_not_an_exchange_secret() {
     assert_eq!(e.variable, "AUTH_PROXY_EXCHANGE_CLIENT_SECRET");
     assert!(e.message.contains("placeholder"), "{}", e.message);
 }
+
+#[test]
+fn redis_url_takes_cluster_and_sentinel_forms_and_never_echoes_a_password() {
+    // Valid forms get past REDIS_URL (to the next requirement, the shared keys).
+    for url in [
+        "redis://:pw@127.0.0.1:6379/1",
+        "redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7000,10.0.0.3:7000",
+        "redis+cluster://r1:7000?wait_replicas=1",
+        "redis+sentinel://:pw@s1:26379,s2:26379,s3:26379/mymaster?wait_replicas=1&wait_timeout_ms=100",
+        "redis+sentinel://s1:26379/mymaster/2?sentinel_password=spw",
+    ] {
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_REDIS_URL", url)]),
+            "AUTH_PROXY_SIGNING_KEYS",
+            "{url}"
+        );
+    }
+    for url in [
+        "redis+sentinel://:secret-pw@s1:26379",
+        "redis+cluster://:secret-pw@h1:7000/0",
+        "redis://:secret-pw@h?wait_replicas=x",
+        "redis+cluster://:secret-pw@h1:7000?wait_timeout_ms=9000&wait_replicas=1",
+        "rediss://:secret-pw@h:6380",
+    ] {
+        let e = Config::from_vars(&vars(&[("AUTH_PROXY_REDIS_URL", url)])).unwrap_err();
+        assert_eq!(e.variable, "AUTH_PROXY_REDIS_URL", "{url}");
+        assert!(!format!("{e} {e:?}").contains("secret-pw"), "{e}");
+    }
+}

@@ -6,17 +6,27 @@
 //!
 //! Every operation is bounded by [`OPERATION_DEADLINE`], reconnection included, so a dead or
 //! hung Redis turns into a quick `StoreError::Unavailable` (a 503) instead of a hung request.
+//!
+//! One Redis, Redis Cluster or Sentinel, chosen by the URL (`redis/target.rs`, connections in
+//! `redis/connection.rs`). With `wait_replicas` set, the writes whose loss in a failover would
+//! hurt (clients, grants, codes, refresh tokens, upstream tokens, revocations) go over a
+//! connection of their own and are followed by `WAIT` before they are answered: a replica
+//! promoted afterwards has them. `WAIT` blocks its connection, hence a second one, so that
+//! every other command does not queue behind it. A replica that does not acknowledge in time
+//! is logged, and the write is answered anyway: availability over a guarantee Redis replication
+//! cannot give anyway (see docs/deployment.md).
 
 use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, ErrorKind, RedisResult};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use self::connection::{Connection, Timeouts};
 use self::scripts::Scripts;
+pub use self::target::{Target, TargetError, Topology, WaitPolicy};
 use super::keys::Keys;
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
@@ -26,7 +36,9 @@ use super::{
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 use mcp_shared::Secret;
 
+mod connection;
 mod scripts;
+mod target;
 
 /// Per connection attempt and per reply. Redis answers in well under a millisecond on a
 /// healthy network; a second of silence means it is gone.
@@ -56,7 +68,10 @@ struct StoredClient {
 }
 
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
+    /// Where durable writes go, followed by `WAIT`: a connection of its own when waiting.
+    durable: Connection,
+    wait: Option<WaitPolicy>,
     keys: Keys,
     scripts: Scripts,
 }
@@ -111,20 +126,27 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl RedisStore {
-    /// Connects to `url`; the connection manager keeps reconnecting in the background and
-    /// every clone shares one multiplexed connection.
+    /// Connects to `url` (any form of [`Target`]); the connections keep reconnecting in the
+    /// background (and, for Sentinel, follow the master) and every clone shares them.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|_| StoreError::Unavailable("redis: invalid URL".into()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT))
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_min_delay(RECONNECT_MIN_DELAY)
-            .set_max_delay(RECONNECT_MAX_DELAY);
-        let conn = bounded(ConnectionManager::new_with_config(client, config)).await?;
+        let target = Target::parse(url)
+            .map_err(|e| StoreError::Unavailable(format!("redis: invalid URL: {e}")))?;
+        let timeouts = Timeouts {
+            connect: CONNECT_TIMEOUT,
+            response: RESPONSE_TIMEOUT,
+            retries: RECONNECT_RETRIES,
+            min_delay: RECONNECT_MIN_DELAY,
+            max_delay: RECONNECT_MAX_DELAY,
+        };
+        let conn = bounded(Connection::open(&target.topology, timeouts)).await?;
+        let durable = match target.wait {
+            Some(_) => bounded(Connection::open(&target.topology, timeouts)).await?,
+            None => conn.clone(),
+        };
         Ok(Self {
             conn,
+            durable,
+            wait: target.wait,
             keys: Keys::new(prefix),
             scripts: Scripts::new(),
         })
@@ -134,8 +156,41 @@ impl RedisStore {
         &self.keys
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Connection {
         self.conn.clone()
+    }
+
+    /// The connection for a write that must survive a failover; [`Self::replicated`] after it.
+    fn durable(&self) -> Connection {
+        self.durable.clone()
+    }
+
+    /// Waits until the configured number of replicas have every write sent so far on `c` (a
+    /// [`Self::durable`] connection), at most the configured time. `key` is one the write
+    /// touched: on Redis Cluster, `WAIT` must reach that key's master.
+    async fn replicated(&self, c: &mut Connection, key: &str) -> Result<(), StoreError> {
+        let Some(wait) = self.wait else {
+            return Ok(());
+        };
+        // A pipeline goes to one node: the key's master on a cluster (the harmless `PTTL`
+        // routes it), the one Redis otherwise.
+        let mut pipe = redis::pipe();
+        pipe.cmd("PTTL")
+            .arg(key)
+            .ignore()
+            .cmd("WAIT")
+            .arg(wait.replicas)
+            .arg(ms(wait.timeout));
+        let (acked,): (u32,) = bounded(pipe.query_async(c)).await?;
+        if acked < wait.replicas {
+            tracing::warn!(
+                acked,
+                wanted = wait.replicas,
+                timeout_ms = ms(wait.timeout),
+                "redis: a durable write reached fewer replicas than wanted in time; a failover now could lose it"
+            );
+        }
+        Ok(())
     }
 
     async fn set_json<T: Serialize>(
@@ -150,6 +205,19 @@ impl RedisStore {
             Some(ttl) => bounded(c.pset_ex::<_, _, ()>(key, json, ms(ttl))).await,
             None => bounded(c.set::<_, _, ()>(key, json)).await,
         }
+    }
+
+    /// [`Self::set_json`] for what must survive a failover.
+    async fn set_json_durable<T: Serialize>(
+        &self,
+        key: String,
+        value: &T,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let json = to_json(value)?;
+        let mut c = self.durable();
+        bounded(c.pset_ex::<_, _, ()>(&key, json, ms(ttl))).await?;
+        self.replicated(&mut c, &key).await
     }
 
     async fn get_json<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, StoreError> {
@@ -168,10 +236,10 @@ impl RedisStore {
             record: client.clone(),
             fingerprint: fingerprint.map(str::to_owned),
         };
-        self.set_json(
+        self.set_json_durable(
             self.keys.client(client.client_id.as_str()),
             &stored,
-            Some(idle_ttl),
+            idle_ttl,
         )
         .await
     }
@@ -328,9 +396,10 @@ impl Store for RedisStore {
         sealed: &str,
         idle_ttl: Duration,
     ) -> Result<(), StoreError> {
-        let mut c = self.conn();
-        bounded(c.pset_ex::<_, _, ()>(self.keys.nextcloud_credential(owner), sealed, ms(idle_ttl)))
-            .await
+        let key = self.keys.nextcloud_credential(owner);
+        let mut c = self.durable();
+        bounded(c.pset_ex::<_, _, ()>(&key, sealed, ms(idle_ttl))).await?;
+        self.replicated(&mut c, &key).await
     }
 
     async fn touch_nextcloud_credential(
@@ -375,7 +444,7 @@ impl Store for RedisStore {
     }
 
     async fn put_grant(&self, grant: &GrantRecord, ttl: Duration) -> Result<(), StoreError> {
-        self.set_json(self.keys.grant(grant.grant_id.as_str()), grant, Some(ttl))
+        self.set_json_durable(self.keys.grant(grant.grant_id.as_str()), grant, ttl)
             .await
     }
 
@@ -395,16 +464,18 @@ impl Store for RedisStore {
         grant.upstream_sealed = upstream_sealed.into();
         // XX: a grant revoked since the read stays revoked. KEEPTTL (Redis 6.0): the update
         // must not extend the grant's life.
-        let mut c = self.conn();
+        let key = self.keys.grant(grant_id);
+        let mut c = self.durable();
         let replaced: Option<String> = bounded(
             redis::cmd("SET")
-                .arg(self.keys.grant(grant_id))
+                .arg(&key)
                 .arg(to_json(&grant)?)
                 .arg("XX")
                 .arg("KEEPTTL")
                 .query_async(&mut c),
         )
         .await?;
+        self.replicated(&mut c, &key).await?;
         Ok(replaced.is_some())
     }
 
@@ -447,8 +518,10 @@ impl Store for RedisStore {
     async fn revoke_grant(&self, grant_id: &GrantId) -> Result<(), StoreError> {
         // One key: every code and refresh token of the family is checked against it inside its
         // own script, so deleting it is the atomic revocation of the whole family.
-        let mut c = self.conn();
-        bounded(c.del::<_, ()>(self.keys.grant(grant_id.as_str()))).await
+        let key = self.keys.grant(grant_id.as_str());
+        let mut c = self.durable();
+        bounded(c.del::<_, ()>(&key)).await?;
+        self.replicated(&mut c, &key).await
     }
 
     async fn put_code(
@@ -459,7 +532,7 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let grant_id = grant_id.as_str();
-        self.set_json(self.keys.code(grant_id, code_hash), code, Some(ttl))
+        self.set_json_durable(self.keys.code(grant_id, code_hash), code, ttl)
             .await
     }
 
@@ -470,7 +543,7 @@ impl Store for RedisStore {
         replay_window: Duration,
     ) -> Result<CodeTake, StoreError> {
         let grant_id = grant_id.as_str();
-        let mut c = self.conn();
+        let mut c = self.durable();
         let mut take = self
             .scripts
             .take_code
@@ -479,6 +552,7 @@ impl Store for RedisStore {
             .key(self.keys.grant(grant_id))
             .arg(ms(replay_window));
         let reply = bounded(take.invoke_async::<redis::Value>(&mut c)).await?;
+        self.replicated(&mut c, &self.keys.grant(grant_id)).await?;
         match status_and_payload(reply)? {
             (1, Some(raw)) => Ok(CodeTake::Redeemed(from_json(&raw)?)),
             (2, None) => Ok(CodeTake::Replayed),
@@ -495,7 +569,7 @@ impl Store for RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let grant_id = grant_id.as_str();
-        let mut c = self.conn();
+        let mut c = self.durable();
         let mut put = self
             .scripts
             .put_refresh
@@ -503,7 +577,8 @@ impl Store for RedisStore {
         put.key(self.keys.grant(grant_id))
             .arg(to_json(record)?)
             .arg(ms(ttl));
-        bounded(put.invoke_async::<i64>(&mut c)).await.map(|_| ())
+        bounded(put.invoke_async::<i64>(&mut c)).await?;
+        self.replicated(&mut c, &self.keys.grant(grant_id)).await
     }
 
     async fn rotate_refresh_token(
@@ -524,7 +599,7 @@ impl Store for RedisStore {
             client_id: client_id.clone(),
             issued_at: now_ms.div_euclid(1000),
         };
-        let mut c = self.conn();
+        let mut c = self.durable();
         let mut rotate = self
             .scripts
             .rotate
@@ -539,6 +614,7 @@ impl Store for RedisStore {
             .arg(ms(ttl))
             .arg(to_json(&new_record)?);
         let reply = bounded(rotate.invoke_async::<redis::Value>(&mut c)).await?;
+        self.replicated(&mut c, &self.keys.grant(grant_id)).await?;
         match status_and_payload(reply)? {
             (1, Some(grant)) => Ok(RefreshOutcome::Rotated(from_json(&grant)?)),
             (0, None) => Ok(RefreshOutcome::Unknown),
@@ -562,8 +638,10 @@ impl Store for RedisStore {
     }
 
     async fn deny_access_token(&self, jti: &Jti, ttl: Duration) -> Result<(), StoreError> {
-        let mut c = self.conn();
-        bounded(c.pset_ex::<_, _, ()>(self.keys.denied(jti.as_str()), "1", ms(ttl))).await
+        let key = self.keys.denied(jti.as_str());
+        let mut c = self.durable();
+        bounded(c.pset_ex::<_, _, ()>(&key, "1", ms(ttl))).await?;
+        self.replicated(&mut c, &key).await
     }
 
     async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError> {

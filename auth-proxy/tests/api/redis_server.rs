@@ -55,42 +55,21 @@ impl RedisServer {
         panic!("could not start redis-server: {errors:#?}");
     }
 
+    /// Starts a server on a free port with `extra` arguments (e.g. `--replicaof`).
+    pub fn start_with(extra: &[&str]) -> Self {
+        let mut errors = Vec::new();
+        for _ in 0..5 {
+            match spawn_redis(free_port(), extra) {
+                Ok(server) => return server,
+                Err(e) => errors.push(e),
+            }
+        }
+        panic!("could not start redis-server: {errors:#?}");
+    }
+
     /// Starts a server on `port` (e.g. again on the port of one that was stopped).
     pub fn start_on(port: u16) -> Result<Self, String> {
-        let log = std::env::temp_dir().join(format!(
-            "auth-proxy-test-redis-{}-{port}.log",
-            std::process::id()
-        ));
-        let out = File::create(&log).map_err(|e| format!("log file: {e}"))?;
-        let err = out.try_clone().map_err(|e| format!("log file: {e}"))?;
-        let port_arg = port.to_string();
-        let spawned = Command::new("redis-server")
-            .args(["--port", &port_arg, "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .args(["--loglevel", "warning"])
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                let _ = std::fs::remove_file(&log);
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    panic!("{NOT_INSTALLED}");
-                }
-                return Err(format!("spawning redis-server: {e}"));
-            }
-        };
-        let mut server = Self {
-            child,
-            port,
-            url: format!("redis://127.0.0.1:{port}"),
-            log,
-        };
-        // On error `server` is dropped here, which kills what is left of it.
-        server.wait_ready()?;
-        Ok(server)
+        spawn_redis(port, &[])
     }
 
     pub fn url(&self) -> &str {
@@ -147,6 +126,45 @@ impl Drop for RedisServer {
     }
 }
 
+/// Starts `redis-server` on `port` with `extra` arguments and waits until it answers.
+fn spawn_redis(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
+    let log = std::env::temp_dir().join(format!(
+        "auth-proxy-test-redis-{}-{port}.log",
+        std::process::id()
+    ));
+    let out = File::create(&log).map_err(|e| format!("log file: {e}"))?;
+    let err = out.try_clone().map_err(|e| format!("log file: {e}"))?;
+    let port_arg = port.to_string();
+    let spawned = Command::new("redis-server")
+        .args(["--port", &port_arg, "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args(["--loglevel", "warning"])
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn();
+    let child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = std::fs::remove_file(&log);
+            if e.kind() == std::io::ErrorKind::NotFound {
+                panic!("{NOT_INSTALLED}");
+            }
+            return Err(format!("spawning redis-server: {e}"));
+        }
+    };
+    let mut server = RedisServer {
+        child,
+        port,
+        url: format!("redis://127.0.0.1:{port}"),
+        log,
+    };
+    // On error `server` is dropped here, which kills what is left of it.
+    server.wait_ready()?;
+    Ok(server)
+}
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -173,4 +191,117 @@ fn kill_when_this_process_ends(server: &RedisServer) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawning the redis-server watchdog");
+}
+
+/// A 3-master Redis Cluster with one replica per master, on loopback, shared by every test of
+/// this binary like [`url`] (killed by the same kind of watchdog). Its `redis+cluster://` URL.
+pub fn cluster_url() -> &'static str {
+    static SHARED: OnceLock<String> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            match start_cluster() {
+                Ok(url) => return url,
+                Err(e) => errors.push(e),
+            }
+        }
+        panic!("could not start a Redis Cluster: {errors:#?}");
+    })
+}
+
+/// Six cluster-enabled servers (each with its own data directory, a port and a bus port from
+/// the OS), joined by `redis-cli --cluster create`, ready once every node reports
+/// `cluster_state:ok` and knows all six.
+fn start_cluster() -> Result<String, String> {
+    let dir = std::env::temp_dir().join(format!(
+        "auth-proxy-test-cluster-{}-{}",
+        std::process::id(),
+        free_port()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cluster dir: {e}"))?;
+    remove_when_this_process_ends(&dir);
+    let mut nodes: Vec<RedisServer> = Vec::new();
+    for _ in 0..6 {
+        let (port, bus) = (free_port(), free_port());
+        let node_dir = dir.join(port.to_string());
+        std::fs::create_dir_all(&node_dir).map_err(|e| format!("node dir: {e}"))?;
+        let server = spawn_redis(
+            port,
+            &[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-port",
+                &bus.to_string(),
+                "--cluster-node-timeout",
+                "2000",
+                "--repl-diskless-sync-delay",
+                "0",
+                "--dir",
+                &node_dir.to_string_lossy(),
+            ],
+        )?;
+        kill_when_this_process_ends(&server);
+        nodes.push(server);
+    }
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port()))
+        .collect();
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "1", "--cluster-yes"])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("redis-cli --cluster create: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    let deadline = mcp_shared::ops::clock::monotonic() + Duration::from_secs(30);
+    for node in &nodes {
+        let client = redis::Client::open(node.url()).map_err(|e| e.to_string())?;
+        loop {
+            let ready = client
+                .get_connection_with_timeout(Duration::from_millis(500))
+                .and_then(|mut c| redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut c))
+                .map(|info| {
+                    info.lines().any(|l| l.trim() == "cluster_state:ok")
+                        && info.lines().any(|l| l.trim() == "cluster_known_nodes:6")
+                })
+                .unwrap_or(false);
+            if ready {
+                break;
+            }
+            if mcp_shared::ops::clock::monotonic() > deadline {
+                return Err(format!("cluster node {} not ready", node.port()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let url = format!("redis+cluster://{}", addrs.join(","));
+    // The servers now belong to their watchdogs, which kill them when this process ends.
+    for node in nodes {
+        std::mem::forget(node);
+    }
+    Ok(url)
+}
+
+/// Removes `dir` once this test process has exited (after its servers are gone).
+fn remove_when_this_process_ends(dir: &std::path::Path) {
+    let script = format!(
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.2; done; sleep 1; rm -rf '{dir}'",
+        parent = std::process::id(),
+        dir = dir.display(),
+    );
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning the cluster directory watchdog");
 }

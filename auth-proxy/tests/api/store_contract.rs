@@ -39,10 +39,23 @@ pub struct Ctx {
 
 enum Backend {
     Memory(FakeClock),
-    Redis {
-        keys: Keys,
-        raw: MultiplexedConnection,
-    },
+    Redis { keys: Keys, raw: Raw },
+}
+
+/// A connection of the test's own to the server(s) behind a Redis store.
+#[derive(Clone)]
+enum Raw {
+    Single(MultiplexedConnection),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Raw {
+    async fn pttl(&self, key: &str) -> i64 {
+        match self {
+            Raw::Single(c) => pttl(&mut c.clone(), key).await,
+            Raw::Cluster(c) => pttl(&mut c.clone(), key).await,
+        }
+    }
 }
 
 impl Ctx {
@@ -54,10 +67,9 @@ impl Ctx {
             Backend::Memory(clock) => clock.advance_millis(millis(ttl) + 1),
             Backend::Redis { keys, raw } => {
                 let key = key(keys);
-                let mut raw = raw.clone();
                 let deadline = mcp_shared::ops::clock::monotonic() + ttl + Duration::from_secs(5);
                 loop {
-                    let pttl = pttl(&mut raw, &key).await;
+                    let pttl = raw.pttl(&key).await;
                     if pttl == -2 {
                         return;
                     }
@@ -80,7 +92,7 @@ impl Ctx {
             Backend::Memory(clock) => clock.advance_millis(millis(d) + 1),
             Backend::Redis { keys, raw } => {
                 let key = key(keys);
-                let left = pttl(&mut raw.clone(), &key).await;
+                let left = raw.pttl(&key).await;
                 assert!(left > millis(d), "{key} has only {left} ms left");
             }
         }
@@ -91,7 +103,7 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap()
 }
 
-async fn pttl(raw: &mut MultiplexedConnection, key: &str) -> i64 {
+async fn pttl(raw: &mut impl redis::aio::ConnectionLike, key: &str) -> i64 {
     redis::cmd("PTTL").arg(key).query_async(raw).await.unwrap()
 }
 
@@ -125,7 +137,33 @@ async fn redis() -> Ctx {
         store: Arc::new(store),
         backend: Backend::Redis {
             keys,
-            raw: raw_connection(url).await,
+            raw: Raw::Single(raw_connection(url).await),
+        },
+    }
+}
+
+/// The store on a 3-master Redis Cluster (with replicas), shared by the tests like the one
+/// Redis of [`redis`].
+async fn cluster() -> Ctx {
+    let url = redis_server::cluster_url();
+    let store = RedisStore::connect(url, &unique_prefix()).await.unwrap();
+    let keys = store.keys().clone();
+    let nodes = auth_proxy::store::redis::Target::parse(url)
+        .unwrap()
+        .topology;
+    let auth_proxy::store::redis::Topology::Cluster(nodes) = nodes else {
+        panic!("not a cluster URL");
+    };
+    let raw = redis::cluster::ClusterClient::new(nodes)
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap();
+    Ctx {
+        store: Arc::new(store),
+        backend: Backend::Redis {
+            keys,
+            raw: Raw::Cluster(raw),
         },
     }
 }
@@ -142,6 +180,12 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() { super::$name(super::redis().await).await; }
+            )*
+        }
+        mod redis_cluster_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() { super::$name(super::cluster().await).await; }
             )*
         }
     };
@@ -1520,4 +1564,92 @@ async fn redis_outage_fails_fast_and_recovers() {
         store.get_client(&cid("secret-client-id")).await.unwrap(),
         None
     );
+}
+
+async fn wait_calls(raw: &mut MultiplexedConnection) -> u64 {
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(raw)
+        .await
+        .unwrap();
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_wait:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// `wait_replicas` in the URL: every durable write (grant, code redemption, refresh rotation,
+/// revocation) is followed by `WAIT` on the master before it is answered, so a replica promoted
+/// by a failover has it; with no replica acknowledging in time, the write is still answered
+/// after the wait timeout (availability first, a warning logged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_wait_replicas_waits_for_a_replica_after_durable_writes() {
+    // No 5 s pause before the first full sync (the default, waiting for more replicas).
+    let master = RedisServer::start_with(&["--repl-diskless-sync-delay", "0"]);
+    let master_port = master.port().to_string();
+    let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &master_port]);
+    let mut raw_master = raw_connection(master.url()).await;
+    let mut raw_replica = raw_connection(replica.url()).await;
+    let deadline = mcp_shared::ops::clock::monotonic() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut raw_replica)
+            .await
+            .unwrap();
+        if info.lines().any(|l| l.trim() == "master_link_status:up") {
+            break;
+        }
+        assert!(
+            mcp_shared::ops::clock::monotonic() < deadline,
+            "replica never synced"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let url = format!("{}?wait_replicas=1&wait_timeout_ms=500", master.url());
+    let store = RedisStore::connect(&url, "wait").await.unwrap();
+    let k = store.keys().clone();
+    let before = wait_calls(&mut raw_master).await;
+    store.put_grant(&grant("g1"), LONG).await.unwrap();
+    assert_eq!(
+        wait_calls(&mut raw_master).await,
+        before + 1,
+        "no WAIT after a grant"
+    );
+    let on_replica: Option<String> = redis::cmd("GET")
+        .arg(k.grant("g1"))
+        .query_async(&mut raw_replica)
+        .await
+        .unwrap();
+    assert!(
+        on_replica.is_some(),
+        "the replica lacks the acknowledged grant"
+    );
+    store
+        .put_refresh_token(&gid("g1"), &th("g1.r1"), &refresh_record("c1"), LONG)
+        .await
+        .unwrap();
+    store.revoke_grant(&gid("g1")).await.unwrap();
+    assert_eq!(wait_calls(&mut raw_master).await, before + 3);
+    // Reads and transient state wait for nobody.
+    store.get_grant(&gid("g1")).await.unwrap();
+    store
+        .put_pending_authorization("f1", &pending(), LONG)
+        .await
+        .unwrap();
+    assert_eq!(wait_calls(&mut raw_master).await, before + 3);
+
+    // No replica: the write is answered once the wait times out, not failed.
+    drop(replica);
+    let started = mcp_shared::ops::clock::monotonic();
+    store.put_grant(&grant("g2"), LONG).await.unwrap();
+    assert!(started.elapsed() < quick(), "{:?}", started.elapsed());
+
+    // Without the parameter, no WAIT at all.
+    let plain = RedisStore::connect(master.url(), "wait").await.unwrap();
+    let before = wait_calls(&mut raw_master).await;
+    plain.put_grant(&grant("g3"), LONG).await.unwrap();
+    assert_eq!(wait_calls(&mut raw_master).await, before);
 }

@@ -1,0 +1,93 @@
+// auth-proxy on Redis Sentinel (1 master, 2 replicas, 3 sentinels), with the documented
+// durability setting (`wait_replicas=1`: every grant, code and refresh rotation is on a replica
+// before it is answered). The master is killed while requests keep coming: the proxy answers
+// 503 (never another error) until the sentinels have promoted a replica, then serves again by
+// itself, and the grant written before the kill still refreshes.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startIdp, startProxy, register, runAuthorization, token, freePort, waitFor, stopAll, dumpLogsOnFailure,
+} from '../lib/harness.mjs';
+import { startRedisSentinel } from '../lib/redis-topologies.mjs';
+
+let proxy; let sentinel; let clientRedirect;
+
+before(async () => {
+  sentinel = await startRedisSentinel();
+  const port = await freePort();
+  clientRedirect = `http://127.0.0.1:${await freePort()}/callback`;
+  const idp = await startIdp({ redirectUris: [`http://127.0.0.1:${port}/callback`] });
+  proxy = await startProxy({
+    idp,
+    redis: { url: sentinel.url('?wait_replicas=1&wait_timeout_ms=500') },
+    port,
+    env: { AUTH_PROXY_RATE_LIMIT_TOKEN: '100000/60', AUTH_PROXY_RATE_LIMIT_REGISTER: '100000/60', AUTH_PROXY_RATE_LIMIT_REGISTER_GLOBAL: '100000/60' },
+  });
+});
+
+after(async () => { await stopAll(); await sentinel?.stop(); });
+afterEach(dumpLogsOnFailure);
+
+async function issue(client) {
+  const run = await runAuthorization({ proxy, client });
+  assert.ok(run.query?.code, JSON.stringify(run.query));
+  const issued = await token(proxy, { grant_type: 'authorization_code', code: run.query.code, redirect_uri: clientRedirect, client_id: client.client_id, code_verifier: run.pkce.verifier });
+  assert.equal(issued.status, 200, JSON.stringify(issued.body));
+  return issued.body;
+}
+
+test('the master dies under load: 503s only during the failover, then service with no grant lost', async () => {
+  const client = await register(proxy, { redirect_uris: [clientRedirect] });
+  const kept = await issue(client);
+  // Rotated once before the kill: the rotation (not just the first token) must survive too.
+  const rotated = await token(proxy, { grant_type: 'refresh_token', refresh_token: kept.refresh_token, client_id: client.client_id });
+  assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+
+  // Load: registrations (writes) and refreshes of unknown tokens (reads), back to back.
+  const statuses = [];
+  let loading = true;
+  const load = (async () => {
+    let i = 0;
+    while (loading) {
+      i += 1;
+      const reg = await fetch(`${proxy.base}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_name: `load ${i}`, redirect_uris: [clientRedirect], grant_types: ['authorization_code', 'refresh_token'] }),
+      });
+      await reg.arrayBuffer();
+      const bogus = await token(proxy, { grant_type: 'refresh_token', refresh_token: `AAAAAAAAAAAAAAAAAAAAAA.unknown${i}`, client_id: client.client_id });
+      statuses.push({ at: Date.now(), register: reg.status, refresh: bogus.status });
+    }
+  })();
+  await waitFor('some load before the kill', () => statuses.length >= 5);
+
+  const oldMaster = sentinel.master.port;
+  const killedAt = Date.now();
+  sentinel.master.proc.kill('SIGKILL');
+  await waitFor('the sentinels to promote a replica', async () => {
+    const now = await sentinel.currentMaster();
+    return now !== undefined && now !== oldMaster;
+  }, { timeoutMs: 30000, intervalMs: 100 });
+  // The proxy follows by itself: its load goes through again.
+  await waitFor('the proxy to serve again', () => statuses.some((s) => s.at > killedAt && s.register === 201 && s.refresh === 400), { timeoutMs: 20000 });
+  const recoveredAt = Date.now();
+  await waitFor('more load after recovery', () => statuses.filter((s) => s.at > recoveredAt).length >= 5, { timeoutMs: 20000 });
+  loading = false;
+  await load;
+
+  for (const s of statuses) {
+    assert.ok([201, 503].includes(s.register), `registration answered ${s.register}`);
+    assert.ok([400, 503].includes(s.refresh), `refresh of an unknown token answered ${s.refresh}`);
+  }
+  assert.ok(statuses.some((s) => s.at > killedAt && s.at < recoveredAt), 'load ran during the failover');
+  for (const s of statuses.filter((x) => x.at > recoveredAt)) {
+    assert.deepEqual([s.register, s.refresh], [201, 400], 'after the failover every request is served');
+  }
+
+  // The grant written (and rotated) before the kill is still there on the new master.
+  const after = await token(proxy, { grant_type: 'refresh_token', refresh_token: rotated.body.refresh_token, client_id: client.client_id });
+  assert.equal(after.status, 200, JSON.stringify(after.body));
+  // And new sign-ins work end to end.
+  await issue(client);
+});
