@@ -227,10 +227,21 @@ impl NextcloudClient {
 
     /// The Nextcloud user `credentials` belong to, or `Refused`.
     pub async fn owner(&self, credentials: &AppPassword) -> Result<Owner, NextcloudError> {
+        self.owner_within(credentials, TIMEOUT).await
+    }
+
+    /// [`Self::owner`] with its own deadline (a check whose failure changes nothing should
+    /// not make its caller wait long).
+    pub async fn owner_within(
+        &self,
+        credentials: &AppPassword,
+        deadline: Duration,
+    ) -> Result<Owner, NextcloudError> {
         const WHAT: &str = "reading the app password's user";
         let response = self
             .http
             .get(format!("{}/ocs/v2.php/cloud/user?format=json", self.base))
+            .timeout(deadline)
             .basic_auth(
                 &credentials.login_name,
                 Some(credentials.app_password.expose()),

@@ -100,7 +100,8 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
                 .upstream_requests
                 .with_label_values(&["token", outcome])
                 .inc();
-            tracing::warn!(error = %e, client_id = %auth.client_id, "upstream code exchange failed");
+            // The IdP's answer may be in the message: one escaped line, bounded.
+            tracing::warn!(error = %mcp_shared::ops::telemetry::untrusted(&e.to_string(), 300), client_id = %auth.client_id, "upstream code exchange failed");
             return match e {
                 UpstreamError::Unavailable(_) => fail(
                     OAuthErrorCode::TemporarilyUnavailable,

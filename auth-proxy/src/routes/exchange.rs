@@ -32,6 +32,9 @@ fn open(state: &AppState, grant: &GrantRecord) -> Result<UpstreamTokens, OAuthEr
     serde_json::from_slice(&plain).map_err(|e| OAuthError::server_error(&e))
 }
 
+/// How long a token exchange waits for Nextcloud's answer about the stored app password.
+const EXCHANGE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long mcp-server may reuse exchanged app-password credentials before asking again.
 const APP_PASSWORD_REUSE_SECS: i64 = 300;
 
@@ -54,7 +57,12 @@ async fn app_password(
     };
     let why = match &password {
         None => "no Nextcloud app password",
-        Some(password) => match nextcloud.client.owner(password).await {
+        // Nextcloud down must not hold up the exchange: the stored one is handed out then.
+        Some(password) => match nextcloud
+            .client
+            .owner_within(password, EXCHANGE_CHECK_TIMEOUT)
+            .await
+        {
             Ok(Owner::Refused) => "app password revoked in Nextcloud",
             // Accepted; or Nextcloud is down, and tool calls will say so themselves.
             Ok(Owner::User(_)) | Err(_) => {

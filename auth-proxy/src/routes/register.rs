@@ -209,7 +209,7 @@ fn parse_metadata(req: &HttpRequest, body: &[u8]) -> Result<ClientMetadata, OAut
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    body: super::Body,
 ) -> Result<HttpResponse, OAuthError> {
     state.check_rate_limit(Limited::Register, &req).await?;
     check_origin(&state, &req)?;

@@ -513,7 +513,7 @@ async fn an_oversized_form_body_is_refused_and_never_cached() {
         "grant_type=refresh_token&refresh_token={}",
         "a".repeat(70_000)
     );
-    for path in ["/token", "/revoke", "/consent"] {
+    for path in ["/token", "/revoke", "/consent", "/register"] {
         let resp = app
             .http
             .post(app.url(path))
