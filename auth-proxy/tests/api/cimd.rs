@@ -11,10 +11,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// The document server: every path is a differently broken (or good) document.
-struct DocServer {
-    base: String,
-    fetches: Arc<AtomicUsize>,
+/// The document server: every path is a differently broken (or good) document; every path
+/// under `/good/` is a good one.
+pub struct DocServer {
+    pub base: String,
+    pub fetches: Arc<AtomicUsize>,
 }
 
 async fn serve_doc(
@@ -58,11 +59,14 @@ async fn serve_doc(
             .content_type("application/json")
             .body("{not json"),
         "/missing.json" => HttpResponse::NotFound().finish(),
+        path if path.starts_with("/good/") => HttpResponse::Ok()
+            .insert_header(("cache-control", "public, max-age=600"))
+            .json(doc(&own)),
         _ => HttpResponse::NotFound().finish(),
     }
 }
 
-async fn start_doc_server() -> DocServer {
+pub async fn start_doc_server() -> DocServer {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let fetches = Arc::new(AtomicUsize::new(0));
@@ -81,7 +85,7 @@ async fn start_doc_server() -> DocServer {
     DocServer { base, fetches }
 }
 
-async fn spawn_test_switch(extra: &[(&str, &str)]) -> TestApp {
+pub async fn spawn_test_switch(extra: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![
         ("AUTH_PROXY_CIMD_TEST_ALLOW_LOOPBACK", "true"),
         ("AUTH_PROXY_CIMD_FETCH_TIMEOUT_SECS", "1"),
@@ -91,7 +95,7 @@ async fn spawn_test_switch(extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
-async fn page_text(resp: reqwest::Response) -> String {
+pub async fn page_text(resp: reqwest::Response) -> String {
     resp.text().await.unwrap()
 }
 
@@ -196,17 +200,35 @@ async fn the_default_policy_refuses_internal_targets_without_connecting() {
         (format!("{}/client.json", docs.base), "must be https"),
         (
             format!("https://127.0.0.1:{port}/client.json"),
-            "not public",
+            "does not resolve to a public address",
         ),
-        ("https://[::1]/client.json".to_owned(), "not public"),
-        ("https://internal.test/client.json".to_owned(), "not public"),
-        ("https://metadata.test/client.json".to_owned(), "not public"),
-        ("https://loop.test/client.json".to_owned(), "not public"),
-        ("https://v6.test/client.json".to_owned(), "not public"),
-        ("https://mixed.test/client.json".to_owned(), "not public"),
+        (
+            "https://[::1]/client.json".to_owned(),
+            "does not resolve to a public address",
+        ),
+        (
+            "https://internal.test/client.json".to_owned(),
+            "does not resolve to a public address",
+        ),
+        (
+            "https://metadata.test/client.json".to_owned(),
+            "does not resolve to a public address",
+        ),
+        (
+            "https://loop.test/client.json".to_owned(),
+            "does not resolve to a public address",
+        ),
+        (
+            "https://v6.test/client.json".to_owned(),
+            "does not resolve to a public address",
+        ),
+        (
+            "https://mixed.test/client.json".to_owned(),
+            "does not resolve to a public address",
+        ),
         (
             "https://unknown.test/client.json".to_owned(),
-            "could not be resolved",
+            "does not resolve to a public address",
         ),
         ("https://internal.test/".to_owned(), "no path"),
         ("https://internal.test".to_owned(), "canonical form"),
@@ -227,6 +249,17 @@ async fn the_default_policy_refuses_internal_targets_without_connecting() {
         0,
         "the document server was never contacted"
     );
+    // Whoever sends a client_id learns nothing about which internal names exist: a name that
+    // does not resolve and one that resolves to an internal address get the same page.
+    let mut pages = Vec::new();
+    for host in ["internal.test", "unknown.test"] {
+        let client_id = format!("https://{host}/c.json");
+        let resp = app
+            .authorize(&app.authorize_params(&client_id, &p.challenge, &[]))
+            .await;
+        pages.push(page_text(resp).await.replace(host, "HOST"));
+    }
+    assert_eq!(pages[0], pages[1]);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod cimd;
+mod cimd_limits;
 mod exchange;
 mod helpers;
 mod limits;

@@ -88,6 +88,7 @@ impl DnsResolver for SystemResolver {
 // URL rules
 
 /// A checked document URL: the URL, its host as a string for the allow-list and rate limits.
+#[derive(Clone)]
 pub(super) struct DocumentUrl {
     pub(super) url: Url,
     pub(super) host: String,

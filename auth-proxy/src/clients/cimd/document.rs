@@ -38,8 +38,62 @@ struct Document {
     client_secret_expires_at: Option<serde_json::Value>,
 }
 
+/// Longest reason kept: a reason may quote the document, and it is shown, logged and cached.
+const MAX_REASON: usize = 200;
+
+/// A refusal whose reason is safe to show and to log: control characters (which would forge
+/// log lines) escaped, and cut short.
 fn invalid(msg: impl Into<String>) -> CimdError {
-    CimdError::InvalidDocument(msg.into())
+    let msg = msg.into();
+    let mut reason: String = msg
+        .chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .take(MAX_REASON)
+        .collect();
+    if reason.len() < msg.len() && reason.chars().count() == MAX_REASON {
+        reason.push('…');
+    }
+    CimdError::InvalidDocument(reason)
+}
+
+impl Document {
+    /// Every string the document gives us, named by its member.
+    fn strings(&self) -> Vec<(&'static str, &str)> {
+        let mut all = vec![("client_id", self.client_id.as_str())];
+        all.extend(
+            self.redirect_uris
+                .iter()
+                .map(|s| ("redirect_uris", s.as_str())),
+        );
+        for (name, value) in [
+            ("client_name", &self.client_name),
+            ("client_uri", &self.client_uri),
+            ("logo_uri", &self.logo_uri),
+            (
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            ),
+            ("scope", &self.scope),
+            ("software_id", &self.software_id),
+            ("software_version", &self.software_version),
+        ] {
+            all.extend(value.as_deref().map(|s| (name, s)));
+        }
+        for (name, values) in [
+            ("grant_types", &self.grant_types),
+            ("response_types", &self.response_types),
+        ] {
+            all.extend(values.iter().flatten().map(|s| (name, s.as_str())));
+        }
+        all
+    }
 }
 
 /// Validates a fetched document for `client_id` and turns it into a client record. The
@@ -54,6 +108,16 @@ pub fn parse_document(body: &[u8], client_id: &str, now: i64) -> Result<ClientRe
     let doc: Document = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
     if doc.client_id != client_id {
         return Err(CimdError::ClientIdMismatch);
+    }
+    // A line break (or any control character) in a member would reach the logs and the
+    // consent page; the URL parser would even drop it silently from a redirect URI. No
+    // legitimate client needs one.
+    if let Some((member, _)) = doc
+        .strings()
+        .into_iter()
+        .find(|(_, s)| s.chars().any(char::is_control))
+    {
+        return Err(invalid(format!("{member} contains a control character")));
     }
     if doc.client_secret.is_some() || doc.client_secret_expires_at.is_some() {
         return Err(invalid(
@@ -217,6 +281,36 @@ mod tests {
         let record =
             parse_document(&doc(serde_json::json!({ "client_name": name })), ID, 7).unwrap();
         assert_eq!(record.client_name.unwrap().len(), 150);
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_client_or_a_log_line() {
+        // A line break in any member would forge a line in the text log (the refusal is
+        // logged with its reason, the client with its name): refused, and the reason itself
+        // carries no control character.
+        let forged = "x\n2030-01-01T00:00:00Z  INFO audit: token issued";
+        let cases = [
+            serde_json::json!({ "client_name": forged }),
+            serde_json::json!({ "software_id": forged }),
+            serde_json::json!({ "software_version": forged }),
+            serde_json::json!({ "scope": format!("notes:read {forged}") }),
+            serde_json::json!({ "grant_types": ["authorization_code", forged] }),
+            serde_json::json!({ "response_types": [forged] }),
+            serde_json::json!({ "token_endpoint_auth_method": forged }),
+            serde_json::json!({ "client_uri": format!("https://app.example.com/{forged}") }),
+            serde_json::json!({ "logo_uri": format!("https://app.example.com/{forged}") }),
+            serde_json::json!({ "redirect_uris": [format!("https://app.example.com/cb{forged}")] }),
+            serde_json::json!({ "redirect_uris": ["https://app.example.com/cb\r"] }),
+            serde_json::json!({ "client_name": "tab\tname" }),
+            serde_json::json!({ "client_name": "esc\u{1b}[31m" }),
+        ];
+        for extra in cases {
+            let err = parse_document(&doc(extra.clone()), ID, 7)
+                .err()
+                .unwrap_or_else(|| panic!("accepted: {extra}"))
+                .to_string();
+            assert!(!err.chars().any(char::is_control), "{extra}: {err:?}");
+        }
     }
 
     #[test]

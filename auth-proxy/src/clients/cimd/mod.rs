@@ -11,22 +11,31 @@
 //! - no proxies, no redirects, one deadline for DNS + connect + body, a small body cap;
 //! - the document must be a JSON object whose `client_id` equals the URL exactly, for a public
 //!   client (`token_endpoint_auth_method` `none`, no secret), with valid redirect URIs;
-//! - results are cached per the response's `Cache-Control` within configured bounds; failures
-//!   are cached briefly; concurrent requests for one document share one fetch (and different
-//!   documents do not wait for each other); fetches are rate limited per host and globally
-//!   (shared by replicas).
+//! - one fetch per document at a time, run apart from the requests that wait for it (a request
+//!   that gives up does not cancel it) and never waited for longer than the fetch timeout;
+//!   different documents never wait for each other;
+//! - a fetch budget per host and a global one (shared by replicas); the global budget is spent
+//!   only when a connection is about to be made, never by an id refused before that;
+//! - two bounded caches keyed by a hash of the id, each entry with its own lifetime: documents
+//!   (per the response's `Cache-Control`, within configured bounds) and failures (briefly). A
+//!   flood of refused ids churns only the small failure cache; ids refused by the URL rules
+//!   alone are not cached at all (checking them again costs less than remembering them).
 //!
 //! `address` holds where a document may come from, `document` what it must say.
 
 mod address;
 mod document;
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use moka::future::Cache;
-use url::{Host, Url};
+use url::Host;
 
 use self::address::{check_url, DocumentUrl};
 pub use self::address::{host_matches, is_public, DnsResolver, SystemResolver};
@@ -48,9 +57,11 @@ pub enum CimdError {
     InvalidUrl(&'static str),
     #[error("client metadata documents from this host are not accepted here")]
     HostNotAllowed,
-    #[error("the client_id host resolves to an address that is not public")]
+    // The same words as `Dns`: whoever sends a client_id must not learn which internal names
+    // exist. Logs at debug level tell the two apart.
+    #[error("the client_id host does not resolve to a public address")]
     ForbiddenAddress,
-    #[error("the client_id host could not be resolved")]
+    #[error("the client_id host does not resolve to a public address")]
     Dns,
     #[error("the client metadata document could not be fetched")]
     Unreachable,
@@ -73,44 +84,107 @@ pub enum CimdError {
 }
 
 /// A document's outcome as cached: a client, or why there is none. Each entry carries its own
-/// lifetime (the document's `Cache-Control`, or the failure lifetime).
+/// lifetime (the document's `Cache-Control`, or the failure lifetime) and its weight.
 #[derive(Clone)]
 struct Cached {
     result: Result<ClientRecord, CimdError>,
     ttl: Duration,
 }
 
+impl Cached {
+    /// Roughly the bytes an entry holds: its key, the struct and every string it owns.
+    fn weight(&self) -> u32 {
+        let heap = match &self.result {
+            Ok(r) => {
+                let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+                r.client_id.as_str().len()
+                    + r.redirect_uris.iter().map(|u| u.len() + 24).sum::<usize>()
+                    + opt(&r.client_name)
+                    + opt(&r.client_uri)
+                    + opt(&r.logo_uri)
+                    + opt(&r.software_id)
+                    + opt(&r.software_version)
+                    + r.scope.as_ref().map_or(0, |s| s.to_string().len() + 64)
+                    + (r.grant_types.len() + r.response_types.len()) * 8
+            }
+            Err(CimdError::InvalidDocument(m)) => m.len(),
+            Err(_) => 0,
+        };
+        let total = std::mem::size_of::<DocumentKey>() + std::mem::size_of::<Self>() + heap;
+        u32::try_from(total).unwrap_or(u32::MAX)
+    }
+}
+
 struct PerEntryLifetime;
 
-impl moka::Expiry<String, Cached> for PerEntryLifetime {
-    fn expire_after_create(&self, _key: &String, value: &Cached, _at: Instant) -> Option<Duration> {
+impl moka::Expiry<DocumentKey, Cached> for PerEntryLifetime {
+    fn expire_after_create(
+        &self,
+        _key: &DocumentKey,
+        value: &Cached,
+        _at: Instant,
+    ) -> Option<Duration> {
         Some(value.ttl)
     }
 }
 
-/// Bound on cached documents; moka evicts the least useful entries beyond it, one by one.
-const MAX_CACHED_DOCUMENTS: u64 = 10_000;
+/// SHA-256 of the client id: what the caches are keyed by, so that an id costs 32 bytes
+/// however long it is (and of a host, for its rate-limit bucket).
+type DocumentKey = [u8; 32];
+
+fn document_key(client_id: &str) -> DocumentKey {
+    let digest = ring::digest::digest(&ring::digest::SHA256, client_id.as_bytes());
+    let mut key = [0; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
+}
+
+/// Bounds on what the caches hold, in (estimated) bytes; moka evicts the least useful entries
+/// beyond them, one by one. A document is at most `AUTH_PROXY_CIMD_MAX_BYTES` (1 MiB at most),
+/// its record less; a failure is a few hundred bytes at most (its reason is cut short).
+const MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
+const MAX_FAILURE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// The outcome of one fetch, shared by everyone waiting for it.
+type InFlight = Shared<BoxFuture<'static, Result<ClientRecord, CimdError>>>;
 
 pub struct CimdResolver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     settings: CimdSettings,
     dns: Arc<dyn DnsResolver>,
     /// Counts fetches per host and globally, shared by replicas.
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     metrics: Metrics,
-    /// Documents and failures by client id. `try_get_with` runs one fetch per document at a
-    /// time; concurrent requests for the same document wait for its result.
-    cache: Cache<String, Cached>,
+    /// Good documents.
+    documents: Cache<DocumentKey, Cached>,
+    /// Refusals after a DNS lookup, and fetches that failed.
+    failures: Cache<DocumentKey, Cached>,
+    /// Fetches under way, at most one per document. An entry leaves when its fetch has stored
+    /// its outcome in a cache (or decided not to).
+    in_flight: Mutex<HashMap<DocumentKey, InFlight>>,
 }
 
 impl std::fmt::Debug for CimdResolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not the cache: client records are no business of the logs.
+        // Not the caches: client records are no business of the logs.
         f.debug_struct("CimdResolver")
-            .field("settings", &self.settings)
-            .field("cached_documents", &self.cache.entry_count())
+            .field("settings", &self.inner.settings)
+            .field("cached_documents", &self.inner.documents.entry_count())
+            .field("cached_failures", &self.inner.failures.entry_count())
             .finish_non_exhaustive()
     }
+}
+
+fn bounded_cache(max_bytes: u64) -> Cache<DocumentKey, Cached> {
+    Cache::builder()
+        .max_capacity(max_bytes)
+        .weigher(|_key: &DocumentKey, value: &Cached| value.weight())
+        .expire_after(PerEntryLifetime)
+        .build()
 }
 
 impl CimdResolver {
@@ -122,51 +196,141 @@ impl CimdResolver {
         metrics: Metrics,
     ) -> Self {
         Self {
-            settings,
-            dns,
-            store,
-            clock,
-            metrics,
-            cache: Cache::builder()
-                .max_capacity(MAX_CACHED_DOCUMENTS)
-                .expire_after(PerEntryLifetime)
-                .build(),
+            inner: Arc::new(Inner {
+                settings,
+                dns,
+                store,
+                clock,
+                metrics,
+                documents: bounded_cache(MAX_DOCUMENT_BYTES),
+                failures: bounded_cache(MAX_FAILURE_BYTES),
+                in_flight: Mutex::new(HashMap::new()),
+            }),
         }
     }
 
-    /// The client described by the document at `client_id`.
+    /// The client described by the document at `client_id`. Answers within the fetch timeout,
+    /// whatever other requests for the same document do.
     pub async fn resolve(&self, client_id: &str) -> Result<ClientRecord, CimdError> {
-        // A refusal by the rate limit (or an unavailable store) is not cached: the next
-        // request may try again. Every other outcome is.
-        match self
-            .cache
-            .try_get_with(client_id.to_owned(), self.load(client_id))
-            .await
-        {
-            Ok(cached) => cached.result,
-            Err(not_cached) => Err(CimdError::clone(&not_cached)),
-        }
-    }
-
-    async fn load(&self, client_id: &str) -> Result<Cached, CimdError> {
-        let result = match check_url(client_id, &self.settings) {
-            Err(e) => Err(e),
-            Ok(doc_url) => {
-                self.rate_limit(&doc_url.host).await?;
-                match tokio::time::timeout(
-                    self.settings.fetch_timeout,
-                    self.fetch(&doc_url, client_id, self.clock.now()),
-                )
-                .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(CimdError::Timeout),
-                }
+        // The URL rules need no I/O: an id they refuse is neither fetched nor remembered.
+        let doc_url = check_url(client_id, &self.inner.settings).inspect_err(|e| {
+            self.inner.count::<()>(&Err(e.clone()));
+        })?;
+        let key = document_key(client_id);
+        let fetch = loop {
+            if let Some(hit) = self.inner.cached(&key).await {
+                return hit;
+            }
+            match self.inner.join_or_start(key, doc_url.clone(), client_id) {
+                Some(fetch) => break fetch,
+                // The fetch finished between the lookup and now: its outcome is cached.
+                None => continue,
             }
         };
+        tokio::time::timeout(self.inner.settings.fetch_timeout, fetch)
+            .await
+            .unwrap_or(Err(CimdError::Timeout))
+    }
+}
+
+impl Inner {
+    async fn cached(&self, key: &DocumentKey) -> Option<Result<ClientRecord, CimdError>> {
+        if let Some(doc) = self.documents.get(key).await {
+            return Some(doc.result);
+        }
+        self.failures.get(key).await.map(|f| f.result)
+    }
+
+    /// The fetch under way for `key`, or a new one; `None` if the outcome is already cached.
+    fn join_or_start(
+        self: &Arc<Self>,
+        key: DocumentKey,
+        doc_url: DocumentUrl,
+        client_id: &str,
+    ) -> Option<InFlight> {
+        let Ok(mut in_flight) = self.in_flight.lock() else {
+            return Some(
+                futures_util::future::ready(Err(CimdError::Unavailable))
+                    .boxed()
+                    .shared(),
+            );
+        };
+        if let Some(fetch) = in_flight.get(&key) {
+            return Some(fetch.clone());
+        }
+        // A fetch stores its outcome before it leaves `in_flight` (under this lock), so a
+        // miss above and no entry here means the cache has it now.
+        if self.documents.contains_key(&key) || self.failures.contains_key(&key) {
+            return None;
+        }
+        let this = Arc::clone(self);
+        let client_id = client_id.to_owned();
+        // Spawned: the fetch belongs to no request, so a request that gives up (its client
+        // closed the connection) cannot cancel it and make the next waiter start over.
+        let task = tokio::spawn(async move {
+            let outcome = this.load(&doc_url, &client_id).await;
+            let answer = match outcome {
+                Ok(cached) => {
+                    let answer = cached.result.clone();
+                    let cache = if answer.is_ok() {
+                        &this.documents
+                    } else {
+                        &this.failures
+                    };
+                    cache.insert(key, cached).await;
+                    answer
+                }
+                // Not cached: the next request may try again.
+                Err(e) => Err(e),
+            };
+            if let Ok(mut in_flight) = this.in_flight.lock() {
+                in_flight.remove(&key);
+            }
+            answer
+        });
+        let fetch = task
+            .map(|joined| joined.unwrap_or(Err(CimdError::Unavailable)))
+            .boxed()
+            .shared();
+        in_flight.insert(key, fetch.clone());
+        Some(fetch)
+    }
+
+    /// Fetches and checks one document within the fetch timeout. `Ok` is an outcome to cache
+    /// (a client or a failure); `Err` is a refusal that is not (rate limit, store down).
+    async fn load(&self, doc_url: &DocumentUrl, client_id: &str) -> Result<Cached, CimdError> {
+        let outcome = tokio::time::timeout(
+            self.settings.fetch_timeout,
+            self.fetch(doc_url, client_id, self.clock.now()),
+        )
+        .await
+        .unwrap_or(Err(CimdError::Timeout));
+        if let Err(e @ (CimdError::RateLimited | CimdError::Unavailable)) = outcome {
+            return Err(e);
+        }
+        self.count(&outcome);
+        Ok(match outcome {
+            Ok((record, ttl)) => Cached {
+                result: Ok(record),
+                ttl,
+            },
+            Err(e) => {
+                // The client saw the same words for an unknown name as for an internal one;
+                // the operator may see which it was.
+                tracing::debug!(host = %doc_url.host, detail = ?e, "client metadata document refused");
+                tracing::info!(target: "audit", host = %doc_url.host, error = %e, "client metadata document refused");
+                Cached {
+                    result: Err(e),
+                    ttl: self.settings.failure_cache,
+                }
+            }
+        })
+    }
+
+    fn count<T>(&self, outcome: &Result<T, CimdError>) {
         self.metrics
             .cimd_fetches
-            .with_label_values(&[match &result {
+            .with_label_values(&[match outcome {
                 Ok(_) => "ok",
                 Err(
                     CimdError::ForbiddenAddress
@@ -176,40 +340,23 @@ impl CimdResolver {
                 Err(_) => "error",
             }])
             .inc();
-        Ok(match result {
-            Ok((record, ttl)) => Cached {
-                result: Ok(record),
-                ttl,
-            },
-            Err(e) => {
-                tracing::info!(target: "audit", host = %Url::parse(client_id).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default(), error = %e, "client metadata document refused");
-                Cached {
-                    result: Err(e),
-                    ttl: self.settings.failure_cache,
-                }
-            }
-        })
     }
 
-    async fn rate_limit(&self, host: &str) -> Result<(), CimdError> {
-        let buckets = [
-            (
-                format!("cimd:host:{host}"),
-                self.settings.rate_limit_per_host,
-            ),
-            ("cimd:global".to_owned(), self.settings.rate_limit_global),
-        ];
-        for (bucket, limit) in buckets {
-            let Some(limit) = limit else { continue };
-            let decision = self
-                .store
-                .hit_rate_limit(&bucket, limit.limit, limit.window)
-                .await
-                .map_err(|_| CimdError::Unavailable)?;
-            if !decision.allowed {
-                self.metrics.rate_limited.with_label_values(&["cimd"]).inc();
-                return Err(CimdError::RateLimited);
-            }
+    /// Spends one unit of `limit` in `bucket`.
+    async fn spend(
+        &self,
+        bucket: &str,
+        limit: Option<crate::config::RateLimit>,
+    ) -> Result<(), CimdError> {
+        let Some(limit) = limit else { return Ok(()) };
+        let decision = self
+            .store
+            .hit_rate_limit(bucket, limit.limit, limit.window)
+            .await
+            .map_err(|_| CimdError::Unavailable)?;
+        if !decision.allowed {
+            self.metrics.rate_limited.with_label_values(&["cimd"]).inc();
+            return Err(CimdError::RateLimited);
         }
         Ok(())
     }
@@ -220,6 +367,14 @@ impl CimdResolver {
         client_id: &str,
         now: i64,
     ) -> Result<(ClientRecord, Duration), CimdError> {
+        // The host's own budget covers its DNS lookups too; only ids naming that host spend it.
+        // Its bucket is named by a hash: a host name may be as long as the id allows.
+        let host_bucket = format!(
+            "cimd:host:{}",
+            URL_SAFE_NO_PAD.encode(document_key(&doc.host))
+        );
+        self.spend(&host_bucket, self.settings.rate_limit_per_host)
+            .await?;
         let addresses: Vec<SocketAddr> = match doc.url.host() {
             Some(Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), doc.port)],
             Some(Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), doc.port)],
@@ -239,6 +394,10 @@ impl CimdResolver {
         if !addresses.iter().all(allowed) {
             return Err(CimdError::ForbiddenAddress);
         }
+        // The budget every client shares is spent only now, when a connection will be made:
+        // ids refused above (unknown or internal names) cannot lock the others out.
+        self.spend("cimd:global", self.settings.rate_limit_global)
+            .await?;
         let target = addresses[0];
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -298,3 +457,23 @@ impl CimdResolver {
         Ok((record, ttl))
     }
 }
+
+#[cfg(test)]
+impl CimdResolver {
+    async fn run_pending_cache_tasks(&self) {
+        self.inner.documents.run_pending_tasks().await;
+        self.inner.failures.run_pending_tasks().await;
+    }
+
+    /// What the caches hold, roughly (keys, entries and the strings they own).
+    fn cached_bytes(&self) -> usize {
+        [&self.inner.documents, &self.inner.failures]
+            .iter()
+            .flat_map(|cache| cache.iter())
+            .map(|(_, v)| v.weight() as usize)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests;
