@@ -139,7 +139,20 @@ fn other_error(message: impl Into<String>) -> MetadataError {
 
 /// Client-supplied text echoed in an error, shortened.
 fn shown(value: &str, max: usize) -> String {
-    value.chars().take(max).collect()
+    // Error texts end up in responses and the audit log: unprintable characters are escaped
+    // there, so a value cannot break a log line or hide what it is.
+    value
+        .chars()
+        .take(max)
+        .flat_map(|c| {
+            let escaped: Vec<char> = if is_unprintable(c) {
+                c.escape_unicode().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// Metadata after validation: what a client record is made of.
@@ -265,6 +278,13 @@ fn redirect_uris(
         if uri.len() > MAX_URI {
             return Err(redirect_error(format!(
                 "redirect_uris[{i}] is longer than {MAX_URI} characters"
+            )));
+        }
+        // URL parsing drops tabs and line breaks silently: the stored string would keep them.
+        if uri.chars().any(is_unprintable) {
+            return Err(redirect_error(format!(
+                "redirect_uris[{i}] `{}` contains a control or invisible character",
+                shown(&uri, 100)
             )));
         }
         let bad = |e: &dyn std::fmt::Display| {
@@ -401,6 +421,33 @@ mod tests {
     }
 
     const ALL: [&Policy; 3] = [&DCR, &CIMD, &FILE];
+
+    #[test]
+    fn redirect_uris_with_line_breaks_are_refused_and_errors_stay_on_one_line() {
+        for uri in [
+            "http://127.0.0.1/cb\nX-Forged: 1",
+            "http://127.0.0.1/c\tb",
+            "https://app.example/\u{202E}cb",
+        ] {
+            for policy in ALL {
+                let err = meta(&[uri]).validate(policy).unwrap_err();
+                assert!(
+                    err.message.contains("control or invisible"),
+                    "{uri:?}: {}",
+                    err.message
+                );
+                assert!(
+                    !err.message.contains(['\n', '\t', '\u{202E}']),
+                    "{:?}",
+                    err.message
+                );
+            }
+        }
+        let mut m = meta(&["http://127.0.0.1/cb"]);
+        m.grant_types = Some(vec!["implicit\nforged".into()]);
+        let err = m.validate(&DCR).unwrap_err();
+        assert!(!err.message.contains('\n'), "{:?}", err.message);
+    }
 
     #[test]
     fn defaults_under_each_policy() {
