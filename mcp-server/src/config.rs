@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mcp_shared::claims::CLOCK_SKEW_LEEWAY_SECS;
 use mcp_shared::net::is_loopback_host;
 use mcp_shared::ops::env::{split_list, vars_with_prefix, Env};
 use url::Url;
@@ -25,6 +26,7 @@ const KNOWN: &[&str] = &[
     "JWKS_REFETCH_COOLDOWN_SECS",
     "JWKS_MAX_STALENESS_SECS",
     "LEEWAY_SECS",
+    "EXCHANGE_REVALIDATE_SECS",
     "ALLOWED_HOSTS",
     "ALLOWED_ORIGINS",
     "MAX_BODY_BYTES",
@@ -74,6 +76,10 @@ pub struct OAuthSettings {
     /// set is refreshed every third of it (at most every 10 minutes).
     pub jwks_max_staleness: Duration,
     pub leeway: Duration,
+    /// How long an answer of the token exchange (a credential, or a refusal) is relied on
+    /// before the auth-proxy is asked again: revoking an access token or its grant stops tool
+    /// calls within this time.
+    pub exchange_revalidate: Duration,
     /// This server's confidential client at the auth-proxy (token exchange).
     pub client_id: String,
     pub client_secret: Option<Secret>,
@@ -187,9 +193,16 @@ impl Config {
                     )?),
                     leeway: Duration::from_secs(env.number(
                         "LEEWAY_SECS",
-                        30u64,
+                        // What the auth-proxy's token exchange allows too.
+                        CLOCK_SKEW_LEEWAY_SECS.unsigned_abs(),
                         |n| *n <= 300,
                         "seconds between 0 and 300",
+                    )?),
+                    exchange_revalidate: Duration::from_secs(env.number(
+                        "EXCHANGE_REVALIDATE_SECS",
+                        crate::exchange::DEFAULT_REVALIDATE_SECS,
+                        |n| (1..=300).contains(n),
+                        "seconds between 1 and 300",
                     )?),
                     client_id: match env.string("CLIENT_ID", "mcp-server") {
                         id if id.is_empty() => return Err(err("CLIENT_ID", "must not be empty")),
@@ -394,6 +407,20 @@ mod tests {
         )]))
         .unwrap_err();
         assert_eq!(e.variable, "MCP_SERVER_AUTHORIZATION_SERVER_INTERNAL_URL");
+    }
+
+    #[test]
+    fn exchange_answers_are_revalidated_within_seconds() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        let Mode::OAuth(o) = c.mode else {
+            panic!("not OAuth")
+        };
+        assert_eq!(o.exchange_revalidate, Duration::from_secs(10));
+        for bad in ["0", "301", "ten"] {
+            let e = Config::from_vars(&vars(&[("MCP_SERVER_EXCHANGE_REVALIDATE_SECS", bad)]))
+                .unwrap_err();
+            assert_eq!(e.variable, "MCP_SERVER_EXCHANGE_REVALIDATE_SECS");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use rmcp_actix_web::transport::on_request_extensions;
 
 use crate::auth::{Credential, Principal};
 use crate::config::Secret;
-use crate::exchange::{ExchangeClient, ExchangeError};
+use crate::exchange::{ExchangeClient, ExchangeError, ExchangedCredential};
 use crate::metrics::Metrics;
 use crate::nextcloud::users::UserCache;
 use crate::nextcloud::{NcAuth, NcError, Nextcloud};
@@ -38,28 +38,36 @@ fn now() -> i64 {
     crate::clock::now()
 }
 
+/// The credential one tool call uses, and the exchange it came from (none in single-user
+/// mode).
+struct CallAuth {
+    auth: NcAuth,
+    exchanged: Option<ExchangedCredential>,
+}
+
 impl Backend {
-    async fn nextcloud_auth(&self, principal: &Principal) -> Result<NcAuth, ToolError> {
+    async fn nextcloud_auth(&self, principal: &Principal) -> Result<CallAuth, ToolError> {
         match &principal.credential {
             Credential::SingleUser => {
                 let (user, password) = self.single_user.as_ref().ok_or_else(|| {
                     ToolError::Unavailable("single-user credentials are not configured".into())
                 })?;
-                Ok(NcAuth::Basic {
-                    user: user.clone(),
-                    password: password.clone(),
+                Ok(CallAuth {
+                    auth: NcAuth::Basic {
+                        user: user.clone(),
+                        password: password.clone(),
+                    },
+                    exchanged: None,
                 })
             }
             Credential::AccessToken {
-                token,
-                grant_id,
-                expires_at,
+                token, expires_at, ..
             } => {
                 let exchange = self.exchange.as_ref().ok_or_else(|| {
                     ToolError::Unavailable("token exchange is not configured".into())
                 })?;
                 let exchanged = exchange
-                    .credential(grant_id, token, *expires_at, now())
+                    .credential(token, *expires_at, now())
                     .await
                     .map_err(|e| match e {
                         ExchangeError::Refused => ToolError::SignInAgain(GRANT_REFUSED),
@@ -75,16 +83,19 @@ impl Backend {
                             )
                         }
                     })?;
-                Ok(exchanged.credential)
+                Ok(CallAuth {
+                    auth: exchanged.credential.clone(),
+                    exchanged: Some(exchanged),
+                })
             }
         }
     }
 
-    async fn forget_exchanged(&self, principal: &Principal) {
-        if let (Some(exchange), Credential::AccessToken { grant_id, .. }) =
-            (&self.exchange, &principal.credential)
+    async fn forget_exchanged(&self, principal: &Principal, used: &CallAuth) {
+        if let (Some(exchange), Credential::AccessToken { token, .. }, Some(exchanged)) =
+            (&self.exchange, &principal.credential, &used.exchanged)
         {
-            exchange.forget(grant_id).await;
+            exchange.forget(token, exchanged).await;
         }
     }
 
@@ -100,10 +111,10 @@ impl Backend {
     ) -> Result<serde_json::Value, ToolError> {
         let mut retried = false;
         loop {
-            let auth = self.nextcloud_auth(principal).await?;
+            let used = self.nextcloud_auth(principal).await?;
             let ctx = ToolContext {
                 nextcloud: &self.nextcloud,
-                auth,
+                auth: used.auth.clone(),
                 principal,
                 users: &self.users,
             };
@@ -111,7 +122,7 @@ impl Backend {
                 Err(ToolError::Nextcloud(NcError::Unauthorized))
                     if matches!(principal.credential, Credential::AccessToken { .. }) =>
                 {
-                    self.forget_exchanged(principal).await;
+                    self.forget_exchanged(principal, &used).await;
                     self.users.forget(&ctx.auth).await;
                     if retried {
                         return Err(ToolError::SignInAgain(match ctx.auth {
@@ -138,7 +149,7 @@ impl Backend {
 
 /// The auth-proxy answered the exchange with `invalid_grant`.
 const GRANT_REFUSED: &str = "This connection to Nextcloud is no longer valid: its sign-in \
-expired or was revoked, or the app password it used is gone. Sign in again (reconnect the MCP \
+or access token expired or was revoked, or the app password it used is gone. Sign in again (reconnect the MCP \
 client) to continue.";
 
 /// Nextcloud answered 401 to the app password the exchange handed out.
@@ -150,6 +161,12 @@ itself was revoked. Sign in again (reconnect the MCP client) to create a new one
 const ACCESS_TOKEN_REFUSED: &str = "Nextcloud no longer accepts this connection's access token: \
 it expired or the sign-in was revoked. Sign in again (reconnect the MCP client) to get a new \
 one.";
+
+/// The details of a tool error name files, notes and events: only its kind is logged at info.
+fn log_tool_error(tool: &str, error: &ToolError) {
+    tracing::info!(tool, kind = error.kind(), "tool call failed");
+    tracing::debug!(tool, %error, "tool call failed");
+}
 
 #[derive(Clone)]
 pub struct McpService {
@@ -251,7 +268,7 @@ impl ServerHandler for McpService {
                     .tool_calls
                     .with_label_values(&[spec.name, "tool_error"])
                     .inc();
-                tracing::info!(tool = spec.name, error = %e, "tool call failed");
+                log_tool_error(spec.name, &e);
                 tool_error(e.to_string())
             }
         };
@@ -326,10 +343,14 @@ mod tests {
     }
 
     fn principal() -> Principal {
+        principal_with(ScopeSet::all())
+    }
+
+    fn principal_with(scopes: ScopeSet) -> Principal {
         Principal {
             subject: "alice".into(),
             client_id: Some("client-1".into()),
-            scopes: ScopeSet::all(),
+            scopes,
             credential: Credential::AccessToken {
                 token: BearerToken::new("proxy-token"),
                 grant_id: "grant-1".into(),
@@ -388,6 +409,86 @@ mod tests {
         backend.run_tool("whoami", None, &principal).await.unwrap();
         assert_eq!(exchanges.load(Ordering::SeqCst), 3);
         assert_eq!(seen.lock().unwrap().last(), Some(&basic_header(2)));
+    }
+
+    /// Issue 12, M1: parallel tool calls for one grant (one access token) cost one exchange,
+    /// so the auth-proxy never refreshes upstream twice for them.
+    #[actix_web::test]
+    async fn parallel_tool_calls_for_one_grant_cause_one_exchange() {
+        let (nc, _) = fake_nextcloud(Arc::new(AtomicU16::new(200))).await;
+        let (token_url, exchanges, _) = token_endpoint(basic_reply).await;
+        let backend = backend(nc, &token_url);
+        let principal = principal();
+        let calls = (0..8).map(|_| backend.run_tool("whoami", None, &principal));
+        for answer in futures_util::future::join_all(calls).await {
+            assert_eq!(answer.unwrap()["user"]["id"], "alice");
+        }
+        assert_eq!(exchanges.load(Ordering::SeqCst), 1);
+    }
+
+    #[actix_web::test]
+    async fn whoami_shows_only_the_user_id_to_a_token_with_only_openid() {
+        let (nc, _) = fake_nextcloud(Arc::new(AtomicU16::new(200))).await;
+        let (token_url, _, _) = token_endpoint(basic_reply).await;
+        let backend = backend(nc, &token_url);
+        let openid = principal_with(ScopeSet::parse("openid").unwrap());
+        let answer = backend.run_tool("whoami", None, &openid).await.unwrap();
+        assert_eq!(answer["user"], serde_json::json!({"id": "alice"}));
+        let profile = principal_with(ScopeSet::parse("openid profile").unwrap());
+        let answer = backend.run_tool("whoami", None, &profile).await.unwrap();
+        assert_eq!(
+            answer["user"],
+            serde_json::json!({"id": "alice", "displayname": "Alice"})
+        );
+    }
+
+    /// Everything logged at `level` or above while `f` runs.
+    fn logged(level: tracing::Level, f: impl FnOnce()) -> String {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(move || SharedWriter(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let bytes = buffer.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SharedWriter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn tool_errors_log_their_kind_at_info_and_their_details_only_at_debug() {
+        let error = ToolError::Nextcloud(NcError::NotFound(
+            "/Documents/Secret plan.md (note 4711)".into(),
+        ));
+        let info = logged(tracing::Level::INFO, || {
+            log_tool_error("files_read", &error)
+        });
+        assert!(
+            info.contains("files_read") && info.contains("not_found"),
+            "{info}"
+        );
+        assert!(
+            !info.contains("Secret plan") && !info.contains("4711"),
+            "{info}"
+        );
+        let debug = logged(tracing::Level::DEBUG, || {
+            log_tool_error("files_read", &error)
+        });
+        assert!(debug.contains("Secret plan.md (note 4711)"), "{debug}");
     }
 
     #[actix_web::test]

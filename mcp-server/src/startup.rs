@@ -10,6 +10,7 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use mcp_shared::claims::CLOCK_SKEW_LEEWAY_SECS;
 use mcp_shared::ops::cli::serve_until_stopped;
 use mcp_shared::ops::metrics;
 use mcp_shared::ops::telemetry::observe;
@@ -106,7 +107,7 @@ impl Application {
                 let verifier = Verifier {
                     issuer: o.authorization_server.clone(),
                     audience: config.resource.as_str().to_owned(),
-                    leeway: i64::try_from(o.leeway.as_secs()).unwrap_or(30),
+                    leeway: i64::try_from(o.leeway.as_secs()).unwrap_or(CLOCK_SKEW_LEEWAY_SECS),
                     jwks: jwks.clone(),
                 };
                 if o.client_secret.is_none() {
@@ -124,6 +125,7 @@ impl Application {
                             .unwrap_or(&o.authorization_server),
                         o.client_id.clone(),
                         o.client_secret.clone(),
+                        o.exchange_revalidate,
                         metrics.clone(),
                     ))),
                     single_user: None,

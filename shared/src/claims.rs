@@ -18,11 +18,30 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     pub scope: ScopeSet,
     pub iat: i64,
+    /// Not before. RFC 9068 does not require it (ours always carry it): a token without one
+    /// is read as valid from any time ([`NO_NOT_BEFORE`]) and written back without it.
+    #[serde(default = "no_not_before", skip_serializing_if = "is_no_not_before")]
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
     /// Grant id: lets the auth-proxy find the user's upstream tokens at exchange time.
     pub gid: String,
+}
+
+/// Clock skew allowed between the auth-proxy and the mcp-server when `exp`, `nbf` and `iat`
+/// are checked: the mcp-server's default (`MCP_SERVER_LEEWAY_SECS`) and what the auth-proxy's
+/// token exchange allows, so a token the mcp-server accepts is not refused at the exchange.
+pub const CLOCK_SKEW_LEEWAY_SECS: i64 = 30;
+
+/// The `nbf` of a token that has none: no lower bound.
+pub const NO_NOT_BEFORE: i64 = i64::MIN;
+
+fn no_not_before() -> i64 {
+    NO_NOT_BEFORE
+}
+
+fn is_no_not_before(nbf: &i64) -> bool {
+    *nbf == NO_NOT_BEFORE
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +150,22 @@ mod tests {
         let c = claims(1000);
         assert_eq!(c.validate(ISS, AUD, 970, 30), Ok(()));
         assert_eq!(c.validate(ISS, AUD, 969, 30), Err(ClaimError::NotYetValid));
+    }
+
+    #[test]
+    fn nbf_is_optional_as_rfc_9068_allows() {
+        let mut json = serde_json::to_value(claims(1000)).unwrap();
+        json.as_object_mut().unwrap().remove("nbf");
+        let c: AccessTokenClaims = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(c.nbf, NO_NOT_BEFORE);
+        assert_eq!(c.validate(ISS, AUD, 1000, 0), Ok(()));
+        // Any time before expiry: there is no lower bound.
+        assert_eq!(c.validate(ISS, AUD, i64::MIN, 0), Ok(()));
+        assert_eq!(c.validate(ISS, AUD, 1300, 0), Err(ClaimError::Expired));
+        // Written back as it came: without nbf.
+        assert_eq!(serde_json::to_value(&c).unwrap(), json);
+        // Present, it is written and checked as before.
+        assert_eq!(serde_json::to_value(claims(1000)).unwrap()["nbf"], 1000);
     }
 
     #[test]

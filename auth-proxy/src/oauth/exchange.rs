@@ -4,6 +4,7 @@
 //! (`crate::grants`) checks the subject token against the store; the handler
 //! (`routes/exchange.rs`) does the cipher and the upstream refresh around them.
 
+use mcp_shared::claims::CLOCK_SKEW_LEEWAY_SECS;
 use mcp_shared::{AccessTokenClaims, Secret};
 use serde::Serialize;
 
@@ -90,7 +91,8 @@ pub fn grant_revoked() -> OAuthError {
 }
 
 /// A subject token (signature already verified) must be for one of our MCP `resources`,
-/// from us, and current at `now` (no leeway).
+/// from us, and current at `now`, with the clock-skew leeway the mcp-server allows: a token
+/// it has just accepted is not refused here because another replica's clock runs ahead.
 pub fn check_subject(
     claims: &AccessTokenClaims,
     issuer: &str,
@@ -101,7 +103,7 @@ pub fn check_subject(
         return Err(invalid_subject());
     }
     claims
-        .validate(issuer, &claims.aud, now, 0)
+        .validate(issuer, &claims.aud, now, CLOCK_SKEW_LEEWAY_SECS)
         .map_err(|e| OAuthError::invalid_grant(format!("subject_token: {e}")))
 }
 
@@ -201,7 +203,7 @@ mod tests {
         assert!(check_subject(&claims(&resources[0], 400), issuer, &resources, 200).is_ok());
         for (c, now) in [
             (claims("https://other.example/mcp", 400), 200),
-            (claims(&resources[0], 400), 400),
+            (claims(&resources[0], 400), 400 + CLOCK_SKEW_LEEWAY_SECS),
         ] {
             assert_eq!(
                 check_subject(&c, issuer, &resources, now)
@@ -217,6 +219,24 @@ mod tests {
             200
         )
         .is_err());
+    }
+
+    #[test]
+    fn subject_tokens_get_the_mcp_servers_clock_skew_leeway() {
+        let resources = ["https://mcp.example/mcp".to_owned()];
+        let issuer = "https://as.example";
+        let check = |c: &AccessTokenClaims, now| check_subject(c, issuer, &resources, now);
+        // Expired a moment ago by this clock, still valid by the mcp-server's (30 s behind).
+        assert!(check(&claims(&resources[0], 400), 400).is_ok());
+        assert!(check(
+            &claims(&resources[0], 400),
+            400 + CLOCK_SKEW_LEEWAY_SECS - 1
+        )
+        .is_ok());
+        assert!(check(&claims(&resources[0], 400), 400 + CLOCK_SKEW_LEEWAY_SECS).is_err());
+        // Issued by a replica whose clock runs ahead: not valid yet here, within the leeway.
+        assert!(check(&claims(&resources[0], 400), 100 - CLOCK_SKEW_LEEWAY_SECS).is_ok());
+        assert!(check(&claims(&resources[0], 400), 99 - CLOCK_SKEW_LEEWAY_SECS).is_err());
     }
 
     #[test]

@@ -34,8 +34,8 @@ pub struct Guard {
     pub mode: GuardMode,
     pub tool_scopes: ToolScopes,
     /// Tool calls need the user's Nextcloud credential: it is exchanged (or found cached)
-    /// here, so a grant the authorization server has revoked gets 401 `invalid_token` and
-    /// the client signs in again, instead of every tool failing.
+    /// here, so a token or grant the authorization server has revoked gets 401
+    /// `invalid_token` and the client signs in again, instead of every tool failing.
     pub exchange: Option<Arc<ExchangeClient>>,
     pub resource_metadata: String,
     pub max_body_bytes: usize,
@@ -116,9 +116,9 @@ impl Guard {
 }
 
 impl Guard {
-    /// Whether the authorization server refuses to exchange this token because its grant is
-    /// gone. Other exchange failures are left to the tool, which explains them.
-    async fn grant_revoked(&self, principal: &Principal) -> bool {
+    /// Whether the authorization server refuses to exchange this token: the token, or its
+    /// grant, was revoked. Other exchange failures are left to the tool, which explains them.
+    async fn exchange_refused(&self, principal: &Principal) -> bool {
         let (
             Some(exchange),
             Credential::AccessToken {
@@ -130,12 +130,14 @@ impl Guard {
         else {
             return false;
         };
-        matches!(
-            exchange
-                .credential(grant_id, token, *expires_at, now())
-                .await,
+        let refused = matches!(
+            exchange.credential(token, *expires_at, now()).await,
             Err(ExchangeError::Refused)
-        )
+        );
+        if refused {
+            tracing::info!(%grant_id, "tool call refused: the token or its grant was revoked");
+        }
+        refused
     }
 }
 
@@ -218,7 +220,7 @@ pub async fn guard(
             );
             return Ok(req.into_response(response));
         }
-        if !needed.is_empty() && guard.grant_revoked(&principal).await {
+        if !needed.is_empty() && guard.exchange_refused(&principal).await {
             return Ok(req.into_response(guard.unauthorized(Some(&TokenError::Revoked))));
         }
         req.set_payload(Payload::from(body));

@@ -90,9 +90,9 @@ pub enum TokenError {
     Expired,
     #[error("the token is not valid yet")]
     NotYetValid,
-    /// Valid, but the authorization server no longer exchanges it: its grant was revoked
-    /// (at the auth-proxy, or by revoking its app password in Nextcloud).
-    #[error("the grant behind the token was revoked; sign in again")]
+    /// Valid, but the authorization server no longer exchanges it: the token was revoked,
+    /// or its grant (at the auth-proxy, or by revoking its app password in Nextcloud).
+    #[error("the token or the grant behind it was revoked; sign in again")]
     Revoked,
 }
 

@@ -82,6 +82,30 @@ pub enum ToolError {
     SignInAgain(&'static str),
 }
 
+impl ToolError {
+    /// What kind of failure this is, without its details (which name files, notes, events):
+    /// what logs at info level may say.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidArguments(_) => "invalid_arguments",
+            Self::Nextcloud(e) => match e {
+                NcError::Unauthorized => "nextcloud_unauthorized",
+                NcError::Forbidden(_) => "nextcloud_forbidden",
+                NcError::NotFound(_) => "not_found",
+                NcError::Conflict(_) => "conflict",
+                NcError::AlreadyExists(_) => "already_exists",
+                NcError::InvalidInput(_) => "invalid_input",
+                NcError::InsufficientStorage => "insufficient_storage",
+                NcError::RateLimited => "nextcloud_rate_limited",
+                NcError::Unavailable(_) => "nextcloud_unavailable",
+                NcError::BadResponse(_) => "nextcloud_bad_response",
+            },
+            Self::Unavailable(_) => "unavailable",
+            Self::SignInAgain(_) => "sign_in_again",
+        }
+    }
+}
+
 pub type ToolResult = Result<Value, ToolError>;
 
 const TABLES: &[&[ToolSpec]] = &[

@@ -1,13 +1,14 @@
 //! `whoami`: the authenticated user, the MCP client, and the scopes granted to it.
 
-use mcp_shared::Scope;
+use mcp_shared::{Scope, ScopeSet};
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{ToolContext, ToolResult, ToolSpec};
+use crate::nextcloud::NcUser;
 
 /// No arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -17,6 +18,8 @@ pub struct WhoamiArgs {}
 pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     name: "whoami",
     title: "Who am I",
+    // The display name needs the `profile` scope and the email `email` (see `visible_user`);
+    // this text is mirrored in docs/tools.md.
     description: "Returns the signed-in Nextcloud user (id, display name, email), the MCP \
                   client acting for them, and the permissions (scopes) it was granted. Call it \
                   to check which Nextcloud apps the other tools may reach.",
@@ -32,10 +35,62 @@ async fn whoami(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     let _: WhoamiArgs = super::parse_args(args)?;
     // Asked for each time: this is how a user checks that the connection still works.
     let user = ctx.fresh_user().await?;
+    let scopes = &ctx.principal.scopes;
     Ok(json!({
-        "user": user,
+        "user": visible_user(&user, scopes),
         "subject": ctx.principal.subject,
         "client_id": ctx.principal.client_id,
-        "scopes": ctx.principal.scopes.expanded().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "scopes": scopes.expanded().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     }))
+}
+
+/// What the token's scopes let the client see of the user (OpenID Connect's standard scopes):
+/// the id always, the display name with `profile`, the email with `email`.
+fn visible_user(user: &NcUser, scopes: &ScopeSet) -> Value {
+    let mut visible = serde_json::Map::new();
+    visible.insert("id".into(), json!(user.id));
+    if scopes.contains(Scope::Profile) {
+        visible.insert("displayname".into(), json!(user.displayname));
+    }
+    if scopes.contains(Scope::Email) {
+        visible.insert("email".into(), json!(user.email));
+    }
+    Value::Object(visible)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> NcUser {
+        NcUser {
+            id: "alice".into(),
+            displayname: Some("Alice Liddell".into()),
+            email: Some("alice@example.com".into()),
+        }
+    }
+
+    #[test]
+    fn the_user_shows_only_what_the_scopes_allow() {
+        let cases = [
+            ("openid", json!({"id": "alice"})),
+            (
+                "openid profile",
+                json!({"id": "alice", "displayname": "Alice Liddell"}),
+            ),
+            (
+                "openid email",
+                json!({"id": "alice", "email": "alice@example.com"}),
+            ),
+            (
+                "openid profile email notes:read",
+                json!({"id": "alice", "displayname": "Alice Liddell", "email": "alice@example.com"}),
+            ),
+            ("notes:write", json!({"id": "alice"})),
+        ];
+        for (scope, expected) in cases {
+            let scopes = ScopeSet::parse(scope).unwrap();
+            assert_eq!(visible_user(&alice(), &scopes), expected, "{scope}");
+        }
+    }
 }

@@ -35,6 +35,17 @@ async fn a_good_token_lists_tools_for_its_scopes() {
 }
 
 #[tokio::test]
+async fn a_token_without_nbf_is_accepted_as_rfc_9068_allows() {
+    let key = TestKey::generate("k1");
+    let auth = FakeAs::start(&[&key]).await;
+    let server = spawn_server(&auth, &[]).await;
+    let mut c = claims(&auth.issuer, &server.resource, "notes:read");
+    c.as_object_mut().unwrap().remove("nbf");
+    let names = server.tool_names(&sign(&key, &c)).await;
+    assert!(names.contains(&"notes_list".to_owned()), "{names:?}");
+}
+
+#[tokio::test]
 async fn no_token_gets_the_discovery_challenge() {
     let key = TestKey::generate("k1");
     let auth = FakeAs::start(&[&key]).await;
@@ -325,7 +336,7 @@ async fn a_tool_call_whose_grant_was_revoked_is_401_so_the_client_signs_in_again
     assert_eq!(
         www(&resp),
         format!(
-            "Bearer resource_metadata=\"{}\", scope=\"{}\", error=\"invalid_token\", error_description=\"the grant behind the token was revoked; sign in again\"",
+            "Bearer resource_metadata=\"{}\", scope=\"{}\", error=\"invalid_token\", error_description=\"the token or the grant behind it was revoked; sign in again\"",
             server.metadata_url(),
             mcp_server::auth::all_data_scopes()
         )
