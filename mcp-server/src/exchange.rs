@@ -93,7 +93,8 @@ impl TokenKey {
 #[derive(Clone)]
 struct Checked {
     answer: Result<ExchangedCredential, ExchangeError>,
-    /// When the auth-proxy was asked (Unix seconds, the callers' clock).
+    /// When the auth-proxy answered (Unix seconds, the callers' clock: the asking caller's
+    /// `now` plus how long the exchange took).
     at: i64,
     /// When it answered, in the order of arrivals and answers (`ExchangeClient::order`).
     seq: u64,
@@ -333,14 +334,20 @@ impl ExchangeClient {
                 {
                     return Op::Nop;
                 }
+                let asked = mcp_shared::ops::clock::monotonic();
                 let answer = self.exchange(subject, subject_expires_at, now).await;
+                // The answer is as fresh as its arrival: an exchange that took long (a slow
+                // auth-proxy or Nextcloud) must not come back already due again, or the same
+                // tool call would exchange twice.
+                let took = i64::try_from(asked.elapsed().as_secs()).unwrap_or(i64::MAX);
+                let answered_at = now.saturating_add(took);
                 let seq = self.next();
                 Op::Put(Checked {
                     answer: answer.map(|exchanged| ExchangedCredential {
                         generation: seq,
                         ..exchanged
                     }),
-                    at: now,
+                    at: answered_at,
                     seq,
                 })
             })

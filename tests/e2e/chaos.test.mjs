@@ -469,14 +469,13 @@ test('Nextcloud hanging and refusing: tool calls bounded by MCP_SERVER_NEXTCLOUD
   await mcpc.close();
 });
 
-// FINDING (issue 12 chaos): with Nextcloud hanging, a tool call that falls due for exchange
-// revalidation (MCP_SERVER_EXCHANGE_REVALIDATE_SECS) pays the auth-proxy's Nextcloud check
-// (10 s timeout) twice before its own Nextcloud request (MCP_SERVER_NEXTCLOUD_TIMEOUT_SECS):
-// 25 s measured, where one exchange plus the Nextcloud timeout (≤ 18 s with slack) is the
-// bound. Marked todo until mcp-server's exchange cache serves the answer it waited for.
+// Found by this file (issue 12 chaos): with Nextcloud hanging, a tool call that fell due for
+// exchange revalidation (MCP_SERVER_EXCHANGE_REVALIDATE_SECS) paid the auth-proxy's Nextcloud
+// check twice before its own Nextcloud request (25 s measured): the exchange answer was dated
+// when it was asked, so a slow one came back already due. Fixed in mcp-server/src/exchange.rs
+// (answers are dated when they arrive) and the auth-proxy's exchange-time check (2 s bound).
 test('Nextcloud hanging: a tool call that revalidates its exchange waits for at most one exchange', {
   timeout: 90000,
-  todo: 'finding: two sequential token exchanges per tool call when an exchange takes longer than the revalidation interval (see docs/reliability.md)',
 }, async () => {
   const revalidate = 2;
   const server = await startMcpServer({
