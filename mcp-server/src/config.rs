@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use mcp_shared::claims::CLOCK_SKEW_LEEWAY_SECS;
 use mcp_shared::net::is_loopback_host;
-use mcp_shared::ops::env::{split_list, vars_with_prefix, Env};
+use mcp_shared::ops::env::{split_list, vars_with_prefix, weak_generated_secret, Env};
 use url::Url;
 
 pub use mcp_shared::ops::env::{ConfigError, LogFormat};
@@ -208,7 +208,14 @@ impl Config {
                         id if id.is_empty() => return Err(err("CLIENT_ID", "must not be empty")),
                         id => id,
                     },
-                    client_secret: env.secret("CLIENT_SECRET")?,
+                    client_secret: match env.secret("CLIENT_SECRET")? {
+                        // The example overlay's placeholder must not pass (issue 12, M6).
+                        Some(s) if weak_generated_secret(s.expose()).is_some() => {
+                            let why = weak_generated_secret(s.expose()).unwrap_or_default();
+                            return Err(err("CLIENT_SECRET", why));
+                        }
+                        other => other,
+                    },
                 }))
             }
             "single-user" => {
@@ -431,7 +438,22 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let c = Config::from_vars(&vars(&[("MCP_SERVER_CLIENT_SECRET", "s3cr3t-value")])).unwrap();
-        assert!(!format!("{c:?}").contains("s3cr3t-value"));
+        let c =
+            Config::from_vars(&vars(&[("MCP_SERVER_CLIENT_SECRET", "s3cr3t-value-9xQ7")])).unwrap();
+        assert!(!format!("{c:?}").contains("s3cr3t-value-9xQ7"));
+    }
+
+    #[test]
+    fn the_example_placeholder_is_not_a_client_secret() {
+        // k8s/overlays/example/secrets/exchange-client-secret.txt as shipped (issue 12, M6).
+        let placeholder = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../k8s/overlays/example/secrets/exchange-client-secret.txt"
+        ))
+        .unwrap();
+        for weak in [placeholder.trim(), "short", "aaaaaaaaaaaaaaaaaaaaaa"] {
+            let e = Config::from_vars(&vars(&[("MCP_SERVER_CLIENT_SECRET", weak)])).unwrap_err();
+            assert_eq!(e.variable, "MCP_SERVER_CLIENT_SECRET", "{weak}");
+        }
     }
 }

@@ -141,6 +141,17 @@ impl Guard {
     }
 }
 
+/// Whether a JSON-RPC message (or batch) calls a tool.
+pub fn calls_a_tool(body: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(items)) => items
+            .iter()
+            .any(|m| m.get("method").and_then(Value::as_str) == Some("tools/call")),
+        Ok(message) => message.get("method").and_then(Value::as_str) == Some("tools/call"),
+        Err(_) => false,
+    }
+}
+
 /// Scopes a JSON-RPC message (or batch) needs beyond authentication: the union of the
 /// required scopes of every `tools/call` in it.
 pub fn scopes_needed(body: &[u8], tool_scopes: ToolScopes) -> ScopeSet {
@@ -220,7 +231,8 @@ pub async fn guard(
             );
             return Ok(req.into_response(response));
         }
-        if !needed.is_empty() && guard.exchange_refused(&principal).await {
+        // Every tool reaches Nextcloud (whoami too, which needs no scope).
+        if calls_a_tool(&body) && guard.exchange_refused(&principal).await {
             return Ok(req.into_response(guard.unauthorized(Some(&TokenError::Revoked))));
         }
         req.set_payload(Payload::from(body));

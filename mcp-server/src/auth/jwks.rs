@@ -29,9 +29,10 @@ pub struct VerifyingKey {
     pub key: Arc<DecodingKey>,
 }
 
+/// The set, each key still raw: one unreadable key must not spoil the others.
 #[derive(Deserialize)]
-struct JwkSet {
-    keys: Vec<Jwk>,
+struct RawJwkSet {
+    keys: Vec<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -49,10 +50,16 @@ struct Jwk {
 /// Parses a JWK Set, keeping the signature keys this server can use (EC P-256 for ES256,
 /// OKP Ed25519 for EdDSA) that carry a `kid`; anything else is skipped, not an error.
 pub fn parse_jwks(body: &[u8]) -> Result<HashMap<String, VerifyingKey>, JwksError> {
-    let set: JwkSet =
+    let set: RawJwkSet =
         serde_json::from_slice(body).map_err(|e| JwksError::Invalid(e.to_string()))?;
     let mut keys = HashMap::new();
-    for jwk in set.keys {
+    // A key this service cannot read (no `kty`, a member of the wrong type, an unknown kind)
+    // is skipped like an unusable one; it does not make the whole set unreadable.
+    for jwk in set
+        .keys
+        .into_iter()
+        .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
+    {
         if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
             continue;
         }
@@ -327,5 +334,16 @@ mod tests {
     fn rejects_a_document_that_is_not_a_key_set() {
         assert!(parse_jwks(b"{\"nokeys\":1}").is_err());
         assert!(parse_jwks(b"<html>").is_err());
+    }
+
+    #[test]
+    fn an_unreadable_key_does_not_spoil_the_set() {
+        // Found by the property tests: `{"keys":[{}]}` used to make the whole set unreadable,
+        // so one odd key at the authorization server locked every token out.
+        assert!(parse_jwks(br#"{"keys":[{}]}"#).unwrap().is_empty());
+        let good = r#"{"kty":"OKP","crv":"Ed25519","kid":"ed","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+        let set = format!(r#"{{"keys":[{{"kid":7}},{{"kty":1}},{good}]}}"#);
+        let keys = parse_jwks(set.as_bytes()).unwrap();
+        assert_eq!(keys.keys().collect::<Vec<_>>(), vec!["ed"]);
     }
 }

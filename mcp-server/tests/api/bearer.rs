@@ -341,6 +341,15 @@ async fn a_tool_call_whose_grant_was_revoked_is_401_so_the_client_signs_in_again
             mcp_server::auth::all_data_scopes()
         )
     );
+    // whoami needs no scope, but it reaches Nextcloud too: the same answer.
+    let whoami = server
+        .rpc(
+            Some(&token),
+            "tools/call",
+            json!({"name": "whoami", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(whoami.status(), 401);
 }
 
 #[tokio::test]
