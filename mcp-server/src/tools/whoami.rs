@@ -20,8 +20,8 @@ pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     title: "Who am I",
     // The display name needs the `profile` scope and the email `email` (see `visible_user`);
     // this text is mirrored in docs/tools.md.
-    description: "Returns the signed-in Nextcloud user (id, display name, email), the MCP \
-                  client acting for them, and the permissions (scopes) it was granted. Call it \
+    description: "Returns the signed-in Nextcloud user (id; display name with the profile \
+                  scope, email with the email scope), the MCP client acting for them, and the permissions (scopes) it was granted. Call it \
                   to check which Nextcloud apps the other tools may reach.",
     scopes: &[] as &[Scope],
     read_only: true,
