@@ -135,7 +135,16 @@ fn spawn_redis(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
     let out = File::create(&log).map_err(|e| format!("log file: {e}"))?;
     let err = out.try_clone().map_err(|e| format!("log file: {e}"))?;
     let port_arg = port.to_string();
+    // Its working directory is its own: a replica's full sync writes an RDB file there, which
+    // must not land in the source tree.
+    let dir = std::env::temp_dir().join(format!(
+        "auth-proxy-test-redis-{}-{port}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("data dir: {e}"))?;
     let spawned = Command::new("redis-server")
+        .arg("--dir")
+        .arg(&dir)
         .args(["--port", &port_arg, "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
         .args(["--loglevel", "warning"])

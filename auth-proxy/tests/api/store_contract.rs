@@ -1607,6 +1607,29 @@ async fn redis_wait_replicas_waits_for_a_replica_after_durable_writes() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The replica's side of the link being up is not enough: until the master counts it as an
+    // online replica acknowledging offsets, a WAIT times out (this made the test flaky).
+    loop {
+        let _: () = redis::cmd("SET")
+            .arg("warm-up")
+            .arg("1")
+            .query_async(&mut raw_master)
+            .await
+            .unwrap();
+        let acked: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(200)
+            .query_async(&mut raw_master)
+            .await
+            .unwrap();
+        if acked >= 1 {
+            break;
+        }
+        assert!(
+            mcp_shared::ops::clock::monotonic() < deadline,
+            "the master never counted the replica"
+        );
+    }
 
     let url = format!("{}?wait_replicas=1&wait_timeout_ms=500", master.url());
     let store = RedisStore::connect(&url, "wait").await.unwrap();
