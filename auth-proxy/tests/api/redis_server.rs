@@ -38,6 +38,8 @@ pub struct RedisServer {
     port: u16,
     url: String,
     log: PathBuf,
+    /// Its working directory (a replica's sync writes an RDB file there).
+    dir: PathBuf,
 }
 
 impl RedisServer {
@@ -123,6 +125,7 @@ impl Drop for RedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -168,6 +171,7 @@ fn spawn_redis(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
         port,
         url: format!("redis://127.0.0.1:{port}"),
         log,
+        dir,
     };
     // On error `server` is dropped here, which kills what is left of it.
     server.wait_ready()?;
