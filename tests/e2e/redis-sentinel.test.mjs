@@ -1,12 +1,13 @@
 // auth-proxy on Redis Sentinel (1 master, 2 replicas, 3 sentinels), with the documented
 // durability setting (`wait_replicas=1`: every grant, code and refresh rotation is on a replica
-// before it is answered). The master is killed while requests keep coming: the proxy answers
-// 503 (never another error) until the sentinels have promoted a replica, then serves again by
-// itself, and the grant written before the kill still refreshes.
+// before it is answered). First the whole OAuth flow with no failover; then the master is
+// killed while requests keep coming: the proxy answers 503 (never another error) until the
+// sentinels have promoted a replica, then serves again by itself, and the grant written before
+// the kill still refreshes; last a planned failover.
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startIdp, startProxy, register, runAuthorization, token, freePort, waitFor, stopAll, dumpLogsOnFailure,
+  startIdp, startProxy, register, runAuthorization, token, revoke, freePort, waitFor, stopAll, dumpLogsOnFailure,
 } from '../lib/harness.mjs';
 import { startRedisSentinel, redisCli } from '../lib/redis-topologies.mjs';
 
@@ -35,6 +36,39 @@ async function issue(client) {
   assert.equal(issued.status, 200, JSON.stringify(issued.body));
   return issued.body;
 }
+
+test('the full flow on Redis Sentinel, no failover', async () => {
+  const before = proxy.output().length;
+  const master = await sentinel.currentMaster();
+  assert.equal(master, sentinel.master.port, 'the sentinels name the master they were started with');
+  const client = await register(proxy, { redirect_uris: [clientRedirect] });
+  assert.ok(client.client_id, JSON.stringify(client));
+  for (const ending of ['revoke', 'code replay']) {
+    const run = await runAuthorization({ proxy, client });
+    assert.ok(run.query?.code, JSON.stringify(run.query));
+    const redeem = () => token(proxy, { grant_type: 'authorization_code', code: run.query.code, redirect_uri: clientRedirect, client_id: client.client_id, code_verifier: run.pkce.verifier });
+    const issued = await redeem();
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const first = await token(proxy, { grant_type: 'refresh_token', refresh_token: issued.body.refresh_token, client_id: client.client_id });
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    const second = await token(proxy, { grant_type: 'refresh_token', refresh_token: first.body.refresh_token, client_id: client.client_id });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    if (ending === 'revoke') {
+      const revoked = await revoke(proxy, { token: second.body.refresh_token, client_id: client.client_id });
+      assert.equal(revoked.status, 200);
+      const after = await token(proxy, { grant_type: 'refresh_token', refresh_token: second.body.refresh_token, client_id: client.client_id });
+      assert.equal(after.status, 400, 'a revoked grant refreshes no more');
+    } else {
+      const replay = await redeem();
+      assert.equal(replay.status, 400, JSON.stringify(replay.body));
+      const gone = await token(proxy, { grant_type: 'refresh_token', refresh_token: second.body.refresh_token, client_id: client.client_id });
+      assert.equal(gone.status, 400, 'the replay revoked the whole grant');
+    }
+  }
+  assert.equal(await sentinel.currentMaster(), master, 'no failover happened');
+  // Every durable write reached a replica (WAIT on the master).
+  assert.doesNotMatch(proxy.output().slice(before), /fewer replicas than wanted/);
+});
 
 test('the master dies under load: 503s only during the failover, then service with no grant lost', async () => {
   const client = await register(proxy, { redirect_uris: [clientRedirect] });

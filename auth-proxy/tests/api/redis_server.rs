@@ -131,35 +131,77 @@ impl Drop for RedisServer {
 
 /// Starts `redis-server` on `port` with `extra` arguments and waits until it answers.
 fn spawn_redis(port: u16, extra: &[&str]) -> Result<RedisServer, String> {
-    let log = std::env::temp_dir().join(format!(
-        "auth-proxy-test-redis-{}-{port}.log",
-        std::process::id()
-    ));
-    let out = File::create(&log).map_err(|e| format!("log file: {e}"))?;
-    let err = out.try_clone().map_err(|e| format!("log file: {e}"))?;
-    let port_arg = port.to_string();
     // Its working directory is its own: a replica's full sync writes an RDB file there, which
     // must not land in the source tree.
+    let dir = data_dir(port)?;
+    let mut command = Command::new("redis-server");
+    command
+        .arg("--dir")
+        .arg(&dir)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        .args(["--loglevel", "warning"])
+        .args(extra);
+    launch(port, command, dir)
+}
+
+/// Starts a sentinel on `port` watching the master on `master_port` as `master_name`, from a
+/// config file in its own directory (a sentinel needs one, and rewrites it), and waits until it
+/// answers.
+fn spawn_sentinel(port: u16, master_port: u16, master_name: &str) -> Result<RedisServer, String> {
+    let dir = data_dir(port)?;
+    let conf = dir.join("sentinel.conf");
+    let text = [
+        format!("port {port}"),
+        "bind 127.0.0.1".into(),
+        format!("dir {}", dir.display()),
+        "loglevel warning".into(),
+        format!("sentinel monitor {master_name} 127.0.0.1 {master_port} 2"),
+        // No failover in the contract tests, not even when a loaded machine stalls a server.
+        format!("sentinel down-after-milliseconds {master_name} 60000"),
+        String::new(),
+    ]
+    .join("\n");
+    if let Err(e) = std::fs::write(&conf, text) {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(format!("sentinel config: {e}"));
+    }
+    let mut command = Command::new("redis-server");
+    command.arg(&conf).arg("--sentinel");
+    launch(port, command, dir)
+}
+
+/// A fresh working directory for the server on `port`.
+fn data_dir(port: u16) -> Result<PathBuf, String> {
     let dir = std::env::temp_dir().join(format!(
         "auth-proxy-test-redis-{}-{port}",
         std::process::id()
     ));
     std::fs::create_dir_all(&dir).map_err(|e| format!("data dir: {e}"))?;
-    let spawned = Command::new("redis-server")
-        .arg("--dir")
-        .arg(&dir)
-        .args(["--port", &port_arg, "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-        .args(["--loglevel", "warning"])
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn();
+    Ok(dir)
+}
+
+/// Runs `command` (a server that will listen on `port`, working in `dir`) with its output in a
+/// log file, and waits until it answers.
+fn launch(port: u16, mut command: Command, dir: PathBuf) -> Result<RedisServer, String> {
+    let log = std::env::temp_dir().join(format!(
+        "auth-proxy-test-redis-{}-{port}.log",
+        std::process::id()
+    ));
+    let files = File::create(&log).and_then(|out| Ok((out.try_clone()?, out)));
+    let (out, err) = match files {
+        Ok(files) => files,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(format!("log file: {e}"));
+        }
+    };
+    let spawned = command.stdin(Stdio::null()).stdout(out).stderr(err).spawn();
     let child = match spawned {
         Ok(child) => child,
         Err(e) => {
             let _ = std::fs::remove_file(&log);
+            let _ = std::fs::remove_dir_all(&dir);
             if e.kind() == std::io::ErrorKind::NotFound {
                 panic!("{NOT_INSTALLED}");
             }
@@ -186,14 +228,17 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// Kills `server` once this test process has exited: the shared server must not outlive the
-/// run.
+/// Kills `server` once this test process has exited, then removes its log and directory: the
+/// shared server must not outlive the run.
 fn kill_when_this_process_ends(server: &RedisServer) {
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null; do sleep 0.2; done; kill {pid} 2>/dev/null; rm -f '{log}'",
+        "while kill -0 {parent} 2>/dev/null; do sleep 0.2; done; kill {pid} 2>/dev/null; \
+         for _ in $(seq 50); do kill -0 {pid} 2>/dev/null || break; sleep 0.1; done; \
+         rm -f '{log}'; rm -rf '{dir}'",
         parent = std::process::id(),
         pid = server.child.id(),
         log = server.log.display(),
+        dir = server.dir.display(),
     );
     // Never waited for on purpose: it must outlive this process. Init reaps it afterwards.
     #[allow(clippy::zombie_processes)]
@@ -317,4 +362,101 @@ fn remove_when_this_process_ends(dir: &std::path::Path) {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawning the cluster directory watchdog");
+}
+
+/// The master name [`sentinel_url`]'s sentinels watch.
+pub const SENTINEL_MASTER: &str = "mymaster";
+
+/// One master, one replica and three sentinels (quorum 2) on loopback, shared by every test of
+/// this binary like [`url`] (killed by the same kind of watchdog). Its `redis+sentinel://` URL.
+pub fn sentinel_url() -> &'static str {
+    static SHARED: OnceLock<String> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            match start_sentinel() {
+                Ok(url) => return url,
+                Err(e) => errors.push(e),
+            }
+        }
+        panic!("could not start Redis Sentinel: {errors:#?}");
+    })
+}
+
+/// The master, its replica once in sync, then the sentinels, ready once each knows the replica
+/// and the two other sentinels.
+fn start_sentinel() -> Result<String, String> {
+    let master = RedisServer::start_with(&["--repl-diskless-sync-delay", "0"]);
+    kill_when_this_process_ends(&master);
+    let replica =
+        RedisServer::start_with(&["--replicaof", "127.0.0.1", &master.port().to_string()]);
+    kill_when_this_process_ends(&replica);
+    let deadline = mcp_shared::ops::clock::monotonic() + Duration::from_secs(30);
+    wait_until(
+        deadline,
+        &replica,
+        "INFO",
+        &["replication"],
+        |info: String| info.lines().any(|l| l.trim() == "master_link_status:up"),
+    )?;
+    let mut sentinels = Vec::new();
+    for _ in 0..3 {
+        let sentinel = spawn_sentinel(free_port(), master.port(), SENTINEL_MASTER)?;
+        kill_when_this_process_ends(&sentinel);
+        sentinels.push(sentinel);
+    }
+    for sentinel in &sentinels {
+        wait_until(
+            deadline,
+            sentinel,
+            "SENTINEL",
+            &["MASTER", SENTINEL_MASTER],
+            |m: Vec<String>| {
+                let field = |name: &str| {
+                    m.chunks(2)
+                        .find(|kv| kv[0] == name)
+                        .and_then(|kv| kv.get(1).cloned())
+                };
+                field("num-slaves").as_deref() == Some("1")
+                    && field("num-other-sentinels").as_deref() == Some("2")
+            },
+        )?;
+    }
+    let addrs: Vec<String> = sentinels
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port()))
+        .collect();
+    let url = format!("redis+sentinel://{}/{SENTINEL_MASTER}", addrs.join(","));
+    // The servers now belong to their watchdogs, which kill them when this process ends.
+    for server in [master, replica].into_iter().chain(sentinels) {
+        std::mem::forget(server);
+    }
+    Ok(url)
+}
+
+/// Polls `server` with `cmd args` until `ready` holds for the reply, or fails at `deadline`.
+fn wait_until<T: redis::FromRedisValue>(
+    deadline: std::time::Instant,
+    server: &RedisServer,
+    cmd: &str,
+    args: &[&str],
+    ready: impl Fn(T) -> bool,
+) -> Result<(), String> {
+    let client = redis::Client::open(server.url()).map_err(|e| e.to_string())?;
+    loop {
+        let reply = client
+            .get_connection_with_timeout(Duration::from_millis(500))
+            .and_then(|mut c| redis::cmd(cmd).arg(args).query::<T>(&mut c));
+        if reply.is_ok_and(&ready) {
+            return Ok(());
+        }
+        if mcp_shared::ops::clock::monotonic() > deadline {
+            return Err(format!(
+                "{cmd} {args:?} on port {} not ready: {}",
+                server.port(),
+                server.log_text()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

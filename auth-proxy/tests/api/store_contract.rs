@@ -1,7 +1,8 @@
 //! One contract, two stores: every test in `contract!` runs against the in-memory store (time
-//! moved with a fake clock) and against a real redis-server (short TTLs, expiry observed by
-//! polling the server with a deadline, never by sleeping a fixed time). Redis-only tests at
-//! the end cover what only a shared server has: replicas, key layout, outages.
+//! moved with a fake clock) and against real redis-servers (one Redis, a Cluster, Sentinel;
+//! short TTLs, expiry observed by polling the server with a deadline, never by sleeping a fixed
+//! time). Redis-only tests at the end cover what only a shared server has: replicas, key layout,
+//! outages.
 //!
 //! Refresh rotation semantics pinned here (the `Store` docs): a used token may be presented
 //! again while *less than* `grace` has passed since its first use; with a zero grace any second
@@ -168,6 +169,34 @@ async fn cluster() -> Ctx {
     }
 }
 
+/// The store on Redis Sentinel (one master, one replica), shared by the tests like the one
+/// Redis of [`redis`]; the test's own connection goes to the master the sentinels name.
+async fn sentinel() -> Ctx {
+    let url = redis_server::sentinel_url();
+    let store = RedisStore::connect(url, &unique_prefix()).await.unwrap();
+    let keys = store.keys().clone();
+    let target = auth_proxy::store::redis::Target::parse(url)
+        .unwrap()
+        .topology;
+    let auth_proxy::store::redis::Topology::Sentinel(target) = target else {
+        panic!("not a sentinel URL");
+    };
+    let mut asked = raw_connection(&target.sentinels[0]).await;
+    let (host, port): (String, u16) = redis::cmd("SENTINEL")
+        .arg("GET-MASTER-ADDR-BY-NAME")
+        .arg(&target.master_name)
+        .query_async(&mut asked)
+        .await
+        .unwrap();
+    Ctx {
+        store: Arc::new(store),
+        backend: Backend::Redis {
+            keys,
+            raw: Raw::Single(raw_connection(&format!("redis://{host}:{port}")).await),
+        },
+    }
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory_store {
@@ -186,6 +215,12 @@ macro_rules! contract {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() { super::$name(super::cluster().await).await; }
+            )*
+        }
+        mod redis_sentinel_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() { super::$name(super::sentinel().await).await; }
             )*
         }
     };
