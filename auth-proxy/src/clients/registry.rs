@@ -43,7 +43,14 @@ pub struct ClientRegistry {
     metrics: Metrics,
     /// How long a registered client lives without being used.
     idle_ttl: Duration,
+    /// Clients this replica extended recently: extending again within [`KEEP_ALIVE_EVERY`] is
+    /// skipped, so a busy client costs one store round trip per interval, not one per token.
+    kept_alive: moka::future::Cache<ClientId, ()>,
 }
+
+/// How often one replica extends one client's registration at most (a 30-day idle lifetime
+/// does not notice 10 minutes).
+const KEEP_ALIVE_EVERY: Duration = Duration::from_secs(600);
 
 impl ClientRegistry {
     pub fn new(
@@ -62,6 +69,10 @@ impl ClientRegistry {
             store,
             metrics,
             idle_ttl,
+            kept_alive: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(KEEP_ALIVE_EVERY.min(idle_ttl / 100))
+                .build(),
         }
     }
 
@@ -112,12 +123,15 @@ impl ClientRegistry {
             .is_some_and(|e| e.client_id == *client_id)
             || self.preregistered.contains_key(client_id.as_str())
             || is_cimd_client_id(client_id.as_str());
-        if configured {
+        if configured || self.kept_alive.contains_key(client_id) {
             return;
         }
-        if let Err(e) = self.store.touch_client(client_id, self.idle_ttl).await {
-            self.metrics.store_errors.inc();
-            tracing::warn!(error = %e, %client_id, "could not extend the client registration");
+        match self.store.touch_client(client_id, self.idle_ttl).await {
+            Ok(_) => self.kept_alive.insert(client_id.clone(), ()).await,
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                tracing::warn!(error = %e, %client_id, "could not extend the client registration");
+            }
         }
     }
 }

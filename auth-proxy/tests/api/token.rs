@@ -572,3 +572,56 @@ async fn a_client_not_registered_for_refresh_gets_no_refresh_token() {
     assert!(!body["scope"].as_str().unwrap().contains("offline_access"));
     assert!(body["refresh_token"].is_string());
 }
+
+/// `touch_client` store operations so far, from the store latency histogram.
+async fn touches(app: &TestApp) -> u64 {
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.metrics_address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("auth_proxy_store_operation_duration_seconds_count")
+                && l.contains("operation=\"touch_client\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Issue 13: a busy client does not cost a store round trip per token to keep its registration
+/// alive; the first token extends it (from the unused to the idle lifetime), later ones within
+/// the interval do not.
+#[tokio::test]
+async fn a_busy_client_is_kept_alive_once_per_interval_not_per_token() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let body: Value = app
+        .redeem(&client.client_id, &auth)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        touches(&app).await,
+        1,
+        "the first token extends the registration"
+    );
+    let mut refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let resp = app.refresh(&client.client_id, &refresh).await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(
+        touches(&app).await,
+        1,
+        "refreshes within the interval do not touch the store"
+    );
+}
