@@ -45,7 +45,8 @@ pub struct ClientRegistry {
     idle_ttl: Duration,
     /// Clients this replica extended recently: extending again within [`KEEP_ALIVE_EVERY`] is
     /// skipped, so a busy client costs one store round trip per interval, not one per token.
-    kept_alive: moka::future::Cache<ClientId, ()>,
+    /// client → when (Unix seconds, the app's clock) this replica last extended it.
+    kept_alive: moka::future::Cache<ClientId, i64>,
 }
 
 /// How often one replica extends one client's registration at most (a 30-day idle lifetime
@@ -69,10 +70,7 @@ impl ClientRegistry {
             store,
             metrics,
             idle_ttl,
-            kept_alive: moka::future::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(KEEP_ALIVE_EVERY.min(idle_ttl / 100))
-                .build(),
+            kept_alive: moka::future::Cache::builder().max_capacity(100_000).build(),
         }
     }
 
@@ -116,18 +114,25 @@ impl ClientRegistry {
     /// Slides the idle expiry of a dynamically registered client that was just used. Clients
     /// from configuration or metadata documents are not stored and never expire. A store
     /// failure is counted and logged, not returned: the caller has already issued tokens.
-    pub async fn keep_alive(&self, client_id: &ClientId) {
+    pub async fn keep_alive(&self, client_id: &ClientId, now: i64) {
         let configured = self
             .exchange
             .as_ref()
             .is_some_and(|e| e.client_id == *client_id)
             || self.preregistered.contains_key(client_id.as_str())
             || is_cimd_client_id(client_id.as_str());
-        if configured || self.kept_alive.contains_key(client_id) {
+        let every =
+            i64::try_from(KEEP_ALIVE_EVERY.min(self.idle_ttl / 100).as_secs()).unwrap_or(i64::MAX);
+        let recent = self
+            .kept_alive
+            .get(client_id)
+            .await
+            .is_some_and(|at| (0..every).contains(&now.saturating_sub(at)));
+        if configured || recent {
             return;
         }
         match self.store.touch_client(client_id, self.idle_ttl).await {
-            Ok(_) => self.kept_alive.insert(client_id.clone(), ()).await,
+            Ok(_) => self.kept_alive.insert(client_id.clone(), now).await,
             Err(e) => {
                 self.metrics.store_errors.inc();
                 tracing::warn!(error = %e, %client_id, "could not extend the client registration");

@@ -108,7 +108,10 @@ pub async fn token(
         tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %issued.grant_id, "tokens issued for authorization code");
     }
     // Tokens were issued: a dynamically registered client is in use, so it does not expire.
-    state.clients.keep_alive(&client.client_id).await;
+    state
+        .clients
+        .keep_alive(&client.client_id, state.clock.now())
+        .await;
     Ok(no_store_json(&TokenResponse::new(issued, &client)))
 }
 

@@ -600,9 +600,9 @@ impl Store for MemoryStore {
             return Ok(RefreshOutcome::WrongClient);
         }
         let gid = grant_id.to_owned();
-        if get_live(&mut t.grants, &gid, now).is_none() {
+        let Some(grant) = get_live(&mut t.grants, &gid, now).map(|e| e.value.clone()) else {
             return Ok(RefreshOutcome::Revoked);
-        }
+        };
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         match get_live(&mut t.refresh_used, &presented, now).map(|e| e.value) {
             None => {
@@ -619,7 +619,7 @@ impl Store for MemoryStore {
             Some(used_at) if now_ms.saturating_sub(used_at).max(0) < grace_ms => {}
             Some(_) => {
                 revoke(&mut t, grant_id);
-                return Ok(RefreshOutcome::ReuseDetected);
+                return Ok(RefreshOutcome::ReuseDetected(Box::new(grant)));
             }
         }
         let new_record = RefreshRecord {

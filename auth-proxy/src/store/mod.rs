@@ -183,8 +183,8 @@ pub enum RefreshOutcome {
     /// The grant was revoked (or expired).
     Revoked,
     /// A token used longer ago than the grace window was presented again: the store has
-    /// revoked the grant and with it every refresh token of the family.
-    ReuseDetected,
+    /// revoked the grant (as it was, given here) and with it every refresh token of the family.
+    ReuseDetected(Box<GrantRecord>),
 }
 
 /// What [`Store::put_client_deduplicated`] did.

@@ -620,7 +620,7 @@ impl Store for RedisStore {
             (0, None) => Ok(RefreshOutcome::Unknown),
             (2, None) => Ok(RefreshOutcome::WrongClient),
             (3, None) => Ok(RefreshOutcome::Revoked),
-            (4, None) => Ok(RefreshOutcome::ReuseDetected),
+            (4, Some(grant)) => Ok(RefreshOutcome::ReuseDetected(Box::new(from_json(&grant)?))),
             (5, None) => Err(StoreError::Corrupt(
                 "undecodable refresh token record or use marker".into(),
             )),

@@ -573,8 +573,8 @@ async fn a_client_not_registered_for_refresh_gets_no_refresh_token() {
     assert!(body["refresh_token"].is_string());
 }
 
-/// `touch_client` store operations so far, from the store latency histogram.
-async fn touches(app: &TestApp) -> u64 {
+/// How many store operations `op` ran so far, from the store latency histogram.
+async fn store_ops(app: &TestApp, op: &str) -> u64 {
     let text = app
         .http
         .get(format!("{}/metrics", app.metrics_address))
@@ -584,13 +584,42 @@ async fn touches(app: &TestApp) -> u64 {
         .text()
         .await
         .unwrap();
+    let label = format!("operation=\"{op}\"");
     text.lines()
         .filter(|l| {
-            l.starts_with("auth_proxy_store_operation_duration_seconds_count")
-                && l.contains("operation=\"touch_client\"")
+            l.starts_with("auth_proxy_store_operation_duration_seconds_count") && l.contains(&label)
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
+}
+
+async fn touches(app: &TestApp) -> u64 {
+    store_ops(app, "touch_client").await
+}
+
+/// Issue 13: a plain refresh (no scope, no resource) reads nothing before its one rotation
+/// script; one that narrows the scope reads the grant first, so a bad request does not spend
+/// the token.
+#[tokio::test]
+async fn a_plain_refresh_is_one_rotation_with_no_read_before_it() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let body: Value = app
+        .redeem(&client.client_id, &auth)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let (reads, rotations) = (
+        store_ops(&app, "get_grant").await,
+        store_ops(&app, "rotate_refresh_token").await,
+    );
+    let resp = app.refresh(&client.client_id, &refresh).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(store_ops(&app, "get_grant").await, reads);
+    assert_eq!(store_ops(&app, "rotate_refresh_token").await, rotations + 1);
 }
 
 /// Issue 13: a busy client does not cost a store round trip per token to keep its registration

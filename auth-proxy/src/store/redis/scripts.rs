@@ -55,7 +55,7 @@ if used then
   if not used_at then return {5} end
   if math.max(now - used_at, 0) >= tonumber(ARGV[3]) then
     redis.call('DEL', KEYS[3])
-    return {4}
+    return {4, grant}
   end
 else
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
