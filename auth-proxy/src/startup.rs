@@ -134,15 +134,18 @@ impl Application {
                 metrics.clone(),
             )
         });
-        let clients = Arc::new(crate::clients::ClientRegistry::new(
-            config.exchange_client.as_ref(),
-            preregistered,
-            cimd,
-            store.clone(),
-            metrics.clone(),
-            config.client_idle_ttl,
-            deps.clock.now(),
-        ));
+        let clients = Arc::new(
+            crate::clients::ClientRegistry::new(
+                config.exchange_client.as_ref(),
+                preregistered,
+                cimd,
+                store.clone(),
+                metrics.clone(),
+                config.client_idle_ttl,
+                deps.clock.now(),
+            )
+            .with_clock(deps.clock.clone()),
+        );
         let cipher = Arc::new(cipher);
         let nextcloud = match &config.nextcloud {
             Some(crate::config::NextcloudCredentials::AppPassword(settings)) => Some(Arc::new(

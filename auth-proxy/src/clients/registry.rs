@@ -15,6 +15,7 @@ use std::time::Duration;
 use super::cimd::{is_cimd_client_id, CimdError, CimdResolver};
 use super::preregistered::PreregisteredClient;
 use super::record::{ClientRecord, GrantType, TokenEndpointAuthMethod};
+use crate::clock::Clock;
 use crate::config::ExchangeClientSettings;
 use crate::crypto::sha256_hex;
 use crate::ids::ClientId;
@@ -43,11 +44,20 @@ pub struct ClientRegistry {
     metrics: Metrics,
     /// How long a registered client lives without being used.
     idle_ttl: Duration,
-    /// Clients this replica extended recently: extending again within [`KEEP_ALIVE_EVERY`] is
-    /// skipped, so a busy client costs one store round trip per interval, not one per token.
-    /// client → when (Unix seconds, the app's clock) this replica last extended it.
+    /// Clients this replica extended recently, with when (Unix seconds, the app's clock):
+    /// extending again within [`KEEP_ALIVE_EVERY`] is skipped, so a busy client costs one store
+    /// round trip per interval, not one per token.
     kept_alive: moka::future::Cache<ClientId, i64>,
+    /// Stored (registered) clients this replica read, with when: reused for
+    /// [`STORED_CLIENT_REUSE_SECS`], so a busy client is not read from the store per request.
+    /// Only with a clock ([`Self::with_clock`]); never caches "unknown".
+    stored: moka::future::Cache<ClientId, (ClientRecord, i64)>,
+    clock: Option<Arc<dyn Clock>>,
 }
+
+/// How long one replica reuses a registered client it read from the store. A registration
+/// that expires or is replaced is noticed within this time; records never change otherwise.
+const STORED_CLIENT_REUSE_SECS: i64 = 30;
 
 /// How often one replica extends one client's registration at most (a 30-day idle lifetime
 /// does not notice 10 minutes).
@@ -71,7 +81,15 @@ impl ClientRegistry {
             metrics,
             idle_ttl,
             kept_alive: moka::future::Cache::builder().max_capacity(100_000).build(),
+            stored: moka::future::Cache::builder().max_capacity(10_000).build(),
+            clock: None,
         }
+    }
+
+    /// Lets the registry reuse registered clients it read for a few seconds (on `clock`).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     /// The client `client_id` names, from the first source that knows it.
@@ -96,10 +114,24 @@ impl ClientRegistry {
         let Some(client_id) = ClientId::parse(client_id) else {
             return Ok(None);
         };
-        self.store.get_client(&client_id).await.map_err(|e| {
+        let now = self.clock.as_ref().map(|c| c.now());
+        if let (Some(now), Some((record, read_at))) = (now, self.stored.get(&client_id).await) {
+            if (0..STORED_CLIENT_REUSE_SECS).contains(&now.saturating_sub(read_at)) {
+                return Ok(Some(record));
+            }
+        }
+        let found = self.store.get_client(&client_id).await.map_err(|e| {
             self.metrics.store_errors.inc();
             ClientLookupError::Store(e)
-        })
+        })?;
+        match (&found, now) {
+            (Some(record), Some(now)) => {
+                self.stored.insert(client_id, (record.clone(), now)).await;
+            }
+            (None, _) => self.stored.invalidate(&client_id).await,
+            _ => {}
+        }
+        Ok(found)
     }
 
     /// Redirect patterns of a pre-registered client (none for every other client). Sound

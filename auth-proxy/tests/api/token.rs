@@ -654,3 +654,32 @@ async fn a_busy_client_is_kept_alive_once_per_interval_not_per_token() {
         "refreshes within the interval do not touch the store"
     );
 }
+
+/// Issue 13: a busy registered client is read from the store once per 30 s per replica, not
+/// once per token request; after that it is read again (an expired or replaced registration is
+/// noticed).
+#[tokio::test]
+async fn a_busy_client_is_read_from_the_store_once_per_interval() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let auth = app.authorize_code(&client.client_id).await;
+    let body: Value = app
+        .redeem(&client.client_id, &auth)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let reads = store_ops(&app, "get_client").await;
+    for _ in 0..3 {
+        let resp = app.refresh(&client.client_id, &refresh).await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(store_ops(&app, "get_client").await, reads);
+    app.clock.advance_secs(30);
+    let resp = app.refresh(&client.client_id, &refresh).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(store_ops(&app, "get_client").await, reads + 1);
+}
