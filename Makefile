@@ -48,12 +48,10 @@ test-conformance:
 	cd tests && node conformance/run.mjs
 	cd tests && node conformance/run-server.mjs
 
-## bench: access-token validation (criterion) and token-endpoint load (wrk); prints figures, not part of test
+## bench: issue 13's benchmark set, ours next to the original Python server (PyPI nextcloud-mcp-server 0.202.1 in tests/bench/.venv) with wrk, printing original | ours | ratio | goal (docs/benchmarks.md); not part of test. BENCH_SMOKE=1: 1 s runs, no original
 bench: deps
-	$(CARGO) bench -p mcp-server --bench verify
-	$(CARGO) build --release --locked -p auth-proxy
-	command -v wrk >/dev/null 2>&1 || { sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; $$sudo apt-get install -y -qq wrk; }
-	cd tests && node load/token-refresh.mjs --duration 10 --connections 16
+	$(CARGO) build --release --locked -p auth-proxy -p mcp-server
+	tests/bench/run.sh
 
 ## soak: 10 minutes of mixed load (sign-ins, refreshes, tool calls, abusive CIMD/DCR) on the whole stack, memory sampled; see docs/reliability.md (a 60 s variant runs in test-e2e)
 soak: deps build
