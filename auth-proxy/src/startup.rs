@@ -191,6 +191,10 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(http_metrics.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY))
+                // Inside `observe`, so its latency includes the wait for an unread body.
+                .wrap(from_fn(|req, next| {
+                    routes::drain::drain_unread_body(MAX_BODY, req, next)
+                }))
                 .wrap(from_fn(observe))
                 .configure(configure_routes)
         })

@@ -1,7 +1,8 @@
 //! Access-token validation cost (DESIGN target: under 50 µs): header parse, kid lookup,
 //! signature check, claim checks — what every authenticated MCP request pays. Once for each
 //! algorithm the auth-proxy can sign with (ES256, EdDSA), each next to the bare `ring` signature
-//! check, the floor no validation with that algorithm can go under.
+//! check, the floor no validation with that algorithm can go under; and the same token served
+//! from the verified-token cache (what a client reusing its token pays after the first request).
 //!
 //!     cargo bench -p mcp-server --bench verify
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use mcp_server::auth::cache::CachedVerifier;
 use mcp_server::auth::jwks::{parse_jwks, JwksCache};
 use mcp_server::auth::Verifier;
 use mcp_server::metrics::Metrics;
@@ -71,8 +73,9 @@ fn eddsa_key() -> Key {
     }
 }
 
-/// A verifier holding `key`'s JWKS, and an access token signed with it.
-fn setup(key: &Key) -> (Verifier, String) {
+/// A verifier holding `key`'s JWKS, the same behind the token cache, and an access token
+/// signed with `key`.
+fn setup(key: &Key) -> (Verifier, CachedVerifier, String) {
     let jwks = json!({ "keys": [key.jwk] });
     let keys = parse_jwks(jwks.to_string().as_bytes()).unwrap();
     assert_eq!(keys["k1"].algorithm, key.algorithm);
@@ -87,13 +90,14 @@ fn setup(key: &Key) -> (Verifier, String) {
     header.typ = Some("at+jwt".into());
     header.kid = Some("k1".into());
     let token = jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap();
-    let verifier = Verifier {
+    let verifier = |jwks: Arc<JwksCache>| Verifier {
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
         leeway: 30,
-        jwks: cache,
+        jwks,
     };
-    (verifier, token)
+    let cached = CachedVerifier::new(verifier(cache.clone()), Metrics::new().unwrap());
+    (verifier(cache), cached, token)
 }
 
 fn bench(c: &mut Criterion) {
@@ -104,13 +108,19 @@ fn bench(c: &mut Criterion) {
     let now = mcp_server::clock::now();
     for key in [es256_key(), eddsa_key()] {
         let name = key.name;
-        let (verifier, token) = setup(&key);
+        let (verifier, cached, token) = setup(&key);
         runtime.block_on(async {
             verifier.verify(&token, now).await.unwrap();
+            // The first use verifies fully and fills the cache.
+            cached.verify(&token, now).await.unwrap();
         });
         c.bench_function(&format!("verify {name} access token"), |b| {
             b.to_async(&runtime)
                 .iter(|| async { verifier.verify(&token, now).await.unwrap() })
+        });
+        c.bench_function(&format!("{name} access token from the cache"), |b| {
+            b.to_async(&runtime)
+                .iter(|| async { cached.verify(&token, now).await.unwrap() })
         });
         // Flip a bit inside the signature: changing its last base64url character instead may
         // make the encoding non-canonical, refused before any signature check is done.

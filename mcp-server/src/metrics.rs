@@ -13,6 +13,7 @@ pub struct Metrics {
     pub http: HttpMetrics,
     pub auth_failures: IntCounterVec,
     pub scope_denials: IntCounter,
+    pub token_cache: IntCounterVec,
     pub jwks_refreshes: IntCounterVec,
     pub tool_calls: IntCounterVec,
     pub tool_duration: HistogramVec,
@@ -40,6 +41,12 @@ impl Metrics {
                 &["reason"],
             )?,
             scope_denials,
+            token_cache: counter_vec(
+                "mcp_server_token_cache_total",
+                "Bearer token lookups in the verified-token cache by outcome (hit; miss and \
+                 stale = entry expired or its key rotated: both fully verified).",
+                &["outcome"],
+            )?,
             jwks_refreshes: counter_vec(
                 "mcp_server_jwks_refreshes_total",
                 "JWKS fetches by outcome (ok, error, cooldown = refetch skipped).",

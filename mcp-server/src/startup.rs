@@ -18,6 +18,8 @@ use mcp_shared::paths;
 use rmcp_actix_web::transport::{LocalSessionManager, StreamableHttpService};
 use serde_json::json;
 
+use crate::auth::cache::CachedVerifier;
+use crate::auth::drain::drain_unread_body;
 use crate::auth::guard::{guard, Guard, GuardMode};
 use crate::auth::{all_data_scopes, JwksCache, Principal, Verifier};
 use crate::config::{Config, Mode};
@@ -132,7 +134,11 @@ impl Application {
                     users: UserCache::default(),
                     metrics: metrics.clone(),
                 };
-                (GuardMode::OAuth(verifier), Some(jwks), backend)
+                (
+                    GuardMode::OAuth(CachedVerifier::new(verifier, metrics.clone())),
+                    Some(jwks),
+                    backend,
+                )
             }
             Mode::SingleUser { user, app_password } => {
                 tracing::warn!(
@@ -220,11 +226,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let app_state = web::Data::new(state.clone());
         let http_metrics = web::Data::new(metrics.http.clone());
+        let max_body_bytes = state.config.max_body_bytes;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .app_data(http_metrics.clone())
                 .app_data(guard_data.clone())
+                // Inside `observe`, so its latency includes the wait for an unread body.
+                .wrap(from_fn(move |req, next| {
+                    drain_unread_body(max_body_bytes, req, next)
+                }))
                 .wrap(from_fn(observe))
                 .route(paths::PROTECTED_RESOURCE_METADATA, web::get().to(metadata))
                 .route(&suffixed, web::get().to(metadata))

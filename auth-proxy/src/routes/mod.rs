@@ -5,6 +5,7 @@ pub mod authorize;
 pub mod callback;
 pub mod connect;
 pub mod consent;
+pub mod drain;
 pub mod exchange;
 pub mod health;
 pub mod metadata;

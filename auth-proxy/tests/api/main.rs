@@ -6,6 +6,7 @@ mod cimd;
 mod cimd_limits;
 mod exchange;
 mod helpers;
+mod keepalive;
 mod limits;
 mod metadata;
 mod preregistered;

@@ -14,15 +14,16 @@ use futures_util::StreamExt;
 use mcp_shared::{Scope, ScopeSet};
 use serde_json::Value;
 
+use super::cache::CachedVerifier;
 use super::{
     all_data_scopes, insufficient_scope_challenge, unauthorized_challenge, Credential, Principal,
-    TokenError, Verifier,
+    TokenError,
 };
 use crate::exchange::{ExchangeClient, ExchangeError};
 use crate::metrics::Metrics;
 
 pub enum GuardMode {
-    OAuth(Verifier),
+    OAuth(CachedVerifier),
     SingleUser(Principal),
 }
 

@@ -151,12 +151,17 @@ impl JwksCache {
             Duration::from_secs(3600),
             metrics,
         );
-        if let Ok(mut cached) = cache.cached.write() {
+        cache.install(keys);
+        cache
+    }
+
+    /// Makes `keys` the current key set (a successful fetch).
+    fn install(&self, keys: HashMap<String, VerifyingKey>) {
+        if let Ok(mut cached) = self.cached.write() {
             cached.keys = keys;
             cached.loaded = true;
             cached.fetched_at = Some(mcp_shared::ops::clock::monotonic());
         }
-        cache
     }
 
     /// Whether a key set has been loaded at least once.
@@ -177,6 +182,17 @@ impl JwksCache {
 
     fn lookup(&self, kid: &str) -> Option<VerifyingKey> {
         self.cached.read().ok()?.keys.get(kid).cloned()
+    }
+
+    /// Whether `key` is still the current key for `kid`, without fetching. A refresh builds a
+    /// new key object even for an unchanged key, so after a refresh this is false until the
+    /// token is verified again: cheap, and it never keeps a key that left the set.
+    pub fn is_current(&self, kid: &str, key: &Arc<DecodingKey>) -> bool {
+        self.cached
+            .read()
+            .ok()
+            .and_then(|c| c.keys.get(kid).map(|k| Arc::ptr_eq(&k.key, key)))
+            .unwrap_or(false)
     }
 
     /// The key for `kid`; an unknown `kid` refetches the set unless a fetch happened within the
@@ -290,11 +306,7 @@ impl JwksCache {
         .await;
         match result {
             Ok(keys) => {
-                if let Ok(mut cached) = self.cached.write() {
-                    cached.keys = keys;
-                    cached.loaded = true;
-                    cached.fetched_at = Some(mcp_shared::ops::clock::monotonic());
-                }
+                self.install(keys);
                 self.metrics.jwks_refreshes.with_label_values(&["ok"]).inc();
                 Ok(())
             }
@@ -306,6 +318,14 @@ impl JwksCache {
                 Err(e)
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl JwksCache {
+    /// Replaces the key set as a refresh would (key rotation in tests).
+    pub(crate) fn replace_keys(&self, keys: HashMap<String, VerifyingKey>) {
+        self.install(keys);
     }
 }
 

@@ -5,6 +5,8 @@
 //! a small leeway. The token itself is kept only to be exchanged at the auth-proxy (RFC 8693);
 //! it is never forwarded to Nextcloud or anywhere else.
 
+pub mod cache;
+pub mod drain;
 pub mod guard;
 pub mod jwks;
 
@@ -103,9 +105,22 @@ pub struct Verifier {
     pub jwks: Arc<JwksCache>,
 }
 
+/// A token that passed every check, with the key that signed it.
+pub(crate) struct Verified {
+    pub claims: AccessTokenClaims,
+    pub kid: String,
+    pub key: Arc<jsonwebtoken::DecodingKey>,
+}
+
 impl Verifier {
-    /// Validates `token` at time `now` (Unix seconds).
+    /// Validates `token` at time `now` (Unix seconds): every check, every time. The guard goes
+    /// through [`cache::CachedVerifier`], which calls this for tokens it has not seen.
     pub async fn verify(&self, token: &str, now: i64) -> Result<Principal, TokenError> {
+        let verified = self.verify_fully(token, now).await?;
+        Ok(principal(token, &verified.claims))
+    }
+
+    pub(crate) async fn verify_fully(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if !jwks::ALLOWED_ALGORITHMS.contains(&header.alg) {
             return Err(TokenError::Algorithm);
@@ -134,23 +149,36 @@ impl Verifier {
             .claims;
         claims
             .validate(&self.issuer, &self.audience, now, self.leeway)
-            .map_err(|e| match e {
-                mcp_shared::ClaimError::Issuer => TokenError::Issuer,
-                mcp_shared::ClaimError::Audience => TokenError::Audience,
-                mcp_shared::ClaimError::Expired => TokenError::Expired,
-                mcp_shared::ClaimError::NotYetValid => TokenError::NotYetValid,
-                mcp_shared::ClaimError::Inconsistent => TokenError::Malformed,
-            })?;
-        Ok(Principal {
-            subject: claims.sub,
-            client_id: Some(claims.client_id),
-            scopes: claims.scope,
-            credential: Credential::AccessToken {
-                token: BearerToken::new(token),
-                grant_id: claims.gid,
-                expires_at: claims.exp,
-            },
+            .map_err(claim_error)?;
+        Ok(Verified {
+            claims,
+            kid,
+            key: key.key,
         })
+    }
+}
+
+fn claim_error(e: mcp_shared::ClaimError) -> TokenError {
+    match e {
+        mcp_shared::ClaimError::Issuer => TokenError::Issuer,
+        mcp_shared::ClaimError::Audience => TokenError::Audience,
+        mcp_shared::ClaimError::Expired => TokenError::Expired,
+        mcp_shared::ClaimError::NotYetValid => TokenError::NotYetValid,
+        mcp_shared::ClaimError::Inconsistent => TokenError::Malformed,
+    }
+}
+
+/// The caller a verified token names.
+fn principal(token: &str, claims: &AccessTokenClaims) -> Principal {
+    Principal {
+        subject: claims.sub.clone(),
+        client_id: Some(claims.client_id.clone()),
+        scopes: claims.scope.clone(),
+        credential: Credential::AccessToken {
+            token: BearerToken::new(token),
+            grant_id: claims.gid.clone(),
+            expires_at: claims.exp,
+        },
     }
 }
 

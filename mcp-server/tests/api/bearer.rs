@@ -323,7 +323,8 @@ async fn a_tool_call_whose_grant_was_revoked_is_401_so_the_client_signs_in_again
     )
     .await;
     let token = sign(&key, &claims(&auth.issuer, &server.resource, "notes:read"));
-    // The token itself is fine: listing tools needs no exchange.
+    // The token itself is fine: listing tools needs no exchange. It is now in the verified-token
+    // cache, so the tool calls below are served from it: revocation must still be enforced.
     assert!(!server.tool_names(&token).await.is_empty());
     let resp = server
         .rpc(
