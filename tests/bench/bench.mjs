@@ -364,6 +364,9 @@ async function measureOriginal() {
     r.toolsList = await wrk('POST /mcp tools/list', { url: `${base}/mcp`, method: 'POST', headers: inSession, body: TOOLS_LIST });
     r.wrongSig = await wrk('POST /mcp wrong signature', { url: `${base}/mcp`, method: 'POST', headers: bad, body: TOOLS_LIST });
     r.rssLoaded = rssMiB(proc.pid);
+    const count = (list) => Object.entries(list.reduce((m, k) => ({ ...m, [k]: (m[k] ?? 0) + 1 }), {})).map(([k, v]) => `${k} ×${v}`).join(', ');
+    console.error(`  the original asked its IdP: ${count(idp.hits.map((h) => h.split('?')[0]))}`);
+    console.error(`  the original asked the Nextcloud stand-in: ${count(nextcloud.state.requests.map((q) => `${q.method} ${q.path}`)) || 'nothing'}`);
   } finally {
     await proc.stop();
     await nextcloud.stop();

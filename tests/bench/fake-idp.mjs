@@ -11,7 +11,10 @@ export async function startFakeIdp() {
   const { privateKey, publicKey } = await generateKeyPair('RS256');
   const jwk = { ...(await exportJWK(publicKey)), kid: 'bench-rs256', alg: 'RS256', use: 'sig' };
   let issuer;
+  /** Paths requested, in order (what the original asks of its IdP). */
+  const hits = [];
   const server = http.createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
     const send = (status, body) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
     const url = new URL(req.url, issuer);
     if (url.pathname === '/.well-known/openid-configuration') {
@@ -41,7 +44,7 @@ export async function startFakeIdp() {
     .setIssuer(issuer).setIssuedAt().setExpirationTime(`${ttlSec}s`)
     .sign(privateKey);
   return {
-    issuer, mint,
+    issuer, mint, hits,
     close: () => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); }),
   };
 }
