@@ -193,7 +193,7 @@ impl Application {
                 .app_data(web::PayloadConfig::new(MAX_BODY))
                 // Inside `observe`, so its latency includes the wait for an unread body.
                 .wrap(from_fn(|req, next| {
-                    routes::drain::drain_unread_body(MAX_BODY, req, next)
+                    mcp_shared::ops::drain::drain_unread_body(MAX_BODY, req, next)
                 }))
                 .wrap(from_fn(observe))
                 .configure(configure_routes)

@@ -19,7 +19,6 @@ use rmcp_actix_web::transport::{LocalSessionManager, StreamableHttpService};
 use serde_json::json;
 
 use crate::auth::cache::CachedVerifier;
-use crate::auth::drain::drain_unread_body;
 use crate::auth::guard::{guard, Guard, GuardMode};
 use crate::auth::{all_data_scopes, JwksCache, Principal, Verifier};
 use crate::config::{Config, Mode};
@@ -28,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::nextcloud::users::UserCache;
 use crate::nextcloud::Nextcloud;
 use crate::service::{Backend, McpService};
+use mcp_shared::ops::drain::drain_unread_body;
 
 /// Shared by the handlers of the main listener.
 pub struct AppState {

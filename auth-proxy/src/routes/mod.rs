@@ -5,7 +5,6 @@ pub mod authorize;
 pub mod callback;
 pub mod connect;
 pub mod consent;
-pub mod drain;
 pub mod exchange;
 pub mod health;
 pub mod metadata;

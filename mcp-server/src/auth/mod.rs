@@ -6,7 +6,6 @@
 //! it is never forwarded to Nextcloud or anywhere else.
 
 pub mod cache;
-pub mod drain;
 pub mod guard;
 pub mod jwks;
 

@@ -1,14 +1,12 @@
-//! Keeps the connection of an answer given before the request body was read.
-//!
-//! actix-web closes an HTTP/1.1 connection (`Connection: close`) when a response goes out
-//! while part of a `Content-Length` request body is still unread: the next request cannot be
-//! found in the stream otherwise. The form endpoints read their body before deciding, but a 404,
-//! a 405, or a GET endpoint sent a body (a refusal of `/authorize`, a 429 included) answered
-//! without reading it, and each cost the client a new TCP handshake. This middleware reads and
-//! discards what the handler left of a body whose declared length is within the body limit,
-//! before the answer goes out. A larger body, or one that does not arrive within
-//! [`DRAIN_WAIT`], still costs its connection: that is the price of an oversized or stalled
-//! request, not of a refusal. (mcp-server has the same middleware in front of its bearer guard.)
+//! Keeping the connection on answers given before the request body was read. actix-http closes
+//! a keep-alive connection when an answer goes out while part of the request body is still
+//! unread (it cannot know where the next request starts), and both services answer some
+//! requests on their headers alone: mcp-server's bearer guard refuses on the `Authorization`
+//! header, and 404s, 405s and GET endpoints sent a body never look at it. Without this every
+//! such refusal cost the client a new TCP handshake. This middleware reads and discards what
+//! the handler left of a body whose declared length is within the body limit, before the answer
+//! goes out. A larger body, or one that does not arrive within [`DRAIN_WAIT`], still costs its
+//! connection: that is the price of an oversized or stalled request, not of a refusal.
 
 use std::cell::RefCell;
 use std::pin::Pin;
