@@ -2,16 +2,13 @@
 // approve through the upstream IdP's login, and deny. Screenshot: tests/artifacts/consent.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { startRedis, startIdp, startProxy, register, freePort, pkcePair, token, repoRoot, stopAll } from '../lib/harness.mjs';
+import { startCallbackRecorder, launchChromium } from '../lib/browser.mjs';
 
 const artifacts = path.join(repoRoot, 'tests', 'artifacts');
-let redis; let idp; let proxy; let browser; let clientServer; let clientPort; let profile;
-const received = [];
+let redis; let idp; let proxy; let browser; let chromiumSession; let client; let clientPort; let received;
 
 before(async () => {
   redis = await startRedis();
@@ -19,30 +16,17 @@ before(async () => {
   idp = await startIdp({ redirectUris: [`http://127.0.0.1:${port}/callback`] });
   proxy = await startProxy({ idp, redis, port });
   // The "MCP client": a loopback page that records what the authorization server sent back.
-  clientServer = createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    // Only the authorization response counts (browsers also ask for /favicon.ico).
-    if (url.pathname === '/callback') received.push(Object.fromEntries(url.searchParams));
-    res.setHeader('content-type', 'text/html');
-    res.end('<h1>client received the response</h1>');
-  });
-  clientPort = await freePort();
-  await new Promise((r) => clientServer.listen(clientPort, '127.0.0.1', r));
-  profile = mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  client = await startCallbackRecorder();
+  ({ port: clientPort, received } = client);
+  chromiumSession = await launchChromium();
+  browser = chromiumSession.context;
   mkdirSync(artifacts, { recursive: true });
 });
 
 after(async () => {
-  await browser?.close();
-  clientServer?.close();
+  await chromiumSession?.close();
+  client?.close();
   await stopAll();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 async function openConsent(clientName) {

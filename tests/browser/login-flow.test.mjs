@@ -8,43 +8,28 @@
 // password. Screenshots: tests/artifacts/connect-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { startStack, register, freePort, pkcePair, token, repoRoot, stopAll } from '../lib/harness.mjs';
+import { startStack, register, pkcePair, token, repoRoot, stopAll } from '../lib/harness.mjs';
+import { startCallbackRecorder, launchChromium } from '../lib/browser.mjs';
 
 const artifacts = path.join(repoRoot, 'tests', 'artifacts');
-let stack; let browser; let clientServer; let clientPort; let profile;
-const received = [];
+let stack; let browser; let chromiumSession; let client; let clientPort; let received;
 
 before(async () => {
   stack = await startStack({ nextcloudSso: true });
-  clientServer = createServer((req, res) => {
-    const url = new URL(req.url, 'http://x');
-    if (url.pathname === '/callback') received.push(Object.fromEntries(url.searchParams));
-    res.setHeader('content-type', 'text/html');
-    res.end('<h1>client received the response</h1>');
-  });
-  clientPort = await freePort();
-  await new Promise((r) => clientServer.listen(clientPort, '127.0.0.1', r));
-  profile = mkdtempSync(path.join(tmpdir(), 'chromium-profile-'));
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  client = await startCallbackRecorder();
+  ({ port: clientPort, received } = client);
+  chromiumSession = await launchChromium();
+  browser = chromiumSession.context;
   mkdirSync(artifacts, { recursive: true });
 });
 
 after(async () => {
-  await browser?.close();
-  clientServer?.close();
+  await chromiumSession?.close();
+  client?.close();
   await stack?.stop();
   await stopAll();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 /** Clicks `selector` on `page` and waits for the navigation it starts. */
