@@ -45,6 +45,17 @@ function pairs(out) {
  * Six cluster-enabled servers joined by `redis-cli --cluster create … --cluster-replicas 1`.
  * Returns `{ url, nodes, stop }`, `url` in the `redis+cluster://` form auth-proxy takes.
  */
+/** How many WAIT commands the Redis servers on `ports` ran (INFO commandstats). */
+export async function waitCalls(ports) {
+  let total = 0;
+  for (const port of ports) {
+    const stats = await redisCli(port, ['INFO', 'commandstats']);
+    const m = /cmdstat_wait:calls=(\d+)/.exec(stats);
+    total += m ? Number(m[1]) : 0;
+  }
+  return total;
+}
+
 export async function startRedisCluster() {
   const dir = mkdtempSync(path.join(tmpdir(), 'e2e-redis-cluster-'));
   const nodes = [];
