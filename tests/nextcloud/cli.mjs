@@ -90,7 +90,10 @@ export async function main(startNextcloud) {
   }
   process.stdout.write(`nextcloud-standin listening on ${nc.base}${dav ? ` (DAV: sabre/dav at ${dav.base})` : ' (no DAV server)'}\n`);
   process.stderr.write(`nextcloud-standin: ${opts.stock ? 'stock Nextcloud: #[CORS] app APIs (Notes) refuse Bearer tokens (--patched-user-oidc for the patched user_oidc)' : 'patched user_oidc: Bearer tokens work on every API'}; Login Flow v2 at ${nc.base}/index.php/login/v2${opts.oidcClient ? '; SSO login through the IdP' : ''}\n`);
-  const stop = async () => { await nc.close(); await dav?.close(); process.exit(0); };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // `on`, not `once`: a stack stopped as a whole sends the group's SIGTERM and then its script's
+  // own; a second signal must not kill this process before sabre/dav's PHP group is stopped.
+  let stopping = null;
+  const stop = () => { stopping ??= (async () => { await nc.close(); await dav?.close(); process.exit(0); })(); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
