@@ -43,8 +43,9 @@ impl Metrics {
             scope_denials,
             token_cache: counter_vec(
                 "mcp_server_token_cache_total",
-                "Bearer token lookups in the verified-token cache by outcome (hit; miss and \
-                 stale = entry expired or its key rotated: both fully verified).",
+                "Bearer token lookups in the verified-token cache by outcome (hit; refusal_hit \
+                 = a remembered refusal answered again; miss and stale = entry expired or its \
+                 key rotated: both fully verified).",
                 &["outcome"],
             )?,
             jwks_refreshes: counter_vec(

@@ -3,8 +3,18 @@
 //! request), until its time runs out.
 //!
 //! - Key: SHA-256 of the whole token; the token itself is not stored. Only a token that passed
-//!   full verification is ever inserted, and a refused token is never remembered, so the cache
-//!   cannot be grown by sending it garbage: each entry costs the sender a valid signed token.
+//!   full verification is ever inserted, so this cache cannot be grown by sending it garbage:
+//!   each entry costs the sender a valid signed token.
+//! - Refusals have a cache of their own, fixed in size ([`MAX_REFUSALS`] entries, each kept
+//!   [`REFUSAL_TTL`] at most): a token refused after its signature check for a reason only a
+//!   change of that key could undo (a bad signature, an expired token, another audience) is
+//!   refused again from it while that key is still the JWKS's key for the `kid`. A client
+//!   retrying a stale token, or a flood of one forged token, then costs a hash instead of a
+//!   signature check. Sending many different forgeries costs what it did (each still gets a
+//!   full check) and cannot grow memory past the fixed bound; moka's admission policy keeps
+//!   the tokens seen often over one-off ones. Refusals decided before the signature check
+//!   (malformed, unknown key, wrong algorithm) are cheap and are not remembered, nor is "not
+//!   valid yet" (time undoes it).
 //! - A hit re-applies the verifier's time rule ([`AccessTokenClaims::validate_time`], with the
 //!   same leeway) at the request's time, so the cache never accepts a token the verifier would
 //!   refuse at that moment. Entries are evicted once that rule would fail.
@@ -33,6 +43,10 @@ pub const MAX_WEIGHT: u64 = 16 * 1024 * 1024;
 /// The least an entry weighs, whatever its size: at most `MAX_WEIGHT / MIN_ENTRY_WEIGHT`
 /// (32,768) entries.
 pub const MIN_ENTRY_WEIGHT: u32 = 512;
+/// Refusals remembered at most (each a hash, a `kid` and a shared key handle: well under 1 MiB).
+pub const MAX_REFUSALS: u64 = 4096;
+/// How long a refusal is remembered at most.
+pub const REFUSAL_TTL: Duration = Duration::from_secs(300);
 
 type TokenHash = [u8; 32];
 
@@ -74,28 +88,47 @@ impl Expiry<TokenHash, Arc<Entry>> for UntilTokenEnds {
     }
 }
 
+/// A remembered refusal: the answer, and the key it was decided against.
+struct Refusal {
+    error: TokenError,
+    kid: String,
+    key: Arc<DecodingKey>,
+}
+
 /// The [`Verifier`] in front of the verified-token cache: what the bearer guard calls.
 pub struct CachedVerifier {
     pub verifier: Verifier,
     entries: Cache<TokenHash, Arc<Entry>>,
+    refusals: Cache<TokenHash, Arc<Refusal>>,
     metrics: Metrics,
 }
 
 impl CachedVerifier {
     pub fn new(verifier: Verifier, metrics: Metrics) -> Self {
-        Self::with_capacity(verifier, metrics, MAX_WEIGHT)
+        Self::with_capacity(verifier, metrics, MAX_WEIGHT, MAX_REFUSALS)
     }
 
-    /// A cache holding at most `max_weight` bytes (as weighed by [`Entry::weight`]).
-    pub fn with_capacity(verifier: Verifier, metrics: Metrics, max_weight: u64) -> Self {
+    /// A cache holding at most `max_weight` bytes of verified tokens (as weighed by
+    /// [`Entry::weight`]) and at most `max_refusals` refusals.
+    pub fn with_capacity(
+        verifier: Verifier,
+        metrics: Metrics,
+        max_weight: u64,
+        max_refusals: u64,
+    ) -> Self {
         let entries = Cache::builder()
             .max_capacity(max_weight)
             .weigher(|_: &TokenHash, entry: &Arc<Entry>| entry.weight())
             .expire_after(UntilTokenEnds)
             .build();
+        let refusals = Cache::builder()
+            .max_capacity(max_refusals)
+            .time_to_live(REFUSAL_TTL)
+            .build();
         Self {
             verifier,
             entries,
+            refusals,
             metrics,
         }
     }
@@ -122,10 +155,31 @@ impl CachedVerifier {
             // Expired, or its key rotated out (or refreshed): verify again from scratch.
             self.entries.invalidate(&hash).await;
             self.count("stale");
+        } else if let Some(refusal) = self.refusals.get(&hash).await {
+            if self.verifier.jwks.is_current(&refusal.kid, &refusal.key) {
+                self.count("refusal_hit");
+                return Err(refusal.error.clone());
+            }
+            // Decided against a key that is gone or replaced: decide again.
+            self.refusals.invalidate(&hash).await;
+            self.count("stale");
         } else {
             self.count("miss");
         }
-        let verified = self.verifier.verify_fully(token, now).await?;
+        let verified = match self.verifier.verify_fully(token, now).await {
+            Ok(verified) => verified,
+            Err(refused) => {
+                if let Some((kid, key)) = refused.settled_by {
+                    let refusal = Refusal {
+                        error: refused.error.clone(),
+                        kid,
+                        key,
+                    };
+                    self.refusals.insert(hash, Arc::new(refusal)).await;
+                }
+                return Err(refused.error);
+            }
+        };
         let principal = principal(token, &verified.claims);
         let ends = verified.claims.exp.saturating_add(self.verifier.leeway);
         // Verified above, so `ends > now`; a non-positive remainder is not cached all the same.
@@ -155,6 +209,12 @@ impl CachedVerifier {
     pub async fn weighted_size(&self) -> u64 {
         self.entries.run_pending_tasks().await;
         self.entries.weighted_size()
+    }
+
+    /// Refusals now remembered (after pending evictions ran).
+    pub async fn refusal_count(&self) -> u64 {
+        self.refusals.run_pending_tasks().await;
+        self.refusals.entry_count()
     }
 }
 
@@ -222,7 +282,7 @@ mod tests {
             jwks,
         };
         (
-            CachedVerifier::with_capacity(verifier, metrics.clone(), max_weight),
+            CachedVerifier::with_capacity(verifier, metrics.clone(), max_weight, MAX_REFUSALS),
             metrics,
         )
     }
@@ -307,13 +367,34 @@ mod tests {
         assert_eq!(hits(&metrics), 2);
     }
 
+    fn refusal_hits(metrics: &Metrics) -> u64 {
+        metrics
+            .token_cache
+            .with_label_values(&["refusal_hit"])
+            .get()
+    }
+
+    fn token_with(key: &SigningKey, claims: serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &key.encoding).unwrap()
+    }
+
     #[tokio::test]
-    async fn a_refused_token_is_not_cached() {
+    async fn a_settled_refusal_is_answered_again_without_a_signature_check() {
         let key = signing_key("k1");
         let forger = signing_key("k1");
         let (cache, metrics) = cached_verifier(&[&key], MAX_WEIGHT);
         let forged = token(&forger, "j1", NOW + 300);
         let expired = token(&key, "j2", NOW + 300);
+        let elsewhere = token_with(
+            &key,
+            json!({
+                "iss": ISSUER, "sub": "alice", "aud": "https://other.example/mcp", "client_id": "c",
+                "scope": "notes:read", "iat": NOW, "exp": NOW + 300, "jti": "j3", "gid": "g",
+            }),
+        );
         for _ in 0..3 {
             assert_eq!(
                 cache.verify(&forged, NOW).await.unwrap_err(),
@@ -326,11 +407,91 @@ mod tests {
                     .unwrap_err(),
                 TokenError::Expired
             );
-            assert!(cache.verify("garbage", NOW).await.is_err());
+            assert_eq!(
+                cache.verify(&elsewhere, NOW).await.unwrap_err(),
+                TokenError::Audience
+            );
         }
-        assert_eq!(full_verifications(&metrics), 9);
+        assert_eq!(full_verifications(&metrics), 3, "one full check per token");
+        assert_eq!(refusal_hits(&metrics), 6);
         assert_eq!(hits(&metrics), 0);
-        assert_eq!(cache.entry_count().await, 0);
+        assert_eq!(cache.entry_count().await, 0, "no refused token is in the verified cache");
+        assert_eq!(cache.refusal_count().await, 3);
+    }
+
+    #[tokio::test]
+    async fn refusals_decided_before_the_signature_or_by_time_are_not_remembered() {
+        let key = signing_key("k1");
+        let unknown = signing_key("k9");
+        let (cache, metrics) = cached_verifier(&[&key], MAX_WEIGHT);
+        let early = token_with(
+            &key,
+            json!({
+                "iss": ISSUER, "sub": "alice", "aud": AUDIENCE, "client_id": "c",
+                "scope": "notes:read", "iat": NOW, "nbf": NOW + 600, "exp": NOW + 900,
+                "jti": "j1", "gid": "g",
+            }),
+        );
+        let by_unknown = token(&unknown, "j2", NOW + 300);
+        for _ in 0..2 {
+            assert!(cache.verify("garbage", NOW).await.is_err());
+            assert_eq!(
+                cache.verify(&by_unknown, NOW).await.unwrap_err(),
+                TokenError::UnknownKey
+            );
+            assert_eq!(
+                cache.verify(&early, NOW).await.unwrap_err(),
+                TokenError::NotYetValid
+            );
+        }
+        assert_eq!(refusal_hits(&metrics), 0);
+        assert_eq!(cache.refusal_count().await, 0);
+        // Not yet valid is not a settled answer: the same token is accepted once its time comes.
+        cache.verify(&early, NOW + 600).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refusal_ends_with_the_key_it_was_decided_against() {
+        // The forger's key arrives under the same kid (a key replaced in the JWKS): the token
+        // it signed is now valid and must not be refused from memory.
+        let old = signing_key("k1");
+        let replacement = signing_key("k1");
+        let (cache, metrics) = cached_verifier(&[&old], MAX_WEIGHT);
+        let t = token(&replacement, "j1", NOW + 300);
+        assert_eq!(cache.verify(&t, NOW).await.unwrap_err(), TokenError::Signature);
+        assert_eq!(cache.verify(&t, NOW).await.unwrap_err(), TokenError::Signature);
+        assert_eq!(refusal_hits(&metrics), 1);
+
+        cache.verifier.jwks.replace_keys(key_set(&[&replacement]));
+        let accepted = cache.verify(&t, NOW).await.unwrap();
+        assert_eq!(accepted.subject, "alice");
+        assert_eq!(refusal_hits(&metrics), 1);
+        assert_eq!(cache.refusal_count().await, 0);
+    }
+
+    #[tokio::test]
+    async fn many_different_forgeries_stay_within_the_refusal_bound() {
+        let key = signing_key("k1");
+        let forger = signing_key("k1");
+        let metrics = Metrics::new().unwrap();
+        let jwks = Arc::new(JwksCache::with_keys(key_set(&[&key]), metrics.clone()));
+        let verifier = Verifier {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            leeway: LEEWAY,
+            jwks,
+        };
+        let cache = CachedVerifier::with_capacity(verifier, metrics.clone(), MAX_WEIGHT, 16);
+        for i in 0..500 {
+            let forged = token(&forger, &format!("jti-{i}"), NOW + 300);
+            assert_eq!(
+                cache.verify(&forged, NOW).await.unwrap_err(),
+                TokenError::Signature
+            );
+        }
+        let held = cache.refusal_count().await;
+        assert!((1..=16).contains(&held), "{held} refusals");
+        assert_eq!(full_verifications(&metrics), 500, "each new forgery gets a full check");
     }
 
     #[tokio::test]

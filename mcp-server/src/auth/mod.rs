@@ -111,28 +111,47 @@ pub(crate) struct Verified {
     pub key: Arc<jsonwebtoken::DecodingKey>,
 }
 
+/// A refused token. `settled_by` names the key the refusal was decided against when nothing
+/// but a change of that key could ever turn it into an acceptance: a signature that does not
+/// verify with it, or signed claims that can never become valid (another issuer or audience,
+/// expired, malformed). `None` for refusals decided before any signature check (cheap to
+/// repeat) and for a token that is not valid yet (time will change that).
+pub(crate) struct Refused {
+    pub error: TokenError,
+    pub settled_by: Option<(String, Arc<jsonwebtoken::DecodingKey>)>,
+}
+
+impl From<TokenError> for Refused {
+    fn from(error: TokenError) -> Self {
+        Self {
+            error,
+            settled_by: None,
+        }
+    }
+}
+
 impl Verifier {
     /// Validates `token` at time `now` (Unix seconds): every check, every time. The guard goes
     /// through [`cache::CachedVerifier`], which calls this for tokens it has not seen.
     pub async fn verify(&self, token: &str, now: i64) -> Result<Principal, TokenError> {
-        let verified = self.verify_fully(token, now).await?;
+        let verified = self.verify_fully(token, now).await.map_err(|r| r.error)?;
         Ok(principal(token, &verified.claims))
     }
 
-    pub(crate) async fn verify_fully(&self, token: &str, now: i64) -> Result<Verified, TokenError> {
+    pub(crate) async fn verify_fully(&self, token: &str, now: i64) -> Result<Verified, Refused> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if !jwks::ALLOWED_ALGORITHMS.contains(&header.alg) {
-            return Err(TokenError::Algorithm);
+            return Err(TokenError::Algorithm.into());
         }
         if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP)
             && header.typ.as_deref() != Some("application/at+jwt")
         {
-            return Err(TokenError::Type);
+            return Err(TokenError::Type.into());
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self.jwks.key(&kid).await.ok_or(TokenError::UnknownKey)?;
         if key.algorithm != header.alg {
-            return Err(TokenError::Algorithm);
+            return Err(TokenError::Algorithm.into());
         }
         let mut validation = Validation::new(key.algorithm);
         // Time and audience are checked below against an injectable clock.
@@ -140,15 +159,21 @@ impl Verifier {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
+        let settled = |error: TokenError| Refused {
+            settled_by: (error != TokenError::NotYetValid).then(|| (kid.clone(), key.key.clone())),
+            error,
+        };
         let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key.key, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
-                _ => TokenError::Malformed,
+            .map_err(|e| {
+                settled(match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
+                    _ => TokenError::Malformed,
+                })
             })?
             .claims;
         claims
             .validate(&self.issuer, &self.audience, now, self.leeway)
-            .map_err(claim_error)?;
+            .map_err(|e| settled(claim_error(e)))?;
         Ok(Verified {
             claims,
             kid,
