@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::http::header;
+use anyhow::Context;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use mcp_shared::claims::CLOCK_SKEW_LEEWAY_SECS;
@@ -170,14 +171,17 @@ impl Application {
             tokio::spawn(async move { keep_jwks_fresh(jwks, every).await });
         }
 
-        let guard_data = web::Data::new(Arc::new(Guard {
-            mode: guard_mode,
-            tool_scopes: crate::tools::scopes_for,
-            exchange: backend.exchange.clone(),
-            resource_metadata: config.resource_metadata_url(),
-            max_body_bytes: config.max_body_bytes,
-            metrics: metrics.clone(),
-        }));
+        let guard_data = web::Data::new(Arc::new(
+            Guard::new(
+                guard_mode,
+                crate::tools::scopes_for,
+                backend.exchange.clone(),
+                config.resource_metadata_url(),
+                config.max_body_bytes,
+                metrics.clone(),
+            )
+            .context("MCP_SERVER_RESOURCE: the resource metadata URL is not a valid header value")?,
+        ));
         let backend = Arc::new(backend);
         let mcp_service = {
             let backend = backend.clone();

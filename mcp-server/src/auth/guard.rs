@@ -41,6 +41,73 @@ pub struct Guard {
     pub resource_metadata: String,
     pub max_body_bytes: usize,
     pub metrics: Metrics,
+    /// Every 401 this guard can answer, built once.
+    refusals: Vec<Refusal>,
+}
+
+/// One prepared 401: its challenge, its body, and its `mcp_server_auth_failures_total` counter.
+/// The answers are few and fixed (no token, or one per [`TokenError`]), so the hot path of a
+/// refused request allocates nothing to describe the refusal.
+struct Refusal {
+    challenge: header::HeaderValue,
+    body: Bytes,
+    failures: prometheus::IntCounter,
+}
+
+/// Every refusal the guard answers, in [`refusal_index`] order.
+const REFUSALS: [Option<TokenError>; 11] = [
+    None,
+    Some(TokenError::Malformed),
+    Some(TokenError::Algorithm),
+    Some(TokenError::Type),
+    Some(TokenError::UnknownKey),
+    Some(TokenError::Signature),
+    Some(TokenError::Issuer),
+    Some(TokenError::Audience),
+    Some(TokenError::Expired),
+    Some(TokenError::NotYetValid),
+    Some(TokenError::Revoked),
+];
+
+fn refusal_index(error: Option<&TokenError>) -> usize {
+    match error {
+        None => 0,
+        Some(TokenError::Malformed) => 1,
+        Some(TokenError::Algorithm) => 2,
+        Some(TokenError::Type) => 3,
+        Some(TokenError::UnknownKey) => 4,
+        Some(TokenError::Signature) => 5,
+        Some(TokenError::Issuer) => 6,
+        Some(TokenError::Audience) => 7,
+        Some(TokenError::Expired) => 8,
+        Some(TokenError::NotYetValid) => 9,
+        Some(TokenError::Revoked) => 10,
+    }
+}
+
+/// The `reason` label of `mcp_server_auth_failures_total`.
+fn failure_reason(error: Option<&TokenError>) -> &'static str {
+    match error {
+        None => "missing",
+        Some(TokenError::Expired) => "expired",
+        Some(TokenError::UnknownKey) => "unknown_key",
+        Some(TokenError::Audience) => "audience",
+        Some(TokenError::Issuer) => "issuer",
+        Some(TokenError::Revoked) => "revoked",
+        Some(_) => "invalid",
+    }
+}
+
+const NO_STORE: header::HeaderValue = header::HeaderValue::from_static("no-store");
+const APPLICATION_JSON: header::HeaderValue = header::HeaderValue::from_static("application/json");
+
+fn error_body(message: &str) -> Bytes {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {"code": -32001, "message": message}
+    });
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }
 
 fn now() -> i64 {
@@ -53,41 +120,56 @@ fn json_error(status: StatusCode, challenge: Option<String>, message: &str) -> H
         response.insert_header((header::WWW_AUTHENTICATE, c));
     }
     response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": null,
-            "error": {"code": -32001, "message": message}
-        }))
+        .insert_header((header::CACHE_CONTROL, NO_STORE))
+        .insert_header((header::CONTENT_TYPE, APPLICATION_JSON))
+        .body(error_body(message))
 }
 
 impl Guard {
+    pub fn new(
+        mode: GuardMode,
+        tool_scopes: ToolScopes,
+        exchange: Option<Arc<ExchangeClient>>,
+        resource_metadata: String,
+        max_body_bytes: usize,
+        metrics: Metrics,
+    ) -> Result<Self, header::InvalidHeaderValue> {
+        let scopes = all_data_scopes().to_string();
+        let refusals = REFUSALS
+            .iter()
+            .map(|error| {
+                let challenge = unauthorized_challenge(&resource_metadata, &scopes, error.as_ref());
+                Ok(Refusal {
+                    challenge: header::HeaderValue::from_str(&challenge)?,
+                    body: error_body(match error {
+                        None => "authentication required",
+                        Some(_) => "invalid access token",
+                    }),
+                    failures: metrics
+                        .auth_failures
+                        .with_label_values(&[failure_reason(error.as_ref())]),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            mode,
+            tool_scopes,
+            exchange,
+            resource_metadata,
+            max_body_bytes,
+            metrics,
+            refusals,
+        })
+    }
+
     fn unauthorized(&self, error: Option<&TokenError>) -> HttpResponse {
-        let reason = match error {
-            None => "missing",
-            Some(TokenError::Expired) => "expired",
-            Some(TokenError::UnknownKey) => "unknown_key",
-            Some(TokenError::Audience) => "audience",
-            Some(TokenError::Issuer) => "issuer",
-            Some(TokenError::Revoked) => "revoked",
-            Some(_) => "invalid",
-        };
-        self.metrics
-            .auth_failures
-            .with_label_values(&[reason])
-            .inc();
-        json_error(
-            StatusCode::UNAUTHORIZED,
-            Some(unauthorized_challenge(
-                &self.resource_metadata,
-                &all_data_scopes().to_string(),
-                error,
-            )),
-            match error {
-                None => "authentication required",
-                Some(_) => "invalid access token",
-            },
-        )
+        let refusal = &self.refusals[refusal_index(error)];
+        refusal.failures.inc();
+        HttpResponse::build(StatusCode::UNAUTHORIZED)
+            .insert_header((header::WWW_AUTHENTICATE, refusal.challenge.clone()))
+            .insert_header((header::CACHE_CONTROL, NO_STORE))
+            .insert_header((header::CONTENT_TYPE, APPLICATION_JSON))
+            .body(refusal.body.clone())
     }
 
     async fn authenticate(&self, req: &ServiceRequest) -> Result<Principal, HttpResponse> {
@@ -142,32 +224,23 @@ impl Guard {
     }
 }
 
-/// Whether a JSON-RPC message (or batch) calls a tool.
-pub fn calls_a_tool(body: &[u8]) -> bool {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(items)) => items
-            .iter()
-            .any(|m| m.get("method").and_then(Value::as_str) == Some("tools/call")),
-        Ok(message) => message.get("method").and_then(Value::as_str) == Some("tools/call"),
-        Err(_) => false,
-    }
-}
-
-/// Scopes a JSON-RPC message (or batch) needs beyond authentication: the union of the
-/// required scopes of every `tools/call` in it.
-pub fn scopes_needed(body: &[u8], tool_scopes: ToolScopes) -> ScopeSet {
+/// What the guard needs to know of a JSON-RPC message (or batch), from one parse: whether it
+/// calls a tool, and the union of the scopes every `tools/call` in it requires.
+pub fn inspect(body: &[u8], tool_scopes: ToolScopes) -> (bool, ScopeSet) {
     let mut needed = ScopeSet::new();
+    let mut calls = false;
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return needed;
+        return (calls, needed);
     };
-    let messages = match value {
-        Value::Array(items) => items,
-        other => vec![other],
+    let messages = match &value {
+        Value::Array(items) => items.as_slice(),
+        other => std::slice::from_ref(other),
     };
     for message in messages {
         if message.get("method").and_then(Value::as_str) != Some("tools/call") {
             continue;
         }
+        calls = true;
         let name = message
             .get("params")
             .and_then(|p| p.get("name"))
@@ -176,7 +249,7 @@ pub fn scopes_needed(body: &[u8], tool_scopes: ToolScopes) -> ScopeSet {
             needed.insert(*scope);
         }
     }
-    needed
+    (calls, needed)
 }
 
 async fn read_body(payload: &mut Payload, limit: usize) -> Result<Bytes, HttpResponse> {
@@ -219,7 +292,7 @@ pub async fn guard(
             Ok(b) => b,
             Err(response) => return Ok(req.into_response(response)),
         };
-        let needed = scopes_needed(&body, guard.tool_scopes);
+        let (calls_a_tool, needed) = inspect(&body, guard.tool_scopes);
         if !needed.is_empty() && !principal.scopes.expanded().satisfies(&needed) {
             guard.metrics.scope_denials.inc();
             let response = json_error(
@@ -233,7 +306,7 @@ pub async fn guard(
             return Ok(req.into_response(response));
         }
         // Every tool reaches Nextcloud (whoami too, which needs no scope).
-        if calls_a_tool(&body) && guard.exchange_refused(&principal).await {
+        if calls_a_tool && guard.exchange_refused(&principal).await {
             return Ok(req.into_response(guard.unauthorized(Some(&TokenError::Revoked))));
         }
         req.set_payload(Payload::from(body));
@@ -249,16 +322,28 @@ mod tests {
 
     #[test]
     fn tool_calls_name_their_scopes_and_other_methods_need_none() {
+        let scopes = |body: &[u8]| inspect(body, scopes_for).1;
         let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_create","arguments":{}}}"#;
-        assert!(scopes_needed(call, scopes_for).contains(Scope::NotesWrite));
+        assert_eq!(inspect(call, scopes_for).0, true);
+        assert!(scopes(call).contains(Scope::NotesWrite));
         let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-        assert!(scopes_needed(list, scopes_for).is_empty());
+        assert_eq!(inspect(list, scopes_for), (false, ScopeSet::new()));
+        // An unknown tool (or whoami) needs no scope but is still a tool call.
         let unknown = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}"#;
-        assert!(scopes_needed(unknown, scopes_for).is_empty());
-        assert!(scopes_needed(b"not json", scopes_for).is_empty());
-        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_get"}},
+        assert_eq!(inspect(unknown, scopes_for), (true, ScopeSet::new()));
+        assert_eq!(inspect(b"not json", scopes_for), (false, ScopeSet::new()));
+        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},
+                        {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_get"}},
                         {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"files_list"}}]"#;
-        let needed = scopes_needed(batch, scopes_for);
+        let (calls, needed) = inspect(batch, scopes_for);
+        assert!(calls);
         assert!(needed.contains(Scope::NotesRead) && needed.contains(Scope::FilesRead));
+    }
+
+    #[test]
+    fn every_refusal_has_its_prepared_answer() {
+        for (i, error) in REFUSALS.iter().enumerate() {
+            assert_eq!(refusal_index(error.as_ref()), i, "{error:?}");
+        }
     }
 }
