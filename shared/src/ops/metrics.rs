@@ -108,8 +108,17 @@ impl HttpMetrics {
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let code = actix_web::http::StatusCode::from_u16(status);
+        let owned;
+        let status = match &code {
+            Ok(code) => code.as_str(),
+            Err(_) => {
+                owned = status.to_string();
+                &owned
+            }
+        };
         self.requests
-            .with_label_values(&[route, method, &status.to_string()])
+            .with_label_values(&[route, method, status])
             .inc();
         self.duration
             .with_label_values(&[route, method])

@@ -60,12 +60,32 @@ fn is_invisible_or_bidi(c: char) -> bool {
     )
 }
 
-/// 72 random bits, URL-safe: enough to tell requests apart in the logs.
+/// 72 random bits, URL-safe: enough to tell requests apart in the logs. Not a secret, so not
+/// worth a system call per request: each thread runs a SplitMix64 sequence seeded once from
+/// the system RNG.
 fn request_id() -> String {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+            let mut seed = [0u8; 8];
+            // The system RNG does not fail on supported platforms; a fixed seed would only
+            // make ids repeat across threads.
+            let _ = SystemRandom::new().fill(&mut seed);
+            u64::from_le_bytes(seed)
+        });
+    }
+    let next = || {
+        STATE.with(|state| {
+            let s = state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+            state.set(s);
+            let mut z = s;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        })
+    };
     let mut bytes = [0u8; 9];
-    // The system RNG does not fail on supported platforms; an all-zero id only hurts log
-    // correlation.
-    let _ = SystemRandom::new().fill(&mut bytes);
+    bytes[..8].copy_from_slice(&next().to_le_bytes());
+    bytes[8] = next() as u8;
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -81,9 +101,12 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "<unmatched>".to_owned());
     let method = req.method().as_str().to_owned();
-    let request_id = request_id();
     let metrics = req.app_data::<web::Data<HttpMetrics>>().cloned();
-    let span = tracing::info_span!("request", %method, %route, %request_id);
+    let span = tracing::info_span!("request", %method, %route, request_id = tracing::field::Empty);
+    // Only a span that is logged needs an id (at RUST_LOG=warn, none is).
+    if !span.is_disabled() {
+        span.record("request_id", tracing::field::display(request_id()));
+    }
     let result = next.call(req).instrument(span.clone()).await;
     let status = match &result {
         Ok(res) => res.status().as_u16(),
@@ -107,6 +130,18 @@ pub async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_short_url_safe_and_do_not_repeat() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| request_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            assert_eq!(id.len(), 12, "{id}");
+            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+        }
+        let other_thread = std::thread::spawn(request_id).join().unwrap();
+        assert!(!ids.contains(&other_thread), "threads start from their own seeds");
+    }
 
     #[test]
     fn untrusted_values_cannot_break_a_log_line() {
