@@ -63,6 +63,22 @@ import { fileURLToPath } from 'node:url';
 import { notesApp } from './notes.mjs';
 import { appPasswordStore, loginFlowApp, LOGIN_FLOW_LIFETIME_SEC } from './loginflow.mjs';
 import { userOidcLogin } from './useroidc.mjs';
+import { deckApp } from './deck.mjs';
+import { talkApp } from './talk.mjs';
+import { sharingApp } from './sharing.mjs';
+import { searchApp } from './search.mjs';
+
+/**
+ * Apps beyond Notes, each `make(kit)` → `{ route?(ctx, path) → handled?, ocs?(ctx, v, route) →
+ * handled?, capabilities?(user) → object }` (see `appKit` in startNextcloud for the kit).
+ */
+const APP_MODULES = [
+  { id: 'deck', make: deckApp },
+  { id: 'spreed', make: talkApp },
+  { id: 'files_sharing', make: sharingApp },
+  { id: 'search', make: searchApp },
+];
+const DEFAULT_APPS = { deck: true, spreed: true, files_sharing: true, search: true };
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Uploads proxied to sabre/dav may be larger than API bodies. */
@@ -118,7 +134,7 @@ class BodyTooLarge extends Error {
  * adds user_oidc's SSO login to the login page. `onAppPasswordIssued(uid, password)` (tests only)
  * is told every app password a Login Flow grant makes, so a test can look for it in logs.
  */
-export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, stock = true, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, oidcClient = null, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null, onAppPasswordIssued = null } = {}) {
+export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, loginUsers = {}, stock = true, loginFlowLifetimeSec = LOGIN_FLOW_LIFETIME_SEC, clock = Date.now, oidcClient = null, bearerCacheTtlMs = 60000, dav = null, admins = [], log = null, onAppPasswordIssued = null, apps = {} } = {}) {
   if (idpIssuer !== undefined && idpIssuer !== null && idpIssuer !== '') {
     if (!isLoopbackUrl(idpIssuer)) throw new Error(`idpIssuer must be a loopback http(s) URL, got ${idpIssuer}`);
     idpIssuer = idpIssuer.replace(/\/+$/, '');
@@ -344,6 +360,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
     if ((m = /^\/ocs\/v([12])\.php(\/.*)?$/.exec(p))) return handleOcs(ctx, Number(m[1]), m[2] ?? '/');
     if ((m = /^(?:\/index\.php)?\/apps\/notes(\/.*)?$/.exec(p))) return handleNotes(ctx, m[1] ?? '/');
     if (p === '/remote.php/dav' || p.startsWith(DAV_ROOT)) return handleDav(ctx);
+    for (const app of extraApps) if (app.route && await app.route(ctx, p)) return undefined;
     if (await flowApp.handle(ctx)) return undefined;
     return send(ctx, 404, 'Not Found\n', { 'Content-Type': 'text/plain; charset=utf-8' });
   }
@@ -382,10 +399,12 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
           core: { pollinterval: 60, 'webdav-root': 'remote.php/webdav' },
           dav: { chunking: '1.0', bulkupload: '1.0' },
           notes: { api_version: ['0.2', '1.3', '1.4'], version: '4.12.0' },
+          ...Object.assign({}, ...extraApps.map((a) => a.capabilities?.(ctx.user) ?? {})),
         },
       });
     }
     if (route === '/core/apppassword') return deleteAppPassword(ctx, v);
+    for (const app of extraApps) if (app.ocs && await app.ocs(ctx, v, route)) return undefined;
     if (route !== '/cloud/user') {
       return ocsSend(ctx, v, 404, v === 1 ? 998 : 404, 'Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.', []);
     }
@@ -484,6 +503,15 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
     return false;
   }
   const { handle: handleNotes, publicNote, createNote } = notesApp({ send, sendJson, readBody, authenticate, challenge, corsGate });
+
+  // ---- Further apps (deck.mjs, talk.mjs, sharing.mjs, search.mjs) ----------------------------
+
+  // Each module imitates one Nextcloud app (its header cites the sources) and gets the same
+  // plumbing. `apps` switches apps off (`{ deck: false }`): a disabled app's routes are unknown
+  // to Nextcloud (404 like any unknown route; OCS 998/404) and its capabilities are absent.
+  const enabled = { ...DEFAULT_APPS, ...apps };
+  const appKit = { send, sendJson, readBody, authenticate, challenge, corsGate, ocsSend, getUser, state, clock, base: () => base, enabled: (id) => enabled[id] !== false, log: (line) => log?.(line) };
+  const extraApps = APP_MODULES.map(({ id, make }) => ({ id, ...make(appKit) })).filter((a) => enabled[a.id] !== false);
 
   // ---- Login Flow v2, login page, sessions (loginflow.mjs) -----------------------------------
 
