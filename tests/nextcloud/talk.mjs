@@ -432,10 +432,10 @@ export function talkApp(kit) {
       if (!batch.length && timeout > 0) {
         await new Promise((resolve) => {
           let done = false;
-          const finish = () => { if (done) return; done = true; clearTimeout(timer); room.waiters.delete(finish); ctx.req.off('close', finish); resolve(); };
+          const finish = () => { if (done) return; done = true; clearTimeout(timer); room.waiters.delete(finish); ctx.res.off('close', finish); resolve(); };
           const timer = setTimeout(finish, timeout * 1000);
           room.waiters.add(finish);
-          ctx.req.on('close', finish);
+          ctx.res.on('close', finish); // the client gave up
         });
         if (ctx.res.destroyed) return undefined;
         batch = pick();

@@ -333,6 +333,20 @@ describe('waiting for new messages and read markers', () => {
     assert.equal(got.headers.get('x-chat-last-given'), String(sent.id));
   });
 
+  test('a client that gives up on a long poll leaves the stand-in working', async () => {
+    const room = await createGroup('Abandoned');
+    const last = (await post(room.token, 'x')).data.id;
+    const ac = new AbortController();
+    const gone = fetch(`${nc.base}/ocs/v2.php${CHAT}/${room.token}?lookIntoFuture=1&timeout=30&lastKnownMessageId=${last}`, {
+      headers: { authorization: 'Bearer tok-alice', 'OCS-APIRequest': 'true', accept: 'application/json' }, signal: ac.signal,
+    }).catch((e) => e.name);
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort();
+    assert.equal(await gone, 'AbortError');
+    assert.equal((await post(room.token, 'after')).status, 201);
+    assert.equal((await history(room.token, '&limit=1')).data[0].message, 'after');
+  });
+
   test('unread counts: reading history does not mark read; polling with setReadMarker=1 does, =0 does not', async () => {
     const dm = (await ocs(ROOM, { method: 'POST', as: 'tok-dave', json: { roomType: 1, invite: 'bob' } })).data;
     const a = (await post(dm.token, 'one', 'tok-dave')).data;
