@@ -1,7 +1,237 @@
-// The stand-in's imitation of unified search (nextcloud/server core/Controller/UnifiedSearchController.php): not written yet (issue 15). Until it is, the stand-in
-// answers this app's routes as a Nextcloud without the app does (404), and lists no capability.
+// The stand-in's imitation of core's unified search OCS API, written from these files (none of
+// their code is copied):
+//   - nextcloud/server core/Controller/UnifiedSearchController.php (the NC 32 version with
+//     #[NoAdminRequired] #[NoCSRFRequired], no #[CORS]; limit default 5 capped to [1, 25]
+//     (unified-search.max-results-per-request), filters from the request's parameters, 400 with
+//     the exception's message or "No valid filters provided");
+//   - lib/private/Search/SearchComposer.php (getProviders: id, appId, name, icon, order, triggers,
+//     filters, inAppSearch, sorted by order; buildFilterList: unknown parameters ignored, an
+//     exclusive filter the provider does not support → UnsupportedFilter; search: an unknown
+//     provider throws InvalidArgumentException, which nothing catches → ocs/v1.php's 500
+//     "Internal Server Error"), lib/private/Search/UnsupportedFilter.php,
+//     lib/private/Search/Filter/StringFilter.php ("String filter can’t be empty");
+//   - lib/public/Search/SearchResult.php, SearchResultEntry.php (the JSON shapes; PHP's empty
+//     attributes array is JSON `[]`);
+//   - apps/files/lib/Search/FilesSearchProvider.php: name LIKE %term% (plus since/until/min-size/
+//     max-size/mime/type/path), newest first, paginated with cursor = offset + limit, resourceUrl
+//     /index.php/f/<fileid>, subline "in <folder>", attributes fileId and path. Here the search is
+//     a real DAV SEARCH on the stand-in's sabre/dav (its FileSearchBackend follows Nextcloud's);
+//   - nextcloud/notes lib/AppInfo/SearchProvider.php, Service/NotesService.php search(),
+//     Service/Note.php getExcerpt(), NoteUtil::stripMarkdown (every whitespace-separated term must
+//     be in the title, category or content, ASCII-case-insensitively; not paginated; newest first;
+//     resourceUrl /index.php/apps/notes/note/<id>, icon "icon-notes-trans").
+// Not imitated: the other providers a Nextcloud has (calendar, tasks, contacts, comments,
+// settings, users, fulltextsearch…); Deck's and Talk's providers are listed when those apps are on
+// but find nothing (their data search is not imitated); the `person`, `is-favorite`, `places`,
+// `provider` and `title-only` filters are accepted but not applied; `from` only changes the order
+// of files and notes as their getOrder does; provider icons are approximate paths.
 
-/** `kit`: the stand-in's plumbing (see appKit in standin.mjs). */
-export function searchApp(kit) { // eslint-disable-line no-unused-vars
-  return {};
+const PREVIEW_MIMES = /^(image\/(png|jpeg|gif|bmp|webp|x-xbitmap)|text\/(plain|markdown)|audio\/mpeg)$/;
+const COMMON_FILTERS = { term: 'string', since: 'datetime', until: 'datetime', 'title-only': 'bool', person: 'person', places: 'strings', provider: 'string' };
+/** Filters that are not exclusive (FilterDefinition's third argument false). */
+const NON_EXCLUSIVE = new Set(['title-only', 'places', 'provider']);
+
+const xmlEsc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const asciiLower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+const decodeXml = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#13;/g, '\r').replace(/&amp;/g, '&');
+
+/** mimeTypeIcon's file name for a mime type (core/img/filetypes/…), approximately. */
+function mimeIcon(mime) {
+  if (mime === 'application/pdf') return 'application-pdf';
+  const top = mime.split('/')[0];
+  if (['text', 'image', 'audio', 'video'].includes(top)) return top === 'text' ? 'text' : top;
+  return 'file';
+}
+
+/** NoteUtil::stripMarkdown, approximately. */
+function stripMarkdown(s) {
+  return s.replace(/^\s*[*+-]\s+/gmu, '').replace(/^#+\s+(.*?)\s*#*$/gmu, '$1').replace(/^(=+|-+)$/gmu, '').replace(/(\*+|_+)(.*?)\1/gmu, '$2');
+}
+
+/** Note::getExcerpt(100). */
+function excerpt(n) {
+  let e = stripMarkdown(n.content).trim();
+  if (n.title && asciiLower(e.slice(0, n.title.length)) === asciiLower(n.title)) e = e.slice(n.title.length);
+  e = e.trim();
+  const chars = [...e];
+  if (chars.length > 100) e = `${chars.slice(0, 100).join('')}…`;
+  return e.replace(/\n/g, '\u2003');
+}
+
+/** `kit`: the stand-in's plumbing (see appKit in standin.mjs). Answers /ocs/v{1,2}.php/search/…. */
+export function searchApp(kit) {
+  /** The route name `from` points at, as far as getOrder of these providers cares. */
+  function routeOf(from) {
+    let p = '';
+    try { p = new URL(from, 'http://x').pathname; } catch { return ''; }
+    p = p.replace(/^\/index\.php/, '');
+    if (p.startsWith('/apps/files')) return 'files.View.index';
+    if (p.startsWith('/apps/notes')) return 'notes.page.index';
+    return '';
+  }
+
+  /** The providers this user has, by id: { appId, name, order(route), filters, search }. */
+  function providers() {
+    const list = {
+      files: {
+        appId: 'files', name: 'Files', order: (route) => (route === 'files.View.index' ? -5 : 5),
+        supported: ['term', 'since', 'until', 'person', 'min-size', 'max-size', 'mime', 'type', 'path', 'is-favorite', 'title-only'],
+        custom: { 'min-size': 'int', 'max-size': 'int', mime: 'string', type: 'string', path: 'string', 'is-favorite': 'bool' },
+        search: searchFiles,
+      },
+      notes: {
+        appId: 'notes', name: 'Notes', order: (route) => (route.startsWith('files.') ? 25 : route.startsWith('notes.') ? -1 : 4),
+        supported: null, custom: {}, search: searchNotes,
+      },
+    };
+    if (kit.enabled('deck')) list.deck = { appId: 'deck', name: 'Deck', order: () => 10, supported: null, custom: {}, search: nothing('Deck') };
+    if (kit.enabled('spreed')) {
+      list['talk-conversations'] = { appId: 'spreed', name: 'Conversations', order: () => 1, supported: null, custom: {}, search: nothing('Conversations') };
+      list['talk-message'] = { appId: 'spreed', name: 'Messages', order: () => 2, supported: null, custom: {}, search: nothing('Messages') };
+      list['talk-message-current'] = { appId: 'spreed', name: 'Messages in current conversation', order: () => 0, supported: null, custom: {}, search: nothing('Messages in current conversation') };
+    }
+    return list;
+  }
+  const nothing = (name) => async () => ({ name, isPaginated: false, entries: [], cursor: null });
+
+  async function searchNotes(u, q) {
+    const terms = q.filters.term.split(/\s+/).filter((t) => t !== '');
+    const notes = [...u.notes.values()].filter((n) => terms.every((t) => [n.title, n.category, n.content].some((s) => asciiLower(s).includes(asciiLower(t)))));
+    notes.sort((a, b) => b.modified - a.modified);
+    return {
+      name: 'Notes',
+      isPaginated: false,
+      entries: notes.map((n) => ({
+        thumbnailUrl: '', title: n.title, subline: excerpt(n), resourceUrl: `${kit.base()}/index.php/apps/notes/note/${n.id}`,
+        icon: 'icon-notes-trans', rounded: false, attributes: [],
+      })),
+      cursor: null,
+    };
+  }
+
+  async function searchFiles(u, q) {
+    const f = q.filters;
+    const where = [`<d:like><d:prop><d:displayname/></d:prop><d:literal>${xmlEsc(`%${f.term}%`)}</d:literal></d:like>`];
+    const date = (s) => new Date(s).toUTCString();
+    if (f.since) where.push(`<d:gte><d:prop><d:getlastmodified/></d:prop><d:literal>${date(f.since)}</d:literal></d:gte>`);
+    if (f.until) where.push(`<d:lte><d:prop><d:getlastmodified/></d:prop><d:literal>${date(f.until)}</d:literal></d:lte>`);
+    if (f['min-size'] !== undefined) where.push(`<d:gte><d:prop><oc:size/></d:prop><d:literal>${f['min-size']}</d:literal></d:gte>`);
+    if (f['max-size'] !== undefined) where.push(`<d:lte><d:prop><oc:size/></d:prop><d:literal>${f['max-size']}</d:literal></d:lte>`);
+    if (f.mime) where.push(`<d:eq><d:prop><d:getcontenttype/></d:prop><d:literal>${xmlEsc(f.mime)}</d:literal></d:eq>`);
+    if (f.type) where.push(`<d:like><d:prop><d:getcontenttype/></d:prop><d:literal>${xmlEsc(`${f.type}/%`)}</d:literal></d:like>`);
+    const scope = f.path ? `/files/${u.id}/${f.path.replace(/^\/+|\/+$/g, '')}` : `/files/${u.id}`;
+    const order = q.sortOrder === 1 ? '<d:orderby><d:order><d:prop><d:getlastmodified/></d:prop><d:descending/></d:order></d:orderby>' : '<d:orderby/>';
+    const body = '<?xml version="1.0" encoding="UTF-8"?>'
+      + '<d:searchrequest xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns" xmlns:s="https://github.com/icewind1991/SearchDAV/ns"><d:basicsearch>'
+      + '<d:select><d:prop><d:displayname/><d:getcontenttype/><d:resourcetype/><oc:fileid/></d:prop></d:select>'
+      + `<d:from><d:scope><d:href>${xmlEsc(scope)}</d:href><d:depth>infinity</d:depth></d:scope></d:from>`
+      + `<d:where>${where.length > 1 ? `<d:and>${where.join('')}</d:and>` : where[0]}</d:where>${order}`
+      + `<d:limit><d:nresults>${q.limit}</d:nresults><s:firstresult>${q.offset}</s:firstresult></d:limit>`
+      + '</d:basicsearch></d:searchrequest>';
+    const r = await kit.state.davFetch(u.id, '', { method: 'SEARCH', headers: { 'content-type': 'text/xml' }, body });
+    const xml = await r.text();
+    if (r.status !== 207) throw new Error(`sabre/dav SEARCH answered ${r.status}`);
+    const entries = [];
+    const prefix = `/remote.php/dav/files/${u.id}/`;
+    for (const [, resp] of xml.matchAll(/<d:response>([\s\S]*?)<\/d:response>/g)) {
+      const href = decodeURIComponent(decodeXml(/<d:href>([^<]*)<\/d:href>/.exec(resp)?.[1] ?? ''));
+      if (!href.startsWith(prefix)) continue;
+      const path = `/${href.slice(prefix.length).replace(/\/$/, '')}`;
+      const fileId = /<oc:fileid>(\d+)<\/oc:fileid>/.exec(resp)?.[1] ?? '';
+      const isFolder = /<d:collection\s*\/>/.test(resp);
+      const mime = isFolder ? 'httpd/unix-directory' : decodeXml(/<d:getcontenttype>([^<]*)<\/d:getcontenttype>/.exec(resp)?.[1] ?? 'application/octet-stream');
+      const dir = path.lastIndexOf('/') > 0 ? path.slice(1, path.lastIndexOf('/')) : '';
+      entries.push({
+        thumbnailUrl: PREVIEW_MIMES.test(mime) ? `${kit.base()}/index.php/core/preview?x=32&y=32&fileId=${fileId}` : '',
+        title: path.slice(path.lastIndexOf('/') + 1),
+        subline: dir ? `in ${dir}` : '',
+        resourceUrl: `${kit.base()}/index.php/f/${fileId}`,
+        icon: isFolder ? 'icon-folder' : `/core/img/filetypes/${mimeIcon(mime)}.svg`,
+        rounded: false,
+        attributes: { fileId, path },
+      });
+    }
+    return { name: 'Files', isPaginated: true, entries, cursor: q.offset + q.limit };
+  }
+
+  function filterType(p, name) {
+    return COMMON_FILTERS[name] ?? p?.custom[name] ?? null;
+  }
+  /** SearchComposer::buildFilterList + FilterFactory (values checked as their filter classes do). */
+  function buildFilters(id, p, params) {
+    const out = {};
+    for (const [name, value] of Object.entries(params)) {
+      const type = filterType(p, name);
+      if (!type) continue;
+      const supported = p?.supported ?? ['term'];
+      if (!NON_EXCLUSIVE.has(name) && !supported.includes(name)) throw Object.assign(new Error(`Provider ${id} doesn’t support filter ${name}.`), { bad: true });
+      if (type === 'string' && value === '') throw Object.assign(new Error('String filter can’t be empty'), { bad: true });
+      if (type === 'int') out[name] = Number.parseInt(value, 10) || 0;
+      else if (type === 'datetime') {
+        const d = /^\d+$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
+        if (Number.isNaN(d.getTime())) throw new Error(`bad date ${value}`); // DateTimeImmutable's exception: not caught → 500
+        out[name] = d.toISOString();
+      } else out[name] = value;
+    }
+    return out;
+  }
+
+  function internalError(ctx, v) {
+    kit.ocsSend(ctx, v, v === 1 ? 200 : 500, v === 1 ? 996 : 500, 'Internal Server Error\n', []);
+  }
+
+  async function ocs(ctx, v, route) {
+    let m;
+    const isList = route === '/search/providers';
+    if (!isList && !(m = /^\/search\/providers\/([^/]+)\/search$/.exec(route))) return false;
+    if (ctx.method !== 'GET') { kit.send(ctx, 405, ''); return true; }
+    ctx.user = await kit.authenticate(ctx);
+    if (!ctx.user) {
+      ctx.res.setHeader('WWW-Authenticate', kit.challenge(false));
+      kit.ocsSend(ctx, v, 401, 997, 'Current user is not logged in', []);
+      return true;
+    }
+    // #[NoCSRFRequired]: no OCS-APIRequest needed.
+    const params = Object.fromEntries(ctx.url.searchParams);
+    const pr = providers();
+    const routeName = routeOf(params.from ?? '');
+    if (isList) {
+      const data = Object.entries(pr).map(([id, p]) => ({
+        id, appId: p.appId, name: p.name, icon: `/apps/${p.appId}/img/app.svg`, order: p.order(routeName), triggers: [id],
+        filters: Object.fromEntries((p.supported ?? ['term']).map((f) => [f, filterType(p, f)])), inAppSearch: false,
+      })).sort((a, b) => a.order - b.order);
+      kit.ocsSend(ctx, v, 200, v === 1 ? 100 : 200, 'OK', data);
+      return true;
+    }
+    const id = decodeURIComponent(m[1]);
+    const p = pr[id] ?? null;
+    let limit = params.limit === undefined ? 5 : (Number.parseInt(params.limit, 10) || 0);
+    limit = Math.max(1, Math.min(limit, 25));
+    let filters;
+    try {
+      filters = buildFilters(id, p, params);
+    } catch (e) {
+      if (!e.bad) { internalError(ctx, v); return true; }
+      kit.ocsSend(ctx, v, v === 1 ? 200 : 400, 400, '', e.message);
+      return true;
+    }
+    if (!Object.keys(filters).length) {
+      kit.ocsSend(ctx, v, v === 1 ? 200 : 400, 400, '', 'No valid filters provided');
+      return true;
+    }
+    if (!p) { internalError(ctx, v); return true; } // "Provider $providerId is unknown"
+    if (filters.term === undefined) filters.term = ''; // e.g. only `since`: name LIKE '%%'
+    const offset = Number.parseInt(params.cursor ?? '0', 10) || 0;
+    const sortOrder = params.sortOrder === undefined ? 1 : Number.parseInt(params.sortOrder, 10) || 0;
+    try {
+      const data = await p.search(ctx.user, { filters, limit, offset, sortOrder });
+      kit.ocsSend(ctx, v, 200, v === 1 ? 100 : 200, 'OK', data);
+    } catch (e) {
+      kit.log(`search: ${e.message}`);
+      internalError(ctx, v);
+    }
+    return true;
+  }
+
+  return { ocs };
 }
