@@ -1559,6 +1559,91 @@ async fn redis_unreachable_at_startup_fails_fast() {
     assert!(started.elapsed() < quick(), "{:?}", started.elapsed());
 }
 
+/// Connections a Redis server has open now (CLIENT LIST, less the asking one).
+fn open_connections(url: &str) -> usize {
+    let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut c).unwrap();
+    list.lines().count() - 1
+}
+
+/// Commands from a thread go over connections opened on that thread's runtime (no hop to the
+/// start-up runtime's I/O task and back), and a thread whose runtime has ended, its
+/// connections with it, opens new ones instead of failing.
+#[test]
+fn each_thread_uses_connections_of_its_own_runtime() {
+    let server = RedisServer::start();
+    let url = server.url().to_owned();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    // The start-up runtime stays (not running: a current-thread runtime runs only in block_on).
+    let start_up = runtime();
+    let store = Arc::new(
+        start_up
+            .block_on(RedisStore::connect(&url, "per-thread"))
+            .unwrap(),
+    );
+    let at_start = open_connections(&url);
+
+    // Two threads, each with its runtime: each opens its own connection on first use, and
+    // keeps it while its runtime lives.
+    let used = Arc::new(std::sync::Barrier::new(3));
+    let counted = Arc::new(std::sync::Barrier::new(3));
+    let threads: Vec<_> = (0..2)
+        .map(|i| {
+            let (store, used, counted) = (store.clone(), used.clone(), counted.clone());
+            std::thread::spawn(move || {
+                let rt = runtime();
+                rt.block_on(async {
+                    for _ in 0..3 {
+                        store
+                            .put_client(&client(&format!("thread-{i}")), LONG)
+                            .await
+                            .unwrap();
+                        assert!(store
+                            .get_client(&cid(&format!("thread-{i}")))
+                            .await
+                            .unwrap()
+                            .is_some());
+                    }
+                });
+                used.wait();
+                counted.wait();
+            })
+        })
+        .collect();
+    used.wait();
+    assert_eq!(
+        open_connections(&url),
+        at_start + 2,
+        "one connection per thread, reused"
+    );
+    counted.wait();
+    for t in threads {
+        t.join().unwrap();
+    }
+
+    // On this thread: one runtime after another, the first one's connection dying with it.
+    for round in 0..3 {
+        let rt = runtime();
+        rt.block_on(async {
+            store
+                .put_client(&client(&format!("round-{round}")), LONG)
+                .await
+                .unwrap();
+            assert!(store
+                .get_client(&cid(&format!("round-{round}")))
+                .await
+                .unwrap()
+                .is_some());
+        });
+        drop(rt);
+    }
+}
+
 /// Redis dies under a running store: calls fail fast with `Unavailable` (naming no value), and
 /// the store recovers by itself once Redis is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
