@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::http::header;
-use anyhow::Context;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use anyhow::Context;
 use mcp_shared::claims::CLOCK_SKEW_LEEWAY_SECS;
 use mcp_shared::ops::cli::serve_until_stopped;
 use mcp_shared::ops::metrics;
@@ -136,7 +136,7 @@ impl Application {
                     metrics: metrics.clone(),
                 };
                 (
-                    GuardMode::OAuth(CachedVerifier::new(verifier, metrics.clone())),
+                    GuardMode::OAuth(Box::new(CachedVerifier::new(verifier, metrics.clone()))),
                     Some(jwks),
                     backend,
                 )
@@ -180,7 +180,9 @@ impl Application {
                 config.max_body_bytes,
                 metrics.clone(),
             )
-            .context("MCP_SERVER_RESOURCE: the resource metadata URL is not a valid header value")?,
+            .context(
+                "MCP_SERVER_RESOURCE: the resource metadata URL is not a valid header value",
+            )?,
         ));
         let backend = Arc::new(backend);
         let mcp_service = {

@@ -415,7 +415,11 @@ mod tests {
         assert_eq!(full_verifications(&metrics), 3, "one full check per token");
         assert_eq!(refusal_hits(&metrics), 6);
         assert_eq!(hits(&metrics), 0);
-        assert_eq!(cache.entry_count().await, 0, "no refused token is in the verified cache");
+        assert_eq!(
+            cache.entry_count().await,
+            0,
+            "no refused token is in the verified cache"
+        );
         assert_eq!(cache.refusal_count().await, 3);
     }
 
@@ -458,8 +462,14 @@ mod tests {
         let replacement = signing_key("k1");
         let (cache, metrics) = cached_verifier(&[&old], MAX_WEIGHT);
         let t = token(&replacement, "j1", NOW + 300);
-        assert_eq!(cache.verify(&t, NOW).await.unwrap_err(), TokenError::Signature);
-        assert_eq!(cache.verify(&t, NOW).await.unwrap_err(), TokenError::Signature);
+        assert_eq!(
+            cache.verify(&t, NOW).await.unwrap_err(),
+            TokenError::Signature
+        );
+        assert_eq!(
+            cache.verify(&t, NOW).await.unwrap_err(),
+            TokenError::Signature
+        );
         assert_eq!(refusal_hits(&metrics), 1);
 
         cache.verifier.jwks.replace_keys(key_set(&[&replacement]));
@@ -491,7 +501,11 @@ mod tests {
         }
         let held = cache.refusal_count().await;
         assert!((1..=16).contains(&held), "{held} refusals");
-        assert_eq!(full_verifications(&metrics), 500, "each new forgery gets a full check");
+        assert_eq!(
+            full_verifications(&metrics),
+            500,
+            "each new forgery gets a full check"
+        );
     }
 
     #[tokio::test]

@@ -137,10 +137,17 @@ mod tests {
         assert_eq!(ids.len(), 10_000);
         for id in ids.iter().take(100) {
             assert_eq!(id.len(), 12, "{id}");
-            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{id}"
+            );
         }
         let other_thread = std::thread::spawn(request_id).join().unwrap();
-        assert!(!ids.contains(&other_thread), "threads start from their own seeds");
+        assert!(
+            !ids.contains(&other_thread),
+            "threads start from their own seeds"
+        );
     }
 
     #[test]
