@@ -50,7 +50,7 @@ test-conformance:
 
 ## bench: issue 13's benchmark set, ours next to the original Python server (PyPI nextcloud-mcp-server 0.202.1 in tests/bench/.venv) with wrk, printing original | ours | ratio | goal (docs/benchmarks.md); not part of test. BENCH_SMOKE=1: 1 s runs, no original
 bench: deps
-	$(CARGO) build --release --locked -p auth-proxy -p mcp-server
+	$(CARGO) build --release --locked -p auth-proxy -p mcp-server --bin auth-proxy --bin mcp-server --example http_floor
 	tests/bench/run.sh
 
 ## soak: 10 minutes of mixed load (sign-ins, refreshes, tool calls, abusive CIMD/DCR) on the whole stack, memory sampled; see docs/reliability.md (a 60 s variant runs in test-e2e)

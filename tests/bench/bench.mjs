@@ -44,8 +44,9 @@ const notes = [];
 
 process.env.AUTH_PROXY_BIN ??= path.join(repoRoot, 'target', 'release', 'auth-proxy');
 process.env.MCP_SERVER_BIN ??= path.join(repoRoot, 'target', 'release', 'mcp-server');
-for (const bin of [process.env.AUTH_PROXY_BIN, process.env.MCP_SERVER_BIN]) {
-  if (!existsSync(bin)) { console.error(`${bin} missing: cargo build --release --locked -p auth-proxy -p mcp-server`); process.exit(2); }
+const floorBin = path.join(path.dirname(process.env.MCP_SERVER_BIN), 'examples', 'http_floor');
+for (const bin of [process.env.AUTH_PROXY_BIN, process.env.MCP_SERVER_BIN, floorBin]) {
+  if (!existsSync(bin)) { console.error(`${bin} missing: cargo build --release --locked -p auth-proxy -p mcp-server --bin auth-proxy --bin mcp-server --example http_floor`); process.exit(2); }
 }
 if (withOriginal && !existsSync(originalBin)) { console.error(`${originalBin} missing: tests/bench/run.sh installs it`); process.exit(2); }
 
@@ -180,7 +181,9 @@ async function measureOurs() {
 
   // A token with every scope the proxy offers (so tools/list lists every tool, as single-user does).
   const asMetadataUrl = `${proxy.base}/.well-known/oauth-authorization-server`;
-  const meta = JSON.parse((await expectStatus('AS metadata', asMetadataUrl, {}, 200)).text);
+  const metaText = (await expectStatus('AS metadata', asMetadataUrl, {}, 200)).text;
+  r.metadataBytes = Buffer.byteLength(metaText);
+  const meta = JSON.parse(metaText);
   const scope = (meta.scopes_supported ?? []).filter((s) => s !== 'offline_access').join(' ') || undefined;
   const clientRedirect = `http://127.0.0.1:${await freePort()}/callback`;
   const client = await register(proxy, { redirect_uris: [clientRedirect] });
@@ -326,6 +329,29 @@ async function signInTime(proxy, client, scope, n) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The floor: actix-web with nothing of ours (mcp-server/examples/http_floor.rs), same wrk
+
+async function measureFloor(metadataBytes) {
+  const port = await freePort();
+  const proc = launch('http_floor', floorBin, [String(port), String(metadataBytes)]);
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i += 1) {
+    try { await expectStatus('floor', `${base}/get`, {}, 200); break; } catch (e) {
+      if (i > 500 || proc.exitCode !== null) throw new Error(`http_floor did not start: ${e.message}\n${proc.output()}`);
+      await sleep(10);
+    }
+  }
+  await expectStatus('floor 401', `${base}/post`, { method: 'POST', headers: MCP_HEADERS, body: TOOLS_LIST }, 401);
+  console.error('floor:');
+  const r = {
+    get: await wrk('floor GET', { url: `${base}/get` }),
+    post: await wrk('floor POST 401', { url: `${base}/post`, method: 'POST', headers: MCP_HEADERS, body: TOOLS_LIST }),
+  };
+  await proc.stop();
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The original
 
 async function measureOriginal() {
@@ -420,13 +446,19 @@ function table(ours, orig) {
   const rows = [];
   // A smoke run's figures mean nothing: no ✓/✗ on them.
   const mark = (ok) => (smoke ? '' : ok ? '✓' : '✗');
-  const ratioRow = (name, key, goal = 100) => {
+  // Ours as a share of the floor (actix-web with nothing of ours) for the cheap requests, and
+  // what 100x the original would take, as a share of that floor.
+  const ofFloor = (w, floor) => `${((w.rps / floor.rps) * 100).toFixed(0)} % of the floor`;
+  const ratioRow = (name, key, floor, goal = 100) => {
     const o = orig?.[key];
     const ratio = o ? ours[key].rps / o.rps : undefined;
-    rows.push([name, o ? rate(o) : 'not run', rate(ours[key]), ratio ? `${ratio.toFixed(0)}x` : '', ratio ? `≥${goal}x ${mark(ratio >= goal)}` : `≥${goal}x`]);
+    const need = o && floor ? `; ${goal}x = ${int(o.rps * goal)}/s = ${((o.rps * goal * 100) / floor.rps).toFixed(0)} % of the floor` : '';
+    rows.push([name, o ? rate(o) : 'not run', `${rate(ours[key])}${floor ? ` (${ofFloor(ours[key], floor)})` : ''}`, ratio ? `${ratio.toFixed(0)}x${need}` : '', ratio ? `≥${goal}x ${mark(ratio >= goal)}` : `≥${goal}x`]);
   };
-  ratioRow('GET AS metadata', 'asMetadata');
-  ratioRow('POST /mcp without token → 401', 'noToken');
+  rows.push(['floor: actix-web with nothing of ours (examples/http_floor.rs), same load', '',
+    `GET ${ours.metadataBytes} B: ${rate(ours.floor.get)}; POST → 401: ${rate(ours.floor.post)}`, '', '(reference)']);
+  ratioRow('GET AS metadata', 'asMetadata', ours.floor.get);
+  ratioRow('POST /mcp without token → 401', 'noToken', ours.floor.post);
   {
     const o = orig?.toolsList;
     const perTool = o ? (ours.toolsList.rps * ours.tools) / (o.rps * orig.tools) : undefined;
@@ -438,7 +470,7 @@ function table(ours, orig) {
       `≥100x${perTool ? ` ${mark(perTool >= 100)}` : ''}, p99 <5 ms ${mark(ours.toolsList.p99 < 5)}`,
     ]);
   }
-  ratioRow('POST /mcp wrong-signature token → 401', 'wrongSig');
+  ratioRow('POST /mcp wrong-signature token → 401', 'wrongSig', ours.floor.post);
   {
     const cost = (1 - ours.toolsList.rps / ours.singleUser.rps) * 100;
     rows.push([
@@ -476,6 +508,7 @@ try {
   }
   const ours = await measureOurs();
   await stopAll();
+  ours.floor = await measureFloor(ours.metadataBytes);
   const orig = withOriginal ? await measureOriginal() : undefined;
   if (!withOriginal) notes.push(smoke ? 'smoke run (1 s each): the original is left out; figures prove only that the script works.' : 'the original was not run (--no-original).');
   const out = `${table(ours, orig)}\n${notes.map((n) => `\nNote: ${n}`).join('')}\n\nwrk -t${threads} -c${connections} -d${duration}s --latency on loopback; ratio = ours/original requests per second.`;

@@ -2,7 +2,8 @@
 # `make bench`: installs what the benchmark needs when it is missing (wrk from Debian; the
 # original Python server from PyPI into tests/bench/.venv, pinned by requirements.txt and
 # constraints.txt), then runs bench.mjs, which prints the table. Expects the release builds
-# (`cargo build --release --locked -p auth-proxy -p mcp-server`; the Makefile does it first).
+# (`cargo build --release --locked -p auth-proxy -p mcp-server --bin auth-proxy --bin mcp-server
+# --example http_floor`; the Makefile does it first).
 # BENCH_SMOKE=1: 1 s runs, no original, no venv: proves the script works, measures nothing.
 # Extra arguments go to bench.mjs (e.g. --out FILE, --duration 10, --no-original).
 set -euo pipefail
