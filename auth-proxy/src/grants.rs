@@ -167,9 +167,14 @@ impl<'a> Grants<'a> {
         record: &CodeRecord,
     ) -> Result<String, StoreError> {
         let code = format!("{}.{}", grant.grant_id, random_token(32));
-        self.store.put_grant(grant, UNREDEEMED_GRANT_TTL).await?;
         self.store
-            .put_code(&grant.grant_id, &TokenHash::of(&code), record, CODE_TTL)
+            .put_grant_and_code(
+                grant,
+                UNREDEEMED_GRANT_TTL,
+                &TokenHash::of(&code),
+                record,
+                CODE_TTL,
+            )
             .await?;
         Ok(code)
     }
@@ -185,12 +190,12 @@ impl<'a> Grants<'a> {
         resource: Option<&str>,
     ) -> Result<Issued, GrantError> {
         let (grant_id, code_hash) = split_grant_token(code).ok_or(GrantError::InvalidCode)?;
-        let record = match self
+        let (record, grant) = match self
             .store
             .take_code(&grant_id, &code_hash, CODE_REPLAY_WINDOW)
             .await?
         {
-            CodeTake::Redeemed(record) => record,
+            CodeTake::Redeemed { code, grant } => (code, grant),
             CodeTake::Unknown => return Err(GrantError::InvalidCode),
             CodeTake::Replayed => {
                 // RFC 6749 §4.1.2 / OAuth 2.1: revoke everything issued from a replayed code.
@@ -206,11 +211,6 @@ impl<'a> Grants<'a> {
         }
         check_redemption(&record, redirect_uri, code_verifier, resource)
             .map_err(GrantError::Refused)?;
-        let grant = self
-            .store
-            .get_grant(&grant_id)
-            .await?
-            .ok_or(GrantError::InvalidCode)?;
 
         let refresh_token = format!("{grant_id}.{}", random_token(32));
         let record = RefreshRecord {

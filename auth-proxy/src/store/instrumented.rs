@@ -277,6 +277,22 @@ impl Store for InstrumentedStore {
         .await
     }
 
+    async fn put_grant_and_code(
+        &self,
+        grant: &GrantRecord,
+        grant_ttl: Duration,
+        code_hash: &TokenHash,
+        code: &CodeRecord,
+        code_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_grant_and_code",
+            self.inner
+                .put_grant_and_code(grant, grant_ttl, code_hash, code, code_ttl),
+        )
+        .await
+    }
+
     async fn take_code(
         &self,
         grant_id: &GrantId,

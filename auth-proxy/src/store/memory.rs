@@ -529,9 +529,11 @@ impl Store for MemoryStore {
         let mut t = self.lock()?;
         if let Some(code) = take_live(&mut t.codes, &k, now) {
             // A code of a revoked grant is consumed and unknown, as in the Redis script.
-            if get_live(&mut t.grants, &grant_id.to_owned(), now).is_none() {
+            let Some(grant) =
+                get_live(&mut t.grants, &grant_id.to_owned(), now).map(|g| g.value.clone())
+            else {
                 return Ok(CodeTake::Unknown);
-            }
+            };
             t.used_codes.insert(
                 k,
                 Entry {
@@ -540,7 +542,10 @@ impl Store for MemoryStore {
                 },
             );
             self.wrote(&mut t);
-            return Ok(CodeTake::Redeemed(code));
+            return Ok(CodeTake::Redeemed {
+                code,
+                grant: Box::new(grant),
+            });
         }
         Ok(if get_live(&mut t.used_codes, &k, now).is_some() {
             CodeTake::Replayed

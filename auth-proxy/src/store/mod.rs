@@ -151,8 +151,12 @@ pub struct RefreshRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeTake {
-    /// First use: the code is gone from the store now.
-    Redeemed(CodeRecord),
+    /// First use: the code is gone from the store now; the grant it came from, as read in
+    /// the same atomic step.
+    Redeemed {
+        code: CodeRecord,
+        grant: Box<GrantRecord>,
+    },
     /// The code was redeemed before (within the replay window): the caller revokes the grant.
     Replayed,
     Unknown,
@@ -297,6 +301,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         code: &CodeRecord,
         ttl: Duration,
     ) -> Result<(), StoreError>;
+    /// A new grant and the code issued from it: [`Store::put_grant`] then [`Store::put_code`]
+    /// (the Redis store sends both in one round trip).
+    async fn put_grant_and_code(
+        &self,
+        grant: &GrantRecord,
+        grant_ttl: Duration,
+        code_hash: &TokenHash,
+        code: &CodeRecord,
+        code_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.put_grant(grant, grant_ttl).await?;
+        self.put_code(&grant.grant_id, code_hash, code, code_ttl)
+            .await
+    }
     /// Atomic take. A redeemed code leaves a marker for `replay_window` so that a second
     /// redemption is recognised as a replay rather than an unknown code.
     async fn take_code(

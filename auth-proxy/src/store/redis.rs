@@ -655,12 +655,45 @@ impl Store for RedisStore {
             .arg(ms(replay_window));
         let reply = bounded(take.invoke_async::<redis::Value>(&mut c)).await?;
         self.replicated(&mut c, &self.keys.grant(grant_id)).await?;
-        match status_and_payload(reply)? {
-            (1, Some(raw)) => Ok(CodeTake::Redeemed(from_json(&raw)?)),
-            (2, None) => Ok(CodeTake::Replayed),
-            (0, None) => Ok(CodeTake::Unknown),
+        let (status, payloads) = status_and_payloads(reply)?;
+        match (status, payloads.as_slice()) {
+            (1, [code, grant]) => Ok(CodeTake::Redeemed {
+                code: from_json(code)?,
+                grant: Box::new(from_json(grant)?),
+            }),
+            (2, []) => Ok(CodeTake::Replayed),
+            (0, []) => Ok(CodeTake::Unknown),
             _ => Err(unexpected_reply()),
         }
+    }
+
+    async fn put_grant_and_code(
+        &self,
+        grant: &GrantRecord,
+        grant_ttl: Duration,
+        code_hash: &TokenHash,
+        code: &CodeRecord,
+        code_ttl: Duration,
+    ) -> Result<(), StoreError> {
+        // Both keys carry the grant's hash tag: one pipeline, one node, one round trip.
+        let grant_id = grant.grant_id.as_str();
+        let grant_key = self.keys.grant(grant_id);
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(&grant_key)
+            .arg(to_json(grant)?)
+            .arg("PX")
+            .arg(ms(grant_ttl))
+            .ignore()
+            .cmd("SET")
+            .arg(self.keys.code(grant_id, code_hash))
+            .arg(to_json(code)?)
+            .arg("PX")
+            .arg(ms(code_ttl))
+            .ignore();
+        let mut c = self.durable().await;
+        bounded(pipe.query_async::<()>(&mut c)).await?;
+        self.replicated(&mut c, &grant_key).await
     }
 
     async fn put_refresh_token(
@@ -832,6 +865,22 @@ fn unexpected_reply() -> StoreError {
 }
 
 /// Decodes a script reply `{status}` or `{status, payload}`.
+/// A script's `{status, payload...}` reply (any number of string payloads).
+fn status_and_payloads(value: redis::Value) -> Result<(i64, Vec<String>), StoreError> {
+    let redis::Value::Array(items) = value else {
+        return Err(unexpected_reply());
+    };
+    let mut items = items.into_iter();
+    let status = match items.next() {
+        Some(redis::Value::Int(n)) => n,
+        _ => return Err(unexpected_reply()),
+    };
+    let payloads = items
+        .map(|v| redis::from_redis_value::<String>(v).map_err(|_| unexpected_reply()))
+        .collect::<Result<_, _>>()?;
+    Ok((status, payloads))
+}
+
 fn status_and_payload(value: redis::Value) -> Result<(i64, Option<String>), StoreError> {
     let redis::Value::Array(items) = value else {
         return Err(unexpected_reply());

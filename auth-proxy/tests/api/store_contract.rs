@@ -236,6 +236,7 @@ contract!(
     flows_expire,
     grants_update_keep_and_revoke,
     codes_redeem_once_then_replay_then_expire,
+    a_grant_and_its_code_are_stored_together,
     code_take_has_one_winner_under_concurrency,
     refresh_rotates_with_grace_and_detects_reuse,
     zero_grace_makes_any_second_presentation_reuse,
@@ -622,15 +623,46 @@ async fn grants_update_keep_and_revoke(ctx: Ctx) {
         .unwrap());
 }
 
+async fn a_grant_and_its_code_are_stored_together(ctx: Ctx) {
+    let s = &ctx.store;
+    s.put_grant_and_code(&grant("short"), TTL, &th("c1"), &code(), LONG)
+        .await
+        .unwrap();
+    s.put_grant_and_code(&grant("long"), LONG, &th("c2"), &code(), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_grant(&gid("short")).await.unwrap(),
+        Some(grant("short"))
+    );
+    assert_eq!(
+        s.take_code(&gid("long"), &th("c2"), LONG).await.unwrap(),
+        CodeTake::Redeemed {
+            code: code(),
+            grant: Box::new(grant("long"))
+        }
+    );
+    // Each with its own lifetime: the grant's end leaves its code unredeemable.
+    ctx.expire(TTL, |k| k.grant("short")).await;
+    assert_eq!(
+        s.take_code(&gid("short"), &th("c1"), LONG).await.unwrap(),
+        CodeTake::Unknown
+    );
+}
+
 async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
     let s = &ctx.store;
     s.put_grant(&grant("g"), LONG).await.unwrap();
     s.put_code(&gid("g"), &th("h1"), &code(), LONG)
         .await
         .unwrap();
+    // The grant comes back with the code, read in the same atomic step.
     assert_eq!(
         s.take_code(&gid("g"), &th("h1"), LONG).await.unwrap(),
-        CodeTake::Redeemed(code())
+        CodeTake::Redeemed {
+            code: code(),
+            grant: Box::new(grant("g"))
+        }
     );
     for _ in 0..2 {
         assert_eq!(
@@ -666,7 +698,7 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
         .unwrap();
     assert!(matches!(
         s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
-        CodeTake::Redeemed(_)
+        CodeTake::Redeemed { .. }
     ));
     assert_eq!(
         s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
@@ -694,8 +726,9 @@ async fn code_take_has_one_winner_under_concurrency(ctx: Ctx) {
     let (mut redeemed, mut replayed) = (0, 0);
     for t in tasks {
         match t.await.unwrap() {
-            CodeTake::Redeemed(c) => {
+            CodeTake::Redeemed { code: c, grant: g } => {
                 assert_eq!(c, code());
+                assert_eq!(g.grant_id, gid("g"));
                 redeemed += 1;
             }
             CodeTake::Replayed => replayed += 1,
@@ -1244,7 +1277,7 @@ async fn redis_replicas_share_limits_and_single_use() {
         .unwrap();
     assert!(matches!(
         b.take_code(&gid("g"), &th("h"), LONG).await.unwrap(),
-        CodeTake::Redeemed(_)
+        CodeTake::Redeemed { .. }
     ));
     assert_eq!(
         a.take_code(&gid("g"), &th("h"), LONG).await.unwrap(),
@@ -1326,7 +1359,7 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         .unwrap();
     assert!(matches!(
         store.take_code(&gid("g1"), &code_b, LONG).await.unwrap(),
-        CodeTake::Redeemed(_)
+        CodeTake::Redeemed { .. }
     ));
     let refresh_ttl = Duration::from_secs(30 * 86_400);
     store

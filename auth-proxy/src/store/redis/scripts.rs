@@ -11,15 +11,16 @@ return v
 ";
 
 /// KEYS: code, code-used marker, grant. ARGV: replay window ms.
-/// Returns {1, record} redeemed, {2} replayed, {0} unknown. A code whose grant is gone
+/// Returns {1, record, grant} redeemed, {2} replayed, {0} unknown. A code whose grant is gone
 /// (revoked) is consumed and reported unknown.
 const TAKE_CODE: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then
   redis.call('DEL', KEYS[1])
-  if redis.call('EXISTS', KEYS[3]) == 0 then return {0} end
+  local g = redis.call('GET', KEYS[3])
+  if not g then return {0} end
   redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-  return {1, v}
+  return {1, v, g}
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
 return {0}
