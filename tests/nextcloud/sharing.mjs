@@ -111,7 +111,7 @@ export function sharingApp(kit) {
   }
 
   /** IUserManager::userExists, for the users this stand-in knows (seen, or with an app password). */
-  const userExists = (id) => typeof id === 'string' && id !== '' && (kit.state.users().includes(id) || kit.state.appPasswords(id).length > 0);
+  const userExists = (id) => kit.userExists(id);
   const displayName = (id) => (kit.state.users().includes(id) ? kit.getUser(id).displayName : id);
 
   function hashPassword(pw) {

@@ -43,7 +43,8 @@ async function fileId(user, path) {
 const inDays = (n) => new Date(Date.now() + n * 86400000).toISOString().slice(0, 10);
 
 before(async () => {
-  nc = await startNextcloud({ basicUsers: users });
+  // carol has a login password only and never signs in here: she exists all the same.
+  nc = await startNextcloud({ basicUsers: users, loginUsers: { carol: 'carol-login-pw' } });
   await davMkcol('alice', 'Documents');
   await davPut('alice', 'Documents/report.txt', 'the report');
   await davPut('alice', 'Documents/plan b.md', '# plan');
@@ -87,6 +88,16 @@ describe('creating shares', () => {
     assert.equal(r.data.permissions, 19);
     assert.equal(r.data.expiration, `${date} 00:00:00`);
     assert.equal(r.data.path, '/Documents/plan b.md');
+  });
+
+  test('a user share with an account that exists but never signed in; an unknown account is refused', async () => {
+    const r = await ocs(API, { method: 'POST', form: { path: '/Documents/report.txt', shareType: '0', shareWith: 'carol' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.data.share_with, 'carol');
+    const nobody = await ocs(API, { method: 'POST', form: { path: '/Documents/report.txt', shareType: '0', shareWith: 'nobody' } });
+    assert.equal(nobody.status, 404, nobody.text);
+    assert.equal(nobody.meta.message, 'Please specify a valid account to share with');
+    assert.equal((await ocs(`${API}/${r.data.id}`, { method: 'DELETE' })).status, 200);
   });
 
   test('a password-protected link to a folder with public upload: the password never comes back', async () => {

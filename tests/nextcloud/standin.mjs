@@ -218,7 +218,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
     loginFlows: () => flowApp.flows(),
     /** Forgets cached Bearer validations (the next request with a token asks the IdP again). */
     forgetTokens: () => tokenCache.clear(),
-    reset: () => { users.clear(); tokenCache.clear(); state.requests.length = 0; state.bearerChecks = 0; state.rejectedBearer = 0; },
+    reset: () => { users.clear(); tokenCache.clear(); state.requests.length = 0; state.bearerChecks = 0; state.rejectedBearer = 0; for (const t of Object.values(state.apps ?? {})) t.reset?.(); },
   };
 
   // ---- authentication -----------------------------------------------------------------------
@@ -510,8 +510,12 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
   // plumbing. `apps` switches apps off (`{ deck: false }`): a disabled app's routes are unknown
   // to Nextcloud (404 like any unknown route; OCS 998/404) and its capabilities are absent.
   const enabled = { ...DEFAULT_APPS, ...apps };
-  const appKit = { send, sendJson, readBody, authenticate, challenge, corsGate, ocsSend, getUser, state, clock, base: () => base, enabled: (id) => enabled[id] !== false, log: (line) => log?.(line) };
+  /** IUserManager::userExists for this stand-in: seen, configured (basicUsers, loginUsers), or holding an app password. */
+  const userExists = (id) => typeof id === 'string' && id !== '' && (users.has(id) || basic.has(id) || logins.has(id) || appPasswords.list(id).length > 0);
+  const appKit = { send, sendJson, readBody, authenticate, challenge, corsGate, ocsSend, getUser, userExists, state, clock, base: () => base, enabled: (id) => enabled[id] !== false, log: (line) => log?.(line) };
   const extraApps = APP_MODULES.map(({ id, make }) => ({ id, ...make(appKit) })).filter((a) => enabled[a.id] !== false);
+  // Each app's test helpers (`testing`), e.g. state.apps.spreed.post(token, user, text).
+  state.apps = Object.fromEntries(extraApps.filter((a) => a.testing).map((a) => [a.id, a.testing]));
 
   // ---- Login Flow v2, login page, sessions (loginflow.mjs) -----------------------------------
 

@@ -421,6 +421,18 @@ describe('auth, envelope, capabilities', () => {
     assert.equal(anon.config.conversations['can-create'], false);
   });
 
+  test('state.apps.spreed: a test posts as another participant; state.reset() clears the conversations', async () => {
+    const room = await createGroup('helpers');
+    const t = nc.state.apps.spreed;
+    t.addParticipant(room.token, 'bob');
+    const sent = t.post(room.token, 'bob', 'hello from bob');
+    assert.equal(sent.actorId, 'bob');
+    const got = await history(room.token, '&limit=5');
+    assert.ok(got.data.some((m) => m.id === sent.id && m.message === 'hello from bob'), got.text);
+    nc.state.reset();
+    assert.deepEqual(t.rooms('alice'), []);
+  });
+
   test('apps: { spreed: false } → OCS 404 and no capability', async () => {
     const off = await startNextcloud({ idpIssuer: idp.issuer, apps: { spreed: false } });
     try {
