@@ -12,7 +12,7 @@ use prometheus::HistogramVec;
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 use super::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, JtiKind, NextcloudLink,
     PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
     StoreError, UpstreamFlow,
 };
@@ -355,6 +355,17 @@ impl Store for InstrumentedStore {
             self.inner.is_access_token_denied(jti),
         )
         .await
+    }
+
+    async fn claim_jti(
+        &self,
+        kind: JtiKind,
+        scope: &str,
+        jti: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.timed("claim_jti", self.inner.claim_jti(kind, scope, jti, ttl))
+            .await
     }
 
     async fn hit_rate_limit(

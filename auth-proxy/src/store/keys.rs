@@ -19,6 +19,7 @@
 //! | `<p>:v1:ncpw:<sha256>` | sealed Nextcloud login name and app password of one (user, client) pair (plain string) | twice the refresh lifetime, renewed at every sign-in and token exchange that uses it |
 //! | `<p>:v1:{g:<gid>}:refresh-lock` | random holder id of the one request refreshing the grant's upstream tokens (plain string) | the upstream timeout plus 5 s, or until released |
 //! | `<p>:v1:deny:<jti>` | `1`: revoked access token | until the token's `exp` |
+//! | `<p>:v1:jti:<kind>:<sha256>` | `1`: a signed assertion's `jti` was used (`kind` `ca`: client assertion, `jag`: ID-JAG; the hash is of the issuer or client id and the `jti`, each length-prefixed) | the assertion's remaining lifetime plus the clock-skew leeway |
 //! | `<p>:v1:rl:<bucket>` | request counter (plain integer) of a fixed window that opens at its first hit | the window |
 //!
 //! Codes and refresh tokens are `<gid>.<secret>`; only the SHA-256 of the whole token is ever
@@ -32,7 +33,27 @@
 //! checked against it inside the same script, so the whole family dies at once without scanning
 //! the keyspace, and the orphans expire with their own TTLs.
 
+use crate::crypto::sha256_hex;
 use crate::ids::TokenHash;
+
+/// Whose `jti` a [`Keys::jti`] key records: each kind has its own namespace, so a client
+/// assertion can never burn (or replay past) an ID-JAG's `jti`, nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JtiKind {
+    /// RFC 7523 client authentication (`private_key_jwt`); scoped by `client_id`.
+    ClientAssertion,
+    /// Identity Assertion JWT Authorization Grant; scoped by its issuer.
+    IdJag,
+}
+
+impl JtiKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JtiKind::ClientAssertion => "ca",
+            JtiKind::IdJag => "jag",
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -112,6 +133,14 @@ impl Keys {
     pub fn rate(&self, bucket: &str) -> String {
         format!("{}rl:{bucket}", self.base)
     }
+
+    /// `scope` (client id or issuer) and `jti` come from the presenter: hashed, so neither
+    /// their length nor their characters reach the key, and length-prefixed, so no
+    /// (scope, jti) pair can be spelled as another.
+    pub fn jti(&self, kind: JtiKind, scope: &str, jti: &str) -> String {
+        let scoped = format!("{}:{scope}{}:{jti}", scope.len(), jti.len());
+        format!("{}jti:{}:{}", self.base, kind.as_str(), sha256_hex(&scoped))
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +167,22 @@ mod tests {
         assert_eq!(k.denied("j"), "mcp:v1:deny:j");
         assert_eq!(k.rate("token:1.2.3.4"), "mcp:v1:rl:token:1.2.3.4");
         assert_eq!(k.base(), "mcp:v1:");
+        let ca = k.jti(JtiKind::ClientAssertion, "https://c.example/doc", "j1");
+        assert!(ca.starts_with("mcp:v1:jti:ca:"), "{ca}");
+        assert_eq!(ca.len(), "mcp:v1:jti:ca:".len() + 64);
+        assert!(k
+            .jti(JtiKind::IdJag, "https://idp.example", "j1")
+            .starts_with("mcp:v1:jti:jag:"));
+    }
+
+    #[test]
+    fn jti_keys_separate_kinds_scopes_and_boundaries() {
+        let k = Keys::new("p");
+        let a = k.jti(JtiKind::ClientAssertion, "ab", "c");
+        assert_ne!(a, k.jti(JtiKind::ClientAssertion, "a", "bc"));
+        assert_ne!(a, k.jti(JtiKind::IdJag, "ab", "c"));
+        assert_ne!(a, k.jti(JtiKind::ClientAssertion, "ab", "d"));
+        assert_eq!(a, k.jti(JtiKind::ClientAssertion, "ab", "c"));
     }
 
     #[test]

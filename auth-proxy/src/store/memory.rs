@@ -10,6 +10,7 @@ use async_trait::async_trait;
 
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
+use super::keys::{JtiKind, Keys};
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
     PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
@@ -49,6 +50,8 @@ struct Tables {
     /// First-use time (Unix milliseconds) of rotated refresh tokens.
     refresh_used: HashMap<(String, String), Entry<i64>>,
     denied: HashMap<String, Entry<()>>,
+    /// `Keys::jti` key → used assertion id (hashed: bounded size whatever the presenter sent)
+    jtis: HashMap<String, Entry<()>>,
     nextcloud_links: HashMap<String, Entry<NextcloudLink>>,
     /// grant id → holder of its upstream-refresh lock
     refresh_locks: HashMap<String, Entry<String>>,
@@ -89,6 +92,7 @@ fn ttl_ms(ttl: Duration) -> i64 {
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     clock: Arc<dyn Clock>,
+    keys: Keys,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -102,6 +106,7 @@ impl MemoryStore {
         Self {
             tables: Mutex::new(Tables::default()),
             clock,
+            keys: Keys::new("memory"),
         }
     }
 
@@ -140,6 +145,7 @@ impl MemoryStore {
         t.refresh.retain(|_, e| live(e, now));
         t.refresh_used.retain(|_, e| live(e, now));
         t.denied.retain(|_, e| live(e, now));
+        t.jtis.retain(|_, e| live(e, now));
         t.nextcloud_links.retain(|_, e| live(e, now));
         t.refresh_locks.retain(|_, e| live(e, now));
         t.nextcloud_credentials.retain(|_, e| live(e, now));
@@ -679,6 +685,31 @@ impl Store for MemoryStore {
         Ok(get_live(&mut t.denied, &jti.as_str().to_owned(), now).is_some())
     }
 
+    async fn claim_jti(
+        &self,
+        kind: JtiKind,
+        scope: &str,
+        jti: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.keys.jti(kind, scope, jti);
+        let now = self.now();
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        if get_live(&mut t.jtis, &key, now).is_some() {
+            return Ok(false);
+        }
+        t.jtis.insert(
+            key,
+            Entry {
+                value: (),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(true)
+    }
+
     async fn hit_rate_limit(
         &self,
         bucket: &str,
@@ -755,6 +786,7 @@ mod tests {
             + t.refresh.len()
             + t.refresh_used.len()
             + t.denied.len()
+            + t.jtis.len()
             + t.rate.len()
     }
 

@@ -19,6 +19,7 @@ use mcp_shared::{ScopeSet, Secret};
 use crate::ids::{ClientId, ClientState, GrantId, Jti, RedirectUri, TokenHash};
 use serde::{Deserialize, Serialize};
 
+pub use self::keys::JtiKind;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 // The record is the clients module's; named here too because the store keeps it.
@@ -349,6 +350,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Puts an access token's `jti` on the deny-list until it would have expired anyway.
     async fn deny_access_token(&self, jti: &Jti, ttl: Duration) -> Result<(), StoreError>;
     async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError>;
+
+    /// Records that the assertion `jti` of `scope` (client id or issuer) was used, for `ttl`
+    /// (its remaining lifetime plus leeway). Atomic across replicas: `true` for exactly one
+    /// caller, `false` for every later one while the record lives (a replay).
+    async fn claim_jti(
+        &self,
+        kind: JtiKind,
+        scope: &str,
+        jti: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
 
     /// Stores (or replaces) a sign-in waiting for Nextcloud, for `ttl`.
     async fn put_nextcloud_link(

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use self::connection::{Connection, Timeouts};
 use self::scripts::Scripts;
 pub use self::target::{Target, TargetError, Topology, WaitPolicy};
-use super::keys::Keys;
+use super::keys::{JtiKind, Keys};
 use super::{
     ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
     PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
@@ -782,6 +782,33 @@ impl Store for RedisStore {
     async fn is_access_token_denied(&self, jti: &Jti) -> Result<bool, StoreError> {
         let mut c = self.conn().await;
         bounded(c.exists(self.keys.denied(jti.as_str()))).await
+    }
+
+    async fn claim_jti(
+        &self,
+        kind: JtiKind,
+        scope: &str,
+        jti: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.keys.jti(kind, scope, jti);
+        // Durable: a claim lost in a failover would let the same assertion in again.
+        let mut c = self.durable().await;
+        let set: Option<String> = bounded(
+            redis::cmd("SET")
+                .arg(&key)
+                .arg("1")
+                .arg("NX")
+                .arg("PX")
+                .arg(ms(ttl))
+                .query_async(&mut c),
+        )
+        .await?;
+        if set.is_none() {
+            return Ok(false);
+        }
+        self.replicated(&mut c, &key).await?;
+        Ok(true)
     }
 
     async fn hit_rate_limit(

@@ -18,7 +18,7 @@ use auth_proxy::crypto::random_token;
 use auth_proxy::ids::{ClientId, ClientState, GrantId, Jti, RedirectUri, TokenHash};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, LinkFinished, LinkOutcome,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, JtiKind, LinkFinished, LinkOutcome,
     MemoryStore, NextcloudLink, PendingAuthorization, RedisStore, RefreshOutcome, RefreshRecord,
     RefreshRotation, Store, StoreError, TokenEndpointAuthMethod, UpstreamFlow,
 };
@@ -250,6 +250,8 @@ contract!(
     nextcloud_links_replace_and_expire,
     upstream_refresh_lock_has_one_holder_and_expires,
     nextcloud_credentials_are_taken_once_and_live_while_used,
+    assertion_ids_are_claimed_once_per_scope_and_expire,
+    concurrent_assertion_claims_have_one_winner,
 );
 
 fn gid(id: &str) -> GrantId {
@@ -1114,6 +1116,57 @@ async fn upstream_refresh_lock_has_one_holder_and_expires(ctx: Ctx) {
         .unwrap());
 }
 
+async fn assertion_ids_are_claimed_once_per_scope_and_expire(ctx: Ctx) {
+    let s = &ctx.store;
+    let ca = JtiKind::ClientAssertion;
+    assert!(s
+        .claim_jti(ca, "https://a.example/c", "j1", TTL)
+        .await
+        .unwrap());
+    assert!(!s
+        .claim_jti(ca, "https://a.example/c", "j1", LONG)
+        .await
+        .unwrap());
+    // The same jti of another client, or of another kind, is another claim.
+    assert!(s
+        .claim_jti(ca, "https://b.example/c", "j1", LONG)
+        .await
+        .unwrap());
+    assert!(s
+        .claim_jti(JtiKind::IdJag, "https://a.example/c", "j1", LONG)
+        .await
+        .unwrap());
+    // A refused second claim did not extend the first one's lifetime.
+    ctx.expire(TTL, |k| k.jti(ca, "https://a.example/c", "j1"))
+        .await;
+    assert!(s
+        .claim_jti(ca, "https://a.example/c", "j1", LONG)
+        .await
+        .unwrap());
+    assert!(!s
+        .claim_jti(ca, "https://b.example/c", "j1", LONG)
+        .await
+        .unwrap());
+}
+
+async fn concurrent_assertion_claims_have_one_winner(ctx: Ctx) {
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let s = ctx.store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.claim_jti(JtiKind::ClientAssertion, "c", "race", LONG)
+                .await
+                .unwrap()
+                .then_some(i)
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        winners.extend(t.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+}
+
 fn nextcloud_link() -> NextcloudLink {
     NextcloudLink {
         authorization: pending(),
@@ -1299,6 +1352,12 @@ async fn redis_replicas_share_limits_and_single_use() {
         rotate(&b, "rt2", "rt4", NOW, Duration::ZERO).await,
         RefreshOutcome::Revoked
     );
+
+    // An assertion used at one replica is a replay at the other.
+    let ca = JtiKind::ClientAssertion;
+    assert!(a.claim_jti(ca, "c", "j", LONG).await.unwrap());
+    assert!(!b.claim_jti(ca, "c", "j", LONG).await.unwrap());
+    assert!(!a.claim_jti(ca, "c", "j", LONG).await.unwrap());
 }
 
 /// All SCAN results for `pattern` (SCAN is fine in tests; the store itself never scans).
@@ -1391,6 +1450,11 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         .unwrap();
     store.deny_access_token(&jti("j"), LONG).await.unwrap();
     store.hit_rate_limit("b", 5, LONG).await.unwrap();
+    let assertion_id = "RAW-ASSERTION-JTI";
+    assert!(store
+        .claim_jti(JtiKind::ClientAssertion, "c", assertion_id, LONG)
+        .await
+        .unwrap());
 
     let expected: BTreeSet<String> = [
         k.client("c"),
@@ -1406,6 +1470,7 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         k.upstream_flow("u"),
         k.denied("j"),
         k.rate("b"),
+        k.jti(JtiKind::ClientAssertion, "c", assertion_id),
     ]
     .into_iter()
     .collect();
@@ -1426,6 +1491,7 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
             assert!(!value.contains(secret_part), "{key} holds a raw secret");
             assert!(!key.contains(secret_part), "{key} names a raw secret");
         }
+        assert!(!key.contains(assertion_id), "{key} names a raw jti");
     }
     // The refresh lifetime carried the grant past its code-stage TTL.
     assert!(pttl(&mut raw, &k.grant("g1")).await > 300_000);
