@@ -10,6 +10,8 @@ use mcp_shared::net::is_loopback_host;
 use mcp_shared::ops::env::{split_list, vars_with_prefix, weak_generated_secret, Env};
 use url::Url;
 
+use crate::tools::Governance;
+
 pub use mcp_shared::ops::env::{ConfigError, LogFormat};
 pub use mcp_shared::Secret;
 
@@ -39,6 +41,8 @@ const KNOWN: &[&str] = &[
     "LOG_FORMAT",
     "SHUTDOWN_TIMEOUT_SECS",
     "ALLOW_INSECURE_HTTP",
+    "DISABLED_TOOLS",
+    "READ_ONLY",
 ];
 
 /// Names that may be given as `<NAME>_FILE` (a path whose contents are the value).
@@ -99,6 +103,8 @@ pub struct Config {
     pub nextcloud_timeout: Duration,
     pub log_format: LogFormat,
     pub shutdown_timeout: Duration,
+    /// The tools this instance serves (`DISABLED_TOOLS`, `READ_ONLY`).
+    pub tools: Governance,
 }
 
 /// An absolute http(s) URL without credentials or fragment.
@@ -283,6 +289,10 @@ impl Config {
             }
         }
 
+        let read_only = env.bool("READ_ONLY", false)?;
+        let tools = Governance::new(&env.list("DISABLED_TOOLS", ""), read_only)
+            .map_err(|message| err("DISABLED_TOOLS", message))?;
+
         let nextcloud_url = http_url(&env, "NEXTCLOUD_URL", "http://127.0.0.1:9500")?;
         https_or_loopback("NEXTCLOUD_URL", &nextcloud_url)?;
 
@@ -313,6 +323,7 @@ impl Config {
                 |n| *n <= 600,
                 "seconds between 0 and 600",
             )?),
+            tools,
         })
     }
 
@@ -455,5 +466,36 @@ mod tests {
             let e = Config::from_vars(&vars(&[("MCP_SERVER_CLIENT_SECRET", weak)])).unwrap_err();
             assert_eq!(e.variable, "MCP_SERVER_CLIENT_SECRET", "{weak}");
         }
+    }
+
+    #[test]
+    fn tools_can_be_disabled_by_name_family_or_read_only_mode() {
+        assert!(Config::from_vars(&HashMap::new())
+            .unwrap()
+            .tools
+            .disabled()
+            .is_empty());
+        let c = Config::from_vars(&vars(&[(
+            "MCP_SERVER_DISABLED_TOOLS",
+            "files_*, notes_delete contacts_*",
+        )]))
+        .unwrap();
+        let disabled = c.tools.disabled();
+        assert!(disabled.contains(&"files_read") && disabled.contains(&"notes_delete"));
+        assert!(disabled.contains(&"contacts_get") && !disabled.contains(&"notes_get"));
+        let c = Config::from_vars(&vars(&[("MCP_SERVER_READ_ONLY", "true")])).unwrap();
+        assert!(c.tools.disabled().contains(&"calendar_create_event"));
+        assert!(!c.tools.disabled().contains(&"calendar_list_events"));
+    }
+
+    #[test]
+    fn an_unknown_tool_or_family_to_disable_is_a_startup_error() {
+        for bad in ["file_write", "mail_*", "notes"] {
+            let e = Config::from_vars(&vars(&[("MCP_SERVER_DISABLED_TOOLS", bad)])).unwrap_err();
+            assert_eq!(e.variable, "MCP_SERVER_DISABLED_TOOLS");
+            assert!(e.message.contains(bad), "{}", e.message);
+        }
+        let e = Config::from_vars(&vars(&[("MCP_SERVER_READ_ONLY", "sometimes")])).unwrap_err();
+        assert_eq!(e.variable, "MCP_SERVER_READ_ONLY");
     }
 }

@@ -4,6 +4,7 @@
 //! password or an upstream access token, as the auth-proxy decides; or, in single-user mode,
 //! with one configured app password).
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

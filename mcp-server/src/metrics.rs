@@ -5,6 +5,10 @@
 use mcp_shared::ops::metrics::{HttpMetrics, MetricsRegistry};
 use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 
+/// The `reason` labels of `mcp_server_tool_denials_total`: `disabled` (the administrator
+/// switched the tool off), `scope` (the token's scopes do not cover it).
+pub const DENIAL_REASONS: [&str; 2] = ["disabled", "scope"];
+
 #[derive(Debug, Clone)]
 pub struct Metrics {
     /// Served by the metrics listener.
@@ -16,6 +20,8 @@ pub struct Metrics {
     pub token_cache: IntCounterVec,
     pub jwks_refreshes: IntCounterVec,
     pub tool_calls: IntCounterVec,
+    /// Tool calls refused before they ran, by [`DENIAL_REASONS`].
+    pub tool_denials: IntCounterVec,
     pub tool_duration: HistogramVec,
     pub token_exchanges: IntCounterVec,
     pub nextcloud_requests: IntCounterVec,
@@ -33,6 +39,16 @@ impl Metrics {
             "mcp_server_scope_denials_total",
             "Tool calls refused with 403 insufficient_scope.",
         )?;
+        let tool_denials = counter_vec(
+            "mcp_server_tool_denials_total",
+            "Tool calls refused before they ran, by reason (disabled = switched off by the \
+             administrator, scope = not covered by the token's scopes).",
+            &["reason"],
+        )?;
+        // Every reason is exported from the start, so a rate over it never lacks a series.
+        for reason in DENIAL_REASONS {
+            tool_denials.with_label_values(&[reason]);
+        }
         Ok(Self {
             http: HttpMetrics::register(&registry, "mcp_server")?,
             auth_failures: counter_vec(
@@ -55,9 +71,10 @@ impl Metrics {
             )?,
             tool_calls: counter_vec(
                 "mcp_server_tool_calls_total",
-                "Tool calls by tool and outcome (ok, tool_error, denied).",
+                "Tool calls by tool and outcome (ok, tool_error, denied, disabled).",
                 &["tool", "outcome"],
             )?,
+            tool_denials,
             tool_duration: histogram(
                 "mcp_server_tool_call_duration_seconds",
                 "Tool call latency by tool.",

@@ -13,13 +13,14 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use rmcp_actix_web::transport::on_request_extensions;
 
+use crate::audit::{self, Outcome, Refusal};
 use crate::auth::{Credential, Principal};
 use crate::config::Secret;
 use crate::exchange::{ExchangeClient, ExchangeError, ExchangedCredential};
 use crate::metrics::Metrics;
 use crate::nextcloud::users::UserCache;
 use crate::nextcloud::{NcAuth, NcError, Nextcloud};
-use crate::tools::{self, ToolContext, ToolError};
+use crate::tools::{self, Governance, Lookup, ToolContext, ToolError};
 
 const INSTRUCTIONS: &str = "Tools for the user's Nextcloud: notes, files, calendars and \
 contacts. Only the tools the user granted access to are listed. Updates that take an ETag refuse \
@@ -32,6 +33,8 @@ pub struct Backend {
     pub single_user: Option<(String, Secret)>,
     pub users: UserCache,
     pub metrics: Metrics,
+    /// The tools this instance serves.
+    pub tools: Governance,
 }
 
 fn now() -> i64 {
@@ -206,7 +209,10 @@ impl ServerHandler for McpService {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let principal = principal(&context)?;
-        let tools = tools::all()
+        let tools = self
+            .backend
+            .tools
+            .served()
             .filter(|spec| principal.has(spec.scopes))
             .map(|spec| spec.to_tool())
             .collect();
@@ -219,22 +225,74 @@ impl ServerHandler for McpService {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let principal = principal(&context)?;
-        let Some(spec) = tools::spec(&request.name) else {
-            return Err(McpError::invalid_params(
-                format!(
-                    "unknown tool: {}",
-                    request.name.chars().take(64).collect::<String>()
-                ),
-                None,
-            ));
+        let result = self
+            .backend
+            .call(&request.name, request.arguments, &principal)
+            .await;
+        result.map(Into::into)
+    }
+}
+
+impl Backend {
+    /// One `tools/call`: refused when the tool is disabled or beyond the token's scopes (before
+    /// any exchange or Nextcloud request), else run; counted, and written to the audit trail.
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<rmcp::model::JsonObject>,
+        principal: &Principal,
+    ) -> Result<CallToolResult, McpError> {
+        let metrics = &self.metrics;
+        let spec = match self.tools.lookup(name) {
+            Lookup::Served(spec) => spec,
+            Lookup::Disabled(spec) => {
+                metrics
+                    .tool_calls
+                    .with_label_values(&[spec.name, "disabled"])
+                    .inc();
+                metrics
+                    .tool_denials
+                    .with_label_values(&[Refusal::Disabled.as_str()])
+                    .inc();
+                audit::tool_call(
+                    principal,
+                    Some(spec.name),
+                    Outcome::Refused(Refusal::Disabled),
+                    None,
+                );
+                return Ok(tool_error(format!(
+                    "the tool {} is disabled: the administrator of this server switched it off \
+                     (do not retry; use another tool or ask the administrator)",
+                    spec.name
+                )));
+            }
+            Lookup::Unknown => {
+                audit::tool_call(principal, None, Outcome::Error("unknown_tool"), None);
+                return Err(McpError::invalid_params(
+                    format!(
+                        "unknown tool: {}",
+                        name.chars().take(64).collect::<String>()
+                    ),
+                    None,
+                ));
+            }
         };
-        let metrics = &self.backend.metrics;
         // The HTTP guard already refused this with 403; this is defence in depth.
         if !principal.has(spec.scopes) {
             metrics
                 .tool_calls
                 .with_label_values(&[spec.name, "denied"])
                 .inc();
+            metrics
+                .tool_denials
+                .with_label_values(&[Refusal::Scope.as_str()])
+                .inc();
+            audit::tool_call(
+                principal,
+                Some(spec.name),
+                Outcome::Refused(Refusal::Scope),
+                None,
+            );
             return Ok(tool_error(format!(
                 "not permitted: this tool needs the scope(s) {}",
                 spec.scopes
@@ -242,26 +300,26 @@ impl ServerHandler for McpService {
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
                     .join(" ")
-            ))
-            .into());
+            )));
         }
         let started = mcp_shared::ops::clock::monotonic();
-        let result = self
-            .backend
-            .run_tool(spec.name, request.arguments, &principal)
-            .await;
+        let result = self.run_tool(spec.name, arguments, principal).await;
+        let elapsed = started.elapsed();
         metrics
             .tool_duration
             .with_label_values(&[spec.name])
-            .observe(started.elapsed().as_secs_f64());
-        let response = match result {
+            .observe(elapsed.as_secs_f64());
+        let (response, outcome) = match result {
             Ok(value) => {
                 metrics
                     .tool_calls
                     .with_label_values(&[spec.name, "ok"])
                     .inc();
                 let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-                CallToolResult::success(vec![ContentBlock::text(text)])
+                (
+                    CallToolResult::success(vec![ContentBlock::text(text)]),
+                    Outcome::Ok,
+                )
             }
             Err(e) => {
                 metrics
@@ -269,10 +327,11 @@ impl ServerHandler for McpService {
                     .with_label_values(&[spec.name, "tool_error"])
                     .inc();
                 log_tool_error(spec.name, &e);
-                tool_error(e.to_string())
+                (tool_error(e.to_string()), Outcome::Error(e.kind()))
             }
         };
-        Ok(response.into())
+        audit::tool_call(principal, Some(spec.name), outcome, Some(elapsed));
+        Ok(response)
     }
 }
 
@@ -339,6 +398,7 @@ mod tests {
             single_user: None,
             users: UserCache::default(),
             metrics,
+            tools: Governance::default(),
         }
     }
 
@@ -542,5 +602,140 @@ mod tests {
             ]
         );
         assert_eq!(exchanges.load(Ordering::SeqCst), 2);
+    }
+
+    /// The JSON audit lines (target `audit`, fields flattened as `LOG_FORMAT=json` writes them)
+    /// logged on this thread while `f` runs.
+    async fn audit_lines<F: std::future::Future>(f: F) -> (F::Output, Vec<serde_json::Value>) {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || SharedWriter(sink.clone()))
+            .finish();
+        let output = {
+            let _default = tracing::subscriber::set_default(subscriber);
+            f.await
+        };
+        let bytes = buffer.lock().unwrap().clone();
+        let lines = String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["target"] == "audit")
+            .collect();
+        (output, lines)
+    }
+
+    fn text(result: &CallToolResult) -> String {
+        serde_json::to_value(&result.content).unwrap().to_string()
+    }
+
+    #[actix_web::test]
+    async fn a_disabled_tool_is_refused_by_name_before_any_exchange_or_nextcloud_request() {
+        let (nc, seen) = fake_nextcloud(Arc::new(AtomicU16::new(200))).await;
+        let (token_url, exchanges, _) = token_endpoint(basic_reply).await;
+        let mut backend = backend(nc, &token_url);
+        backend.tools = Governance::new(&["files_*".to_owned()], true).unwrap();
+        let (result, audit) = audit_lines(backend.call("files_list", None, &principal())).await;
+        let result = result.unwrap();
+        assert_eq!(result.is_error, Some(true));
+        let message = text(&result);
+        assert!(
+            message.contains("files_list is disabled") && message.contains("administrator"),
+            "{message}"
+        );
+        assert_eq!(exchanges.load(Ordering::SeqCst), 0);
+        assert!(seen.lock().unwrap().is_empty());
+        let denials = &backend.metrics.tool_denials;
+        assert_eq!(denials.with_label_values(&["disabled"]).get(), 1);
+        assert_eq!(denials.with_label_values(&["scope"]).get(), 0);
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0]["outcome"], "refused");
+        assert_eq!(audit[0]["reason"], "disabled");
+        assert_eq!(audit[0]["tool"], "files_list");
+
+        // Read-only mode: a write tool of another family is refused the same way.
+        let (result, _) = audit_lines(backend.call("notes_create", None, &principal())).await;
+        assert!(text(&result.unwrap()).contains("notes_create is disabled"));
+        assert_eq!(denials.with_label_values(&["disabled"]).get(), 2);
+        assert_eq!(exchanges.load(Ordering::SeqCst), 0);
+    }
+
+    #[actix_web::test]
+    async fn each_tool_call_leaves_one_audit_line_naming_who_and_what_but_no_content() {
+        let (nc, _) = fake_nextcloud(Arc::new(AtomicU16::new(200))).await;
+        let (token_url, _, _) = token_endpoint(basic_reply).await;
+        let backend = backend(nc, &token_url);
+        let secret_args = serde_json::json!({"id": 4711, "path": "/Documents/Secret plan.md"});
+        let secret_args = secret_args.as_object().cloned();
+        let (results, audit) = audit_lines(async {
+            let ok = backend.call("whoami", None, &principal()).await;
+            // The stand-in answers the user document to everything: not a note.
+            let failed = backend.call("notes_get", secret_args, &principal()).await;
+            let denied = backend
+                .call(
+                    "notes_get",
+                    None,
+                    &principal_with(ScopeSet::parse("openid").unwrap()),
+                )
+                .await;
+            let unknown = backend.call("no_such_tool", None, &principal()).await;
+            (ok, failed, denied, unknown)
+        })
+        .await;
+        assert!(text(&results.0.unwrap()).contains("Alice"));
+        assert_eq!(results.1.unwrap().is_error, Some(true));
+        assert_eq!(results.2.unwrap().is_error, Some(true));
+        assert!(results.3.is_err());
+
+        assert_eq!(audit.len(), 4, "{audit:?}");
+        for line in &audit {
+            assert_eq!(line["event"], "tool.call");
+            assert_eq!(line["subject"], "alice");
+            assert_eq!(line["client_id"], "client-1");
+            assert_eq!(line["grant_id"], "grant-1");
+            let raw = line.to_string();
+            for never in [
+                "4711",
+                "Secret plan",
+                "Alice",
+                "proxy-token",
+                "app-pw",
+                "no_such",
+            ] {
+                assert!(!raw.contains(never), "{never} in {raw}");
+            }
+        }
+        let summary: Vec<_> = audit
+            .iter()
+            .map(|l| {
+                (
+                    l["tool"].as_str(),
+                    l["outcome"].as_str(),
+                    l["reason"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(summary[0], (Some("whoami"), Some("ok"), None));
+        assert_eq!(summary[1].0, Some("notes_get"));
+        assert_eq!(summary[1].1, Some("error"));
+        assert!(summary[1].2.is_some());
+        assert_eq!(
+            summary[2],
+            (Some("notes_get"), Some("refused"), Some("scope"))
+        );
+        assert_eq!(summary[3], (None, Some("error"), Some("unknown_tool")));
+        assert!(audit[0]["duration_ms"].is_u64() && audit[2].get("duration_ms").is_none());
+        assert_eq!(
+            backend
+                .metrics
+                .tool_denials
+                .with_label_values(&["scope"])
+                .get(),
+            1
+        );
     }
 }

@@ -134,6 +134,7 @@ impl Application {
                     single_user: None,
                     users: UserCache::default(),
                     metrics: metrics.clone(),
+                    tools: config.tools.clone(),
                 };
                 (
                     GuardMode::OAuth(Box::new(CachedVerifier::new(verifier, metrics.clone()))),
@@ -152,6 +153,7 @@ impl Application {
                     single_user: Some((user.clone(), app_password.clone())),
                     users: UserCache::default(),
                     metrics: metrics.clone(),
+                    tools: config.tools.clone(),
                 };
                 (
                     GuardMode::SingleUser(Principal::single_user(user)),
@@ -174,7 +176,7 @@ impl Application {
         let guard_data = web::Data::new(Arc::new(
             Guard::new(
                 guard_mode,
-                crate::tools::scopes_for,
+                config.tools.clone(),
                 backend.exchange.clone(),
                 config.resource_metadata_url(),
                 config.max_body_bytes,

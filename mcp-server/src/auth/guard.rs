@@ -1,6 +1,8 @@
 //! The actix-web middleware in front of `/mcp`: authenticates the bearer token, refuses
 //! `tools/call` for a tool the token's scopes do not cover with a 403 `insufficient_scope`
 //! challenge, and hands the [`Principal`] to the MCP handler through request extensions.
+//! A call of a tool the administrator disabled passes untouched (no scope needed, no token
+//! exchange): the MCP handler refuses it with a tool error saying so.
 
 use std::sync::Arc;
 
@@ -11,7 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{HttpMessage, HttpResponse};
 use futures_util::StreamExt;
-use mcp_shared::{Scope, ScopeSet};
+use mcp_shared::ScopeSet;
 use serde_json::Value;
 
 use super::cache::CachedVerifier;
@@ -19,21 +21,20 @@ use super::{
     all_data_scopes, insufficient_scope_challenge, unauthorized_challenge, Credential, Principal,
     TokenError,
 };
+use crate::audit::{self, Outcome, Refusal as AuditRefusal};
 use crate::exchange::{ExchangeClient, ExchangeError};
 use crate::metrics::Metrics;
+use crate::tools::{Governance, Lookup, ToolSpec};
 
 pub enum GuardMode {
     OAuth(Box<CachedVerifier>),
     SingleUser(Principal),
 }
 
-/// The scopes a tool needs, `None` for a tool that does not exist (the tool table answers it;
-/// the guard does not need to know more about tools).
-pub type ToolScopes = fn(&str) -> Option<&'static [Scope]>;
-
 pub struct Guard {
     pub mode: GuardMode,
-    pub tool_scopes: ToolScopes,
+    /// The tools this instance serves: a disabled one needs neither scopes nor an exchange.
+    pub tools: Governance,
     /// Tool calls need the user's Nextcloud credential: it is exchanged (or found cached)
     /// here, so a token or grant the authorization server has revoked gets 401
     /// `invalid_token` and the client signs in again, instead of every tool failing.
@@ -43,6 +44,8 @@ pub struct Guard {
     pub metrics: Metrics,
     /// Every 401 this guard can answer, built once.
     refusals: Vec<Refusal>,
+    /// `mcp_server_tool_denials_total{reason="scope"}`.
+    scope_denied: prometheus::IntCounter,
 }
 
 /// One prepared 401: its challenge, its body, and its `mcp_server_auth_failures_total` counter.
@@ -128,7 +131,7 @@ fn json_error(status: StatusCode, challenge: Option<String>, message: &str) -> H
 impl Guard {
     pub fn new(
         mode: GuardMode,
-        tool_scopes: ToolScopes,
+        tools: Governance,
         exchange: Option<Arc<ExchangeClient>>,
         resource_metadata: String,
         max_body_bytes: usize,
@@ -151,14 +154,18 @@ impl Guard {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let scope_denied = metrics
+            .tool_denials
+            .with_label_values(&[AuditRefusal::Scope.as_str()]);
         Ok(Self {
             mode,
-            tool_scopes,
+            tools,
             exchange,
             resource_metadata,
             max_body_bytes,
             metrics,
             refusals,
+            scope_denied,
         })
     }
 
@@ -205,9 +212,7 @@ impl Guard {
         let (
             Some(exchange),
             Credential::AccessToken {
-                token,
-                grant_id,
-                expires_at,
+                token, expires_at, ..
             },
         ) = (&self.exchange, &principal.credential)
         else {
@@ -217,20 +222,37 @@ impl Guard {
             exchange.credential(token, *expires_at, now()).await,
             Err(ExchangeError::Refused)
         );
-        if refused {
-            tracing::info!(%grant_id, "tool call refused: the token or its grant was revoked");
-        }
         refused
     }
 }
 
-/// What the guard needs to know of a JSON-RPC message (or batch), from one parse: whether it
-/// calls a tool, and the union of the scopes every `tools/call` in it requires.
-pub fn inspect(body: &[u8], tool_scopes: ToolScopes) -> (bool, ScopeSet) {
-    let mut needed = ScopeSet::new();
-    let mut calls = false;
+/// The audit lines of tool calls the guard refuses: one per served tool called (one without a
+/// tool when only unknown names were called).
+fn audit_refused(principal: &Principal, tools: &[&'static ToolSpec], why: AuditRefusal) {
+    if tools.is_empty() {
+        audit::tool_call(principal, None, Outcome::Refused(why), None);
+    }
+    for spec in tools {
+        audit::tool_call(principal, Some(spec.name), Outcome::Refused(why), None);
+    }
+}
+
+/// What the guard needs to know of a JSON-RPC message (or batch), from one parse.
+#[derive(Debug, Default)]
+pub struct Inspection {
+    /// Whether it calls a tool that is not disabled (an unknown name too: the MCP handler
+    /// answers it): such a call needs the user's Nextcloud credential.
+    pub calls_a_tool: bool,
+    /// The served tools it calls, in order.
+    pub tools: Vec<&'static ToolSpec>,
+    /// The union of the scopes those tools require.
+    pub needed: ScopeSet,
+}
+
+pub fn inspect(body: &[u8], tools: &Governance) -> Inspection {
+    let mut found = Inspection::default();
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return (calls, needed);
+        return found;
     };
     let messages = match &value {
         Value::Array(items) => items.as_slice(),
@@ -240,16 +262,24 @@ pub fn inspect(body: &[u8], tool_scopes: ToolScopes) -> (bool, ScopeSet) {
         if message.get("method").and_then(Value::as_str) != Some("tools/call") {
             continue;
         }
-        calls = true;
         let name = message
             .get("params")
             .and_then(|p| p.get("name"))
-            .and_then(Value::as_str);
-        for scope in name.and_then(tool_scopes).unwrap_or_default() {
-            needed.insert(*scope);
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match tools.lookup(name) {
+            Lookup::Served(spec) => {
+                found.calls_a_tool = true;
+                found.tools.push(spec);
+                for scope in spec.scopes {
+                    found.needed.insert(*scope);
+                }
+            }
+            Lookup::Disabled(_) => {}
+            Lookup::Unknown => found.calls_a_tool = true,
         }
     }
-    (calls, needed)
+    found
 }
 
 async fn read_body(payload: &mut Payload, limit: usize) -> Result<Bytes, HttpResponse> {
@@ -292,9 +322,22 @@ pub async fn guard(
             Ok(b) => b,
             Err(response) => return Ok(req.into_response(response)),
         };
-        let (calls_a_tool, needed) = inspect(&body, guard.tool_scopes);
+        let Inspection {
+            calls_a_tool,
+            tools,
+            needed,
+        } = inspect(&body, &guard.tools);
         if !needed.is_empty() && !principal.scopes.expanded().satisfies(&needed) {
             guard.metrics.scope_denials.inc();
+            for spec in tools.iter().filter(|spec| !principal.has(spec.scopes)) {
+                guard.scope_denied.inc();
+                audit::tool_call(
+                    &principal,
+                    Some(spec.name),
+                    Outcome::Refused(AuditRefusal::Scope),
+                    None,
+                );
+            }
             let response = json_error(
                 StatusCode::FORBIDDEN,
                 Some(insufficient_scope_challenge(
@@ -307,6 +350,7 @@ pub async fn guard(
         }
         // Every tool reaches Nextcloud (whoami too, which needs no scope).
         if calls_a_tool && guard.exchange_refused(&principal).await {
+            audit_refused(&principal, &tools, AuditRefusal::Revoked);
             return Ok(req.into_response(guard.unauthorized(Some(&TokenError::Revoked))));
         }
         req.set_payload(Payload::from(body));
@@ -318,26 +362,49 @@ pub async fn guard(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::scopes_for;
+    use mcp_shared::Scope;
+
+    fn names(found: &Inspection) -> Vec<&'static str> {
+        found.tools.iter().map(|s| s.name).collect()
+    }
 
     #[test]
     fn tool_calls_name_their_scopes_and_other_methods_need_none() {
-        let scopes = |body: &[u8]| inspect(body, scopes_for).1;
+        let all = Governance::default();
         let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_create","arguments":{}}}"#;
-        assert!(inspect(call, scopes_for).0);
-        assert!(scopes(call).contains(Scope::NotesWrite));
+        let found = inspect(call, &all);
+        assert!(found.calls_a_tool && found.needed.contains(Scope::NotesWrite));
+        assert_eq!(names(&found), ["notes_create"]);
         let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-        assert_eq!(inspect(list, scopes_for), (false, ScopeSet::new()));
+        let found = inspect(list, &all);
+        assert!(!found.calls_a_tool && found.tools.is_empty() && found.needed.is_empty());
         // An unknown tool (or whoami) needs no scope but is still a tool call.
         let unknown = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}"#;
-        assert_eq!(inspect(unknown, scopes_for), (true, ScopeSet::new()));
-        assert_eq!(inspect(b"not json", scopes_for), (false, ScopeSet::new()));
+        let found = inspect(unknown, &all);
+        assert!(found.calls_a_tool && found.needed.is_empty() && found.tools.is_empty());
+        assert!(!inspect(b"not json", &all).calls_a_tool);
         let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"},
                         {"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes_get"}},
                         {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"files_list"}}]"#;
-        let (calls, needed) = inspect(batch, scopes_for);
-        assert!(calls);
-        assert!(needed.contains(Scope::NotesRead) && needed.contains(Scope::FilesRead));
+        let found = inspect(batch, &all);
+        assert!(found.calls_a_tool);
+        assert!(found.needed.contains(Scope::NotesRead) && found.needed.contains(Scope::FilesRead));
+        assert_eq!(names(&found), ["notes_get", "files_list"]);
+    }
+
+    /// A disabled tool needs no scope and no credential: the MCP handler refuses it by name.
+    #[test]
+    fn calls_of_disabled_tools_need_neither_scopes_nor_an_exchange() {
+        let governance = Governance::new(&["files_*".to_owned()], false).unwrap();
+        let call =
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"files_write"}}"#;
+        let found = inspect(call, &governance);
+        assert!(!found.calls_a_tool && found.tools.is_empty() && found.needed.is_empty());
+        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"files_list"}},
+                        {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"notes_get"}}]"#;
+        let found = inspect(batch, &governance);
+        assert!(found.calls_a_tool && !found.needed.contains(Scope::FilesRead));
+        assert_eq!(names(&found), ["notes_get"]);
     }
 
     #[test]

@@ -34,6 +34,14 @@ pub struct ToolSpec {
     pub handler: Handler,
 }
 
+impl std::fmt::Debug for ToolSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolSpec")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
 /// A tool's implementation: arguments and context in, the answer (JSON) out.
 pub type Handler = for<'a> fn(Option<JsonObject>, &'a ToolContext<'a>) -> BoxFuture<'a, ToolResult>;
 
@@ -139,12 +147,92 @@ impl ToolSpec {
     }
 }
 
+/// The tool families an administrator can disable as a whole (`notes_*`): each is the prefix
+/// of every tool of one table.
+pub const FAMILIES: &[&str] = &["notes", "files", "calendar", "contacts"];
+
+/// Which tools this instance serves: the administrator may disable single tools, whole
+/// families, or (read-only mode) every tool that changes data. A disabled tool is not listed,
+/// and calling it is refused before anything reaches the auth-proxy or Nextcloud.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Governance {
+    /// Names from the tool table, in table order.
+    disabled: Vec<&'static str>,
+}
+
+/// What a tool name refers to under a [`Governance`].
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup {
+    Served(&'static ToolSpec),
+    Disabled(&'static ToolSpec),
+    Unknown,
+}
+
+impl Governance {
+    /// `entries`: tool names or `<family>_*`; an unknown one is an error naming it (a typo
+    /// must not leave a tool on that the administrator meant to switch off).
+    pub fn new(entries: &[String], read_only: bool) -> Result<Self, String> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut families: Vec<&str> = Vec::new();
+        for entry in entries {
+            match entry.strip_suffix("_*") {
+                Some(family) if FAMILIES.contains(&family) => families.push(family),
+                _ if spec(entry).is_some() => names.push(entry),
+                _ => {
+                    return Err(format!(
+                        "unknown tool or family `{}`: expected tool names (mcp-server \
+                         --list-tools) or {}",
+                        mcp_shared::ops::telemetry::untrusted(entry, 64),
+                        FAMILIES
+                            .iter()
+                            .map(|f| format!("{f}_*"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            }
+        }
+        let disabled = all()
+            .filter(|spec| {
+                names.contains(&spec.name)
+                    || families.iter().any(|f| {
+                        spec.name
+                            .strip_prefix(f)
+                            .is_some_and(|r| r.starts_with('_'))
+                    })
+                    || (read_only && !spec.read_only)
+            })
+            .map(|spec| spec.name)
+            .collect();
+        Ok(Self { disabled })
+    }
+
+    pub fn lookup(&self, name: &str) -> Lookup {
+        match spec(name) {
+            Some(spec) if self.disabled.contains(&spec.name) => Lookup::Disabled(spec),
+            Some(spec) => Lookup::Served(spec),
+            None => Lookup::Unknown,
+        }
+    }
+
+    /// The tools this instance serves, in table order.
+    pub fn served(&self) -> impl Iterator<Item = &'static ToolSpec> + '_ {
+        all().filter(|spec| !self.disabled.contains(&spec.name))
+    }
+
+    /// The disabled tools, in table order.
+    pub fn disabled(&self) -> &[&'static str] {
+        &self.disabled
+    }
+}
+
 /// The tool reference table of docs/tools.md, generated from this table (a test keeps the
-/// document in step; `mcp-server --list-tools` prints it).
-pub fn markdown_table() -> String {
+/// document in step with the full table; `mcp-server --list-tools` prints the tools the
+/// configuration serves).
+pub fn markdown_table(governance: &Governance) -> String {
     let mut out =
         String::from("| tool | needs scope | changes data | what it does |\n|---|---|---|---|\n");
-    for spec in all() {
+    for spec in governance.served() {
         let scopes = if spec.scopes.is_empty() {
             "— (any valid token)".to_owned()
         } else {
@@ -176,11 +264,6 @@ pub fn parse_args<T: DeserializeOwned>(args: Option<JsonObject>) -> Result<T, To
         .map_err(|e| ToolError::InvalidArguments(e.to_string()))
 }
 
-/// The scopes tool `name` needs, `None` for an unknown tool (what the HTTP guard asks).
-pub fn scopes_for(name: &str) -> Option<&'static [Scope]> {
-    spec(name).map(|s| s.scopes)
-}
-
 /// Runs tool `name`. The caller has checked that the scopes allow it.
 pub async fn call(name: &str, args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     match spec(name) {
@@ -199,7 +282,7 @@ mod tests {
         let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/tools.md"))
             .expect("docs/tools.md exists");
         assert!(
-            doc.contains(&markdown_table()),
+            doc.contains(&markdown_table(&Governance::default())),
             "docs/tools.md is out of date: paste the output of `mcp-server --list-tools`"
         );
     }
@@ -231,6 +314,71 @@ mod tests {
                     spec.name
                 );
             }
+        }
+    }
+
+    fn names(governance: &Governance) -> Vec<&'static str> {
+        governance.served().map(|s| s.name).collect()
+    }
+
+    fn entries(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn families_are_the_prefixes_of_whole_tables() {
+        for (family, table) in FAMILIES.iter().zip(&TABLES[1..]) {
+            for spec in *table {
+                assert!(
+                    spec.name.starts_with(&format!("{family}_")),
+                    "{}",
+                    spec.name
+                );
+            }
+        }
+        assert_eq!(FAMILIES.len(), TABLES.len() - 1);
+    }
+
+    #[test]
+    fn tools_and_families_can_be_disabled() {
+        let all_tools = names(&Governance::default());
+        assert_eq!(all_tools.len(), all().count());
+        let g = Governance::new(&entries(&["files_*", "notes_delete"]), false).unwrap();
+        let served = names(&g);
+        assert!(
+            served.iter().all(|n| !n.starts_with("files_")),
+            "{served:?}"
+        );
+        assert!(!served.contains(&"notes_delete") && served.contains(&"notes_get"));
+        assert!(served.contains(&"calendar_list_events") && served.contains(&"whoami"));
+        assert!(matches!(g.lookup("files_read"), Lookup::Disabled(s) if s.name == "files_read"));
+        assert!(matches!(g.lookup("notes_get"), Lookup::Served(_)));
+        assert!(matches!(g.lookup("nope"), Lookup::Unknown));
+        assert!(!markdown_table(&g).contains("`files_list`"));
+    }
+
+    #[test]
+    fn read_only_disables_every_tool_that_changes_data() {
+        let g = Governance::new(&[], true).unwrap();
+        for spec in all() {
+            let served = matches!(g.lookup(spec.name), Lookup::Served(_));
+            assert_eq!(served, spec.read_only, "{}", spec.name);
+        }
+        assert!(g.disabled().contains(&"files_write"));
+    }
+
+    #[test]
+    fn unknown_tools_and_families_are_refused_by_name() {
+        for bad in [
+            "file_read",
+            "files",
+            "mail_*",
+            "*",
+            "notes_get_*",
+            "files_*x",
+        ] {
+            let e = Governance::new(&entries(&[bad]), false).unwrap_err();
+            assert!(e.contains(bad), "{e}");
         }
     }
 }

@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bearer;
+mod governance;
 mod helpers;
 mod keepalive;
