@@ -2,9 +2,10 @@
 //! the store, the clock and the signing keys. Issuing the first code (callback), redeeming it,
 //! rotating refresh tokens, revoking (RFC 7009) and checking a token-exchange subject against
 //! its grant each take several store steps in an order that matters (a code is spent before it
-//! is checked; a refresh request is checked before the token is rotated). The rules themselves are the pure functions of [`crate::oauth`]; the
-//! handlers extract the request, call a method here and map the outcome (metrics, audit log,
-//! OAuth error).
+//! is checked, except for its resource; a refresh request is checked before the token is
+//! rotated). The rules themselves are the pure functions of [`crate::oauth`]; the handlers
+//! extract the request, call a method here and map the outcome (metrics, audit log, OAuth
+//! error).
 
 use std::time::Duration;
 
@@ -19,7 +20,9 @@ use crate::keys::SigningKeys;
 use crate::nextcloud::Credentials;
 use crate::oauth::exchange::{check_subject, grant_matches, grant_revoked, invalid_subject};
 use crate::oauth::revoke::{access_token_denial, split_grant_token};
-use crate::oauth::token::{access_token_claims, check_redemption, check_refresh, requested_scope};
+use crate::oauth::token::{
+    access_token_claims, check_redemption, check_refresh, requested_resource, requested_scope,
+};
 use crate::store::{
     CodeRecord, CodeTake, GrantRecord, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
     StoreError,
@@ -180,7 +183,10 @@ impl<'a> Grants<'a> {
     }
 
     /// Redeems `code` for `client_id`: the code is taken first (single use), so any failure
-    /// after that leaves it spent; a replay or another client's code revokes the grant.
+    /// after that leaves it spent; a replay or another client's code revokes the grant. The
+    /// one exception is `resource`: a resource we do not serve is refused before the store is
+    /// asked, and one of ours that is not the code's is refused by the take itself, the code
+    /// left in place (`invalid_target` is about the request, not a sign of a stolen code).
     pub async fn redeem_code(
         &self,
         client_id: &ClientId,
@@ -190,12 +196,19 @@ impl<'a> Grants<'a> {
         resource: Option<&str>,
     ) -> Result<Issued, GrantError> {
         let (grant_id, code_hash) = split_grant_token(code).ok_or(GrantError::InvalidCode)?;
+        let resource =
+            requested_resource(&self.config.resources, resource).map_err(GrantError::Refused)?;
         let (record, grant) = match self
             .store
-            .take_code(&grant_id, &code_hash, CODE_REPLAY_WINDOW)
+            .take_code(&grant_id, &code_hash, CODE_REPLAY_WINDOW, resource)
             .await?
         {
             CodeTake::Redeemed { code, grant } => (code, grant),
+            CodeTake::ResourceMismatch => {
+                return Err(GrantError::Refused(OAuthError::invalid_target(
+                    "resource does not match the authorization request",
+                )))
+            }
             CodeTake::Unknown => return Err(GrantError::InvalidCode),
             CodeTake::Replayed => {
                 // RFC 6749 §4.1.2 / OAuth 2.1: revoke everything issued from a replayed code.
@@ -231,7 +244,8 @@ impl<'a> Grants<'a> {
 
     /// Rotates the `presented` refresh token of `client_id`. A request that narrows the scope
     /// or names a resource is checked against the grant before rotating, so a bad request does
-    /// not spend the token; a plain refresh (the common case) is one store round trip.
+    /// not spend the token (a resource we do not serve before any store call); a plain refresh
+    /// (the common case) is one store round trip. Without `resource` the grant's is kept.
     pub async fn refresh(
         &self,
         client_id: &ClientId,
@@ -242,6 +256,8 @@ impl<'a> Grants<'a> {
         let (grant_id, presented_hash) =
             split_grant_token(presented).ok_or(GrantError::InvalidRefreshToken)?;
         let requested = requested_scope(scope).map_err(GrantError::Refused)?;
+        let resource =
+            requested_resource(&self.config.resources, resource).map_err(GrantError::Refused)?;
         if requested.is_some() || resource.is_some() {
             let grant = self
                 .store
@@ -457,6 +473,45 @@ mod tests {
             .refresh(&cid("c"), &issued.refresh_token, None, None)
             .await;
         assert!(matches!(refresh, Err(GrantError::InvalidRefreshToken)));
+    }
+
+    #[tokio::test]
+    async fn a_resource_we_do_not_serve_spends_neither_code_nor_refresh_token() {
+        let f = Fixture::new();
+        let code = f.code().await;
+        let other = Some("http://127.0.0.1:8000/other");
+        let refused = f
+            .grants()
+            .redeem_code(&cid("c"), &code, None, VERIFIER, other)
+            .await;
+        assert!(
+            matches!(refused, Err(GrantError::Refused(ref e)) if e.code == mcp_shared::OAuthErrorCode::InvalidTarget)
+        );
+        let issued = f
+            .grants()
+            .redeem_code(
+                &cid("c"),
+                &code,
+                None,
+                VERIFIER,
+                Some("http://127.0.0.1:8000/mcp/"),
+            )
+            .await
+            .unwrap();
+        let refused = f
+            .grants()
+            .refresh(&cid("c"), &issued.refresh_token, None, other)
+            .await;
+        assert!(matches!(refused, Err(GrantError::Refused(_))));
+        f.grants()
+            .refresh(
+                &cid("c"),
+                &issued.refresh_token,
+                None,
+                Some("HTTP://127.0.0.1:8000/mcp"),
+            )
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod pages;
 pub mod pkce;
 pub mod redirect;
+pub mod resource;
 pub mod routes;
 pub mod startup;
 pub mod state;

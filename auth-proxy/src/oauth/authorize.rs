@@ -79,7 +79,7 @@ pub fn resolve_redirect_uri(
 }
 
 /// Everything after the client and redirect URI: response type, PKCE, `resource` (one of
-/// `resources`, the first by default) and `scope` (within the client's own ceiling, all
+/// `resources` after canonicalisation, the first by default) and `scope` (within the client's own ceiling, all
 /// scopes by default).
 pub fn validate(
     client: &ClientRecord,
@@ -119,15 +119,19 @@ pub fn validate(
     };
     let code_challenge = CodeChallenge::parse(challenge).map_err(|e| invalid(&e.to_string()))?;
 
+    // Compared after canonicalisation (a trailing slash, an upper-case host, a default port);
+    // the grant keeps the configured spelling, which becomes the token's `aud`.
     let resource = match get("resource") {
         None => resources.first().cloned().unwrap_or_default(),
-        Some(r) if resources.iter().any(|known| known == r) => r.to_owned(),
-        Some(_) => {
-            return Err(Rejection::Redirect(
-                OAuthErrorCode::InvalidTarget,
-                "the requested resource is not served by this authorization server".into(),
-            ))
-        }
+        Some(r) => match crate::resource::find(resources, r) {
+            Some(known) => known.to_owned(),
+            None => {
+                return Err(Rejection::Redirect(
+                    OAuthErrorCode::InvalidTarget,
+                    "the requested resource is not served by this authorization server".into(),
+                ))
+            }
+        },
     };
 
     // The client's own ceiling. A stored scope that no longer parses never reaches here: the
@@ -220,6 +224,25 @@ mod tests {
         let r = run(&client(Some("notes:read")), &[("state", "s")]).unwrap();
         assert_eq!(r.scope.to_string(), "notes:read");
         assert_eq!(r.state.as_ref().map(ClientState::as_str), Some("s"));
+    }
+
+    #[test]
+    fn the_resource_is_matched_canonically_and_kept_as_configured() {
+        for spelling in [
+            "https://mcp.example/mcp/",
+            "https://MCP.example/mcp",
+            "https://mcp.example:443/mcp",
+        ] {
+            let r = run(&client(None), &[("resource", spelling)]).unwrap();
+            assert_eq!(r.resource, RESOURCE, "{spelling}");
+        }
+        assert_eq!(
+            code(run(
+                &client(None),
+                &[("resource", "https://mcp.example/mcp?x")]
+            )),
+            OAuthErrorCode::InvalidTarget
+        );
     }
 
     #[test]

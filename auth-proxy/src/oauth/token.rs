@@ -101,7 +101,9 @@ impl<'a> TokenRequest<'a> {
 
 /// Whether the token request may redeem the code `record` describes (already taken from the
 /// store, and issued to this client): the same redirect URI as the authorization request (and
-/// present if that one named it), the PKCE verifier for its challenge, the same resource.
+/// present if that one named it), the PKCE verifier for its challenge, the same resource
+/// (`resource` is the configured string [`requested_resource`] found; the store has already
+/// refused a different one without spending the code, so this is a second line).
 pub fn check_redemption(
     record: &CodeRecord,
     redirect_uri: Option<&str>,
@@ -136,6 +138,24 @@ pub fn check_redemption(
     Ok(())
 }
 
+/// The configured resource a token request's `resource` names (after canonicalisation), if it
+/// names one: decided before anything is read or spent, so an unknown resource costs no store
+/// call and leaves the code or refresh token as it was.
+pub fn requested_resource<'a>(
+    configured: &'a [String],
+    resource: Option<&str>,
+) -> Result<Option<&'a str>, OAuthError> {
+    resource
+        .map(|r| {
+            crate::resource::find(configured, r).ok_or_else(|| {
+                OAuthError::invalid_target(
+                    "the requested resource is not served by this authorization server",
+                )
+            })
+        })
+        .transpose()
+}
+
 /// The scope a refresh request asks for, if it names one.
 pub fn requested_scope(scope: Option<&str>) -> Result<Option<ScopeSet>, OAuthError> {
     scope
@@ -144,8 +164,9 @@ pub fn requested_scope(scope: Option<&str>) -> Result<Option<ScopeSet>, OAuthErr
         .map_err(|e| OAuthError::invalid_scope(e.to_string()))
 }
 
-/// Whether a refresh request fits the grant: a scope within the grant's, the same resource.
-/// Checked before rotating, so a bad request does not spend the token.
+/// Whether a refresh request fits the grant: a scope within the grant's, the same resource
+/// (the configured string [`requested_resource`] found). Checked before rotating, so a bad
+/// request does not spend the token.
 pub fn check_refresh(
     grant: &GrantRecord,
     requested: Option<&ScopeSet>,
@@ -307,6 +328,24 @@ mod tests {
                 Some("https://other.example/mcp")
             )),
             OAuthErrorCode::InvalidTarget
+        );
+    }
+
+    #[test]
+    fn a_requested_resource_is_the_configured_string_or_invalid_target() {
+        let configured = ["https://mcp.example/mcp".to_owned()];
+        assert_eq!(requested_resource(&configured, None).unwrap(), None);
+        for spelling in ["https://mcp.example/mcp/", "https://MCP.EXAMPLE:443/mcp"] {
+            assert_eq!(
+                requested_resource(&configured, Some(spelling)).unwrap(),
+                Some("https://mcp.example/mcp")
+            );
+        }
+        assert_eq!(
+            requested_resource(&configured, Some("https://mcp.example/other"))
+                .err()
+                .map(|e| e.code),
+            Some(OAuthErrorCode::InvalidTarget)
         );
     }
 

@@ -298,10 +298,12 @@ impl Store for InstrumentedStore {
         grant_id: &GrantId,
         code_hash: &TokenHash,
         replay_window: Duration,
+        expected_resource: Option<&str>,
     ) -> Result<CodeTake, StoreError> {
         self.timed(
             "take_code",
-            self.inner.take_code(grant_id, code_hash, replay_window),
+            self.inner
+                .take_code(grant_id, code_hash, replay_window, expected_resource),
         )
         .await
     }

@@ -527,12 +527,18 @@ impl Store for MemoryStore {
         grant_id: &GrantId,
         code_hash: &TokenHash,
         replay_window: Duration,
+        expected_resource: Option<&str>,
     ) -> Result<CodeTake, StoreError> {
         let grant_id = grant_id.as_str();
         let now = self.now();
         let expires_at = self.expiry(replay_window);
         let k = key(grant_id, code_hash);
         let mut t = self.lock()?;
+        if let Some(code) = get_live(&mut t.codes, &k, now) {
+            if expected_resource.is_some_and(|r| r != code.value.resource) {
+                return Ok(CodeTake::ResourceMismatch);
+            }
+        }
         if let Some(code) = take_live(&mut t.codes, &k, now) {
             // A code of a revoked grant is consumed and unknown, as in the Redis script.
             let Some(grant) =

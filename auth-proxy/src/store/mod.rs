@@ -160,6 +160,9 @@ pub enum CodeTake {
     },
     /// The code was redeemed before (within the replay window): the caller revokes the grant.
     Replayed,
+    /// The code is live but for another resource than the one expected: it was left in place,
+    /// so the request can be corrected (RFC 8707 `invalid_target`).
+    ResourceMismatch,
     Unknown,
 }
 
@@ -317,12 +320,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .await
     }
     /// Atomic take. A redeemed code leaves a marker for `replay_window` so that a second
-    /// redemption is recognised as a replay rather than an unknown code.
+    /// redemption is recognised as a replay rather than an unknown code. With
+    /// `expected_resource`, a live code for another resource is not taken
+    /// ([`CodeTake::ResourceMismatch`]), in the same step.
     async fn take_code(
         &self,
         grant_id: &GrantId,
         code_hash: &TokenHash,
         replay_window: Duration,
+        expected_resource: Option<&str>,
     ) -> Result<CodeTake, StoreError>;
 
     /// Stores the first refresh token of a grant's family and extends the grant to `ttl`.

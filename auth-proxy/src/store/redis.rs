@@ -643,6 +643,7 @@ impl Store for RedisStore {
         grant_id: &GrantId,
         code_hash: &TokenHash,
         replay_window: Duration,
+        expected_resource: Option<&str>,
     ) -> Result<CodeTake, StoreError> {
         let grant_id = grant_id.as_str();
         let mut c = self.durable().await;
@@ -652,7 +653,8 @@ impl Store for RedisStore {
             .key(self.keys.code(grant_id, code_hash));
         take.key(self.keys.code_used(grant_id, code_hash))
             .key(self.keys.grant(grant_id))
-            .arg(ms(replay_window));
+            .arg(ms(replay_window))
+            .arg(expected_resource.unwrap_or(""));
         let reply = bounded(take.invoke_async::<redis::Value>(&mut c)).await?;
         self.replicated(&mut c, &self.keys.grant(grant_id)).await?;
         let (status, payloads) = status_and_payloads(reply)?;
@@ -662,6 +664,7 @@ impl Store for RedisStore {
                 grant: Box::new(from_json(grant)?),
             }),
             (2, []) => Ok(CodeTake::Replayed),
+            (3, []) => Ok(CodeTake::ResourceMismatch),
             (0, []) => Ok(CodeTake::Unknown),
             _ => Err(unexpected_reply()),
         }

@@ -4,6 +4,7 @@
 mod authorize;
 mod cimd;
 mod cimd_limits;
+mod compat;
 mod exchange;
 mod helpers;
 mod keepalive;

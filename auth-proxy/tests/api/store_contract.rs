@@ -238,6 +238,7 @@ contract!(
     codes_redeem_once_then_replay_then_expire,
     a_grant_and_its_code_are_stored_together,
     code_take_has_one_winner_under_concurrency,
+    a_code_for_another_resource_is_left_in_place,
     refresh_rotates_with_grace_and_detects_reuse,
     zero_grace_makes_any_second_presentation_reuse,
     concurrent_rotation_with_zero_grace_has_one_winner,
@@ -638,7 +639,9 @@ async fn a_grant_and_its_code_are_stored_together(ctx: Ctx) {
         Some(grant("short"))
     );
     assert_eq!(
-        s.take_code(&gid("long"), &th("c2"), LONG).await.unwrap(),
+        s.take_code(&gid("long"), &th("c2"), LONG, None)
+            .await
+            .unwrap(),
         CodeTake::Redeemed {
             code: code(),
             grant: Box::new(grant("long"))
@@ -647,7 +650,9 @@ async fn a_grant_and_its_code_are_stored_together(ctx: Ctx) {
     // Each with its own lifetime: the grant's end leaves its code unredeemable.
     ctx.expire(TTL, |k| k.grant("short")).await;
     assert_eq!(
-        s.take_code(&gid("short"), &th("c1"), LONG).await.unwrap(),
+        s.take_code(&gid("short"), &th("c1"), LONG, None)
+            .await
+            .unwrap(),
         CodeTake::Unknown
     );
 }
@@ -660,7 +665,7 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
         .unwrap();
     // The grant comes back with the code, read in the same atomic step.
     assert_eq!(
-        s.take_code(&gid("g"), &th("h1"), LONG).await.unwrap(),
+        s.take_code(&gid("g"), &th("h1"), LONG, None).await.unwrap(),
         CodeTake::Redeemed {
             code: code(),
             grant: Box::new(grant("g"))
@@ -668,16 +673,18 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
     );
     for _ in 0..2 {
         assert_eq!(
-            s.take_code(&gid("g"), &th("h1"), LONG).await.unwrap(),
+            s.take_code(&gid("g"), &th("h1"), LONG, None).await.unwrap(),
             CodeTake::Replayed
         );
     }
     assert_eq!(
-        s.take_code(&gid("g"), &th("other"), LONG).await.unwrap(),
+        s.take_code(&gid("g"), &th("other"), LONG, None)
+            .await
+            .unwrap(),
         CodeTake::Unknown
     );
     assert_eq!(
-        s.take_code(&gid("other-grant"), &th("h1"), LONG)
+        s.take_code(&gid("other-grant"), &th("h1"), LONG, None)
             .await
             .unwrap(),
         CodeTake::Unknown,
@@ -690,7 +697,7 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
         .unwrap();
     ctx.expire(TTL, |k| k.code("g", &th("h2"))).await;
     assert_eq!(
-        s.take_code(&gid("g"), &th("h2"), LONG).await.unwrap(),
+        s.take_code(&gid("g"), &th("h2"), LONG, None).await.unwrap(),
         CodeTake::Unknown
     );
 
@@ -699,16 +706,60 @@ async fn codes_redeem_once_then_replay_then_expire(ctx: Ctx) {
         .await
         .unwrap();
     assert!(matches!(
-        s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
+        s.take_code(&gid("g"), &th("h3"), TTL, None).await.unwrap(),
         CodeTake::Redeemed { .. }
     ));
     assert_eq!(
-        s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
+        s.take_code(&gid("g"), &th("h3"), TTL, None).await.unwrap(),
         CodeTake::Replayed
     );
     ctx.expire(TTL, |k| k.code_used("g", &th("h3"))).await;
     assert_eq!(
-        s.take_code(&gid("g"), &th("h3"), TTL).await.unwrap(),
+        s.take_code(&gid("g"), &th("h3"), TTL, None).await.unwrap(),
+        CodeTake::Unknown
+    );
+}
+
+async fn a_code_for_another_resource_is_left_in_place(ctx: Ctx) {
+    let s = &ctx.store;
+    s.put_grant(&grant("g"), LONG).await.unwrap();
+    s.put_code(&gid("g"), &th("h"), &code(), LONG)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(
+            s.take_code(&gid("g"), &th("h"), LONG, Some("https://other.example/mcp"))
+                .await
+                .unwrap(),
+            CodeTake::ResourceMismatch
+        );
+    }
+    // Still live: the right resource (or none) redeems it, once.
+    assert_eq!(
+        s.take_code(&gid("g"), &th("h"), LONG, Some("http://127.0.0.1:8000/mcp"))
+            .await
+            .unwrap(),
+        CodeTake::Redeemed {
+            code: code(),
+            grant: Box::new(grant("g"))
+        }
+    );
+    assert_eq!(
+        s.take_code(&gid("g"), &th("h"), LONG, Some("https://other.example/mcp"))
+            .await
+            .unwrap(),
+        CodeTake::Replayed,
+        "a spent code is a replay whatever the resource"
+    );
+    assert_eq!(
+        s.take_code(
+            &gid("g"),
+            &th("none"),
+            LONG,
+            Some("https://other.example/mcp")
+        )
+        .await
+        .unwrap(),
         CodeTake::Unknown
     );
 }
@@ -722,7 +773,11 @@ async fn code_take_has_one_winner_under_concurrency(ctx: Ctx) {
     let tasks: Vec<_> = (0..RACERS)
         .map(|_| {
             let s = s.clone();
-            tokio::spawn(async move { s.take_code(&gid("g"), &th("race"), LONG).await.unwrap() })
+            tokio::spawn(async move {
+                s.take_code(&gid("g"), &th("race"), LONG, None)
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let (mut redeemed, mut replayed) = (0, 0);
@@ -734,7 +789,7 @@ async fn code_take_has_one_winner_under_concurrency(ctx: Ctx) {
                 redeemed += 1;
             }
             CodeTake::Replayed => replayed += 1,
-            CodeTake::Unknown => panic!("a concurrent take saw neither the code nor its marker"),
+            other => panic!("a concurrent take saw neither the code nor its marker: {other:?}"),
         }
     }
     assert_eq!((redeemed, replayed), (1, RACERS - 1));
@@ -1061,7 +1116,9 @@ async fn revoked_grant_stops_codes_and_refresh(ctx: Ctx) {
     // An unredeemed code of a revoked grant is dead too (and consumed by the attempt).
     for _ in 0..2 {
         assert_eq!(
-            s.take_code(&gid("g"), &th("code"), LONG).await.unwrap(),
+            s.take_code(&gid("g"), &th("code"), LONG, None)
+                .await
+                .unwrap(),
             CodeTake::Unknown
         );
     }
@@ -1329,11 +1386,11 @@ async fn redis_replicas_share_limits_and_single_use() {
         .await
         .unwrap();
     assert!(matches!(
-        b.take_code(&gid("g"), &th("h"), LONG).await.unwrap(),
+        b.take_code(&gid("g"), &th("h"), LONG, None).await.unwrap(),
         CodeTake::Redeemed { .. }
     ));
     assert_eq!(
-        a.take_code(&gid("g"), &th("h"), LONG).await.unwrap(),
+        a.take_code(&gid("g"), &th("h"), LONG, None).await.unwrap(),
         CodeTake::Replayed
     );
 
@@ -1417,7 +1474,10 @@ async fn redis_keys_are_the_documented_ones_expire_and_hold_no_raw_secrets() {
         .await
         .unwrap();
     assert!(matches!(
-        store.take_code(&gid("g1"), &code_b, LONG).await.unwrap(),
+        store
+            .take_code(&gid("g1"), &code_b, LONG, None)
+            .await
+            .unwrap(),
         CodeTake::Redeemed { .. }
     ));
     let refresh_ttl = Duration::from_secs(30 * 86_400);

@@ -10,12 +10,16 @@ if v then redis.call('DEL', KEYS[1]) end
 return v
 ";
 
-/// KEYS: code, code-used marker, grant. ARGV: replay window ms.
-/// Returns {1, record, grant} redeemed, {2} replayed, {0} unknown. A code whose grant is gone
-/// (revoked) is consumed and reported unknown.
+/// KEYS: code, code-used marker, grant. ARGV: replay window ms, expected resource ('' for any).
+/// Returns {1, record, grant} redeemed, {2} replayed, {3} live but for another resource (left in
+/// place), {0} unknown. A code whose grant is gone (revoked) is consumed and reported unknown.
 const TAKE_CODE: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then
+  if ARGV[2] ~= '' then
+    local ok, code = pcall(cjson.decode, v)
+    if ok and type(code) == 'table' and code['resource'] ~= ARGV[2] then return {3} end
+  end
   redis.call('DEL', KEYS[1])
   local g = redis.call('GET', KEYS[3])
   if not g then return {0} end
