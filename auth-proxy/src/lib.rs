@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod grants;
 pub mod ids;
+pub mod jose;
 pub mod keys;
 pub mod metrics;
 pub mod nextcloud;
