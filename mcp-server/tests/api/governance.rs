@@ -183,3 +183,44 @@ async fn refused_tool_calls_leave_audit_lines_with_their_reason_and_no_arguments
         );
     }
 }
+
+/// `mcp-server --list-tools` under a configuration: the tools it serves, or exit code 2 naming
+/// the variable.
+fn list_tools(vars: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcp-server"))
+        .arg("--list-tools")
+        .env_clear()
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn list_tools_prints_what_the_configuration_serves() {
+    let all = list_tools(&[]);
+    assert!(all.status.success());
+    let all = String::from_utf8(all.stdout).unwrap();
+    assert_eq!(
+        all,
+        mcp_server::tools::markdown_table(&Default::default()),
+        "the full table, as in docs/tools.md"
+    );
+    let served = list_tools(&[("MCP_SERVER_DISABLED_TOOLS", "files_*")]);
+    assert!(served.status.success());
+    let table = String::from_utf8(served.stdout).unwrap();
+    assert!(
+        !table.contains("`files_") && table.contains("`notes_get`"),
+        "{table}"
+    );
+    assert!(String::from_utf8(served.stderr)
+        .unwrap()
+        .contains("files_read"));
+
+    let typo = list_tools(&[("MCP_SERVER_DISABLED_TOOLS", "file_*")]);
+    assert_eq!(typo.status.code(), Some(2));
+    let stderr = String::from_utf8(typo.stderr).unwrap();
+    assert!(
+        stderr.contains("MCP_SERVER_DISABLED_TOOLS") && stderr.contains("file_*"),
+        "{stderr}"
+    );
+}
