@@ -1,6 +1,7 @@
 //! Everything about OAuth clients: what a client is ([`record`]), the one validator of client
 //! metadata with a named policy per source ([`metadata`]), the sources themselves (the
-//! operator's clients file in [`preregistered`], Client ID Metadata Documents in [`cimd`];
+//! operator's clients file in [`preregistered`], with the well-known clients' callbacks by
+//! name in [`hosted`], Client ID Metadata Documents in [`cimd`];
 //! dynamic registration is the `/register` handler over the same validator and the store), the
 //! [`ClientRegistry`] that finds a client by id in a fixed order, and client authentication at
 //! the token and revocation endpoints ([`auth`]).
@@ -13,6 +14,7 @@
 
 pub mod auth;
 pub mod cimd;
+pub mod hosted;
 pub mod metadata;
 pub mod preregistered;
 pub mod record;

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::hosted;
 use super::metadata::{ClientMetadata, FILE};
 use super::record::{ClientRecord, TokenEndpointAuthMethod};
 use crate::config::Config;
@@ -54,7 +55,11 @@ pub enum ClientsFileError {
 struct EntryJson {
     client_id: String,
     client_name: Option<String>,
+    #[serde(default)]
     redirect_uris: Vec<String>,
+    /// Names of [`hosted`] presets whose callbacks are added to `redirect_uris`.
+    #[serde(default)]
+    redirect_uri_presets: Vec<String>,
     token_endpoint_auth_method: Option<String>,
     client_secret_sha256: Option<String>,
     client_secret_file: Option<String>,
@@ -129,6 +134,28 @@ pub fn parse(
     Ok(clients)
 }
 
+/// `redirect_uris` followed by the URIs of each named preset, without repeats; the policy's
+/// cap on the number of URIs applies to the result.
+fn with_presets(mut uris: Vec<String>, presets: &[String]) -> Result<Vec<String>, String> {
+    for name in presets {
+        let preset = hosted::preset(name).ok_or_else(|| {
+            format!(
+                "redirect_uri_presets: unknown preset `{name}` (known: {})",
+                hosted::names()
+            )
+        })?;
+        for uri in preset {
+            if !uris.iter().any(|u| u == uri) {
+                uris.push((*uri).to_owned());
+            }
+        }
+    }
+    if uris.is_empty() {
+        return Err("give redirect_uris, redirect_uri_presets or both".into());
+    }
+    Ok(uris)
+}
+
 fn validate(e: EntryJson, base_dir: &Path, now: i64) -> Result<PreregisteredClient, String> {
     let id_ok = (1..=MAX_CLIENT_ID).contains(&e.client_id.len())
         && e.client_id
@@ -142,8 +169,9 @@ fn validate(e: EntryJson, base_dir: &Path, now: i64) -> Result<PreregisteredClie
                  (an id that looks like a URL would be taken for a client metadata document)"
             )
         })?;
+    let redirect_uris = with_presets(e.redirect_uris, &e.redirect_uri_presets)?;
     let metadata = ClientMetadata {
-        redirect_uris: Some(e.redirect_uris),
+        redirect_uris: Some(redirect_uris),
         token_endpoint_auth_method: e.token_endpoint_auth_method,
         grant_types: e.grant_types,
         client_name: e.client_name,
@@ -327,6 +355,43 @@ mod tests {
     }
 
     #[test]
+    fn presets_add_their_callbacks_to_the_clients_own_without_repeats() {
+        let clients = parse_ok(serde_json::json!([
+            {
+                "client_id": "claude",
+                "redirect_uri_presets": ["claude"]
+            },
+            {
+                "client_id": "many",
+                "redirect_uris": ["https://claude.ai/api/mcp/auth_callback", "https://a.example/cb"],
+                "redirect_uri_presets": ["claude", "chatgpt", "claude"]
+            }
+        ]));
+        assert_eq!(
+            clients["claude"].record.redirect_uris,
+            [
+                "https://claude.ai/api/mcp/auth_callback",
+                "https://claude.com/api/mcp/auth_callback"
+            ]
+        );
+        let many = &clients["many"];
+        assert_eq!(
+            many.record.redirect_uris,
+            [
+                "https://claude.ai/api/mcp/auth_callback",
+                "https://a.example/cb",
+                "https://claude.com/api/mcp/auth_callback",
+                "https://chatgpt.com/connector_platform_oauth_redirect"
+            ]
+        );
+        assert_eq!(
+            many.redirect_patterns.len(),
+            1,
+            "chatgpt's per-connector pattern"
+        );
+    }
+
+    #[test]
     fn errors_name_the_file_the_entry_and_the_problem() {
         let ok =
             serde_json::json!({"client_id": "fine", "redirect_uris": ["https://a.example/cb"]});
@@ -357,11 +422,19 @@ mod tests {
             ),
             (
                 serde_json::json!({"client_id": "c", "redirect_uris": []}),
-                "redirect_uris must list",
+                "give redirect_uris, redirect_uri_presets or both",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uri_presets": ["claude", "gemini"]}),
+                "unknown preset `gemini` (known: claude, chatgpt, cursor, vscode, claude-code, copilot-cli)",
+            ),
+            (
+                serde_json::json!({"client_id": "c", "redirect_uri_presets": ["cursor"], "redirect_uris": (0..18).map(|i| format!("https://a.example/{i}")).collect::<Vec<_>>()}),
+                "redirect_uris must list 1 to 20",
             ),
             (
                 serde_json::json!({"client_id": "c"}),
-                "missing field `redirect_uris`",
+                "give redirect_uris, redirect_uri_presets or both",
             ),
             (
                 serde_json::json!({"client_id": "c", "redirect_uris": ["http://evil.example/cb"]}),

@@ -41,6 +41,11 @@ async fn spawn_with_clients(extra: &[(&str, &str)]) -> TestApp {
                 "https://chatgpt.com/connector/oauth/*"
             ],
             "scope": "notes:read notes:write"
+        },
+        {
+            "client_id": "hosted",
+            "client_name": "Every hosted and native client's callbacks",
+            "redirect_uri_presets": ["claude", "chatgpt", "cursor", "vscode", "claude-code", "copilot-cli"]
         }
     ]);
     let path = dir.join("clients.json");
@@ -296,19 +301,15 @@ async fn preregistered_clients_shadow_stored_ones_and_never_expire() {
     );
 }
 
-#[tokio::test]
-async fn a_bad_clients_file_stops_the_start_naming_file_and_entry() {
+/// Starts the app with `clients` as its clients file; the start-up error and the file's path.
+async fn start_error(clients: Value) -> (String, String) {
     let dir = std::env::temp_dir().join(format!(
         "auth-proxy-api-bad-clients-{}",
         auth_proxy::crypto::random_token(9)
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("clients.json");
-    std::fs::write(
-        &path,
-        json!([{"client_id": "ok", "redirect_uris": [REDIRECT]}, {"client_id": "bad", "redirect_uris": ["https://*.chatgpt.com/cb"]}]).to_string(),
-    )
-    .unwrap();
+    std::fs::write(&path, clients.to_string()).unwrap();
     let mut vars: std::collections::HashMap<String, String> = [
         ("AUTH_PROXY_UPSTREAM_ISSUER", "http://127.0.0.1:9"),
         ("AUTH_PROXY_UPSTREAM_CLIENT_ID", "proxy"),
@@ -338,12 +339,82 @@ async fn a_bad_clients_file_stops_the_start_naming_file_and_entry() {
     let Err(err) = result else {
         panic!("a bad clients file must stop the start");
     };
-    let message = format!("{err:#}");
+    let _ = std::fs::remove_dir_all(dir);
+    (format!("{err:#}"), path.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn a_bad_clients_file_stops_the_start_naming_file_and_entry() {
+    let (message, path) = start_error(
+        json!([{"client_id": "ok", "redirect_uris": [REDIRECT]}, {"client_id": "bad", "redirect_uris": ["https://*.chatgpt.com/cb"]}]),
+    )
+    .await;
     assert!(
         message.starts_with("AUTH_PROXY_CLIENTS_FILE: "),
         "{message}"
     );
-    assert!(message.contains(path.to_str().unwrap()), "{message}");
+    assert!(message.contains(&path), "{message}");
     assert!(message.contains("entry [1] (client_id `bad`)"), "{message}");
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A preset name that is not one of ours stops the start and lists the ones there are.
+#[tokio::test]
+async fn an_unknown_preset_stops_the_start_listing_the_known_ones() {
+    let (message, _) = start_error(
+        json!([{"client_id": "c", "redirect_uri_presets": ["claude", "claude-desktop"]}]),
+    )
+    .await;
+    assert!(message.contains("entry [0] (client_id `c`)"), "{message}");
+    assert!(
+        message.contains(
+            "unknown preset `claude-desktop` (known: claude, chatgpt, cursor, vscode, claude-code, copilot-cli)"
+        ),
+        "{message}"
+    );
+}
+
+/// Every callback of the presets authorizes and redeems, including the native clients'
+/// loopback callbacks on another port than the registered one: VS Code when 33418 is busy,
+/// Copilot CLI (registers 33418, listens elsewhere), Claude Code (port-less registration).
+#[tokio::test]
+async fn preset_callbacks_authorize_including_native_clients_on_other_ports() {
+    let app = spawn_with_clients(&[]).await;
+    for redirect_uri in [
+        "https://claude.ai/api/mcp/auth_callback",
+        "https://claude.com/api/mcp/auth_callback",
+        "https://chatgpt.com/connector/oauth/OUbdUMlL15Ct",
+        "https://chatgpt.com/connector_platform_oauth_redirect",
+        "cursor://anysphere.cursor-mcp/oauth/callback",
+        "https://www.cursor.com/agents/mcp/oauth/callback",
+        "http://localhost:8787/callback",
+        "https://vscode.dev/redirect",
+        "http://127.0.0.1:33418/",
+        "http://127.0.0.1:59656/",
+        "http://localhost:3118/callback",
+        "http://127.0.0.1:55319/",
+    ] {
+        let auth = code_for(&app, "hosted", redirect_uri).await;
+        let mut form = code_form(&auth, redirect_uri);
+        form.push(("client_id", "hosted"));
+        let resp = app.token(&form).await;
+        assert_eq!(resp.status(), 200, "{redirect_uri}");
+    }
+    // Nothing but the port is loosened.
+    let pkce = pkce();
+    for redirect_uri in [
+        "http://127.0.0.1:3118/callback",
+        "http://127.0.0.1:55319/cb",
+        "https://chatgpt.com/connector/oauth/a/b",
+        "https://claude.ai/api/mcp/auth_callback/",
+    ] {
+        let resp = app
+            .authorize(&app.authorize_params(
+                "hosted",
+                &pkce.challenge,
+                &[("redirect_uri", redirect_uri)],
+            ))
+            .await;
+        assert_eq!(resp.status(), 400, "{redirect_uri}");
+        assert!(resp.headers().get("location").is_none(), "{redirect_uri}");
+    }
 }
