@@ -63,6 +63,9 @@ const KNOWN: &[&str] = &[
     "RATE_LIMIT_CIMD_PER_HOST",
     "RATE_LIMIT_CIMD_GLOBAL",
     "CIMD_TEST_ALLOW_LOOPBACK",
+    "CIMD_PRIVATE_KEY_JWT",
+    "CLIENT_ASSERTION_ALGS",
+    "CLIENT_ASSERTION_MAX_LIFETIME_SECS",
     "NEXTCLOUD_CREDENTIALS",
     "NEXTCLOUD_URL",
     "NEXTCLOUD_PUBLIC_URL",
@@ -161,6 +164,9 @@ pub struct CimdSettings {
     pub rate_limit_global: Option<RateLimit>,
     /// Test rigs only: documents may live on loopback (also over plain http).
     pub test_allow_loopback: bool,
+    /// Whether documents may authenticate with `private_key_jwt` (RFC 7523); off, only
+    /// `none` documents are accepted.
+    pub private_key_jwt: bool,
 }
 
 impl Default for CimdSettings {
@@ -182,6 +188,32 @@ impl Default for CimdSettings {
                 window: Duration::from_secs(60),
             }),
             test_allow_loopback: false,
+            private_key_jwt: true,
+        }
+    }
+}
+
+/// RFC 7523 client assertions (`private_key_jwt`): what is accepted at `/token` and `/revoke`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAssertionSettings {
+    /// Asymmetric JWS algorithms only (the config refuses `none` and `HS*`).
+    pub algs: Vec<jsonwebtoken::Algorithm>,
+    /// Longest accepted `exp − now`: also bounds how long a `jti` is remembered.
+    pub max_lifetime: Duration,
+}
+
+impl Default for ClientAssertionSettings {
+    fn default() -> Self {
+        use jsonwebtoken::Algorithm;
+        Self {
+            algs: vec![
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::EdDSA,
+                Algorithm::PS256,
+                Algorithm::RS256,
+            ],
+            max_lifetime: Duration::from_secs(300),
         }
     }
 }
@@ -303,6 +335,7 @@ pub struct Config {
     /// What a token exchange hands out; `None` when token exchange is disabled.
     pub nextcloud: Option<NextcloudCredentials>,
     pub cimd: CimdSettings,
+    pub client_assertion: ClientAssertionSettings,
 }
 
 impl Config {
@@ -554,10 +587,13 @@ impl Config {
             rate_limit_per_host: rate_limit(&env, "RATE_LIMIT_CIMD_PER_HOST", "30/60")?,
             rate_limit_global: rate_limit(&env, "RATE_LIMIT_CIMD_GLOBAL", "600/60")?,
             test_allow_loopback: env.bool("CIMD_TEST_ALLOW_LOOPBACK", false)?,
+            private_key_jwt: env.bool("CIMD_PRIVATE_KEY_JWT", true)?,
         };
+        let client_assertion = client_assertion_settings(&env)?;
 
         Ok(Self {
             cimd,
+            client_assertion,
             exchange_client,
             nextcloud,
             issuer,
@@ -591,6 +627,31 @@ impl Config {
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
     }
+}
+
+fn client_assertion_settings(env: &Env) -> Result<ClientAssertionSettings, ConfigError> {
+    let name = "CLIENT_ASSERTION_ALGS";
+    let mut algs = Vec::new();
+    for raw in env.list(name, "ES256 ES384 EdDSA PS256 RS256") {
+        let alg = crate::jose::parse_asymmetric_alg(&raw).ok_or_else(|| {
+            err(
+                name,
+                format!(
+                    "`{raw}` is not an asymmetric JWS algorithm (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)"
+                ),
+            )
+        })?;
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    if algs.is_empty() {
+        return Err(err(name, "must name at least one algorithm"));
+    }
+    Ok(ClientAssertionSettings {
+        algs,
+        max_lifetime: env.secs("CLIENT_ASSERTION_MAX_LIFETIME_SECS", 300, 30, 3600)?,
+    })
 }
 
 /// A Nextcloud base URL: https, or http on loopback (or anywhere when `insecure_ok`); no query

@@ -379,3 +379,41 @@ fn redis_url_takes_cluster_and_sentinel_forms_and_never_echoes_a_password() {
         assert!(!format!("{e} {e:?}").contains("secret-pw"), "{e}");
     }
 }
+
+#[test]
+fn client_assertions_take_asymmetric_algorithms_and_a_bounded_lifetime() {
+    use jsonwebtoken::Algorithm;
+    let c = Config::from_vars(&vars(&[])).unwrap();
+    assert_eq!(c.client_assertion, ClientAssertionSettings::default());
+    assert_eq!(c.client_assertion.max_lifetime, Duration::from_secs(300));
+    assert!(c.cimd.private_key_jwt);
+    let c = Config::from_vars(&vars(&[
+        ("AUTH_PROXY_CLIENT_ASSERTION_ALGS", "RS256, ES256 RS256"),
+        ("AUTH_PROXY_CLIENT_ASSERTION_MAX_LIFETIME_SECS", "60"),
+        ("AUTH_PROXY_CIMD_PRIVATE_KEY_JWT", "false"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        c.client_assertion.algs,
+        [Algorithm::RS256, Algorithm::ES256]
+    );
+    assert_eq!(c.client_assertion.max_lifetime, Duration::from_secs(60));
+    assert!(!c.cimd.private_key_jwt);
+    for bad in ["none", "HS256", "ES256 HS512", "RSA-OAEP", "es256", ""] {
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_CLIENT_ASSERTION_ALGS", bad)]),
+            "AUTH_PROXY_CLIENT_ASSERTION_ALGS",
+            "{bad:?}"
+        );
+    }
+    for bad in ["29", "3601", "x"] {
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_CLIENT_ASSERTION_MAX_LIFETIME_SECS", bad)]),
+            "AUTH_PROXY_CLIENT_ASSERTION_MAX_LIFETIME_SECS"
+        );
+    }
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_CIMD_PRIVATE_KEY_JWT", "maybe")]),
+        "AUTH_PROXY_CIMD_PRIVATE_KEY_JWT"
+    );
+}
