@@ -224,6 +224,9 @@ impl Application {
             .trim_end_matches('/')
             .to_owned();
         let suffixed = format!("{}{}", paths::PROTECTED_RESOURCE_METADATA, resource_path);
+        // Claude names the resource with a trailing slash and looks for its metadata there too
+        // (RFC 9728 §3.1 inserts the path as given); the MCP scope below serves `<path>/`.
+        let suffixed_slash = format!("{suffixed}/");
         let mcp_path = if resource_path.is_empty() {
             paths::MCP.to_owned()
         } else {
@@ -247,6 +250,7 @@ impl Application {
                 .wrap(from_fn(observe))
                 .route(paths::PROTECTED_RESOURCE_METADATA, web::get().to(metadata))
                 .route(&suffixed, web::get().to(metadata))
+                .route(&suffixed_slash, web::get().to(metadata))
                 .route(paths::HEALTHZ, web::get().to(healthz))
                 .route(paths::READYZ, web::get().to(readyz))
                 .service(

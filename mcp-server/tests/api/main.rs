@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bearer;
+mod compat;
 mod governance;
 mod helpers;
 mod keepalive;
