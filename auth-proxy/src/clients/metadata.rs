@@ -47,7 +47,9 @@ pub struct Policy {
     /// operator may vouch for a family of callbacks.
     pub redirect_patterns: bool,
     /// Secrets need a channel to hand them over: registration answers with one, the file
-    /// names one; a public document cannot hold one.
+    /// names one; a public document cannot hold one, but may publish public keys
+    /// (`private_key_jwt`, whose keys the document parser checks). Registration and the file
+    /// have no way to keep keys (yet), so they never allow `private_key_jwt`.
     pub auth_methods: &'static [TokenEndpointAuthMethod],
     /// `grant_types` when the metadata names none. RFC 7591 says `authorization_code`; the
     /// file's default has always included refresh tokens and operators rely on it.
@@ -76,7 +78,10 @@ pub const CIMD: Policy = Policy {
     source: "metadata document",
     max_redirect_uris: 20,
     redirect_patterns: false,
-    auth_methods: &[TokenEndpointAuthMethod::None],
+    auth_methods: &[
+        TokenEndpointAuthMethod::None,
+        TokenEndpointAuthMethod::PrivateKeyJwt,
+    ],
     default_grant_types: &[GrantType::AuthorizationCode],
     unknown_scopes: UnknownScopes::Drop,
 };
@@ -512,13 +517,25 @@ mod tests {
     }
 
     #[test]
-    fn documents_are_public_clients_only() {
+    fn documents_hold_no_secrets_and_only_documents_take_private_key_jwt() {
         let mut m = meta(&["https://a.example/cb"]);
         m.token_endpoint_auth_method = Some("client_secret_basic".into());
         assert!(m.clone().validate(&DCR).is_ok());
         assert!(m.clone().validate(&FILE).is_ok());
         let err = m.validate(&CIMD).unwrap_err();
-        assert!(err.message.contains("(none)"), "{err}");
+        assert!(err.message.contains("(none, private_key_jwt)"), "{err}");
+        let mut m = meta(&["https://a.example/cb"]);
+        m.token_endpoint_auth_method = Some("private_key_jwt".into());
+        assert_eq!(
+            m.clone()
+                .validate(&CIMD)
+                .unwrap()
+                .token_endpoint_auth_method,
+            TokenEndpointAuthMethod::PrivateKeyJwt
+        );
+        for policy in [&DCR, &FILE] {
+            assert!(m.clone().validate(policy).is_err());
+        }
     }
 
     #[test]

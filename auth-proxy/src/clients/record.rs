@@ -19,6 +19,9 @@ pub enum TokenEndpointAuthMethod {
     None,
     ClientSecretPost,
     ClientSecretBasic,
+    /// RFC 7523 client assertion signed with a key the client publishes (metadata documents
+    /// only: the keys come with the document, which is never stored).
+    PrivateKeyJwt,
 }
 
 impl TokenEndpointAuthMethod {
@@ -27,13 +30,19 @@ impl TokenEndpointAuthMethod {
             Self::None => "none",
             Self::ClientSecretPost => "client_secret_post",
             Self::ClientSecretBasic => "client_secret_basic",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        [Self::None, Self::ClientSecretPost, Self::ClientSecretBasic]
-            .into_iter()
-            .find(|m| m.as_str() == value)
+        [
+            Self::None,
+            Self::ClientSecretPost,
+            Self::ClientSecretBasic,
+            Self::PrivateKeyJwt,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == value)
     }
 }
 
@@ -227,10 +236,12 @@ mod tests {
             TokenEndpointAuthMethod::None,
             TokenEndpointAuthMethod::ClientSecretPost,
             TokenEndpointAuthMethod::ClientSecretBasic,
+            TokenEndpointAuthMethod::PrivateKeyJwt,
         ] {
             assert_eq!(TokenEndpointAuthMethod::parse(m.as_str()), Some(m));
+            assert_eq!(serde_json::to_value(m).unwrap(), json!(m.as_str()));
         }
         assert_eq!(GrantType::parse("client_credentials"), None);
-        assert_eq!(TokenEndpointAuthMethod::parse("private_key_jwt"), None);
+        assert_eq!(TokenEndpointAuthMethod::parse("client_secret_jwt"), None);
     }
 }

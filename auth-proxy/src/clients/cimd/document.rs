@@ -1,14 +1,54 @@
 //! The metadata document itself: its members, checked by the one client metadata validator
 //! under the [`CIMD`] policy, and how long it may be cached.
+//!
+//! A document authenticates with `none`, or with `private_key_jwt` (RFC 7523) and keys of its
+//! own: an inline `jwks` or a `jwks_uri` on the document's own host, never both. Shared
+//! secrets are refused wherever the document names them (the CIMD draft: a document "MUST NOT
+//! include `client_secret_post`, `client_secret_basic`, `client_secret_jwt`"). A document may
+//! offer a choice (OpenID RP Metadata Choices, `token_endpoint_auth_methods_supported`, as one
+//! ChatGPT variant does); `none` among the choices lets it come without an assertion (ADR 0018).
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
+use super::address::check_url;
 use super::CimdError;
 use crate::clients::metadata::{ClientMetadata, CIMD};
-use crate::clients::record::ClientRecord;
+use crate::clients::record::{ClientRecord, TokenEndpointAuthMethod};
+use crate::config::CimdSettings;
 use crate::ids::ClientId;
+use crate::jose::{parse_asymmetric_alg, Jwks};
+
+/// Where the keys of a `private_key_jwt` document are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKeys {
+    /// The document's own `jwks`, checked.
+    Inline(Arc<Jwks>),
+    /// A `jwks_uri` on the document's host, checked by the document URL rules; fetched
+    /// (and cached) when an assertion needs it.
+    Uri(String),
+}
+
+/// How a metadata-document client proves itself at the token and revocation endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionAuth {
+    pub keys: ClientKeys,
+    /// `token_endpoint_auth_signing_alg`: when the document names one, the only one accepted.
+    pub signing_alg: Option<Algorithm>,
+    /// The document also offers `none` among its choices: a request without an assertion is
+    /// a public client's (PKCE still binds the code).
+    pub accepts_none: bool,
+}
+
+/// A document's client: its record and, for `private_key_jwt`, how it authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentClient {
+    pub record: ClientRecord,
+    pub assertion: Option<Arc<AssertionAuth>>,
+}
 
 #[derive(Deserialize)]
 struct Document {
@@ -36,6 +76,14 @@ struct Document {
     client_secret: Option<serde_json::Value>,
     #[serde(default)]
     client_secret_expires_at: Option<serde_json::Value>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_signing_alg: Option<String>,
+    #[serde(default)]
+    jwks: Option<serde_json::Value>,
+    #[serde(default)]
+    jwks_uri: Option<String>,
 }
 
 /// Longest reason kept: a reason may quote the document, and it is shown, logged and cached.
@@ -83,12 +131,21 @@ impl Document {
             ("scope", &self.scope),
             ("software_id", &self.software_id),
             ("software_version", &self.software_version),
+            (
+                "token_endpoint_auth_signing_alg",
+                &self.token_endpoint_auth_signing_alg,
+            ),
+            ("jwks_uri", &self.jwks_uri),
         ] {
             all.extend(value.as_deref().map(|s| (name, s)));
         }
         for (name, values) in [
             ("grant_types", &self.grant_types),
             ("response_types", &self.response_types),
+            (
+                "token_endpoint_auth_methods_supported",
+                &self.token_endpoint_auth_methods_supported,
+            ),
         ] {
             all.extend(values.iter().flatten().map(|s| (name, s.as_str())));
         }
@@ -96,10 +153,20 @@ impl Document {
     }
 }
 
-/// Validates a fetched document for `client_id` and turns it into a client record. The
-/// document's own checks (JSON object, `client_id` equal to the URL, no secret) come first;
-/// then the members go through the one metadata validator.
+/// [`parse_client_document`] with the default settings, for the record alone.
 pub fn parse_document(body: &[u8], client_id: &str, now: i64) -> Result<ClientRecord, CimdError> {
+    parse_client_document(body, client_id, now, &CimdSettings::default()).map(|c| c.record)
+}
+
+/// Validates a fetched document for `client_id` and turns it into a client. The document's
+/// own checks (JSON object, `client_id` equal to the URL, no secret) come first; then how it
+/// authenticates; then the members go through the one metadata validator.
+pub fn parse_client_document(
+    body: &[u8],
+    client_id: &str,
+    now: i64,
+    settings: &CimdSettings,
+) -> Result<DocumentClient, CimdError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|_| invalid("it is not JSON"))?;
     if !value.is_object() {
@@ -124,10 +191,11 @@ pub fn parse_document(body: &[u8], client_id: &str, now: i64) -> Result<ClientRe
             "a metadata document must not carry a client secret",
         ));
     }
+    let (method, assertion) = authentication(&doc, client_id, settings)?;
     let metadata = ClientMetadata {
         redirect_uris: Some(doc.redirect_uris),
         application_type: None,
-        token_endpoint_auth_method: doc.token_endpoint_auth_method,
+        token_endpoint_auth_method: method,
         grant_types: doc.grant_types,
         response_types: doc.response_types,
         client_name: doc.client_name,
@@ -141,7 +209,91 @@ pub fn parse_document(body: &[u8], client_id: &str, now: i64) -> Result<ClientRe
     .map_err(|e| invalid(e.message))?;
     // Equal to the document's own non-empty URL (checked above), so never empty.
     let client_id = ClientId::parse(client_id).ok_or(CimdError::ClientIdMismatch)?;
-    Ok(metadata.into_record(client_id, None, now))
+    Ok(DocumentClient {
+        record: metadata.into_record(client_id, None, now),
+        assertion: assertion.map(Arc::new),
+    })
+}
+
+const NONE: &str = TokenEndpointAuthMethod::None.as_str();
+const PRIVATE_KEY_JWT: &str = TokenEndpointAuthMethod::PrivateKeyJwt.as_str();
+
+/// The method the metadata validator sees and, for `private_key_jwt`, the keys.
+fn authentication(
+    doc: &Document,
+    client_id: &str,
+    settings: &CimdSettings,
+) -> Result<(Option<String>, Option<AssertionAuth>), CimdError> {
+    let singular = doc.token_endpoint_auth_method.as_deref();
+    let choices = doc.token_endpoint_auth_methods_supported.as_deref();
+    let named = || {
+        singular
+            .into_iter()
+            .chain(choices.into_iter().flatten().map(String::as_str))
+    };
+    if let Some(secret) = named().find(|m| m.starts_with("client_secret")) {
+        return Err(invalid(format!(
+            "a metadata document cannot authenticate with a shared secret ({secret})"
+        )));
+    }
+    let offers = |m: &str| named().any(|n| n == m);
+    // Without a singular method, the choices decide (unknown ones ignored); with neither, none.
+    let method = match (singular, choices) {
+        (Some(m), _) => m,
+        (None, None) => NONE,
+        (None, Some(_)) if offers(PRIVATE_KEY_JWT) => PRIVATE_KEY_JWT,
+        (None, Some(_)) if offers(NONE) => NONE,
+        (None, Some(_)) => {
+            return Err(invalid(
+                "token_endpoint_auth_methods_supported offers neither none nor private_key_jwt",
+            ))
+        }
+    };
+    let accepts_none = method == NONE || offers(NONE);
+    if !offers(PRIVATE_KEY_JWT) && method != PRIVATE_KEY_JWT {
+        return Ok((Some(method.to_owned()), None));
+    }
+    if !settings.private_key_jwt {
+        return if accepts_none {
+            Ok((Some(NONE.to_owned()), None))
+        } else {
+            Err(invalid("private_key_jwt is not accepted by this server"))
+        };
+    }
+    let keys = match (&doc.jwks, &doc.jwks_uri) {
+        (Some(_), Some(_)) => return Err(invalid("give jwks or jwks_uri, not both")),
+        (None, None) => return Err(invalid("private_key_jwt needs jwks or jwks_uri")),
+        (Some(set), None) => ClientKeys::Inline(Arc::new(
+            Jwks::parse(set).map_err(|e| invalid(e.to_string()))?,
+        )),
+        (None, Some(uri)) => ClientKeys::Uri(jwks_uri(uri, client_id, settings)?),
+    };
+    let signing_alg = match &doc.token_endpoint_auth_signing_alg {
+        None => None,
+        Some(name) => Some(parse_asymmetric_alg(name).ok_or_else(|| {
+            invalid("token_endpoint_auth_signing_alg must be an asymmetric JWS algorithm")
+        })?),
+    };
+    let assertion = AssertionAuth {
+        keys,
+        signing_alg,
+        accepts_none,
+    };
+    Ok((Some(PRIVATE_KEY_JWT.to_owned()), Some(assertion)))
+}
+
+/// A `jwks_uri` follows the document URL rules and lives on the document's own host and
+/// port: whoever controls the document's origin vouches for its keys, nobody else (ADR 0018).
+fn jwks_uri(uri: &str, client_id: &str, settings: &CimdSettings) -> Result<String, CimdError> {
+    let keys = check_url(uri, settings).map_err(|e| match e {
+        CimdError::InvalidUrl(why) => invalid(format!("jwks_uri: {why}")),
+        _ => invalid("jwks_uri is not acceptable"),
+    })?;
+    let document = check_url(client_id, settings)?;
+    if keys.host != document.host || keys.port != document.port {
+        return Err(invalid("jwks_uri must be on the document's own host"));
+    }
+    Ok(uri.to_owned())
 }
 
 /// Cache lifetime from `Cache-Control` (`max-age`, `s-maxage`; `no-store`/`no-cache` mean the
@@ -216,7 +368,7 @@ mod tests {
             ),
             (
                 serde_json::json!({"token_endpoint_auth_method": "private_key_jwt"}),
-                "auth",
+                "private_key_jwt without keys",
             ),
             (serde_json::json!({"redirect_uris": []}), "no redirects"),
             (
@@ -311,6 +463,171 @@ mod tests {
                 .to_string();
             assert!(!err.chars().any(char::is_control), "{extra}: {err:?}");
         }
+    }
+
+    const RSA_JWK: &str = include_str!("../../../tests/fixtures/client-assertion-rs256.jwk.json");
+
+    fn rsa_jwk() -> serde_json::Value {
+        serde_json::from_str(RSA_JWK).unwrap()
+    }
+
+    fn client(extra: serde_json::Value) -> Result<DocumentClient, CimdError> {
+        parse_client_document(&doc(extra), ID, 7, &CimdSettings::default())
+    }
+
+    fn refusal(extra: serde_json::Value) -> String {
+        client(extra.clone())
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {extra}"))
+            .to_string()
+    }
+
+    #[test]
+    fn a_chatgpt_shaped_document_authenticates_with_its_jwks_uri() {
+        let c = client(serde_json::json!({
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "private_key_jwt",
+            "token_endpoint_auth_signing_alg": "RS256",
+            "jwks_uri": "https://app.example.com/oauth/jwks.json",
+        }))
+        .unwrap();
+        assert_eq!(
+            c.record.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::PrivateKeyJwt
+        );
+        let auth = c.assertion.unwrap();
+        assert_eq!(
+            auth.keys,
+            ClientKeys::Uri("https://app.example.com/oauth/jwks.json".into())
+        );
+        assert_eq!(auth.signing_alg, Some(Algorithm::RS256));
+        assert!(!auth.accepts_none);
+    }
+
+    #[test]
+    fn choices_decide_and_none_among_them_is_accepted() {
+        let keys = serde_json::json!({ "keys": [rsa_jwk()] });
+        let c = client(serde_json::json!({
+            "token_endpoint_auth_methods_supported": ["none", "private_key_jwt", "tls_client_auth"],
+            "jwks": keys,
+        }))
+        .unwrap();
+        assert_eq!(
+            c.record.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::PrivateKeyJwt
+        );
+        let auth = c.assertion.unwrap();
+        assert!(auth.accepts_none);
+        assert!(matches!(&auth.keys, ClientKeys::Inline(set) if set.has_kid("rs-1")));
+        // Only none among the choices: a public client.
+        let c = client(serde_json::json!({ "token_endpoint_auth_methods_supported": ["none"] }))
+            .unwrap();
+        assert_eq!(
+            c.record.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::None
+        );
+        assert!(c.assertion.is_none());
+        // Switched off: a document offering none falls back to it, one that does not is refused.
+        let off = CimdSettings {
+            private_key_jwt: false,
+            ..CimdSettings::default()
+        };
+        let both = serde_json::json!({
+            "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+            "jwks": keys,
+        });
+        let c = parse_client_document(&doc(both), ID, 7, &off).unwrap();
+        assert_eq!(
+            c.record.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::None
+        );
+        assert!(c.assertion.is_none());
+        let only =
+            serde_json::json!({ "token_endpoint_auth_method": "private_key_jwt", "jwks": keys });
+        let err = parse_client_document(&doc(only), ID, 7, &off).unwrap_err();
+        assert!(
+            err.to_string().contains("not accepted by this server"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn private_key_jwt_documents_are_refused_for_bad_keys_or_secrets() {
+        let pkj = |extra: serde_json::Value| {
+            let mut d = serde_json::json!({ "token_endpoint_auth_method": "private_key_jwt" });
+            d.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            refusal(d)
+        };
+        let keys = |k: serde_json::Value| serde_json::json!({ "jwks": { "keys": [k] } });
+        let mut private = rsa_jwk();
+        private["d"] = serde_json::json!("AAAA");
+        let mut enc = rsa_jwk();
+        enc["use"] = serde_json::json!("enc");
+        let uri = "https://app.example.com/jwks.json";
+        for (extra, expected) in [
+            (serde_json::json!({}), "needs jwks or jwks_uri"),
+            (
+                serde_json::json!({ "jwks": { "keys": [rsa_jwk()] }, "jwks_uri": uri }),
+                "not both",
+            ),
+            (
+                keys(serde_json::json!({ "kty": "oct", "k": "c2VjcmV0" })),
+                "private or symmetric",
+            ),
+            (keys(private), "private or symmetric"),
+            (keys(enc), "use must be sig"),
+            (
+                serde_json::json!({ "jwks": [rsa_jwk()] }),
+                "non-empty keys array",
+            ),
+            (
+                serde_json::json!({ "jwks_uri": "https://other.example.com/jwks.json" }),
+                "document's own host",
+            ),
+            (
+                serde_json::json!({ "jwks_uri": "https://app.example.com:8443/jwks.json" }),
+                "document's own host",
+            ),
+            (
+                serde_json::json!({ "jwks_uri": "http://app.example.com/jwks.json" }),
+                "jwks_uri: it must be https",
+            ),
+            (
+                serde_json::json!({ "jwks_uri": "https://10.0.0.1/jwks.json" }),
+                "document's own host",
+            ),
+            (
+                serde_json::json!({ "jwks_uri": uri, "token_endpoint_auth_signing_alg": "HS256" }),
+                "asymmetric",
+            ),
+            (
+                serde_json::json!({ "jwks_uri": uri, "token_endpoint_auth_signing_alg": "none" }),
+                "asymmetric",
+            ),
+        ] {
+            let err = pkj(extra.clone());
+            assert!(err.contains(expected), "{extra}: {err}");
+        }
+        for secret in [
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+        ] {
+            let err = refusal(serde_json::json!({
+                "token_endpoint_auth_methods_supported": ["private_key_jwt", secret],
+                "jwks_uri": uri,
+            }));
+            assert!(err.contains("shared secret"), "{secret}: {err}");
+            let err = refusal(serde_json::json!({ "token_endpoint_auth_method": secret }));
+            assert!(err.contains("shared secret"), "{secret}: {err}");
+        }
+        let err = refusal(
+            serde_json::json!({ "token_endpoint_auth_methods_supported": ["tls_client_auth"] }),
+        );
+        assert!(err.contains("neither none nor private_key_jwt"), "{err}");
     }
 
     #[test]

@@ -21,10 +21,14 @@
 //!   flood of refused ids churns only the small failure cache; ids refused by the URL rules
 //!   alone are not cached at all (checking them again costs less than remembering them).
 //!
+//! A document may authenticate with `private_key_jwt`; its `jwks_uri` is fetched by the same
+//! fetcher, under the same rules and budgets (`jwks`).
+//!
 //! `address` holds where a document may come from, `document` what it must say.
 
 mod address;
 mod document;
+mod jwks;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -39,7 +43,11 @@ use url::Host;
 
 use self::address::{check_url, DocumentUrl};
 pub use self::address::{host_matches, is_public, DnsResolver, SystemResolver};
-pub use self::document::{cache_lifetime, parse_document};
+pub use self::document::{
+    cache_lifetime, parse_client_document, parse_document, AssertionAuth, ClientKeys,
+    DocumentClient,
+};
+pub use self::jwks::{KeySetFreshness, REFETCH_COOLDOWN};
 use super::record::ClientRecord;
 use crate::clock::Clock;
 use crate::config::CimdSettings;
@@ -87,7 +95,7 @@ pub enum CimdError {
 /// lifetime (the document's `Cache-Control`, or the failure lifetime) and its weight.
 #[derive(Clone)]
 struct Cached {
-    result: Result<ClientRecord, CimdError>,
+    result: Result<DocumentClient, CimdError>,
     ttl: Duration,
 }
 
@@ -95,7 +103,15 @@ impl Cached {
     /// Roughly the bytes an entry holds: its key, the struct and every string it owns.
     fn weight(&self) -> u32 {
         let heap = match &self.result {
-            Ok(r) => {
+            Ok(DocumentClient {
+                record: r,
+                assertion,
+            }) => {
+                let keys = assertion.as_ref().map_or(0, |a| match &a.keys {
+                    // A public key is at most a few hundred bytes of base64 (RSA 4096: 700).
+                    ClientKeys::Inline(set) => set.len() * 1024,
+                    ClientKeys::Uri(uri) => uri.len(),
+                });
                 let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
                 r.client_id.as_str().len()
                     + r.redirect_uris.iter().map(|u| u.len() + 24).sum::<usize>()
@@ -106,6 +122,7 @@ impl Cached {
                     + opt(&r.software_version)
                     + r.scope.as_ref().map_or(0, |s| s.to_string().len() + 64)
                     + (r.grant_types.len() + r.response_types.len()) * 8
+                    + keys
             }
             Err(CimdError::InvalidDocument(m)) => m.len(),
             Err(_) => 0,
@@ -146,7 +163,7 @@ const MAX_DOCUMENT_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_FAILURE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// The outcome of one fetch, shared by everyone waiting for it.
-type InFlight = Shared<BoxFuture<'static, Result<ClientRecord, CimdError>>>;
+type InFlight = Shared<BoxFuture<'static, Result<DocumentClient, CimdError>>>;
 
 pub struct CimdResolver {
     inner: Arc<Inner>,
@@ -166,6 +183,8 @@ struct Inner {
     /// Fetches under way, at most one per document. An entry leaves when its fetch has stored
     /// its outcome in a cache (or decided not to).
     in_flight: Mutex<HashMap<DocumentKey, InFlight>>,
+    /// Key sets of `private_key_jwt` documents that publish a `jwks_uri`.
+    key_sets: jwks::KeySets,
 }
 
 impl std::fmt::Debug for CimdResolver {
@@ -205,6 +224,7 @@ impl CimdResolver {
                 documents: bounded_cache(MAX_DOCUMENT_BYTES),
                 failures: bounded_cache(MAX_FAILURE_BYTES),
                 in_flight: Mutex::new(HashMap::new()),
+                key_sets: jwks::KeySets::new(),
             }),
         }
     }
@@ -212,6 +232,11 @@ impl CimdResolver {
     /// The client described by the document at `client_id`. Answers within the fetch timeout,
     /// whatever other requests for the same document do.
     pub async fn resolve(&self, client_id: &str) -> Result<ClientRecord, CimdError> {
+        self.resolve_client(client_id).await.map(|c| c.record)
+    }
+
+    /// [`Self::resolve`], with how the client authenticates.
+    pub async fn resolve_client(&self, client_id: &str) -> Result<DocumentClient, CimdError> {
         // The URL rules need no I/O: an id they refuse is neither fetched nor remembered.
         let doc_url = check_url(client_id, &self.inner.settings).inspect_err(|e| {
             self.inner.count::<()>(&Err(e.clone()));
@@ -234,7 +259,7 @@ impl CimdResolver {
 }
 
 impl Inner {
-    async fn cached(&self, key: &DocumentKey) -> Option<Result<ClientRecord, CimdError>> {
+    async fn cached(&self, key: &DocumentKey) -> Option<Result<DocumentClient, CimdError>> {
         if let Some(doc) = self.documents.get(key).await {
             return Some(doc.result);
         }
@@ -310,8 +335,8 @@ impl Inner {
         }
         self.count(&outcome);
         Ok(match outcome {
-            Ok((record, ttl)) => Cached {
-                result: Ok(record),
+            Ok((client, ttl)) => Cached {
+                result: Ok(client),
                 ttl,
             },
             Err(e) => {
@@ -366,7 +391,21 @@ impl Inner {
         doc: &DocumentUrl,
         client_id: &str,
         now: i64,
-    ) -> Result<(ClientRecord, Duration), CimdError> {
+    ) -> Result<(DocumentClient, Duration), CimdError> {
+        let (body, cache_control) = self.fetch_body(doc).await?;
+        let client = parse_client_document(&body, client_id, now, &self.settings)?;
+        let ttl = cache_lifetime(
+            cache_control.as_deref(),
+            self.settings.cache_min,
+            self.settings.cache_max,
+        );
+        Ok((client, ttl))
+    }
+
+    /// GETs `doc` (a document or a key set) with every rule of the module: the host's and the
+    /// global budget, public addresses only and pinned, no redirects, the size cap. Returns the
+    /// body and its `Cache-Control`.
+    async fn fetch_body(&self, doc: &DocumentUrl) -> Result<(Vec<u8>, Option<String>), CimdError> {
         // The host's own budget covers its DNS lookups too; only ids naming that host spend it.
         // Its bucket is named by a hash: a host name may be as long as the id allows.
         let host_bucket = format!(
@@ -448,13 +487,7 @@ impl Inner {
             }
             body.extend_from_slice(&chunk);
         }
-        let record = parse_document(&body, client_id, now)?;
-        let ttl = cache_lifetime(
-            cache_control.as_deref(),
-            self.settings.cache_min,
-            self.settings.cache_max,
-        );
-        Ok((record, ttl))
+        Ok((body, cache_control))
     }
 }
 
