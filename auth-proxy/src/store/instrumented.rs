@@ -12,9 +12,9 @@ use prometheus::HistogramVec;
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 use super::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, JtiKind, NextcloudLink,
-    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
-    StoreError, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, ConnectionsSession, GrantRecord, JtiKind,
+    NextcloudLink, PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord,
+    RefreshRotation, SessionFlow, Store, StoreError, UpstreamFlow, UserGrant,
 };
 use mcp_shared::Secret;
 
@@ -385,6 +385,103 @@ impl Store for InstrumentedStore {
 
     async fn extend_client(&self, client_id: &ClientId, ttl: Duration) -> Result<bool, StoreError> {
         self.timed("extend_client", self.inner.extend_client(client_id, ttl))
+            .await
+    }
+    async fn put_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        entry: &UserGrant,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_user_grant",
+            self.inner.put_user_grant(subject, grant_id, entry, ttl),
+        )
+        .await
+    }
+
+    async fn touch_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.timed(
+            "touch_user_grant",
+            self.inner.touch_user_grant(subject, grant_id, now, ttl),
+        )
+        .await
+    }
+
+    async fn list_user_grants(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<(GrantId, UserGrant)>, StoreError> {
+        self.timed("list_user_grants", self.inner.list_user_grants(subject))
+            .await
+    }
+
+    async fn remove_user_grants(
+        &self,
+        subject: &str,
+        grant_ids: &[GrantId],
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "remove_user_grants",
+            self.inner.remove_user_grants(subject, grant_ids),
+        )
+        .await
+    }
+
+    async fn put_session_flow(
+        &self,
+        upstream_state: &str,
+        flow: &SessionFlow,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_session_flow",
+            self.inner.put_session_flow(upstream_state, flow, ttl),
+        )
+        .await
+    }
+
+    async fn take_session_flow(
+        &self,
+        upstream_state: &str,
+    ) -> Result<Option<SessionFlow>, StoreError> {
+        self.timed(
+            "take_session_flow",
+            self.inner.take_session_flow(upstream_state),
+        )
+        .await
+    }
+
+    async fn put_session(
+        &self,
+        session_id: &str,
+        session: &ConnectionsSession,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.timed(
+            "put_session",
+            self.inner.put_session(session_id, session, ttl),
+        )
+        .await
+    }
+
+    async fn get_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<ConnectionsSession>, StoreError> {
+        self.timed("get_session", self.inner.get_session(session_id))
+            .await
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
+        self.timed("delete_session", self.inner.delete_session(session_id))
             .await
     }
 }

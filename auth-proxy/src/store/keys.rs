@@ -20,7 +20,14 @@
 //! | `<p>:v1:{g:<gid>}:refresh-lock` | random holder id of the one request refreshing the grant's upstream tokens (plain string) | the upstream timeout plus 5 s, or until released |
 //! | `<p>:v1:deny:<jti>` | `1`: revoked access token | until the token's `exp` |
 //! | `<p>:v1:jti:<kind>:<sha256>` | `1`: a signed assertion's `jti` was used (`kind` `ca`: client assertion, `jag`: ID-JAG; the hash is of the issuer or client id and the `jti`, each length-prefixed) | the assertion's remaining lifetime plus the clock-skew leeway |
+//! | `<p>:v1:user:{u:<sha256>}:grants` | HASH: grant id → JSON {client_id, client_name, scope, resource, created_at, last_used} of one user's grants (the hash is of the subject), for the connections page | the refresh lifetime, renewed at every write |
+//! | `<p>:v1:sstate:<sha256>` | connections-page sign-in on its way through the IdP (PKCE verifier, nonce, browser hash), keyed by the hash of its `c.` upstream state | 10 min, taken once |
+//! | `<p>:v1:session:<sha256>` | connections-page session (subject, e-mail, CSRF hash), keyed by the hash of its cookie value | `AUTH_PROXY_CONNECTIONS_SESSION_TTL_SECS` |
 //! | `<p>:v1:rl:<bucket>` | request counter (plain integer) of a fixed window that opens at its first hit | the window |
+//!
+//! A user's grant index has a hash tag of its own (`{u:<sha256(subject)>}`), so on a Cluster it
+//! lives in another slot than the grants it lists: no script touches both, and the index is
+//! allowed to lag (an entry whose grant is gone is dropped when the page reads it).
 //!
 //! Codes and refresh tokens are `<gid>.<secret>`; only the SHA-256 of the whole token is ever
 //! stored, never the token. Ids reach these builders already checked to be URL-safe
@@ -130,6 +137,21 @@ impl Keys {
         format!("{}deny:{jti}", self.base)
     }
 
+    /// The grant index of `subject` (hashed: subjects are the IdP's, of any length and form).
+    pub fn user_grants(&self, subject: &str) -> String {
+        format!("{}user:{{u:{}}}:grants", self.base, sha256_hex(subject))
+    }
+
+    /// `upstream_state`: the raw `c.` state; only its hash reaches the key.
+    pub fn session_flow(&self, upstream_state: &str) -> String {
+        format!("{}sstate:{}", self.base, sha256_hex(upstream_state))
+    }
+
+    /// `session_id`: the raw cookie value; only its hash reaches the key.
+    pub fn session(&self, session_id: &str) -> String {
+        format!("{}session:{}", self.base, sha256_hex(session_id))
+    }
+
     pub fn rate(&self, bucket: &str) -> String {
         format!("{}rl:{bucket}", self.base)
     }
@@ -173,6 +195,21 @@ mod tests {
         assert!(k
             .jti(JtiKind::IdJag, "https://idp.example", "j1")
             .starts_with("mcp:v1:jti:jag:"));
+    }
+
+    #[test]
+    fn connection_keys_hash_what_they_are_given() {
+        let k = Keys::new("p");
+        let user = k.user_grants("alice");
+        assert_eq!(
+            user,
+            format!("p:v1:user:{{u:{}}}:grants", sha256_hex("alice"))
+        );
+        assert!(!user.contains("alice"));
+        assert!(!k.session_flow("c.state").contains("c.state"));
+        assert!(k.session_flow("c.s").starts_with("p:v1:sstate:"));
+        assert!(!k.session("cookie").contains("cookie"));
+        assert!(k.session("cookie").starts_with("p:v1:session:"));
     }
 
     #[test]

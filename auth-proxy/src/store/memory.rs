@@ -12,9 +12,9 @@ use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 
 use super::keys::{JtiKind, Keys};
 use super::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
-    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
-    StoreError, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, ConnectionsSession, GrantRecord, NextcloudLink,
+    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation,
+    SessionFlow, Store, StoreError, UpstreamFlow, UserGrant,
 };
 use crate::clock::Clock;
 use mcp_shared::Secret;
@@ -59,6 +59,13 @@ struct Tables {
     nextcloud_credentials: HashMap<String, Entry<String>>,
     /// bucket → (count, window end in ms)
     rate: HashMap<String, Entry<u32>>,
+    /// `Keys::user_grants` key → grant id → index entry (one TTL for the whole index, as a
+    /// Redis hash has)
+    user_grants: HashMap<String, Entry<std::collections::BTreeMap<String, UserGrant>>>,
+    /// `Keys::session_flow` key → connections sign-in
+    session_flows: HashMap<String, Entry<SessionFlow>>,
+    /// `Keys::session` key → connections session
+    sessions: HashMap<String, Entry<ConnectionsSession>>,
     writes: u64,
 }
 
@@ -150,6 +157,9 @@ impl MemoryStore {
         t.refresh_locks.retain(|_, e| live(e, now));
         t.nextcloud_credentials.retain(|_, e| live(e, now));
         t.rate.retain(|_, e| live(e, now));
+        t.user_grants.retain(|_, e| live(e, now));
+        t.session_flows.retain(|_, e| live(e, now));
+        t.sessions.retain(|_, e| live(e, now));
     }
 }
 
@@ -753,6 +763,159 @@ impl Store for MemoryStore {
                 .unwrap_or(1)
                 .max(1),
         })
+    }
+
+    async fn put_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        entry: &UserGrant,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.user_grants(subject);
+        let now = self.now();
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        if get_live(&mut t.user_grants, &key, now).is_none() {
+            t.user_grants.insert(
+                key.clone(),
+                Entry {
+                    value: Default::default(),
+                    expires_at,
+                },
+            );
+        }
+        if let Some(index) = t.user_grants.get_mut(&key) {
+            index
+                .value
+                .insert(grant_id.as_str().to_owned(), entry.clone());
+            index.expires_at = expires_at;
+        }
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn touch_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        now_secs: i64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let key = self.keys.user_grants(subject);
+        let now = self.now();
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        let Some(index) = get_live(&mut t.user_grants, &key, now) else {
+            return Ok(false);
+        };
+        let Some(entry) = index.value.get_mut(grant_id.as_str()) else {
+            return Ok(false);
+        };
+        entry.last_used = Some(now_secs);
+        index.expires_at = expires_at;
+        Ok(true)
+    }
+
+    async fn list_user_grants(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<(GrantId, UserGrant)>, StoreError> {
+        let key = self.keys.user_grants(subject);
+        let now = self.now();
+        let mut t = self.lock()?;
+        Ok(get_live(&mut t.user_grants, &key, now)
+            .map(|index| {
+                index
+                    .value
+                    .iter()
+                    .filter_map(|(gid, e)| GrantId::parse(gid).map(|g| (g, e.clone())))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn remove_user_grants(
+        &self,
+        subject: &str,
+        grant_ids: &[GrantId],
+    ) -> Result<(), StoreError> {
+        let key = self.keys.user_grants(subject);
+        let now = self.now();
+        let mut t = self.lock()?;
+        if let Some(index) = get_live(&mut t.user_grants, &key, now) {
+            for gid in grant_ids {
+                index.value.remove(gid.as_str());
+            }
+            if index.value.is_empty() {
+                t.user_grants.remove(&key);
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_session_flow(
+        &self,
+        upstream_state: &str,
+        flow: &SessionFlow,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.session_flow(upstream_state);
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.session_flows.insert(
+            key,
+            Entry {
+                value: flow.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn take_session_flow(
+        &self,
+        upstream_state: &str,
+    ) -> Result<Option<SessionFlow>, StoreError> {
+        let key = self.keys.session_flow(upstream_state);
+        let now = self.now();
+        Ok(take_live(&mut self.lock()?.session_flows, &key, now))
+    }
+
+    async fn put_session(
+        &self,
+        session_id: &str,
+        session: &ConnectionsSession,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let key = self.keys.session(session_id);
+        let expires_at = self.expiry(ttl);
+        let mut t = self.lock()?;
+        t.sessions.insert(
+            key,
+            Entry {
+                value: session.clone(),
+                expires_at,
+            },
+        );
+        self.wrote(&mut t);
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<ConnectionsSession>, StoreError> {
+        let key = self.keys.session(session_id);
+        let now = self.now();
+        Ok(get_live(&mut self.lock()?.sessions, &key, now).map(|e| e.value.clone()))
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
+        let key = self.keys.session(session_id);
+        self.lock()?.sessions.remove(&key);
+        Ok(())
     }
 
     async fn extend_client(&self, client_id: &ClientId, ttl: Duration) -> Result<bool, StoreError> {

@@ -131,6 +131,47 @@ pub enum LinkOutcome {
     Expired,
 }
 
+/// One grant in its user's grant index, as the connections page lists it. Written when the
+/// grant is created; `last_used` is bumped (throttled) on refresh and token exchange. Holds
+/// nothing secret: the grant itself stays under its own key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserGrant {
+    pub client_id: ClientId,
+    /// The client's name when the grant was made (a registration may expire before the grant).
+    #[serde(default)]
+    pub client_name: Option<String>,
+    pub scope: ScopeSet,
+    pub resource: String,
+    pub created_at: i64,
+    #[serde(default)]
+    pub last_used: Option<i64>,
+}
+
+/// A sign-in to the connections page on its way through the upstream IdP, keyed by the hash
+/// of the upstream `state` (`c.`-prefixed). No authorization rides on it: only the person's
+/// identity is wanted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFlow {
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub pkce_verifier: Secret,
+    #[serde(with = "mcp_shared::secret::exposed")]
+    pub nonce: Secret,
+    /// SHA-256 hex of the browser-binding cookie value.
+    pub browser_hash: String,
+    pub created_at: i64,
+}
+
+/// A signed-in session of the connections page, keyed by the hash of its cookie value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionsSession {
+    pub subject: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// SHA-256 hex of the page's CSRF token.
+    pub csrf_hash: String,
+    pub created_at: i64,
+}
+
 /// What an authorization code was issued for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRecord {
@@ -405,6 +446,60 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         window: Duration,
     ) -> Result<RateDecision, StoreError>;
+
+    /// Adds (or replaces) `grant_id` in the grant index of `subject` and renews the whole
+    /// index to `ttl` (the refresh lifetime: no grant of it outlives that unused). The index
+    /// is its own Cluster slot (`{u:…}`), never written in one script with a grant's keys.
+    async fn put_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        entry: &UserGrant,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Sets `last_used` of an indexed grant to `now` and renews the index to `ttl`; `false`
+    /// (and nothing written) when the grant is not in the index.
+    async fn touch_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Every grant in the index of `subject` (some may be gone already: revoked elsewhere or
+    /// expired; the reader checks).
+    async fn list_user_grants(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<(GrantId, UserGrant)>, StoreError>;
+    async fn remove_user_grants(
+        &self,
+        subject: &str,
+        grant_ids: &[GrantId],
+    ) -> Result<(), StoreError>;
+
+    /// Stores a connections-page sign-in under (the hash of) its upstream `state`.
+    async fn put_session_flow(
+        &self,
+        upstream_state: &str,
+        flow: &SessionFlow,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    /// Atomic: at most one caller gets the flow.
+    async fn take_session_flow(
+        &self,
+        upstream_state: &str,
+    ) -> Result<Option<SessionFlow>, StoreError>;
+    /// Stores a connections-page session under (the hash of) its cookie value.
+    async fn put_session(
+        &self,
+        session_id: &str,
+        session: &ConnectionsSession,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+    async fn get_session(&self, session_id: &str)
+        -> Result<Option<ConnectionsSession>, StoreError>;
+    async fn delete_session(&self, session_id: &str) -> Result<(), StoreError>;
 
     /// Extends a stored client (and its fingerprint) to live at least `ttl` from now, never
     /// shortening it: for a registration repeated before the client was ever used, which must

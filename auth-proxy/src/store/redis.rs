@@ -29,9 +29,9 @@ use self::scripts::Scripts;
 pub use self::target::{Target, TargetError, Topology, WaitPolicy};
 use super::keys::{JtiKind, Keys};
 use super::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, NextcloudLink,
-    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
-    StoreError, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, ConnectionsSession, GrantRecord, NextcloudLink,
+    PendingAuthorization, RateDecision, RefreshOutcome, RefreshRecord, RefreshRotation,
+    SessionFlow, Store, StoreError, UpstreamFlow, UserGrant,
 };
 use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 use mcp_shared::Secret;
@@ -832,6 +832,108 @@ impl Store for RedisStore {
         })
     }
 
+    async fn put_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        entry: &UserGrant,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        // One key: a MULTI pipeline, one node, one round trip.
+        let key = self.keys.user_grants(subject);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset(&key, grant_id.as_str(), to_json(entry)?)
+            .ignore()
+            .pexpire(&key, i64::try_from(ms(ttl)).unwrap_or(i64::MAX))
+            .ignore();
+        let mut c = self.conn().await;
+        bounded(pipe.query_async::<()>(&mut c)).await
+    }
+
+    async fn touch_user_grant(
+        &self,
+        subject: &str,
+        grant_id: &GrantId,
+        now: i64,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn().await;
+        let mut touch = user_index_scripts::TOUCH.key(self.keys.user_grants(subject));
+        touch.arg(grant_id.as_str()).arg(now).arg(ms(ttl));
+        let touched: i64 = bounded(touch.invoke_async(&mut c)).await?;
+        Ok(touched == 1)
+    }
+
+    async fn list_user_grants(
+        &self,
+        subject: &str,
+    ) -> Result<Vec<(GrantId, UserGrant)>, StoreError> {
+        let mut c = self.conn().await;
+        let raw: Vec<(String, String)> = bounded(c.hgetall(self.keys.user_grants(subject))).await?;
+        let mut grants = Vec::with_capacity(raw.len());
+        for (gid, json) in raw {
+            // A listing: an entry that does not decode is left out, not a failed page.
+            match (GrantId::parse(&gid), from_json::<UserGrant>(&json)) {
+                (Some(gid), Ok(entry)) => grants.push((gid, entry)),
+                _ => tracing::warn!("undecodable entry in a user's grant index skipped"),
+            }
+        }
+        Ok(grants)
+    }
+
+    async fn remove_user_grants(
+        &self,
+        subject: &str,
+        grant_ids: &[GrantId],
+    ) -> Result<(), StoreError> {
+        if grant_ids.is_empty() {
+            return Ok(());
+        }
+        let fields: Vec<&str> = grant_ids.iter().map(GrantId::as_str).collect();
+        let mut c = self.conn().await;
+        bounded(c.hdel::<_, _, ()>(self.keys.user_grants(subject), fields)).await
+    }
+
+    async fn put_session_flow(
+        &self,
+        upstream_state: &str,
+        flow: &SessionFlow,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.set_json(self.keys.session_flow(upstream_state), flow, Some(ttl))
+            .await
+    }
+
+    async fn take_session_flow(
+        &self,
+        upstream_state: &str,
+    ) -> Result<Option<SessionFlow>, StoreError> {
+        self.take_json(self.keys.session_flow(upstream_state)).await
+    }
+
+    async fn put_session(
+        &self,
+        session_id: &str,
+        session: &ConnectionsSession,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        self.set_json(self.keys.session(session_id), session, Some(ttl))
+            .await
+    }
+
+    async fn get_session(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<ConnectionsSession>, StoreError> {
+        self.get_json(self.keys.session(session_id)).await
+    }
+
+    async fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
+        let mut c = self.conn().await;
+        bounded(c.del::<_, ()>(self.keys.session(session_id))).await
+    }
+
     async fn extend_client(&self, client_id: &ClientId, ttl: Duration) -> Result<bool, StoreError> {
         let mut c = self.conn().await;
         let mut extend = extend_scripts::CLIENT.key(self.keys.client(client_id.as_str()));
@@ -879,6 +981,30 @@ return v
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local left = redis.call('PTTL', KEYS[1])
 if left >= 0 and left < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+",
+        )
+    });
+}
+
+/// [`Store::touch_user_grant`]'s script, over the one index key (its own slot).
+mod user_index_scripts {
+    use std::sync::LazyLock;
+
+    use redis::Script;
+
+    /// KEYS: user index. ARGV: grant id, now (Unix s), ttl ms. Sets `last_used` of an indexed
+    /// grant and renews the index; 0 when the grant is not indexed (never re-adds a removed one).
+    pub(super) static TOUCH: LazyLock<Script> = LazyLock::new(|| {
+        Script::new(
+            r"
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local ok, e = pcall(cjson.decode, v)
+if not ok or type(e) ~= 'table' then return 0 end
+e['last_used'] = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 ",
         )

@@ -18,9 +18,10 @@ use auth_proxy::crypto::random_token;
 use auth_proxy::ids::{ClientId, ClientState, GrantId, Jti, RedirectUri, TokenHash};
 use auth_proxy::store::keys::Keys;
 use auth_proxy::store::{
-    ClientPut, ClientRecord, CodeRecord, CodeTake, GrantRecord, JtiKind, LinkFinished, LinkOutcome,
-    MemoryStore, NextcloudLink, PendingAuthorization, RedisStore, RefreshOutcome, RefreshRecord,
-    RefreshRotation, Store, StoreError, TokenEndpointAuthMethod, UpstreamFlow,
+    ClientPut, ClientRecord, CodeRecord, CodeTake, ConnectionsSession, GrantRecord, JtiKind,
+    LinkFinished, LinkOutcome, MemoryStore, NextcloudLink, PendingAuthorization, RedisStore,
+    RefreshOutcome, RefreshRecord, RefreshRotation, SessionFlow, Store, StoreError,
+    TokenEndpointAuthMethod, UpstreamFlow, UserGrant,
 };
 use mcp_shared::ScopeSet;
 use redis::aio::MultiplexedConnection;
@@ -253,6 +254,9 @@ contract!(
     nextcloud_credentials_are_taken_once_and_live_while_used,
     assertion_ids_are_claimed_once_per_scope_and_expire,
     concurrent_assertion_claims_have_one_winner,
+    user_grant_index_puts_touches_lists_removes_and_expires,
+    session_flows_are_taken_once_and_expire,
+    sessions_read_delete_and_expire,
 );
 
 fn gid(id: &str) -> GrantId {
@@ -1238,6 +1242,135 @@ fn nextcloud_link() -> NextcloudLink {
         finished: None,
         created_at: 1,
     }
+}
+
+fn user_grant(client: &str, created_at: i64) -> UserGrant {
+    UserGrant {
+        client_id: cid(client),
+        client_name: Some(format!("Client «{client}» \"quoted\"")),
+        scope: ScopeSet::parse("notes:read files:read").unwrap(),
+        resource: "http://127.0.0.1:8000/mcp".into(),
+        created_at,
+        last_used: None,
+    }
+}
+
+async fn user_grant_index_puts_touches_lists_removes_and_expires(ctx: Ctx) {
+    let s = &ctx.store;
+    let sorted = |mut v: Vec<(GrantId, UserGrant)>| {
+        v.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        v
+    };
+    assert!(s.list_user_grants("alice").await.unwrap().is_empty());
+    s.put_user_grant("alice", &gid("g1"), &user_grant("c", 10), LONG)
+        .await
+        .unwrap();
+    s.put_user_grant("alice", &gid("g2"), &user_grant("d", 20), LONG)
+        .await
+        .unwrap();
+    s.put_user_grant("bob", &gid("g3"), &user_grant("c", 30), LONG)
+        .await
+        .unwrap();
+    assert_eq!(
+        sorted(s.list_user_grants("alice").await.unwrap()),
+        vec![
+            (gid("g1"), user_grant("c", 10)),
+            (gid("g2"), user_grant("d", 20))
+        ]
+    );
+    // A touch sets last_used of that grant only, and never re-adds a grant not indexed.
+    assert!(s
+        .touch_user_grant("alice", &gid("g1"), 1_700_000_123, LONG)
+        .await
+        .unwrap());
+    assert!(!s
+        .touch_user_grant("alice", &gid("g3"), 1, LONG)
+        .await
+        .unwrap());
+    let listed = sorted(s.list_user_grants("alice").await.unwrap());
+    assert_eq!(listed[0].1.last_used, Some(1_700_000_123));
+    assert_eq!(listed[0].1.client_name, user_grant("c", 10).client_name);
+    assert_eq!(listed[1].1.last_used, None);
+    s.remove_user_grants("alice", &[gid("g1"), gid("g-unknown")])
+        .await
+        .unwrap();
+    s.remove_user_grants("alice", &[]).await.unwrap();
+    assert_eq!(
+        s.list_user_grants("alice").await.unwrap(),
+        vec![(gid("g2"), user_grant("d", 20))]
+    );
+    assert!(!s
+        .touch_user_grant("alice", &gid("g1"), 2, LONG)
+        .await
+        .unwrap());
+    assert_eq!(s.list_user_grants("bob").await.unwrap().len(), 1);
+    // A write renews the whole index to the TTL given; unused, it expires.
+    s.put_user_grant("carol", &gid("g4"), &user_grant("c", 1), LONG)
+        .await
+        .unwrap();
+    assert!(s
+        .touch_user_grant("carol", &gid("g4"), 5, TTL)
+        .await
+        .unwrap());
+    ctx.expire(TTL, |k| k.user_grants("carol")).await;
+    assert!(s.list_user_grants("carol").await.unwrap().is_empty());
+}
+
+fn session_flow() -> SessionFlow {
+    SessionFlow {
+        pkce_verifier: "verifier".into(),
+        nonce: "nonce".into(),
+        browser_hash: "b".into(),
+        created_at: 1,
+    }
+}
+
+async fn session_flows_are_taken_once_and_expire(ctx: Ctx) {
+    let s = &ctx.store;
+    s.put_session_flow("c.one", &session_flow(), LONG)
+        .await
+        .unwrap();
+    let racers: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.take_session_flow("c.one").await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        if let Some(flow) = r.await.unwrap() {
+            assert_eq!(flow, session_flow());
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    // Not the consent flow's namespace.
+    assert_eq!(s.take_upstream_flow("c.one").await.unwrap(), None);
+    s.put_session_flow("c.two", &session_flow(), TTL)
+        .await
+        .unwrap();
+    ctx.expire(TTL, |k| k.session_flow("c.two")).await;
+    assert_eq!(s.take_session_flow("c.two").await.unwrap(), None);
+}
+
+async fn sessions_read_delete_and_expire(ctx: Ctx) {
+    let s = &ctx.store;
+    let session = ConnectionsSession {
+        subject: "alice".into(),
+        email: Some("alice@example.com".into()),
+        csrf_hash: "h".into(),
+        created_at: 1,
+    };
+    assert_eq!(s.get_session("one").await.unwrap(), None);
+    s.put_session("one", &session, LONG).await.unwrap();
+    s.put_session("two", &session, TTL).await.unwrap();
+    // Reading does not take: every page load reads it.
+    assert_eq!(s.get_session("one").await.unwrap(), Some(session.clone()));
+    assert_eq!(s.get_session("one").await.unwrap(), Some(session.clone()));
+    s.delete_session("one").await.unwrap();
+    assert_eq!(s.get_session("one").await.unwrap(), None);
+    ctx.expire(TTL, |k| k.session("two")).await;
+    assert_eq!(s.get_session("two").await.unwrap(), None);
 }
 
 async fn nextcloud_links_replace_and_expire(ctx: Ctx) {
