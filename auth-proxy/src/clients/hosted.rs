@@ -94,6 +94,7 @@ mod tests {
             assert!(v.is_ok(), "{}: {:?}", p.name, v.err().map(|e| e.message));
         }
         let mut seen: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+        seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), PRESETS.len(), "names are unique");
     }
