@@ -134,6 +134,12 @@ impl ClientRegistry {
         Ok(found)
     }
 
+    /// The metadata-document resolver, `None` when documents are switched off: client
+    /// authentication asks it how a `private_key_jwt` document proves itself.
+    pub fn cimd(&self) -> Option<&CimdResolver> {
+        self.cimd.as_ref()
+    }
+
     /// Redirect patterns of a pre-registered client (none for every other client). Sound
     /// because no other source can answer for a pre-registered id: the exchange client's id is
     /// refused in the clients file, and a pre-registered id never looks like a CIMD URL.

@@ -12,12 +12,28 @@ use crate::state::AppState;
 /// Built once at start-up: it depends only on configuration.
 pub fn metadata_document(config: &Config) -> serde_json::Value {
     let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-    let auth_methods = ["none", "client_secret_post", "client_secret_basic"];
+    let mut auth_methods = vec!["none", "client_secret_post", "client_secret_basic"];
+    // Only metadata documents can hold the keys private_key_jwt needs.
+    let private_key_jwt = config.cimd.enabled && config.cimd.private_key_jwt;
+    if private_key_jwt {
+        auth_methods.push("private_key_jwt");
+    }
+    let signing_algs: Vec<&str> = config
+        .client_assertion
+        .algs
+        .iter()
+        .map(|a| crate::jose::alg_name(*a))
+        .collect();
     let mut grant_types = vec!["authorization_code", "refresh_token"];
     if config.exchange_client.is_some() {
         grant_types.push(super::TOKEN_EXCHANGE_GRANT);
     }
-    json!({
+    // ID-JAG §6: the profile is listed only with the grant type; the issuers never are.
+    let idjag = config.idjag.issuers_file.is_some();
+    if idjag {
+        grant_types.push(crate::oauth::token::JWT_BEARER_GRANT);
+    }
+    let mut document = json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint(paths::AUTHORIZE),
         "token_endpoint": config.endpoint(paths::TOKEN),
@@ -33,7 +49,21 @@ pub fn metadata_document(config: &Config) -> serde_json::Value {
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "client_id_metadata_document_supported": config.cimd.enabled,
-    })
+    });
+    // RFC 8414 §2: required whenever private_key_jwt is advertised.
+    if private_key_jwt {
+        for name in [
+            "token_endpoint_auth_signing_alg_values_supported",
+            "revocation_endpoint_auth_signing_alg_values_supported",
+        ] {
+            document[name] = json!(signing_algs);
+        }
+    }
+    if idjag {
+        document["authorization_grant_profiles_supported"] =
+            json!([crate::oauth::idjag::PROFILE]);
+    }
+    document
 }
 
 pub async fn metadata(state: web::Data<AppState>) -> HttpResponse {

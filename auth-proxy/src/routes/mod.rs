@@ -16,9 +16,10 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use mcp_shared::{OAuthErrorCode, Secret};
+use mcp_shared::{paths, OAuthErrorCode, Secret};
 use url::Url;
 
+use crate::clients::auth::{AssertionRules, PresentedAssertion};
 use crate::clients::{ClientRecord, PresentedCredentials};
 use crate::config::CookieMode;
 use crate::error::OAuthError;
@@ -212,13 +213,36 @@ pub async fn authenticate_client(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| Secret::new(v.to_str().unwrap_or("")));
+    let config = &state.config;
+    // RFC 7523 §3: the assertion's audience is this server; the endpoint it was sent to
+    // (RFC 8414 names both endpoints' auth methods alike) identifies it as well.
+    let mut audiences = vec![config.issuer.clone(), config.endpoint(paths::TOKEN)];
+    if req.path() == paths::REVOKE {
+        audiences.push(config.endpoint(paths::REVOKE));
+    }
+    let max_lifetime_secs =
+        i64::try_from(config.client_assertion.max_lifetime.as_secs()).unwrap_or(i64::MAX);
+    let rules = AssertionRules {
+        audiences: &audiences,
+        algs: &config.client_assertion.algs,
+        max_lifetime_secs,
+        now: state.clock.now(),
+        store: state.store.as_ref(),
+    };
     state
         .clients
-        .authenticate(PresentedCredentials {
-            authorization,
-            client_id: param(form, "client_id"),
-            client_secret: param(form, "client_secret").map(Secret::new),
-        })
+        .authenticate_with(
+            PresentedCredentials {
+                authorization,
+                client_id: param(form, "client_id"),
+                client_secret: param(form, "client_secret").map(Secret::new),
+            },
+            PresentedAssertion {
+                assertion_type: param(form, "client_assertion_type"),
+                assertion: param(form, "client_assertion").map(Secret::new),
+            },
+            Some(rules),
+        )
         .await
 }
 

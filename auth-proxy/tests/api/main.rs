@@ -4,6 +4,7 @@
 mod authorize;
 mod cimd;
 mod cimd_limits;
+mod client_assertion;
 mod compat;
 mod exchange;
 mod helpers;

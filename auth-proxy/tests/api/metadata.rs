@@ -42,6 +42,48 @@ async fn metadata_is_served_at_both_paths_and_is_complete() {
 }
 
 #[tokio::test]
+async fn private_key_jwt_is_advertised_with_its_algorithms_only_with_documents() {
+    let app = spawn_app().await;
+    let m = app.metadata().await;
+    let methods = serde_json::json!([
+        "none",
+        "client_secret_post",
+        "client_secret_basic",
+        "private_key_jwt"
+    ]);
+    assert_eq!(m["token_endpoint_auth_methods_supported"], methods);
+    assert_eq!(m["revocation_endpoint_auth_methods_supported"], methods);
+    let algs = serde_json::json!(["ES256", "ES384", "EdDSA", "PS256", "RS256"]);
+    assert_eq!(m["token_endpoint_auth_signing_alg_values_supported"], algs);
+    assert_eq!(
+        m["revocation_endpoint_auth_signing_alg_values_supported"],
+        algs
+    );
+
+    let app = spawn_app_with(&[("AUTH_PROXY_CLIENT_ASSERTION_ALGS", "RS256")]).await;
+    let m = app.metadata().await;
+    assert_eq!(
+        m["token_endpoint_auth_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    // Without documents no client can hold keys: neither the method nor the algorithms.
+    for off in ["AUTH_PROXY_CIMD_ENABLED", "AUTH_PROXY_CIMD_PRIVATE_KEY_JWT"] {
+        let m = spawn_app_with(&[(off, "false")]).await.metadata().await;
+        assert_eq!(
+            m["token_endpoint_auth_methods_supported"],
+            serde_json::json!(["none", "client_secret_post", "client_secret_basic"]),
+            "{off}"
+        );
+        assert!(m
+            .get("token_endpoint_auth_signing_alg_values_supported")
+            .is_none());
+        assert!(m
+            .get("revocation_endpoint_auth_signing_alg_values_supported")
+            .is_none());
+    }
+}
+
+#[tokio::test]
 async fn jwks_publishes_the_signing_key() {
     let app = spawn_app().await;
     let resp = app.http.get(app.url("/jwks.json")).send().await.unwrap();
