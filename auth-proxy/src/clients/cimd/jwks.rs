@@ -118,6 +118,11 @@ impl CimdResolver {
 }
 
 impl Inner {
+    #[cfg(test)]
+    pub(super) async fn key_sets_cooling_down(&self, uri: &str) -> bool {
+        self.key_sets.refetched.contains_key(&document_key(uri))
+    }
+
     fn join_or_start_key_set(self: &Arc<Self>, key: DocumentKey, uri: &str) -> Option<InFlightSet> {
         let Ok(mut in_flight) = self.key_sets.in_flight.lock() else {
             return Some(

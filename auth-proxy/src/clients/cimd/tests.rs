@@ -152,3 +152,52 @@ async fn refused_ids_cannot_grow_the_cache_without_bound() {
     let held = resolver.cached_bytes();
     assert!(held < 1024 * 1024, "the cache holds {held} bytes");
 }
+
+#[tokio::test]
+async fn key_sets_are_fetched_once_for_many_waiters_and_only_from_public_addresses() {
+    let dns = Arc::new(ScriptedDns {
+        hang: vec!["hangs.example".into()],
+        ..ScriptedDns::default()
+    });
+    dns.answers
+        .lock()
+        .unwrap()
+        .insert("internal.example".into(), vec!["10.0.0.7".parse().unwrap()]);
+    let settings = CimdSettings {
+        fetch_timeout: Duration::from_millis(500),
+        ..no_limits()
+    };
+    let resolver = Arc::new(resolver(settings, dns.clone()));
+
+    // Eight requests for one key set that never answers: one lookup, everyone times out.
+    let uri = "https://hangs.example/jwks.json";
+    let waiters: Vec<_> = (0..8)
+        .map(|_| {
+            let r = resolver.clone();
+            tokio::spawn(async move { r.key_set(uri, false).await })
+        })
+        .collect();
+    for w in waiters {
+        assert_eq!(w.await.unwrap().unwrap_err(), CimdError::Timeout);
+    }
+    assert_eq!(dns.lookups.load(Ordering::SeqCst), 1);
+
+    // A key set host that now resolves to an internal address is refused like a document.
+    let err = resolver
+        .key_set("https://internal.example/jwks.json", false)
+        .await
+        .unwrap_err();
+    assert_eq!(err, CimdError::ForbiddenAddress);
+    // A refetch request marks the cooldown; a second one within it is reported as such.
+    let err = resolver
+        .key_set("https://internal.example/jwks.json", true)
+        .await
+        .unwrap_err();
+    assert_eq!(err, CimdError::ForbiddenAddress);
+    assert!(
+        resolver
+            .inner
+            .key_sets_cooling_down("https://internal.example/jwks.json")
+            .await
+    );
+}
