@@ -66,6 +66,11 @@ const KNOWN: &[&str] = &[
     "CIMD_PRIVATE_KEY_JWT",
     "CLIENT_ASSERTION_ALGS",
     "CLIENT_ASSERTION_MAX_LIFETIME_SECS",
+    "IDJAG_ISSUERS_FILE",
+    "IDJAG_ALGS",
+    "IDJAG_MAX_LIFETIME_SECS",
+    "IDJAG_PUBLIC_CLIENTS",
+    "IDJAG_TEST_ALLOW_LOOPBACK",
     "NEXTCLOUD_CREDENTIALS",
     "NEXTCLOUD_URL",
     "NEXTCLOUD_PUBLIC_URL",
@@ -147,6 +152,22 @@ pub struct UpstreamSettings {
     pub client_secret: Option<Secret>,
     pub scopes: Vec<String>,
     pub timeout: Duration,
+}
+
+/// Enterprise-Managed Authorization: the jwt-bearer grant with identity assertions (ID-JAGs)
+/// from trusted enterprise IdPs (`crate::idjag`, ADR 0020).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdJagSettings {
+    /// The trusted issuers (JSON); `None` turns the grant off (and unadvertised).
+    pub issuers_file: Option<std::path::PathBuf>,
+    /// Accepted signature algorithms (asymmetric only); an issuer may narrow them.
+    pub algs: Vec<jsonwebtoken::Algorithm>,
+    /// Longest accepted `exp − iat`.
+    pub max_lifetime: Duration,
+    /// Whether public clients (`none`) may use the grant (the draft says confidential only).
+    pub public_clients: bool,
+    /// Test rigs only: issuers and `jwks_uri`s on loopback over plain http.
+    pub test_allow_loopback: bool,
 }
 
 /// Client ID Metadata Document fetching (see `crate::clients::cimd`).
@@ -336,6 +357,7 @@ pub struct Config {
     pub nextcloud: Option<NextcloudCredentials>,
     pub cimd: CimdSettings,
     pub client_assertion: ClientAssertionSettings,
+    pub idjag: IdJagSettings,
 }
 
 impl Config {
@@ -590,10 +612,12 @@ impl Config {
             private_key_jwt: env.bool("CIMD_PRIVATE_KEY_JWT", true)?,
         };
         let client_assertion = client_assertion_settings(&env)?;
+        let idjag = idjag_settings(&env)?;
 
         Ok(Self {
             cimd,
             client_assertion,
+            idjag,
             exchange_client,
             nextcloud,
             issuer,
@@ -651,6 +675,39 @@ fn client_assertion_settings(env: &Env) -> Result<ClientAssertionSettings, Confi
     Ok(ClientAssertionSettings {
         algs,
         max_lifetime: env.secs("CLIENT_ASSERTION_MAX_LIFETIME_SECS", 300, 30, 3600)?,
+    })
+}
+
+fn idjag_settings(env: &Env) -> Result<IdJagSettings, ConfigError> {
+    let issuers_file = match env.get("IDJAG_ISSUERS_FILE").map(str::trim) {
+        None => None,
+        Some("") => return Err(err("IDJAG_ISSUERS_FILE", "must name a file when set")),
+        Some(path) => Some(std::path::PathBuf::from(path)),
+    };
+    let name = "IDJAG_ALGS";
+    let mut algs = Vec::new();
+    for raw in env.list(name, "RS256 PS256 ES256 EdDSA") {
+        let alg = crate::jose::parse_asymmetric_alg(&raw).ok_or_else(|| {
+            err(
+                name,
+                format!(
+                    "`{raw}` is not an asymmetric JWS algorithm (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)"
+                ),
+            )
+        })?;
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+    if algs.is_empty() {
+        return Err(err(name, "must name at least one algorithm"));
+    }
+    Ok(IdJagSettings {
+        issuers_file,
+        algs,
+        max_lifetime: env.secs("IDJAG_MAX_LIFETIME_SECS", 300, 30, 3600)?,
+        public_clients: env.bool("IDJAG_PUBLIC_CLIENTS", false)?,
+        test_allow_loopback: env.bool("IDJAG_TEST_ALLOW_LOOPBACK", false)?,
     })
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use mcp_shared::ScopeSet;
 
+use crate::clients::ClientRecord;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::random_token;
@@ -19,13 +20,14 @@ use crate::ids::{ClientId, GrantId, Jti, TokenHash};
 use crate::keys::SigningKeys;
 use crate::nextcloud::Credentials;
 use crate::oauth::exchange::{check_subject, grant_matches, grant_revoked, invalid_subject};
+use crate::oauth::idjag::Accepted;
 use crate::oauth::revoke::{access_token_denial, split_grant_token};
 use crate::oauth::token::{
     access_token_claims, check_redemption, check_refresh, requested_resource, requested_scope,
 };
 use crate::store::{
-    CodeRecord, CodeTake, GrantRecord, RefreshOutcome, RefreshRecord, RefreshRotation, Store,
-    StoreError,
+    CodeRecord, CodeTake, GrantOrigin, GrantRecord, RefreshOutcome, RefreshRecord, RefreshRotation,
+    Store, StoreError, UserGrant,
 };
 
 /// Authorization codes live 60 s (DESIGN.md).
@@ -43,6 +45,19 @@ pub struct Issued {
     pub refresh_token: String,
     pub scope: ScopeSet,
 }
+
+/// What an accepted identity assertion (ID-JAG) issued: an access token, no refresh token.
+pub struct IssuedFromAssertion {
+    pub grant_id: GrantId,
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: ScopeSet,
+    pub resource: String,
+}
+
+/// A grant made from an assertion outlives its one access token by this much, so a token
+/// exchange at the token's last second still finds it.
+const ASSERTION_GRANT_LEEWAY: Duration = Duration::from_secs(60);
 
 /// Why a code or refresh token was not accepted. The variants that revoked the grant say so,
 /// with the outcome of the revocation, so the handler counts and logs them before answering.
@@ -350,7 +365,89 @@ impl<'a> Grants<'a> {
         if !grant_matches(&grant, &claims) {
             return Err(SubjectError::OtherGrant { gid: claims.gid });
         }
+        if let GrantOrigin::Enterprise { .. } = grant.origin {
+            return Err(SubjectError::Refused(self.no_enterprise_credential()));
+        }
         Ok(grant)
+    }
+
+    /// Makes the grant an accepted ID-JAG describes (origin: the enterprise `issuer`) and
+    /// signs its one access token. No refresh token: the draft says a server SHOULD NOT issue
+    /// one, the client asks its IdP for a new ID-JAG instead (ADR 0020), so the grant lives as
+    /// long as the token. The user's grant index learns of it, so the connections page lists
+    /// it (best effort, as for every grant: the page tolerates a lagging index).
+    pub async fn issue_from_assertion(
+        &self,
+        client: &ClientRecord,
+        issuer: &str,
+        accepted: &Accepted,
+    ) -> Result<IssuedFromAssertion, GrantError> {
+        let grant = GrantRecord {
+            grant_id: GrantId::generate(),
+            subject: accepted.subject.clone(),
+            client_id: client.client_id.clone(),
+            scope: accepted.scope.clone(),
+            resource: accepted.resource.clone(),
+            upstream_sealed: "".into(),
+            created_at: self.clock.now(),
+            origin: GrantOrigin::Enterprise {
+                issuer: issuer.to_owned(),
+            },
+        };
+        self.store
+            .put_grant(
+                &grant,
+                self.config.access_token_ttl + ASSERTION_GRANT_LEEWAY,
+            )
+            .await?;
+        let entry = UserGrant {
+            client_id: grant.client_id.clone(),
+            client_name: client.client_name.clone(),
+            scope: grant.scope.clone(),
+            resource: grant.resource.clone(),
+            created_at: grant.created_at,
+            last_used: None,
+        };
+        if let Err(e) = self
+            .store
+            .put_user_grant(
+                &grant.subject,
+                &grant.grant_id,
+                &entry,
+                self.config.refresh_token_ttl,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, grant_id = %grant.grant_id, "the grant could not be entered in its user's connections index");
+        }
+        let issued = self.issue(&grant, grant.scope.clone(), String::new())?;
+        Ok(IssuedFromAssertion {
+            grant_id: issued.grant_id,
+            access_token: issued.access_token,
+            expires_in: issued.expires_in,
+            scope: issued.scope,
+            resource: grant.resource,
+        })
+    }
+
+    /// A grant made from an ID-JAG holds no upstream tokens, so there is nothing to exchange
+    /// for a Nextcloud credential (ADR 0020). Said plainly instead of handing out something
+    /// that would fail at Nextcloud: with app passwords the user can connect their account
+    /// on the connections page; with upstream bearer tokens there is nothing to connect.
+    fn no_enterprise_credential(&self) -> OAuthError {
+        if self.nextcloud.is_some() {
+            OAuthError::invalid_grant(format!(
+                "this enterprise-managed grant has no Nextcloud credential yet: the user must \
+                 sign in at {}/connections and connect their Nextcloud account",
+                self.config.issuer
+            ))
+        } else {
+            OAuthError::invalid_grant(
+                "this enterprise-managed grant carries no upstream token, and Nextcloud \
+                 credentials are upstream bearer tokens on this server: its tools cannot reach \
+                 Nextcloud (app passwords are needed, see ADR 0020)",
+            )
+        }
     }
 
     /// Signs an access token for `grant` with `scope`, now.

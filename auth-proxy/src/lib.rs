@@ -9,6 +9,7 @@ pub mod cors;
 pub mod crypto;
 pub mod error;
 pub mod grants;
+pub mod idjag;
 pub mod ids;
 pub mod jose;
 pub mod keys;

@@ -37,7 +37,7 @@ fn main() -> ExitCode {
     })
 }
 
-/// `--check-config`: also loads the pre-registered clients file.
+/// `--check-config`: also loads the pre-registered clients file and the ID-JAG issuers file.
 fn check(config: &Config) -> ExitCode {
     let clients = match auth_proxy::clients::load(config, 0) {
         Ok(clients) => clients,
@@ -46,8 +46,15 @@ fn check(config: &Config) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let idjag_issuers = match auth_proxy::idjag::load(&config.idjag) {
+        Ok(issuers) => issuers.len(),
+        Err(e) => {
+            eprintln!("configuration error: AUTH_PROXY_IDJAG_ISSUERS_FILE: {e}");
+            return ExitCode::from(2);
+        }
+    };
     println!(
-        "configuration OK (issuer {}, {} store, {} pre-registered clients)",
+        "configuration OK (issuer {}, {} store, {} pre-registered clients, {idjag_issuers} trusted ID-JAG issuers)",
         config.issuer,
         if config.redis_url.is_some() {
             "redis"

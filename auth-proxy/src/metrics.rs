@@ -24,6 +24,7 @@ pub struct Metrics {
     pub cimd_fetches: IntCounterVec,
     pub store_duration: HistogramVec,
     pub nextcloud_logins: IntCounterVec,
+    pub idjag: IntCounterVec,
 }
 
 /// Store calls are sub-millisecond when healthy; the 2 s operation deadline caps the top.
@@ -92,6 +93,12 @@ impl Metrics {
             cimd_fetches: counter_vec(
                 "auth_proxy_cimd_fetches_total",
                 "Client ID Metadata Document fetches by outcome (ok, refused by policy, error).",
+                &["outcome"],
+            )?,
+            idjag: counter_vec(
+                "auth_proxy_idjag_total",
+                "Identity assertions (ID-JAG, jwt-bearer grant) by outcome: ok, or the fixed \
+                 reason of the refusal (typ, untrusted_issuer, bad_signature, aud, replayed, …).",
                 &["outcome"],
             )?,
             nextcloud_logins: counter_vec(

@@ -116,6 +116,17 @@ impl Application {
         let config = Arc::new(config);
         let preregistered =
             crate::clients::load(&config, deps.clock.now()).context("AUTH_PROXY_CLIENTS_FILE")?;
+        let idjag = Arc::new(
+            crate::idjag::IdJagIssuers::new(
+                crate::idjag::load(&config.idjag).context("AUTH_PROXY_IDJAG_ISSUERS_FILE")?,
+                config.upstream.timeout,
+                deps.clock.clone(),
+            )
+            .context("building the ID-JAG key fetcher")?,
+        );
+        if config.idjag.test_allow_loopback {
+            tracing::warn!("AUTH_PROXY_IDJAG_TEST_ALLOW_LOOPBACK is on: ID-JAG issuers and their keys may live on loopback over plain http. Test rigs only.");
+        }
         // Every store call is timed (auth_proxy_store_operation_duration_seconds).
         let store: Arc<dyn crate::store::Store> =
             Arc::new(crate::store::instrumented::InstrumentedStore::new(
@@ -161,6 +172,7 @@ impl Application {
         };
         let state = AppState {
             nextcloud,
+            idjag,
             config: config.clone(),
             store,
             upstream: deps.upstream,

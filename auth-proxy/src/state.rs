@@ -12,6 +12,7 @@ use crate::config::{Config, RateLimit};
 use crate::crypto::TokenCipher;
 use crate::error::OAuthError;
 use crate::grants::Grants;
+use crate::idjag::IdJagIssuers;
 use crate::keys::SigningKeys;
 use crate::metrics::Metrics;
 use crate::nextcloud::Credentials;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// The app-password strategy's vault and Nextcloud client; `None` with `bearer` or
     /// without token exchange.
     pub nextcloud: Option<Arc<Credentials>>,
+    /// Trusted ID-JAG issuers and their keys (empty: the jwt-bearer grant is off).
+    pub idjag: Arc<IdJagIssuers>,
 }
 
 /// Which endpoint a rate-limit bucket belongs to (a fixed set: bounded metric labels).

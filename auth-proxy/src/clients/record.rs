@@ -56,6 +56,9 @@ pub enum GrantType {
     /// Only the mcp-server's confidential client (from configuration) holds it.
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
     TokenExchange,
+    /// RFC 7523 §2.1 with the ID-JAG profile (Enterprise-Managed Authorization, ADR 0020).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
+    JwtBearer,
 }
 
 impl GrantType {
@@ -64,6 +67,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::TokenExchange => mcp_shared::token_exchange::GRANT_TYPE,
+            Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
         }
     }
 
@@ -72,6 +76,7 @@ impl GrantType {
             Self::AuthorizationCode,
             Self::RefreshToken,
             Self::TokenExchange,
+            Self::JwtBearer,
         ]
         .into_iter()
         .find(|g| g.as_str() == value)
@@ -228,6 +233,7 @@ mod tests {
             GrantType::AuthorizationCode,
             GrantType::RefreshToken,
             GrantType::TokenExchange,
+            GrantType::JwtBearer,
         ] {
             assert_eq!(GrantType::parse(g.as_str()), Some(g));
             assert_eq!(serde_json::to_value(g).unwrap(), json!(g.as_str()));

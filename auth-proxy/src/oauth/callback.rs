@@ -44,6 +44,7 @@ pub fn grant_and_code(
         resource: auth.resource.clone(),
         upstream_sealed: upstream_sealed.into(),
         created_at: now,
+        origin: Default::default(),
     };
     let code = CodeRecord {
         client_id: auth.client_id.clone(),

@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod callback;
 pub mod consent;
 pub mod exchange;
+pub mod idjag;
 pub mod revoke;
 pub mod token;
 

@@ -12,6 +12,8 @@ use crate::store::{CodeRecord, GrantRecord};
 
 /// RFC 8693 grant type.
 pub const TOKEN_EXCHANGE_GRANT: &str = GrantType::TokenExchange.as_str();
+/// RFC 7523 grant type (with the ID-JAG profile, ADR 0020).
+pub const JWT_BEARER_GRANT: &str = GrantType::JwtBearer.as_str();
 /// RFC 8693 token type of access tokens.
 pub const ACCESS_TOKEN_TYPE: &str = mcp_shared::token_exchange::ACCESS_TOKEN_TYPE;
 
@@ -32,6 +34,12 @@ pub enum TokenRequest<'a> {
         subject_token: &'a str,
         /// Checked against the configured Nextcloud credential strategy by the handler.
         requested_token_type: Option<&'a str>,
+    },
+    /// An identity assertion (ID-JAG) traded for an access token; checked by `crate::idjag`.
+    JwtBearer {
+        assertion: &'a str,
+        scope: Option<&'a str>,
+        resource: Option<&'a str>,
     },
 }
 
@@ -82,6 +90,17 @@ impl<'a> TokenRequest<'a> {
                     requested_token_type: param(form, "requested_token_type"),
                 })
             }
+            Some(JWT_BEARER_GRANT) => {
+                let assertion = required("assertion")?;
+                if assertion.len() > crate::jose::MAX_JWT_BYTES {
+                    return Err(OAuthError::invalid_request("assertion is too large"));
+                }
+                Ok(Self::JwtBearer {
+                    assertion,
+                    scope: param(form, "scope"),
+                    resource: param(form, "resource"),
+                })
+            }
             Some(_) => Err(OAuthError::unsupported_grant_type(
                 "supported grant types: authorization_code, refresh_token, and token exchange \
                  for the MCP server's own client",
@@ -95,6 +114,7 @@ impl<'a> TokenRequest<'a> {
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::TokenExchange { .. } => GrantType::TokenExchange,
+            Self::JwtBearer { .. } => GrantType::JwtBearer,
         }
     }
 }
@@ -358,6 +378,7 @@ mod tests {
             resource: "https://mcp.example/mcp".into(),
             upstream_sealed: "".into(),
             created_at: 0,
+            origin: Default::default(),
         }
     }
 

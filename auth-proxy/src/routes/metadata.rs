@@ -28,6 +28,11 @@ pub fn metadata_document(config: &Config) -> serde_json::Value {
     if config.exchange_client.is_some() {
         grant_types.push(super::TOKEN_EXCHANGE_GRANT);
     }
+    // ID-JAG §6: the profile is listed only with the grant type; the issuers never are.
+    let idjag = config.idjag.issuers_file.is_some();
+    if idjag {
+        grant_types.push(crate::oauth::token::JWT_BEARER_GRANT);
+    }
     let mut document = json!({
         "issuer": config.issuer,
         "authorization_endpoint": config.endpoint(paths::AUTHORIZE),
@@ -53,6 +58,9 @@ pub fn metadata_document(config: &Config) -> serde_json::Value {
         ] {
             document[name] = json!(signing_algs);
         }
+    }
+    if idjag {
+        document["authorization_grant_profiles_supported"] = json!([crate::oauth::idjag::PROFILE]);
     }
     document
 }

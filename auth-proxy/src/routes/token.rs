@@ -9,11 +9,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::{authenticate_client, no_store_json, parse_form, require_form_content_type};
-use crate::clients::{ClientRecord, GrantType};
+use std::time::Duration;
+
+use crate::clients::{ClientRecord, GrantType, TokenEndpointAuthMethod};
+use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
 use crate::grants::{GrantError, Issued};
-use crate::oauth::token::TokenRequest;
+use crate::oauth::idjag::{check_claims, ClaimRules, Refusal};
+use crate::oauth::token::{requested_resource, requested_scope, TokenRequest};
 use crate::state::{AppState, Limited};
+use crate::store::JtiKind;
 
 #[derive(Serialize)]
 struct TokenResponse {
@@ -52,9 +57,16 @@ pub async fn token(
     require_form_content_type(&req)?;
     let form = parse_form(&body)?;
     let request = TokenRequest::parse(&form)?;
-    let client = authenticate_client(&state, &req, &form).await?;
     let grant_type = request.grant_type();
-    if !client.allows_grant(grant_type) {
+    if grant_type == GrantType::JwtBearer && state.idjag.is_empty() {
+        return Err(OAuthError::unsupported_grant_type(
+            "no identity assertion issuer is trusted here: the jwt-bearer grant is off",
+        ));
+    }
+    let client = authenticate_client(&state, &req, &form).await?;
+    let vouched =
+        grant_type == GrantType::JwtBearer && state.idjag.vouches_for(client.client_id.as_str());
+    if !client.allows_grant(grant_type) && !vouched {
         return Err(OAuthError::unauthorized_client(format!(
             "this client is not registered for the {} grant",
             grant_type.as_str()
@@ -96,8 +108,13 @@ pub async fn token(
                     .await?;
             return Ok(no_store_json(&response));
         }
+        TokenRequest::JwtBearer {
+            assertion,
+            scope,
+            resource,
+        } => return jwt_bearer(&state, &client, assertion, scope, resource).await,
     };
-    let issued = issued.map_err(|e| refused(&state, &client, e))?;
+    let issued = issued.map_err(|e| refused_grant(&state, &client, e))?;
     // The label is the grant type's name: authorization_code or refresh_token.
     state
         .metrics
@@ -115,9 +132,102 @@ pub async fn token(
     Ok(no_store_json(&TokenResponse::new(issued, &client)))
 }
 
+#[derive(Serialize)]
+struct AssertionTokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    scope: String,
+    /// The draft: the response MUST include the granted resource.
+    resource: String,
+}
+
+/// The jwt-bearer grant with an ID-JAG (ADR 0020): the signature against the issuer's keys,
+/// the claim rules, then the `jti` claimed in the store, last, so a refused request does not
+/// spend it; then a grant and one access token. Every refusal is `invalid_grant`, counted
+/// under its reason; the assertion itself is never logged.
+async fn jwt_bearer(
+    state: &AppState,
+    client: &ClientRecord,
+    assertion: &str,
+    scope: Option<&str>,
+    resource: Option<&str>,
+) -> Result<HttpResponse, OAuthError> {
+    // The draft: confidential clients only, unless the operator chose otherwise (EMA §5 lets
+    // a metadata-document client send its bare client_id).
+    if client.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+        && !state.config.idjag.public_clients
+    {
+        return Err(OAuthError::unauthorized_client(
+            "the jwt-bearer grant needs an authenticated (confidential) client",
+        ));
+    }
+    let config = &state.config;
+    let requested_resource = requested_resource(&config.resources, resource)?;
+    let requested_scope = requested_scope(scope)?;
+    let refused = |r: Refusal, issuer: Option<&str>| {
+        state.metrics.idjag.with_label_values(&[r.label()]).inc();
+        tracing::info!(target: "audit", client_id = %client.client_id, issuer = issuer.unwrap_or("-"), reason = r.label(), "identity assertion refused");
+        OAuthError::from(&r)
+    };
+    let verified = state
+        .idjag
+        .verify(assertion)
+        .await
+        .map_err(|r| refused(r, None))?;
+    let issuer = verified.issuer.issuer.as_str();
+    let rules = ClaimRules {
+        issuer: &config.issuer,
+        client_id: client.client_id.as_str(),
+        resources: &config.resources,
+        requested_resource,
+        requested_scope: requested_scope.as_ref(),
+        client_scope: client.scope.as_ref(),
+        now: state.clock.now(),
+        max_lifetime_secs: i64::try_from(config.idjag.max_lifetime.as_secs()).unwrap_or(i64::MAX),
+    };
+    let accepted = check_claims(&verified.claims, &rules).map_err(|r| refused(r, Some(issuer)))?;
+    let fresh = state
+        .store
+        .claim_jti(
+            JtiKind::IdJag,
+            issuer,
+            &accepted.jti,
+            Duration::from_secs(accepted.jti_ttl_secs.max(1)),
+        )
+        .await
+        .map_err(|e| state.store_error(e))?;
+    if !fresh {
+        return Err(refused(Refusal::Replayed, Some(issuer)));
+    }
+    let issued = state
+        .grants()
+        .issue_from_assertion(client, issuer, &accepted)
+        .await
+        .map_err(|e| refused_grant(state, client, e))?;
+    state.metrics.idjag.with_label_values(&["ok"]).inc();
+    state
+        .metrics
+        .tokens_issued
+        .with_label_values(&["jwt_bearer"])
+        .inc();
+    tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %issued.grant_id, issuer, jti_hash = %sha256_hex(&accepted.jti), "access token issued for an identity assertion");
+    state
+        .clients
+        .keep_alive(&client.client_id, state.clock.now())
+        .await;
+    Ok(no_store_json(&AssertionTokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: issued.scope.to_string(),
+        resource: issued.resource,
+    }))
+}
+
 /// Counts and logs what the grants service refused, and answers with the OAuth error. Unknown,
 /// replayed and reused tokens all look the same to the client.
-fn refused(state: &AppState, client: &ClientRecord, e: GrantError) -> OAuthError {
+fn refused_grant(state: &AppState, client: &ClientRecord, e: GrantError) -> OAuthError {
     let invalid_code =
         || OAuthError::invalid_grant("the authorization code is invalid, expired or already used");
     let invalid_refresh =

@@ -78,9 +78,31 @@ pub struct GrantRecord {
     pub client_id: ClientId,
     pub scope: ScopeSet,
     pub resource: String,
+    /// Empty for an enterprise-managed grant: no upstream sign-in happened.
     #[serde(with = "mcp_shared::secret::exposed")]
     pub upstream_sealed: Secret,
     pub created_at: i64,
+    /// How the grant was made; absent in the stored form of the common case.
+    #[serde(default, skip_serializing_if = "GrantOrigin::is_authorization")]
+    pub origin: GrantOrigin,
+}
+
+/// How a grant was made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum GrantOrigin {
+    /// The person signed in and consented (authorization code).
+    #[default]
+    Authorization,
+    /// An ID-JAG from a trusted enterprise IdP (jwt-bearer grant, ADR 0020): no upstream
+    /// tokens, no refresh token.
+    Enterprise { issuer: String },
+}
+
+impl GrantOrigin {
+    pub fn is_authorization(&self) -> bool {
+        matches!(self, Self::Authorization)
+    }
 }
 
 /// A sign-in waiting for the person to grant access in Nextcloud (Login Flow v2), between the
@@ -539,6 +561,7 @@ mod tests {
             resource: "http://127.0.0.1:8000/mcp".into(),
             upstream_sealed: "SEALED-s3cr3t".into(),
             created_at: 1,
+            origin: GrantOrigin::default(),
         };
         for text in [format!("{flow:?}"), format!("{grant:?}")] {
             assert!(!text.contains("s3cr3t"), "{text}");

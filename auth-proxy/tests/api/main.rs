@@ -8,6 +8,7 @@ mod client_assertion;
 mod compat;
 mod exchange;
 mod helpers;
+mod idjag;
 mod keepalive;
 mod limits;
 mod metadata;

@@ -329,6 +329,7 @@ fn grant(id: &str) -> GrantRecord {
         resource: "http://127.0.0.1:8000/mcp".into(),
         upstream_sealed: "sealed-1".into(),
         created_at: 1,
+        origin: Default::default(),
     }
 }
 
