@@ -78,6 +78,8 @@ const KNOWN: &[&str] = &[
     "NEXTCLOUD_USER_ID_MAPPING",
     "NEXTCLOUD_LOGIN_FLOW_TIMEOUT_SECS",
     "NEXTCLOUD_ALLOW_INSECURE_HTTP",
+    "CONNECTIONS_ENABLED",
+    "CONNECTIONS_SESSION_TTL_SECS",
 ];
 const SECRET_FILES: &[&str] = &[
     "UPSTREAM_CLIENT_SECRET",
@@ -168,6 +170,15 @@ pub struct IdJagSettings {
     pub public_clients: bool,
     /// Test rigs only: issuers and `jwks_uri`s on loopback over plain http.
     pub test_allow_loopback: bool,
+}
+
+/// The connections page (`/connections`, ADR 0019).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionsSettings {
+    /// Off: the page is not served and no grant index is written.
+    pub enabled: bool,
+    /// How long a sign-in to the page lasts.
+    pub session_ttl: Duration,
 }
 
 /// Client ID Metadata Document fetching (see `crate::clients::cimd`).
@@ -357,6 +368,7 @@ pub struct Config {
     pub nextcloud: Option<NextcloudCredentials>,
     pub cimd: CimdSettings,
     pub client_assertion: ClientAssertionSettings,
+    pub connections: ConnectionsSettings,
     pub idjag: IdJagSettings,
 }
 
@@ -612,11 +624,16 @@ impl Config {
             private_key_jwt: env.bool("CIMD_PRIVATE_KEY_JWT", true)?,
         };
         let client_assertion = client_assertion_settings(&env)?;
+        let connections = ConnectionsSettings {
+            enabled: env.bool("CONNECTIONS_ENABLED", true)?,
+            session_ttl: env.secs("CONNECTIONS_SESSION_TTL_SECS", 900, 60, 86_400)?,
+        };
         let idjag = idjag_settings(&env)?;
 
         Ok(Self {
             cimd,
             client_assertion,
+            connections,
             idjag,
             exchange_client,
             nextcloud,

@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod cors;
 pub mod crypto;
 pub mod error;

@@ -6,6 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, HttpResponseBuilder};
 use mcp_shared::{Scope, ScopeSet};
 
+mod connections;
+pub use self::connections::{connections, format_time, signed_out, ConnectionRow, ConnectionsView};
+
 /// No script at all; inline style only; nothing may frame these pages (clickjacking on an
 /// approve button is the attack this stops).
 pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; frame-ancestors 'none'";
@@ -380,6 +383,14 @@ pub enum PageError {
     InvalidRedirectAddress,
     /// The Nextcloud connect page's sign-in is unknown, finished long ago or timed out.
     ConnectExpired,
+    /// A connections-page form without a live session (signed out, or it expired).
+    ConnectionsSignedOut,
+    /// A connections-page form whose CSRF token or Origin is not this page's.
+    ConnectionsForbidden,
+    /// The connections page is switched off (`AUTH_PROXY_CONNECTIONS_ENABLED`).
+    ConnectionsDisabled,
+    /// The IdP ended a connections-page sign-in with an error or an unverifiable answer.
+    ConnectionsSignInFailed,
 }
 
 impl PageError {
@@ -442,6 +453,30 @@ impl PageError {
                 bad,
                 "Invalid redirect address",
                 "The application's redirect address is not valid.".into(),
+            ),
+            Self::ConnectionsSignedOut => (
+                StatusCode::FORBIDDEN,
+                "You are signed out",
+                "Your session on this page has ended. Open the connections page again to sign in."
+                    .into(),
+            ),
+            Self::ConnectionsForbidden => (
+                StatusCode::FORBIDDEN,
+                "This request could not be verified",
+                "It did not come from the connections page in this browser. Nothing was changed."
+                    .into(),
+            ),
+            Self::ConnectionsDisabled => (
+                StatusCode::NOT_FOUND,
+                "Not available",
+                "The connections page is not enabled here.".into(),
+            ),
+            Self::ConnectionsSignInFailed => (
+                StatusCode::FORBIDDEN,
+                "The sign-in did not complete",
+                "The identity provider did not confirm who you are. Open the connections page \
+                 again to retry."
+                    .into(),
             ),
             Self::ConnectExpired => (
                 bad,

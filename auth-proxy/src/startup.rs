@@ -170,7 +170,14 @@ impl Application {
             )),
             _ => None,
         };
+        let grant_index = Arc::new(crate::connections::GrantIndex::new(
+            &config,
+            store.clone(),
+            deps.clock.clone(),
+            metrics.clone(),
+        ));
         let state = AppState {
+            grant_index,
             nextcloud,
             idjag,
             config: config.clone(),
@@ -306,6 +313,13 @@ pub fn configure_routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource(paths::CONSENT).route(web::post().to(consent::decide)))
         .service(web::resource(paths::CALLBACK).route(web::get().to(callback::callback)))
         .service(web::resource(paths::NEXTCLOUD_CONNECT).route(web::get().to(connect::connect)))
+        .service(web::resource(paths::CONNECTIONS).route(web::get().to(connections::page)))
+        .service(
+            web::resource(paths::CONNECTIONS_REVOKE).route(web::post().to(connections::revoke)),
+        )
+        .service(
+            web::resource(paths::CONNECTIONS_SIGN_OUT).route(web::post().to(connections::sign_out)),
+        )
         .service(web::resource(paths::HEALTHZ).route(web::get().to(health::healthz)))
         .service(web::resource(paths::READYZ).route(web::get().to(health::readyz)));
 }

@@ -9,6 +9,7 @@ use crate::client_ip;
 use crate::clients::ClientRegistry;
 use crate::clock::Clock;
 use crate::config::{Config, RateLimit};
+use crate::connections::GrantIndex;
 use crate::crypto::TokenCipher;
 use crate::error::OAuthError;
 use crate::grants::Grants;
@@ -35,6 +36,8 @@ pub struct AppState {
     /// The app-password strategy's vault and Nextcloud client; `None` with `bearer` or
     /// without token exchange.
     pub nextcloud: Option<Arc<Credentials>>,
+    /// The per-user grant index behind the connections page.
+    pub grant_index: Arc<GrantIndex>,
     /// Trusted ID-JAG issuers and their keys (empty: the jwt-bearer grant is off).
     pub idjag: Arc<IdJagIssuers>,
 }

@@ -14,6 +14,10 @@ pub const CONSENT: &str = "/consent";
 pub const CALLBACK: &str = "/callback";
 /// The app-password strategy's page between the IdP sign-in and the client's code.
 pub const NEXTCLOUD_CONNECT: &str = "/nextcloud/connect";
+/// The person's own page of connected clients (sign in, list, revoke, sign out).
+pub const CONNECTIONS: &str = "/connections";
+pub const CONNECTIONS_REVOKE: &str = "/connections/revoke";
+pub const CONNECTIONS_SIGN_OUT: &str = "/connections/sign-out";
 pub const TOKEN: &str = "/token";
 pub const REVOKE: &str = "/revoke";
 pub const HEALTHZ: &str = "/healthz";

@@ -417,3 +417,27 @@ fn client_assertions_take_asymmetric_algorithms_and_a_bounded_lifetime() {
         "AUTH_PROXY_CIMD_PRIVATE_KEY_JWT"
     );
 }
+
+#[test]
+fn the_connections_page_is_on_by_default_with_a_bounded_session() {
+    let c = Config::from_vars(&vars(&[])).unwrap();
+    assert!(c.connections.enabled);
+    assert_eq!(c.connections.session_ttl, Duration::from_secs(900));
+    let c = Config::from_vars(&vars(&[
+        ("AUTH_PROXY_CONNECTIONS_ENABLED", "false"),
+        ("AUTH_PROXY_CONNECTIONS_SESSION_TTL_SECS", "60"),
+    ]))
+    .unwrap();
+    assert!(!c.connections.enabled);
+    assert_eq!(c.connections.session_ttl, Duration::from_secs(60));
+    for bad in ["59", "86401", "x"] {
+        assert_eq!(
+            error_var(&[("AUTH_PROXY_CONNECTIONS_SESSION_TTL_SECS", bad)]),
+            "AUTH_PROXY_CONNECTIONS_SESSION_TTL_SECS"
+        );
+    }
+    assert_eq!(
+        error_var(&[("AUTH_PROXY_CONNECTIONS_ENABLED", "sometimes")]),
+        "AUTH_PROXY_CONNECTIONS_ENABLED"
+    );
+}

@@ -23,6 +23,12 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     let Some(upstream_state) = get("state") else {
         return PageError::CallbackWithoutState.response();
     };
+    // A sign-in to the connections page, not an authorization.
+    if upstream_state.starts_with(super::connections::STATE_PREFIX) {
+        return super::connections::signed_in(&state, &req, upstream_state, &pairs)
+            .await
+            .unwrap_or_else(|page| page.response());
+    }
     let flow = match state.store.take_upstream_flow(upstream_state).await {
         Ok(Some(f)) => f,
         Ok(None) => return PageError::CallbackExpired.response(),

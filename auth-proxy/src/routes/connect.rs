@@ -53,11 +53,17 @@ pub async fn issue_code_location(
 ) -> Result<String, PageError> {
     let (grant, record) =
         grant_and_code(auth, grant_id, subject, upstream_sealed, state.clock.now());
-    let code = state
-        .grants()
-        .issue_code(&grant, &record)
-        .await
-        .map_err(|e| super::store_unavailable(state, e))?;
+    // The grant goes into its user's connections index alongside (its own slot, best effort).
+    let index = async {
+        let client_name = match state.clients.lookup(auth.client_id.as_str()).await {
+            Ok(Some(client)) => client.client_name,
+            _ => None,
+        };
+        state.grant_index.grant_made(&grant, client_name).await;
+    };
+    let grants = state.grants();
+    let (code, ()) = futures_util::join!(grants.issue_code(&grant, &record), index);
+    let code = code.map_err(|e| super::store_unavailable(state, e))?;
     tracing::info!(target: "audit", client_id = %auth.client_id, subject = %subject, grant_id = %grant_id, "authorization code issued");
     let mut params = vec![("code", code.as_str())];
     if let Some(client_state) = &auth.state {

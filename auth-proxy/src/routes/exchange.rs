@@ -113,6 +113,10 @@ pub async fn exchange(
             }
             SubjectError::Store(e) => state.store_error(e),
         })?;
+    state
+        .grant_index
+        .used(&grant.grant_id, || Some(grant.subject.clone()))
+        .await;
     let now = state.clock.now();
 
     if let Some(nextcloud) = &state.nextcloud {

@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod callback;
 pub mod connect;
+pub mod connections;
 pub mod consent;
 pub mod exchange;
 pub mod health;

@@ -121,6 +121,17 @@ pub async fn token(
         .tokens_issued
         .with_label_values(&[grant_type.as_str()])
         .inc();
+    if grant_type == GrantType::RefreshToken {
+        // "Last used" on the connections page: a store write only when due (throttled).
+        let subject = || {
+            state
+                .keys
+                .verify_access_token(&issued.access_token)
+                .ok()
+                .map(|claims| claims.sub)
+        };
+        state.grant_index.used(&issued.grant_id, subject).await;
+    }
     if grant_type == GrantType::AuthorizationCode {
         tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %issued.grant_id, "tokens issued for authorization code");
     }

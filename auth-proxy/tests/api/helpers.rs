@@ -77,9 +77,13 @@ impl UpstreamIdp for FakeUpstream {
                     expires_at: *self.expires_at.lock().unwrap(),
                     scope: None,
                 },
+                // `user:<name>` signs in as someone else than alice.
                 UpstreamIdentity {
-                    subject: "alice".into(),
-                    email: Some("alice@example.com".into()),
+                    subject: code.strip_prefix("user:").unwrap_or("alice").into(),
+                    email: Some(format!(
+                        "{}@example.com",
+                        code.strip_prefix("user:").unwrap_or("alice")
+                    )),
                     name: None,
                     preferred_username: None,
                     claims: Default::default(),

@@ -6,6 +6,7 @@ mod cimd;
 mod cimd_limits;
 mod client_assertion;
 mod compat;
+mod connections;
 mod exchange;
 mod helpers;
 mod idjag;
