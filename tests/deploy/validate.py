@@ -42,7 +42,8 @@ K8S_VERSIONS = ["1.25.0", "1.37.0"]  # the chart's kubeVersion floor, and the ne
 CRD_KINDS = {"ServiceMonitor"}
 
 AUTH_PATHS = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration",
-              "/jwks.json", "/register", "/authorize", "/consent", "/callback", "/token", "/revoke"]
+              "/jwks.json", "/register", "/authorize", "/consent", "/callback", "/token", "/revoke",
+              "/connections", "/connections/revoke", "/connections/sign-out"]
 MCP_PATHS = ["/mcp", "/.well-known/oauth-protected-resource"]
 SECRET_VARS = {  # variables that must only ever arrive as *_FILE
     "AUTH_PROXY_UPSTREAM_CLIENT_SECRET", "AUTH_PROXY_SIGNING_KEYS", "AUTH_PROXY_ENCRYPTION_KEYS",
