@@ -55,7 +55,8 @@ fn row(r: &ConnectionRow, csrf: &str) -> String {
         .as_deref()
         .map(|h| {
             format!(
-                " <span class=\"muted\">described at <span class=\"host\">{}</span></span>",
+                "<p class=\"muted\">Described by a document at <span class=\"host\">{}</span>; \
+                 its name is what that document says.</p>",
                 escape(h)
             )
         })
@@ -85,7 +86,7 @@ fn row(r: &ConnectionRow, csrf: &str) -> String {
         .map_or_else(|| "not since it was granted".to_owned(), format_time);
     format!(
         "<section class=\"connection\" data-client-id=\"{client_id}\">\
-         <h2>{name}</h2><p>{host}</p>\
+         <h2>{name}</h2>{host}\
          <ul>{scopes}</ul>\
          <p class=\"muted\">Granted {granted}<br>Last used {last_used}<br>\
          Client id <code>{client_id}</code><br>For {resources}</p>\
