@@ -19,10 +19,18 @@ pub enum Scope {
     CalendarWrite,
     ContactsRead,
     ContactsWrite,
+    TasksRead,
+    TasksWrite,
+    SharingRead,
+    SharingWrite,
+    DeckRead,
+    DeckWrite,
+    TalkRead,
+    TalkWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 20] = [
         Scope::OpenId,
         Scope::Profile,
         Scope::Email,
@@ -35,6 +43,14 @@ impl Scope {
         Scope::CalendarWrite,
         Scope::ContactsRead,
         Scope::ContactsWrite,
+        Scope::TasksRead,
+        Scope::TasksWrite,
+        Scope::SharingRead,
+        Scope::SharingWrite,
+        Scope::DeckRead,
+        Scope::DeckWrite,
+        Scope::TalkRead,
+        Scope::TalkWrite,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -51,6 +67,14 @@ impl Scope {
             Scope::CalendarWrite => "calendar:write",
             Scope::ContactsRead => "contacts:read",
             Scope::ContactsWrite => "contacts:write",
+            Scope::TasksRead => "tasks:read",
+            Scope::TasksWrite => "tasks:write",
+            Scope::SharingRead => "sharing:read",
+            Scope::SharingWrite => "sharing:write",
+            Scope::DeckRead => "deck:read",
+            Scope::DeckWrite => "deck:write",
+            Scope::TalkRead => "talk:read",
+            Scope::TalkWrite => "talk:write",
         }
     }
 
@@ -69,6 +93,24 @@ impl Scope {
             Scope::CalendarWrite => "Create, change and delete calendar events",
             Scope::ContactsRead => "See your contacts",
             Scope::ContactsWrite => "Create, change and delete your contacts",
+            Scope::TasksRead => "See your tasks and to-do lists",
+            Scope::TasksWrite => "Create, change, complete and delete your tasks",
+            Scope::SharingRead => "See what you share, with whom, and the public links to it",
+            // Sharing and Talk reach other people: the wording says so, as the person approving
+            // must know the application can act towards others in their name.
+            Scope::SharingWrite => {
+                "Share your files and folders with other people or by public links anyone can \
+                 open, and change or stop those shares"
+            }
+            Scope::DeckRead => "See your Deck boards, cards and comments",
+            Scope::DeckWrite => {
+                "Create, change, move and delete Deck boards and cards, comment on them, and \
+                 assign cards to other people"
+            }
+            Scope::TalkRead => "Read your Talk conversations and the messages in them",
+            Scope::TalkWrite => {
+                "Send Talk messages to other people in your name and start conversations with them"
+            }
         }
     }
 
@@ -87,6 +129,10 @@ impl Scope {
             Scope::FilesWrite => Some(Scope::FilesRead),
             Scope::CalendarWrite => Some(Scope::CalendarRead),
             Scope::ContactsWrite => Some(Scope::ContactsRead),
+            Scope::TasksWrite => Some(Scope::TasksRead),
+            Scope::SharingWrite => Some(Scope::SharingRead),
+            Scope::DeckWrite => Some(Scope::DeckRead),
+            Scope::TalkWrite => Some(Scope::TalkRead),
             _ => None,
         }
     }
@@ -277,6 +323,42 @@ mod tests {
         for scope in Scope::ALL {
             assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
             assert!(!scope.description().is_empty());
+        }
+    }
+
+    #[test]
+    fn every_app_has_a_read_and_a_write_scope_and_write_implies_read() {
+        let data: Vec<Scope> = Scope::ALL
+            .into_iter()
+            .filter(|s| !s.is_identity())
+            .collect();
+        let names: Vec<&str> = data.iter().map(|s| s.as_str()).collect();
+        for app in [
+            "notes", "files", "calendar", "contacts", "tasks", "sharing", "deck", "talk",
+        ] {
+            let read: Scope = format!("{app}:read").parse().unwrap();
+            let write: Scope = format!("{app}:write").parse().unwrap();
+            assert_eq!(write.implied(), Some(read), "{app}");
+            assert_eq!(read.implied(), None, "{app}");
+            let granted: ScopeSet = [write].into_iter().collect();
+            assert!(granted.satisfies(&[read].into_iter().collect()), "{app}");
+        }
+        assert_eq!(names.len(), 16, "{names:?}");
+    }
+
+    #[test]
+    fn scopes_that_reach_other_people_say_so_on_the_consent_page() {
+        for scope in [Scope::SharingWrite, Scope::DeckWrite, Scope::TalkWrite] {
+            assert!(
+                scope.description().contains("other people"),
+                "{scope}: {}",
+                scope.description()
+            );
+        }
+        assert!(Scope::SharingWrite.description().contains("public link"));
+        for scope in Scope::ALL {
+            let d = scope.description();
+            assert!(!d.contains(':') && !d.contains('_'), "plain language: {d}");
         }
     }
 

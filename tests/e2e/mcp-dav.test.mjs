@@ -26,6 +26,8 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '
 const ALL_SCOPES = [
   'notes:read', 'notes:write', 'files:read', 'files:write',
   'calendar:read', 'calendar:write', 'contacts:read', 'contacts:write',
+  'tasks:read', 'tasks:write', 'sharing:read', 'sharing:write',
+  'deck:read', 'deck:write', 'talk:read', 'talk:write',
 ];
 const TOOLS = {
   whoami: ['whoami'],

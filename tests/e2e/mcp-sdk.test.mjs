@@ -17,6 +17,10 @@ const UNTICK = {
   'grant.files:read': null, 'grant.files:write': null,
   'grant.calendar:read': null, 'grant.calendar:write': null,
   'grant.contacts:read': null, 'grant.contacts:write': null,
+  'grant.tasks:read': null, 'grant.tasks:write': null,
+  'grant.sharing:read': null, 'grant.sharing:write': null,
+  'grant.deck:read': null, 'grant.deck:write': null,
+  'grant.talk:read': null, 'grant.talk:write': null,
 };
 
 /** An in-memory OAuthClientProvider, as a desktop client would implement it. */
@@ -102,7 +106,7 @@ test('the SDK discovers, registers, authorizes and lists only the granted tools'
   for (const n of ['notes_list', 'notes_search', 'notes_get', 'notes_create', 'notes_update', 'notes_append', 'notes_delete']) {
     assert.ok(names.includes(n), `${n} listed`);
   }
-  assert.ok(!names.some((n) => /^(files|calendar|contacts)_/.test(n)), `no ungranted tools: ${names}`);
+  assert.ok(!names.some((n) => /^(files|calendar|contacts|tasks|sharing|deck|talk)_/.test(n)), `no ungranted tools: ${names}`);
   const create = tools.find((t) => t.name === 'notes_create');
   assert.equal(create.inputSchema.type, 'object');
   assert.ok(create.inputSchema.required.includes('content'));

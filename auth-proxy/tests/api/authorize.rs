@@ -142,6 +142,29 @@ async fn consent_page_is_safe_and_binds_the_browser() {
 }
 
 #[tokio::test]
+async fn consent_page_offers_the_new_app_scopes_and_says_which_reach_other_people() {
+    let app = spawn_app().await;
+    let client = app.register_public().await;
+    let p = pkce();
+    let scope = "tasks:write sharing:write deck:read talk:write";
+    let resp = app
+        .authorize(&app.authorize_params(&client.client_id, &p.challenge, &[("scope", scope)]))
+        .await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.headers().get("location"));
+    let html = resp.text().await.unwrap();
+    for s in scope.split(' ') {
+        assert!(
+            html.contains(&format!("name=\"grant.{s}\" value=\"on\" checked")),
+            "{s} can be unticked"
+        );
+    }
+    assert!(html.contains("Create, change, complete and delete your tasks"));
+    assert!(html.contains("See your Deck boards, cards and comments"));
+    assert!(html.contains("Send Talk messages to other people in your name"));
+    assert!(html.contains("Share your files and folders with other people or by public links"));
+}
+
+#[tokio::test]
 async fn https_issuer_uses_a_host_prefixed_secure_cookie() {
     let app = spawn_app_with(&[("AUTH_PROXY_ISSUER", "https://auth.example.com")]).await;
     let client = app.register_public().await;

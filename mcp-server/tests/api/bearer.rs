@@ -5,7 +5,8 @@ use serde_json::json;
 use crate::helpers::*;
 
 const ALL_DATA: &str =
-    "notes:read notes:write files:read files:write calendar:read calendar:write contacts:read contacts:write";
+    "notes:read notes:write files:read files:write calendar:read calendar:write contacts:read contacts:write \
+     tasks:read tasks:write sharing:read sharing:write deck:read deck:write talk:read talk:write";
 
 fn www(resp: &reqwest::Response) -> String {
     resp.headers()["www-authenticate"]
@@ -71,7 +72,7 @@ async fn no_token_gets_the_discovery_challenge() {
         .unwrap();
     assert_eq!(prm["resource"], server.resource);
     assert_eq!(prm["authorization_servers"][0], auth.issuer);
-    assert_eq!(prm["scopes_supported"].as_array().unwrap().len(), 8);
+    assert_eq!(prm["scopes_supported"].as_array().unwrap().len(), 16);
     let plain: serde_json::Value = server
         .http
         .get(format!(

@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 const ALL_DATA: &str =
-    "notes:read notes:write files:read files:write calendar:read calendar:write contacts:read contacts:write";
+    "notes:read notes:write files:read files:write calendar:read calendar:write contacts:read contacts:write \
+     tasks:read tasks:write sharing:read sharing:write deck:read deck:write talk:read talk:write";
 
 /// The fake authorization server refuses every token exchange: a tool call that got as far as
 /// the exchange would be answered 401. Disabled tools must be refused before it.
