@@ -18,6 +18,7 @@ use crate::auth::{Credential, Principal};
 use crate::config::Secret;
 use crate::exchange::{ExchangeClient, ExchangeError, ExchangedCredential};
 use crate::metrics::Metrics;
+use crate::nextcloud::capabilities::{Capabilities, CapabilityCache};
 use crate::nextcloud::users::UserCache;
 use crate::nextcloud::{NcAuth, NcError, Nextcloud};
 use crate::tools::{self, Governance, Lookup, ToolContext, ToolError};
@@ -32,6 +33,8 @@ pub struct Backend {
     /// Single-user mode: Nextcloud login and app password.
     pub single_user: Option<(String, Secret)>,
     pub users: UserCache,
+    /// Which Nextcloud apps each user has: tools of a missing app are hidden.
+    pub capabilities: CapabilityCache,
     pub metrics: Metrics,
     /// The tools this instance serves.
     pub tools: Governance,
@@ -94,6 +97,40 @@ impl Backend {
         }
     }
 
+    /// The apps the caller's Nextcloud offers; [`Capabilities::Unknown`] (every app there)
+    /// when no credential can be had now: a tool is never hidden by a failure.
+    async fn capabilities(&self, principal: &Principal) -> Capabilities {
+        match self.nextcloud_auth(principal).await {
+            Ok(used) => self.capabilities.get(&self.nextcloud, &used.auth).await,
+            Err(e) => {
+                tracing::debug!(
+                    kind = e.kind(),
+                    "no Nextcloud credential to read capabilities with; listing every tool"
+                );
+                Capabilities::Unknown
+            }
+        }
+    }
+
+    /// The tools `principal` is shown: served, within its scopes, and (asking Nextcloud only
+    /// when one of them needs an app) of apps the user has.
+    pub async fn listed_tools(&self, principal: &Principal) -> Vec<&'static tools::ToolSpec> {
+        let visible: Vec<_> = self
+            .tools
+            .served()
+            .filter(|spec| principal.has(spec.scopes))
+            .collect();
+        let capabilities = if visible.iter().any(|spec| spec.requires.is_some()) {
+            self.capabilities(principal).await
+        } else {
+            Capabilities::Unknown
+        };
+        visible
+            .into_iter()
+            .filter(|spec| spec.requires.is_none_or(|app| capabilities.has(app)))
+            .collect()
+    }
+
     async fn forget_exchanged(&self, principal: &Principal, used: &CallAuth) {
         if let (Some(exchange), Credential::AccessToken { token, .. }, Some(exchanged)) =
             (&self.exchange, &principal.credential, &used.exchanged)
@@ -115,6 +152,16 @@ impl Backend {
         let mut retried = false;
         loop {
             let used = self.nextcloud_auth(principal).await?;
+            if let Some(app) = tools::spec(name).and_then(|spec| spec.requires) {
+                if !self
+                    .capabilities
+                    .get(&self.nextcloud, &used.auth)
+                    .await
+                    .has(app)
+                {
+                    return Err(ToolError::MissingApp(app));
+                }
+            }
             let ctx = ToolContext {
                 nextcloud: &self.nextcloud,
                 auth: used.auth.clone(),
@@ -127,6 +174,7 @@ impl Backend {
                 {
                     self.forget_exchanged(principal, &used).await;
                     self.users.forget(&ctx.auth).await;
+                    self.capabilities.forget(&ctx.auth).await;
                     if retried {
                         return Err(ToolError::SignInAgain(match ctx.auth {
                             NcAuth::Basic { .. } => APP_PASSWORD_REFUSED,
@@ -211,9 +259,9 @@ impl ServerHandler for McpService {
         let principal = principal(&context)?;
         let tools = self
             .backend
-            .tools
-            .served()
-            .filter(|spec| principal.has(spec.scopes))
+            .listed_tools(&principal)
+            .await
+            .into_iter()
             .map(|spec| spec.to_tool())
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
@@ -315,11 +363,13 @@ impl Backend {
                     .tool_calls
                     .with_label_values(&[spec.name, "ok"])
                     .inc();
+                // The JSON text block stays for clients that do not read structuredContent.
                 let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-                (
-                    CallToolResult::success(vec![ContentBlock::text(text)]),
-                    Outcome::Ok,
-                )
+                let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+                if spec.output.is_some() {
+                    result.structured_content = Some(value);
+                }
+                (result, Outcome::Ok)
             }
             Err(e) => {
                 metrics
@@ -390,6 +440,128 @@ mod tests {
         )
     }
 
+    /// A stand-in Nextcloud whose capabilities endpoint answers `capabilities` with `status`
+    /// (and counts the requests to it); everything else gets the user document.
+    async fn nextcloud_with_capabilities(
+        status: u16,
+        capabilities: &'static str,
+    ) -> (url::Url, Arc<AtomicU16>) {
+        let asked = Arc::new(AtomicU16::new(0));
+        let counter = asked.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            let counter = counter.clone();
+            App::new().default_service(web::to(move |request: HttpRequest| {
+                let counter = counter.clone();
+                async move {
+                    if request.path() == "/ocs/v2.php/cloud/capabilities" {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        return HttpResponse::build(
+                            actix_web::http::StatusCode::from_u16(status).unwrap(),
+                        )
+                        .content_type("application/json")
+                        .body(capabilities);
+                    }
+                    HttpResponse::Ok()
+                        .content_type("application/json")
+                        .body(DOC)
+                }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        (
+            url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap(),
+            asked,
+        )
+    }
+
+    const NO_NOTES: &str = r#"{"ocs":{"meta":{"status":"ok"},"data":{"capabilities":{"core":{},"files":{"undelete":true}}}}}"#;
+
+    fn names(specs: Vec<&'static tools::ToolSpec>) -> Vec<&'static str> {
+        specs.into_iter().map(|s| s.name).collect()
+    }
+
+    #[actix_web::test]
+    async fn tools_of_an_app_the_user_lacks_are_hidden_and_a_call_names_the_app() {
+        let (nc, asked) = nextcloud_with_capabilities(200, NO_NOTES).await;
+        let (token_url, _, _) = token_endpoint(basic_reply).await;
+        let backend = backend(nc, &token_url);
+        let listed = names(backend.listed_tools(&principal()).await);
+        assert!(
+            listed.contains(&"whoami") && listed.contains(&"files_list"),
+            "{listed:?}"
+        );
+        assert!(
+            !listed.iter().any(|n| n.starts_with("notes_")),
+            "{listed:?}"
+        );
+
+        let (result, audit) = audit_lines(backend.call("notes_list", None, &principal())).await;
+        let result = result.unwrap();
+        assert_eq!(result.is_error, Some(true));
+        let message = text(&result);
+        assert!(
+            message.contains("Notes app") && message.contains("not installed or not enabled"),
+            "{message}"
+        );
+        assert_eq!(audit[0]["reason"], "missing_app");
+        // Remembered per credential: asked once for the list and the call.
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+
+        // A token whose tools need no app does not make Nextcloud be asked at all.
+        let (nc, asked) = nextcloud_with_capabilities(200, NO_NOTES).await;
+        let backend = self::backend(nc, &token_url);
+        let openid = principal_with(ScopeSet::parse("openid files:read").unwrap());
+        assert!(names(backend.listed_tools(&openid).await).contains(&"files_list"));
+        assert_eq!(asked.load(Ordering::SeqCst), 0);
+    }
+
+    #[actix_web::test]
+    async fn when_capabilities_cannot_be_read_no_tool_is_hidden() {
+        for (status, body) in [(503, ""), (200, "<html>maintenance</html>")] {
+            let (nc, asked) = nextcloud_with_capabilities(status, body).await;
+            let (token_url, _, _) = token_endpoint(basic_reply).await;
+            let backend = backend(nc, &token_url);
+            let listed = names(backend.listed_tools(&principal()).await);
+            assert_eq!(listed.len(), tools::all().count(), "{status}");
+            assert_eq!(asked.load(Ordering::SeqCst), 1);
+        }
+        // Nor when no credential can be had (the exchange is refused).
+        fn invalid_grant(_: usize) -> (u16, serde_json::Value) {
+            (400, serde_json::json!({"error": "invalid_grant"}))
+        }
+        let (nc, asked) = nextcloud_with_capabilities(200, NO_NOTES).await;
+        let (token_url, _, _) = token_endpoint(invalid_grant).await;
+        let backend = backend(nc, &token_url);
+        let listed = names(backend.listed_tools(&principal()).await);
+        assert!(listed.contains(&"notes_list"), "{listed:?}");
+        assert_eq!(asked.load(Ordering::SeqCst), 0);
+    }
+
+    #[actix_web::test]
+    async fn a_data_result_comes_as_structured_content_and_as_json_text() {
+        let (nc, _) = fake_nextcloud(Arc::new(AtomicU16::new(200))).await;
+        let (token_url, _, _) = token_endpoint(basic_reply).await;
+        let backend = backend(nc, &token_url);
+        let result = backend.call("whoami", None, &principal()).await.unwrap();
+        let structured = result
+            .structured_content
+            .clone()
+            .expect("structuredContent");
+        assert_eq!(structured["user"]["id"], "alice");
+        assert_eq!(structured["client_id"], "client-1");
+        let text = result.content[0].as_text().unwrap().text.clone();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            structured
+        );
+    }
+
     fn backend(nextcloud: url::Url, token_endpoint: &str) -> Backend {
         let metrics = Metrics::new().unwrap();
         Backend {
@@ -397,6 +569,7 @@ mod tests {
             exchange: Some(Arc::new(client(token_endpoint, &metrics))),
             single_user: None,
             users: UserCache::default(),
+            capabilities: CapabilityCache::default(),
             metrics,
             tools: Governance::default(),
         }

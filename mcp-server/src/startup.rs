@@ -25,6 +25,7 @@ use crate::auth::{all_data_scopes, JwksCache, Principal, Verifier};
 use crate::config::{Config, Mode};
 use crate::exchange::ExchangeClient;
 use crate::metrics::Metrics;
+use crate::nextcloud::capabilities::CapabilityCache;
 use crate::nextcloud::users::UserCache;
 use crate::nextcloud::Nextcloud;
 use crate::service::{Backend, McpService};
@@ -133,6 +134,7 @@ impl Application {
                     ))),
                     single_user: None,
                     users: UserCache::default(),
+                    capabilities: CapabilityCache::default(),
                     metrics: metrics.clone(),
                     tools: config.tools.clone(),
                 };
@@ -152,6 +154,7 @@ impl Application {
                     exchange: None,
                     single_user: Some((user.clone(), app_password.clone())),
                     users: UserCache::default(),
+                    capabilities: CapabilityCache::default(),
                     metrics: metrics.clone(),
                     tools: config.tools.clone(),
                 };

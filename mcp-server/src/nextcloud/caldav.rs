@@ -19,7 +19,7 @@ use super::{NcError, Session};
 const API: &str = "caldav";
 
 /// A calendar collection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Calendar {
     /// The collection's name in its URL (e.g. `personal`).
     pub id: String,

@@ -14,7 +14,7 @@ use super::{NcError, Session};
 
 const API: &str = "carddav";
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AddressBook {
     /// The collection's name in its URL (e.g. `contacts`).
     pub id: String,

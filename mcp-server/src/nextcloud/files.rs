@@ -30,7 +30,7 @@ const PROPFIND_BODY: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 </d:propfind>"#;
 
 /// One file or folder.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FileEntry {
     pub name: String,
     /// Path relative to the root of the user's files (`""` is the root).

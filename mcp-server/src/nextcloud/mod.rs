@@ -3,6 +3,7 @@
 //! act on (sign in again, re-read and retry, pick another name…).
 
 pub mod caldav;
+pub mod capabilities;
 pub mod carddav;
 pub mod cards;
 pub mod collection;

@@ -53,7 +53,7 @@ impl Default for UserCache {
     }
 }
 
-fn credential_key(auth: &NcAuth) -> [u8; 32] {
+pub(super) fn credential_key(auth: &NcAuth) -> [u8; 32] {
     let material = match auth {
         NcAuth::Bearer(token) => format!("bearer\n{}", token.expose()),
         NcAuth::Basic { user, password } => format!("basic\n{user}\n{}", password.expose()),

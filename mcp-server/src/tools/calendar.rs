@@ -2,14 +2,14 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use mcp_shared::Scope;
-use rmcp::handler::server::common::schema_for_type;
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::caldav::CALENDARS;
+use crate::nextcloud::caldav::{Calendar, CALENDARS};
 use crate::nextcloud::events::{
     build_event, event_span, events_of, summarize_event, update_event_data, EventChange, NewEvent,
 };
@@ -112,6 +112,13 @@ pub struct DeleteEventArgs {
     pub etag: Option<String>,
 }
 
+/// calendar_list_calendars' answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CalendarList {
+    pub count: usize,
+    pub calendars: Vec<Calendar>,
+}
+
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "calendar_list_calendars",
@@ -123,6 +130,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: Some(schema_for_output::<CalendarList>),
+        requires: None,
         schema: schema_for_type::<ListCalendarsArgs>,
         handler: |args, ctx| Box::pin(calendar_list_calendars(args, ctx)),
     },
@@ -139,6 +149,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<ListEventsArgs>,
         handler: |args, ctx| Box::pin(calendar_list_events(args, ctx)),
     },
@@ -151,6 +164,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<CreateEventArgs>,
         handler: |args, ctx| Box::pin(calendar_create_event(args, ctx)),
     },
@@ -165,6 +181,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<UpdateEventArgs>,
         handler: |args, ctx| Box::pin(calendar_update_event(args, ctx)),
     },
@@ -176,6 +195,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<DeleteEventArgs>,
         handler: |args, ctx| Box::pin(calendar_delete_event(args, ctx)),
     },
@@ -322,7 +344,10 @@ async fn calendar_list_calendars(args: Option<JsonObject>, ctx: &ToolContext<'_>
     let _: ListCalendarsArgs = parse_args(args)?;
     let dav = ctx.session().await?;
     let calendars = dav.calendars_list().await?;
-    Ok(json!({"count": calendars.len(), "calendars": calendars}))
+    super::answer(&CalendarList {
+        count: calendars.len(),
+        calendars,
+    })
 }
 
 async fn calendar_list_events(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {

@@ -1,14 +1,14 @@
 //! Contacts tools (Nextcloud Contacts over CardDAV).
 
 use mcp_shared::Scope;
-use rmcp::handler::server::common::schema_for_type;
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::carddav::{CardObject, ADDRESS_BOOKS};
+use crate::nextcloud::carddav::{AddressBook, CardObject, ADDRESS_BOOKS};
 use crate::nextcloud::cards::{
     build_card, cards_of, contact_of, update_card_data, Contact, ContactFields,
 };
@@ -123,6 +123,13 @@ pub struct DeleteArgs {
     pub etag: Option<String>,
 }
 
+/// contacts_list_addressbooks' answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AddressBookList {
+    pub count: usize,
+    pub addressbooks: Vec<AddressBook>,
+}
+
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "contacts_list_addressbooks",
@@ -133,6 +140,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: Some(schema_for_output::<AddressBookList>),
+        requires: None,
         schema: schema_for_type::<ListAddressBooksArgs>,
         handler: |args, ctx| Box::pin(contacts_list_addressbooks(args, ctx)),
     },
@@ -147,6 +157,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<SearchArgs>,
         handler: |args, ctx| Box::pin(contacts_search(args, ctx)),
     },
@@ -160,6 +173,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<GetArgs>,
         handler: |args, ctx| Box::pin(contacts_get(args, ctx)),
     },
@@ -172,6 +188,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<CreateArgs>,
         handler: |args, ctx| Box::pin(contacts_create(args, ctx)),
     },
@@ -186,6 +205,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<UpdateArgs>,
         handler: |args, ctx| Box::pin(contacts_update(args, ctx)),
     },
@@ -197,6 +219,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<DeleteArgs>,
         handler: |args, ctx| Box::pin(contacts_delete(args, ctx)),
     },
@@ -284,7 +309,10 @@ async fn contacts_list_addressbooks(args: Option<JsonObject>, ctx: &ToolContext<
     let _: ListAddressBooksArgs = parse_args(args)?;
     let dav = ctx.session().await?;
     let books = dav.addressbooks_list().await?;
-    Ok(json!({"count": books.len(), "addressbooks": books}))
+    super::answer(&AddressBookList {
+        count: books.len(),
+        addressbooks: books,
+    })
 }
 
 async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {

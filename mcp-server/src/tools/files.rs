@@ -2,10 +2,10 @@
 //! files, e.g. "Documents/report.md"; "" or "/" is the root.
 
 use mcp_shared::Scope;
-use rmcp::handler::server::common::schema_for_type;
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
@@ -104,6 +104,18 @@ pub struct FindArgs {
     pub folder: String,
 }
 
+/// files_list's answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FileList {
+    /// The folder listed, relative to the root of the user's files ("" is the root).
+    pub path: String,
+    /// Entries in the folder (more than listed when truncated).
+    pub count: usize,
+    pub truncated: bool,
+    /// Folders first, then by name.
+    pub entries: Vec<FileEntry>,
+}
+
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "files_list",
@@ -115,6 +127,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: Some(schema_for_output::<FileList>),
+        requires: None,
         schema: schema_for_type::<ListArgs>,
         handler: |args, ctx| Box::pin(files_list(args, ctx)),
     },
@@ -129,6 +144,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<ReadArgs>,
         handler: |args, ctx| Box::pin(files_read(args, ctx)),
     },
@@ -143,6 +161,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<WriteArgs>,
         handler: |args, ctx| Box::pin(files_write(args, ctx)),
     },
@@ -155,6 +176,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<MkdirArgs>,
         handler: |args, ctx| Box::pin(files_mkdir(args, ctx)),
     },
@@ -167,6 +191,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: false,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<TransferArgs>,
         handler: |args, ctx| Box::pin(files_move(args, ctx)),
     },
@@ -177,8 +204,12 @@ pub const TOOLS: &[ToolSpec] = &[
                       to replace an existing destination unless overwrite=true.",
         scopes: &[Scope::FilesWrite],
         read_only: false,
-        destructive: false,
+        // overwrite=true replaces what is at the destination.
+        destructive: true,
         idempotent: false,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<TransferArgs>,
         handler: |args, ctx| Box::pin(files_copy(args, ctx)),
     },
@@ -191,6 +222,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<DeleteArgs>,
         handler: |args, ctx| Box::pin(files_delete(args, ctx)),
     },
@@ -204,6 +238,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: None,
         schema: schema_for_type::<FindArgs>,
         handler: |args, ctx| Box::pin(files_find(args, ctx)),
     },
@@ -242,17 +279,13 @@ async fn files_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
             .then_with(|| x.name.to_lowercase().cmp(&y.name.to_lowercase()))
     });
     let total = entries.len();
-    let listed: Vec<Value> = entries
-        .iter()
-        .take(MAX_LIST_ENTRIES)
-        .map(entry_json)
-        .collect();
-    Ok(json!({
-        "path": path,
-        "count": total,
-        "truncated": total > MAX_LIST_ENTRIES,
-        "entries": listed,
-    }))
+    entries.truncate(MAX_LIST_ENTRIES);
+    super::answer(&FileList {
+        path,
+        count: total,
+        truncated: total > MAX_LIST_ENTRIES,
+        entries,
+    })
 }
 
 async fn files_read(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {

@@ -1,11 +1,19 @@
 //! The tool table: every tool with its required scopes (from the `shared` crate), its input
-//! schema (schemars) and its handler. `tools/list` shows the tools a token's scopes allow;
-//! the HTTP guard refuses a `tools/call` for any other with 403 `insufficient_scope`.
+//! schema (schemars), its annotations, its output schema where the result is data, the
+//! Nextcloud app it needs, and its handler. `tools/list` shows the tools a token's scopes allow
+//! (and whose app the user has); the HTTP guard refuses a `tools/call` for any other scope with
+//! 403 `insufficient_scope`.
 
 pub mod calendar;
 pub mod contacts;
+pub mod deck;
 pub mod files;
+pub mod files_extra;
 pub mod notes;
+pub mod search;
+pub mod sharing;
+pub mod talk;
+pub mod tasks;
 pub mod whoami;
 
 use std::sync::Arc;
@@ -17,6 +25,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::auth::Principal;
+use crate::nextcloud::capabilities::App;
 use crate::nextcloud::users::UserCache;
 use crate::nextcloud::{NcAuth, NcError, NcUser, Nextcloud, Session};
 
@@ -26,10 +35,22 @@ pub struct ToolSpec {
     pub description: &'static str,
     /// Every scope the tool needs (write scopes imply their read scope).
     pub scopes: &'static [Scope],
+    /// MCP annotations (hints to clients, which may ask before calling a tool that is not
+    /// read-only, or destructive). `destructive`: may delete or replace what is there;
+    /// `idempotent`: calling again with the same arguments changes nothing more.
     pub read_only: bool,
     pub destructive: bool,
     pub idempotent: bool,
+    /// The tool reaches other people (sends a message or invitation, shares, assigns): its
+    /// description must say so. Everything else stays inside the user's own Nextcloud data.
+    pub open_world: bool,
     pub schema: fn() -> Arc<JsonObject>,
+    /// The JSON Schema of the result (`schema_for_output::<T>` of the type the handler
+    /// serializes), for tools whose result is data: sent as `outputSchema`, and the result
+    /// then also goes out as `structuredContent`.
+    pub output: Option<fn() -> Arc<JsonObject>>,
+    /// The Nextcloud app the tool needs; hidden from users who do not have it.
+    pub requires: Option<App>,
     /// Runs the tool; the caller has checked the scopes.
     pub handler: Handler,
 }
@@ -84,6 +105,13 @@ pub enum ToolError {
     Nextcloud(#[from] NcError),
     #[error("{0}")]
     Unavailable(String),
+    /// The user's Nextcloud lacks the app the tool needs (from its capabilities).
+    #[error(
+        "this tool needs the {} on Nextcloud, which is not installed or not enabled for this \
+         user: do not retry; ask the Nextcloud administrator, or use another tool",
+        .0.label()
+    )]
+    MissingApp(App),
     /// This connection's way into Nextcloud no longer works (the grant or its Nextcloud
     /// credential was revoked); only signing in again (reconnecting the MCP client) helps.
     #[error("{0}")]
@@ -109,6 +137,7 @@ impl ToolError {
                 NcError::BadResponse(_) => "nextcloud_bad_response",
             },
             Self::Unavailable(_) => "unavailable",
+            Self::MissingApp(_) => "missing_app",
             Self::SignInAgain(_) => "sign_in_again",
         }
     }
@@ -116,16 +145,25 @@ impl ToolError {
 
 pub type ToolResult = Result<Value, ToolError>;
 
-const TABLES: &[&[ToolSpec]] = &[
-    whoami::TOOLS,
-    notes::TOOLS,
-    files::TOOLS,
-    calendar::TOOLS,
-    contacts::TOOLS,
+/// Every family's table, with the prefix its tools' names share (the family an administrator
+/// can disable as `<prefix>_*`); `None` for tools named on their own (`whoami`, `search`,
+/// `fetch`).
+const TABLES: &[(Option<&str>, &[ToolSpec])] = &[
+    (None, whoami::TOOLS),
+    (Some("notes"), notes::TOOLS),
+    (Some("files"), files::TOOLS),
+    (Some("files"), files_extra::TOOLS),
+    (Some("calendar"), calendar::TOOLS),
+    (Some("contacts"), contacts::TOOLS),
+    (Some("tasks"), tasks::TOOLS),
+    (Some("sharing"), sharing::TOOLS),
+    (Some("deck"), deck::TOOLS),
+    (Some("talk"), talk::TOOLS),
+    (None, search::TOOLS),
 ];
 
 pub fn all() -> impl Iterator<Item = &'static ToolSpec> {
-    TABLES.iter().flat_map(|t| t.iter())
+    TABLES.iter().flat_map(|(_, t)| t.iter())
 }
 
 pub fn spec(name: &str) -> Option<&'static ToolSpec> {
@@ -141,15 +179,18 @@ impl ToolSpec {
                 .read_only(self.read_only)
                 .destructive(self.destructive)
                 .idempotent(self.idempotent)
-                .open_world(false),
+                .open_world(self.open_world),
         );
+        tool.output_schema = self.output.map(|schema| schema());
         tool
     }
 }
 
 /// The tool families an administrator can disable as a whole (`notes_*`): each is the prefix
-/// of every tool of one table.
-pub const FAMILIES: &[&str] = &["notes", "files", "calendar", "contacts"];
+/// of every tool of its tables.
+pub const FAMILIES: &[&str] = &[
+    "notes", "files", "calendar", "contacts", "tasks", "sharing", "deck", "talk",
+];
 
 /// Which tools this instance serves: the administrator may disable single tools, whole
 /// families, or (read-only mode) every tool that changes data. A disabled tool is not listed,
@@ -230,8 +271,9 @@ impl Governance {
 /// document in step with the full table; `mcp-server --list-tools` prints the tools the
 /// configuration serves).
 pub fn markdown_table(governance: &Governance) -> String {
-    let mut out =
-        String::from("| tool | needs scope | changes data | what it does |\n|---|---|---|---|\n");
+    let mut out = String::from(
+        "| tool | needs scope | changes data | hints | what it does |\n|---|---|---|---|---|\n",
+    );
     for spec in governance.served() {
         let scopes = if spec.scopes.is_empty() {
             "— (any valid token)".to_owned()
@@ -248,14 +290,47 @@ pub fn markdown_table(governance: &Governance) -> String {
             .collect::<Vec<_>>()
             .join(" ");
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             spec.name,
             scopes,
             if spec.read_only { "no" } else { "yes" },
+            hints(spec),
             description.replace('|', "\\|")
         ));
     }
     out
+}
+
+/// A tool's answer as JSON, from the type whose schema is its `outputSchema`.
+pub fn answer<T: serde::Serialize>(value: &T) -> ToolResult {
+    serde_json::to_value(value)
+        .map_err(|e| ToolError::Unavailable(format!("the answer could not be written ({e})")))
+}
+
+/// The hints column of the reference table: the annotations a client acts on, the app the tool
+/// needs, and whether its result comes with a schema.
+fn hints(spec: &ToolSpec) -> String {
+    let mut hints: Vec<String> = Vec::new();
+    if spec.destructive {
+        hints.push("destructive".into());
+    }
+    if !spec.read_only && spec.idempotent {
+        hints.push("idempotent".into());
+    }
+    if spec.open_world {
+        hints.push("reaches other people".into());
+    }
+    if let Some(app) = spec.requires {
+        hints.push(format!("needs the {}", app.label()));
+    }
+    if spec.output.is_some() {
+        hints.push("structured result".into());
+    }
+    if hints.is_empty() {
+        "—".into()
+    } else {
+        hints.join(", ")
+    }
 }
 
 /// Parses tool arguments; a missing `arguments` object counts as `{}`.
@@ -327,16 +402,166 @@ mod tests {
 
     #[test]
     fn families_are_the_prefixes_of_whole_tables() {
-        for (family, table) in FAMILIES.iter().zip(&TABLES[1..]) {
+        for (family, table) in TABLES {
             for spec in *table {
+                match family {
+                    Some(f) => assert!(spec.name.starts_with(&format!("{f}_")), "{}", spec.name),
+                    None => assert!(
+                        !FAMILIES
+                            .iter()
+                            .any(|f| spec.name.starts_with(&format!("{f}_"))),
+                        "{} belongs to a family",
+                        spec.name
+                    ),
+                }
+            }
+            if let Some(f) = family {
+                assert!(FAMILIES.contains(f), "{f}");
+            }
+        }
+        for f in FAMILIES {
+            assert!(TABLES.iter().any(|(family, _)| *family == Some(*f)), "{f}");
+        }
+    }
+
+    /// (name, read-only, destructive, idempotent, reaches other people, needs an app): a
+    /// change here is a change of what clients are told, made on purpose.
+    type Expected = (&'static str, bool, bool, bool, bool, Option<App>);
+    const ANNOTATIONS: &[Expected] = &[
+        ("whoami", true, false, true, false, None),
+        ("notes_list", true, false, true, false, Some(App::Notes)),
+        ("notes_search", true, false, true, false, Some(App::Notes)),
+        ("notes_get", true, false, true, false, Some(App::Notes)),
+        ("notes_create", false, false, false, false, Some(App::Notes)),
+        ("notes_update", false, true, true, false, Some(App::Notes)),
+        ("notes_append", false, false, false, false, Some(App::Notes)),
+        ("notes_delete", false, true, true, false, Some(App::Notes)),
+        ("files_list", true, false, true, false, None),
+        ("files_read", true, false, true, false, None),
+        ("files_write", false, true, true, false, None),
+        ("files_mkdir", false, false, false, false, None),
+        ("files_move", false, true, false, false, None),
+        ("files_copy", false, true, false, false, None),
+        ("files_delete", false, true, true, false, None),
+        ("files_find", true, false, true, false, None),
+        ("calendar_list_calendars", true, false, true, false, None),
+        ("calendar_list_events", true, false, true, false, None),
+        ("calendar_create_event", false, false, false, false, None),
+        ("calendar_update_event", false, true, true, false, None),
+        ("calendar_delete_event", false, true, true, false, None),
+        ("contacts_list_addressbooks", true, false, true, false, None),
+        ("contacts_search", true, false, true, false, None),
+        ("contacts_get", true, false, true, false, None),
+        ("contacts_create", false, false, false, false, None),
+        ("contacts_update", false, true, true, false, None),
+        ("contacts_delete", false, true, true, false, None),
+    ];
+
+    #[test]
+    fn every_tool_tells_clients_its_annotations() {
+        for spec in all() {
+            let tool = spec.to_tool();
+            let hints = tool.annotations.expect("annotated");
+            assert_eq!(hints.read_only_hint, Some(spec.read_only), "{}", spec.name);
+            assert_eq!(
+                hints.destructive_hint,
+                Some(spec.destructive),
+                "{}",
+                spec.name
+            );
+            assert_eq!(
+                hints.idempotent_hint,
+                Some(spec.idempotent),
+                "{}",
+                spec.name
+            );
+            assert_eq!(
+                hints.open_world_hint,
+                Some(spec.open_world),
+                "{}",
+                spec.name
+            );
+            assert!(!(spec.read_only && spec.destructive), "{}", spec.name);
+            if spec.open_world {
                 assert!(
-                    spec.name.starts_with(&format!("{family}_")),
-                    "{}",
+                    !spec.read_only && spec.description.contains("other people"),
+                    "{} reaches other people and must say so",
                     spec.name
                 );
             }
+            if let Some((_, read_only, destructive, idempotent, open_world, requires)) =
+                ANNOTATIONS.iter().find(|a| a.0 == spec.name)
+            {
+                assert_eq!(
+                    (spec.read_only, spec.destructive, spec.idempotent),
+                    (*read_only, *destructive, *idempotent),
+                    "{}",
+                    spec.name
+                );
+                assert_eq!(spec.open_world, *open_world, "{}", spec.name);
+                assert_eq!(spec.requires, *requires, "{}", spec.name);
+            }
         }
-        assert_eq!(FAMILIES.len(), TABLES.len() - 1);
+        for (name, ..) in ANNOTATIONS {
+            assert!(spec(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_tool_that_reaches_other_people_is_open_world() {
+        let whoami = &whoami::TOOLS[0];
+        let send = ToolSpec {
+            name: "talk_send",
+            title: "Send a message",
+            description: "Sends a message to other people in a conversation.",
+            scopes: &[Scope::TalkWrite],
+            read_only: false,
+            destructive: true,
+            idempotent: false,
+            open_world: true,
+            schema: whoami.schema,
+            output: None,
+            requires: Some(App::Talk),
+            handler: whoami.handler,
+        };
+        let tool = send.to_tool();
+        assert_eq!(tool.annotations.unwrap().open_world_hint, Some(true));
+        assert!(tool.output_schema.is_none());
+    }
+
+    #[test]
+    fn data_results_declare_an_object_output_schema() {
+        for name in [
+            "whoami",
+            "notes_list",
+            "files_list",
+            "calendar_list_calendars",
+            "contacts_list_addressbooks",
+        ] {
+            let tool = spec(name).unwrap().to_tool();
+            let schema = tool.output_schema.unwrap_or_else(|| panic!("{name}"));
+            // MCP requires an object at the root of outputSchema.
+            assert_eq!(
+                schema.get("type").and_then(Value::as_str),
+                Some("object"),
+                "{name}"
+            );
+            assert!(schema.get("properties").is_some(), "{name}");
+        }
+        for spec in all().filter(|s| s.output.is_some()) {
+            let schema = (spec.output.unwrap())();
+            assert_eq!(
+                schema.get("type").and_then(Value::as_str),
+                Some("object"),
+                "{}",
+                spec.name
+            );
+        }
+        let whoami = (spec("whoami").unwrap().output.unwrap())();
+        let required = whoami["required"].as_array().unwrap();
+        for field in ["user", "subject", "client_id", "scopes"] {
+            assert!(required.iter().any(|r| r == field), "{field}: {whoami:?}");
+        }
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Notes tools (Nextcloud Notes app, API v1).
 
 use mcp_shared::Scope;
-use rmcp::handler::server::common::schema_for_type;
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
+use crate::nextcloud::capabilities::App;
 use crate::nextcloud::notes::{Note, NoteChanges};
 use crate::nextcloud::NcError;
 
@@ -86,6 +87,37 @@ pub struct AppendArgs {
     pub text: String,
 }
 
+/// notes_list's answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NoteList {
+    pub count: usize,
+    pub notes: Vec<NoteSummary>,
+}
+
+/// A note without its content.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NoteSummary {
+    pub id: i64,
+    pub title: String,
+    /// "" when the note has no category.
+    pub category: String,
+    pub favorite: bool,
+    /// Last change, Unix time in seconds.
+    pub modified: i64,
+}
+
+impl From<&Note> for NoteSummary {
+    fn from(note: &Note) -> Self {
+        Self {
+            id: note.id,
+            title: note.title.clone(),
+            category: note.category.clone(),
+            favorite: note.favorite,
+            modified: note.modified,
+        }
+    }
+}
+
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "notes_list",
@@ -96,6 +128,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: Some(schema_for_output::<NoteList>),
+        requires: Some(App::Notes),
         schema: schema_for_type::<ListArgs>,
         handler: |args, ctx| Box::pin(notes_list(args, ctx)),
     },
@@ -109,6 +144,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: Some(App::Notes),
         schema: schema_for_type::<SearchArgs>,
         handler: |args, ctx| Box::pin(notes_search(args, ctx)),
     },
@@ -121,6 +159,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: true,
         destructive: false,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: Some(App::Notes),
         schema: schema_for_type::<IdArgs>,
         handler: |args, ctx| Box::pin(notes_get(args, ctx)),
     },
@@ -132,6 +173,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        open_world: false,
+        output: None,
+        requires: Some(App::Notes),
         schema: schema_for_type::<CreateArgs>,
         handler: |args, ctx| Box::pin(notes_create(args, ctx)),
     },
@@ -145,6 +189,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: Some(App::Notes),
         schema: schema_for_type::<UpdateArgs>,
         handler: |args, ctx| Box::pin(notes_update(args, ctx)),
     },
@@ -157,6 +204,9 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: false,
         idempotent: false,
+        open_world: false,
+        output: None,
+        requires: Some(App::Notes),
         schema: schema_for_type::<AppendArgs>,
         handler: |args, ctx| Box::pin(notes_append(args, ctx)),
     },
@@ -168,19 +218,16 @@ pub const TOOLS: &[ToolSpec] = &[
         read_only: false,
         destructive: true,
         idempotent: true,
+        open_world: false,
+        output: None,
+        requires: Some(App::Notes),
         schema: schema_for_type::<IdArgs>,
         handler: |args, ctx| Box::pin(notes_delete(args, ctx)),
     },
 ];
 
 fn summary(note: &Note) -> Value {
-    json!({
-        "id": note.id,
-        "title": note.title,
-        "category": note.category,
-        "favorite": note.favorite,
-        "modified": note.modified,
-    })
+    serde_json::to_value(NoteSummary::from(note)).unwrap_or(Value::Null)
 }
 
 fn full(note: &Note) -> Value {
@@ -242,7 +289,10 @@ async fn notes_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
     let notes = nc
         .notes_list(auth, non_blank(a.category).as_deref(), false)
         .await?;
-    Ok(json!({"count": notes.len(), "notes": notes.iter().map(summary).collect::<Vec<_>>()}))
+    super::answer(&NoteList {
+        count: notes.len(),
+        notes: notes.iter().map(NoteSummary::from).collect(),
+    })
 }
 
 async fn notes_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {

@@ -1,11 +1,10 @@
 //! `whoami`: the authenticated user, the MCP client, and the scopes granted to it.
 
 use mcp_shared::{Scope, ScopeSet};
-use rmcp::handler::server::common::schema_for_type;
+use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::{ToolContext, ToolResult, ToolSpec};
 use crate::nextcloud::NcUser;
@@ -14,6 +13,30 @@ use crate::nextcloud::NcUser;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WhoamiArgs {}
+
+/// The answer (its schema is the tool's `outputSchema`).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Whoami {
+    /// The Nextcloud user, as far as the granted scopes show it.
+    pub user: VisibleUser,
+    /// The signed-in person at the identity provider (the Nextcloud user in single-user mode).
+    pub subject: String,
+    /// The MCP client acting for them (null in single-user mode).
+    pub client_id: Option<String>,
+    /// The granted scopes, with those that write scopes imply.
+    pub scopes: Vec<&'static str>,
+}
+
+/// The user: the id always, the display name with `profile`, the email with `email` (each
+/// null when Nextcloud has none).
+#[derive(Debug, PartialEq, Serialize, JsonSchema)]
+pub struct VisibleUser {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub displayname: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<Option<String>>,
+}
 
 pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     name: "whoami",
@@ -27,6 +50,9 @@ pub const TOOLS: &[ToolSpec] = &[ToolSpec {
     read_only: true,
     destructive: false,
     idempotent: true,
+    open_world: false,
+    output: Some(schema_for_output::<Whoami>),
+    requires: None,
     schema: schema_for_type::<WhoamiArgs>,
     handler: |args, ctx| Box::pin(whoami(args, ctx)),
 }];
@@ -36,31 +62,30 @@ async fn whoami(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     // Asked for each time: this is how a user checks that the connection still works.
     let user = ctx.fresh_user().await?;
     let scopes = &ctx.principal.scopes;
-    Ok(json!({
-        "user": visible_user(&user, scopes),
-        "subject": ctx.principal.subject,
-        "client_id": ctx.principal.client_id,
-        "scopes": scopes.expanded().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    }))
+    super::answer(&Whoami {
+        user: visible_user(&user, scopes),
+        subject: ctx.principal.subject.clone(),
+        client_id: ctx.principal.client_id.clone(),
+        scopes: scopes.expanded().iter().map(|s| s.as_str()).collect(),
+    })
 }
 
 /// What the token's scopes let the client see of the user (OpenID Connect's standard scopes):
 /// the id always, the display name with `profile`, the email with `email`.
-fn visible_user(user: &NcUser, scopes: &ScopeSet) -> Value {
-    let mut visible = serde_json::Map::new();
-    visible.insert("id".into(), json!(user.id));
-    if scopes.contains(Scope::Profile) {
-        visible.insert("displayname".into(), json!(user.displayname));
+fn visible_user(user: &NcUser, scopes: &ScopeSet) -> VisibleUser {
+    VisibleUser {
+        id: user.id.clone(),
+        displayname: scopes
+            .contains(Scope::Profile)
+            .then(|| user.displayname.clone()),
+        email: scopes.contains(Scope::Email).then(|| user.email.clone()),
     }
-    if scopes.contains(Scope::Email) {
-        visible.insert("email".into(), json!(user.email));
-    }
-    Value::Object(visible)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn alice() -> NcUser {
         NcUser {
@@ -90,7 +115,8 @@ mod tests {
         ];
         for (scope, expected) in cases {
             let scopes = ScopeSet::parse(scope).unwrap();
-            assert_eq!(visible_user(&alice(), &scopes), expected, "{scope}");
+            let visible = serde_json::to_value(visible_user(&alice(), &scopes)).unwrap();
+            assert_eq!(visible, expected, "{scope}");
         }
     }
 }

@@ -1,0 +1,6 @@
+//! Tasks tools (CalDAV VTODO; scopes `tasks:read`, `tasks:write`). Empty until the family
+//! lands (issue 15), so that it touches only this file.
+
+use super::ToolSpec;
+
+pub const TOOLS: &[ToolSpec] = &[];
