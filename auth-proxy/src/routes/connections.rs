@@ -141,7 +141,7 @@ async fn sign_in(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, Pa
     let verifier = CodeVerifier::generate();
     let url = state
         .upstream
-        .authorization_url(&upstream_state, &nonce, verifier.as_str())
+        .identity_url(&upstream_state, &nonce, verifier.as_str())
         .await
         .map_err(|e| super::consent::upstream_unavailable(state, e))?;
     let flow = SessionFlow {

@@ -99,6 +99,18 @@ pub trait UpstreamIdp: Send + Sync + std::fmt::Debug {
         pkce_verifier: &str,
     ) -> Result<Url, UpstreamError>;
 
+    /// The URL for a sign-in that only wants to know who the person is (the connections
+    /// page): as [`Self::authorization_url`] but never asking for `offline_access`, so the IdP
+    /// neither mints a refresh token that would be dropped nor prompts for offline consent.
+    async fn identity_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<Url, UpstreamError> {
+        self.authorization_url(state, nonce, pkce_verifier).await
+    }
+
     /// Exchanges the upstream code, validates the ID token (signature via the IdP's JWKS,
     /// `iss`, `aud`, `nonce`, expiry) or falls back to userinfo when the IdP returned none.
     async fn exchange_code(

@@ -282,6 +282,43 @@ macro_rules! identity {
 }
 
 impl OidcUpstream {
+    /// The authorization URL with the configured scopes; without `offline_access` (and so
+    /// without the consent prompt it needs) unless `offline`.
+    async fn sign_in_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+        offline: bool,
+    ) -> Result<Url, UpstreamError> {
+        let discovered = self.current().await?;
+        let (state, nonce) = (state.to_owned(), nonce.to_owned());
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            pkce_verifier.to_owned(),
+        ));
+        let mut request = discovered
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
+            .set_pkce_challenge(challenge);
+        let wanted =
+            |s: &&String| s.as_str() != "openid" && (offline || s.as_str() != "offline_access");
+        // openidconnect always sends `openid` itself.
+        for scope in self.config.scopes.iter().filter(wanted) {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        // Most IdPs (oidc-provider, Keycloak) issue a refresh token for offline_access only
+        // after an explicit consent prompt.
+        if offline && self.config.scopes.iter().any(|s| s == "offline_access") {
+            request = request.add_extra_param("prompt", "consent");
+        }
+        let (url, _, _) = request.url();
+        Ok(url)
+    }
+
     pub fn new(config: OidcUpstreamConfig, clock: Arc<dyn Clock>) -> Result<Self, UpstreamError> {
         let issuers = issuer_candidates(&config.issuer)?;
         let redirect = RedirectUrl::new(config.redirect_uri.to_string())
@@ -577,30 +614,16 @@ impl UpstreamIdp for OidcUpstream {
         nonce: &str,
         pkce_verifier: &str,
     ) -> Result<Url, UpstreamError> {
-        let discovered = self.current().await?;
-        let (state, nonce) = (state.to_owned(), nonce.to_owned());
-        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-            pkce_verifier.to_owned(),
-        ));
-        let mut request = discovered
-            .client
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                move || CsrfToken::new(state),
-                move || Nonce::new(nonce),
-            )
-            .set_pkce_challenge(challenge);
-        // openidconnect always sends `openid` itself.
-        for scope in self.config.scopes.iter().filter(|s| s.as_str() != "openid") {
-            request = request.add_scope(Scope::new(scope.clone()));
-        }
-        // Most IdPs (oidc-provider, Keycloak) issue a refresh token for offline_access only
-        // after an explicit consent prompt.
-        if self.config.scopes.iter().any(|s| s == "offline_access") {
-            request = request.add_extra_param("prompt", "consent");
-        }
-        let (url, _, _) = request.url();
-        Ok(url)
+        self.sign_in_url(state, nonce, pkce_verifier, true).await
+    }
+
+    async fn identity_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_verifier: &str,
+    ) -> Result<Url, UpstreamError> {
+        self.sign_in_url(state, nonce, pkce_verifier, false).await
     }
 
     async fn exchange_code(

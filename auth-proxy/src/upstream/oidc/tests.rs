@@ -673,3 +673,20 @@ fn debug_output_redacts_the_client_secret() {
         assert!(text.contains("<redacted>"), "{text}");
     }
 }
+
+#[tokio::test]
+async fn an_identity_sign_in_never_asks_for_offline_access() {
+    let (op, _) = spawn_op().await;
+    let config = config(
+        &op.issuer,
+        &["openid", "profile", "email", "offline_access"],
+        Duration::from_secs(2),
+    );
+    let up = OidcUpstream::new(config, Arc::new(FakeClock::at_secs(NOW))).unwrap();
+    let q = query(&up.identity_url("c.st", NONCE, VERIFIER).await.unwrap());
+    assert_eq!(q["scope"], "openid profile email");
+    assert!(!q.contains_key("prompt"), "{q:?}");
+    assert_eq!(q["state"], "c.st");
+    assert_eq!(q["nonce"], NONCE);
+    assert_eq!(q["code_challenge"], sha256_b64url(VERIFIER.as_bytes()));
+}
