@@ -78,7 +78,7 @@ const APP_MODULES = [
   { id: 'files_sharing', make: sharingApp },
   { id: 'search', make: searchApp },
 ];
-const DEFAULT_APPS = { deck: true, spreed: true, files_sharing: true, search: true };
+const DEFAULT_APPS = { notes: true, deck: true, spreed: true, files_sharing: true, search: true };
 
 const MAX_BODY = 10 * 1024 * 1024;
 /** Uploads proxied to sabre/dav may be larger than API bodies. */
@@ -358,7 +358,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
     if (p === '/.well-known/caldav' || p === '/.well-known/carddav') return send(ctx, 301, '', { Location: DAV_ROOT });
     let m;
     if ((m = /^\/ocs\/v([12])\.php(\/.*)?$/.exec(p))) return handleOcs(ctx, Number(m[1]), m[2] ?? '/');
-    if ((m = /^(?:\/index\.php)?\/apps\/notes(\/.*)?$/.exec(p))) return handleNotes(ctx, m[1] ?? '/');
+    if (enabled.notes !== false && (m = /^(?:\/index\.php)?\/apps\/notes(\/.*)?$/.exec(p))) return handleNotes(ctx, m[1] ?? '/');
     if (p === '/remote.php/dav' || p.startsWith(DAV_ROOT)) return handleDav(ctx);
     for (const app of extraApps) if (app.route && await app.route(ctx, p)) return undefined;
     if (await flowApp.handle(ctx)) return undefined;
@@ -398,7 +398,7 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
         capabilities: {
           core: { pollinterval: 60, 'webdav-root': 'remote.php/webdav' },
           dav: { chunking: '1.0', bulkupload: '1.0' },
-          notes: { api_version: ['0.2', '1.3', '1.4'], version: '4.12.0' },
+          ...(enabled.notes !== false ? { notes: { api_version: ['0.2', '1.3', '1.4'], version: '4.12.0' } } : {}),
           ...Object.assign({}, ...extraApps.map((a) => a.capabilities?.(ctx.user) ?? {})),
         },
       });
@@ -507,8 +507,9 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
   // ---- Further apps (deck.mjs, talk.mjs, sharing.mjs, search.mjs) ----------------------------
 
   // Each module imitates one Nextcloud app (its header cites the sources) and gets the same
-  // plumbing. `apps` switches apps off (`{ deck: false }`): a disabled app's routes are unknown
-  // to Nextcloud (404 like any unknown route; OCS 998/404) and its capabilities are absent.
+  // plumbing. `apps` switches apps off (`{ deck: false }`, also `{ notes: false }` for the Notes
+  // app above): a disabled app's routes are unknown to Nextcloud (404 like any unknown route;
+  // OCS 998/404) and its capabilities are absent.
   const enabled = { ...DEFAULT_APPS, ...apps };
   /** IUserManager::userExists for this stand-in: seen, configured (basicUsers, loginUsers), or holding an app password. */
   const userExists = (id) => typeof id === 'string' && id !== '' && (users.has(id) || basic.has(id) || logins.has(id) || appPasswords.list(id).length > 0);

@@ -564,3 +564,19 @@ test('pause() is a real outage (connections refused), resume() comes back on the
     await nc4.close();
   }
 });
+
+test('apps: { notes: false } → the Notes API is an unknown route and its capability is absent', async () => {
+  const off = await startNextcloud({ basicUsers: { erin: 'pw' }, apps: { notes: false } });
+  try {
+    const headers = { authorization: basic('erin', 'pw'), 'OCS-APIRequest': 'true' };
+    const notes = await fetch(`${off.base}/index.php/apps/notes/api/v1/notes`, { headers });
+    assert.equal(notes.status, 404);
+    const caps = await (await fetch(`${off.base}/ocs/v2.php/cloud/capabilities?format=json`, { headers })).json();
+    assert.equal('notes' in caps.ocs.data.capabilities, false);
+    assert.ok('deck' in caps.ocs.data.capabilities, 'other apps stay');
+    const on = await call('/ocs/v2.php/cloud/capabilities?format=json', { headers: { 'OCS-APIRequest': 'true' } });
+    assert.ok('notes' in on.json.ocs.data.capabilities, 'on by default');
+  } finally {
+    await off.close();
+  }
+});

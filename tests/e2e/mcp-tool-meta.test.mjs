@@ -1,0 +1,149 @@
+// What every tool tells a client besides its input: annotations, outputSchema with
+// structuredContent, and capability gating, seen through the official MCP TypeScript SDK client.
+// The SDK itself validates every structuredContent against the tool's outputSchema (Ajv) and
+// refuses an answer without structuredContent from a tool that declares one, so a call that
+// resolves here is a validated one. A second stack runs a Nextcloud without the Notes app
+// (the stand-in's `apps: { notes: false }`): the notes tools are hidden for that user, and
+// calling one anyway says which app is missing.
+import { test, describe, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import {
+  startStack, completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll,
+} from '../lib/harness.mjs';
+
+const REDIRECT = 'http://127.0.0.1:17997/oauth/callback';
+
+class MemoryProvider {
+  constructor() { this.client = undefined; this.saved = undefined; this.verifier = undefined; this.authorizationUrl = undefined; }
+  get redirectUrl() { return REDIRECT; }
+  get clientMetadata() {
+    return {
+      client_name: 'MCP TypeScript SDK e2e (tool metadata)',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  clientInformation() { return this.client; }
+  saveClientInformation(info) { this.client = info; }
+  tokens() { return this.saved; }
+  saveTokens(tokens) { this.saved = tokens; }
+  redirectToAuthorization(url) { this.authorizationUrl = url; }
+  saveCodeVerifier(v) { this.verifier = v; }
+  codeVerifier() { return this.verifier; }
+}
+
+/** A stack and an SDK client signed in with every permission the consent page offers. */
+async function signedIn(nextcloudOptions = {}) {
+  const stack = await startStack({ nextcloudOptions });
+  const provider = new MemoryProvider();
+  const url = new URL(stack.mcpServers[0].url);
+  const client = new Client({ name: 'e2e-ts-tool-meta', version: '1.0.0' });
+  const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  await assert.rejects(client.connect(first), UnauthorizedError);
+  const run = await completeAuthorization(provider.authorizationUrl, REDIRECT);
+  assert.ok(run.query.code, `authorization answered ${run.redirect}`);
+  await first.finishAuth(run.query.code);
+  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+  return { stack, client };
+}
+
+const textOf = (result) => result.content.map((c) => c.text).join('');
+
+afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
+after(async () => { await stopAll(); });
+
+describe('a Nextcloud with every app', () => {
+  let stack;
+  let client;
+  before(async () => { ({ stack, client } = await signedIn()); });
+  after(async () => { await client?.close(); await stack?.stop(); });
+
+  test('every tool is annotated; writes are not read-only, and none reaches other people yet', async () => {
+    const { tools } = await client.listTools();
+    assert.ok(tools.length >= 27, `${tools.length} tools`);
+    for (const tool of tools) {
+      const a = tool.annotations;
+      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint']) {
+        assert.equal(typeof a?.[hint], 'boolean', `${tool.name} ${hint}`);
+      }
+      assert.ok(!(a.readOnlyHint && a.destructiveHint), tool.name);
+      assert.equal(a.openWorldHint, false, tool.name);
+    }
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    assert.equal(byName.files_delete.annotations.destructiveHint, true);
+    assert.equal(byName.files_copy.annotations.destructiveHint, true, 'overwrite=true replaces the destination');
+    assert.equal(byName.notes_create.annotations.readOnlyHint, false);
+    assert.equal(byName.notes_list.annotations.readOnlyHint, true);
+  });
+
+  test('data results come as structuredContent that validates against the outputSchema', async () => {
+    const { tools } = await client.listTools(); // the SDK keeps a validator per outputSchema
+    const withSchema = tools.filter((t) => t.outputSchema).map((t) => t.name).sort();
+    assert.deepEqual(withSchema, ['calendar_list_calendars', 'contacts_list_addressbooks', 'files_list', 'notes_list', 'whoami']);
+    for (const t of tools.filter((x) => x.outputSchema)) assert.equal(t.outputSchema.type, 'object', t.name);
+
+    // Something in each list, so that the item schemas are exercised too.
+    const note = await client.callTool({ name: 'notes_create', arguments: { title: 'Structured', content: 'x', category: 'Work' } });
+    assert.equal(note.isError, false, textOf(note));
+    assert.equal(note.structuredContent, undefined, 'no outputSchema, no structuredContent');
+    const file = await client.callTool({ name: 'files_write', arguments: { path: '/meta.txt', content: 'hello' } });
+    assert.equal(file.isError, false, textOf(file));
+    await client.callTool({ name: 'files_mkdir', arguments: { path: '/Meta folder' } });
+
+    const calls = {
+      whoami: {},
+      notes_list: {},
+      files_list: { path: '/' },
+      calendar_list_calendars: {},
+      contacts_list_addressbooks: {},
+    };
+    for (const [name, args] of Object.entries(calls)) {
+      const result = await client.callTool({ name, arguments: args }); // rejects if invalid
+      assert.equal(result.isError, false, `${name}: ${textOf(result)}`);
+      assert.ok(result.structuredContent, name);
+      assert.deepEqual(JSON.parse(textOf(result)), result.structuredContent, `${name}: the text block carries the same JSON`);
+    }
+    const who = (await client.callTool({ name: 'whoami', arguments: {} })).structuredContent;
+    assert.equal(who.user.id, 'alice');
+    assert.ok(who.scopes.includes('talk:write') && who.scopes.includes('tasks:read'), who.scopes.join(' '));
+    const notes = (await client.callTool({ name: 'notes_list', arguments: {} })).structuredContent;
+    assert.deepEqual(notes.notes.map((n) => [n.title, n.category]), [['Structured', 'Work']]);
+    const files = (await client.callTool({ name: 'files_list', arguments: { path: '/' } })).structuredContent;
+    assert.ok(files.entries.some((e) => e.name === 'meta.txt' && e.type === 'file' && e.size === 5), JSON.stringify(files));
+    assert.ok(files.entries.some((e) => e.name === 'Meta folder' && e.type === 'folder'), JSON.stringify(files));
+    const calendars = (await client.callTool({ name: 'calendar_list_calendars', arguments: {} })).structuredContent;
+    assert.ok(calendars.count >= 1 && calendars.calendars.length === calendars.count, JSON.stringify(calendars));
+    const books = (await client.callTool({ name: 'contacts_list_addressbooks', arguments: {} })).structuredContent;
+    assert.ok(books.count >= 1, JSON.stringify(books));
+  });
+});
+
+describe('a Nextcloud without the Notes app', () => {
+  let stack;
+  let client;
+  before(async () => { ({ stack, client } = await signedIn({ apps: { notes: false } })); });
+  after(async () => { await client?.close(); await stack?.stop(); });
+
+  test('the notes tools are hidden, the rest listed; a call anyway names the missing app', async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name);
+    assert.ok(!names.some((n) => n.startsWith('notes_')), `${names}`);
+    for (const n of ['whoami', 'files_list', 'calendar_list_events', 'contacts_search']) assert.ok(names.includes(n), n);
+    const asked = stack.nextcloud.state.requests.filter((r) => r.path.startsWith('/ocs/v2.php/cloud/capabilities')).length;
+    assert.ok(asked >= 1, 'the capabilities were read');
+
+    const result = await client.callTool({ name: 'notes_list', arguments: {} });
+    assert.equal(result.isError, true);
+    assert.match(textOf(result), /Notes app/);
+    assert.match(textOf(result), /not installed or not enabled/);
+    // Remembered: neither the second listing nor the call asked again.
+    await client.listTools();
+    const again = stack.nextcloud.state.requests.filter((r) => r.path.startsWith('/ocs/v2.php/cloud/capabilities')).length;
+    assert.equal(again, asked);
+  });
+});
