@@ -9,9 +9,10 @@
 use std::time::{Duration, Instant};
 
 use moka::future::Cache;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+use super::ocs::read_envelope;
 use super::users::credential_key;
 use super::{NcAuth, NcError, Nextcloud};
 
@@ -108,10 +109,13 @@ impl Capabilities {
 
     /// Reads an OCS capabilities answer (JSON, v1 or v2 envelope).
     pub fn parse(body: &[u8]) -> Result<Self, NcError> {
-        let doc: Value = serde_json::from_slice(body)
-            .map_err(|e| NcError::BadResponse(format!("capabilities are not JSON ({e})")))?;
-        let capabilities = doc
-            .pointer("/ocs/data/capabilities")
+        Self::from_data(&read_envelope(StatusCode::OK, body)?)
+    }
+
+    /// Reads the `data` of an OCS capabilities answer.
+    fn from_data(data: &Value) -> Result<Self, NcError> {
+        let capabilities = data
+            .get("capabilities")
             .and_then(Value::as_object)
             .ok_or_else(|| {
                 NcError::BadResponse("capabilities answer without ocs.data.capabilities".into())
@@ -128,24 +132,8 @@ impl Capabilities {
 impl Nextcloud {
     /// The user's capabilities, asked for now.
     pub async fn capabilities(&self, auth: &NcAuth) -> Result<Capabilities, NcError> {
-        let mut url = self.url("ocs/v2.php/cloud/capabilities")?;
-        url.set_query(Some("format=json"));
-        let request = self
-            .request(auth, Method::GET, url)
-            .header("OCS-APIRequest", "true")
-            .header(reqwest::header::ACCEPT, "application/json");
-        let response = self.send("ocs", request).await?;
-        if !response.status().is_success() {
-            return Err(NcError::BadResponse(format!(
-                "capabilities endpoint answered HTTP {}",
-                response.status().as_u16()
-            )));
-        }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|_| NcError::Unavailable("the response was cut off".into()))?;
-        Capabilities::parse(&body)
+        let request = self.ocs_request(auth, Method::GET, "cloud/capabilities")?;
+        Capabilities::from_data(&self.ocs::<Value>("ocs", request).await?)
     }
 }
 

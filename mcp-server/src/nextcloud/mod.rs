@@ -12,6 +12,7 @@ pub mod events;
 pub mod files;
 pub mod ical;
 pub mod notes;
+pub mod ocs;
 pub mod paths;
 #[cfg(test)]
 mod props;

@@ -77,7 +77,7 @@ async fn fake_nextcloud(status: Arc<AtomicU16>, body: Vec<u8>, hits: Arc<AtomicU
                     }
                 }
                 assert!(String::from_utf8_lossy(&request)
-                    .starts_with("GET /ocs/v2.php/cloud/capabilities?format=json "));
+                    .starts_with("GET /ocs/v2.php/cloud/capabilities "));
                 hits.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(30)).await;
                 let code = status.load(Ordering::SeqCst);
