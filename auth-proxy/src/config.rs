@@ -80,6 +80,10 @@ const KNOWN: &[&str] = &[
     "NEXTCLOUD_ALLOW_INSECURE_HTTP",
     "CONNECTIONS_ENABLED",
     "CONNECTIONS_SESSION_TTL_SECS",
+    "POLICY_ALLOWED_USERS",
+    "POLICY_ALLOWED_GROUPS",
+    "POLICY_GROUPS_CLAIM",
+    "POLICY_ALLOWED_EMAIL_DOMAINS",
 ];
 const SECRET_FILES: &[&str] = &[
     "UPSTREAM_CLIENT_SECRET",
@@ -135,6 +139,27 @@ pub struct RateLimits {
     pub register_global: Option<RateLimit>,
     pub authorize: Option<RateLimit>,
     pub token: Option<RateLimit>,
+}
+
+/// The access policy (`crate::policy`, ADR 0021): empty lists allow everyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySettings {
+    /// Upstream subjects (`sub`), compared exactly.
+    pub allowed_users: Vec<String>,
+    /// Group names, compared exactly, found in the claim `groups_claim`.
+    pub allowed_groups: Vec<String>,
+    pub groups_claim: String,
+    /// Lower-case domain names; an e-mail address must be in one exactly and verified.
+    pub allowed_email_domains: Vec<String>,
+}
+
+impl PolicySettings {
+    /// No list configured: everyone may sign in.
+    pub fn is_open(&self) -> bool {
+        self.allowed_users.is_empty()
+            && self.allowed_groups.is_empty()
+            && self.allowed_email_domains.is_empty()
+    }
 }
 
 /// How the browser-binding cookie is named and flagged.
@@ -370,6 +395,7 @@ pub struct Config {
     pub client_assertion: ClientAssertionSettings,
     pub connections: ConnectionsSettings,
     pub idjag: IdJagSettings,
+    pub policy: PolicySettings,
 }
 
 impl Config {
@@ -629,8 +655,10 @@ impl Config {
             session_ttl: env.secs("CONNECTIONS_SESSION_TTL_SECS", 900, 60, 86_400)?,
         };
         let idjag = idjag_settings(&env)?;
+        let policy = policy_settings(&env)?;
 
         Ok(Self {
+            policy,
             cimd,
             client_assertion,
             connections,
@@ -692,6 +720,39 @@ fn client_assertion_settings(env: &Env) -> Result<ClientAssertionSettings, Confi
     Ok(ClientAssertionSettings {
         algs,
         max_lifetime: env.secs("CLIENT_ASSERTION_MAX_LIFETIME_SECS", 300, 30, 3600)?,
+    })
+}
+
+fn policy_settings(env: &Env) -> Result<PolicySettings, ConfigError> {
+    let groups_claim = env
+        .string("POLICY_GROUPS_CLAIM", "groups")
+        .trim()
+        .to_owned();
+    if groups_claim.is_empty() {
+        return Err(err("POLICY_GROUPS_CLAIM", "must name a claim"));
+    }
+    let mut allowed_email_domains = Vec::new();
+    for raw in env.list("POLICY_ALLOWED_EMAIL_DOMAINS", "") {
+        let domain = raw.strip_prefix('@').unwrap_or(&raw).to_ascii_lowercase();
+        let host_like = !domain.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+        if !host_like {
+            return Err(err(
+                "POLICY_ALLOWED_EMAIL_DOMAINS",
+                format!("`{raw}` is not a domain name (e.g. example.org)"),
+            ));
+        }
+        allowed_email_domains.push(domain);
+    }
+    Ok(PolicySettings {
+        allowed_users: env.list("POLICY_ALLOWED_USERS", ""),
+        allowed_groups: env.list("POLICY_ALLOWED_GROUPS", ""),
+        groups_claim,
+        allowed_email_domains,
     })
 }
 

@@ -1,6 +1,7 @@
 //! auth-proxy: the OAuth 2.1 authorization server that MCP clients talk to, itself an OpenID
 //! Connect client of the user's identity provider. See `docs/architecture.md`.
 
+pub mod audit;
 pub mod client_ip;
 pub mod clients;
 pub mod clock;
@@ -19,6 +20,7 @@ pub mod nextcloud;
 pub mod oauth;
 pub mod pages;
 pub mod pkce;
+pub mod policy;
 pub mod redirect;
 pub mod resource;
 pub mod routes;

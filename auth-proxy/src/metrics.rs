@@ -25,6 +25,64 @@ pub struct Metrics {
     pub store_duration: HistogramVec,
     pub nextcloud_logins: IntCounterVec,
     pub idjag: IntCounterVec,
+    pub denials: IntCounterVec,
+}
+
+/// Why a request was refused, for `auth_proxy_denials_total{reason}`: a closed set. Refusals
+/// of client assertions and identity assertions are counted in detail elsewhere
+/// (`invalid_client` here; `auth_proxy_idjag_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    InvalidClient,
+    InvalidTarget,
+    CodeInvalid,
+    CodeReplayed,
+    RefreshInvalid,
+    RefreshReuse,
+    Policy(crate::policy::Denial),
+    RateLimitedIp,
+    RateLimitedClient,
+    RateLimitedUser,
+}
+
+impl Denied {
+    pub const ALL: [Denied; 13] = [
+        Self::InvalidClient,
+        Self::InvalidTarget,
+        Self::CodeInvalid,
+        Self::CodeReplayed,
+        Self::RefreshInvalid,
+        Self::RefreshReuse,
+        Self::Policy(crate::policy::Denial::User),
+        Self::Policy(crate::policy::Denial::Group),
+        Self::Policy(crate::policy::Denial::EmailDomain),
+        Self::Policy(crate::policy::Denial::EmailUnverified),
+        Self::RateLimitedIp,
+        Self::RateLimitedClient,
+        Self::RateLimitedUser,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidTarget => "invalid_target",
+            Self::CodeInvalid => "code_invalid",
+            Self::CodeReplayed => "code_replayed",
+            Self::RefreshInvalid => "refresh_invalid",
+            Self::RefreshReuse => "refresh_reuse",
+            Self::Policy(d) => d.label(),
+            Self::RateLimitedIp => "rate_limited_ip",
+            Self::RateLimitedClient => "rate_limited_client",
+            Self::RateLimitedUser => "rate_limited_user",
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one refusal under its reason.
+    pub fn denied(&self, why: Denied) {
+        self.denials.with_label_values(&[why.label()]).inc();
+    }
 }
 
 /// Store calls are sub-millisecond when healthy; the 2 s operation deadline caps the top.
@@ -101,6 +159,18 @@ impl Metrics {
                  reason of the refusal (typ, untrusted_issuer, bad_signature, aud, replayed, …).",
                 &["outcome"],
             )?,
+            denials: {
+                let denials = counter_vec(
+                    "auth_proxy_denials_total",
+                    "Requests refused, by fixed reason (invalid_client, code_replayed, \
+                     policy_group, rate_limited_client, …).",
+                    &["reason"],
+                )?;
+                for why in Denied::ALL {
+                    denials.with_label_values(&[why.label()]);
+                }
+                denials
+            },
             nextcloud_logins: counter_vec(
                 "auth_proxy_nextcloud_logins_total",
                 "App-password strategy sign-ins by outcome: reused (a stored app password still \

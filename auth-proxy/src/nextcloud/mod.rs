@@ -248,6 +248,7 @@ mod tests {
         UpstreamIdentity {
             subject: sub.into(),
             email: Some("alice@example.com".into()),
+            email_verified: None,
             name: Some("Alice".into()),
             preferred_username: Some("alice".into()),
             claims: [
@@ -255,6 +256,7 @@ mod tests {
                 ("name".to_owned(), "Alice".to_owned()),
             ]
             .into(),
+            lists: Default::default(),
         }
     }
 

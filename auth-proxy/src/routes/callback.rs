@@ -10,9 +10,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use mcp_shared::OAuthErrorCode;
 
 use super::{binding_cookie_value, hash_matches, redirect_error};
+use crate::audit;
 use crate::ids::{ClientState, GrantId};
+use crate::metrics::Denied;
 use crate::oauth::callback::{issuer_acceptable, upstream_error_code};
 use crate::pages::PageError;
+use crate::policy;
 use crate::state::AppState;
 use crate::upstream::UpstreamError;
 
@@ -120,6 +123,27 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
             };
         }
     };
+
+    // The access policy (ADR 0021): who may hold a grant here at all.
+    let groups = identity.list_claim(&state.config.policy.groups_claim);
+    let who = policy::Identity {
+        subject: &identity.subject,
+        email: identity.email.as_deref(),
+        email_verified: identity.email_verified,
+        groups: &groups,
+    };
+    if let Err(denial) = policy::check(&state.config.policy, &who) {
+        state.metrics.denied(Denied::Policy(denial));
+        audit::event("policy.denied", "refused")
+            .reason(denial.label())
+            .subject(&identity.subject)
+            .client(auth.client_id.as_str())
+            .warn("sign-in refused by the access policy");
+        return fail(
+            OAuthErrorCode::AccessDenied,
+            "your account is not allowed to use this service",
+        );
+    }
 
     let grant_id = GrantId::generate();
     let Ok(plain) = serde_json::to_vec(&tokens) else {

@@ -11,10 +11,12 @@ use serde::Serialize;
 use super::{authenticate_client, no_store_json, parse_form, require_form_content_type};
 use std::time::Duration;
 
+use crate::audit;
 use crate::clients::{ClientRecord, GrantType, TokenEndpointAuthMethod};
 use crate::crypto::sha256_hex;
 use crate::error::OAuthError;
 use crate::grants::{GrantError, Issued};
+use crate::metrics::Denied;
 use crate::oauth::idjag::{check_claims, ClaimRules, Refusal};
 use crate::oauth::token::{requested_resource, requested_scope, TokenRequest};
 use crate::state::{AppState, Limited};
@@ -198,6 +200,20 @@ async fn jwt_bearer(
         max_lifetime_secs: i64::try_from(config.idjag.max_lifetime.as_secs()).unwrap_or(i64::MAX),
     };
     let accepted = check_claims(&verified.claims, &rules).map_err(|r| refused(r, Some(issuer)))?;
+    // The access policy applies to the assertion's subject as to a sign-in (ADR 0021); checked
+    // before the `jti` is claimed, so a refusal does not spend it.
+    if let Err(denial) = assertion_policy(&config.policy, &verified.claims, &accepted.subject) {
+        state.metrics.denied(Denied::Policy(denial));
+        audit::event("policy.denied", "refused")
+            .reason(denial.label())
+            .subject(&accepted.subject)
+            .client(client.client_id.as_str())
+            .detail(issuer)
+            .warn("identity assertion refused by the access policy");
+        return Err(OAuthError::invalid_grant(
+            "the user is not allowed to use this service",
+        ));
+    }
     let fresh = state
         .store
         .claim_jti(
@@ -234,6 +250,31 @@ async fn jwt_bearer(
         scope: issued.scope.to_string(),
         resource: issued.resource,
     }))
+}
+
+/// The access policy over an ID-JAG's claims: `email`, a boolean `email_verified` and the
+/// configured groups claim (an array of strings or one string).
+fn assertion_policy(
+    settings: &crate::config::PolicySettings,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    subject: &str,
+) -> Result<(), crate::policy::Denial> {
+    let groups: Vec<&str> = match claims.get(&settings.groups_claim) {
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        Some(serde_json::Value::String(one)) => vec![one.as_str()],
+        _ => Vec::new(),
+    };
+    let identity = crate::policy::Identity {
+        subject,
+        email: claims.get("email").and_then(serde_json::Value::as_str),
+        email_verified: claims
+            .get("email_verified")
+            .and_then(serde_json::Value::as_bool),
+        groups: &groups,
+    };
+    crate::policy::check(settings, &identity)
 }
 
 /// Counts and logs what the grants service refused, and answers with the OAuth error. Unknown,

@@ -32,12 +32,20 @@ pub struct UpstreamTokens {
 pub struct UpstreamIdentity {
     pub subject: String,
     pub email: Option<String>,
+    /// The `email_verified` claim when it is a boolean; the access policy trusts `email` only
+    /// when this is `Some(true)`.
+    #[serde(default)]
+    pub email_verified: Option<bool>,
     pub name: Option<String>,
     pub preferred_username: Option<String>,
     /// Every top-level claim with a string or number value, from the verified ID token (or the
     /// userinfo answer): the configured Nextcloud user claim may be any of them.
     #[serde(default)]
     pub claims: std::collections::BTreeMap<String, String>,
+    /// Every top-level claim whose value is an array of strings (`groups`, `roles`, …), for the
+    /// access policy's groups claim.
+    #[serde(default)]
+    pub lists: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl UpstreamIdentity {
@@ -48,6 +56,35 @@ impl UpstreamIdentity {
             _ => self.claims.get(name).map(String::as_str),
         }
     }
+
+    /// The values of claim `name` as a list: an array of strings, or a single string or number.
+    pub fn list_claim(&self, name: &str) -> Vec<&str> {
+        match self.lists.get(name) {
+            Some(values) => values.iter().map(String::as_str).collect(),
+            None => self.claim(name).into_iter().collect(),
+        }
+    }
+}
+
+/// The claims of a JSON object that are arrays of strings (an array holding anything else is
+/// left out whole).
+pub fn list_claims(value: &serde_json::Value) -> std::collections::BTreeMap<String, Vec<String>> {
+    value
+        .as_object()
+        .map(|object| {
+            object
+                .iter()
+                .filter_map(|(k, v)| {
+                    let items = v.as_array()?;
+                    let strings = items
+                        .iter()
+                        .map(|i| i.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()?;
+                    Some((k.clone(), strings))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The string and number claims of a JSON object (a verified ID token's payload, a userinfo
@@ -127,6 +164,33 @@ pub trait UpstreamIdp: Send + Sync + std::fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_arrays_are_kept_for_the_groups_claim() {
+        let v =
+            serde_json::json!({"sub": "a", "groups": ["x", "y"], "mixed": ["x", 1], "role": "r"});
+        let lists = list_claims(&v);
+        assert_eq!(lists["groups"], ["x", "y"]);
+        assert!(!lists.contains_key("mixed") && !lists.contains_key("role"));
+        let identity = UpstreamIdentity {
+            subject: "a".into(),
+            email: None,
+            email_verified: Some(true),
+            name: None,
+            preferred_username: None,
+            claims: scalar_claims(&v),
+            lists,
+        };
+        assert_eq!(identity.list_claim("groups"), ["x", "y"]);
+        assert_eq!(identity.list_claim("role"), ["r"]);
+        assert!(identity.list_claim("mixed").is_empty());
+        // Records written before these fields existed still read.
+        let old: UpstreamIdentity = serde_json::from_str(
+            r#"{"subject":"a","email":null,"name":null,"preferred_username":null}"#,
+        )
+        .unwrap();
+        assert_eq!((old.email_verified, old.lists.len()), (None, 0));
+    }
 
     #[test]
     fn tokens_are_redacted_in_debug_and_sealed_as_plain_json() {

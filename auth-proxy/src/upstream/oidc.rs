@@ -248,8 +248,8 @@ fn issuer_candidates(issuer: &Url) -> Result<Vec<IssuerUrl>, UpstreamError> {
     Ok(vec![parse(bare)?, parse(&format!("{bare}/"))?])
 }
 
-/// The string and number claims of a compact JWS's payload (call only once it is verified).
-fn id_token_payload(compact: &str) -> std::collections::BTreeMap<String, String> {
+/// The payload of a compact JWS (call only once it is verified); `Null` if it cannot be read.
+fn id_token_payload(compact: &str) -> serde_json::Value {
     use base64::Engine as _;
     compact
         .split('.')
@@ -260,7 +260,6 @@ fn id_token_payload(compact: &str) -> std::collections::BTreeMap<String, String>
                 .ok()
         })
         .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
-        .map(|v| super::scalar_claims(&v))
         .unwrap_or_default()
 }
 
@@ -271,12 +270,14 @@ macro_rules! identity {
         UpstreamIdentity {
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.to_string()),
+            email_verified: claims.email_verified(),
             name: claims
                 .name()
                 .and_then(|n| n.get(None))
                 .map(|n| n.to_string()),
             preferred_username: claims.preferred_username().map(|u| u.to_string()),
             claims: Default::default(),
+            lists: Default::default(),
         }
     }};
 }
@@ -523,8 +524,10 @@ impl OidcUpstream {
         }
         let mut identity = identity!(claims);
         // The signature is verified: the payload's own claims (custom ones included) are
-        // trustworthy, for a configured Nextcloud user claim.
-        identity.claims = id_token_payload(&id_token.to_string());
+        // trustworthy, for a configured Nextcloud user claim and the access policy's groups.
+        let payload = id_token_payload(&id_token.to_string());
+        identity.claims = super::scalar_claims(&payload);
+        identity.lists = super::list_claims(&payload);
         Ok(Some(identity))
     }
 
@@ -565,9 +568,9 @@ impl OidcUpstream {
             .await
             .map_err(userinfo_error)?;
         let mut identity = identity!(&claims);
-        identity.claims = serde_json::to_value(&claims)
-            .map(|v| super::scalar_claims(&v))
-            .unwrap_or_default();
+        let value = serde_json::to_value(&claims).unwrap_or_default();
+        identity.claims = super::scalar_claims(&value);
+        identity.lists = super::list_claims(&value);
         Ok(identity)
     }
 

@@ -32,6 +32,8 @@ pub struct FakeUpstream {
     pub refresh_calls: std::sync::atomic::AtomicUsize,
     /// How long `refresh` takes (ms): lets concurrent exchanges overlap, as with a real IdP.
     pub refresh_delay_ms: std::sync::atomic::AtomicU64,
+    /// When set, who every successful code exchange signs in as (else alice or `user:<name>`).
+    pub identity: Mutex<Option<UpstreamIdentity>>,
 }
 
 #[async_trait]
@@ -78,16 +80,22 @@ impl UpstreamIdp for FakeUpstream {
                     scope: None,
                 },
                 // `user:<name>` signs in as someone else than alice.
-                UpstreamIdentity {
-                    subject: code.strip_prefix("user:").unwrap_or("alice").into(),
-                    email: Some(format!(
-                        "{}@example.com",
-                        code.strip_prefix("user:").unwrap_or("alice")
-                    )),
-                    name: None,
-                    preferred_username: None,
-                    claims: Default::default(),
-                },
+                self.identity
+                    .lock()
+                    .unwrap()
+                    .clone()
+                    .unwrap_or(UpstreamIdentity {
+                        subject: code.strip_prefix("user:").unwrap_or("alice").into(),
+                        email: Some(format!(
+                            "{}@example.com",
+                            code.strip_prefix("user:").unwrap_or("alice")
+                        )),
+                        email_verified: None,
+                        name: None,
+                        preferred_username: None,
+                        claims: Default::default(),
+                        lists: Default::default(),
+                    }),
             )),
         }
     }

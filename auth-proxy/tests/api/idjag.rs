@@ -887,3 +887,70 @@ async fn a_replay_at_another_replica_is_refused() {
     }
     assert_eq!(statuses, [200, 400]);
 }
+
+#[tokio::test]
+async fn the_access_policy_applies_to_the_assertion_subject_before_its_jti_is_spent() {
+    let idps = idps(vec![]);
+    let app = idps
+        .spawn(&[
+            ("AUTH_PROXY_POLICY_ALLOWED_GROUPS", "staff"),
+            ("AUTH_PROXY_POLICY_ALLOWED_EMAIL_DOMAINS", "example.org"),
+        ])
+        .await;
+    let t = now(&app);
+    let with = |pairs: &[(&str, Value)]| {
+        let mut c = claims(t);
+        for (k, v) in pairs {
+            c[*k] = v.clone();
+        }
+        c
+    };
+    let first = with(&[]);
+    let refused = [
+        (first.clone(), "policy_email_domain"),
+        (with(&[("groups", json!(["other"]))]), "policy_email_domain"),
+        (
+            with(&[
+                ("email", json!("a@example.org")),
+                ("email_verified", json!("true")),
+            ]),
+            "policy_email_unverified",
+        ),
+    ];
+    for (c, reason) in &refused {
+        let resp = trade(&app, "ema", &idps.main.sign(c), &[]).await;
+        assert_eq!(error_code(resp).await, "invalid_grant", "{reason}");
+        let text = metrics(&app).await;
+        assert!(
+            text.contains(&format!("auth_proxy_denials_total{{reason=\"{reason}\"}}")),
+            "{text}"
+        );
+    }
+    // The refusal did not spend the jti: in the group, the same jti buys a token.
+    let in_group = with(&[("groups", json!(["staff"])), ("jti", first["jti"].clone())]);
+    assert_eq!(
+        trade(&app, "ema", &idps.main.sign(&in_group), &[])
+            .await
+            .status(),
+        200
+    );
+    let verified = with(&[
+        ("email", json!("a@Example.org")),
+        ("email_verified", json!(true)),
+    ]);
+    assert_eq!(
+        trade(&app, "ema", &idps.main.sign(&verified), &[])
+            .await
+            .status(),
+        200
+    );
+    let text = metrics(&app).await;
+    assert!(
+        text.contains("auth_proxy_denials_total{reason=\"policy_email_domain\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("auth_proxy_denials_total{reason=\"policy_email_unverified\"} 1"),
+        "{text}"
+    );
+}

@@ -13,6 +13,7 @@ mod idjag;
 mod keepalive;
 mod limits;
 mod metadata;
+mod policy;
 mod preregistered;
 mod redis_server;
 mod register;
