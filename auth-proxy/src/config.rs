@@ -47,6 +47,9 @@ const KNOWN: &[&str] = &[
     "CLIENTS_FILE",
     "RATE_LIMIT_AUTHORIZE",
     "RATE_LIMIT_TOKEN",
+    "RATE_LIMIT_AUTHORIZE_PER_CLIENT",
+    "RATE_LIMIT_TOKEN_PER_CLIENT",
+    "RATE_LIMIT_PER_USER",
     "TRUSTED_PROXIES",
     "LOG_FORMAT",
     "SHUTDOWN_TIMEOUT_SECS",
@@ -139,6 +142,13 @@ pub struct RateLimits {
     pub register_global: Option<RateLimit>,
     pub authorize: Option<RateLimit>,
     pub token: Option<RateLimit>,
+    /// `/authorize` per `client_id`, whatever IP the browsers come from.
+    pub authorize_per_client: Option<RateLimit>,
+    /// Authorization-code redemptions and jwt-bearer grants per `client_id` (not refreshes:
+    /// they keep their two store round trips).
+    pub token_per_client: Option<RateLimit>,
+    /// Per user (upstream `sub`): sign-ins at `/callback` and jwt-bearer grants.
+    pub per_user: Option<RateLimit>,
 }
 
 /// The access policy (`crate::policy`, ADR 0021): empty lists allow everyone.
@@ -547,6 +557,9 @@ impl Config {
             register_global: rate_limit(&env, "RATE_LIMIT_REGISTER_GLOBAL", "1000/3600")?,
             authorize: rate_limit(&env, "RATE_LIMIT_AUTHORIZE", "60/60")?,
             token: rate_limit(&env, "RATE_LIMIT_TOKEN", "120/60")?,
+            authorize_per_client: rate_limit(&env, "RATE_LIMIT_AUTHORIZE_PER_CLIENT", "300/60")?,
+            token_per_client: rate_limit(&env, "RATE_LIMIT_TOKEN_PER_CLIENT", "1200/60")?,
+            per_user: rate_limit(&env, "RATE_LIMIT_PER_USER", "120/60")?,
         };
         let client_idle_ttl = env.secs("CLIENT_IDLE_TTL_SECS", 30 * 86_400, 3600, 365 * 86_400)?;
         let client_unused_ttl = env.secs("CLIENT_UNUSED_TTL_SECS", 86_400, 3600, 86_400)?;

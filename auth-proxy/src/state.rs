@@ -15,7 +15,7 @@ use crate::error::OAuthError;
 use crate::grants::Grants;
 use crate::idjag::IdJagIssuers;
 use crate::keys::SigningKeys;
-use crate::metrics::Metrics;
+use crate::metrics::{Denied, Metrics};
 use crate::nextcloud::Credentials;
 use crate::store::{Store, StoreError};
 use crate::upstream::UpstreamIdp;
@@ -40,6 +40,40 @@ pub struct AppState {
     pub grant_index: Arc<GrantIndex>,
     /// Trusted ID-JAG issuers and their keys (empty: the jwt-bearer grant is off).
     pub idjag: Arc<IdJagIssuers>,
+}
+
+/// A per-client or per-user bucket (a fixed set: bounded metric labels). Its key holds a hash
+/// of the client id or subject, never the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyed {
+    /// `/authorize`, by `client_id`.
+    AuthorizeClient,
+    /// Code redemption and jwt-bearer grants at `/token`, by `client_id`.
+    TokenClient,
+    /// Sign-ins at `/callback`, by upstream subject.
+    UserSignIn,
+    /// jwt-bearer grants, by the assertion's subject.
+    UserAssertion,
+}
+
+impl Keyed {
+    fn name(self) -> &'static str {
+        match self {
+            Keyed::AuthorizeClient => "authorize_client",
+            Keyed::TokenClient => "token_client",
+            Keyed::UserSignIn => "user_signin",
+            Keyed::UserAssertion => "user_jwt_bearer",
+        }
+    }
+
+    fn bucket(self) -> &'static str {
+        match self {
+            Keyed::AuthorizeClient => "authorize-client",
+            Keyed::TokenClient => "token-client",
+            Keyed::UserSignIn => "user:signin",
+            Keyed::UserAssertion => "user:jwt-bearer",
+        }
+    }
 }
 
 /// Which endpoint a rate-limit bucket belongs to (a fixed set: bounded metric labels).
@@ -110,8 +144,42 @@ impl AppState {
                 .rate_limited
                 .with_label_values(&[endpoint.name()])
                 .inc();
+            self.metrics.denied(Denied::RateLimitedIp);
             Err(OAuthError::rate_limited(decision.retry_after_secs))
         }
+    }
+
+    /// Counts this request against the per-client or per-user limit `which` for `key` (the
+    /// client id or the subject; only its hash reaches the store), shared by all replicas.
+    /// One store round trip when the limit is on. `Err` carries 429 + `Retry-After`.
+    pub async fn check_keyed_rate_limit(&self, which: Keyed, key: &str) -> Result<(), OAuthError> {
+        let limits = &self.config.rate_limits;
+        let limit = match which {
+            Keyed::AuthorizeClient => limits.authorize_per_client,
+            Keyed::TokenClient => limits.token_per_client,
+            Keyed::UserSignIn | Keyed::UserAssertion => limits.per_user,
+        };
+        let Some(limit) = limit else {
+            return Ok(());
+        };
+        let bucket = format!("{}:{}", which.bucket(), crate::crypto::sha256_hex(key));
+        let decision = self
+            .store
+            .hit_rate_limit(&bucket, limit.limit, limit.window)
+            .await
+            .map_err(|e| self.store_error(e))?;
+        if decision.allowed {
+            return Ok(());
+        }
+        self.metrics
+            .rate_limited
+            .with_label_values(&[which.name()])
+            .inc();
+        self.metrics.denied(match which {
+            Keyed::AuthorizeClient | Keyed::TokenClient => Denied::RateLimitedClient,
+            Keyed::UserSignIn | Keyed::UserAssertion => Denied::RateLimitedUser,
+        });
+        Err(OAuthError::rate_limited(decision.retry_after_secs))
     }
 
     /// Counts a store failure and maps it to the client-facing error.

@@ -17,7 +17,7 @@ use crate::crypto::{random_token, sha256_hex};
 use crate::ids::RedirectUri;
 use crate::oauth::authorize::{self as decide, AuthorizationRequest, Rejection};
 use crate::pages::{self, ConsentView, PageError, RedirectTarget};
-use crate::state::{AppState, Limited};
+use crate::state::{AppState, Keyed, Limited};
 use crate::store::PendingAuthorization;
 
 /// How long a user has to decide on the consent page and log in upstream.
@@ -63,6 +63,15 @@ pub async fn authorize(
             )))
         }
     };
+    if let Err(e) = state
+        .check_keyed_rate_limit(Keyed::AuthorizeClient, client.client_id.as_str())
+        .await
+    {
+        return Err(PageError::RateLimited {
+            status: e.status(),
+            retry_after: e.retry_after,
+        });
+    }
     let requested_redirect = super::param(&pairs, "redirect_uri");
     let patterns = state.clients.redirect_patterns(client.client_id.as_str());
     let redirect_uri =

@@ -16,7 +16,7 @@ use crate::metrics::Denied;
 use crate::oauth::callback::{issuer_acceptable, upstream_error_code};
 use crate::pages::PageError;
 use crate::policy;
-use crate::state::AppState;
+use crate::state::{AppState, Keyed};
 use crate::upstream::UpstreamError;
 
 pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -124,6 +124,17 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         }
     };
 
+    // Sign-ins per person, whichever client or IP they come through.
+    if state
+        .check_keyed_rate_limit(Keyed::UserSignIn, &identity.subject)
+        .await
+        .is_err()
+    {
+        return fail(
+            OAuthErrorCode::TemporarilyUnavailable,
+            "too many sign-ins for this account; try again later",
+        );
+    }
     // The access policy (ADR 0021): who may hold a grant here at all.
     let groups = identity.list_claim(&state.config.policy.groups_claim);
     let who = policy::Identity {

@@ -19,7 +19,7 @@ use crate::grants::{GrantError, Issued};
 use crate::metrics::Denied;
 use crate::oauth::idjag::{check_claims, ClaimRules, Refusal};
 use crate::oauth::token::{requested_resource, requested_scope, TokenRequest};
-use crate::state::{AppState, Limited};
+use crate::state::{AppState, Keyed, Limited};
 use crate::store::JtiKind;
 
 #[derive(Serialize)]
@@ -73,6 +73,16 @@ pub async fn token(
             "this client is not registered for the {} grant",
             grant_type.as_str()
         )));
+    }
+    // Per client: code redemptions and assertions only. A refresh keeps its two store round
+    // trips (the per-IP limit and the rotation); token exchange is the mcp-server's own client.
+    if matches!(
+        grant_type,
+        GrantType::AuthorizationCode | GrantType::JwtBearer
+    ) {
+        state
+            .check_keyed_rate_limit(Keyed::TokenClient, client.client_id.as_str())
+            .await?;
     }
     let grants = state.grants();
     let issued = match request {
@@ -200,6 +210,9 @@ async fn jwt_bearer(
         max_lifetime_secs: i64::try_from(config.idjag.max_lifetime.as_secs()).unwrap_or(i64::MAX),
     };
     let accepted = check_claims(&verified.claims, &rules).map_err(|r| refused(r, Some(issuer)))?;
+    state
+        .check_keyed_rate_limit(Keyed::UserAssertion, &accepted.subject)
+        .await?;
     // The access policy applies to the assertion's subject as to a sign-in (ADR 0021); checked
     // before the `jti` is claimed, so a refusal does not spend it.
     if let Err(denial) = assertion_policy(&config.policy, &verified.claims, &accepted.subject) {

@@ -24,6 +24,7 @@
 //! | `<p>:v1:sstate:<sha256>` | connections-page sign-in on its way through the IdP (PKCE verifier, nonce, browser hash), keyed by the hash of its `c.` upstream state | 10 min, taken once |
 //! | `<p>:v1:session:<sha256>` | connections-page session (subject, e-mail, CSRF hash), keyed by the hash of its cookie value | `AUTH_PROXY_CONNECTIONS_SESSION_TTL_SECS` |
 //! | `<p>:v1:rl:<bucket>` | request counter (plain integer) of a fixed window that opens at its first hit | the window |
+//! | `<p>:v1:rl:authorize-client:<h>`, `rl:token-client:<h>`, `rl:user:signin:<h>`, `rl:user:jwt-bearer:<h>` | the same, per client or per user; `<h>` is the hex SHA-256 of the client id or subject | the window |
 //!
 //! A user's grant index has a hash tag of its own (`{u:<sha256(subject)>}`), so on a Cluster it
 //! lives in another slot than the grants it lists: no script touches both, and the index is
