@@ -18,7 +18,13 @@ pub async fn revoke(
     state.check_rate_limit(Limited::Token, &req).await?;
     require_form_content_type(&req)?;
     let form = parse_form(&body)?;
-    let client = authenticate_client(&state, &req, &form).await?;
+    let client = authenticate_client(&state, &req, &form)
+        .await
+        .inspect_err(|e| {
+            if e.code == mcp_shared::OAuthErrorCode::InvalidClient {
+                state.metrics.denied(crate::metrics::Denied::InvalidClient);
+            }
+        })?;
     let token =
         param(&form, "token").ok_or_else(|| OAuthError::invalid_request("token is required"))?;
 

@@ -6,6 +6,7 @@
 //! only the grant id and a hash.
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use mcp_shared::OAuthErrorCode;
 use serde::Serialize;
 
 use super::{authenticate_client, no_store_json, parse_form, require_form_content_type};
@@ -51,6 +52,24 @@ impl TokenResponse {
 }
 
 pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: super::Body,
+) -> Result<HttpResponse, OAuthError> {
+    let answer = grant(state.clone(), req, body).await;
+    // Client authentication and resource refusals from wherever they arose (the grant
+    // refusals are counted by their own reasons in `refused_grant`).
+    if let Err(e) = &answer {
+        match e.code {
+            OAuthErrorCode::InvalidClient => state.metrics.denied(Denied::InvalidClient),
+            OAuthErrorCode::InvalidTarget => state.metrics.denied(Denied::InvalidTarget),
+            _ => {}
+        }
+    }
+    answer
+}
+
+async fn grant(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: super::Body,
@@ -298,18 +317,27 @@ fn refused_grant(state: &AppState, client: &ClientRecord, e: GrantError) -> OAut
     let invalid_refresh =
         || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
     match e {
-        GrantError::InvalidCode => invalid_code(),
+        GrantError::InvalidCode => {
+            state.metrics.denied(Denied::CodeInvalid);
+            invalid_code()
+        }
         GrantError::CodeReplayed { grant_id, revoked } => {
+            state.metrics.denied(Denied::CodeReplayed);
             state.metrics.code_replay_detected.inc();
             tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "authorization code replayed: grant revoked");
             revoked.map_or_else(|e| state.store_error(e), |()| invalid_code())
         }
         GrantError::CodeOfOtherClient { grant_id, revoked } => {
+            state.metrics.denied(Denied::CodeInvalid);
             tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "code presented by another client: grant revoked");
             revoked.map_or_else(|e| state.store_error(e), |()| invalid_code())
         }
-        GrantError::InvalidRefreshToken => invalid_refresh(),
+        GrantError::InvalidRefreshToken => {
+            state.metrics.denied(Denied::RefreshInvalid);
+            invalid_refresh()
+        }
         GrantError::RefreshReuse { grant_id } => {
+            state.metrics.denied(Denied::RefreshReuse);
             state.metrics.refresh_reuse_detected.inc();
             state
                 .metrics

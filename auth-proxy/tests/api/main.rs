@@ -7,6 +7,7 @@ mod cimd_limits;
 mod client_assertion;
 mod compat;
 mod connections;
+mod denials;
 mod exchange;
 mod helpers;
 mod idjag;
