@@ -63,7 +63,7 @@ describe('a Nextcloud with every app', () => {
   before(async () => { ({ stack, client } = await signedIn()); });
   after(async () => { await client?.close(); await stack?.stop(); });
 
-  test('every tool is annotated; writes are not read-only, and none reaches other people yet', async () => {
+  test('every tool is annotated; writes are not read-only; those that reach other people say so', async () => {
     const { tools } = await client.listTools();
     assert.ok(tools.length >= 27, `${tools.length} tools`);
     for (const tool of tools) {
@@ -72,7 +72,10 @@ describe('a Nextcloud with every app', () => {
         assert.equal(typeof a?.[hint], 'boolean', `${tool.name} ${hint}`);
       }
       assert.ok(!(a.readOnlyHint && a.destructiveHint), tool.name);
-      assert.equal(a.openWorldHint, false, tool.name);
+      if (a.openWorldHint) {
+        assert.equal(a.readOnlyHint, false, tool.name);
+        assert.match(tool.description, /other people/, tool.name);
+      }
     }
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
     assert.equal(byName.files_delete.annotations.destructiveHint, true);
@@ -84,7 +87,7 @@ describe('a Nextcloud with every app', () => {
   test('data results come as structuredContent that validates against the outputSchema', async () => {
     const { tools } = await client.listTools(); // the SDK keeps a validator per outputSchema
     const withSchema = tools.filter((t) => t.outputSchema).map((t) => t.name).sort();
-    assert.deepEqual(withSchema, ['calendar_list_calendars', 'contacts_list_addressbooks', 'files_list', 'notes_list', 'whoami']);
+    assert.deepEqual(withSchema, ['calendar_list_calendars', 'contacts_list_addressbooks', 'files_list', 'notes_list', 'sharing_create', 'sharing_list', 'sharing_update', 'whoami']);
     for (const t of tools.filter((x) => x.outputSchema)) assert.equal(t.outputSchema.type, 'object', t.name);
 
     // Something in each list, so that the item schemas are exercised too.

@@ -16,6 +16,7 @@ pub mod ocs;
 pub mod paths;
 #[cfg(test)]
 mod props;
+pub mod shares;
 pub mod text;
 pub mod timezone;
 pub mod users;
