@@ -61,7 +61,8 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// Free text that is never secret (a scope, an issuer, an auth method).
+    /// Free text that is never secret (a scope, an issuer, an auth method), written as it is:
+    /// text from outside is passed through `mcp_shared::ops::telemetry::untrusted` first.
     pub fn detail(self, detail: &'a str) -> Self {
         Self {
             detail: Some(detail),
@@ -78,7 +79,7 @@ impl<'a> Event<'a> {
             subject = self.subject,
             client_id = self.client_id,
             grant_id = self.grant_id,
-            detail = self.detail,
+            detail = self.detail.map(tracing::field::display),
             "{message}"
         );
     }
@@ -92,8 +93,72 @@ impl<'a> Event<'a> {
             subject = self.subject,
             client_id = self.client_id,
             grant_id = self.grant_id,
-            detail = self.detail,
+            detail = self.detail.map(tracing::field::display),
             "{message}"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn events_are_json_lines_on_the_audit_target_with_fixed_field_names() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            super::event("grant.revoked", "revoked")
+                .reason("refresh_reuse")
+                .subject("alice")
+                .client("c1")
+                .grant("g1")
+                .warn("refresh token reuse detected: family revoked");
+            super::event("client.registered", "ok").info("client registered");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["target"], "audit");
+        assert_eq!(lines[0]["level"], "WARN");
+        let fields = &lines[0]["fields"];
+        for (name, value) in [
+            ("event", "grant.revoked"),
+            ("outcome", "revoked"),
+            ("reason", "refresh_reuse"),
+            ("subject", "alice"),
+            ("client_id", "c1"),
+            ("grant_id", "g1"),
+        ] {
+            assert_eq!(fields[name], value, "{name}: {text}");
+        }
+        // Fields not given are left out, not written empty.
+        let fields = lines[1]["fields"].as_object().unwrap();
+        assert!(
+            !fields.contains_key("reason") && !fields.contains_key("grant_id"),
+            "{text}"
+        );
+        assert_eq!(fields["event"], "client.registered");
     }
 }

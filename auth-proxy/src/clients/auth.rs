@@ -290,7 +290,10 @@ impl ClientRegistry {
             )
             .await?;
         if !first {
-            tracing::info!(target: "audit", client_id, "client assertion replayed");
+            crate::audit::event("client_assertion.refused", "refused")
+                .reason("replayed")
+                .client(client_id)
+                .info("client assertion replayed");
             return Err(refused("the client assertion was already used"));
         }
         Ok(client)

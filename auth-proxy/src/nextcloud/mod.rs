@@ -203,7 +203,12 @@ impl Credentials {
         match self.open(&owner, &sealed) {
             Ok(password) => self.delete_in_nextcloud(password, client_id, why),
             Err(e) => {
-                tracing::warn!(target: "audit", client_id = %client_id, error = %e, "stored app password dropped; it could not be deleted in Nextcloud");
+                let error = e.to_string();
+                crate::audit::event("nextcloud.credential.deleted", "failed")
+                    .reason(why)
+                    .client(client_id.as_str())
+                    .detail(&error)
+                    .warn("stored app password dropped; it could not be deleted in Nextcloud");
             }
         }
         Ok(())
@@ -227,14 +232,18 @@ impl Credentials {
                 }
                 match client.delete(&password).await {
                     Ok(()) => {
-                        tracing::info!(target: "audit", client_id = %client_id, reason = why, "app password deleted in Nextcloud");
+                        crate::audit::event("nextcloud.credential.deleted", "ok")
+                            .reason(why)
+                            .client(client_id.as_str())
+                            .info("app password deleted in Nextcloud");
                         return;
                     }
                     Err(e) => last = Some(e),
                 }
             }
             if let Some(e) = last {
-                tracing::warn!(target: "audit", client_id = %client_id, reason = why, error = %e, "app password could not be deleted in Nextcloud; the user can revoke it under Settings → Security → Devices & sessions");
+                let error = e.to_string();
+                crate::audit::event("nextcloud.credential.deleted", "failed").reason(why).client(client_id.as_str()).detail(&error).warn("app password could not be deleted in Nextcloud; the user can revoke it under Settings → Security → Devices & sessions");
             }
         });
     }

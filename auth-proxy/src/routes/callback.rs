@@ -43,7 +43,10 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     let bound = binding_cookie_value(&req, state.config.cookie_mode)
         .is_some_and(|b| hash_matches(&b, &auth.browser_hash));
     if !bound {
-        tracing::warn!(target: "audit", client_id = %auth.client_id, "callback rejected: browser binding mismatch");
+        audit::event("grant.refused", "refused")
+            .reason("browser_binding")
+            .client(auth.client_id.as_str())
+            .warn("callback rejected: browser binding mismatch");
         return PageError::CallbackInOtherBrowser.response();
     }
     let fail = |code: OAuthErrorCode, desc: &str| {
@@ -64,7 +67,12 @@ pub async fn callback(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         );
     }
     if let Some(error) = get("error") {
-        tracing::info!(target: "audit", client_id = %auth.client_id, upstream_error = %mcp_shared::ops::telemetry::untrusted(error, 64), "upstream returned an error");
+        let detail = mcp_shared::ops::telemetry::untrusted(error, 64).to_string();
+        audit::event("grant.refused", "refused")
+            .reason("upstream_error")
+            .client(auth.client_id.as_str())
+            .detail(&detail)
+            .info("upstream returned an error");
         let code = upstream_error_code(error);
         return fail(code, "the identity provider did not complete the sign-in");
     }

@@ -17,6 +17,7 @@ use mcp_shared::{OAuthErrorCode, Secret};
 use super::{
     binding_cookie, binding_cookie_value, client_error_location, hash_matches, redirect_to,
 };
+use crate::audit;
 use crate::crypto::{random_token, sha256_hex};
 use crate::ids::{ClientState, GrantId};
 use crate::nextcloud::{
@@ -64,7 +65,12 @@ pub async fn issue_code_location(
     let grants = state.grants();
     let (code, ()) = futures_util::join!(grants.issue_code(&grant, &record), index);
     let code = code.map_err(|e| super::store_unavailable(state, e))?;
-    tracing::info!(target: "audit", client_id = %auth.client_id, subject = %subject, grant_id = %grant_id, "authorization code issued");
+    audit::event("grant.issued", "ok")
+        .subject(subject)
+        .client(auth.client_id.as_str())
+        .grant(grant_id.as_str())
+        .detail("authorization_code")
+        .info("authorization code issued");
     let mut params = vec![("code", code.as_str())];
     if let Some(client_state) = &auth.state {
         params.push(("state", client_state.as_str()));
@@ -165,7 +171,10 @@ pub async fn after_sign_in(
     if let Err(e) = state.store.put_nextcloud_link(&link_hash, &link, ttl).await {
         return super::store_unavailable(state, e).response();
     }
-    tracing::info!(target: "audit", client_id = %auth.client_id, subject = %subject, "Nextcloud access needed: the person is sent to grant it (Login Flow v2)");
+    audit::event("nextcloud.credential.requested", "ok")
+        .subject(subject)
+        .client(auth.client_id.as_str())
+        .info("Nextcloud access needed: the person is sent to grant it (Login Flow v2)");
     count(state, "started");
     redirect_to(
         &format!(
@@ -214,7 +223,11 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
     let binding = binding_cookie_value(&req, state.config.cookie_mode);
     let Some(binding) = binding.filter(|b| hash_matches(b, &link.authorization.browser_hash))
     else {
-        tracing::warn!(target: "audit", client_id = %link.authorization.client_id, "Nextcloud connect page rejected: browser binding mismatch");
+        audit::event("grant.refused", "refused")
+            .reason("browser_binding")
+            .subject(&link.subject)
+            .client(link.authorization.client_id.as_str())
+            .warn("Nextcloud connect page rejected: browser binding mismatch");
         return PageError::CallbackInOtherBrowser.response();
     };
     let mut response = step(&state, &nextcloud, &link_hash, link).await;
@@ -245,7 +258,11 @@ async fn step(
     let timeout = i64::try_from(nextcloud.settings.login_flow_timeout.as_secs()).unwrap_or(1200);
     let deadline = link.created_at.saturating_add(timeout);
     if now >= deadline {
-        tracing::info!(target: "audit", client_id = %link.authorization.client_id, "Nextcloud access was not granted in time");
+        audit::event("grant.refused", "refused")
+            .reason("nextcloud_timeout")
+            .subject(&link.subject)
+            .client(link.authorization.client_id.as_str())
+            .info("Nextcloud access was not granted in time");
         // Granted just now, after the deadline: that app password is not used; delete it
         // rather than leave it in the person's Devices & sessions.
         if let Some(token) = link
@@ -352,24 +369,31 @@ async fn verify(
             waiting(nextcloud, &link, true, minutes_left)
         }
         Ok(Owner::Refused) => {
-            tracing::warn!(target: "audit", client_id = %client_id, subject = %link.subject, "Nextcloud refused the app password it had just handed out: sign-in refused");
+            audit::event("grant.refused", "refused")
+                .reason("nextcloud_refused")
+                .subject(&link.subject)
+                .client(client_id.as_str())
+                .warn("Nextcloud refused the app password it had just handed out: sign-in refused");
             finish(state, link_hash, link, LinkOutcome::Refused, None).await
         }
         Ok(Owner::User(granted_by)) if granted_by != link.nextcloud_user => {
             // Someone else approved this person's flow (or this person approved as another
             // account): never keep it.
             let deleted = nextcloud.client.delete(&password).await;
-            tracing::warn!(
-                target: "audit",
-                client_id = %client_id,
-                subject = %link.subject,
-                expected_user = %link.nextcloud_user,
-                granted_by = %granted_by,
-                deleted_in_nextcloud = deleted.is_ok(),
-                "Login Flow v2 granted by another Nextcloud user: app password deleted, sign-in refused"
+            let detail = format!(
+                "expected_user={} granted_by={granted_by} deleted_in_nextcloud={}",
+                link.nextcloud_user,
+                deleted.is_ok()
             );
+            audit::event("grant.refused", "refused")
+                .reason("nextcloud_other_user")
+                .subject(&link.subject)
+                .client(client_id.as_str())
+                .detail(&detail)
+                .warn("Login Flow v2 granted by another Nextcloud user: app password deleted, sign-in refused");
             if let Err(e) = deleted {
-                tracing::warn!(target: "audit", client_id = %client_id, error = %e, "the refused app password could not be deleted in Nextcloud; the user it belongs to can revoke it under Devices & sessions");
+                let error = e.to_string();
+                audit::event("nextcloud.credential.deleted", "failed").reason("other_user").subject(&link.subject).client(client_id.as_str()).detail(&error).warn("the refused app password could not be deleted in Nextcloud; the user it belongs to can revoke it under Devices & sessions");
             }
             finish(state, link_hash, link, LinkOutcome::Refused, None).await
         }
@@ -377,7 +401,10 @@ async fn verify(
             if let Err(e) = nextcloud.put(&link.subject, &client_id, &password).await {
                 return super::store_unavailable(state, e).response();
             }
-            tracing::info!(target: "audit", client_id = %client_id, subject = %link.subject, "Nextcloud app password stored for this user and client");
+            audit::event("nextcloud.credential.stored", "ok")
+                .subject(&link.subject)
+                .client(client_id.as_str())
+                .info("Nextcloud app password stored for this user and client");
             let location = match issue_code_location(
                 state,
                 &link.authorization,

@@ -179,14 +179,20 @@ pub async fn signed_in(
     let bound = binding_cookie_value(req, state.config.cookie_mode)
         .is_some_and(|b| hash_matches(&b, &flow.browser_hash));
     if !bound {
-        tracing::warn!(target: "audit", "connections sign-in rejected: browser binding mismatch");
+        crate::audit::event("connections.sign_in", "refused")
+            .reason("browser_binding")
+            .warn("connections sign-in rejected: browser binding mismatch");
         return Err(PageError::CallbackInOtherBrowser);
     }
     if !issuer_acceptable(get("iss"), state.config.upstream.issuer.as_str()) {
         return Err(PageError::ConnectionsSignInFailed);
     }
     if let Some(error) = get("error") {
-        tracing::info!(target: "audit", upstream_error = %mcp_shared::ops::telemetry::untrusted(error, 64), "connections sign-in: upstream returned an error");
+        let detail = mcp_shared::ops::telemetry::untrusted(error, 64).to_string();
+        crate::audit::event("connections.sign_in", "refused")
+            .reason("upstream_error")
+            .detail(&detail)
+            .info("connections sign-in: upstream returned an error");
         return Err(PageError::ConnectionsSignInFailed);
     }
     let code = get("code").ok_or(PageError::ConnectionsSignInFailed)?;
@@ -217,7 +223,9 @@ pub async fn signed_in(
     if let Err(e) = state.store.put_session(&id, &session, ttl).await {
         return Err(super::store_unavailable(state, e));
     }
-    tracing::info!(target: "audit", subject = %session.subject, "connections page: signed in");
+    crate::audit::event("connections.sign_in", "ok")
+        .subject(&session.subject)
+        .info("connections page: signed in");
     Ok(
         see_other(&state.config.endpoint(mcp_shared::paths::CONNECTIONS))
             .cookie(session_cookie(state.config.cookie_mode, id, ttl))
@@ -299,7 +307,9 @@ async fn checked_form(
 ) -> Result<(String, ConnectionsSession, Vec<(String, String)>), PageError> {
     enabled(state)?;
     if foreign_origin(state, req) {
-        tracing::warn!(target: "audit", "connections form refused: foreign Origin");
+        crate::audit::event("connections.form", "refused")
+            .reason("foreign_origin")
+            .warn("connections form refused: foreign Origin");
         return Err(PageError::ConnectionsForbidden);
     }
     let form = parse_form(body).map_err(|_| PageError::InvalidForm)?;
@@ -308,7 +318,10 @@ async fn checked_form(
     };
     let csrf_ok = param(&form, "csrf").is_some_and(|t| hash_matches(t, &session.csrf_hash));
     if !csrf_ok {
-        tracing::warn!(target: "audit", subject = %session.subject, "connections form refused: CSRF token mismatch");
+        crate::audit::event("connections.form", "refused")
+            .reason("csrf")
+            .subject(&session.subject)
+            .warn("connections form refused: CSRF token mismatch");
         return Err(PageError::ConnectionsForbidden);
     }
     Ok((id, session, form))
@@ -350,7 +363,12 @@ pub async fn revoke(
             .await
             .map_err(|e| super::store_unavailable(&state, e))?;
         revoked += 1;
-        tracing::info!(target: "audit", subject = %session.subject, client_id = %grant.client_id, grant_id = %gid, "grant revoked on the connections page");
+        crate::audit::event("grant.revoked", "revoked")
+            .reason("connections_page")
+            .subject(&session.subject)
+            .client(grant.client_id.as_str())
+            .grant(gid.as_str())
+            .info("grant revoked on the connections page");
     }
     if let Err(e) = state
         .store

@@ -52,7 +52,10 @@ pub async fn decide(
     let browser_ok = binding_cookie_value(&req, state.config.cookie_mode)
         .is_some_and(|b| hash_matches(&b, &pending.browser_hash));
     if !browser_ok || !hash_matches(csrf, &pending.csrf_hash) {
-        tracing::warn!(target: "audit", client_id = %pending.client_id, "consent rejected: browser binding or CSRF token mismatch");
+        crate::audit::event("consent.refused", "refused")
+            .reason("browser_binding_or_csrf")
+            .client(pending.client_id.as_str())
+            .warn("consent rejected: browser binding or CSRF token mismatch");
         return Err(PageError::ConsentFromOtherBrowser);
     }
 
@@ -76,12 +79,14 @@ pub async fn decide(
         Decision::Denied(denial) => {
             state.metrics.consent.with_label_values(&["denied"]).inc();
             match denial {
-                Denial::Denied => {
-                    tracing::info!(target: "audit", client_id = %pending.client_id, "consent denied")
-                }
-                Denial::NothingAllowed => {
-                    tracing::info!(target: "audit", client_id = %pending.client_id, "consent denied: every permission unticked")
-                }
+                Denial::Denied => crate::audit::event("consent.denied", "refused")
+                    .reason("denied")
+                    .client(pending.client_id.as_str())
+                    .info("consent denied"),
+                Denial::NothingAllowed => crate::audit::event("consent.denied", "refused")
+                    .reason("nothing_allowed")
+                    .client(pending.client_id.as_str())
+                    .info("consent denied: every permission unticked"),
             }
             return Ok(redirect_error(
                 &state,
@@ -106,7 +111,11 @@ pub async fn decide(
         Err(e) => return Err(upstream_unavailable(&state, e)),
     };
     state.metrics.consent.with_label_values(&["approved"]).inc();
-    tracing::info!(target: "audit", client_id = %pending.client_id, scope = %pending.scope, "consent approved");
+    let scope = pending.scope.to_string();
+    crate::audit::event("consent.approved", "ok")
+        .client(pending.client_id.as_str())
+        .detail(&scope)
+        .info("consent approved");
     let flow = UpstreamFlow {
         authorization: pending,
         pkce_verifier: Secret::new(verifier.as_str()),

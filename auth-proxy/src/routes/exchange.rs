@@ -6,6 +6,7 @@
 //! are checked by [`crate::grants::Grants::exchange_subject`]; this handler does the cipher
 //! and the upstream refresh (which rewrites or revokes the grant) around them.
 
+use crate::audit;
 use crate::clients::ClientRecord;
 use crate::error::OAuthError;
 use crate::grants::SubjectError;
@@ -73,7 +74,12 @@ async fn app_password(
             }
         },
     };
-    tracing::warn!(target: "audit", grant_id = %grant.grant_id, client_id = %grant.client_id, reason = why, "grant revoked: it can no longer reach Nextcloud");
+    audit::event("grant.revoked", "revoked")
+        .reason(why)
+        .subject(&grant.subject)
+        .client(grant.client_id.as_str())
+        .grant(grant.grant_id.as_str())
+        .warn("grant revoked: it can no longer reach Nextcloud");
     state
         .grants()
         .revoke_grant(&grant.grant_id, Some(grant), why)
@@ -108,7 +114,10 @@ pub async fn exchange(
         .map_err(|e| match e {
             SubjectError::Refused(e) => e,
             SubjectError::OtherGrant { gid } => {
-                tracing::warn!(target: "audit", grant_id = %gid, "subject_token does not match its grant");
+                audit::event("exchange.refused", "refused")
+                    .reason("subject_token_mismatch")
+                    .grant(gid.as_str())
+                    .warn("subject_token does not match its grant");
                 invalid_subject()
             }
             SubjectError::Store(e) => state.store_error(e),
@@ -126,7 +135,12 @@ pub async fn exchange(
             .tokens_issued
             .with_label_values(&["token_exchange"])
             .inc();
-        tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant.grant_id, "Nextcloud app password handed out by token exchange");
+        audit::event("exchange.issued", "ok")
+            .subject(&grant.subject)
+            .client(grant.client_id.as_str())
+            .grant(grant.grant_id.as_str())
+            .detail("nextcloud_app_password")
+            .info("Nextcloud app password handed out by token exchange");
         return Ok(ExchangeResponse::basic(
             &password.login_name,
             &password.app_password,
@@ -147,7 +161,16 @@ pub async fn exchange(
         .tokens_issued
         .with_label_values(&["token_exchange"])
         .inc();
-    tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant.grant_id, refreshed = stale, "upstream token handed out by token exchange");
+    audit::event("exchange.issued", "ok")
+        .subject(&grant.subject)
+        .client(grant.client_id.as_str())
+        .grant(grant.grant_id.as_str())
+        .detail(if stale {
+            "upstream_token_refreshed"
+        } else {
+            "upstream_token"
+        })
+        .info("upstream token handed out by token exchange");
     Ok(ExchangeResponse::new(tokens, now))
 }
 
@@ -294,7 +317,14 @@ async fn refresh_upstream(
                     }
                 }
             }
-            tracing::warn!(target: "audit", grant_id = %grant.grant_id, %reason, "upstream refused the refresh: grant revoked");
+            let detail = reason.to_string();
+            audit::event("grant.revoked", "revoked")
+                .reason("upstream_refused")
+                .subject(&grant.subject)
+                .client(grant.client_id.as_str())
+                .grant(grant.grant_id.as_str())
+                .detail(&detail)
+                .warn("upstream refused the refresh: grant revoked");
             state
                 .grants()
                 .revoke_grant(&grant.grant_id, Some(grant), "upstream refused the refresh")

@@ -268,7 +268,10 @@ pub async fn register(
 
 fn registered(state: &AppState, client: &ClientRecord) {
     state.metrics.clients_registered.inc();
-    tracing::info!(target: "audit", client_id = %client.client_id, auth_method = client.token_endpoint_auth_method.as_str(), "client registered");
+    crate::audit::event("client.registered", "ok")
+        .client(client.client_id.as_str())
+        .detail(client.token_endpoint_auth_method.as_str())
+        .info("client registered");
 }
 
 /// The answer to a registration identical to an existing one: that client, kept for at least
@@ -290,7 +293,10 @@ async fn repeated(
         state.metrics.store_errors.inc();
         tracing::warn!(error = %e, client_id = %existing.client_id, "could not extend the client registration");
     }
-    tracing::info!(target: "audit", client_id = %existing.client_id, "client registration repeated: existing client returned");
+    crate::audit::event("client.registered", "ok")
+        .reason("repeated")
+        .client(existing.client_id.as_str())
+        .info("client registration repeated: existing client returned");
     response(existing, application_type, None)
 }
 

@@ -40,7 +40,11 @@ pub async fn revoke(
                 .tokens_revoked
                 .with_label_values(&["refresh_token"])
                 .inc();
-            tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "refresh token revoked: grant revoked");
+            crate::audit::event("grant.revoked", "revoked")
+                .reason("refresh_token_revoked")
+                .client(client.client_id.as_str())
+                .grant(grant_id.as_str())
+                .info("refresh token revoked: grant revoked");
         }
         Revoked::AccessToken { grant } => {
             state
@@ -48,7 +52,11 @@ pub async fn revoke(
                 .tokens_revoked
                 .with_label_values(&["access_token"])
                 .inc();
-            tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %grant, "access token revoked");
+            crate::audit::event("token.revoked", "revoked")
+                .reason("access_token_revoked")
+                .client(client.client_id.as_str())
+                .grant(grant.as_str())
+                .info("access token revoked");
         }
         Revoked::Nothing => {}
     }

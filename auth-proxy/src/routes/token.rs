@@ -163,9 +163,11 @@ async fn grant(
         };
         state.grant_index.used(&issued.grant_id, subject).await;
     }
-    if grant_type == GrantType::AuthorizationCode {
-        tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %issued.grant_id, "tokens issued for authorization code");
-    }
+    audit::event("token.issued", "ok")
+        .client(client.client_id.as_str())
+        .grant(issued.grant_id.as_str())
+        .detail(grant_type.as_str())
+        .info("tokens issued");
     // Tokens were issued: a dynamically registered client is in use, so it does not expire.
     state
         .clients
@@ -209,7 +211,13 @@ async fn jwt_bearer(
     let requested_scope = requested_scope(scope)?;
     let refused = |r: Refusal, issuer: Option<&str>| {
         state.metrics.idjag.with_label_values(&[r.label()]).inc();
-        tracing::info!(target: "audit", client_id = %client.client_id, issuer = issuer.unwrap_or("-"), reason = r.label(), "identity assertion refused");
+        let mut event = audit::event("idjag.refused", "refused")
+            .reason(r.label())
+            .client(client.client_id.as_str());
+        if let Some(issuer) = issuer {
+            event = event.detail(issuer);
+        }
+        event.info("identity assertion refused");
         OAuthError::from(&r)
     };
     let verified = state
@@ -270,7 +278,13 @@ async fn jwt_bearer(
         .tokens_issued
         .with_label_values(&["jwt_bearer"])
         .inc();
-    tracing::info!(target: "audit", client_id = %client.client_id, grant_id = %issued.grant_id, issuer, jti_hash = %sha256_hex(&accepted.jti), "access token issued for an identity assertion");
+    let detail = format!("issuer={issuer} jti_sha256={}", sha256_hex(&accepted.jti));
+    audit::event("grant.issued", "ok")
+        .subject(&accepted.subject)
+        .client(client.client_id.as_str())
+        .grant(issued.grant_id.as_str())
+        .detail(&detail)
+        .info("access token issued for an identity assertion");
     state
         .clients
         .keep_alive(&client.client_id, state.clock.now())
@@ -319,21 +333,37 @@ fn refused_grant(state: &AppState, client: &ClientRecord, e: GrantError) -> OAut
     match e {
         GrantError::InvalidCode => {
             state.metrics.denied(Denied::CodeInvalid);
+            audit::event("grant.refused", "refused")
+                .reason("code_invalid")
+                .client(client.client_id.as_str())
+                .info("authorization code refused");
             invalid_code()
         }
         GrantError::CodeReplayed { grant_id, revoked } => {
             state.metrics.denied(Denied::CodeReplayed);
             state.metrics.code_replay_detected.inc();
-            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "authorization code replayed: grant revoked");
+            audit::event("grant.revoked", "revoked")
+                .reason("code_replayed")
+                .client(client.client_id.as_str())
+                .grant(grant_id.as_str())
+                .warn("authorization code replayed: grant revoked");
             revoked.map_or_else(|e| state.store_error(e), |()| invalid_code())
         }
         GrantError::CodeOfOtherClient { grant_id, revoked } => {
             state.metrics.denied(Denied::CodeInvalid);
-            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "code presented by another client: grant revoked");
+            audit::event("grant.revoked", "revoked")
+                .reason("code_of_other_client")
+                .client(client.client_id.as_str())
+                .grant(grant_id.as_str())
+                .warn("code presented by another client: grant revoked");
             revoked.map_or_else(|e| state.store_error(e), |()| invalid_code())
         }
         GrantError::InvalidRefreshToken => {
             state.metrics.denied(Denied::RefreshInvalid);
+            audit::event("grant.refused", "refused")
+                .reason("refresh_invalid")
+                .client(client.client_id.as_str())
+                .info("refresh token refused");
             invalid_refresh()
         }
         GrantError::RefreshReuse { grant_id } => {
@@ -344,7 +374,11 @@ fn refused_grant(state: &AppState, client: &ClientRecord, e: GrantError) -> OAut
                 .tokens_revoked
                 .with_label_values(&["grant"])
                 .inc();
-            tracing::warn!(target: "audit", client_id = %client.client_id, grant_id = %grant_id, "refresh token reuse detected: family revoked");
+            audit::event("grant.revoked", "revoked")
+                .reason("refresh_reuse")
+                .client(client.client_id.as_str())
+                .grant(grant_id.as_str())
+                .warn("refresh token reuse detected: family revoked");
             invalid_refresh()
         }
         GrantError::Refused(e) => e,

@@ -328,7 +328,7 @@ async fn upstream_failures_reach_the_client_as_oauth_errors() {
 
 /// The text log format of this test binary, as `telemetry::init` sets it up, written to a
 /// buffer the tests can read. Installed once for the whole binary; every test logs into it.
-fn captured_text_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+pub(crate) fn captured_text_logs() -> &'static std::sync::Mutex<Vec<u8>> {
     use std::sync::{Mutex, OnceLock};
 
     static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();

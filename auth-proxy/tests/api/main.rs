@@ -1,6 +1,7 @@
 //! API test binary: one link for all API-level tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod authorize;
 mod cimd;
 mod cimd_limits;

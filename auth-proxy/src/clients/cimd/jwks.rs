@@ -153,7 +153,11 @@ impl Inner {
                 }
                 // Failures are not cached: the per-host budget bounds how often they are retried.
                 Err(e) => {
-                    tracing::info!(target: "audit", error = %e, "client jwks_uri refused");
+                    let error = e.to_string();
+                    crate::audit::event("client.document.refused", "refused")
+                        .reason("jwks_uri")
+                        .detail(&error)
+                        .info("client jwks_uri refused");
                     Err(e)
                 }
             };

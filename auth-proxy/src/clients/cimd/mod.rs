@@ -343,7 +343,11 @@ impl Inner {
                 // The client saw the same words for an unknown name as for an internal one;
                 // the operator may see which it was.
                 tracing::debug!(host = %doc_url.host, detail = ?e, "client metadata document refused");
-                tracing::info!(target: "audit", host = %doc_url.host, error = %e, "client metadata document refused");
+                let detail = format!("{}: {e}", doc_url.host);
+                crate::audit::event("client.document.refused", "refused")
+                    .reason("document")
+                    .detail(&detail)
+                    .info("client metadata document refused");
                 Cached {
                     result: Err(e),
                     ttl: self.settings.failure_cache,
