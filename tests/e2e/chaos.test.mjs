@@ -226,6 +226,9 @@ before(async () => {
       AUTH_PROXY_RATE_LIMIT_TOKEN: 'off',
       AUTH_PROXY_RATE_LIMIT_AUTHORIZE: 'off',
       AUTH_PROXY_RATE_LIMIT_REGISTER: 'off',
+      AUTH_PROXY_RATE_LIMIT_AUTHORIZE_PER_CLIENT: 'off',
+      AUTH_PROXY_RATE_LIMIT_TOKEN_PER_CLIENT: 'off',
+      AUTH_PROXY_RATE_LIMIT_PER_USER: 'off',
       RUST_LOG: 'info',
     },
   });
