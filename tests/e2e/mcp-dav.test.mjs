@@ -36,6 +36,7 @@ const TOOLS = {
   calendar: ['calendar_list_calendars', 'calendar_list_events', 'calendar_create_event', 'calendar_update_event', 'calendar_delete_event'],
   contacts: ['contacts_list_addressbooks', 'contacts_search', 'contacts_get', 'contacts_create', 'contacts_update', 'contacts_delete'],
   sharing: ['sharing_list', 'sharing_create', 'sharing_update', 'sharing_delete'],
+  talk: ['talk_list_conversations', 'talk_read_messages', 'talk_send_message', 'talk_create_conversation'],
 };
 
 /** An in-memory OAuthClientProvider, as a desktop client would implement it. */
@@ -216,8 +217,8 @@ test('every scope granted: the token carries all of them and tools/list shows ev
   assert.equal(new Set(names).size, names.length, 'no tool is listed twice');
   const expected = Object.values(TOOLS).flat();
   for (const n of expected) assert.ok(names.includes(n), `${n} is listed (listing: ${names})`);
-  // whoami + 7 notes + 8 files + 5 calendar + 6 contacts + 4 sharing.
-  assert.equal(expected.length, 31);
+  // whoami + 7 notes + 8 files + 5 calendar + 6 contacts + 4 sharing + 4 talk.
+  assert.equal(expected.length, 35);
   assert.equal(names.length, expected.length, `exactly the known tools: ${names.filter((n) => !expected.includes(n))}`);
   for (const [group, list] of Object.entries(TOOLS)) {
     if (group === 'whoami') continue;

@@ -87,7 +87,7 @@ describe('a Nextcloud with every app', () => {
   test('data results come as structuredContent that validates against the outputSchema', async () => {
     const { tools } = await client.listTools(); // the SDK keeps a validator per outputSchema
     const withSchema = tools.filter((t) => t.outputSchema).map((t) => t.name).sort();
-    assert.deepEqual(withSchema, ['calendar_list_calendars', 'contacts_list_addressbooks', 'files_list', 'notes_list', 'sharing_create', 'sharing_list', 'sharing_update', 'whoami']);
+    assert.deepEqual(withSchema, ['calendar_list_calendars', 'contacts_list_addressbooks', 'files_list', 'notes_list', 'sharing_create', 'sharing_list', 'sharing_update', 'talk_create_conversation', 'talk_list_conversations', 'talk_read_messages', 'talk_send_message', 'whoami']);
     for (const t of tools.filter((x) => x.outputSchema)) assert.equal(t.outputSchema.type, 'object', t.name);
 
     // Something in each list, so that the item schemas are exercised too.

@@ -17,6 +17,7 @@ pub mod paths;
 #[cfg(test)]
 mod props;
 pub mod shares;
+pub mod talk;
 pub mod text;
 pub mod timezone;
 pub mod users;
