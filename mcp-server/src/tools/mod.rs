@@ -455,6 +455,63 @@ mod tests {
         ("contacts_create", false, false, false, false, None),
         ("contacts_update", false, true, true, false, None),
         ("contacts_delete", false, true, true, false, None),
+        ("sharing_list", true, false, true, false, Some(App::Sharing)),
+        (
+            "sharing_create",
+            false,
+            true,
+            false,
+            true,
+            Some(App::Sharing),
+        ),
+        (
+            "sharing_update",
+            false,
+            true,
+            true,
+            true,
+            Some(App::Sharing),
+        ),
+        (
+            "sharing_delete",
+            false,
+            true,
+            true,
+            false,
+            Some(App::Sharing),
+        ),
+        (
+            "talk_list_conversations",
+            true,
+            false,
+            true,
+            false,
+            Some(App::Talk),
+        ),
+        (
+            "talk_read_messages",
+            true,
+            false,
+            true,
+            false,
+            Some(App::Talk),
+        ),
+        (
+            "talk_send_message",
+            false,
+            true,
+            false,
+            true,
+            Some(App::Talk),
+        ),
+        (
+            "talk_create_conversation",
+            false,
+            false,
+            false,
+            true,
+            Some(App::Talk),
+        ),
     ];
 
     #[test]
@@ -489,8 +546,12 @@ mod tests {
                     spec.name
                 );
             }
-            if let Some((_, read_only, destructive, idempotent, open_world, requires)) =
+            // Every tool is pinned here: a new tool's hints are a decision, not a default.
+            let Some((_, read_only, destructive, idempotent, open_world, requires)) =
                 ANNOTATIONS.iter().find(|a| a.0 == spec.name)
+            else {
+                panic!("{} has no row in ANNOTATIONS", spec.name);
+            };
             {
                 assert_eq!(
                     (spec.read_only, spec.destructive, spec.idempotent),
