@@ -217,6 +217,7 @@ impl Application {
                 .wrap(from_fn(observe))
                 .configure(configure_routes)
         })
+        .on_connect(mcp_shared::ops::net::no_delay)
         .listen(listener)?
         .shutdown_timeout(shutdown.as_secs())
         .run();

@@ -265,6 +265,7 @@ impl Application {
                     HttpResponse::NotFound().json(json!({"error": "not_found"}))
                 }))
         })
+        .on_connect(mcp_shared::ops::net::no_delay)
         .listen(listener)?
         .shutdown_timeout(state.config.shutdown_timeout.as_secs())
         .run();

@@ -140,6 +140,7 @@ pub fn serve(
             .route(crate::paths::METRICS, web::get().to(render))
     })
     .workers(1)
+    .on_connect(super::net::no_delay)
     .listen(listener)?
     .shutdown_timeout(shutdown_timeout.as_secs())
     .run())

@@ -10,4 +10,5 @@ pub mod clock;
 pub mod drain;
 pub mod env;
 pub mod metrics;
+pub mod net;
 pub mod telemetry;
