@@ -7,52 +7,13 @@
 // calling one anyway says which app is missing.
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import {
-  startStack, completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll,
-} from '../lib/harness.mjs';
+import { dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
+import { signedInClient, textOf } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17997/oauth/callback';
 
-class MemoryProvider {
-  constructor() { this.client = undefined; this.saved = undefined; this.verifier = undefined; this.authorizationUrl = undefined; }
-  get redirectUrl() { return REDIRECT; }
-  get clientMetadata() {
-    return {
-      client_name: 'MCP TypeScript SDK e2e (tool metadata)',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() { return this.client; }
-  saveClientInformation(info) { this.client = info; }
-  tokens() { return this.saved; }
-  saveTokens(tokens) { this.saved = tokens; }
-  redirectToAuthorization(url) { this.authorizationUrl = url; }
-  saveCodeVerifier(v) { this.verifier = v; }
-  codeVerifier() { return this.verifier; }
-}
-
-/** A stack and an SDK client signed in with every permission the consent page offers. */
-async function signedIn(nextcloudOptions = {}) {
-  const stack = await startStack({ nextcloudOptions });
-  const provider = new MemoryProvider();
-  const url = new URL(stack.mcpServers[0].url);
-  const client = new Client({ name: 'e2e-ts-tool-meta', version: '1.0.0' });
-  const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
-  await assert.rejects(client.connect(first), UnauthorizedError);
-  const run = await completeAuthorization(provider.authorizationUrl, REDIRECT);
-  assert.ok(run.query.code, `authorization answered ${run.redirect}`);
-  await first.finishAuth(run.query.code);
-  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
-  return { stack, client };
-}
-
-const textOf = (result) => result.content.map((c) => c.text).join('');
+/** A stack and an SDK client (alice) signed in with every permission the consent page offers. */
+const signedIn = (nextcloudOptions = {}) => signedInClient({ name: 'e2e-ts-tool-meta', clientName: 'MCP TypeScript SDK e2e (tool metadata)', redirect: REDIRECT, nextcloudOptions });
 
 afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
 after(async () => { await stopAll(); });
