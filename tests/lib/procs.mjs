@@ -20,16 +20,30 @@ function signal(child, sig) {
 
 process.on('exit', () => { for (const c of children) signal(c, 'SIGKILL'); });
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+/** Ports this process has handed out: never handed out twice (see freePort). */
+const handedOut = new Set();
+
+/**
+ * A loopback port free now. The OS may give a port just closed to the next caller, and callers
+ * often take several ports before binding any (two replicas and their metrics listeners
+ * started together): a port already handed out by this process is never returned again.
+ */
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = createServer();
+      srv.unref();
+      srv.on('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address();
+        srv.close(() => resolve(p));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Polls `check` until it returns true; fails early (with its output) if `proc` exits. */
