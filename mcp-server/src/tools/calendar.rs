@@ -576,3 +576,7 @@ mod tests {
         assert_eq!(truncate_chars("abc", 3), "abc");
     }
 }
+
+/// Hints of this family's tools added after the table in `tools::tests` (see `Hints`).
+#[cfg(test)]
+pub(super) const HINTS: &[super::Hints] = &[];

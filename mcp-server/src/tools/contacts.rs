@@ -526,3 +526,7 @@ mod tests {
         assert!(parse_args::<CreateArgs>(Some(args)).is_err());
     }
 }
+
+/// Hints of this family's tools added after the table in `tools::tests` (see `Hints`).
+#[cfg(test)]
+pub(super) const HINTS: &[super::Hints] = &[];

@@ -162,6 +162,12 @@ const TABLES: &[(Option<&str>, &[ToolSpec])] = &[
     (None, search::TOOLS),
 ];
 
+/// (name, read-only, destructive, idempotent, reaches other people, needs an app): a tool's
+/// pinned hints, for the test that every tool has a row (here or in its family's `HINTS`): a
+/// change there is a change of what clients are told, made on purpose.
+#[cfg(test)]
+pub(crate) type Hints = (&'static str, bool, bool, bool, bool, Option<App>);
+
 pub fn all() -> impl Iterator<Item = &'static ToolSpec> {
     TABLES.iter().flat_map(|(_, t)| t.iter())
 }
@@ -424,10 +430,7 @@ mod tests {
         }
     }
 
-    /// (name, read-only, destructive, idempotent, reaches other people, needs an app): a
-    /// change here is a change of what clients are told, made on purpose.
-    type Expected = (&'static str, bool, bool, bool, bool, Option<App>);
-    const ANNOTATIONS: &[Expected] = &[
+    const ANNOTATIONS: &[Hints] = &[
         ("whoami", true, false, true, false, None),
         ("notes_list", true, false, true, false, Some(App::Notes)),
         ("notes_search", true, false, true, false, Some(App::Notes)),
@@ -548,7 +551,7 @@ mod tests {
             }
             // Every tool is pinned here: a new tool's hints are a decision, not a default.
             let Some((_, read_only, destructive, idempotent, open_world, requires)) =
-                ANNOTATIONS.iter().find(|a| a.0 == spec.name)
+                pinned().find(|a| a.0 == spec.name)
             else {
                 panic!("{} has no row in ANNOTATIONS", spec.name);
             };
@@ -563,9 +566,21 @@ mod tests {
                 assert_eq!(spec.requires, *requires, "{}", spec.name);
             }
         }
-        for (name, ..) in ANNOTATIONS {
+        for (name, ..) in pinned() {
             assert!(spec(name).is_some(), "{name}");
         }
+    }
+
+    /// Every pinned row: the ones above and each family's own `HINTS`.
+    fn pinned() -> impl Iterator<Item = &'static Hints> {
+        ANNOTATIONS
+            .iter()
+            .chain(calendar::HINTS)
+            .chain(contacts::HINTS)
+            .chain(files_extra::HINTS)
+            .chain(tasks::HINTS)
+            .chain(deck::HINTS)
+            .chain(search::HINTS)
     }
 
     #[test]

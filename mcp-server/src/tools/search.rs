@@ -4,3 +4,7 @@
 use super::ToolSpec;
 
 pub const TOOLS: &[ToolSpec] = &[];
+
+/// Each tool's pinned hints (see `Hints`): one row per tool of this file.
+#[cfg(test)]
+pub(super) const HINTS: &[super::Hints] = &[];
