@@ -331,6 +331,196 @@ pub fn tzid_of(property: &Property) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// `+0100`, `-0500`, `+0530`, `+003412` (seconds only when there are any).
+fn format_offset(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.unsigned_abs();
+    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
+    if sec == 0 {
+        format!("{sign}{h:02}{m:02}")
+    } else {
+        format!("{sign}{h:02}{m:02}{sec:02}")
+    }
+}
+
+/// One change of an IANA zone's offset.
+#[derive(Debug, Clone, PartialEq)]
+struct Transition {
+    /// The onset in local time before the change (as VTIMEZONE's DTSTART is written).
+    local: NaiveDateTime,
+    from: i32,
+    to: i32,
+    daylight: bool,
+    name: Option<String>,
+}
+
+/// Total offset, whether it is daylight time, and its abbreviation at the UTC instant `at`.
+fn iana_offset(tz: chrono_tz::Tz, at: NaiveDateTime) -> (i32, bool, Option<String>) {
+    use chrono_tz::{OffsetComponents, OffsetName};
+    let offset = tz.offset_from_utc_datetime(&at);
+    (
+        offset.fix().local_minus_utc(),
+        !offset.dst_offset().is_zero(),
+        offset
+            .abbreviation()
+            .filter(|a| a.chars().any(|c| c.is_ascii_alphabetic()))
+            .map(str::to_owned),
+    )
+}
+
+/// The offset changes of `tz` during `year` (UTC).
+fn transitions(tz: chrono_tz::Tz, year: i32) -> Vec<Transition> {
+    let Some(mut day) = NaiveDate::from_ymd_opt(year, 1, 1).map(|d| d.and_time(chrono::NaiveTime::MIN))
+    else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut before = iana_offset(tz, day).0;
+    while day.year() == year {
+        let next = day + Duration::days(1);
+        let after = iana_offset(tz, next).0;
+        if after != before {
+            // The first second with the new offset.
+            let (mut lo, mut hi) = (day, next);
+            while hi - lo > Duration::seconds(1) {
+                let mid = lo + (hi - lo) / 2;
+                if iana_offset(tz, mid).0 == before {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let (to, daylight, name) = iana_offset(tz, hi);
+            found.push(Transition {
+                local: hi + Duration::seconds(i64::from(before)),
+                from: before,
+                to,
+                daylight,
+                name,
+            });
+        }
+        before = after;
+        day = next;
+    }
+    found
+}
+
+/// The yearly rule (`BYMONTH=3;BYDAY=-1SU`) an onset follows, if it is the n-th or last
+/// weekday of its month.
+fn rule_of(local: NaiveDateTime) -> YearlyRule {
+    let date = local.date();
+    let n = if date.day() + 7 > days_in_month(date.year(), date.month()) {
+        -1
+    } else {
+        ((date.day() - 1) / 7 + 1) as i32
+    };
+    YearlyRule {
+        month: date.month(),
+        day: DayRule::NthWeekday(n, date.weekday()),
+        until: None,
+    }
+}
+
+fn weekday_code(weekday: Weekday) -> &'static str {
+    ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][weekday.num_days_from_monday() as usize]
+}
+
+/// Years around an event's year whose offset changes a VTIMEZONE's yearly rules must match.
+const RULE_YEARS: std::ops::RangeInclusive<i32> = -1..=5;
+
+/// The VTIMEZONE of an IANA zone for events around `year`, as RFC 5545 §3.6.5 wants beside
+/// every TZID (Nextcloud's and Thunderbird's data carry one; sabre/vobject reads the IANA name
+/// itself). The zone's offset changes in `year` become yearly rules (`BYMONTH=3;BYDAY=-1SU`)
+/// when they hold from the year before to five years after; otherwise each change around
+/// `year` is written as its own observance. A zone without changes gets one STANDARD.
+pub fn vtimezone(tz: chrono_tz::Tz, year: i32) -> Component {
+    let mut component = Component::new("VTIMEZONE");
+    component.push_property(Property::new("TZID", tz.name()));
+    let this_year = transitions(tz, year);
+    let by_rule = !this_year.is_empty()
+        && this_year.iter().all(|t| {
+            let rule = rule_of(t.local);
+            RULE_YEARS.clone().all(|offset| {
+                let y = year + offset;
+                transitions(tz, y).iter().any(|other| {
+                    other.from == t.from
+                        && other.to == t.to
+                        && other.local.time() == t.local.time()
+                        && rule.date_in(y) == Some(other.local.date())
+                })
+            })
+        });
+    let observance = |t: &Transition, local: NaiveDateTime, rule: Option<&YearlyRule>| {
+        let mut o = Component::new(if t.daylight { "DAYLIGHT" } else { "STANDARD" });
+        o.push_property(Property::new("TZOFFSETFROM", format_offset(t.from)));
+        o.push_property(Property::new("TZOFFSETTO", format_offset(t.to)));
+        if let Some(name) = &t.name {
+            o.push_property(Property::text("TZNAME", name));
+        }
+        o.push_property(Property::new(
+            "DTSTART",
+            local.format("%Y%m%dT%H%M%S").to_string(),
+        ));
+        if let Some(YearlyRule {
+            month,
+            day: DayRule::NthWeekday(n, weekday),
+            ..
+        }) = rule
+        {
+            o.push_property(Property::new(
+                "RRULE",
+                format!("FREQ=YEARLY;BYMONTH={month};BYDAY={n}{}", weekday_code(*weekday)),
+            ));
+        }
+        o
+    };
+    if by_rule {
+        for t in &this_year {
+            let rule = rule_of(t.local);
+            let first = rule
+                .date_in(year + RULE_YEARS.start())
+                .map_or(t.local, |d| d.and_time(t.local.time()));
+            component.push_component(observance(t, first, Some(&rule)));
+        }
+        return component;
+    }
+    let around: Vec<Transition> = (year - 1..=year + 1)
+        .flat_map(|y| transitions(tz, y))
+        .collect();
+    if around.is_empty() {
+        let at = NaiveDate::from_ymd_opt(year, 7, 1)
+            .unwrap_or_default()
+            .and_time(chrono::NaiveTime::MIN);
+        let (offset, daylight, name) = iana_offset(tz, at);
+        let fixed = Transition {
+            local: NaiveDate::from_ymd_opt(1970, 1, 1)
+                .unwrap_or_default()
+                .and_time(chrono::NaiveTime::MIN),
+            from: offset,
+            to: offset,
+            daylight,
+            name,
+        };
+        component.push_component(observance(&fixed, fixed.local, None));
+        return component;
+    }
+    for t in &around {
+        component.push_component(observance(t, t.local, None));
+    }
+    component
+}
+
+/// An IANA zone name as a model gives it (`Europe/Berlin`, case as in the database or not).
+pub fn parse_iana(name: &str) -> Option<chrono_tz::Tz> {
+    let name = name.trim();
+    name.parse::<chrono_tz::Tz>().ok().or_else(|| {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().eq_ignore_ascii_case(name))
+            .copied()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +627,48 @@ mod tests {
             NaiveDate::from_ymd_opt(2026, 10, 25)
         );
         assert!(parse_yearly_rule("FREQ=MONTHLY;BYDAY=1SU").is_none());
+    }
+
+    #[test]
+    fn generated_vtimezones_give_the_same_answers_as_the_iana_database() {
+        use chrono_tz::Tz;
+        for (tz, year, by_rule) in [
+            (chrono_tz::Europe::Berlin, 2026, true),
+            (chrono_tz::America::New_York, 2026, true),
+            (chrono_tz::Australia::Sydney, 2026, true),
+            (chrono_tz::Asia::Tokyo, 2026, false),
+            (chrono_tz::Asia::Kolkata, 2026, false),
+        ] {
+            let vtimezone = vtimezone(tz, year);
+            let mut calendar = Component::new("VCALENDAR");
+            calendar.push_component(vtimezone.clone());
+            let text = calendar.to_text();
+            assert_eq!(text.contains("RRULE:FREQ=YEARLY"), by_rule, "{text}");
+            let reparsed = parse_components(&text).unwrap().remove(0);
+            // Resolved by its rules, not by name: rename the TZID.
+            let renamed = text.replace(tz.name(), "Custom Zone");
+            let custom = parse_components(&renamed).unwrap().remove(0);
+            let defined = Zone::resolve("Custom Zone", &custom).unwrap();
+            assert!(matches!(defined, Zone::Defined(_)), "{tz}");
+            assert_eq!(Zone::resolve(tz.name(), &reparsed), Some(Zone::Iana(tz)));
+            let iana = Zone::Iana(tz);
+            let mut at = NaiveDate::from_ymd_opt(year, 1, 1)
+                .unwrap()
+                .and_hms_opt(0, 30, 0)
+                .unwrap();
+            while at.year() <= year + 3 {
+                let utc = at.and_utc();
+                assert_eq!(defined.offset_at(utc), iana.offset_at(utc), "{tz} at {at}");
+                at += Duration::hours(7);
+            }
+            let _: Tz = tz;
+        }
+        let berlin = vtimezone(chrono_tz::Europe::Berlin, 2026).to_text();
+        assert!(berlin.contains("BEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nDTSTART:20250330T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT"), "{berlin}");
+        assert!(berlin.contains("TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:20251026T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"), "{berlin}");
+        assert_eq!(format_offset(19800), "+0530");
+        assert_eq!(format_offset(-18000), "-0500");
+        assert_eq!(parse_iana("europe/berlin"), Some(chrono_tz::Europe::Berlin));
+        assert_eq!(parse_iana("Mars/Olympus"), None);
     }
 }

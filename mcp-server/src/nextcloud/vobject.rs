@@ -240,6 +240,15 @@ impl Component {
         });
     }
 
+    /// Keeps only the sub-components for which `keep` is true (e.g. to drop VALARMs or one
+    /// overridden occurrence); everything else stays as it was.
+    pub fn retain_components(&mut self, mut keep: impl FnMut(&Component) -> bool) {
+        self.nodes.retain(|n| match n {
+            Node::Component(c) => keep(c),
+            _ => true,
+        });
+    }
+
     /// The first property with this name (group prefixes ignored).
     pub fn prop(&self, name: &str) -> Option<&Property> {
         self.properties()
