@@ -18,6 +18,7 @@ pub mod paths;
 mod props;
 pub mod shares;
 pub mod talk;
+pub mod tasks;
 pub mod text;
 pub mod timezone;
 pub mod users;
