@@ -7,6 +7,7 @@ pub mod capabilities;
 pub mod carddav;
 pub mod cards;
 pub mod collection;
+pub mod deck;
 pub mod dav;
 pub mod events;
 pub mod files;
