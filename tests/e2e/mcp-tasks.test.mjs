@@ -246,12 +246,17 @@ describe('tasks through the MCP SDK client, against sabre/dav', () => {
     const c = await mk('Filter C', { due: '2032-02-01' });
     const d = await mk('Filter D ohne Termin', { categories: ['Projekt Filter'] });
     await ok(client, 'tasks_update', { calendar: LIST, uid: c.uid, etag: c.etag, status: 'COMPLETED' });
+    // Completed by STATUS alone, without a COMPLETED time stamp: the server's open filter (no
+    // COMPLETED property) lets it through, the tool still counts it as done.
+    const e = 'f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9';
+    const onlyStatus = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Tasks 1.0//EN\r\nBEGIN:VTODO\r\nUID:${e}\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Filter E erledigt\r\nSTATUS:COMPLETED\r\nEND:VTODO\r\nEND:VCALENDAR\r\n`;
+    assert.equal((await dav('PUT', objectPath(LIST, `${e}.ics`), { body: onlyStatus, headers: { 'content-type': 'text/calendar; charset=utf-8' } })).status, 201);
 
     const uids = (answer) => answer.items.map((t) => t.uid);
     const open = await ok(client, 'tasks_list', { query: 'filter' });
     assert.deepEqual(uids(open), [a.uid, b.uid, d.uid], 'soonest due first, undated last, the completed one left out');
-    assert.deepEqual(uids(await ok(client, 'tasks_list', { query: 'FILTER', status: 'done' })), [c.uid]);
-    assert.deepEqual(uids(await ok(client, 'tasks_list', { query: 'filter', status: 'all' })), [a.uid, b.uid, c.uid, d.uid]);
+    assert.deepEqual(uids(await ok(client, 'tasks_list', { query: 'FILTER', status: 'done' })), [c.uid, e]);
+    assert.deepEqual(uids(await ok(client, 'tasks_list', { query: 'filter', status: 'all' })), [a.uid, b.uid, c.uid, d.uid, e]);
     // due_before is exclusive: a task due on 2032-01-20 at 09:00Z is not before 09:00Z.
     assert.deepEqual(uids(await ok(client, 'tasks_list', { due_after: '2032-01-10', due_before: '2032-01-20T09:00:00Z' })), [a.uid]);
     assert.deepEqual(uids(await ok(client, 'tasks_list', { due_after: '2032-01-11', status: 'all' })), [b.uid, c.uid]);

@@ -155,27 +155,41 @@ fn uid_query_body(uid: &str) -> String {
     )
 }
 
-/// Calendar-query REPORT for every VTODO, or (with a range) those whose DUE lies in it: sabre
-/// compares a DUE property with `start <= DUE <= end` (CalendarQueryValidator::validateTimeRange),
-/// so the caller still applies its own exclusive end.
-pub fn tasks_query_body(
-    due_after: Option<DateTime<Utc>>,
-    due_before: Option<DateTime<Utc>>,
-) -> String {
-    let range = if due_after.is_some() || due_before.is_some() {
+/// What the server is asked to leave out of a tasks REPORT (the caller still filters exactly).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskQuery {
+    /// Only tasks without a COMPLETED time stamp, as the Nextcloud Tasks app asks for the open
+    /// ones (a task with STATUS:COMPLETED but no time stamp still comes, and is left out by
+    /// the caller).
+    pub without_completed: bool,
+    /// Only tasks whose DUE is at or after this.
+    pub due_after: Option<DateTime<Utc>>,
+    /// Only tasks whose DUE is at or before this: sabre compares a DUE property with
+    /// `start <= DUE <= end` (CalendarQueryValidator::validateTimeRange), so the caller applies
+    /// its own exclusive end.
+    pub due_before: Option<DateTime<Utc>>,
+}
+
+/// Calendar-query REPORT for the VTODOs `query` admits.
+pub fn tasks_query_body(query: &TaskQuery) -> String {
+    let mut filters = String::new();
+    if query.without_completed {
+        filters.push_str(
+            "\n        <c:prop-filter name=\"COMPLETED\">\n          <c:is-not-defined/>\n        </c:prop-filter>",
+        );
+    }
+    if query.due_after.is_some() || query.due_before.is_some() {
         let mut attrs = String::new();
-        if let Some(start) = due_after {
+        if let Some(start) = query.due_after {
             attrs.push_str(&format!(r#" start="{}""#, ical_utc(start)));
         }
-        if let Some(end) = due_before {
+        if let Some(end) = query.due_before {
             attrs.push_str(&format!(r#" end="{}""#, ical_utc(end)));
         }
-        format!(
+        filters.push_str(&format!(
             "\n        <c:prop-filter name=\"DUE\">\n          <c:time-range{attrs}/>\n        </c:prop-filter>"
-        )
-    } else {
-        String::new()
-    };
+        ));
+    }
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
@@ -185,7 +199,7 @@ pub fn tasks_query_body(
   </d:prop>
   <c:filter>
     <c:comp-filter name="VCALENDAR">
-      <c:comp-filter name="VTODO">{range}
+      <c:comp-filter name="VTODO">{filters}
       </c:comp-filter>
     </c:comp-filter>
   </c:filter>
@@ -758,16 +772,14 @@ pub fn update_task_data(
 }
 
 impl Session<'_> {
-    /// The objects of `calendar` holding VTODOs, those whose DUE lies in the range if one is
-    /// given (both ends inclusive, see [`tasks_query_body`]).
+    /// The objects of `calendar` holding VTODOs that `query` admits.
     pub async fn calendar_tasks(
         &self,
         calendar: &str,
-        due_after: Option<DateTime<Utc>>,
-        due_before: Option<DateTime<Utc>>,
+        query: &TaskQuery,
     ) -> Result<Vec<DavObject>, NcError> {
         let url = self.collection_url(&TASKS, calendar)?;
-        let body = tasks_query_body(due_after, due_before);
+        let body = tasks_query_body(query);
         let request = self.dav_xml_request("REPORT", url, Some("1"), body)?;
         let responses = self
             .dav_multistatus(TASKS.object.api, request, |status| match status {

@@ -17,7 +17,7 @@ use crate::nextcloud::events::calendar_of;
 use crate::nextcloud::ical::{ical_utc, Moment};
 use crate::nextcloud::tasks::{
     build_task, master_of, summarize_task, tasks_of, update_task_data, NewTask, SortKey, Status,
-    Task, TaskChange, TASKS,
+    Task, TaskChange, TaskQuery, TASKS,
 };
 use crate::nextcloud::vobject::random_uid;
 use crate::nextcloud::{unquote_etag, NcError, Session};
@@ -468,12 +468,14 @@ async fn tasks_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
     {
         calendars = vec![pick_calendar(&calendars, id)?];
     }
+    let server_filter = TaskQuery {
+        without_completed: a.status == StatusFilter::Open,
+        due_after,
+        due_before,
+    };
     let mut tasks = Vec::new();
     for calendar in &calendars {
-        for object in dav
-            .calendar_tasks(&calendar.id, due_after, due_before)
-            .await?
-        {
+        for object in dav.calendar_tasks(&calendar.id, &server_filter).await? {
             for (key, task) in tasks_of(&object, &calendar.id) {
                 if !a.status.admits(task.status)
                     || query.as_deref().is_some_and(|q| !matches_query(&task, q))

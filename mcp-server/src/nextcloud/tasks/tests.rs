@@ -557,30 +557,34 @@ fn new_tasks_are_valid_vtodos_with_their_fields() {
 #[test]
 fn the_query_filters_on_vtodo_and_due() {
     use crate::nextcloud::xml::parse_xml;
-    let body = tasks_query_body(
-        Some(Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()),
-        None,
-    );
-    let root = parse_xml(&body).unwrap();
-    let todo = root
-        .child(NS_CALDAV, "filter")
-        .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
-        .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
-        .unwrap();
-    assert_eq!(todo.attr("name"), Some("VTODO"));
-    let range = todo
-        .child(NS_CALDAV, "prop-filter")
-        .and_then(|p| p.child(NS_CALDAV, "time-range"))
-        .unwrap();
+    let todo_filter = |query: &TaskQuery| {
+        let root = parse_xml(&tasks_query_body(query)).unwrap();
+        let todo = root
+            .child(NS_CALDAV, "filter")
+            .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
+            .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
+            .unwrap()
+            .clone();
+        assert_eq!(todo.attr("name"), Some("VTODO"));
+        todo
+    };
+    let open_from_april = todo_filter(&TaskQuery {
+        without_completed: true,
+        due_after: Some(Utc.with_ymd_and_hms(2026, 4, 1, 0, 0, 0).unwrap()),
+        due_before: None,
+    });
+    let props: Vec<_> = open_from_april
+        .children_named(NS_CALDAV, "prop-filter")
+        .collect();
+    assert_eq!(props.len(), 2);
+    assert_eq!(props[0].attr("name"), Some("COMPLETED"));
+    assert!(props[0].child(NS_CALDAV, "is-not-defined").is_some());
+    assert_eq!(props[1].attr("name"), Some("DUE"));
+    let range = props[1].child(NS_CALDAV, "time-range").unwrap();
     assert_eq!(range.attr("start"), Some("20260401T000000Z"));
     assert_eq!(range.attr("end"), None);
-    let all = parse_xml(&tasks_query_body(None, None)).unwrap();
-    assert!(all
-        .child(NS_CALDAV, "filter")
-        .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
-        .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
-        .and_then(|f| f.child(NS_CALDAV, "prop-filter"))
-        .is_none());
+    let all = todo_filter(&TaskQuery::default());
+    assert!(all.child(NS_CALDAV, "prop-filter").is_none());
     assert!(parse_xml(&uid_query_body("a<b")).is_ok());
     assert!(holds_task(NEXTCLOUD, NC_UID));
     assert!(!holds_task(NEXTCLOUD, "other"));
