@@ -370,7 +370,8 @@ fn iana_offset(tz: chrono_tz::Tz, at: NaiveDateTime) -> (i32, bool, Option<Strin
 
 /// The offset changes of `tz` during `year` (UTC).
 fn transitions(tz: chrono_tz::Tz, year: i32) -> Vec<Transition> {
-    let Some(mut day) = NaiveDate::from_ymd_opt(year, 1, 1).map(|d| d.and_time(chrono::NaiveTime::MIN))
+    let Some(mut day) =
+        NaiveDate::from_ymd_opt(year, 1, 1).map(|d| d.and_time(chrono::NaiveTime::MIN))
     else {
         return Vec::new();
     };
@@ -469,7 +470,10 @@ pub fn vtimezone(tz: chrono_tz::Tz, year: i32) -> Component {
         {
             o.push_property(Property::new(
                 "RRULE",
-                format!("FREQ=YEARLY;BYMONTH={month};BYDAY={n}{}", weekday_code(*weekday)),
+                format!(
+                    "FREQ=YEARLY;BYMONTH={month};BYDAY={n}{}",
+                    weekday_code(*weekday)
+                ),
             ));
         }
         o

@@ -315,8 +315,9 @@ fn summaries_of_timed_all_day_and_recurring_events() {
         span: Some((start, end)),
         location: Some("Room 1".into()),
         description: Some(description.clone()),
+        ..NewEvent::default()
     };
-    let text = build_event("uid-1", &fields, now()).to_text();
+    let text = build_event("uid-1", &fields, now()).unwrap().to_text();
     assert!(text.contains("DTSTART:20250314T140000Z\r\n"));
     assert!(text.contains("SUMMARY:Planning\\, Q2\\; \"core\"\r\n"));
     assert!(text.lines().all(|l| l.len() <= 75));
@@ -374,4 +375,507 @@ fn durations() {
     assert_eq!(format_duration(Duration::minutes(90)), "PT1H30M");
     assert_eq!(format_duration(Duration::hours(26)), "P1DT2H");
     assert_eq!(format_duration(Duration::zero()), "PT0S");
+}
+
+// ---- issue 15: time zones, recurrence and reminders on create; occurrences; attendees -------
+
+const THUNDERBIRD: &str =
+    include_str!("../../../../tests/fixtures/dav/calendar/thunderbird-weekly-berlin.ics");
+const THUNDERBIRD_UID: &str = "3f6c1d2e-8a47-4b9c-9d1e-5a2b7c8d9e01";
+const DST: &str = include_str!("../../../../tests/fixtures/dav/calendar/dst-crossing.ics");
+const DST_UID: &str = "9b2e4c61-7f3a-4d85-a0c9-6e1b8d3f5a72";
+const APPLE: &str = include_str!("../../../../tests/fixtures/dav/calendar/apple-daily-newyork.ics");
+const APPLE_UID: &str = "5E9A3C71-2B4D-4F8E-9A61-C07D2E4B8F13";
+const OUTLOOK: &str =
+    include_str!("../../../../tests/fixtures/dav/calendar/outlook-windows-tz.ics");
+const DAVX5_UTC: &str =
+    include_str!("../../../../tests/fixtures/dav/calendar/davx5-utc-single.ics");
+const DAVX5_UTC_UID: &str = "6a0d8f3e-2b71-4c9e-a5d4-1f8e3b7c9a20";
+const ALLDAY: &str =
+    include_str!("../../../../tests/fixtures/dav/calendar/nextcloud-web-allday.ics");
+const ALLDAY_UID: &str = "b1e3f0c4-7d2a-4c59-8e16-9a0f4d2b6c73";
+
+fn occurrence_at(data: &str, uid: &str, value: &str) -> Occurrence {
+    find_occurrence(data, uid, &OccurrenceRef::parse(value).unwrap()).unwrap()
+}
+
+fn outlook_uid() -> String {
+    events_of(OUTLOOK).unwrap()[0].text("UID").unwrap()
+}
+
+#[test]
+fn a_new_event_in_a_zone_repeats_and_reminds() {
+    let start = EventTime::Zoned(
+        NaiveDate::from_ymd_opt(2026, 3, 2)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap(),
+        "Europe/Berlin".into(),
+    );
+    let end = start.add(Duration::minutes(45));
+    let calendar = Component::new("VCALENDAR");
+    let rrule = normalize_rrule(
+        "rrule:freq=weekly;byday=mo;until=2026-04-27",
+        &start,
+        &calendar,
+    )
+    .unwrap();
+    // Through the end of 27 April in Berlin (CEST, +02:00).
+    assert_eq!(rrule, "FREQ=WEEKLY;BYDAY=MO;UNTIL=20260427T215959Z");
+    let fields = NewEvent {
+        summary: "Stand-up".into(),
+        span: Some((start, end)),
+        rrule: Some(rrule),
+        reminders: vec![
+            Reminder {
+                minutes_before: 15,
+                action: AlarmAction::Display,
+            },
+            Reminder {
+                minutes_before: 1440,
+                action: AlarmAction::Email,
+            },
+        ],
+        alarm_email: Some("alice@example.test".into()),
+        ..NewEvent::default()
+    };
+    let text = build_event("uid-tz", &fields, now()).unwrap().to_text();
+    for line in [
+        "DTSTART;TZID=Europe/Berlin:20260302T090000\r\n",
+        "DTEND;TZID=Europe/Berlin:20260302T094500\r\n",
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;UNTIL=20260427T215959Z\r\n",
+        "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n",
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER;RELATED=START:-PT15M\r\nDESCRIPTION:Stand-up\r\nEND:VALARM\r\n",
+        "BEGIN:VALARM\r\nACTION:EMAIL\r\nTRIGGER;RELATED=START:-P1D\r\nDESCRIPTION:Stand-up\r\nSUMMARY:Stand-up\r\nATTENDEE:mailto:alice@example.test\r\nEND:VALARM\r\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in\n{text}");
+    }
+    // The VTIMEZONE comes before the event, as the clients write it.
+    assert!(text.find("BEGIN:VTIMEZONE").unwrap() < text.find("BEGIN:VEVENT").unwrap());
+    let summary = summarize_event(&events_of(&text).unwrap()[0]).unwrap();
+    assert_eq!(summary.timezone.as_deref(), Some("Europe/Berlin"));
+    assert_eq!(summary.start, "2026-03-02T09:00:00");
+    assert_eq!(
+        summary
+            .reminders
+            .iter()
+            .map(|r| (r.action.as_str(), r.minutes_before))
+            .collect::<Vec<_>>(),
+        [("DISPLAY", Some(15)), ("EMAIL", Some(1440))]
+    );
+    // Without an address an e-mail reminder is refused, not written without its recipient.
+    let fields = NewEvent {
+        reminders: vec![Reminder {
+            minutes_before: 5,
+            action: AlarmAction::Email,
+        }],
+        alarm_email: None,
+        ..fields
+    };
+    assert!(matches!(
+        build_event("u", &fields, now()),
+        Err(NcError::InvalidInput(_))
+    ));
+}
+
+#[test]
+fn recurrence_rules_are_checked() {
+    let calendar = Component::new("VCALENDAR");
+    let zoned = EventTime::Zoned(
+        NaiveDate::from_ymd_opt(2026, 3, 2)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap(),
+        "America/New_York".into(),
+    );
+    let day = EventTime::Date(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+    let utc = EventTime::Utc(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    assert_eq!(
+        normalize_rrule("BYDAY=1MO,-1FR;FREQ=MONTHLY;COUNT=6", &zoned, &calendar).unwrap(),
+        "FREQ=MONTHLY;BYDAY=1MO,-1FR;COUNT=6"
+    );
+    assert_eq!(
+        normalize_rrule("FREQ=YEARLY;UNTIL=20300302", &day, &calendar).unwrap(),
+        "FREQ=YEARLY;UNTIL=20300302"
+    );
+    assert_eq!(
+        normalize_rrule("FREQ=DAILY;UNTIL=2026-03-10", &utc, &calendar).unwrap(),
+        "FREQ=DAILY;UNTIL=20260310T235959Z"
+    );
+    assert_eq!(
+        normalize_rrule("FREQ=DAILY;UNTIL=20260310T090000", &zoned, &calendar).unwrap(),
+        "FREQ=DAILY;UNTIL=20260310T130000Z"
+    );
+    for bad in [
+        "",
+        "BYDAY=MO",
+        "FREQ=SECONDLY",
+        "FREQ=WEEKLY;COUNT=3;UNTIL=20260401",
+        "FREQ=WEEKLY;BYDAY=1MO",
+        "FREQ=WEEKLY;BYDAY=XX",
+        "FREQ=MONTHLY;BYMONTHDAY=32",
+        "FREQ=DAILY;INTERVAL=0",
+        "FREQ=DAILY;COUNT=100000",
+        "FREQ=DAILY;FREQ=WEEKLY",
+        "FREQ=DAILY;X-FOO=1",
+        "FREQ=DAILY\r\nSUMMARY:x",
+        "FREQ=DAILY;UNTIL=soon",
+    ] {
+        let err = normalize_rrule(bad, &zoned, &calendar).unwrap_err();
+        assert!(matches!(err, NcError::InvalidInput(_)), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn a_single_event_moves_into_a_zone_at_the_same_instant() {
+    let more = MoreChange {
+        timezone: Some("Europe/Berlin".into()),
+        ..MoreChange::default()
+    };
+    let updated = update_event_data_with(
+        DAVX5_UTC,
+        DAVX5_UTC_UID,
+        &EventChange::default(),
+        &more,
+        now(),
+    )
+    .unwrap();
+    let event = events_of(&updated).unwrap().remove(0);
+    let (start, end) = event_span(&event).unwrap();
+    let (old_start, old_end) = event_span(&events_of(DAVX5_UTC).unwrap()[0]).unwrap();
+    let calendar = calendar_of(&updated).unwrap();
+    assert_eq!(start.tzid(), Some("Europe/Berlin"));
+    assert_eq!(start.instant(&calendar), old_start.instant(&calendar));
+    assert_eq!(end.instant(&calendar), old_end.instant(&calendar));
+    assert!(updated.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n"));
+    // A recurring series is refused (its occurrences would move), as is an all-day event.
+    let err =
+        update_event_data_with(SERIES, UID, &EventChange::default(), &more, now()).unwrap_err();
+    assert!(err.to_string().contains("recurring"), "{err}");
+    let err = update_event_data_with(ALLDAY, ALLDAY_UID, &EventChange::default(), &more, now())
+        .unwrap_err();
+    assert!(err.to_string().contains("all-day"), "{err}");
+    let bad = MoreChange {
+        timezone: Some("Berlin time".into()),
+        ..MoreChange::default()
+    };
+    assert!(update_event_data_with(
+        DAVX5_UTC,
+        DAVX5_UTC_UID,
+        &EventChange::default(),
+        &bad,
+        now()
+    )
+    .is_err());
+}
+
+#[test]
+fn reminders_are_replaced_and_nothing_else_changes() {
+    let more = MoreChange {
+        reminders: Some(vec![]),
+        ..MoreChange::default()
+    };
+    let updated = update_event_data_with(
+        THUNDERBIRD,
+        THUNDERBIRD_UID,
+        &EventChange::default(),
+        &more,
+        now(),
+    )
+    .unwrap();
+    let (added, removed) = line_diff(THUNDERBIRD, &updated);
+    assert!(!updated.contains("BEGIN:VALARM"));
+    // The two alarms (master and override) are gone, the master got its stamps.
+    assert_eq!(
+        removed
+            .iter()
+            .filter(|l| l.starts_with("BEGIN:VALARM"))
+            .count(),
+        2
+    );
+    assert!(
+        removed.iter().all(|l| l.contains("VALARM")
+            || l.starts_with("TRIGGER")
+            || l.starts_with("ACTION")
+            || l.starts_with("DESCRIPTION:Default Mozilla")
+            || l.starts_with("DTSTAMP")
+            || l.starts_with("LAST-MODIFIED")
+            || l.starts_with("SEQUENCE")),
+        "{removed:?}"
+    );
+    assert_eq!(added.len(), 3, "{added:?}");
+}
+
+#[test]
+fn one_occurrence_of_a_dst_crossing_series_is_edited_in_its_zone() {
+    // 2026-04-05 02:30 Europe/Berlin (CEST) is 00:30 UTC, as calendar_list_events lists it.
+    let occurrence = occurrence_at(DST, DST_UID, "2026-04-05T00:30:00Z");
+    assert_eq!(
+        occurrence.recurrence_id,
+        EventTime::Zoned(
+            NaiveDate::from_ymd_opt(2026, 4, 5)
+                .unwrap()
+                .and_hms_opt(2, 30, 0)
+                .unwrap(),
+            "Europe/Berlin".into()
+        )
+    );
+    assert!(!occurrence.overridden);
+    // A local time in the series' zone names the same occurrence.
+    assert_eq!(
+        occurrence_at(DST, DST_UID, "2026-04-05T02:30:00"),
+        occurrence
+    );
+    let change = EventChange {
+        summary: Some("Wartung (verschoben)".into()),
+        start: Some(at("2026-04-05T04:00:00+02:00")),
+        ..EventChange::default()
+    };
+    let more = MoreChange {
+        reminders: Some(vec![Reminder {
+            minutes_before: 30,
+            action: AlarmAction::Display,
+        }]),
+        ..MoreChange::default()
+    };
+    let updated = update_occurrence_data(DST, DST_UID, &occurrence, &change, &more, now()).unwrap();
+    // Every line of the stored object is still there; only the new occurrence was added.
+    let (added, removed) = line_diff(DST, &updated);
+    assert!(removed.is_empty(), "{removed:?}");
+    assert!(updated.starts_with(&DST[..DST.find("END:VCALENDAR").unwrap()]));
+    let events = events_of(&updated).unwrap();
+    assert_eq!(events.len(), 2);
+    let copy = &events[1];
+    assert_eq!(copy.prop("RECURRENCE-ID").unwrap().value, "20260405T023000");
+    assert_eq!(
+        copy.prop("RECURRENCE-ID").unwrap().param("TZID"),
+        Some("Europe/Berlin")
+    );
+    for line in [
+        "RECURRENCE-ID;TZID=Europe/Berlin:20260405T023000\r\n",
+        "DTSTART;TZID=Europe/Berlin:20260405T040000\r\n",
+        "DTEND;TZID=Europe/Berlin:20260405T050000\r\n",
+        "SUMMARY:Wartung (verschoben)\r\n",
+        "TRIGGER;RELATED=START:-PT30M\r\n",
+        "SEQUENCE:1\r\n",
+    ] {
+        assert!(added.iter().any(|l| l == line), "{line:?} not in {added:?}");
+    }
+    assert!(copy.prop("RRULE").is_none() && copy.prop("EXDATE").is_none());
+    // The series' description and transparency came along (as the folded lines they were).
+    assert!(added
+        .iter()
+        .any(|l| l.starts_with("DESCRIPTION:Failover-Test")));
+    assert!(added.iter().any(|l| l == "TRANSP:TRANSPARENT\r\n"));
+
+    // Editing it again edits that copy, found by its RECURRENCE-ID.
+    let again = occurrence_at(&updated, DST_UID, "2026-04-05T00:30:00Z");
+    assert!(again.overridden);
+    let change = EventChange {
+        location: Some("RZ 2".into()),
+        ..EventChange::default()
+    };
+    let twice = update_occurrence_data(
+        &updated,
+        DST_UID,
+        &again,
+        &change,
+        &MoreChange::default(),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(events_of(&twice).unwrap().len(), 2);
+    let (added, removed) = line_diff(&updated, &twice);
+    assert!(added.iter().any(|l| l == "LOCATION:RZ 2\r\n"), "{added:?}");
+    assert!(
+        removed.iter().all(|l| l.starts_with("SEQUENCE")
+            || l.starts_with("DTSTAMP")
+            || l.starts_with("LAST-MODIFIED")),
+        "{removed:?}"
+    );
+}
+
+#[test]
+fn an_edited_occurrence_of_a_thunderbird_series_is_found_by_its_instant() {
+    // The override of 13 April (09:00 CEST = 07:00 UTC), moved to 10:00 by Thunderbird.
+    let occurrence = occurrence_at(THUNDERBIRD, THUNDERBIRD_UID, "2026-04-13T07:00:00Z");
+    assert!(occurrence.overridden);
+    let change = EventChange {
+        summary: Some("Release-Review".into()),
+        ..EventChange::default()
+    };
+    let updated = update_occurrence_data(
+        THUNDERBIRD,
+        THUNDERBIRD_UID,
+        &occurrence,
+        &change,
+        &MoreChange::default(),
+        now(),
+    )
+    .unwrap();
+    let (added, removed) = line_diff(THUNDERBIRD, &updated);
+    assert_eq!(
+        added,
+        [
+            "LAST-MODIFIED:20260102T030405Z\r\n",
+            "DTSTAMP:20260102T030405Z\r\n",
+            "SUMMARY:Release-Review\r\n",
+            "SEQUENCE:5\r\n"
+        ]
+    );
+    assert_eq!(removed.len(), 4, "{removed:?}");
+    assert!(
+        removed.contains(&"SUMMARY:Plattform-Weekly (verschoben: Release-Review)\r\n".to_owned())
+    );
+    // Switching one occurrence to all-day or to another zone is refused.
+    let all_day = EventChange {
+        all_day: Some(true),
+        start: Some(day(2026, 4, 13)),
+        ..EventChange::default()
+    };
+    assert!(update_occurrence_data(
+        THUNDERBIRD,
+        THUNDERBIRD_UID,
+        &occurrence,
+        &all_day,
+        &MoreChange::default(),
+        now()
+    )
+    .is_err());
+    // A single event has no occurrences; a date names no occurrence of a timed series.
+    assert!(find_occurrence(
+        DAVX5_UTC,
+        DAVX5_UTC_UID,
+        &OccurrenceRef::parse("2026-04-13T07:00:00Z").unwrap()
+    )
+    .is_err());
+    assert!(find_occurrence(
+        THUNDERBIRD,
+        THUNDERBIRD_UID,
+        &OccurrenceRef::parse("2026-04-13").unwrap()
+    )
+    .is_err());
+}
+
+#[test]
+fn deleting_one_occurrence_adds_an_exdate_in_the_series_form() {
+    // SERIES' 23 March has an edited copy: it goes, and the EXDATE says 09:00 Berlin time.
+    let occurrence = occurrence_at(SERIES, UID, "2026-03-23T08:00:00Z");
+    assert!(occurrence.overridden);
+    let updated = delete_occurrence_data(SERIES, UID, &occurrence, now()).unwrap();
+    let (added, removed) = line_diff(SERIES, &updated);
+    assert!(
+        added.contains(&"EXDATE;TZID=Europe/Berlin:20260323T090000\r\n".to_owned()),
+        "{added:?}"
+    );
+    assert!(removed.contains(&"SUMMARY:Team meeting with guests\r\n".to_owned()));
+    assert_eq!(events_of(&updated).unwrap().len(), 2);
+    // The new EXDATE follows the existing ones' form and sits among the series' properties.
+    let master = &events_of(&updated).unwrap()[0];
+    assert_eq!(master.props("EXDATE").count(), 3);
+    assert!(
+        updated
+            .find("EXDATE;TZID=Europe/Berlin:20260323T090000")
+            .unwrap()
+            < updated.find("BEGIN:VALARM").unwrap()
+    );
+
+    // Apple's series in New York: the EXDATE is in New York time.
+    let occurrence = occurrence_at(APPLE, APPLE_UID, "2026-06-15T13:00:00Z");
+    let updated = delete_occurrence_data(APPLE, APPLE_UID, &occurrence, now()).unwrap();
+    let (added, removed) = line_diff(APPLE, &updated);
+    assert!(
+        added.contains(&"EXDATE;TZID=America/New_York:20260615T090000\r\n".to_owned()),
+        "{added:?}"
+    );
+    assert!(
+        removed.iter().all(|l| l.starts_with("DTSTAMP")
+            || l.starts_with("LAST-MODIFIED")
+            || l.starts_with("SEQUENCE")),
+        "{removed:?}"
+    );
+
+    // Outlook's Windows zone is placed by its VTIMEZONE: 3 March 14:00 W. Europe = 13:00 UTC.
+    let uid = outlook_uid();
+    let occurrence = occurrence_at(OUTLOOK, &uid, "2026-03-03T13:00:00Z");
+    let updated = delete_occurrence_data(OUTLOOK, &uid, &occurrence, now()).unwrap();
+    assert!(
+        updated.contains("EXDATE;TZID=W. Europe Standard Time:20260303T140000\r\n"),
+        "{updated}"
+    );
+}
+
+#[test]
+fn attendees_are_set_by_the_organizer_only() {
+    let organizer = Organizer {
+        email: "alice@example.com".into(),
+        name: Some("Alice".into()),
+    };
+    let invitees = [
+        Invitee {
+            email: "bob@example.com".into(),
+            name: Some("Bob".into()),
+            optional: false,
+        },
+        Invitee {
+            email: "carol@example.org".into(),
+            name: None,
+            optional: true,
+        },
+    ];
+    let updated = set_attendees_data(SERIES, UID, &organizer, &invitees, now()).unwrap();
+    let (added, removed) = line_diff(SERIES, &updated);
+    // Bob's folded line is kept as it was; Carol is new (in the series and in both copies).
+    assert!(updated.contains("ATTENDEE;CN=Bob;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:bob\r\n @example.com\r\n"));
+    let carol = "ATTENDEE;CUTYPE=INDIVIDUAL;PARTSTAT=NEEDS-ACTION;ROLE=OPT-PARTICIPANT;RSVP=TRUE:mailto:carol@example.org\r\n";
+    assert_eq!(
+        updated.replace("\r\n ", "").matches(carol).count(),
+        3,
+        "{updated}"
+    );
+    let bob = "ATTENDEE;CN=Bob;CUTYPE=INDIVIDUAL;PARTSTAT=NEEDS-ACTION;ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:bob@example.com\r\n";
+    // Bob was only in the series; its two edited occurrences now invite him too.
+    assert_eq!(
+        updated.replace("\r\n ", "").matches(bob).count(),
+        2,
+        "{updated}"
+    );
+    assert!(
+        removed.iter().all(|l| l.starts_with("DTSTAMP")
+            || l.starts_with("LAST-MODIFIED")
+            || l.starts_with("SEQUENCE")),
+        "{removed:?}"
+    );
+    assert!(added
+        .iter()
+        .any(|l| l.starts_with("ORGANIZER;CN=Alice:mailto:alice@example.com")));
+    let summary = summarize_event(&events_of(&updated).unwrap()[0]).unwrap();
+    assert_eq!(summary.organizer.as_deref(), Some("alice@example.com"));
+    assert_eq!(
+        summary
+            .attendees
+            .iter()
+            .map(|a| a.email.as_str())
+            .collect::<Vec<_>>(),
+        ["bob@example.com", "carol@example.org"]
+    );
+
+    // Someone else's meeting (Thunderbird's, organized by Katrin) is refused.
+    let err =
+        set_attendees_data(THUNDERBIRD, THUNDERBIRD_UID, &organizer, &invitees, now()).unwrap_err();
+    assert!(matches!(err, NcError::Forbidden(_)), "{err}");
+    // [] makes it a plain event.
+    let plain = set_attendees_data(SERIES, UID, &organizer, &[], now()).unwrap();
+    assert!(!plain.contains("ATTENDEE") && !plain.contains("ORGANIZER"));
+    assert!(plausible_email("a.b+c@example.co.uk"));
+    for bad in [
+        "",
+        "a",
+        "a@b",
+        "a b@example.com",
+        "a@example.com\r\nX:y",
+        "<a@example.com>",
+    ] {
+        assert!(!plausible_email(bad), "{bad:?}");
+    }
 }
