@@ -295,6 +295,22 @@ describe('tasks through the MCP SDK client, against sabre/dav', () => {
     assert.equal(await stored(name), null);
     assert.match(await refused(client, 'tasks_delete', { calendar: LIST, uid: t.uid }), /^not found: there is no task with uid/);
     assert.match(await refused(client, 'tasks_update', { calendar: LIST, uid: t.uid, etag: v2.etag, summary: 'x' }), /^not found: there is no task with uid/);
+
+    // A task stored under a name that is not its UID (as some clients name files) is found by
+    // a UID REPORT, changed and deleted all the same.
+    const uid = 'c0ffee00-1111-4222-8333-944455556666';
+    const body = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Example//Tasks 1.0//EN\r\nBEGIN:VTODO\r\nUID:${uid}\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Anders benannt\r\nEND:VTODO\r\nEND:VCALENDAR\r\n`;
+    assert.equal((await dav('PUT', objectPath(LIST, 'task-4711.ics'), { body, headers: { 'content-type': 'text/calendar; charset=utf-8' } })).status, 201);
+    const listed = (await ok(client, 'tasks_list', { query: 'anders benannt' })).items[0];
+    const renamed = await ok(client, 'tasks_update', { calendar: LIST, uid, etag: listed.etag, priority: 2 });
+    assert.equal(renamed.priority, 2);
+    // Edited from the stored bytes, not from the REPORT's copy (whose CRLFs sabre sends as LF).
+    const { added, removed } = lineDiff(body, await stored('task-4711.ics'));
+    assert.deepEqual(propNames(added), ['DTSTAMP', 'LAST-MODIFIED', 'PRIORITY']);
+    assert.deepEqual(propNames(removed), ['DTSTAMP']);
+    assert.ok(added.every((l) => l.endsWith('\r\n')), JSON.stringify(added));
+    await ok(client, 'tasks_delete', { calendar: LIST, uid });
+    assert.equal(await stored('task-4711.ics'), null);
   });
 
   test('scopes: tasks:read lists but cannot write; without a tasks scope the tools are not there', async () => {

@@ -159,8 +159,8 @@ fn uid_query_body(uid: &str) -> String {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskQuery {
     /// Only tasks without a COMPLETED time stamp, as the Nextcloud Tasks app asks for the open
-    /// ones (a task with STATUS:COMPLETED but no time stamp still comes, and is left out by
-    /// the caller).
+    /// ones (nextcloud/tasks `src/store/cdav-requests.js`, `findVTODObyState`); a task with
+    /// STATUS:COMPLETED but no time stamp still comes, and is left out by the caller.
     pub without_completed: bool,
     /// Only tasks whose DUE is at or after this.
     pub due_after: Option<DateTime<Utc>>,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{answer, parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
 use crate::nextcloud::caldav::Calendar;
+use crate::nextcloud::dav::DavObject;
 use crate::nextcloud::events::calendar_of;
 use crate::nextcloud::ical::{ical_utc, Moment};
 use crate::nextcloud::tasks::{
@@ -512,6 +513,20 @@ fn task_in(data: &str, uid: &str, calendar: &str, etag: Option<&str>) -> Result<
     Ok(summarize_task(&vcalendar, master, calendar, etag))
 }
 
+/// The object holding task `uid`, with its bytes exactly as stored. `find_object` answers
+/// with the REPORT's copy when the file is not named `<uid>.ics`, and sabre sends
+/// calendar-data in a REPORT with its CRLF line ends turned into LF: written back, every line
+/// of the task would change. So that copy is read again with a GET.
+async fn stored_task(dav: &Session<'_>, calendar: &str, uid: &str) -> Result<DavObject, ToolError> {
+    let object = dav.find_object(&TASKS, calendar, uid).await?;
+    if object.name == format!("{uid}.{}", TASKS.extension) {
+        return Ok(object);
+    }
+    dav.get_object(&TASKS, calendar, &object.name)
+        .await?
+        .ok_or_else(|| TASKS.object_not_found(calendar, uid).into())
+}
+
 /// Checks that `parent` is a task in `calendar` (subtasks live beside their parent).
 async fn check_parent(dav: &Session<'_>, calendar: &str, parent: &str) -> Result<(), ToolError> {
     match dav.find_object(&TASKS, calendar, parent).await {
@@ -625,7 +640,7 @@ async fn tasks_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolRe
     let etag = non_blank(&a.etag, "etag")?;
     let change = change_from(&a)?;
     let dav = ctx.session().await?;
-    let object = dav.find_object(&TASKS, &calendar, &uid).await?;
+    let object = stored_task(&dav, &calendar, &uid).await?;
     if object
         .etag
         .as_deref()
