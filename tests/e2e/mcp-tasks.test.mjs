@@ -164,6 +164,8 @@ describe('tasks through the MCP SDK client, against sabre/dav', () => {
     assert.match(subData, new RegExp(`\\r\\nRELATED-TO:${groceries.uid}\\r\\n`));
     assert.match(subData, /BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER;RELATED=END:-PT30M\r\n/);
 
+    const subtasks = await ok(client, 'tasks_list', { parent_uid: groceries.uid });
+    assert.deepEqual(subtasks.items.map((t) => t.uid), [sub.uid]);
     assert.match(await refused(client, 'tasks_create', { summary: 'x', parent_uid: 'no-such-task' }), /parent_uid: there is no task "no-such-task"/);
     const wrong = await refused(client, 'tasks_create', { calendar: 'personal', summary: 'x' });
     assert.match(wrong, /there is no calendar "personal" that holds tasks; the calendars holding tasks are "aufgaben" \(Aufgaben\)/);

@@ -75,6 +75,9 @@ pub struct ListArgs {
     /// Only tasks whose summary, description or categories contain this text (any case).
     #[serde(default)]
     pub query: Option<String>,
+    /// Only the subtasks of this task (its uid).
+    #[serde(default)]
+    pub parent_uid: Option<String>,
     /// Most tasks to return (default 50, at most 200).
     #[serde(default)]
     pub limit: Option<usize>,
@@ -210,9 +213,9 @@ pub const TOOLS: &[ToolSpec] = &[
                       IN-PROCESS, COMPLETED, CANCELLED), percent, due, start, completed, \
                       priority, categories, parent_uid (for subtasks), etag. Open tasks by \
                       default (status: open, done, cancelled, all); filters on due time \
-                      (due_before, due_after) and text (query). Soonest due first, tasks without \
-                      due date last; paginated (limit, cursor). Also names the calendars that \
-                      hold tasks.",
+                      (due_before, due_after), text (query) and parent (parent_uid: a task's \
+                      subtasks). Soonest due first, tasks without due date last; paginated \
+                      (limit, cursor). Also names the calendars that hold tasks.",
         scopes: &[Scope::TasksRead],
         read_only: true,
         destructive: false,
@@ -459,6 +462,11 @@ async fn tasks_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
         .as_deref()
         .map(|q| q.trim().to_lowercase())
         .filter(|q| !q.is_empty());
+    let parent = a
+        .parent_uid
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
     let dav = ctx.session().await?;
     let mut calendars = task_calendars(&dav).await?;
     if let Some(id) = a
@@ -480,6 +488,7 @@ async fn tasks_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
             for (key, task) in tasks_of(&object, &calendar.id) {
                 if !a.status.admits(task.status)
                     || query.as_deref().is_some_and(|q| !matches_query(&task, q))
+                    || parent.is_some_and(|p| task.parent_uid.as_deref() != Some(p))
                 {
                     continue;
                 }
