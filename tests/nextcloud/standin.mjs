@@ -398,6 +398,12 @@ export async function startNextcloud({ port = 0, idpIssuer, basicUsers = {}, log
         capabilities: {
           core: { pollinterval: 60, 'webdav-root': 'remote.php/webdav' },
           dav: { chunking: '1.0', bulkupload: '1.0' },
+          // files_trashbin and files_versions lib/Capabilities.php (`apps`: files_trashbin,
+          // files_versions false to switch them off; tests/sabredav's setApps does it there).
+          files: {
+            ...(enabled.files_trashbin !== false ? { undelete: true, delete_from_trash: true } : {}),
+            ...(enabled.files_versions !== false ? { versioning: true, version_labeling: true, version_deletion: true } : {}),
+          },
           ...(enabled.notes !== false ? { notes: { api_version: ['0.2', '1.3', '1.4'], version: '4.12.0' } } : {}),
           ...Object.assign({}, ...extraApps.map((a) => a.capabilities?.(ctx.user) ?? {})),
         },

@@ -8,6 +8,8 @@
 //   await dav.raw('calendars', 'alice', 'personal', 'x.ics');   // stored bytes, or null
 //   await dav.objects('addressbooks', 'alice', 'contacts');     // [{name, etag, data}]
 //   dav.readFile('alice', 'Documents/a.txt');                   // stored file (utf8), or null
+//   await dav.setApps({ files_trashbin: false });               // DELETE deletes for good then
+//   await dav.createSystemTag('Restricted', { userAssignable: false }); // as an admin; → id
 //   await dav.close();
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -116,6 +118,18 @@ export async function startSabreDav({ users = {} } = {}) {
           if (e.code === 'ENOENT' || e.code === 'EISDIR' || e.code === 'ENOTDIR') return null;
           throw e;
         }
+      },
+      /** Switches files_trashbin / files_versions on or off (`{ files_trashbin: false }`). */
+      async setApps(apps) {
+        const res = await fetch(`${base}/__test/apps`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(apps) });
+        if (res.status !== 200) throw new Error(`sabre/dav: setting apps answered ${res.status}: ${await res.text()}`);
+        return res.json();
+      },
+      /** Creates a system tag as an admin may (`userVisible`/`userAssignable` false too); its id. */
+      async createSystemTag(name, { userVisible = true, userAssignable = true } = {}) {
+        const res = await fetch(`${base}/__test/systemtags`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ name, userVisible, userAssignable }) });
+        if (res.status !== 201) throw new Error(`sabre/dav: creating tag ${name} answered ${res.status}: ${await res.text()}`);
+        return (await res.json()).id;
       },
       async close() {
         await proc.stop();

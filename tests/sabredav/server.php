@@ -33,7 +33,7 @@ if (!is_file($sabreDir . '/autoload.php')) {
     return true;
 }
 require_once $sabreDir . '/autoload.php';
-foreach (['FileCache', 'InvalidPath', 'FileNodes', 'FilesPlugin', 'FileSearchBackend', 'Layout', 'TestApi'] as $lib) {
+foreach (['FileCache', 'InvalidPath', 'FileNodes', 'FilesPlugin', 'FileSearchBackend', 'Layout', 'TestApi', 'Trashbin', 'Versions', 'SystemTags', 'TagsPlugin', 'FilesReportPlugin'] as $lib) {
     require_once __DIR__ . "/lib/$lib.php";
 }
 
@@ -43,6 +43,17 @@ function nctest_pdo(string $file): PDO
     $pdo = new PDO('sqlite:' . $file, null, null, [PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION, PDO::ATTR_TIMEOUT => 30]);
     $pdo->exec('PRAGMA synchronous = NORMAL');
     return $pdo;
+}
+
+/**
+ * Which optional apps are on: files_trashbin and files_versions (both by default, as in a new
+ * Nextcloud), from apps.json beside the database (the test API's POST /__test/apps writes it).
+ */
+function nctest_apps(string $db): array
+{
+    $text = @file_get_contents(dirname($db) . '/apps.json');
+    $apps = $text === false ? [] : json_decode($text, true);
+    return (is_array($apps) ? $apps : []) + ['files_trashbin' => true, 'files_versions' => true];
 }
 
 function nctest_env(string $name): string
@@ -70,6 +81,9 @@ $path = parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH) ?: '/';
 try {
     $pdo = nctest_pdo(nctest_env('SABREDAV_DB'));
     $cache = new NcTest\FileCache($pdo, nctest_env('SABREDAV_FILES'));
+    $apps = nctest_apps(nctest_env('SABREDAV_DB'));
+    $cache->trashbin = $apps['files_trashbin'] ? new NcTest\Trashbin($pdo, $cache) : null;
+    $cache->versions = $apps['files_versions'] ? new NcTest\Versions($pdo, $cache) : null;
     $users = new NcTest\UserStore(nctest_env('SABREDAV_USERS'));
     if (str_starts_with($path, '/__test/')) {
         (new NcTest\TestApi($pdo, $users, $cache, (string) getenv('SABREDAV_TEST_SECRET')))->handle($_SERVER['REQUEST_METHOD'], $path);
@@ -109,12 +123,29 @@ $addressBooks = new NcTest\AddressBookRoot($principalBackend, $carddavBackend, '
 foreach ([$userPrincipals, $files, $calendars, $addressBooks] as $collection) {
     $collection->disableListing = true;
 }
-$root = new DAV\SimpleCollection('root', [
+$displayName = function (string $user) use ($principalBackend): string {
+    return $principalBackend->getPrincipalByPath('principals/users/' . $user)['{DAV:}displayname'] ?? $user;
+};
+$systemTags = new NcTest\SystemTags($pdo);
+$collections = [
     new DAV\SimpleCollection('principals', [$userPrincipals]),
     $files,
     $calendars,
     new DAV\SimpleCollection('addressbooks', [$addressBooks]),
-]);
+    new NcTest\SystemTagsByIdCollection($systemTags),
+    new NcTest\SystemTagsRelationsCollection($systemTags, $currentUser),
+];
+// The apps' collections exist only while the apps are on (apps/dav/lib/RootCollection.php adds
+// what the apps' info.xml declare under <sabre><collections>).
+if ($cache->trashbin !== null) {
+    $collections[] = $trash = new NcTest\TrashRootCollection($principalBackend, $cache->trashbin, $currentUser, $displayName);
+    $trash->disableListing = true;
+}
+if ($cache->versions !== null) {
+    $collections[] = $versions = new NcTest\VersionsRootCollection($principalBackend, $cache->versions, $currentUser);
+    $versions->disableListing = true;
+}
+$root = new DAV\SimpleCollection('root', $collections);
 
 $server = new DAV\Server($root);
 $server->setBaseUri('/remote.php/dav/');
@@ -125,14 +156,21 @@ $acl->principalCollectionSet = ['principals/users'];
 $acl->defaultUsernamePath = 'principals/users';
 $acl->allowUnauthenticatedAccess = false;
 $server->addPlugin($acl);
-$server->addPlugin(new NcTest\FilesPlugin(function (string $user) use ($principalBackend): string {
-    return $principalBackend->getPrincipalByPath('principals/users/' . $user)['{DAV:}displayname'] ?? $user;
-}));
+$server->addPlugin(new NcTest\FilesPlugin($displayName));
 $server->addPlugin(new NcTest\CalDAVPlugin());
 $server->addPlugin(new Sabre\CalDAV\Schedule\Plugin());
 $server->addPlugin(new NcTest\CardDAVPlugin());
 $server->addPlugin(new DAV\Sync\Plugin());
 $server->addPlugin(new DAV\PropertyStorage\Plugin(new DAV\PropertyStorage\Backend\PDO($pdo)));
+if ($cache->trashbin !== null) {
+    $server->addPlugin(new NcTest\TrashbinPlugin());
+}
+if ($cache->versions !== null) {
+    $server->addPlugin(new NcTest\VersionsPlugin());
+}
+$server->addPlugin(new NcTest\SystemTagPlugin($systemTags));
+$server->addPlugin($favorites = new NcTest\TagsPlugin($pdo, $currentUser));
+$server->addPlugin(new NcTest\FilesReportPlugin($pdo, $systemTags, $favorites, $currentUser));
 $server->addPlugin(new SearchDAV\DAV\SearchPlugin(new NcTest\FileSearchBackend($server, $cache, $pdo, $currentUser)));
 $server->start();
 return true;

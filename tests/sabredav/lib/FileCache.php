@@ -26,8 +26,19 @@ final class FileCache
         'odt' => 'application/vnd.oasis.opendocument.text', 'ics' => 'text/calendar', 'vcf' => 'text/vcard',
     ];
 
+    /** The trash bin (files_trashbin's storage wrapper): deleting moves into it when set. */
+    public ?Trashbin $trashbin = null;
+    /** File versions (files_versions' write hook): overwriting keeps the old content when set. */
+    public ?Versions $versions = null;
+
     public function __construct(private \PDO $pdo, private string $root)
     {
+    }
+
+    /** Beside the users' files: where an app keeps its own per-user data (files_trashbin/…). */
+    public function appDataPath(string $app, string $owner): string
+    {
+        return dirname($this->root) . '/' . $app . '/' . $owner;
     }
 
     public static function schema(): string
@@ -39,7 +50,7 @@ final class FileCache
               mimetype TEXT NOT NULL, mimepart TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
               etag TEXT NOT NULL, UNIQUE (owner, path));
             CREATE INDEX IF NOT EXISTS nc_filecache_parent ON nc_filecache (parent);
-            SQL;
+            SQL . Trashbin::schema() . Versions::schema() . SystemTags::schema();
     }
 
     public static function mimeFor(string $name): string
@@ -147,8 +158,12 @@ final class FileCache
         }
     }
 
-    /** Writes a file (created or replaced); $data is a stream or a string. Returns its row. */
-    public function putFile(string $owner, string $path, mixed $data, ?int $mtime = null): array
+    /**
+     * Writes a file (created or replaced); $data is a stream or a string. Returns its row. The
+     * replaced content becomes a version first (files_versions' write hook), unless $keepVersion
+     * is false (a version being restored).
+     */
+    public function putFile(string $owner, string $path, mixed $data, ?int $mtime = null, bool $keepVersion = true): array
     {
         $target = $this->diskPath($owner, $path);
         // Like Nextcloud's File::put: into a part file first, renamed over the target afterwards.
@@ -169,16 +184,19 @@ final class FileCache
         if ($mtime !== null) {
             touch($part, $mtime);
         }
-        return $this->write(function () use ($owner, $path, $part, $target) {
+        return $this->write(function () use ($owner, $path, $part, $target, $keepVersion) {
             $parent = $this->get($owner, self::parentOf($path));
             if ($parent === null || $parent['mimetype'] !== self::FOLDER_MIME) {
                 unlink($part);
                 throw new \RuntimeException('parent folder missing for ' . $path);
             }
+            $old = $this->get($owner, $path);
+            if ($old !== null && $keepVersion && $this->versions !== null) {
+                $this->versions->store($owner, $old, $target);
+            }
             rename($part, $target);
             clearstatcache(true, $target);
             $stat = stat($target);
-            $old = $this->get($owner, $path);
             $name = basename('/' . $path);
             $mime = self::mimeFor($name);
             $etag = self::fileEtag($stat);
@@ -217,14 +235,28 @@ final class FileCache
         return addcslashes($path, '\\_%') . '/%';
     }
 
-    /** Deletes a file or a whole folder (Nextcloud would move it to the trash bin instead). */
+    /**
+     * Deletes a file or a whole folder: into the trash bin when it is on (as files_trashbin's
+     * storage wrapper turns unlink/rmdir into a move), else for good.
+     */
     public function delete(string $owner, string $path): void
+    {
+        if ($this->trashbin !== null) {
+            $this->trashbin->moveToTrash($owner, $path);
+            return;
+        }
+        $this->purge($owner, $path);
+    }
+
+    /** Deletes a file or a whole folder for good, with its versions, tags and favourite marks. */
+    public function purge(string $owner, string $path): void
     {
         $this->write(function () use ($owner, $path) {
             $row = $this->get($owner, $path);
             if ($row === null) {
                 return;
             }
+            $this->forgetIds($this->subtreeIds($owner, $path));
             $this->pdo->prepare("DELETE FROM nc_filecache WHERE owner = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
                 ->execute([$owner, $path, self::below($path)]);
             self::removeTree($this->diskPath($owner, $path));
@@ -232,7 +264,81 @@ final class FileCache
         });
     }
 
-    private static function removeTree(string $disk): void
+    /** @return int[] the file ids of $path and everything below it */
+    private function subtreeIds(string $owner, string $path): array
+    {
+        $st = $this->pdo->prepare("SELECT fileid FROM nc_filecache WHERE owner = ? AND (path = ? OR path LIKE ? ESCAPE '\\')");
+        $st->execute([$owner, $path, self::below($path)]);
+        return array_map('intval', $st->fetchAll(\PDO::FETCH_COLUMN));
+    }
+
+    /**
+     * Drops what other apps keep by file id for files that are gone for good (versions, system
+     * tag assignments, favourites), as Nextcloud's cache cleanup and the apps' delete hooks do.
+     * @param int[] $ids
+     */
+    public function forgetIds(array $ids): void
+    {
+        foreach ($ids as $id) {
+            $this->versions?->forget($id);
+            $this->pdo->prepare("DELETE FROM nc_systemtag_object_mapping WHERE objecttype = 'files' AND objectid = ?")->execute([(string) $id]);
+            $this->pdo->prepare('DELETE FROM nc_favorite WHERE fileid = ?')->execute([$id]);
+        }
+    }
+
+    /**
+     * Takes $path (a file or a folder with everything below it) out of the tree, its content
+     * moved on disk to $diskTarget. Returns its rows, each with `rel`, its path below $path ('' for
+     * $path itself), so that attach() can put it back with the same file ids.
+     */
+    public function detach(string $owner, string $path, string $diskTarget): array
+    {
+        return $this->write(function () use ($owner, $path, $diskTarget) {
+            $row = $this->get($owner, $path);
+            if ($row === null) {
+                throw new \RuntimeException("cannot detach $path: not found");
+            }
+            $st = $this->pdo->prepare("SELECT * FROM nc_filecache WHERE owner = ? AND (path = ? OR path LIKE ? ESCAPE '\\') ORDER BY length(path)");
+            $st->execute([$owner, $path, self::below($path)]);
+            $rows = array_map(static fn (array $r) => ['rel' => substr($r['path'], strlen($path))] + $r, $st->fetchAll(\PDO::FETCH_ASSOC));
+            if (!is_dir(dirname($diskTarget)) && !mkdir(dirname($diskTarget), 0700, true) && !is_dir(dirname($diskTarget))) {
+                throw new \RuntimeException('cannot create ' . dirname($diskTarget));
+            }
+            if (!rename($this->diskPath($owner, $path), $diskTarget)) {
+                throw new \RuntimeException("cannot move $path out of the tree on disk");
+            }
+            $this->pdo->prepare("DELETE FROM nc_filecache WHERE owner = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
+                ->execute([$owner, $path, self::below($path)]);
+            $this->propagate($owner, $path, -(int) $row['size'], time());
+            return $rows;
+        });
+    }
+
+    /** Puts rows from detach() back at $path (which must not exist), content from $diskSource. */
+    public function attach(string $owner, string $path, array $rows, string $diskSource): array
+    {
+        return $this->write(function () use ($owner, $path, $rows, $diskSource) {
+            $parent = $this->get($owner, self::parentOf($path));
+            if ($parent === null || $parent['mimetype'] !== self::FOLDER_MIME || $this->get($owner, $path) !== null) {
+                throw new \RuntimeException("cannot attach at $path");
+            }
+            if (!rename($diskSource, $this->diskPath($owner, $path))) {
+                throw new \RuntimeException("cannot move back to $path on disk");
+            }
+            $insert = $this->pdo->prepare('INSERT INTO nc_filecache (fileid, owner, path, parent, name, mimetype, mimepart, size, mtime, etag)'
+                . ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+            foreach ($rows as $r) {
+                $full = $path . $r['rel'];
+                $insert->execute([$r['fileid'], $owner, $full, $r['rel'] === '' ? $parent['fileid'] : $r['parent'], basename('/' . $full),
+                    $r['mimetype'], $r['mimepart'], $r['size'], $r['mtime'], $r['etag']]);
+            }
+            $top = $rows[0];
+            $this->propagate($owner, $path, (int) $top['size'], time());
+            return $this->get($owner, $path);
+        });
+    }
+
+    public static function removeTree(string $disk): void
     {
         if (is_dir($disk) && !is_link($disk)) {
             foreach (scandir($disk) as $entry) {

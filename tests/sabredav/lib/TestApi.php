@@ -5,7 +5,11 @@
 //        creates or updates a user as Nextcloud has one after the first login (idempotent);
 //   GET  /__test/raw/calendars/<user>/<calendar>/<object>
 //   GET  /__test/raw/addressbooks/<user>/<book>/<card>       → the stored bytes verbatim, or 404;
-//   GET  /__test/raw/<kind>/<user>/<collection>/             → JSON [{name, etag, data}] by name.
+//   GET  /__test/raw/<kind>/<user>/<collection>/             → JSON [{name, etag, data}] by name;
+//   POST /__test/apps  {"files_trashbin"?: bool, "files_versions"?: bool}
+//        switches those apps on or off (apps.json beside the database) → the settings;
+//   POST /__test/systemtags  {"name", "userVisible"?, "userAssignable"?}
+//        creates a system tag as an admin may (also invisible or restricted ones) → {"id"}.
 declare(strict_types=1);
 
 namespace NcTest;
@@ -36,9 +40,43 @@ final class TestApi
             $this->raw($parts[1], $parts[2], $parts[3], $parts[4]);
         } elseif ($method === 'GET' && count($parts) === 4 && $parts[0] === 'raw') {
             $this->raw($parts[1], $parts[2], $parts[3], null);
+        } elseif ($method === 'POST' && $parts === ['apps']) {
+            $this->apps();
+        } elseif ($method === 'POST' && $parts === ['systemtags']) {
+            $this->systemTag();
         } else {
             $this->reply(404, "Not Found\n");
         }
+    }
+
+    private function apps(): void
+    {
+        $body = json_decode((string) file_get_contents('php://input'), true);
+        $file = dirname((string) getenv('SABREDAV_DB')) . '/apps.json';
+        $apps = \nctest_apps((string) getenv('SABREDAV_DB'));
+        foreach (['files_trashbin', 'files_versions'] as $app) {
+            if (is_array($body) && is_bool($body[$app] ?? null)) {
+                $apps[$app] = $body[$app];
+            }
+        }
+        file_put_contents($file . '.tmp', json_encode($apps));
+        rename($file . '.tmp', $file);
+        $this->reply(200, json_encode($apps) . "\n", 'application/json');
+    }
+
+    private function systemTag(): void
+    {
+        $body = json_decode((string) file_get_contents('php://input'), true);
+        if (!is_array($body) || !is_string($body['name'] ?? null)) {
+            $this->reply(400, "Bad Request: {\"name\": \"…\"} is required\n");
+            return;
+        }
+        $tag = (new SystemTags($this->pdo))->create($body['name'], (bool) ($body['userVisible'] ?? true), (bool) ($body['userAssignable'] ?? true));
+        if ($tag === null) {
+            $this->reply(409, "Conflict: the tag exists\n");
+            return;
+        }
+        $this->reply(201, json_encode(['id' => (string) $tag['id']]) . "\n", 'application/json');
     }
 
     private function reply(int $status, string $body, string $type = 'text/plain; charset=utf-8'): void
