@@ -18,11 +18,14 @@ pub mod paths;
 #[cfg(test)]
 mod props;
 pub mod shares;
+pub mod tags;
 pub mod talk;
 pub mod tasks;
 pub mod text;
 pub mod timezone;
+pub mod trash;
 pub mod users;
+pub mod versions;
 pub mod vobject;
 pub mod xml;
 

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::files::{FileEntry, ReadOutcome, WriteCondition};
+use crate::nextcloud::files::{FileEntry, FileKind, FindFilter, ReadOutcome, WriteCondition};
 use crate::nextcloud::paths::normalize_path;
+use crate::nextcloud::tags::find_tag;
 use crate::nextcloud::text::{encode_text, output_encoding};
 use crate::nextcloud::NcError;
 
@@ -22,6 +23,8 @@ const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
 const MAX_LIST_ENTRIES: usize = 1000;
 /// Most results files_find returns.
 const MAX_FIND_RESULTS: usize = 100;
+/// Most favourites or tagged files files_find fetches to filter further.
+const MAX_FILTERED: usize = 1000;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -97,11 +100,30 @@ pub struct DeleteArgs {
 #[serde(deny_unknown_fields)]
 pub struct FindArgs {
     /// Part of the file or folder name to look for (case-insensitive, e.g. "invoice" or
-    /// ".pdf"). Matches names only, not file contents.
-    pub query: String,
+    /// ".pdf"). Matches names only, not file contents. May be left out when another filter is
+    /// given.
+    #[serde(default)]
+    pub query: Option<String>,
     /// Folder to search in, including all its subfolders. Left out: all of the user's files.
     #[serde(default)]
     pub folder: String,
+    /// Only this kind: image, pdf, document, spreadsheet, presentation, audio, video, folder,
+    /// or a content type ("text/markdown") or its first part ("text/").
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Only what was modified after this time: RFC 3339 ("2025-03-01T12:00:00Z") or a date
+    /// ("2025-03-01", midnight UTC).
+    #[serde(default)]
+    pub modified_after: Option<String>,
+    /// Only what was modified before this time: RFC 3339 or a date (midnight UTC).
+    #[serde(default)]
+    pub modified_before: Option<String>,
+    /// true: only the user's favourites.
+    #[serde(default)]
+    pub favorites_only: bool,
+    /// Only what carries this collaborative tag (its name; see files_tags_list).
+    #[serde(default)]
+    pub tag: Option<String>,
 }
 
 /// files_list's answer.
@@ -230,10 +252,14 @@ pub const TOOLS: &[ToolSpec] = &[
     },
     ToolSpec {
         name: "files_find",
-        title: "Find files by name",
-        description: "Finds files and folders whose name contains the query (case-insensitive), \
-                      in a folder and all its subfolders; most recently modified first, at most \
-                      100 results. Does not search inside file contents.",
+        title: "Find files",
+        description: "Finds files and folders in a folder and all its subfolders by name \
+                      (query: part of the name, case-insensitive), type (image, pdf, document, \
+                      spreadsheet, presentation, audio, video, folder or a content type), \
+                      modification time (modified_after, modified_before), favourites \
+                      (favorites_only) and collaborative tag (tag); every filter given must \
+                      match, at least one is needed. Most recently modified first, at most 100 \
+                      results. Does not search inside file contents.",
         scopes: &[Scope::FilesRead],
         read_only: true,
         destructive: false,
@@ -392,26 +418,116 @@ async fn files_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolRe
     Ok(json!({"deleted": path}))
 }
 
+/// A time argument: RFC 3339, or a date meaning its midnight UTC; unix seconds.
+fn time_arg(value: &str, what: &str) -> Result<i64, ToolError> {
+    let v = value.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.timestamp());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp());
+    }
+    Err(ToolError::InvalidArguments(format!(
+        "{what} must be an RFC 3339 time (\"2025-03-01T12:00:00Z\") or a date (\"2025-03-01\")"
+    )))
+}
+
+/// The name, type and time conditions of files_find (favourites and tags aside).
+fn find_filter(a: &FindArgs) -> Result<FindFilter, ToolError> {
+    let query = non_blank(a.query.clone());
+    if let Some(q) = &query {
+        if q.chars().any(char::is_control) || q.contains('/') {
+            return Err(ToolError::InvalidArguments(
+                "query is matched against names only: it cannot contain `/` or control \
+                 characters"
+                    .into(),
+            ));
+        }
+    }
+    let kind = non_blank(a.kind.clone())
+        .map(|k| FileKind::parse(&k))
+        .transpose()
+        .map_err(|e| match e {
+            NcError::InvalidInput(m) => ToolError::InvalidArguments(m),
+            other => other.into(),
+        })?;
+    let after = non_blank(a.modified_after.clone())
+        .map(|t| time_arg(&t, "modified_after"))
+        .transpose()?;
+    let before = non_blank(a.modified_before.clone())
+        .map(|t| time_arg(&t, "modified_before"))
+        .transpose()?;
+    if let (Some(after), Some(before)) = (after, before) {
+        if after >= before {
+            return Err(ToolError::InvalidArguments(
+                "modified_after must be earlier than modified_before".into(),
+            ));
+        }
+    }
+    Ok(FindFilter {
+        name: query,
+        kind,
+        modified_after: after,
+        modified_before: before,
+    })
+}
+
 async fn files_find(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
     let a: FindArgs = parse_args(args)?;
-    let query = a.query.trim();
-    if query.is_empty() {
+    let filter = find_filter(&a)?;
+    let tag = non_blank(a.tag.clone());
+    if filter == FindFilter::default() && !a.favorites_only && tag.is_none() {
         return Err(ToolError::InvalidArguments(
-            "query must contain part of a name".into(),
-        ));
-    }
-    if query.chars().any(char::is_control) || query.contains('/') {
-        return Err(ToolError::InvalidArguments(
-            "query is matched against names only: it cannot contain `/` or control \
-             characters"
+            "give a query (part of a name) or another filter: type, modified_after, \
+             modified_before, favorites_only, tag"
                 .into(),
         ));
     }
     let folder = path_arg(&a.folder, "folder", true)?;
     let dav = ctx.session().await?;
-    let (entries, truncated) = dav.files_search(&folder, query, MAX_FIND_RESULTS).await?;
+    let (entries, truncated) = if a.favorites_only || tag.is_some() {
+        // Favourites and tags are found with REPORT oc:filter-files (one rule; favourites are
+        // then told by oc:favorite), the other conditions checked here.
+        let tag_id = match &tag {
+            Some(name) => {
+                let tags = dav.tags_all().await?;
+                let found = find_tag(&tags, name)?.ok_or_else(|| {
+                    NcError::NotFound(format!(
+                        "there is no tag \"{name}\" (list them with files_tags_list)"
+                    ))
+                })?;
+                Some(found.id.clone())
+            }
+            None => None,
+        };
+        let files = dav
+            .files_filter(
+                &folder,
+                tag_id.is_none(),
+                tag_id.as_deref(),
+                MAX_FILTERED + 1,
+            )
+            .await?;
+        let fetched = files.len();
+        let mut entries: Vec<FileEntry> = files
+            .into_iter()
+            .filter(|f| !a.favorites_only || f.favorite)
+            .map(|f| f.entry)
+            .filter(|e| filter.matches(e))
+            .collect();
+        entries.sort_by(|x, y| {
+            y.last_modified
+                .cmp(&x.last_modified)
+                .then(x.path.cmp(&y.path))
+        });
+        let truncated = fetched > MAX_FILTERED || entries.len() > MAX_FIND_RESULTS;
+        entries.truncate(MAX_FIND_RESULTS);
+        (entries, truncated)
+    } else {
+        dav.files_find(&folder, &filter, MAX_FIND_RESULTS).await?
+    };
     Ok(json!({
-        "query": query,
+        "query": filter.name,
         "folder": folder,
         "count": entries.len(),
         "truncated": truncated,
@@ -436,6 +552,53 @@ mod tests {
         ));
         let err = path_arg("a/../../etc", "path", true).unwrap_err();
         assert!(err.to_string().contains(".."), "{err}");
+    }
+
+    fn find_args(pairs: &[(&str, Value)]) -> FindArgs {
+        let args: JsonObject = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        parse_args(Some(args)).unwrap()
+    }
+
+    #[test]
+    fn find_filters_are_read() {
+        let f = find_filter(&find_args(&[
+            ("type", json!("Spreadsheet")),
+            ("modified_after", json!("2025-03-01")),
+            ("modified_before", json!("2025-03-02T12:00:00+01:00")),
+        ]))
+        .unwrap();
+        assert_eq!(f.name, None);
+        assert!(matches!(f.kind, Some(FileKind::Types(t)) if t.contains(&"text/csv")));
+        assert_eq!(f.modified_after, Some(1_740_787_200));
+        assert_eq!(f.modified_before, Some(1_740_913_200));
+        let q = find_filter(&find_args(&[
+            ("query", json!(" rep ")),
+            ("type", json!("image/")),
+        ]))
+        .unwrap();
+        assert_eq!(q.name.as_deref(), Some("rep"));
+        assert_eq!(q.kind, Some(FileKind::Major("image".into())));
+        for bad in [
+            vec![("type", json!("pictures"))],
+            vec![("modified_after", json!("yesterday"))],
+            vec![
+                ("modified_after", json!("2025-03-02")),
+                ("modified_before", json!("2025-03-01")),
+            ],
+            vec![("query", json!("a/b"))],
+        ] {
+            assert!(
+                matches!(
+                    find_filter(&find_args(&bad)),
+                    Err(ToolError::InvalidArguments(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(find_filter(&find_args(&[])).unwrap(), FindFilter::default());
     }
 
     #[test]

@@ -84,3 +84,136 @@ fn search_body_is_valid_and_escaped() {
         "101"
     );
 }
+
+fn entry(
+    name: &str,
+    kind: &'static str,
+    content_type: Option<&str>,
+    modified: Option<&str>,
+) -> FileEntry {
+    FileEntry {
+        name: name.into(),
+        path: format!("Docs/{name}"),
+        kind,
+        size: None,
+        content_type: content_type.map(str::to_owned),
+        last_modified: modified.map(str::to_owned),
+        etag: None,
+    }
+}
+
+#[test]
+fn kinds_of_files_are_told_by_content_type() {
+    let sheet = entry(
+        "a.ods",
+        "file",
+        Some("application/vnd.oasis.opendocument.spreadsheet"),
+        None,
+    );
+    let photo = entry("p.JPG", "file", Some("image/jpeg"), None);
+    let folder = entry("Fotos", "folder", None, None);
+    let pdf = entry(
+        "x.pdf",
+        "file",
+        Some("application/pdf; charset=binary"),
+        None,
+    );
+    let kind = |k: &str| FileKind::parse(k).unwrap();
+    assert!(kind("spreadsheet").matches(&sheet));
+    assert!(!kind("document").matches(&sheet));
+    assert!(
+        kind("image").matches(&photo)
+            && kind("image/*").matches(&photo)
+            && kind("IMAGE/jpeg").matches(&photo)
+    );
+    assert!(!kind("image").matches(&folder), "a folder is no image");
+    assert!(kind("folder").matches(&folder) && !kind("folder").matches(&photo));
+    assert!(kind("pdf").matches(&pdf));
+    for bad in ["", "pictures", "image/j peg", "a/b/c", "/"] {
+        assert!(FileKind::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn find_filters_match_locally_as_the_search_does() {
+    let filter = FindFilter {
+        name: Some("BERICHT".into()),
+        kind: Some(FileKind::parse("text/").unwrap()),
+        modified_after: Some(1_740_787_200),
+        modified_before: Some(1_740_873_600),
+    };
+    let hit = entry(
+        "Bericht März.md",
+        "file",
+        Some("text/markdown"),
+        Some("2025-03-01T10:00:00Z"),
+    );
+    assert!(filter.matches(&hit));
+    assert!(
+        !filter.matches(&entry(
+            "Bericht.md",
+            "file",
+            Some("text/markdown"),
+            Some("2025-03-01T00:00:00Z")
+        )),
+        "after is strict"
+    );
+    assert!(
+        !filter.matches(&entry("Bericht.md", "file", Some("text/markdown"), None)),
+        "no time, no match"
+    );
+    assert!(!filter.matches(&entry(
+        "Bericht.png",
+        "file",
+        Some("image/png"),
+        Some("2025-03-01T10:00:00Z")
+    )));
+}
+
+#[test]
+fn search_bodies_carry_every_condition() {
+    let filter = FindFilter {
+        name: Some("a%".into()),
+        kind: Some(FileKind::parse("document").unwrap()),
+        modified_after: Some(100),
+        modified_before: None,
+    };
+    let body = search_body_where("/files/alice", &filter.condition(), 11);
+    let root = parse_xml(&body).unwrap();
+    let basic = root.child(NS_DAV, "basicsearch").unwrap();
+    let and = basic
+        .child(NS_DAV, "where")
+        .unwrap()
+        .child(NS_DAV, "and")
+        .unwrap();
+    assert_eq!(and.children.len(), 3);
+    assert!(body.contains("<d:literal>%a\\%%</d:literal>"), "{body}");
+    assert!(body.contains("<d:literal>application/vnd.oasis.opendocument.text</d:literal>"));
+    assert!(body
+        .contains("<d:gt><d:prop><d:getlastmodified/></d:prop><d:literal>100</d:literal></d:gt>"));
+    let folders = FindFilter {
+        kind: Some(FileKind::Folder),
+        ..FindFilter::default()
+    };
+    assert!(
+        search_body_where("/files/alice", &folders.condition(), 5).contains("<d:is-collection/>")
+    );
+}
+
+#[test]
+fn filter_reports_name_their_rules() {
+    let root = parse_xml(&filter_body(true, None, 1001)).unwrap();
+    let rules = root.child(NS_OWNCLOUD, "filter-rules").unwrap();
+    assert!(rules.child(NS_OWNCLOUD, "favorite").is_some());
+    assert!(rules.child(NS_OWNCLOUD, "systemtag").is_none());
+    let tagged = parse_xml(&filter_body(false, Some("12"), 5)).unwrap();
+    assert_eq!(
+        tagged
+            .child(NS_OWNCLOUD, "filter-rules")
+            .unwrap()
+            .child(NS_OWNCLOUD, "systemtag")
+            .unwrap()
+            .text_value(),
+        Some("12")
+    );
+}
