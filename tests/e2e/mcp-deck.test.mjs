@@ -172,6 +172,7 @@ describe('Deck through the MCP SDK client', () => {
     s = await stored(card, ids.doing);
     assert.equal(s.stackId, ids.doing);
     assert.equal(s.duedate, null);
+    assert.match(s.done ?? '', /^\d{4}-/, 'still done: Deck clears done when an update leaves it out');
 
     // To the top of "To do".
     await ok(client, 'deck_update_card', { board_id: ids.board, card_id: card, stack_id: ids.todo, position: 0 });

@@ -289,8 +289,8 @@ pub const TOOLS: &[ToolSpec] = &[
         name: "deck_assign",
         title: "Assign people to a Deck card",
         description: "Assigns board members to a card or takes them off it (user ids). It \
-                      reaches other people: Deck notifies each person assigned. Returns the \
-                      card as it is now.",
+                      reaches other people: Deck notifies each person assigned (other than the \
+                      user). Returns the card as it is now and what changed.",
         scopes: &[Scope::DeckWrite],
         read_only: false,
         destructive: true,

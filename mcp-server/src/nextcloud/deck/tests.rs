@@ -121,6 +121,15 @@ fn an_update_sends_the_whole_card_with_done_present() {
         json!({"title": "Test", "type": "plain", "owner": "admin", "description": "", "order": 3,
                "duedate": "2019-12-24T19:29:30+00:00", "done": null})
     );
+    let done: Card = serde_json::from_value(json!({
+        "id": 11, "title": "Shipped", "owner": "admin", "order": 0,
+        "done": "2026-12-01T09:00:00+00:00", "duedate": null
+    }))
+    .unwrap();
+    let body = serde_json::to_value(CardBody::of(&done)).unwrap();
+    assert_eq!(body["done"], "2026-12-01T09:00:00+00:00");
+    assert_eq!(body["duedate"], Value::Null);
+    assert_eq!(body["type"], "plain", "a card without a type gets Deck's only one");
 }
 
 #[test]
