@@ -113,7 +113,7 @@ impl Session<'_> {
     }
 
     /// The object holding `uid`: `<uid>.<ext>` (as this server and most clients name them),
-    /// else found by a UID REPORT.
+    /// else found by a UID REPORT and then read by its name (its bytes as stored).
     pub async fn find_object(
         &self,
         kind: &Collections,
@@ -141,13 +141,12 @@ impl Session<'_> {
             .filter_map(kind.object_of)
             .find(|o| (kind.holds_uid)(&o.data, uid))
             .ok_or_else(|| kind.object_not_found(id, uid))?;
-        match kind.read {
-            Read::AsSent => Ok(found),
-            Read::Stored => self
-                .get_object(kind, id, &found.name)
-                .await?
-                .ok_or_else(|| kind.object_not_found(id, uid)),
-        }
+        // Read by name even for `Read::AsSent`: the REPORT carries the data inside XML, whose
+        // parser turns every CRLF into LF (XML 1.0 §2.11), so an edit written back from it would
+        // change every line end of the object.
+        self.get_object(kind, id, &found.name)
+            .await?
+            .ok_or_else(|| kind.object_not_found(id, uid))
     }
 
     /// Stores an object; `if_match` `None` means create only. Returns the new ETag if known.

@@ -825,7 +825,8 @@ async fn occurrence_of(
     let objects = dav
         .calendar_events(
             calendar,
-            found.instant,
+            // Around the start: an occurrence of no length matches no range starting at it.
+            found.instant - Duration::minutes(1),
             found.instant + Duration::minutes(1),
         )
         .await?;
