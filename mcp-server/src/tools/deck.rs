@@ -79,6 +79,7 @@ pub struct BoardArgs {
 pub struct CardArgs {
     /// The board the card is on.
     pub board_id: i64,
+    /// The card's id (deck_get_board lists them).
     pub card_id: i64,
     /// Most comments to return, newest first (0–200, default 20).
     #[serde(default)]
@@ -101,6 +102,7 @@ pub enum Kind {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateArgs {
+    /// What to create: board, stack (a column of a board), card, or label.
     pub kind: Kind,
     /// Title (a card up to 255 characters, anything else up to 100).
     pub title: String,
@@ -129,6 +131,7 @@ pub struct CreateArgs {
 pub struct UpdateArgs {
     /// The board the card is on.
     pub board_id: i64,
+    /// The card's id (deck_get_board lists them).
     pub card_id: i64,
     /// New title (up to 255 characters).
     #[serde(default)]
@@ -165,6 +168,7 @@ pub struct UpdateArgs {
 pub struct AssignArgs {
     /// The board the card is on.
     pub board_id: i64,
+    /// The card's id (deck_get_board lists them).
     pub card_id: i64,
     /// User ids (login names) to assign; each must be a member of the board and is notified.
     #[serde(default)]
@@ -177,6 +181,7 @@ pub struct AssignArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteArgs {
+    /// What to delete: board, stack (with its cards), card, or label.
     pub kind: Kind,
     /// The board (the one to delete, or the one the stack, card or label is on).
     pub board_id: i64,
@@ -188,6 +193,7 @@ pub struct DeleteArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentArgs {
+    /// The card's id (deck_get_board lists them).
     pub card_id: i64,
     /// The comment (up to 1000 characters). @userid mentions (and notifies) that user.
     pub message: String,
