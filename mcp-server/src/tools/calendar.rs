@@ -140,7 +140,8 @@ pub struct UpdateEventArgs {
     /// keeps its instants unless start/end are given too. Not for recurring events.
     #[serde(default)]
     pub timezone: Option<String>,
-    /// Replaces the reminders ([] removes them); same form as in calendar_create_event.
+    /// Replaces the reminders ([] removes them); same form as in calendar_create_event. For a
+    /// whole series also those of its separately edited occurrences.
     #[serde(default)]
     pub reminders: Option<Vec<ReminderArg>>,
     /// Change only this occurrence of a recurring event: its original start as
@@ -1304,6 +1305,66 @@ mod tests {
         ));
         let err = parse_moment("2025-03-14T15:00:00", "start").unwrap_err();
         assert!(err.to_string().contains("offset"), "{err}");
+    }
+
+    #[test]
+    fn zoned_spans_and_colours() {
+        let zoned = |y, mo, d, h, mi| {
+            EventTime::Zoned(
+                NaiveDate::from_ymd_opt(y, mo, d)
+                    .unwrap()
+                    .and_hms_opt(h, mi, 0)
+                    .unwrap(),
+                "Europe/Berlin".into(),
+            )
+        };
+        // Local times as given; an instant placed in the zone (summer time: +02:00).
+        assert_eq!(
+            span_in_zone("2026-03-02T09:00", None, "Europe/Berlin").unwrap(),
+            (zoned(2026, 3, 2, 9, 0), zoned(2026, 3, 2, 10, 0))
+        );
+        assert_eq!(
+            span_in_zone(
+                "2026-07-01T07:00:00Z",
+                Some("2026-07-01T10:30:00+02:00"),
+                "europe/berlin"
+            )
+            .unwrap(),
+            (zoned(2026, 7, 1, 9, 0), zoned(2026, 7, 1, 10, 30))
+        );
+        assert!(span_in_zone(
+            "2026-03-02T09:00",
+            Some("2026-03-02T08:00"),
+            "Europe/Berlin"
+        )
+        .is_err());
+        let err = span_in_zone("2026-03-02T09:00", None, "CET+1").unwrap_err();
+        assert!(err.to_string().contains("IANA"), "{err}");
+        assert!(span_in_zone("tomorrow", None, "Europe/Berlin").is_err());
+        assert_eq!(
+            color_of(Some("#FF7A00".into())).unwrap().as_deref(),
+            Some("#ff7a00")
+        );
+        assert_eq!(
+            color_of(Some("0082c9".into())).unwrap().as_deref(),
+            Some("#0082c9")
+        );
+        assert_eq!(color_of(Some(" ".into())).unwrap(), None);
+        for bad in ["red", "#12345", "#GGGGGG"] {
+            assert!(color_of(Some(bad.into())).is_err(), "{bad}");
+        }
+        let too_many = (0..11)
+            .map(|_| ReminderArg {
+                minutes_before: 5,
+                action: ReminderAction::Display,
+            })
+            .collect();
+        assert!(reminders_of(Some(too_many)).is_err());
+        assert!(reminders_of(Some(vec![ReminderArg {
+            minutes_before: MAX_REMINDER_MINUTES + 1,
+            action: ReminderAction::Email,
+        }]))
+        .is_err());
     }
 
     #[test]
