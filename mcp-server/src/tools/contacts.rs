@@ -499,6 +499,10 @@ async fn contacts_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     Ok(json!({"deleted": uid, "addressbook_id": book}))
 }
 
+/// Hints of this family's tools added after the table in `tools::tests` (see `Hints`).
+#[cfg(test)]
+pub(super) const HINTS: &[super::Hints] = &[];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,7 +530,3 @@ mod tests {
         assert!(parse_args::<CreateArgs>(Some(args)).is_err());
     }
 }
-
-/// Hints of this family's tools added after the table in `tools::tests` (see `Hints`).
-#[cfg(test)]
-pub(super) const HINTS: &[super::Hints] = &[];
