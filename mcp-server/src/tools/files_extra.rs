@@ -420,7 +420,7 @@ fn trash_page(
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<TrashList, ToolError> {
-    items.sort_by(|a, b| trash_key(&a.trash_id).cmp(&trash_key(&b.trash_id)));
+    items.sort_by_key(|i| trash_key(&i.trash_id));
     let (items, next_cursor) = page(
         items,
         limit,
