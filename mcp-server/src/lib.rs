@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod exchange;
+pub mod listing;
 pub mod metrics;
 pub mod nextcloud;
 pub mod service;

@@ -17,6 +17,7 @@ use crate::audit::{self, Outcome, Refusal};
 use crate::auth::{Credential, Principal};
 use crate::config::Secret;
 use crate::exchange::{ExchangeClient, ExchangeError, ExchangedCredential};
+use crate::listing::{ListingSlot, Listings};
 use crate::metrics::Metrics;
 use crate::nextcloud::capabilities::{Capabilities, CapabilityCache};
 use crate::nextcloud::users::UserCache;
@@ -38,6 +39,8 @@ pub struct Backend {
     pub metrics: Metrics,
     /// The tools this instance serves.
     pub tools: Governance,
+    /// `tools/list` answers, serialised once per set of tools (ADR 0022).
+    pub listings: Listings,
 }
 
 fn now() -> i64 {
@@ -115,10 +118,11 @@ impl Backend {
     /// The tools `principal` is shown: served, within its scopes, and (asking Nextcloud only
     /// when one of them needs an app) of apps the user has.
     pub async fn listed_tools(&self, principal: &Principal) -> Vec<&'static tools::ToolSpec> {
+        let granted = principal.scopes.expanded();
         let visible: Vec<_> = self
             .tools
             .served()
-            .filter(|spec| principal.has(spec.scopes))
+            .filter(|spec| spec.scopes.iter().all(|s| granted.contains(*s)))
             .collect();
         let capabilities = if visible.iter().any(|spec| spec.requires.is_some()) {
             self.capabilities(principal).await
@@ -257,14 +261,19 @@ impl ServerHandler for McpService {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let principal = principal(&context)?;
-        let tools = self
-            .backend
-            .listed_tools(&principal)
-            .await
-            .into_iter()
-            .map(|spec| spec.to_tool())
-            .collect();
-        Ok(ListToolsResult::with_all_items(tools))
+        let specs = self.backend.listed_tools(&principal).await;
+        // The guard writes the serialised tools in place of an empty list (ADR 0022).
+        let slot = on_request_extensions(&context.extensions).and_then(|e| e.get::<ListingSlot>());
+        if let Some(slot) = slot {
+            if let Some(serialized) = self.backend.listings.serialized(&specs).await {
+                if slot.fill(serialized) {
+                    return Ok(ListToolsResult::with_all_items(Vec::new()));
+                }
+            }
+        }
+        Ok(ListToolsResult::with_all_items(
+            specs.into_iter().map(|spec| spec.to_tool()).collect(),
+        ))
     }
 
     async fn call_tool(
@@ -572,6 +581,7 @@ mod tests {
             capabilities: CapabilityCache::default(),
             metrics,
             tools: Governance::default(),
+            listings: Listings::default(),
         }
     }
 

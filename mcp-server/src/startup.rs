@@ -24,6 +24,7 @@ use crate::auth::guard::{guard, Guard, GuardMode};
 use crate::auth::{all_data_scopes, JwksCache, Principal, Verifier};
 use crate::config::{Config, Mode};
 use crate::exchange::ExchangeClient;
+use crate::listing::{ListingSlot, Listings};
 use crate::metrics::Metrics;
 use crate::nextcloud::capabilities::CapabilityCache;
 use crate::nextcloud::users::UserCache;
@@ -137,6 +138,7 @@ impl Application {
                     capabilities: CapabilityCache::default(),
                     metrics: metrics.clone(),
                     tools: config.tools.clone(),
+                    listings: Listings::default(),
                 };
                 (
                     GuardMode::OAuth(Box::new(CachedVerifier::new(verifier, metrics.clone()))),
@@ -157,6 +159,7 @@ impl Application {
                     capabilities: CapabilityCache::default(),
                     metrics: metrics.clone(),
                     tools: config.tools.clone(),
+                    listings: Listings::default(),
                 };
                 (
                     GuardMode::SingleUser(Principal::single_user(user)),
@@ -202,6 +205,9 @@ impl Application {
                 .on_request_fn(|req, ext| {
                     if let Some(p) = req.extensions().get::<Principal>() {
                         ext.insert(p.clone());
+                    }
+                    if let Some(slot) = req.extensions().get::<ListingSlot>() {
+                        ext.insert(slot.clone());
                     }
                 });
             if config.allowed_origins.is_empty() {

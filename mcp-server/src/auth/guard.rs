@@ -23,6 +23,7 @@ use super::{
 };
 use crate::audit::{self, Outcome, Refusal as AuditRefusal};
 use crate::exchange::{ExchangeClient, ExchangeError};
+use crate::listing::{self, ListingSlot};
 use crate::metrics::Metrics;
 use crate::tools::{Governance, Lookup, ToolSpec};
 
@@ -247,6 +248,8 @@ pub struct Inspection {
     pub tools: Vec<&'static ToolSpec>,
     /// The union of the scopes those tools require.
     pub needed: ScopeSet,
+    /// It is one `tools/list` request (not in a batch): its answer can be spliced (ADR 0022).
+    pub lists_tools: bool,
 }
 
 pub fn inspect(body: &[u8], tools: &Governance) -> Inspection {
@@ -256,7 +259,11 @@ pub fn inspect(body: &[u8], tools: &Governance) -> Inspection {
     };
     let messages = match &value {
         Value::Array(items) => items.as_slice(),
-        other => std::slice::from_ref(other),
+        other => {
+            found.lists_tools = other.get("method").and_then(Value::as_str) == Some("tools/list")
+                && other.get("id").is_some();
+            std::slice::from_ref(other)
+        }
     };
     for message in messages {
         if message.get("method").and_then(Value::as_str) != Some("tools/call") {
@@ -326,6 +333,7 @@ pub async fn guard(
             calls_a_tool,
             tools,
             needed,
+            lists_tools,
         } = inspect(&body, &guard.tools);
         if !needed.is_empty() && !principal.scopes.expanded().satisfies(&needed) {
             guard.metrics.scope_denials.inc();
@@ -354,9 +362,46 @@ pub async fn guard(
             return Ok(req.into_response(guard.unauthorized(Some(&TokenError::Revoked))));
         }
         req.set_payload(Payload::from(body));
+        if lists_tools {
+            let slot = ListingSlot::default();
+            req.extensions_mut().insert(slot.clone());
+            req.extensions_mut().insert(principal);
+            let response = next.call(req).await?;
+            return Ok(match slot.taken() {
+                Some(tools) => put_listing_in(response, &tools).await,
+                None => response.map_into_boxed_body(),
+            });
+        }
     }
     req.extensions_mut().insert(principal);
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// rmcp's answer to a `tools/list` whose handler left the serialised tools in the slot (and
+/// answered an empty list), with the tools put in (see [`crate::listing`]).
+async fn put_listing_in(
+    response: ServiceResponse<impl MessageBody + 'static>,
+    tools: &Bytes,
+) -> ServiceResponse<BoxBody> {
+    const ANSWER_LIMIT: usize = 64 * 1024;
+    let (req, res) = response.into_parts();
+    let (mut head, body) = res.into_parts();
+    let spliced = match actix_web::body::to_bytes_limited(body, ANSWER_LIMIT).await {
+        Ok(Ok(answer)) => listing::splice(&answer, tools),
+        _ => None,
+    };
+    let Some(full) = spliced else {
+        // Only a change in rmcp's answer can bring us here (a test pins its form).
+        tracing::error!("a tools/list answer did not have the form the tool listing expects");
+        let failure = json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "the tool list could not be answered",
+        );
+        return ServiceResponse::new(req, failure);
+    };
+    head.headers_mut().remove(header::CONTENT_LENGTH);
+    ServiceResponse::new(req, head.set_body(full).map_into_boxed_body())
 }
 
 #[cfg(test)]

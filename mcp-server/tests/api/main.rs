@@ -7,3 +7,4 @@ mod compat;
 mod governance;
 mod helpers;
 mod keepalive;
+mod listing;

@@ -1,0 +1,113 @@
+//! `tools/list` answered from a cached serialisation (ADR 0022).
+//!
+//! A `tools/list` answer holds every listed tool's schemas and descriptions (50-100 KB), and
+//! writing it out as JSON was most of what such a request cost. Yet it is the same bytes for
+//! everybody who may see the same tools. So rmcp still handles every `tools/list` request — its
+//! Host, Origin, Accept, Content-Type and protocol-version checks, the JSON-RPC envelope, the
+//! result fields of the negotiated version — but when the guard hands the request a
+//! [`ListingSlot`], the handler answers with an empty list and leaves the serialised tools,
+//! cached per set of tools, in the slot; the guard then writes them where rmcp wrote the empty
+//! list ([`splice`]). Tests keep the answer byte for byte what rmcp writes without the slot.
+
+use std::sync::{Arc, OnceLock};
+
+use actix_web::web::{Bytes, BytesMut};
+use moka::future::Cache;
+
+use crate::tools::{self, ToolSpec};
+
+/// The serialised tool lists kept at most: a few sets per scope combination a deployment sees.
+const MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Serialised `tools` arrays, keyed by which tools they hold.
+#[derive(Clone)]
+pub struct Listings {
+    cache: Cache<u128, Bytes>,
+}
+
+impl Default for Listings {
+    fn default() -> Self {
+        Self {
+            cache: Cache::builder()
+                .weigher(|_, bytes: &Bytes| u32::try_from(bytes.len()).unwrap_or(u32::MAX))
+                .max_capacity(MAX_BYTES)
+                .build(),
+        }
+    }
+}
+
+impl Listings {
+    /// The JSON array of these tools (as `Tool`s, in this order), serialised once per set.
+    /// `None` when the set cannot be keyed (more tools than the key has bits).
+    pub async fn serialized(&self, specs: &[&'static ToolSpec]) -> Option<Bytes> {
+        let key = key(specs)?;
+        Some(
+            self.cache
+                .get_with(key, async {
+                    let tools: Vec<_> = specs.iter().map(|spec| spec.to_tool()).collect();
+                    // A Vec of Tools always serialises (string keys, no failing Serialize impl).
+                    Bytes::from(serde_json::to_vec(&tools).unwrap_or_default())
+                })
+                .await,
+        )
+    }
+}
+
+/// Which tools of the table these are, one bit each; `None` for more than 128 tools or a spec
+/// not from the table. The table's order is fixed, so a set has one key.
+fn key(specs: &[&'static ToolSpec]) -> Option<u128> {
+    let mut key = 0u128;
+    let mut table = tools::all().enumerate();
+    for spec in specs {
+        // Listings keep the table's order: search on from the last match.
+        let (index, _) = table.find(|(_, t)| std::ptr::eq(*t, *spec))?;
+        key |= 1u128.checked_shl(u32::try_from(index).ok()?)?;
+    }
+    Some(key)
+}
+
+/// Handed from the guard to the `tools/list` handler in the request's extensions: the handler
+/// leaves the serialised tools here (and answers an empty list); the guard puts them in.
+#[derive(Clone, Default)]
+pub struct ListingSlot(Arc<OnceLock<Bytes>>);
+
+impl ListingSlot {
+    /// Leaves the serialised tools for the guard.
+    pub fn fill(&self, tools: Bytes) -> bool {
+        self.0.set(tools).is_ok()
+    }
+
+    /// What the handler left, if it answered with an empty list. (The handler's copy of the
+    /// slot may outlive its answer: rmcp drops the request context in its own task.)
+    pub fn taken(&self) -> Option<Bytes> {
+        self.0.get().cloned()
+    }
+}
+
+/// How rmcp's compact JSON ends an answer whose `tools` (the last field of the result, the
+/// result the last of the response) is empty.
+const EMPTY_TAIL: &[u8] = br#","tools":[]}}"#;
+const EMPTY_ONLY: &[u8] = br#"{"tools":[]}}"#;
+
+/// `answer` (rmcp's JSON-RPC response with an empty tool list) with `tools` (a JSON array) in
+/// the place of the empty list; `None` when `answer` is not such a response.
+pub fn splice(answer: &[u8], tools: &[u8]) -> Option<Bytes> {
+    if !answer.starts_with(br#"{"jsonrpc":"2.0","#) {
+        return None;
+    }
+    let (head, tail): (&[u8], &[u8]) = if let Some(head) = answer.strip_suffix(EMPTY_TAIL) {
+        (head, b",")
+    } else {
+        (answer.strip_suffix(EMPTY_ONLY)?, b"{")
+    };
+    let mut out = BytesMut::with_capacity(answer.len() + tools.len());
+    out.extend_from_slice(head);
+    out.extend_from_slice(tail);
+    out.extend_from_slice(br#""tools":"#);
+    out.extend_from_slice(tools);
+    out.extend_from_slice(b"}}");
+    Some(out.freeze())
+}
+
+#[cfg(test)]
+mod tests;
