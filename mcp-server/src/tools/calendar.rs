@@ -331,12 +331,12 @@ pub const TOOLS: &[ToolSpec] = &[
                       occurrence; without it the whole series changes. Requires the etag from \
                       calendar_list_events: if the event changed in the meantime the update is \
                       refused (conflict); list the events again and retry. If the event has \
-                      attendees, Nextcloud sends them the change.",
+                      attendees, Nextcloud e-mails the change to those other people.",
         scopes: &[Scope::CalendarWrite],
         read_only: false,
         destructive: true,
         idempotent: true,
-        open_world: false,
+        open_world: true,
         output: None,
         requires: None,
         schema: schema_for_type::<UpdateEventArgs>,
@@ -347,12 +347,13 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Delete an event",
         description: "Deletes an event (a recurring event with all its occurrences), or with \
                       occurrence (its recurrence_id) only that occurrence of a series. If the \
-                      event has attendees, Nextcloud tells them it is cancelled.",
+                      event has attendees, Nextcloud e-mails those other people that it is \
+                      cancelled.",
         scopes: &[Scope::CalendarWrite],
         read_only: false,
         destructive: true,
         idempotent: true,
-        open_world: false,
+        open_world: true,
         output: None,
         requires: None,
         schema: schema_for_type::<DeleteEventArgs>,
