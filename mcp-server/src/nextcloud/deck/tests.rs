@@ -129,7 +129,10 @@ fn an_update_sends_the_whole_card_with_done_present() {
     let body = serde_json::to_value(CardBody::of(&done)).unwrap();
     assert_eq!(body["done"], "2026-12-01T09:00:00+00:00");
     assert_eq!(body["duedate"], Value::Null);
-    assert_eq!(body["type"], "plain", "a card without a type gets Deck's only one");
+    assert_eq!(
+        body["type"], "plain",
+        "a card without a type gets Deck's only one"
+    );
 }
 
 #[test]
