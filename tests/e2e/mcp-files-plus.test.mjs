@@ -210,6 +210,8 @@ describe('a Nextcloud with the trash bin and versions', () => {
     assert.match(await fails('files_tag', { path: 'Projekte/Bericht.md', tag: 'Neu', create_missing: false }), /no tag "Neu"/);
     const restricted = await stack.nextcloud.dav.createSystemTag('Freigegeben', { userAssignable: false });
     assert.match(await fails('files_tag', { path: 'Projekte/Bericht.md', tag: 'Freigegeben' }), /restricted/);
+    await stack.nextcloud.dav.createSystemTag('Intern', { userVisible: false });
+    assert.match(await fails('files_tag', { path: 'Projekte/Bericht.md', tag: 'intern' }), /^already exists: a tag named "intern" exists but is not visible/);
 
     const all = await ok('files_tags_list', {});
     assert.deepEqual(all.items.map((t) => [t.name, t.can_assign]), [['Freigegeben', false], ['Rechnung 2025', true]]);
@@ -260,11 +262,11 @@ describe('a Nextcloud with the trash bin and versions', () => {
     assert.equal((await dav('trashbin/bob/trash/', { method: 'PROPFIND', headers: { Depth: '1' } })).status, 403, "another user's trash bin");
     assert.equal((await dav('versions/bob/versions/', { method: 'PROPFIND', headers: { Depth: '0' } })).status, 403);
     const json = (body) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const created = await dav('systemtags/', json({ name: '  Entwurf  ' }));
+    const created = await dav('systemtags/', json({ name: 'Entwurf' }));
     assert.equal(created.status, 201);
     assert.match(created.headers.get('content-location'), /\/remote\.php\/dav\/systemtags\/\d+$/);
-    let res = await dav('systemtags/', json({ name: 'Entwurf' }));
-    assert.deepEqual([res.status, await message(res)], [409, 'Tag already exists']);
+    let res = await dav('systemtags/', json({ name: 'ENTWURF' }));
+    assert.deepEqual([res.status, await message(res)], [409, 'Tag already exists'], 'names are unique ignoring case');
     res = await dav('systemtags/', json({ userVisible: true }));
     assert.deepEqual([res.status, await message(res)], [400, 'Missing "name" attribute']);
     res = await dav('systemtags/', json({ name: 'Geheim', userVisible: false }));
@@ -293,6 +295,19 @@ describe('a Nextcloud with the trash bin and versions', () => {
     });
     const folderId = /<oc:fileid>(\d+)</.exec(await folder.text())[1];
     assert.equal((await dav(`versions/alice/versions/${folderId}/`, { method: 'PROPFIND', headers: { Depth: '1' } })).status, 404, 'a folder has no versions');
+    // SEARCH knows oc:favorite too (FileSearchBackend; a boolean literal is "yes" or not).
+    const favorites = async (literal) => {
+      const found = await dav('', {
+        method: 'SEARCH', headers: { 'content-type': 'text/xml' },
+        body: '<d:searchrequest xmlns:d="DAV:" xmlns:oc="http://owncloud.org/ns"><d:basicsearch><d:select><d:prop><oc:fileid/></d:prop></d:select>'
+          + '<d:from><d:scope><d:href>/files/alice/Projekte</d:href><d:depth>infinity</d:depth></d:scope></d:from>'
+          + `<d:where><d:eq><d:prop><oc:favorite/></d:prop><d:literal>${literal}</d:literal></d:eq></d:where></d:basicsearch></d:searchrequest>`,
+      });
+      assert.equal(found.status, 207);
+      return [...(await found.text()).matchAll(/<d:href>([^<]+)<\/d:href>/g)].map((m) => decodeURIComponent(m[1]));
+    };
+    assert.deepEqual(await favorites('yes'), ['/remote.php/dav/files/alice/Projekte/Foto.jpg']);
+    assert.ok(!(await favorites('no')).includes('/remote.php/dav/files/alice/Projekte/Foto.jpg'));
     assert.equal((await dav('trashbin/alice/trash/nichts.d1', { method: 'DELETE' })).status, 404);
     assert.equal((await dav('trashbin/alice/trash/x', { method: 'PUT', body: 'x' })).status, 403, 'nothing is created in the trash bin');
   });

@@ -5,7 +5,9 @@
 //   - arbiter path '' (SEARCH is sent to /remote.php/dav/), scopes are folders such as
 //     /files/<user>/<folder>; every scope is searched recursively (Nextcloud ignores the depth);
 //   - searchable: displayname (name), getcontenttype (mimetype), getlastmodified (mtime),
-//     oc:size, oc:fileid, oc:owner-id (must be the current user; it only limits to the home);
+//     oc:size, oc:fileid, oc:favorite (boolean: the literal "yes" is true; `eq` only, the user's
+//     favourites as SearchBuilder joins them), oc:owner-id (must be the current user; it only
+//     limits to the home);
 //   - `like` on a name is `lower(name) LIKE lower(?) ESCAPE '\'` (SqliteExpressionBuilder::iLike),
 //     so % and _ are wildcards and a backslash escapes them; `like 'type/%'` on the content type
 //     compares the mime part; `not` is only allowed around a single comparison and becomes the
@@ -32,7 +34,7 @@ final class FileSearchBackend implements ISearchBackend
     /** SearchBuilder::validateComparison: the comparisons each column allows. */
     private const COMPARISONS = [
         'mimetype' => ['eq', 'like'], 'mtime' => ['eq', 'gt', 'lt', 'gte', 'lte'], 'name' => ['eq', 'like'],
-        'size' => ['eq', 'gt', 'lt', 'gte', 'lte'], 'fileid' => ['eq'],
+        'size' => ['eq', 'gt', 'lt', 'gte', 'lte'], 'fileid' => ['eq'], 'favorite' => ['eq'],
     ];
     private const SQL_OP = ['eq' => '=', 'gt' => '>', 'gte' => '>=', 'lt' => '<', 'lte' => '<='];
     private const NEGATED = ['eq' => 'neq', 'gt' => 'lte', 'gte' => 'lt', 'lt' => 'gte', 'lte' => 'gt', 'like' => 'notlike'];
@@ -64,6 +66,7 @@ final class FileSearchBackend implements ISearchBackend
             new Def('{DAV:}getlastmodified', true, true, true, Def::DATATYPE_DATETIME),
             new Def(self::OC . 'size', true, true, true, Def::DATATYPE_NONNEGATIVE_INTEGER),
             new Def(self::OC . 'fileid', true, true, false, Def::DATATYPE_NONNEGATIVE_INTEGER),
+            new Def(self::OC . 'favorite', true, true, true, Def::DATATYPE_BOOLEAN),
             new Def(self::OC . 'owner-id', true, true, false),
             new Def('{DAV:}resourcetype', true, false, false),
             new Def('{DAV:}getcontentlength', true, false, false),
@@ -182,6 +185,15 @@ final class FileSearchBackend implements ISearchBackend
         }
         $column = $this->column($prop);
         $value = $this->cast($prop, $literal->value ?? '');
+        if ($column === 'favorite') {
+            if ($type !== 'eq') {
+                throw new \InvalidArgumentException('Unsupported comparison for field  favorite: ' . $type);
+            }
+            $params[] = $user;
+            return ($value === true) !== $negate
+                ? 'fileid IN (SELECT fileid FROM nc_favorite WHERE owner = ?)'
+                : 'fileid NOT IN (SELECT fileid FROM nc_favorite WHERE owner = ?)';
+        }
         if (in_array($column, ['mtime', 'size', 'fileid'], true) && !is_int($value)) {
             throw new \InvalidArgumentException('Invalid type for field ' . $column);
         }
@@ -214,6 +226,7 @@ final class FileSearchBackend implements ISearchBackend
             '{DAV:}getlastmodified' => 'mtime',
             self::OC . 'size' => 'size',
             self::OC . 'fileid' => 'fileid',
+            self::OC . 'favorite' => 'favorite',
             default => throw new \InvalidArgumentException('Unsupported property for search or order: ' . $prop->name),
         };
     }
@@ -231,6 +244,8 @@ final class FileSearchBackend implements ISearchBackend
             return '';
         }
         switch ($prop->dataType) {
+            case Def::DATATYPE_BOOLEAN:
+                return $value === 'yes';
             case Def::DATATYPE_NONNEGATIVE_INTEGER:
             case Def::DATATYPE_INTEGER:
                 return is_numeric($value) ? (int) $value : 0;

@@ -9,9 +9,11 @@
 //     systemtags/ creates a tag: 201 with Content-Location <url>/<id>; no name → 400 'Missing
 //     "name" attribute'; not JSON → 415; invisible or restricted tags by a non-admin → 400 'Not
 //     sufficient permissions'; an existing name → 409 'Tag already exists'
-//     (SystemTagManager::createTag: the name is trimmed, cut at 64 characters); properties
+//     (lib/private/SystemTag/SystemTagManager.php createTag: any tag of that name ignoring case,
+//     visible or not; the name cut at 64 bytes); properties
 //     oc:id, oc:display-name, oc:user-visible, oc:user-assignable, oc:can-assign, nc:color
-//     (oc:groups, for admins only, is not served);
+//     ('' when none; oc:groups for admins, getetag, nc:files-assigned, nc:object-ids and the
+//     files' nc:system-tags are not served);
 //   - SystemTagsRelationsCollection.php / SystemTagsObjectTypeCollection.php: `files`, whose
 //     children are the file ids the user can reach (else NotFound 'Entity does not exist or is
 //     not available');
@@ -50,12 +52,19 @@ final class SystemTags
             SQL;
     }
 
-    /** SystemTagManager::createTag; null if a tag with that name and flags exists. */
+    /**
+     * SystemTagManager::createTag (stable32): null if any tag has that name ignoring case
+     * (mb_strtolower, whatever its visibility); the name is cut at 64 bytes (the column's size).
+     */
     public function create(string $name, bool $visible, bool $assignable): ?array
     {
-        $name = mb_substr(trim($name), 0, 64);
+        foreach ($this->all() as $tag) {
+            if (mb_strtolower($tag['name']) === mb_strtolower($name)) {
+                return null;
+            }
+        }
         $st = $this->pdo->prepare('INSERT OR IGNORE INTO nc_systemtag (name, visibility, editable) VALUES (?, ?, ?)');
-        $st->execute([$name, (int) $visible, (int) $assignable]);
+        $st->execute([substr($name, 0, 64), (int) $visible, (int) $assignable]);
         if ($st->rowCount() === 0) {
             return null;
         }
@@ -449,6 +458,6 @@ final class SystemTagPlugin extends DAV\ServerPlugin
         $propFind->handle(self::OC . 'user-visible', fn () => $tag['visibility'] ? 'true' : 'false');
         $propFind->handle(self::OC . 'user-assignable', fn () => $tag['editable'] ? 'true' : 'false');
         $propFind->handle(self::OC . 'can-assign', fn () => SystemTags::canAssign($tag) ? 'true' : 'false');
-        $propFind->handle('{http://nextcloud.org/ns}color', fn () => $tag['color']);
+        $propFind->handle('{http://nextcloud.org/ns}color', fn () => $tag['color'] ?? '');
     }
 }
