@@ -136,6 +136,17 @@ describe('a Nextcloud with the trash bin and versions', () => {
     assert.equal(clash.path, 'Projekte/Protokoll (restored).md');
     assert.equal(readFile('Projekte/Protokoll (restored).md'), 'neu');
     assert.equal(readFile('Projekte/Protokoll.md'), 'neuer', 'what took the name stays');
+
+    // A file whose folder is gone (here: in the trash bin too) comes back in the root folder.
+    await ok('files_delete', { path: 'Projekte/Alt/notiz.txt' });
+    await ok('files_delete', { path: 'Projekte/Alt' });
+    const orphan = (await ok('files_trash_list', {})).items.find((i) => i.name === 'notiz.txt');
+    assert.equal(orphan.original_path, 'Projekte/Alt/notiz.txt');
+    assert.equal((await ok('files_trash_restore', { trash_id: orphan.trash_id })).path, 'notiz.txt');
+    assert.equal(readFile('notiz.txt'), 'alte Notiz');
+    const alt = (await ok('files_trash_list', {})).items.find((i) => i.name === 'Alt');
+    await ok('files_trash_restore', { trash_id: alt.trash_id });
+    await ok('files_move', { source: 'notiz.txt', destination: 'Projekte/Alt/notiz.txt' });
   });
 
   test('the trash bin is paged, and deleting from it is permanent', async () => {
