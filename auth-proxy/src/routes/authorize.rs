@@ -14,6 +14,7 @@ use super::{binding_cookie, binding_cookie_value, redirect_error};
 use crate::clients::cimd::is_cimd_client_id;
 use crate::clients::{ClientLookupError, ClientRecord, GrantType};
 use crate::crypto::{random_token, sha256_hex};
+use crate::error::OAuthError;
 use crate::ids::RedirectUri;
 use crate::oauth::authorize::{self as decide, AuthorizationRequest, Rejection};
 use crate::pages::{self, ConsentView, PageError, RedirectTarget};
@@ -36,20 +37,43 @@ pub async fn authorize(
     state: actix_web::web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
-    if let Err(e) = state.check_rate_limit(Limited::Authorize, &req).await {
-        return Err(PageError::RateLimited {
-            status: e.status(),
-            retry_after: e.retry_after,
-        });
-    }
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).map_err(|_| {
-            PageError::InvalidRequest("The request parameters could not be read.".into())
-        })?;
+    let pairs: Result<Vec<(String, String)>, _> = serde_urlencoded::from_str(req.query_string());
+    let client_id = pairs.as_ref().ok().and_then(|p| decide::client_id(p).ok());
+    // The per-IP limit, the per-client limit and the client lookup in one store round trip:
+    // the client's count is taken before it is known to exist (so an unknown id costs a
+    // bucket, as an unknown address does; both are bounded by the per-IP limit) and only
+    // decides once it does.
+    let (per_ip, per_client, lookup) = futures_util::join!(
+        state.check_rate_limit(Limited::Authorize, &req),
+        async {
+            match client_id {
+                Some(id) => {
+                    state
+                        .check_keyed_rate_limit(Keyed::AuthorizeClient, id)
+                        .await
+                }
+                None => Ok(()),
+            }
+        },
+        async {
+            match client_id {
+                Some(id) => Some(state.clients.lookup(id).await),
+                None => None,
+            }
+        },
+    );
+    let limited = |e: OAuthError| PageError::RateLimited {
+        status: e.status(),
+        retry_after: e.retry_after,
+    };
+    per_ip.map_err(limited)?;
+    let pairs = pairs.map_err(|_| {
+        PageError::InvalidRequest("The request parameters could not be read.".into())
+    })?;
 
     // 1. Client and redirect URI: until both hold, only pages.
-    let client_id = decide::client_id(&pairs).map_err(page)?;
-    let client = match state.clients.lookup(client_id).await {
+    decide::client_id(&pairs).map_err(page)?;
+    let client = match lookup.unwrap_or(Ok(None)) {
         Ok(Some(c)) => c,
         Ok(None) => {
             return Err(PageError::InvalidRequest(
@@ -63,15 +87,7 @@ pub async fn authorize(
             )))
         }
     };
-    if let Err(e) = state
-        .check_keyed_rate_limit(Keyed::AuthorizeClient, client.client_id.as_str())
-        .await
-    {
-        return Err(PageError::RateLimited {
-            status: e.status(),
-            retry_after: e.retry_after,
-        });
-    }
+    per_client.map_err(limited)?;
     let requested_redirect = super::param(&pairs, "redirect_uri");
     let patterns = state.clients.redirect_patterns(client.client_id.as_str());
     let redirect_uri =
