@@ -116,7 +116,7 @@ $currentUser = function () use ($authPlugin): ?string {
 // oc:id = file id + instance id; one instance id per database, like Nextcloud's `instanceid`.
 $instanceId = 'oc' . substr(hash('sha256', realpath(nctest_env('SABREDAV_DB')) ?: ''), 0, 10);
 
-$userPrincipals = new Sabre\DAVACL\PrincipalCollection($principalBackend, 'principals/users');
+$userPrincipals = new NcTest\PrincipalCollection($principalBackend, 'principals/users');
 $files = new NcTest\FilesRoot($principalBackend, 'principals/users', $cache, $currentUser, $instanceId);
 $calendars = new Sabre\CalDAV\CalendarRoot($principalBackend, $caldavBackend, 'principals/users');
 $addressBooks = new NcTest\AddressBookRoot($principalBackend, $carddavBackend, 'principals/users');

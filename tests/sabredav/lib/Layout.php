@@ -107,3 +107,27 @@ final class UserStore
         return is_array($users) ? $users : [];
     }
 }
+
+/**
+ * apps/dav/lib/CalDAV/Principal/Collection.php and Principal/User.php (the collection
+ * apps/dav/lib/RootCollection.php mounts at principals/users): user principals are CalDAV
+ * principals, and every signed-in user may read them, so free/busy lookups and invitations
+ * find other users' calendar homes and schedule inboxes.
+ */
+final class PrincipalCollection extends \Sabre\CalDAV\Principal\Collection
+{
+    public function getChildForPrincipal(array $principalInfo)
+    {
+        return new PrincipalUser($this->principalBackend, $principalInfo);
+    }
+}
+
+final class PrincipalUser extends \Sabre\CalDAV\Principal\User
+{
+    public function getACL()
+    {
+        $acl = parent::getACL();
+        $acl[] = ['privilege' => '{DAV:}read', 'principal' => '{DAV:}authenticated', 'protected' => true];
+        return $acl;
+    }
+}
