@@ -53,14 +53,16 @@ impl Listings {
     }
 }
 
-/// Which tools of the table these are, one bit each; `None` for more than 128 tools or a spec
-/// not from the table. The table's order is fixed, so a set has one key.
+/// Which tools of the table these are, one bit each; `None` for more than 128 tools, a name
+/// not in the table, or a set out of table order. The table's order is fixed, so a set has one
+/// key. (By name, not by address: a `const` table may have more than one copy in a release
+/// build, so the same tool can sit at two addresses.)
 fn key(specs: &[&'static ToolSpec]) -> Option<u128> {
     let mut key = 0u128;
     let mut table = tools::all().enumerate();
     for spec in specs {
         // Listings keep the table's order: search on from the last match.
-        let (index, _) = table.find(|(_, t)| std::ptr::eq(*t, *spec))?;
+        let (index, _) = table.find(|(_, t)| t.name == spec.name)?;
         key |= 1u128.checked_shl(u32::try_from(index).ok()?)?;
     }
     Some(key)

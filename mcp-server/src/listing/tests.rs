@@ -74,13 +74,17 @@ async fn each_set_of_tools_has_its_own_entry() {
 }
 
 #[test]
-fn sets_out_of_table_order_or_from_elsewhere_have_no_key() {
+fn sets_out_of_table_order_or_of_unknown_tools_have_no_key() {
     let all = every_tool();
     assert!(key(&[all[1], all[0]]).is_none());
     let stray: &'static ToolSpec = Box::leak(Box::new(ToolSpec {
+        name: "not_in_the_table",
         ..clone_spec(all[0])
     }));
     assert!(key(&[stray]).is_none());
+    // A copy of a table entry at another address is the same tool.
+    let copy: &'static ToolSpec = Box::leak(Box::new(clone_spec(all[2])));
+    assert_eq!(key(&[all[0], copy]), key(&[all[0], all[2]]));
     assert_eq!(key(&[]), Some(0));
     assert!(
         tools::all().count() <= 128,
