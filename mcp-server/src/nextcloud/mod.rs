@@ -17,6 +17,7 @@ pub mod ocs;
 pub mod paths;
 #[cfg(test)]
 mod props;
+pub mod search;
 pub mod shares;
 pub mod tags;
 pub mod talk;
