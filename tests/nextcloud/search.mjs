@@ -20,11 +20,21 @@
 //     Service/Note.php getExcerpt(), NoteUtil::stripMarkdown (every whitespace-separated term must
 //     be in the title, category or content, ASCII-case-insensitively; not paginated; newest first;
 //     resourceUrl /index.php/apps/notes/note/<id>, icon "icon-notes-trans").
+//   - nextcloud/deck stable32 lib/Search/DeckProvider.php (id search-deck-card-board, "Deck boards
+//     and cards", order -5 in Deck else 10) and CardCommentProvider.php (search-deck-comment, "Card
+//     comments", -4 / 11): listed when Deck is on;
+//   - nextcloud/spreed lib/Search/ConversationSearch.php (talk-conversations, "Conversations",
+//     order -1 in Talk else 25): the user's conversations but the changelog, one-to-one ones by the
+//     other user's id or display name, others by name, case-insensitively (stripos); entries with
+//     resourceUrl /index.php/call/<token>, rounded, attribute `conversation`; SearchResult::complete;
+//     MessageSearch.php (talk-message, "Messages", -2 / 15): listed, finds nothing here.
 // Not imitated: the other providers a Nextcloud has (calendar, tasks, contacts, comments,
-// settings, users, fulltextsearch…); Deck's and Talk's providers are listed when those apps are on
-// but find nothing (their data search is not imitated); the `person`, `is-favorite`, `places`,
-// `provider` and `title-only` filters are accepted but not applied; `from` only changes the order
-// of files and notes as their getOrder does; provider icons are approximate paths.
+// settings, users, fulltextsearch…); Deck's providers and Talk's message providers are listed when
+// those apps are on but find nothing (their data is not reachable from here); the `person`,
+// `is-favorite`, `places`, `provider` and `title-only` filters are accepted but not applied;
+// `from` only changes the order as the providers' getOrder does; provider icons are approximate.
+// For tests: `state.apps.search.fail(id)` makes provider `id` throw (an uncaught exception → 500,
+// as a broken app's provider gives), `heal(id)` undoes it.
 
 const PREVIEW_MIMES = /^(image\/(png|jpeg|gif|bmp|webp|x-xbitmap)|text\/(plain|markdown)|audio\/mpeg)$/;
 const COMMON_FILTERS = { term: 'string', since: 'datetime', until: 'datetime', 'title-only': 'bool', person: 'person', places: 'strings', provider: 'string' };
@@ -84,15 +94,41 @@ export function searchApp(kit) {
         supported: null, custom: {}, search: searchNotes,
       },
     };
-    if (kit.enabled('deck')) list.deck = { appId: 'deck', name: 'Deck', order: () => 10, supported: null, custom: {}, search: nothing('Deck') };
+    if (kit.enabled('deck')) {
+      list['search-deck-card-board'] = { appId: 'deck', name: 'Deck boards and cards', order: (route) => (route === 'deck.Page.index' ? -5 : 10), supported: null, custom: {}, search: nothing('Deck boards and cards') };
+      list['search-deck-comment'] = { appId: 'deck', name: 'Card comments', order: (route) => (route === 'deck.Page.index' ? -4 : 11), supported: null, custom: {}, search: nothing('Card comments') };
+    }
     if (kit.enabled('spreed')) {
-      list['talk-conversations'] = { appId: 'spreed', name: 'Conversations', order: () => 1, supported: null, custom: {}, search: nothing('Conversations') };
-      list['talk-message'] = { appId: 'spreed', name: 'Messages', order: () => 2, supported: null, custom: {}, search: nothing('Messages') };
+      const inTalk = (route) => route.startsWith('spreed.');
+      list['talk-conversations'] = { appId: 'spreed', name: 'Conversations', order: (route) => (inTalk(route) ? -1 : 25), supported: null, custom: {}, search: searchConversations };
+      list['talk-message'] = { appId: 'spreed', name: 'Messages', order: (route) => (inTalk(route) ? -2 : 15), supported: null, custom: {}, search: nothing('Messages') };
       list['talk-message-current'] = { appId: 'spreed', name: 'Messages in current conversation', order: () => 0, supported: null, custom: {}, search: nothing('Messages in current conversation') };
     }
+    for (const id of failing) if (list[id]) list[id] = { ...list[id], search: async () => { throw new Error(`provider ${id} made to fail`); } };
     return list;
   }
   const nothing = (name) => async () => ({ name, isPaginated: false, entries: [], cursor: null });
+  /** Provider ids made to fail by a test. */
+  const failing = new Set();
+
+  /** ConversationSearch::search over the stand-in's Talk (talk.mjs's rooms as the user sees them). */
+  async function searchConversations(u, q) {
+    const term = q.filters.term.toLowerCase();
+    const rooms = (kit.state.apps?.spreed?.rooms(u.id) ?? []).filter((r) => r.type !== 4);
+    const hits = rooms.filter((r) => ([1, 5].includes(r.type)
+      ? r.name.toLowerCase().includes(term) || r.displayName.toLowerCase().includes(term)
+      : r.name.toLowerCase().includes(term)));
+    return {
+      name: 'Conversations',
+      isPaginated: false,
+      entries: hits.map((r) => ({
+        thumbnailUrl: `${kit.base()}/ocs/v2.php/apps/spreed/api/v1/room/${r.token}/avatar?v=${r.avatarVersion}`,
+        title: r.displayName, subline: '', resourceUrl: `${kit.base()}/index.php/call/${r.token}`,
+        icon: '', rounded: true, attributes: { conversation: r.token },
+      })),
+      cursor: null,
+    };
+  }
 
   async function searchNotes(u, q) {
     const terms = q.filters.term.split(/\s+/).filter((t) => t !== '');
@@ -233,5 +269,10 @@ export function searchApp(kit) {
     return true;
   }
 
-  return { ocs };
+  const testing = {
+    fail: (id) => { failing.add(id); },
+    heal: (id) => { failing.delete(id); },
+    reset: () => { failing.clear(); },
+  };
+  return { ocs, testing };
 }

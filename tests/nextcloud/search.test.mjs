@@ -49,7 +49,7 @@ describe('GET /search/providers', () => {
     const r = await ocs('/ocs/v2.php/search/providers');
     assert.equal(r.status, 200);
     const ids = r.data.map((p) => p.id);
-    for (const id of ['files', 'notes', 'deck', 'talk-conversations', 'talk-message']) assert.ok(ids.includes(id), ids.join());
+    for (const id of ['files', 'notes', 'search-deck-card-board', 'search-deck-comment', 'talk-conversations', 'talk-message']) assert.ok(ids.includes(id), ids.join());
     const orders = r.data.map((p) => p.order);
     assert.deepEqual(orders, [...orders].sort((a, b) => a - b));
     const files = r.data.find((p) => p.id === 'files');
@@ -193,5 +193,38 @@ describe('refusals', () => {
   test('not GET: 405', async () => {
     const res = await fetch(`${nc.base}/ocs/v2.php/search/providers`, { method: 'POST', headers: { authorization: auth('alice') } });
     assert.equal(res.status, 405);
+  });
+});
+
+describe('Talk conversations provider and a failing provider', () => {
+  test('conversations by name, case-insensitively, as ConversationSearch builds them', async () => {
+    const res = await fetch(`${nc.base}/ocs/v2.php/apps/spreed/api/v4/room?format=json`, {
+      method: 'POST',
+      headers: { authorization: auth('alice'), 'OCS-APIRequest': 'true', 'content-type': 'application/json' },
+      body: JSON.stringify({ roomType: 2, roomName: 'Budget planning' }),
+    });
+    assert.equal(res.status, 201);
+    const { token } = (await res.json()).ocs.data;
+    const r = await search('talk-conversations', { term: 'BUDGET' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.data.isPaginated, false);
+    assert.deepEqual(r.data.entries.map((e) => [e.title, e.resourceUrl, e.rounded, e.attributes]), [
+      ['Budget planning', `${nc.base}/index.php/call/${token}`, true, { conversation: token }],
+    ]);
+    // bob takes no part in it.
+    assert.deepEqual((await search('talk-conversations', { term: 'budget' }, { as: 'bob' })).data.entries, []);
+  });
+
+  test('a provider made to fail answers 500 until healed; the others still answer', async () => {
+    nc.state.apps.search.fail('notes');
+    try {
+      const r = await search('notes', { term: 'bread' });
+      assert.equal(r.status, 500);
+      assert.equal(r.meta.statuscode, 500);
+      assert.equal((await search('files', { term: 'budget' })).status, 200);
+    } finally {
+      nc.state.apps.search.heal('notes');
+    }
+    assert.equal((await search('notes', { term: 'bread' })).status, 200);
   });
 });
