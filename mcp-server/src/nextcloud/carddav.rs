@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::cards::cards_of;
 use super::collection::{object_in, Collections, Read};
-use super::dav::{unexpected, DavObject, ObjectKind};
+use super::dav::{read_text, unexpected, DavObject, ObjectKind};
 use super::paths::last_segment;
-use super::xml::{xml_escape, DavResponse, NS_CARDDAV, NS_DAV};
+use super::xml::{parse_xml, xml_escape, DavResponse, NS_CARDDAV, NS_DAV, NS_SABRE};
 use super::{NcError, Session};
 
 const API: &str = "carddav";
@@ -88,6 +88,89 @@ pub fn search_body(query: Option<&str>, limit: usize) -> String {
   </card:limit>
 </card:addressbook-query>"#
     )
+}
+
+/// How a number may be written between its last two digits (`…45 67`, `…4-567`, `tel:+1-555-…`).
+const PHONE_SEPARATORS: [&str; 7] = ["", " ", "-", ".", "/", ")", ") "];
+
+/// addressbook-query for a phone search: cards with a TEL containing the query's last two
+/// digits, however the number separates them (sabre matches TEL values as text, so the full
+/// query cannot be sent: `+49 170 1234567` is not contained in `0170/1234567`). The caller
+/// compares the numbers of the cards found with [`super::cards::phone_matches`].
+pub fn phone_search_body(last_two: [char; 2], limit: usize) -> String {
+    let matches: String = PHONE_SEPARATORS
+        .iter()
+        .map(|sep| {
+            let text = format!("{}{sep}{}", last_two[0], last_two[1]);
+            let text = xml_escape(&text);
+            format!(
+                r#"
+      <card:text-match collation="i;unicode-casemap" match-type="contains">{text}</card:text-match>"#
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
+  <d:prop>
+    <d:getetag/>
+    <card:address-data content-type="text/vcard" version="4.0"/>
+  </d:prop>
+  <card:filter>
+    <card:prop-filter name="TEL" test="anyof">{matches}
+    </card:prop-filter>
+  </card:filter>
+  <card:limit>
+    <card:nresults>{limit}</card:nresults>
+  </card:limit>
+</card:addressbook-query>"#
+    )
+}
+
+/// Extended MKCOL (RFC 5689) creating an address book, as Nextcloud accepts it: resourcetype
+/// collection + addressbook, display name and description (the only properties Nextcloud's
+/// CardDavBackend::createAddressBook takes; anything else is a 400 "Unknown property").
+pub fn mkcol_addressbook_body(name: &str, description: Option<&str>) -> String {
+    let description = description
+        .map(|d| {
+            format!(
+                "<card:addressbook-description>{}</card:addressbook-description>",
+                xml_escape(d)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<d:mkcol xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
+  <d:set>
+    <d:prop>
+      <d:resourcetype><d:collection/><card:addressbook/></d:resourcetype>
+      <d:displayname>{name}</d:displayname>{description}
+    </d:prop>
+  </d:set>
+</d:mkcol>"#,
+        name = xml_escape(name)
+    )
+}
+
+/// An address book id from a display name: lower case ASCII letters, digits and dashes (as
+/// Nextcloud Contacts makes one), `addressbook` if nothing is left.
+pub fn addressbook_id_from_name(name: &str) -> String {
+    let mut id = String::new();
+    for c in name.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            id.push(c);
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+    }
+    let id: String = id.trim_end_matches('-').chars().take(60).collect();
+    let id = id.trim_end_matches('-').to_owned();
+    if id.is_empty() {
+        "addressbook".into()
+    } else {
+        id
+    }
 }
 
 fn uid_query_body(uid: &str) -> String {
@@ -172,8 +255,30 @@ impl Session<'_> {
         query: Option<&str>,
         limit: usize,
     ) -> Result<Vec<CardObject>, NcError> {
+        self.contacts_report(book, search_body(query, limit)).await
+    }
+
+    /// Cards that may hold a number matching `phone` (see [`phone_search_body`]), at most
+    /// `limit`; the caller compares the numbers.
+    pub async fn contacts_query_phone(
+        &self,
+        book: &str,
+        phone: &str,
+        limit: usize,
+    ) -> Result<Vec<CardObject>, NcError> {
+        let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+        let [.., a, b] = digits[..] else {
+            return Err(NcError::InvalidInput(
+                "a phone number needs at least two digits".into(),
+            ));
+        };
+        self.contacts_report(book, phone_search_body([a, b], limit))
+            .await
+    }
+
+    async fn contacts_report(&self, book: &str, body: String) -> Result<Vec<CardObject>, NcError> {
         let url = self.collection_url(&ADDRESS_BOOKS, book)?;
-        let request = self.dav_xml_request("REPORT", url, Some("1"), search_body(query, limit))?;
+        let request = self.dav_xml_request("REPORT", url, Some("1"), body)?;
         let responses = self
             .dav_multistatus(API, request, |status| match status {
                 StatusCode::NOT_FOUND => ADDRESS_BOOKS.not_found(book),
@@ -181,6 +286,60 @@ impl Session<'_> {
             })
             .await?;
         Ok(responses.iter().filter_map(card_object_of).collect())
+    }
+
+    /// Creates address book `id` (extended MKCOL). `Ok(false)` if something with that name
+    /// exists (sabre answers 405).
+    pub async fn addressbook_create(
+        &self,
+        id: &str,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<bool, NcError> {
+        let url = self.collection_url(&ADDRESS_BOOKS, id)?;
+        let request = self.dav_xml_request(
+            "MKCOL",
+            url,
+            None,
+            mkcol_addressbook_body(name, description),
+        )?;
+        let response = self.send(API, request).await?;
+        match response.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::METHOD_NOT_ALLOWED => Ok(false),
+            StatusCode::CONFLICT | StatusCode::NOT_FOUND => Err(NcError::NotFound(
+                "the user has no address books (is the Contacts app enabled?)".into(),
+            )),
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                let body = read_text(response, "answer").await.unwrap_or_default();
+                let message = parse_xml(&body)
+                    .ok()
+                    .and_then(|e| {
+                        e.child(NS_SABRE, "message")
+                            .and_then(|m| m.text_value().map(str::to_owned))
+                    })
+                    .unwrap_or_else(|| "Nextcloud refused to create the address book".into());
+                Err(NcError::InvalidInput(message))
+            }
+            s => Err(unexpected(s)),
+        }
+    }
+
+    /// One address book by id, as contacts_list_addressbooks shows it.
+    pub async fn addressbook_get(&self, id: &str) -> Result<AddressBook, NcError> {
+        let url = self.collection_url(&ADDRESS_BOOKS, id)?;
+        let request =
+            self.dav_xml_request("PROPFIND", url, Some("0"), ADDRESSBOOKS_PROPFIND.into())?;
+        let responses = self
+            .dav_multistatus(API, request, |status| match status {
+                StatusCode::NOT_FOUND => ADDRESS_BOOKS.not_found(id),
+                s => unexpected(s),
+            })
+            .await?;
+        responses
+            .iter()
+            .find_map(addressbook_entry)
+            .ok_or_else(|| ADDRESS_BOOKS.not_found(id))
     }
 
     /// A card exactly as it is stored. Sabre (and so Nextcloud) converts every card it sends
@@ -314,6 +473,61 @@ mod tests {
         let all = parse_xml(&search_body(None, 10)).unwrap();
         assert!(all.child(NS_CARDDAV, "filter").is_none());
         assert!(parse_xml(&uid_query_body("x\"y")).is_ok());
+    }
+
+    #[test]
+    fn a_phone_search_asks_for_the_last_two_digits_however_separated() {
+        let root = parse_xml(&phone_search_body(['6', '7'], 1001)).unwrap();
+        let filter = root
+            .child(NS_CARDDAV, "filter")
+            .unwrap()
+            .child(NS_CARDDAV, "prop-filter")
+            .unwrap();
+        assert_eq!(filter.attr("name"), Some("TEL"));
+        assert_eq!(filter.attr("test"), Some("anyof"));
+        let texts: Vec<&str> = filter
+            .children_named(NS_CARDDAV, "text-match")
+            .map(|m| m.text.as_str())
+            .collect();
+        assert_eq!(texts, ["67", "6 7", "6-7", "6.7", "6/7", "6)7", "6) 7"]);
+        let limit = root.child(NS_CARDDAV, "limit").unwrap();
+        assert_eq!(limit.child(NS_CARDDAV, "nresults").unwrap().text, "1001");
+    }
+
+    #[test]
+    fn an_address_book_is_made_by_extended_mkcol() {
+        let root = parse_xml(&mkcol_addressbook_body("Kunden & Co", Some("<b>"))).unwrap();
+        assert!(root.is(NS_DAV, "mkcol"));
+        let prop = root
+            .child(NS_DAV, "set")
+            .and_then(|s| s.child(NS_DAV, "prop"))
+            .unwrap();
+        let types = prop.child(NS_DAV, "resourcetype").unwrap();
+        assert!(types.child(NS_DAV, "collection").is_some());
+        assert!(types.child(NS_CARDDAV, "addressbook").is_some());
+        assert_eq!(
+            prop.child(NS_DAV, "displayname").unwrap().text,
+            "Kunden & Co"
+        );
+        assert_eq!(
+            prop.child(NS_CARDDAV, "addressbook-description")
+                .unwrap()
+                .text,
+            "<b>"
+        );
+        let plain = parse_xml(&mkcol_addressbook_body("X", None)).unwrap();
+        let prop = plain
+            .child(NS_DAV, "set")
+            .and_then(|s| s.child(NS_DAV, "prop"))
+            .unwrap();
+        // Nextcloud refuses any property but these two.
+        assert_eq!(prop.children.len(), 2);
+        assert_eq!(
+            addressbook_id_from_name("  Kunden & Partner 2026 "),
+            "kunden-partner-2026"
+        );
+        assert_eq!(addressbook_id_from_name("Größe"), "gr-e");
+        assert_eq!(addressbook_id_from_name("!!"), "addressbook");
     }
 
     #[test]

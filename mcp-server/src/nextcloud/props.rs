@@ -453,7 +453,10 @@ prop_compose! {
         org in prop::option::of(value_text()),
         note in prop::option::of(any::<String>()),
     ) -> ContactFields {
-        ContactFields { full_name, given_name, family_name, emails, phones, org, note }
+        ContactFields {
+            full_name, given_name, family_name, emails, phones, org, note,
+            ..ContactFields::default()
+        }
     }
 }
 

@@ -63,6 +63,16 @@ impl Property {
         self.name.rsplit_once('.').map(|(group, _)| group)
     }
 
+    /// The name (with its group) spelled as it was read (`item1.X-ABLabel`); `None` for a
+    /// property that was not read from text. Setting [`Property::name`] to it keeps that
+    /// spelling when the line has to be written anew.
+    pub fn name_as_written(&self) -> Option<&str> {
+        let raw = self.raw.as_deref()?.trim_start();
+        let end = raw.find([';', ':'])?;
+        let name = &raw[..end];
+        name.eq_ignore_ascii_case(&self.name).then_some(name)
+    }
+
     /// The first value of parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::carddav::{AddressBook, CardObject, ADDRESS_BOOKS};
+use crate::nextcloud::carddav::{addressbook_id_from_name, AddressBook, CardObject, ADDRESS_BOOKS};
 use crate::nextcloud::cards::{
-    build_card, cards_of, contact_of, update_card_data, Contact, ContactFields,
+    build_card, cards_of, contact_of, phone_matches, update_card_data, Address, Contact,
+    ContactDate, ContactFields, PhoneDigits, PHONE_MIN_DIGITS,
 };
 use crate::nextcloud::vobject::random_uid;
 use crate::nextcloud::NcError;
@@ -19,6 +20,13 @@ use crate::nextcloud::NcError;
 const MAX_CONTACTS: usize = 100;
 /// Most e-mail addresses or phone numbers per contact.
 const MAX_VALUES: usize = 20;
+/// Most cards per address book a phone search compares (sabre pre-selects them by the last
+/// two digits; see `carddav::phone_search_body`).
+const MAX_PHONE_CANDIDATES: usize = 1000;
+/// Most postal addresses per contact.
+const MAX_ADDRESSES: usize = 10;
+/// Longest text of one field (title, organization, an address part).
+const MAX_FIELD: usize = 1000;
 
 /// No arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -36,6 +44,39 @@ pub struct SearchArgs {
     /// every address book.
     #[serde(default)]
     pub addressbook_id: Option<String>,
+    /// A phone number or part of one (at least 3 digits), e.g. "+49 170 1234567" or
+    /// "0170 1234567": finds contacts with a matching number. Spaces, dashes, dots, slashes and
+    /// parentheses are ignored, and an international number (+ or 00 and country code) matches
+    /// its national form with a leading 0. With query too, both must match.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A postal address.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressArg {
+    /// "home", "work" or "other" (left out: other).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Street and house number (several lines separated by a line break).
+    #[serde(default)]
+    pub street: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    /// State, province or region.
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    #[serde(default)]
+    pub country: Option<String>,
+    /// Post office box.
+    #[serde(default)]
+    pub po_box: Option<String>,
+    /// Extended address (apartment, suite, c/o).
+    #[serde(default)]
+    pub extended: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -71,9 +112,21 @@ pub struct CreateArgs {
     /// Organization / company.
     #[serde(default)]
     pub org: Option<String>,
+    /// Job title (e.g. "Head of Sales").
+    #[serde(default)]
+    pub title: Option<String>,
     /// Free-text note.
     #[serde(default)]
     pub note: Option<String>,
+    /// Birthday: "YYYY-MM-DD", or "--MM-DD" when the year is not known.
+    #[serde(default)]
+    pub birthday: Option<String>,
+    /// Wedding or other anniversary: "YYYY-MM-DD" or "--MM-DD".
+    #[serde(default)]
+    pub anniversary: Option<String>,
+    /// Postal addresses.
+    #[serde(default)]
+    pub addresses: Vec<AddressArg>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -109,6 +162,34 @@ pub struct UpdateArgs {
     /// New note; "" removes it (left out: unchanged).
     #[serde(default)]
     pub note: Option<String>,
+    /// New job title; "" removes it (left out: unchanged).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// New birthday "YYYY-MM-DD" or "--MM-DD" (no year); "" removes it (left out: unchanged).
+    #[serde(default)]
+    pub birthday: Option<String>,
+    /// New anniversary "YYYY-MM-DD" or "--MM-DD"; "" removes it (left out: unchanged).
+    #[serde(default)]
+    pub anniversary: Option<String>,
+    /// The complete new list of postal addresses, replacing the old ones ([] removes all;
+    /// left out: unchanged). Give the addresses to keep as contacts_get shows them: those stay
+    /// exactly as stored.
+    #[serde(default)]
+    pub addresses: Option<Vec<AddressArg>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAddressBookArgs {
+    /// The address book's display name (e.g. "Clients").
+    pub name: String,
+    /// Its id in URLs (letters, digits, dashes). Left out: made from the name, with a number
+    /// added if that id is taken.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// A description.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -150,8 +231,9 @@ pub const TOOLS: &[ToolSpec] = &[
         name: "contacts_search",
         title: "Search contacts",
         description: "Finds contacts whose name or e-mail address contains the query \
-                      (case-insensitive), in one or all address books; without a query lists \
-                      all contacts. At most 100 results with uid, name, e-mails, phones, \
+                      (case-insensitive), or who have a phone number (phone: formatting and \
+                      +49/0049/0 prefixes ignored), in one or all address books; without either \
+                      lists all contacts. At most 100 results with uid, name, e-mails, phones, \
                       organization and etag; use contacts_get for every field.",
         scopes: &[Scope::ContactsRead],
         read_only: true,
@@ -182,8 +264,9 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "contacts_create",
         title: "Create a contact",
-        description: "Creates a contact (name, e-mails, phones, organization, note) and returns \
-                      its uid and etag.",
+        description: "Creates a contact (name, e-mails, phones, organization, job title, \
+                      postal addresses, birthday, anniversary, note) and returns it with its \
+                      uid and etag.",
         scopes: &[Scope::ContactsWrite],
         read_only: false,
         destructive: false,
@@ -197,10 +280,12 @@ pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "contacts_update",
         title: "Update a contact",
-        description: "Changes the given fields of a contact and keeps all others (photo, \
-                      addresses, birthday…). Requires the etag from contacts_get: if the \
-                      contact changed in the meantime the update is refused (conflict); get it \
-                      again and retry.",
+        description: "Changes the given fields of a contact (names, e-mails, phones, \
+                      organization, job title, postal addresses, birthday, anniversary, note) \
+                      and keeps all others (photo, groups…) as they are stored; lists \
+                      (e-mails, phones, addresses) replace the old ones only when given. \
+                      Requires the etag from contacts_get: if the contact changed in the \
+                      meantime the update is refused (conflict); get it again and retry.",
         scopes: &[Scope::ContactsWrite],
         read_only: false,
         destructive: true,
@@ -224,6 +309,22 @@ pub const TOOLS: &[ToolSpec] = &[
         requires: None,
         schema: schema_for_type::<DeleteArgs>,
         handler: |args, ctx| Box::pin(contacts_delete(args, ctx)),
+    },
+    ToolSpec {
+        name: "contacts_create_addressbook",
+        title: "Create an address book",
+        description: "Creates an address book (name, optional id and description) and returns \
+                      it as contacts_list_addressbooks shows it; its id is what the other \
+                      contacts tools take as addressbook_id.",
+        scopes: &[Scope::ContactsWrite],
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        open_world: false,
+        output: Some(schema_for_output::<AddressBook>),
+        requires: None,
+        schema: schema_for_type::<CreateAddressBookArgs>,
+        handler: |args, ctx| Box::pin(contacts_create_addressbook(args, ctx)),
     },
 ];
 
@@ -273,6 +374,89 @@ fn phones_arg(values: Vec<String>) -> Result<Vec<String>, ToolError> {
         return Err(invalid(format!("\"{bad}\" is not a phone number")));
     }
     Ok(values)
+}
+
+/// An optional text field: trimmed, `None` when blank; refused when too long or holding
+/// control characters other than line breaks.
+fn text_arg(value: Option<String>, what: &str) -> Result<Option<String>, ToolError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let value = value.trim().to_owned();
+    if value.chars().count() > MAX_FIELD {
+        return Err(invalid(format!(
+            "{what} is longer than {MAX_FIELD} characters"
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(invalid(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(Some(value))
+}
+
+/// A date argument: `Some(None)` for "" (remove), `None` when left out.
+fn date_arg(value: Option<String>, what: &str) -> Result<Option<Option<ContactDate>>, ToolError> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(None),
+        Some("") => Ok(Some(None)),
+        Some(text) => ContactDate::parse(text)
+            .map(|d| Some(Some(d)))
+            .map_err(|e| invalid(format!("{what}: {e}"))),
+    }
+}
+
+fn addresses_arg(values: Vec<AddressArg>) -> Result<Vec<Address>, ToolError> {
+    let mut addresses = Vec::new();
+    for value in values {
+        let types = match value.kind.as_deref().map(|k| k.trim().to_ascii_lowercase()) {
+            None => Vec::new(),
+            Some(k) if k.is_empty() || k == "other" => Vec::new(),
+            Some(k) if k == "home" || k == "work" => vec![k],
+            Some(k) => {
+                return Err(invalid(format!(
+                    "an address type is \"home\", \"work\" or \"other\", not \"{k}\""
+                )))
+            }
+        };
+        let part = |v: Option<String>, what: &str| -> Result<String, ToolError> {
+            Ok(text_arg(v, what)?.unwrap_or_default())
+        };
+        let address = Address {
+            types,
+            po_box: part(value.po_box, "po_box")?,
+            extended: part(value.extended, "extended")?,
+            street: part(value.street, "street")?,
+            city: part(value.city, "city")?,
+            region: part(value.region, "region")?,
+            postal_code: part(value.postal_code, "postal_code")?,
+            country: part(value.country, "country")?,
+        };
+        if address.is_empty() {
+            return Err(invalid(
+                "an address needs at least one of street, city, region, postal_code, country, \
+                 po_box or extended",
+            ));
+        }
+        addresses.push(address);
+    }
+    if addresses.len() > MAX_ADDRESSES {
+        return Err(invalid(format!("at most {MAX_ADDRESSES} addresses")));
+    }
+    Ok(addresses)
+}
+
+/// Whether a contact's name or one of its e-mail addresses contains `query` (lower case).
+fn names_or_emails_contain(contact: &Contact, query: &str) -> bool {
+    contact.full_name.to_lowercase().contains(query)
+        || contact
+            .emails
+            .iter()
+            .any(|e| e.value.to_lowercase().contains(query))
 }
 
 fn summary_json(contact: &Contact, book: &str, object: &CardObject) -> Value {
@@ -327,6 +511,19 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     {
         return Err(invalid("query must not contain control characters"));
     }
+    let phone = a
+        .phone
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty());
+    if let Some(phone) = &phone {
+        if phone.chars().any(char::is_control)
+            || PhoneDigits::of(phone).digits.len() < PHONE_MIN_DIGITS
+        {
+            return Err(invalid(format!(
+                "phone must hold at least {PHONE_MIN_DIGITS} digits (e.g. \"+49 170 1234567\")"
+            )));
+        }
+    }
     let dav = ctx.session().await?;
     let books: Vec<String> = match a.addressbook_id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => vec![id.to_owned()],
@@ -339,11 +536,26 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     };
     let mut found: Vec<(String, Value)> = Vec::new();
     let mut more = false;
+    let lower_query = query.as_deref().map(str::to_lowercase);
     for book in &books {
-        let objects = dav
-            .contacts_query(book, query.as_deref(), MAX_CONTACTS + 1)
-            .await?;
-        more |= objects.len() > MAX_CONTACTS;
+        let objects = match &phone {
+            // Sabre finds the cards whose numbers may match; the numbers are compared here,
+            // and so is the text query.
+            Some(phone) => {
+                let objects = dav
+                    .contacts_query_phone(book, phone, MAX_PHONE_CANDIDATES + 1)
+                    .await?;
+                more |= objects.len() > MAX_PHONE_CANDIDATES;
+                objects
+            }
+            None => {
+                let objects = dav
+                    .contacts_query(book, query.as_deref(), MAX_CONTACTS + 1)
+                    .await?;
+                more |= objects.len() > MAX_CONTACTS;
+                objects
+            }
+        };
         for object in &objects {
             let Ok(cards) = cards_of(&object.data) else {
                 tracing::debug!(book, object = object.name, "skipping an unparsable contact");
@@ -351,6 +563,20 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
             };
             for card in &cards {
                 let contact = contact_of(card);
+                if let Some(phone) = &phone {
+                    if !contact
+                        .phones
+                        .iter()
+                        .any(|p| phone_matches(phone, &p.value))
+                    {
+                        continue;
+                    }
+                    if let Some(q) = &lower_query {
+                        if !names_or_emails_contain(&contact, q) {
+                            continue;
+                        }
+                    }
+                }
                 found.push((
                     contact.full_name.to_lowercase(),
                     summary_json(&contact, book, object),
@@ -367,6 +593,7 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         .collect();
     Ok(json!({
         "query": query,
+        "phone": phone,
         "count": contacts.len(),
         "truncated": more || total > MAX_CONTACTS,
         "contacts": contacts,
@@ -423,8 +650,12 @@ async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         family_name: family,
         emails: Some(emails_arg(a.emails)?),
         phones: Some(phones_arg(a.phones)?),
-        org: a.org.filter(|o| !o.trim().is_empty()),
+        org: text_arg(a.org, "org")?.filter(|o| !o.is_empty()),
         note: a.note.filter(|n| !n.trim().is_empty()),
+        title: text_arg(a.title, "title")?.filter(|t| !t.is_empty()),
+        birthday: date_arg(a.birthday, "birthday")?.filter(Option::is_some),
+        anniversary: date_arg(a.anniversary, "anniversary")?.filter(Option::is_some),
+        addresses: Some(addresses_arg(a.addresses)?).filter(|a| !a.is_empty()),
     };
     let uid = random_uid()?;
     let data = build_card(&uid, &fields, crate::clock::now_utc()).to_text();
@@ -449,10 +680,14 @@ async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         && a.phones.is_none()
         && a.org.is_none()
         && a.note.is_none()
+        && a.title.is_none()
+        && a.birthday.is_none()
+        && a.anniversary.is_none()
+        && a.addresses.is_none()
     {
         return Err(invalid(
             "nothing to change: give full_name, given_name, family_name, emails, \
-             phones, org or note",
+             phones, org, title, note, birthday, anniversary or addresses",
         ));
     }
     if a.full_name.as_deref().is_some_and(|f| f.trim().is_empty()) {
@@ -464,8 +699,12 @@ async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         family_name: a.family_name,
         emails: a.emails.map(emails_arg).transpose()?,
         phones: a.phones.map(phones_arg).transpose()?,
-        org: a.org,
+        org: text_arg(a.org, "org")?,
         note: a.note,
+        title: text_arg(a.title, "title")?,
+        birthday: date_arg(a.birthday, "birthday")?,
+        anniversary: date_arg(a.anniversary, "anniversary")?,
+        addresses: a.addresses.map(addresses_arg).transpose()?,
     };
     let dav = ctx.session().await?;
     let object = dav.find_object(&ADDRESS_BOOKS, &book, &uid).await?;
@@ -499,9 +738,75 @@ async fn contacts_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
     Ok(json!({"deleted": uid, "addressbook_id": book}))
 }
 
+async fn contacts_create_addressbook(
+    args: Option<JsonObject>,
+    ctx: &ToolContext<'_>,
+) -> ToolResult {
+    let a: CreateAddressBookArgs = parse_args(args)?;
+    let name = required(&a.name, "name")?;
+    let name = text_arg(Some(name), "name")?.unwrap_or_default();
+    let description = text_arg(a.description, "description")?.filter(|d| !d.is_empty());
+    let dav = ctx.session().await?;
+    let explicit = a.id.as_deref().map(str::trim).filter(|i| !i.is_empty());
+    let id = match explicit {
+        Some(id) => {
+            if id
+                .chars()
+                .any(|c| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            {
+                return Err(invalid(format!(
+                    "id \"{id}\" may hold only letters, digits, dashes and underscores"
+                )));
+            }
+            if !dav
+                .addressbook_create(id, &name, description.as_deref())
+                .await?
+            {
+                return Err(NcError::AlreadyExists(format!(
+                    "an address book with id \"{id}\" already exists \
+                     (contacts_list_addressbooks lists them; choose another id)"
+                ))
+                .into());
+            }
+            id.to_owned()
+        }
+        None => {
+            let base = addressbook_id_from_name(&name);
+            let mut created = None;
+            for n in 1..=20 {
+                let id = if n == 1 {
+                    base.clone()
+                } else {
+                    format!("{base}-{n}")
+                };
+                if dav
+                    .addressbook_create(&id, &name, description.as_deref())
+                    .await?
+                {
+                    created = Some(id);
+                    break;
+                }
+            }
+            created.ok_or_else(|| {
+                NcError::AlreadyExists(format!(
+                    "address books with ids like \"{base}\" exist already; give id"
+                ))
+            })?
+        }
+    };
+    super::answer(&dav.addressbook_get(&id).await?)
+}
+
 /// Hints of this family's tools added after the table in `tools::tests` (see `Hints`).
 #[cfg(test)]
-pub(super) const HINTS: &[super::Hints] = &[];
+pub(super) const HINTS: &[super::Hints] = &[(
+    "contacts_create_addressbook",
+    false,
+    false,
+    false,
+    false,
+    None,
+)];
 
 #[cfg(test)]
 mod tests {
@@ -520,6 +825,29 @@ mod tests {
             ["+1 555 0100"]
         );
         assert!(phones_arg(vec!["call me".into()]).is_err());
+    }
+
+    #[test]
+    fn addresses_and_dates_are_checked() {
+        let arg = |v: Value| serde_json::from_value::<AddressArg>(v).unwrap();
+        let addresses = addresses_arg(vec![arg(json!({
+            "type": "Work", "street": " Kai 3 ", "city": "Hamburg", "postal_code": "20457"
+        }))])
+        .unwrap();
+        assert_eq!(addresses[0].types, ["work"]);
+        assert_eq!(addresses[0].street, "Kai 3");
+        assert!(addresses_arg(vec![arg(json!({"type": "holiday", "city": "X"}))]).is_err());
+        assert!(addresses_arg(vec![arg(json!({"type": "home"}))]).is_err());
+        assert!(addresses_arg(vec![arg(json!({"city": "a\u{7}b"}))]).is_err());
+        assert!(serde_json::from_value::<AddressArg>(json!({"town": "X"})).is_err());
+        assert_eq!(date_arg(None, "birthday").unwrap(), None);
+        assert_eq!(date_arg(Some(" ".into()), "birthday").unwrap(), Some(None));
+        assert!(date_arg(Some("--04-15".into()), "birthday")
+            .unwrap()
+            .unwrap()
+            .is_some());
+        let e = date_arg(Some("15.4.1985".into()), "birthday").unwrap_err();
+        assert!(e.to_string().contains("YYYY-MM-DD"), "{e}");
     }
 
     #[test]
