@@ -185,6 +185,36 @@ describe('search and fetch through the MCP SDK client', () => {
     assert.match(whole.text, /Third, after it\.$/);
   });
 
+  test('a task and a contact are fetched as their clients stored them', async () => {
+    // The Tasks app's list: a calendar for VTODO only (MKCALENDAR as the app sends it).
+    const mk = await stack.nextcloud.state.davFetch('alice', 'calendars/alice/aufgaben/', {
+      method: 'MKCALENDAR',
+      headers: { 'content-type': 'application/xml' },
+      body: '<c:mkcalendar xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:set><d:prop><d:displayname>Aufgaben</d:displayname><c:supported-calendar-component-set><c:comp name="VTODO"/></c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>',
+    });
+    assert.equal(mk.status, 201);
+    const vtodo = readFileSync(path.join(FIXTURES, 'calendar', 'nextcloud-tasks-vtodo.ics'), 'utf8');
+    const putTask = await stack.nextcloud.state.davFetch('alice', 'calendars/alice/aufgaben/e7a1c3b5-9d24-4f6e-8b0a-3c5d7e9f1a26.ics', {
+      method: 'PUT', body: vtodo, headers: { 'content-type': 'text/calendar; charset=utf-8' },
+    });
+    assert.equal(putTask.status, 201);
+    const task = await ok(client, 'fetch', { id: 'tasks:aufgaben/e7a1c3b5-9d24-4f6e-8b0a-3c5d7e9f1a26.ics' });
+    assert.equal(task.text, vtodo);
+    assert.equal(task.title, 'Hochbeet bepflanzen');
+    assert.match(task.url, /\/index\.php\/apps\/tasks\/#\/calendars\/aufgaben\/tasks\/e7a1c3b5/);
+
+    const vcard = readFileSync(path.join(FIXTURES, 'contacts', 'nextcloud-contacts-3.0.vcf'), 'utf8');
+    const putCard = await stack.nextcloud.state.davFetch('alice', 'addressbooks/users/alice/contacts/Vereinsvorstand.vcf', {
+      method: 'PUT', body: vcard, headers: { 'content-type': 'text/vcard; charset=utf-8' },
+    });
+    assert.equal(putCard.status, 201);
+    // By UID, although the file is not named after it (found by the UID REPORT).
+    const contact = await ok(client, 'fetch', { id: 'contacts:contacts/5d8e2f41-9a3b-4c7d-b6e0-1f2a4c8e9d37' });
+    assert.equal(contact.text, vcard);
+    assert.equal(contact.title, 'Vereinsvorstand');
+    assert.match(await refused(client, 'fetch', { id: 'contacts:contacts/no-such-uid' }), /no contact with uid/);
+  });
+
   test('paging follows the files provider\'s cursor to the end, each file once', async () => {
     const seen = [];
     let cursor;
