@@ -1,8 +1,9 @@
 // search and fetch end to end through the official MCP TypeScript SDK client, against the
 // stand-in's unified search (tests/nextcloud/search.mjs: the files provider over the REAL
-// sabre/dav's SEARCH, the notes provider, Talk's conversations provider) and the families' own
-// APIs for fetch: a note and a file found by one query and fetched whole, a calendar event as
-// stored in sabre, a Deck card and a Talk message by id, paging through a provider's cursor to the
+// sabre/dav's SEARCH, the notes provider, the calendar, tasks and contacts providers over sabre,
+// Talk's conversations provider) and the families' own APIs for fetch: a note and a file found by
+// one query and fetched whole, an event, a task and a contact found and fetched as stored in
+// sabre, a Deck card and a Talk message by id, paging through a provider's cursor to the
 // end, a provider failing while the others answer, and a token without notes:read neither
 // finding notes nor fetching one. The SDK validates every structuredContent against the tool's
 // outputSchema.
@@ -132,13 +133,15 @@ describe('search and fetch through the MCP SDK client', () => {
     assert.equal(again.metadata.path, 'quarterly-plan.md');
   });
 
-  test('a calendar event, a Deck card and a Talk message are fetched by id through their APIs', async () => {
+  test('a calendar event is found and fetched; a Deck card and a Talk message by id through their APIs', async () => {
     const ics = readFileSync(path.join(FIXTURES, 'calendar', 'nextcloud-web-allday.ics'), 'utf8');
     const put = await stack.nextcloud.state.davFetch('alice', 'calendars/alice/personal/b1e3f0c4.ics', {
       method: 'PUT', body: ics, headers: { 'content-type': 'text/calendar; charset=utf-8' },
     });
     assert.equal(put.status, 201);
-    const event = await ok(client, 'fetch', { id: 'calendar:personal/b1e3f0c4.ics' });
+    const events = await ok(client, 'search', { query: 'sommerfreizeit', providers: ['calendar'] });
+    assert.deepEqual(events.results.map((r) => [r.id, r.title, r.provider]), [['calendar:personal/b1e3f0c4.ics', 'Sommerfreizeit Jugendgruppe', 'calendar']]);
+    const event = await ok(client, 'fetch', { id: events.results[0].id });
     assert.equal(event.text, ics, 'the event as sabre stored it');
     assert.equal(event.title, 'Sommerfreizeit Jugendgruppe');
     assert.equal(event.metadata.location, 'Jugendherberge Plön');
@@ -185,7 +188,7 @@ describe('search and fetch through the MCP SDK client', () => {
     assert.match(whole.text, /Third, after it\.$/);
   });
 
-  test('a task and a contact are fetched as their clients stored them', async () => {
+  test('a task and a contact are found and fetched as their clients stored them', async () => {
     // The Tasks app's list: a calendar for VTODO only (MKCALENDAR as the app sends it).
     const mk = await stack.nextcloud.state.davFetch('alice', 'calendars/alice/aufgaben/', {
       method: 'MKCALENDAR',
@@ -198,7 +201,9 @@ describe('search and fetch through the MCP SDK client', () => {
       method: 'PUT', body: vtodo, headers: { 'content-type': 'text/calendar; charset=utf-8' },
     });
     assert.equal(putTask.status, 201);
-    const task = await ok(client, 'fetch', { id: 'tasks:aufgaben/e7a1c3b5-9d24-4f6e-8b0a-3c5d7e9f1a26.ics' });
+    const tasks = await ok(client, 'search', { query: 'hochbeet', providers: ['tasks', 'calendar'] });
+    assert.deepEqual(tasks.results.map((r) => r.id), ['tasks:aufgaben/e7a1c3b5-9d24-4f6e-8b0a-3c5d7e9f1a26.ics']);
+    const task = await ok(client, 'fetch', { id: tasks.results[0].id });
     assert.equal(task.text, vtodo);
     assert.equal(task.title, 'Hochbeet bepflanzen');
     assert.match(task.url, /\/index\.php\/apps\/tasks\/#\/calendars\/aufgaben\/tasks\/e7a1c3b5/);
@@ -209,7 +214,9 @@ describe('search and fetch through the MCP SDK client', () => {
     });
     assert.equal(putCard.status, 201);
     // By UID, although the file is not named after it (found by the UID REPORT).
-    const contact = await ok(client, 'fetch', { id: 'contacts:contacts/5d8e2f41-9a3b-4c7d-b6e0-1f2a4c8e9d37' });
+    const contacts = await ok(client, 'search', { query: 'vereinsvorstand', providers: ['contacts'] });
+    assert.deepEqual(contacts.results.map((r) => r.id), ['contacts:contacts/5d8e2f41-9a3b-4c7d-b6e0-1f2a4c8e9d37']);
+    const contact = await ok(client, 'fetch', { id: contacts.results[0].id });
     assert.equal(contact.text, vcard);
     assert.equal(contact.title, 'Vereinsvorstand');
     assert.match(await refused(client, 'fetch', { id: 'contacts:contacts/no-such-uid' }), /no contact with uid/);
@@ -256,7 +263,8 @@ describe('search and fetch through the MCP SDK client', () => {
       assert.ok(found.results.every((r) => r.provider === 'files'), JSON.stringify(found.results));
       const denied = Object.fromEntries(found.not_permitted.map((p) => [p.provider, p.needs_scope]));
       assert.deepEqual(denied, {
-        notes: 'notes:read', 'search-deck-card-board': 'deck:read', 'search-deck-comment': 'deck:read',
+        notes: 'notes:read', calendar: 'calendar:read', tasks: 'tasks:read', contacts: 'contacts:read',
+        'search-deck-card-board': 'deck:read', 'search-deck-comment': 'deck:read',
         'talk-message': 'talk:read', 'talk-conversations': 'talk:read',
       });
       // Talk's current-conversation twin is never searched, so it is not named either.

@@ -28,8 +28,20 @@
 //     other user's id or display name, others by name, case-insensitively (stripos); entries with
 //     resourceUrl /index.php/call/<token>, rounded, attribute `conversation`; SearchResult::complete;
 //     MessageSearch.php (talk-message, "Messages", -2 / 15): listed, finds nothing here.
-// Not imitated: the other providers a Nextcloud has (calendar, tasks, contacts, comments,
-// settings, users, fulltextsearch…); Deck's providers and Talk's message providers are listed when
+//   - apps/dav/lib/Search/EventsSearchProvider.php (calendar, "Events", order -1 in Calendar else
+//     30: VEVENTs whose SUMMARY, LOCATION, DESCRIPTION, ATTENDEE, ORGANIZER or CATEGORIES value, or
+//     ATTENDEE/ORGANIZER CN, contains the term case-insensitively, offset paging, resourceUrl
+//     /index.php/apps/calendar/edit/<base64 of /remote.php/dav/calendars/<user>/<calendar>/<object>>),
+//     TasksSearchProvider.php (tasks, "Tasks", -1 in Tasks else 35: VTODOs by SUMMARY, DESCRIPTION,
+//     CATEGORIES; /index.php/apps/tasks/calendars/<calendar>/tasks/<object>) and
+//     ContactsSearchProvider.php (contacts, "Contacts", -1 in Contacts else 25: N, FN, NICKNAME,
+//     EMAIL, TEL, ADR, TITLE, ORG, NOTE; subline the first EMAIL; rounded;
+//     /index.php/apps/contacts/direct/contact/<uid>~<address book>), over the real sabre/dav
+//     (REPORT per collection; CalDavBackend/CardDavBackend::searchPrincipalUri search their
+//     property index, here the objects' text); always listed (the dav app registers them), empty
+//     when the Calendar, Tasks or Contacts app is off, as their search() checks;
+// Not imitated: the other providers a Nextcloud has (comments, settings, users, fulltextsearch…);
+// date sublines of events and tasks are approximate; Deck's providers and Talk's message providers are listed when
 // those apps are on but find nothing (their data is not reachable from here); the `person`,
 // `is-favorite`, `places`, `provider` and `title-only` filters are accepted but not applied;
 // `from` only changes the order as the providers' getOrder does; provider icons are approximate.
@@ -94,6 +106,9 @@ export function searchApp(kit) {
         supported: null, custom: {}, search: searchNotes,
       },
     };
+    list.calendar = { appId: 'dav', name: 'Events', order: (route) => (route === 'calendar.View.index' ? -1 : 30), supported: null, custom: {}, search: (u, q) => searchCalendar(u, q, 'VEVENT') };
+    list.tasks = { appId: 'dav', name: 'Tasks', order: (route) => (route === 'tasks.Page.index' ? -1 : 35), supported: null, custom: {}, search: (u, q) => searchCalendar(u, q, 'VTODO') };
+    list.contacts = { appId: 'dav', name: 'Contacts', order: (route) => (route === 'contacts.Page.index' ? -1 : 25), supported: null, custom: {}, search: searchContacts };
     if (kit.enabled('deck')) {
       list['search-deck-card-board'] = { appId: 'deck', name: 'Deck boards and cards', order: (route) => (route === 'deck.Page.index' ? -5 : 10), supported: null, custom: {}, search: nothing('Deck boards and cards') };
       list['search-deck-comment'] = { appId: 'deck', name: 'Card comments', order: (route) => (route === 'deck.Page.index' ? -4 : 11), supported: null, custom: {}, search: nothing('Card comments') };
@@ -110,6 +125,126 @@ export function searchApp(kit) {
   const nothing = (name) => async () => ({ name, isPaginated: false, entries: [], cursor: null });
   /** Provider ids made to fail by a test. */
   const failing = new Set();
+
+  /** A DAV collection's objects: [{ href, name, data }] (`dataTag` the REPORT's data element). */
+  async function davCollections(u, home, kind) {
+    const r = await kit.state.davFetch(u.id, `${home}/${encodeURIComponent(u.id)}/`, {
+      method: 'PROPFIND', headers: { depth: '1', 'content-type': 'application/xml' },
+      body: '<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>',
+    });
+    if (r.status !== 207) throw new Error(`sabre/dav PROPFIND ${home} answered ${r.status}`);
+    const xml = await r.text();
+    const out = [];
+    for (const [, resp] of xml.matchAll(/<d:response>([\s\S]*?)<\/d:response>/g)) {
+      if (!new RegExp(`<[a-z]+:${kind}\\s*/>`).test(resp)) continue;
+      const href = decodeURIComponent(decodeXml(/<d:href>([^<]*)<\/d:href>/.exec(resp)?.[1] ?? ''));
+      out.push(href.replace(/\/$/, '').split('/').pop());
+    }
+    return out.sort();
+  }
+
+  async function davReport(u, path, body) {
+    const r = await kit.state.davFetch(u.id, path, { method: 'REPORT', headers: { depth: '1', 'content-type': 'application/xml' }, body });
+    if (r.status !== 207) throw new Error(`sabre/dav REPORT answered ${r.status}`);
+    const xml = await r.text();
+    const out = [];
+    for (const [, resp] of xml.matchAll(/<d:response>([\s\S]*?)<\/d:response>/g)) {
+      const href = decodeURIComponent(decodeXml(/<d:href>([^<]*)<\/d:href>/.exec(resp)?.[1] ?? ''));
+      const data = /<(?:cal|card):(?:calendar|address)-data[^>]*>([\s\S]*?)<\/(?:cal|card):(?:calendar|address)-data>/.exec(resp)?.[1];
+      if (data !== undefined) out.push({ name: href.split('/').pop(), data: decodeXml(data) });
+    }
+    return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** The content lines of an iCalendar/vCard text: [{ name, params: {NAME: value}, value }], unfolded. */
+  function contentLines(data) {
+    return data.replace(/\r?\n[ \t]/g, '').split(/\r?\n/).filter((l) => l.includes(':')).map((line) => {
+      const colon = line.search(/:(?=(?:[^"]*"[^"]*")*[^"]*$)/);
+      const head = line.slice(0, colon);
+      const [name, ...params] = head.split(';');
+      const value = line.slice(colon + 1).replace(/\\[nN]/g, '\n').replace(/\\([,;\\])/g, '$1');
+      return { name: name.toUpperCase(), params: Object.fromEntries(params.map((p) => { const [k, v = ''] = p.split('='); return [k.toUpperCase(), v.replace(/^"|"$/g, '')]; })), value };
+    });
+  }
+
+  /** searchPrincipalUri's match: a listed property's value, or a listed parameter, contains the term. */
+  function matches(lines, term, props, paramsOf = {}) {
+    const t = term.toLowerCase();
+    return lines.some((l) => (props.includes(l.name) && l.value.toLowerCase().includes(t))
+      || (paramsOf[l.name] ?? []).some((p) => (l.params[p] ?? '').toLowerCase().includes(t)));
+  }
+
+  const mediumDate = (v) => {
+    const m = /^(\d{4})(\d{2})(\d{2})/.exec(v ?? '');
+    return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])).toLocaleDateString('en-US', { month: 'short', day: 'numeric', year: 'numeric', timeZone: 'UTC' }) : '';
+  };
+
+  /** EventsSearchProvider / TasksSearchProvider::search. */
+  async function searchCalendar(u, q, comp) {
+    const events = comp === 'VEVENT';
+    const name = events ? 'Events' : 'Tasks';
+    if (!kit.enabled(events ? 'calendar' : 'tasks')) return { name, isPaginated: false, entries: [], cursor: null };
+    const props = events ? ['SUMMARY', 'LOCATION', 'DESCRIPTION', 'ATTENDEE', 'ORGANIZER', 'CATEGORIES'] : ['SUMMARY', 'DESCRIPTION', 'CATEGORIES'];
+    const paramsOf = events ? { ATTENDEE: ['CN'], ORGANIZER: ['CN'] } : {};
+    const found = [];
+    for (const cal of await davCollections(u, 'calendars', 'calendar')) {
+      const body = `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="${comp}"/></c:comp-filter></c:filter></c:calendar-query>`;
+      for (const o of await davReport(u, `calendars/${encodeURIComponent(u.id)}/${encodeURIComponent(cal)}/`, body)) {
+        // The primary component's lines (getPrimaryComponent: the master, not an override).
+        const block = new RegExp(`BEGIN:${comp}\\r?\\n([\\s\\S]*?)END:${comp}`).exec(o.data)?.[1] ?? '';
+        const lines = contentLines(block);
+        if (matches(lines, q.filters.term, props, paramsOf)) found.push({ cal, o, lines });
+      }
+    }
+    const page = found.slice(q.offset, q.offset + q.limit);
+    const prop = (lines, n) => lines.find((l) => l.name === n)?.value;
+    return {
+      name,
+      isPaginated: true,
+      entries: page.map(({ cal, o, lines }) => ({
+        thumbnailUrl: '',
+        title: prop(lines, 'SUMMARY') ?? (events ? 'Untitled event' : 'Untitled task'),
+        subline: events ? mediumDate(prop(lines, 'DTSTART')) : (prop(lines, 'DUE') ? `Due on ${mediumDate(prop(lines, 'DUE'))}` : ''),
+        resourceUrl: events
+          ? `${kit.base()}/index.php/apps/calendar/edit/${Buffer.from(`/remote.php/dav/calendars/${u.id}/${cal}/${o.name}`).toString('base64')}`
+          : `${kit.base()}/index.php/apps/tasks/calendars/${cal}/tasks/${o.name}`,
+        icon: events ? 'icon-calendar-dark' : 'icon-checkmark',
+        rounded: false,
+        attributes: [],
+      })),
+      cursor: q.offset + page.length,
+    };
+  }
+
+  /** ContactsSearchProvider::search. */
+  async function searchContacts(u, q) {
+    if (!kit.enabled('contacts')) return { name: 'Contacts', isPaginated: false, entries: [], cursor: null };
+    const props = ['N', 'FN', 'NICKNAME', 'EMAIL', 'TEL', 'ADR', 'TITLE', 'ORG', 'NOTE'];
+    const found = [];
+    for (const book of await davCollections(u, 'addressbooks/users', 'addressbook')) {
+      const body = '<card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:prop><card:address-data/></d:prop></card:addressbook-query>';
+      for (const o of await davReport(u, `addressbooks/users/${encodeURIComponent(u.id)}/${encodeURIComponent(book)}/`, body)) {
+        const lines = contentLines(o.data);
+        if (matches(lines, q.filters.term, props)) found.push({ book, o, lines });
+      }
+    }
+    const page = found.slice(q.offset, q.offset + q.limit);
+    const prop = (lines, n) => lines.find((l) => l.name === n)?.value;
+    return {
+      name: 'Contacts',
+      isPaginated: true,
+      entries: page.map(({ book, o, lines }) => ({
+        thumbnailUrl: prop(lines, 'PHOTO') ? `${kit.base()}/remote.php/dav/addressbooks/users/${u.id}/${book}/${o.name}?photo` : '',
+        title: prop(lines, 'FN') ?? '',
+        subline: prop(lines, 'EMAIL') ?? '',
+        resourceUrl: `${kit.base()}/index.php/apps/contacts/direct/contact/${encodeURIComponent(`${prop(lines, 'UID') ?? ''}~${book}`)}`,
+        icon: 'icon-contacts-dark',
+        rounded: true,
+        attributes: [],
+      })),
+      cursor: q.offset + page.length,
+    };
+  }
 
   /** ConversationSearch::search over the stand-in's Talk (talk.mjs's rooms as the user sees them). */
   async function searchConversations(u, q) {

@@ -82,7 +82,7 @@ describe('GET /search/providers', () => {
     try {
       const res = await fetch(`${off.base}/ocs/v2.php/search/providers?format=json`, { headers: { authorization: auth('alice') } });
       const ids = (await res.json()).ocs.data.map((p) => p.id);
-      assert.deepEqual(ids.sort(), ['files', 'notes']);
+      assert.deepEqual(ids.sort(), ['calendar', 'contacts', 'files', 'notes', 'tasks']);
     } finally {
       await off.stop();
     }
@@ -226,5 +226,41 @@ describe('Talk conversations provider and a failing provider', () => {
       nc.state.apps.search.heal('notes');
     }
     assert.equal((await search('notes', { term: 'bread' })).status, 200);
+  });
+});
+
+describe('the calendar, tasks and contacts providers (over sabre/dav)', () => {
+  before(async () => {
+    const put = async (p, body, type) => {
+      const r = await nc.state.davFetch('alice', p, { method: 'PUT', body, headers: { 'content-type': type } });
+      assert.equal(r.status, 201, p);
+    };
+    await put('calendars/alice/personal/ev-1.ics', 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:ev-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260720T090000Z\r\nDTEND:20260720T100000Z\r\nSUMMARY:Budget meeting\r\nATTENDEE;CN="Carla Budgetova":mailto:carla@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n', 'text/calendar');
+    await put('calendars/alice/personal/ev-2.ics', 'BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:ev-2\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;VALUE=DATE:20260801\r\nSUMMARY:Holiday\r\nATTENDEE;CN=Dora:mailto:dora@budget.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n', 'text/calendar');
+    await put('addressbooks/users/alice/contacts/c-1.vcf', 'BEGIN:VCARD\r\nVERSION:3.0\r\nUID:c-1\r\nFN:Bea Budget\r\nEMAIL:bea@example.com\r\nEND:VCARD\r\n', 'text/vcard');
+  });
+
+  test('events by summary, attendee CN or value, paginated by offset, linked by their DAV path', async () => {
+    const r = await search('calendar', { term: 'BUDGET', limit: '1' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.data.name, 'Events');
+    assert.equal(r.data.isPaginated, true);
+    assert.equal(r.data.cursor, 1);
+    const [e] = r.data.entries;
+    assert.equal(e.title, 'Budget meeting');
+    const encoded = e.resourceUrl.split('/apps/calendar/edit/')[1];
+    assert.equal(Buffer.from(encoded, 'base64').toString(), '/remote.php/dav/calendars/alice/personal/ev-1.ics');
+    const next = await search('calendar', { term: 'budget', limit: '5', cursor: '1' });
+    assert.deepEqual(next.data.entries.map((x) => x.title), ['Holiday']); // dora@budget.example
+    assert.deepEqual((await search('calendar', { term: 'carla budgetova' })).data.entries.map((x) => x.title), ['Budget meeting']);
+    assert.deepEqual((await search('tasks', { term: 'budget' })).data.entries, []);
+  });
+
+  test('contacts by name or email, with the Contacts app\'s direct link', async () => {
+    const r = await search('contacts', { term: 'budget' });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.data.entries.map((e) => [e.title, e.subline, e.rounded, e.resourceUrl]), [
+      ['Bea Budget', 'bea@example.com', true, `${nc.base}/index.php/apps/contacts/direct/contact/c-1~contacts`],
+    ]);
   });
 });
