@@ -9,8 +9,12 @@
 //! cached per set of tools, in the slot; the guard then writes them where rmcp wrote the empty
 //! list ([`splice`]). Tests keep the answer byte for byte what rmcp writes without the slot.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::web::{Bytes, BytesMut};
 use moka::future::Cache;
 
@@ -87,28 +91,84 @@ impl ListingSlot {
 }
 
 /// How rmcp's compact JSON ends an answer whose `tools` (the last field of the result, the
-/// result the last of the response) is empty.
-const EMPTY_TAIL: &[u8] = br#","tools":[]}}"#;
-const EMPTY_ONLY: &[u8] = br#"{"tools":[]}}"#;
+/// result the last of the response) is empty: after other result fields, or alone.
+const EMPTY_AFTER_FIELDS: &[u8] = br#","tools":[]}}"#;
+const EMPTY_ALONE: &[u8] = br#"{"tools":[]}}"#;
+
+/// An answer with the tools in place: rmcp's answer up to its empty list, the cached array
+/// (shared, not copied), and the closing braces. Sent as three chunks of a body whose length
+/// is known, so the tool list is copied once, into the connection's write buffer.
+#[derive(Debug)]
+pub struct Spliced {
+    parts: [Bytes; 3],
+    next: usize,
+}
+
+impl Spliced {
+    /// The whole answer in one piece (tests and logs; the response streams the parts).
+    pub fn to_bytes(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.len());
+        for part in &self.parts {
+            out.extend_from_slice(part);
+        }
+        out.freeze()
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl MessageBody for Spliced {
+    type Error = Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Sized(
+            self.parts[self.next.min(2)..]
+                .iter()
+                .map(|p| p.len() as u64)
+                .sum(),
+        )
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        while self.next < self.parts.len() {
+            let next = self.next;
+            let part = std::mem::take(&mut self.parts[next]);
+            self.next += 1;
+            if !part.is_empty() {
+                return Poll::Ready(Some(Ok(part)));
+            }
+        }
+        Poll::Ready(None)
+    }
+}
 
 /// `answer` (rmcp's JSON-RPC response with an empty tool list) with `tools` (a JSON array) in
 /// the place of the empty list; `None` when `answer` is not such a response.
-pub fn splice(answer: &[u8], tools: &[u8]) -> Option<Bytes> {
+pub fn splice(answer: Bytes, tools: Bytes) -> Option<Spliced> {
     if !answer.starts_with(br#"{"jsonrpc":"2.0","#) {
         return None;
     }
-    let (head, tail): (&[u8], &[u8]) = if let Some(head) = answer.strip_suffix(EMPTY_TAIL) {
-        (head, b",")
+    // Keep `,"tools":` or `{"tools":` of rmcp's answer; drop its `[]}}`.
+    let head = if answer.ends_with(EMPTY_AFTER_FIELDS) {
+        answer.len() - EMPTY_AFTER_FIELDS.len()
+    } else if answer.ends_with(EMPTY_ALONE) {
+        answer.len() - EMPTY_ALONE.len()
     } else {
-        (answer.strip_suffix(EMPTY_ONLY)?, b"{")
-    };
-    let mut out = BytesMut::with_capacity(answer.len() + tools.len());
-    out.extend_from_slice(head);
-    out.extend_from_slice(tail);
-    out.extend_from_slice(br#""tools":"#);
-    out.extend_from_slice(tools);
-    out.extend_from_slice(b"}}");
-    Some(out.freeze())
+        return None;
+    } + br#","tools":"#.len();
+    Some(Spliced {
+        parts: [answer.slice(..head), tools, Bytes::from_static(b"}}")],
+        next: 0,
+    })
 }
 
 #[cfg(test)]

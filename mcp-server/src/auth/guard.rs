@@ -368,7 +368,7 @@ pub async fn guard(
             req.extensions_mut().insert(principal);
             let response = next.call(req).await?;
             return Ok(match slot.taken() {
-                Some(tools) => put_listing_in(response, &tools).await,
+                Some(tools) => put_listing_in(response, tools).await,
                 None => response.map_into_boxed_body(),
             });
         }
@@ -381,13 +381,13 @@ pub async fn guard(
 /// answered an empty list), with the tools put in (see [`crate::listing`]).
 async fn put_listing_in(
     response: ServiceResponse<impl MessageBody + 'static>,
-    tools: &Bytes,
+    tools: Bytes,
 ) -> ServiceResponse<BoxBody> {
     const ANSWER_LIMIT: usize = 64 * 1024;
     let (req, res) = response.into_parts();
     let (mut head, body) = res.into_parts();
     let spliced = match actix_web::body::to_bytes_limited(body, ANSWER_LIMIT).await {
-        Ok(Ok(answer)) => listing::splice(&answer, tools),
+        Ok(Ok(answer)) => listing::splice(answer, tools),
         _ => None,
     };
     let Some(full) = spliced else {

@@ -38,7 +38,9 @@ async fn a_spliced_answer_is_byte_for_byte_rmcps_own() {
         for id in &ids {
             for legacy in [true, false] {
                 let empty = rmcp_answer(id.clone(), Vec::new(), legacy);
-                let spliced = splice(&empty, &serialized).expect("an empty tools/list answer");
+                let spliced = splice(Bytes::from(empty), serialized.clone())
+                    .expect("an empty tools/list answer")
+                    .to_bytes();
                 let own = rmcp_answer(id.clone(), tools.clone(), legacy);
                 assert_eq!(
                     std::str::from_utf8(&spliced).expect("utf-8"),
@@ -111,22 +113,58 @@ fn clone_spec(spec: &ToolSpec) -> ToolSpec {
 
 #[test]
 fn only_an_empty_tools_list_answer_is_spliced() {
-    let tools = br#"[{"name":"x"}]"#;
+    let tools = Bytes::from_static(br#"[{"name":"x"}]"#);
     for other in [
         &br#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}"#[..],
         br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"x"}}"#,
         br#"data: {"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#,
         b"",
     ] {
+        let answer = Bytes::copy_from_slice(other);
         assert!(
-            splice(other, tools).is_none(),
+            splice(answer, tools.clone()).is_none(),
             "{}",
             String::from_utf8_lossy(other)
         );
     }
+    for (empty, full) in [
+        (
+            &br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#[..],
+            &br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"x"}]}}"#[..],
+        ),
+        (
+            br#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","tools":[]}}"#,
+            br#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","tools":[{"name":"x"}]}}"#,
+        ),
+    ] {
+        let spliced = splice(Bytes::copy_from_slice(empty), tools.clone()).expect("spliced");
+        assert_eq!(spliced.to_bytes(), Bytes::copy_from_slice(full));
+        assert_eq!(spliced.len(), full.len());
+    }
+}
+
+/// The body streams its three parts, the cached array itself (not a copy), and says its length.
+#[actix_web::test]
+async fn the_body_streams_the_cached_array_itself() {
+    let tools = Bytes::from(br#"[{"name":"x"}]"#.to_vec());
+    let answer = Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#);
+    let body = splice(answer, tools.clone()).expect("spliced");
     assert_eq!(
-        splice(br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#, tools).expect("spliced"),
-        Bytes::from_static(br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"x"}]}}"#)
+        body.size(),
+        BodySize::Sized(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"x"}]}}"#.len() as u64
+        )
+    );
+    let mut body = std::pin::pin!(body);
+    let mut chunks = Vec::new();
+    while let Some(chunk) = std::future::poll_fn(|cx| body.as_mut().poll_next(cx)).await {
+        chunks.push(chunk.expect("infallible"));
+    }
+    assert_eq!(chunks.len(), 3);
+    assert_eq!(chunks[1].as_ptr(), tools.as_ptr(), "shared, not copied");
+    assert_eq!(
+        chunks.concat(),
+        br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"x"}]}}"#
     );
 }
 
