@@ -238,7 +238,11 @@ enum Outcome {
 }
 
 async fn search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let a: SearchArgs = parse_args(args)?;
+    search_within(parse_args(args)?, ctx, PROVIDER_DEADLINE).await
+}
+
+/// search, each provider given `deadline` to answer.
+async fn search_within(a: SearchArgs, ctx: &ToolContext<'_>, deadline: Duration) -> ToolResult {
     let query = a.query.trim().to_owned();
     if query.is_empty() {
         return Err(ToolError::InvalidArguments(
@@ -317,7 +321,7 @@ async fn search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
             let call =
                 ctx.nextcloud
                     .search_provider(&ctx.auth, id, query, per_provider, next.as_deref());
-            match tokio::time::timeout(PROVIDER_DEADLINE, call).await {
+            match tokio::time::timeout(deadline, call).await {
                 Ok(Ok(page)) => Outcome::Page(page),
                 Ok(Err(e)) => Outcome::Failed(e),
                 Err(_) => Outcome::TimedOut,
@@ -347,7 +351,7 @@ async fn search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
             Outcome::TimedOut => {
                 failed.push(Failed {
                     provider: provider.id.clone(),
-                    reason: format!("no answer within {} seconds", PROVIDER_DEADLINE.as_secs()),
+                    reason: format!("no answer within {} seconds", deadline.as_secs_f32()),
                 });
                 continue;
             }

@@ -14,11 +14,20 @@ fn ocs(data: Value) -> String {
         .to_string()
 }
 
+/// How the fake notes provider answers.
+#[derive(Clone, Copy, PartialEq)]
+enum Notes {
+    Found,
+    /// The 500 of an uncaught exception in a provider.
+    Fails,
+    /// After two seconds.
+    Slow,
+}
+
 /// A Nextcloud on loopback with the files, notes and settings providers (and Talk's
-/// current-conversation twin), as UnifiedSearchController answers; the notes provider fails
-/// with the 500 of an uncaught exception when `notes_fail`. Keeps every request's path and
-/// query.
-async fn fake_nextcloud(notes_fail: bool) -> (url::Url, Arc<Mutex<Vec<String>>>) {
+/// current-conversation twin), as UnifiedSearchController answers; the notes provider as
+/// `notes` says. Keeps every request's path and query.
+async fn fake_nextcloud(notes: Notes) -> (url::Url, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -63,7 +72,11 @@ async fn fake_nextcloud(notes_fail: bool) -> (url::Url, Arc<Mutex<Vec<String>>>)
                             .collect();
                         json(ocs(json!({"name": "Files", "isPaginated": true, "entries": entries, "cursor": offset + limit})))
                     }
-                    "/ocs/v2.php/search/providers/notes/search" if notes_fail => {
+                    "/ocs/v2.php/search/providers/notes/search" if notes == Notes::Slow => {
+                        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                        json(ocs(json!({"name": "Notes", "isPaginated": false, "cursor": null, "entries": []})))
+                    }
+                    "/ocs/v2.php/search/providers/notes/search" if notes == Notes::Fails => {
                         HttpResponse::InternalServerError()
                             .content_type("application/json")
                             .body(json!({"ocs": {"meta": {"status": "failure", "statuscode": 500, "message": "Internal Server Error\n"}, "data": []}}).to_string())
@@ -105,8 +118,8 @@ struct Fixture {
     seen: Arc<Mutex<Vec<String>>>,
 }
 
-async fn fixture(notes_fail: bool) -> Fixture {
-    let (base, seen) = fake_nextcloud(notes_fail).await;
+async fn fixture(notes: Notes) -> Fixture {
+    let (base, seen) = fake_nextcloud(notes).await;
     Fixture {
         nextcloud: Nextcloud::new(
             reqwest::Client::new(),
@@ -135,6 +148,15 @@ impl Fixture {
         result
     }
 
+    fn ctx<'a>(&'a self, principal: &'a Principal) -> ToolContext<'a> {
+        ToolContext {
+            nextcloud: &self.nextcloud,
+            auth: NcAuth::Bearer("token".into()),
+            principal,
+            users: &self.users,
+        }
+    }
+
     fn searched(&self) -> Vec<String> {
         self.seen
             .lock()
@@ -157,7 +179,7 @@ fn ids(answer: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn only_the_providers_of_granted_scopes_are_searched() {
-    let f = fixture(false).await;
+    let f = fixture(Notes::Found).await;
     let all = f
         .call(
             "search",
@@ -227,7 +249,7 @@ async fn only_the_providers_of_granted_scopes_are_searched() {
 
 #[tokio::test]
 async fn pages_follow_each_providers_cursor_and_stop() {
-    let f = fixture(false).await;
+    let f = fixture(Notes::Found).await;
     let first = f
         .call(
             "search",
@@ -298,7 +320,7 @@ async fn pages_follow_each_providers_cursor_and_stop() {
 
 #[tokio::test]
 async fn a_failing_provider_is_named_and_the_others_answer() {
-    let f = fixture(true).await;
+    let f = fixture(Notes::Fails).await;
     let answer = f
         .call(
             "search",
@@ -317,7 +339,7 @@ async fn a_failing_provider_is_named_and_the_others_answer() {
 
 #[tokio::test]
 async fn arguments_and_fetch_scopes_are_checked_before_nextcloud_is_asked() {
-    let f = fixture(false).await;
+    let f = fixture(Notes::Found).await;
     for args in [
         json!({"query": "  "}),
         json!({"query": "plan", "limit": 0}),
@@ -346,6 +368,24 @@ async fn arguments_and_fetch_scopes_are_checked_before_nextcloud_is_asked() {
         .unwrap_err();
     assert!(matches!(e, ToolError::InvalidArguments(_)), "{e}");
     assert!(f.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_provider_past_its_deadline_is_named_and_the_others_answer() {
+    let f = fixture(Notes::Slow).await;
+    let principal = principal("files:read notes:read");
+    let args: SearchArgs = serde_json::from_value(json!({"query": "plan", "limit": 2})).unwrap();
+    let started = mcp_shared::ops::clock::monotonic();
+    let answer = search_within(args, &f.ctx(&principal), Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(ids(&answer), ["files:100", "files:101"]);
+    assert_eq!(answer["failed"][0]["provider"], "notes");
+    assert!(answer["failed"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no answer within 0.3 seconds"));
 }
 
 #[test]
