@@ -59,6 +59,10 @@ pub struct AddressArg {
     /// "home", "work" or "other" (left out: other).
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
+    /// The types as contacts_get shows them (e.g. ["work"]), so that an address can be given
+    /// back as read; used when type is left out.
+    #[serde(default)]
+    pub types: Option<Vec<String>>,
     /// Street and house number (several lines separated by a line break).
     #[serde(default)]
     pub street: Option<String>,
@@ -413,16 +417,28 @@ fn date_arg(value: Option<String>, what: &str) -> Result<Option<Option<ContactDa
 fn addresses_arg(values: Vec<AddressArg>) -> Result<Vec<Address>, ToolError> {
     let mut addresses = Vec::new();
     for value in values {
-        let types = match value.kind.as_deref().map(|k| k.trim().to_ascii_lowercase()) {
-            None => Vec::new(),
-            Some(k) if k.is_empty() || k == "other" => Vec::new(),
-            Some(k) if k == "home" || k == "work" => vec![k],
-            Some(k) => {
-                return Err(invalid(format!(
-                    "an address type is \"home\", \"work\" or \"other\", not \"{k}\""
-                )))
-            }
+        let kinds: Vec<String> = match (value.kind, value.types) {
+            (Some(kind), _) => vec![kind],
+            (None, Some(types)) => types,
+            (None, None) => Vec::new(),
         };
+        let mut types: Vec<String> = Vec::new();
+        for kind in kinds {
+            let kind = kind.trim().to_ascii_lowercase();
+            match kind.as_str() {
+                "" | "other" => {}
+                "home" | "work" => {
+                    if !types.contains(&kind) {
+                        types.push(kind);
+                    }
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "an address type is \"home\", \"work\" or \"other\", not \"{kind}\""
+                    )))
+                }
+            }
+        }
         let part = |v: Option<String>, what: &str| -> Result<String, ToolError> {
             Ok(text_arg(v, what)?.unwrap_or_default())
         };
@@ -837,6 +853,9 @@ mod tests {
         assert_eq!(addresses[0].types, ["work"]);
         assert_eq!(addresses[0].street, "Kai 3");
         assert!(addresses_arg(vec![arg(json!({"type": "holiday", "city": "X"}))]).is_err());
+        // As contacts_get shows an address.
+        let read = addresses_arg(vec![arg(json!({"types": ["home", "HOME"], "city": "X"}))]);
+        assert_eq!(read.unwrap()[0].types, ["home"]);
         assert!(addresses_arg(vec![arg(json!({"type": "home"}))]).is_err());
         assert!(addresses_arg(vec![arg(json!({"city": "a\u{7}b"}))]).is_err());
         assert!(serde_json::from_value::<AddressArg>(json!({"town": "X"})).is_err());
