@@ -1,6 +1,7 @@
 use super::*;
+use crate::nextcloud::ical::{format_duration, parse_duration, EventTime, Moment};
 use crate::nextcloud::vobject::added_lines;
-use chrono::{FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
