@@ -1,4 +1,10 @@
+use super::answers::{card_detail, card_summary, comment_out, EXCERPT_CHARS};
+use super::args::{color_arg, cursor_arg, due_arg, limit_arg, title_arg};
+use super::people::{is_retry, people_arg};
+use super::read::{board_page, board_view};
+use super::write::{changed_body, check_labels, create_checks, update_checks};
 use super::*;
+use crate::nextcloud::deck::{Board, Card, CardBody, Comment, Stack};
 use serde_json::{json, Value};
 
 fn board(id: i64, archived: bool, deleted_at: i64) -> Board {
