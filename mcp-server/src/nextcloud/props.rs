@@ -9,7 +9,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use proptest::prelude::*;
 
-use super::cards::{contact_of, update_card_data, ContactFields};
+use super::cards::{contact_of, update_card_data, Address, ContactDate, ContactFields};
 use super::events::{events_of, summarize_event, update_event_data, EventChange};
 use super::ical::{parse_duration, Moment};
 use super::paths::{encode_path, path_segments, validate_name};
@@ -439,8 +439,49 @@ proptest! {
 /// companions (`itemN.X-AB…`) of a removed grouped property.
 fn card_line_may_change(group: &str) -> bool {
     let name = group_name(group);
-    ["N", "FN", "EMAIL", "TEL", "ORG", "NOTE", "REV"].contains(&name.as_str())
+    [
+        "N",
+        "FN",
+        "EMAIL",
+        "TEL",
+        "ORG",
+        "NOTE",
+        "REV",
+        "TITLE",
+        "BDAY",
+        "ANNIVERSARY",
+        "X-ANNIVERSARY",
+        "ADR",
+        "LABEL",
+    ]
+    .contains(&name.as_str())
         || name.starts_with("X-AB")
+}
+
+fn contact_date() -> impl Strategy<Value = Option<Option<ContactDate>>> {
+    prop::option::of(prop::option::of(
+        (prop::option::of(1i32..3000), 1u32..=12, 1u32..=28)
+            .prop_map(|(year, month, day)| ContactDate { year, month, day }),
+    ))
+}
+
+fn address() -> impl Strategy<Value = Address> {
+    (
+        prop::sample::subsequence(vec!["home".to_owned(), "work".to_owned()], 0..=2),
+        value_text(),
+        value_text(),
+        value_text(),
+    )
+        .prop_map(|(types, street, city, country)| Address {
+            types,
+            po_box: String::new(),
+            extended: String::new(),
+            street,
+            city,
+            region: String::new(),
+            postal_code: "12345".into(),
+            country,
+        })
 }
 
 prop_compose! {
@@ -452,10 +493,14 @@ prop_compose! {
         phones in prop::option::of(prop::collection::vec(value_text(), 0..3)),
         org in prop::option::of(value_text()),
         note in prop::option::of(any::<String>()),
+        title in prop::option::of(value_text()),
+        birthday in contact_date(),
+        anniversary in contact_date(),
+        addresses in prop::option::of(prop::collection::vec(address(), 0..3)),
     ) -> ContactFields {
         ContactFields {
-            full_name, given_name, family_name, emails, phones, org, note,
-            ..ContactFields::default()
+            full_name, given_name, family_name, emails, phones, org, note, title, birthday,
+            anniversary, addresses,
         }
     }
 }
