@@ -4,6 +4,7 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use mcp_shared::ScopeSet;
 use serde_json::json;
 
+use super::fetch::property;
 use super::*;
 use crate::auth::{Credential, Principal};
 use crate::nextcloud::users::UserCache;
