@@ -10,6 +10,7 @@ pub mod collection;
 pub mod deck;
 pub mod dav;
 pub mod events;
+pub mod extract;
 pub mod files;
 pub mod ical;
 pub mod notes;
