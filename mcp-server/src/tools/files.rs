@@ -9,11 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
-use crate::nextcloud::files::{FileEntry, FileKind, FindFilter, ReadOutcome, WriteCondition};
+use crate::nextcloud::files::{FileEntry, FileKind, FindFilter, WriteCondition};
 use crate::nextcloud::paths::normalize_path;
 use crate::nextcloud::tags::find_tag;
 use crate::nextcloud::text::{encode_text, output_encoding};
 use crate::nextcloud::NcError;
+
+mod read;
+use read::files_read;
+pub use read::{FileContent, ReadArgs};
 
 /// Largest file files_read returns.
 const MAX_READ_BYTES: usize = 1024 * 1024;
@@ -32,13 +36,6 @@ pub struct ListArgs {
     /// Folder to list, relative to the root of the user's files (e.g. "Documents/Projects").
     /// Left out, "" or "/": the root folder.
     #[serde(default)]
-    pub path: String,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReadArgs {
-    /// Path of the text file, relative to the root of the user's files (e.g. "Notes/todo.md").
     pub path: String,
 }
 
@@ -157,17 +154,23 @@ pub const TOOLS: &[ToolSpec] = &[
     },
     ToolSpec {
         name: "files_read",
-        title: "Read a text file",
+        title: "Read a text file or the text of a document",
         description: "Returns the content of a text file (up to 1 MiB) with its etag (needed \
                       to overwrite it safely with files_write) and the character encoding it is \
                       stored in (UTF-8, or a legacy one such as windows-1252, converted for \
-                      reading). Binary files (images, PDFs, office documents…) are refused.",
+                      reading). PDFs and office documents (Word .docx, Excel .xlsx, PowerPoint \
+                      .pptx, OpenDocument .odt/.ods/.odp; up to 20 MiB) give their text instead, \
+                      with extracted=true, the format, and truncated=true when the text was cut \
+                      at 1 MiB; sheets, slides and PDF pages are marked [Sheet: name], [Slide n], \
+                      [Page n]. That text cannot be written back with files_write. Other binary \
+                      files (images, legacy .doc/.xls, password-protected documents…) are \
+                      refused.",
         scopes: &[Scope::FilesRead],
         read_only: true,
         destructive: false,
         idempotent: true,
         open_world: false,
-        output: None,
+        output: Some(schema_for_output::<FileContent>),
         requires: None,
         schema: schema_for_type::<ReadArgs>,
         handler: |args, ctx| Box::pin(files_read(args, ctx)),
@@ -312,41 +315,6 @@ async fn files_list(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResu
         truncated: total > MAX_LIST_ENTRIES,
         entries,
     })
-}
-
-async fn files_read(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
-    let a: ReadArgs = parse_args(args)?;
-    let path = path_arg(&a.path, "path", false)?;
-    let dav = ctx.session().await?;
-    match dav.files_read_text(&path, MAX_READ_BYTES).await? {
-        ReadOutcome::Text(file) => {
-            let mut value = json!({
-                "path": path,
-                "etag": file.etag,
-                "content_type": file.content_type,
-                "encoding": file.encoding,
-                "size": file.content.len(),
-                "content": file.content,
-            });
-            if file.encoding != "UTF-8" {
-                value["note"] = json!(format!(
-                    "the file is stored in {0}; to keep that encoding, pass \
-                     encoding \"{0}\" to files_write",
-                    file.encoding
-                ));
-            }
-            Ok(value)
-        }
-        ReadOutcome::TooLarge => Err(ToolError::InvalidArguments(format!(
-            "\"{path}\" is larger than {} KiB, too large to read here; open it in \
-             Nextcloud instead",
-            MAX_READ_BYTES / 1024
-        ))),
-        ReadOutcome::Binary(content_type) => Err(ToolError::InvalidArguments(format!(
-            "\"{path}\" is not a text file ({content_type}); only text files can be \
-             read"
-        ))),
-    }
 }
 
 async fn files_write(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
