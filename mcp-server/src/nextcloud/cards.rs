@@ -13,15 +13,18 @@ use super::NcError;
 const PRODID: &str = "-//Nextcloud MCP Server//EN";
 
 /// A value with its TYPE parameters (EMAIL, TEL, URL…).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Typed {
     pub value: String,
+    /// Labels such as "work", "home", "cell" (lower case).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A postal address (vCard ADR).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Address {
+    /// "home" and/or "work" (none: other).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<String>,
     pub po_box: String,
@@ -34,7 +37,7 @@ pub struct Address {
 }
 
 /// The fields of a vCard a model gets to see.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Contact {
     pub uid: String,
     pub full_name: String,
@@ -52,6 +55,7 @@ pub struct Contact {
     pub note: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub addresses: Vec<Address>,
+    /// "YYYY-MM-DD", or "--MM-DD" without a year.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub birthday: Option<String>,
     /// ANNIVERSARY (vCard 4.0), X-ANNIVERSARY or Apple's X-ABDATE labelled as the anniversary

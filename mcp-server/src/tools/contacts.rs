@@ -5,7 +5,7 @@ use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{parse_args, ToolContext, ToolError, ToolResult, ToolSpec};
 use crate::nextcloud::carddav::{addressbook_id_from_name, AddressBook, CardObject, ADDRESS_BOOKS};
@@ -244,7 +244,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         open_world: false,
-        output: None,
+        output: Some(schema_for_output::<SearchAnswer>),
         requires: None,
         schema: schema_for_type::<SearchArgs>,
         handler: |args, ctx| Box::pin(contacts_search(args, ctx)),
@@ -260,7 +260,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: true,
         open_world: false,
-        output: None,
+        output: Some(schema_for_output::<ContactAnswer>),
         requires: None,
         schema: schema_for_type::<GetArgs>,
         handler: |args, ctx| Box::pin(contacts_get(args, ctx)),
@@ -276,7 +276,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: false,
         idempotent: false,
         open_world: false,
-        output: None,
+        output: Some(schema_for_output::<ContactAnswer>),
         requires: None,
         schema: schema_for_type::<CreateArgs>,
         handler: |args, ctx| Box::pin(contacts_create(args, ctx)),
@@ -295,7 +295,7 @@ pub const TOOLS: &[ToolSpec] = &[
         destructive: true,
         idempotent: true,
         open_world: false,
-        output: None,
+        output: Some(schema_for_output::<ContactAnswer>),
         requires: None,
         schema: schema_for_type::<UpdateArgs>,
         handler: |args, ctx| Box::pin(contacts_update(args, ctx)),
@@ -475,25 +475,64 @@ fn names_or_emails_contain(contact: &Contact, query: &str) -> bool {
             .any(|e| e.value.to_lowercase().contains(query))
 }
 
-fn summary_json(contact: &Contact, book: &str, object: &CardObject) -> Value {
-    json!({
-        "uid": contact.uid,
-        "full_name": contact.full_name,
-        "emails": contact.emails.iter().map(|e| e.value.as_str()).collect::<Vec<_>>(),
-        "phones": contact.phones.iter().map(|p| p.value.as_str()).collect::<Vec<_>>(),
-        "org": contact.org,
-        "addressbook_id": book,
-        "etag": object.etag,
-        "href": object.name,
-    })
+/// One contact in contacts_search's answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContactSummary {
+    pub uid: String,
+    pub full_name: String,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub org: Option<String>,
+    pub addressbook_id: String,
+    /// The version to give contacts_update.
+    pub etag: Option<String>,
+    /// The contact's file name in the address book.
+    pub href: String,
 }
 
-fn full_json(contact: &Contact, book: &str, name: &str, etag: Option<&str>) -> Value {
-    let mut value = serde_json::to_value(contact).unwrap_or_else(|_| json!({}));
-    value["addressbook_id"] = json!(book);
-    value["etag"] = json!(etag);
-    value["href"] = json!(name);
-    value
+/// contacts_search's answer.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SearchAnswer {
+    pub query: Option<String>,
+    pub phone: Option<String>,
+    pub count: usize,
+    /// More contacts matched than are listed (at most 100): narrow the search.
+    pub truncated: bool,
+    pub contacts: Vec<ContactSummary>,
+}
+
+/// A contact with where it is stored (contacts_get, contacts_create, contacts_update).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ContactAnswer {
+    #[serde(flatten)]
+    pub contact: Contact,
+    pub addressbook_id: String,
+    /// The version to give contacts_update; null when Nextcloud sent none.
+    pub etag: Option<String>,
+    /// The contact's file name in the address book.
+    pub href: String,
+}
+
+fn summary_of(contact: &Contact, book: &str, object: &CardObject) -> ContactSummary {
+    ContactSummary {
+        uid: contact.uid.clone(),
+        full_name: contact.full_name.clone(),
+        emails: contact.emails.iter().map(|e| e.value.clone()).collect(),
+        phones: contact.phones.iter().map(|p| p.value.clone()).collect(),
+        org: contact.org.clone(),
+        addressbook_id: book.to_owned(),
+        etag: object.etag.clone(),
+        href: object.name.clone(),
+    }
+}
+
+fn full_json(contact: Contact, book: &str, name: &str, etag: Option<&str>) -> ToolResult {
+    super::answer(&ContactAnswer {
+        contact,
+        addressbook_id: book.to_owned(),
+        etag: etag.map(str::to_owned),
+        href: name.to_owned(),
+    })
 }
 
 /// The contact in `data`, for answers.
@@ -550,7 +589,7 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
             .map(|b| b.id)
             .collect(),
     };
-    let mut found: Vec<(String, Value)> = Vec::new();
+    let mut found: Vec<(String, ContactSummary)> = Vec::new();
     let mut more = false;
     let lower_query = query.as_deref().map(str::to_lowercase);
     for book in &books {
@@ -595,25 +634,25 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
                 }
                 found.push((
                     contact.full_name.to_lowercase(),
-                    summary_json(&contact, book, object),
+                    summary_of(&contact, book, object),
                 ));
             }
         }
     }
     found.sort_by(|x, y| x.0.cmp(&y.0));
     let total = found.len();
-    let contacts: Vec<Value> = found
+    let contacts: Vec<ContactSummary> = found
         .into_iter()
         .take(MAX_CONTACTS)
         .map(|(_, v)| v)
         .collect();
-    Ok(json!({
-        "query": query,
-        "phone": phone,
-        "count": contacts.len(),
-        "truncated": more || total > MAX_CONTACTS,
-        "contacts": contacts,
-    }))
+    super::answer(&SearchAnswer {
+        query,
+        phone,
+        count: contacts.len(),
+        truncated: more || total > MAX_CONTACTS,
+        contacts,
+    })
 }
 
 async fn contacts_get(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
@@ -623,12 +662,7 @@ async fn contacts_get(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolRe
     let dav = ctx.session().await?;
     let object = dav.find_object(&ADDRESS_BOOKS, &book, &uid).await?;
     let contact = contact_in(&object.data)?;
-    Ok(full_json(
-        &contact,
-        &book,
-        &object.name,
-        object.etag.as_deref(),
-    ))
+    full_json(contact, &book, &object.name, object.etag.as_deref())
 }
 
 async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
@@ -681,7 +715,7 @@ async fn contacts_create(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         .put_object(&ADDRESS_BOOKS, &book, &file, data.clone(), None)
         .await?;
     let contact = contact_in(&data)?;
-    Ok(full_json(&contact, &book, &file, etag.as_deref()))
+    full_json(contact, &book, &file, etag.as_deref())
 }
 
 async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
@@ -735,12 +769,7 @@ async fn contacts_update(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
         )
         .await?;
     let contact = contact_in(&data)?;
-    Ok(full_json(
-        &contact,
-        &book,
-        &object.name,
-        new_etag.as_deref(),
-    ))
+    full_json(contact, &book, &object.name, new_etag.as_deref())
 }
 
 async fn contacts_delete(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> ToolResult {
@@ -845,7 +874,7 @@ mod tests {
 
     #[test]
     fn addresses_and_dates_are_checked() {
-        let arg = |v: Value| serde_json::from_value::<AddressArg>(v).unwrap();
+        let arg = |v: serde_json::Value| serde_json::from_value::<AddressArg>(v).unwrap();
         let addresses = addresses_arg(vec![arg(json!({
             "type": "Work", "street": " Kai 3 ", "city": "Hamburg", "postal_code": "20457"
         }))])
