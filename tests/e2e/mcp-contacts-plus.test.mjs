@@ -281,6 +281,12 @@ test('contacts_search by phone: formatting, (0), +49/0049 against a trunk 0, par
   assert.equal(answer.phone, '601 234 567');
   assert.equal(answer.truncated, false);
   assert.deepEqual(answer.contacts[0].phones, ['+48 22 123 45 67', '+48 601 234 567']);
+  // The phone REPORT asks sabre for only the properties a summary shows: the same summary.
+  for (const [phone, query] of [['040 5550123', 'Albers'], ['+34 612 345 678', 'Mateo'], ['0170 1234567', 'Okafor']]) {
+    const byPhone = (await ok('contacts_search', { phone })).contacts;
+    const byName = (await ok('contacts_search', { query })).contacts;
+    assert.deepEqual(byPhone, byName, phone);
+  }
   assert.match(await fails('contacts_search', { phone: '12' }), /at least 3 digits/);
   assert.match(await fails('contacts_search', { phone: 'call me' }), /at least 3 digits/);
 });

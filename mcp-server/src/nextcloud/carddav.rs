@@ -96,7 +96,10 @@ const PHONE_SEPARATORS: [&str; 7] = ["", " ", "-", ".", "/", ")", ") "];
 /// addressbook-query for a phone search: cards with a TEL containing the query's last two
 /// digits, however the number separates them (sabre matches TEL values as text, so the full
 /// query cannot be sent: `+49 170 1234567` is not contained in `0170/1234567`). The caller
-/// compares the numbers of the cards found with [`super::cards::phone_matches`].
+/// compares the numbers of the cards found with [`super::cards::phone_matches`]. Only the
+/// properties a search answer shows are asked for (RFC 6352 §10.4.2; sabre's
+/// `Plugin::convertVCard` adds UID, VERSION and FN), as up to a thousand cards may come, and
+/// photos would make that answer large.
 pub fn phone_search_body(last_two: [char; 2], limit: usize) -> String {
     let matches: String = PHONE_SEPARATORS
         .iter()
@@ -114,7 +117,12 @@ pub fn phone_search_body(last_two: [char; 2], limit: usize) -> String {
 <card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
   <d:prop>
     <d:getetag/>
-    <card:address-data content-type="text/vcard" version="4.0"/>
+    <card:address-data content-type="text/vcard" version="4.0">
+      <card:prop name="N"/>
+      <card:prop name="EMAIL"/>
+      <card:prop name="TEL"/>
+      <card:prop name="ORG"/>
+    </card:address-data>
   </d:prop>
   <card:filter>
     <card:prop-filter name="TEL" test="anyof">{matches}
@@ -492,6 +500,16 @@ mod tests {
         assert_eq!(texts, ["67", "6 7", "6-7", "6.7", "6/7", "6)7", "6) 7"]);
         let limit = root.child(NS_CARDDAV, "limit").unwrap();
         assert_eq!(limit.child(NS_CARDDAV, "nresults").unwrap().text, "1001");
+        // Only what a search answer shows, not the photos.
+        let data = root
+            .child(NS_DAV, "prop")
+            .and_then(|p| p.child(NS_CARDDAV, "address-data"))
+            .unwrap();
+        let props: Vec<&str> = data
+            .children_named(NS_CARDDAV, "prop")
+            .filter_map(|p| p.attr("name"))
+            .collect();
+        assert_eq!(props, ["N", "EMAIL", "TEL", "ORG"]);
     }
 
     #[test]
