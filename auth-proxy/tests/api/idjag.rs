@@ -86,6 +86,13 @@ struct Idps {
     dir: std::path::PathBuf,
 }
 
+/// The files go with the test (the app read them at start-up).
+impl Drop for Idps {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// The trusted issuers' keys and the files naming them: `IDP` (ES256 + EdDSA keys in a
 /// `jwks_file`) and `OTHER_IDP` (its own key); clients `ema` (confidential, has the grant),
 /// `ema-nogrant`, `vouched` (no grant, but `IDP` names it) and `ema-public` (public).
