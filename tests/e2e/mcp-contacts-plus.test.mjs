@@ -290,3 +290,26 @@ test('contacts_search by phone: formatting, (0), +49/0049 against a trunk 0, par
   assert.match(await fails('contacts_search', { phone: '12' }), /at least 3 digits/);
   assert.match(await fails('contacts_search', { phone: 'call me' }), /at least 3 digits/);
 });
+
+test('contacts_search pages by name across address books with a cursor that survives changes', async () => {
+  await ok('contacts_create_addressbook', { name: 'Seiten', id: 'seiten' });
+  const made = [];
+  for (const [book, name] of [['seiten', 'Page Delta'], ['seiten', 'Page Alpha'], ['contacts', 'Page Echo'], ['seiten', 'Page Charlie'], ['contacts', 'page bravo']]) {
+    made.push(await ok('contacts_create', { addressbook_id: book, full_name: name, emails: [`${name.split(' ')[1].toLowerCase()}@pages.example`] }));
+  }
+  const first = await ok('contacts_search', { query: 'pages.example', limit: 2 });
+  assert.deepEqual(first.contacts.map((c) => c.full_name), ['Page Alpha', 'page bravo']);
+  assert.equal(first.count, 2);
+  assert.equal(first.truncated, false);
+  assert.equal(typeof first.next_cursor, 'string');
+  // A contact added before the cursor does not shift the next page.
+  await ok('contacts_create', { addressbook_id: 'seiten', full_name: 'Page Aaron', emails: ['aaron@pages.example'] });
+  const second = await ok('contacts_search', { query: 'pages.example', limit: 2, cursor: first.next_cursor });
+  assert.deepEqual(second.contacts.map((c) => [c.full_name, c.addressbook_id]), [['Page Charlie', 'seiten'], ['Page Delta', 'seiten']]);
+  const third = await ok('contacts_search', { query: 'pages.example', limit: 2, cursor: second.next_cursor });
+  assert.deepEqual(third.contacts.map((c) => c.full_name), ['Page Echo']);
+  assert.equal(third.next_cursor, null);
+  assert.equal((await ok('contacts_search', { query: 'pages.example' })).count, 6, 'default limit 50 holds them all');
+  for (const limit of [0, 201]) assert.match(await fails('contacts_search', { query: 'x', limit }), /limit is 1 to 200/);
+  assert.match(await fails('contacts_search', { query: 'x', cursor: 'bogus' }), /cursor is not one contacts_search gave/);
+});

@@ -56,6 +56,17 @@ fn holds_card(data: &str, uid: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The address-data a search asks for: only what a search answer shows (RFC 6352 §10.4.2;
+/// sabre's `Plugin::convertVCard` adds UID, VERSION and FN), as thousands of cards may come and
+/// photos would make the answer large.
+const SUMMARY_DATA: &str = r#"
+    <card:address-data content-type="text/vcard" version="4.0">
+      <card:prop name="N"/>
+      <card:prop name="EMAIL"/>
+      <card:prop name="TEL"/>
+      <card:prop name="ORG"/>
+    </card:address-data>"#;
+
 /// addressbook-query: cards whose FN or EMAIL contains `query` (all cards if `None`).
 pub fn search_body(query: Option<&str>, limit: usize) -> String {
     let filter = match query {
@@ -80,8 +91,7 @@ pub fn search_body(query: Option<&str>, limit: usize) -> String {
         r#"<?xml version="1.0" encoding="utf-8"?>
 <card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
   <d:prop>
-    <d:getetag/>
-    <card:address-data content-type="text/vcard" version="4.0"/>
+    <d:getetag/>{SUMMARY_DATA}
   </d:prop>{filter}
   <card:limit>
     <card:nresults>{limit}</card:nresults>
@@ -97,9 +107,7 @@ const PHONE_SEPARATORS: [&str; 7] = ["", " ", "-", ".", "/", ")", ") "];
 /// digits, however the number separates them (sabre matches TEL values as text, so the full
 /// query cannot be sent: `+49 170 1234567` is not contained in `0170/1234567`). The caller
 /// compares the numbers of the cards found with [`super::cards::phone_matches`]. Only the
-/// properties a search answer shows are asked for (RFC 6352 §10.4.2; sabre's
-/// `Plugin::convertVCard` adds UID, VERSION and FN), as up to a thousand cards may come, and
-/// photos would make that answer large.
+/// properties a search answer shows are asked for ([`SUMMARY_DATA`]).
 pub fn phone_search_body(last_two: [char; 2], limit: usize) -> String {
     let matches: String = PHONE_SEPARATORS
         .iter()
@@ -116,13 +124,7 @@ pub fn phone_search_body(last_two: [char; 2], limit: usize) -> String {
         r#"<?xml version="1.0" encoding="utf-8"?>
 <card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav">
   <d:prop>
-    <d:getetag/>
-    <card:address-data content-type="text/vcard" version="4.0">
-      <card:prop name="N"/>
-      <card:prop name="EMAIL"/>
-      <card:prop name="TEL"/>
-      <card:prop name="ORG"/>
-    </card:address-data>
+    <d:getetag/>{SUMMARY_DATA}
   </d:prop>
   <card:filter>
     <card:prop-filter name="TEL" test="anyof">{matches}
@@ -478,6 +480,11 @@ mod tests {
         let matcher = filter.children[0].child(NS_CARDDAV, "text-match").unwrap();
         assert_eq!(matcher.text, "a&b");
         assert_eq!(matcher.attr("match-type"), Some("contains"));
+        let data = root
+            .child(NS_DAV, "prop")
+            .and_then(|p| p.child(NS_CARDDAV, "address-data"))
+            .unwrap();
+        assert_eq!(data.children_named(NS_CARDDAV, "prop").count(), 4);
         let all = parse_xml(&search_body(None, 10)).unwrap();
         assert!(all.child(NS_CARDDAV, "filter").is_none());
         assert!(parse_xml(&uid_query_body("x\"y")).is_ok());

@@ -1,5 +1,7 @@
 //! Contacts tools (Nextcloud Contacts over CardDAV).
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use mcp_shared::Scope;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
@@ -16,8 +18,12 @@ use crate::nextcloud::cards::{
 use crate::nextcloud::vobject::random_uid;
 use crate::nextcloud::NcError;
 
-/// Most contacts contacts_search returns.
-const MAX_CONTACTS: usize = 100;
+/// Contacts per contacts_search page: default and most.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 200;
+/// Most matching cards per address book contacts_search sorts (sabre has no order or offset,
+/// so every match is fetched — only the fields a summary shows — and paged here).
+const MAX_SCAN: usize = 2000;
 /// Most e-mail addresses or phone numbers per contact.
 const MAX_VALUES: usize = 20;
 /// Most cards per address book a phone search compares (sabre pre-selects them by the last
@@ -50,6 +56,13 @@ pub struct SearchArgs {
     /// its national form with a leading 0. With query too, both must match.
     #[serde(default)]
     pub phone: Option<String>,
+    /// Most contacts to return (1-200, default 50).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// The next_cursor of the previous answer (with the same query, phone and addressbook_id),
+    /// for the next page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// A postal address.
@@ -222,6 +235,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Lists the user's address books: id (used by the other contacts tools), \
                       name and description.",
         scopes: &[Scope::ContactsRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -237,9 +251,11 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Finds contacts whose name or e-mail address contains the query \
                       (case-insensitive), or who have a phone number (phone: formatting and \
                       +49/0049/0 prefixes ignored), in one or all address books; without either \
-                      lists all contacts. At most 100 results with uid, name, e-mails, phones, \
-                      organization and etag; use contacts_get for every field.",
+                      lists all contacts. Sorted by name, paged (limit, cursor), each with uid, \
+                      name, e-mails, phones, organization and etag; use contacts_get for every \
+                      field.",
         scopes: &[Scope::ContactsRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -256,6 +272,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       labels, organization, title, addresses, birthday, note…) and its etag \
                       (needed by contacts_update).",
         scopes: &[Scope::ContactsRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -272,6 +289,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       postal addresses, birthday, anniversary, note) and returns it with its \
                       uid and etag.",
         scopes: &[Scope::ContactsWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -291,6 +309,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       Requires the etag from contacts_get: if the contact changed in the \
                       meantime the update is refused (conflict); get it again and retry.",
         scopes: &[Scope::ContactsWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -305,6 +324,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Delete a contact",
         description: "Deletes a contact.",
         scopes: &[Scope::ContactsWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -321,6 +341,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       it as contacts_list_addressbooks shows it; its id is what the other \
                       contacts tools take as addressbook_id.",
         scopes: &[Scope::ContactsWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -466,6 +487,26 @@ fn addresses_arg(values: Vec<AddressArg>) -> Result<Vec<Address>, ToolError> {
     Ok(addresses)
 }
 
+/// Where a contact stands in contacts_search's order: name (lower case), address book, file
+/// name, uid (a file may hold more than one card). The cursor is the last key of a page, so a
+/// page starts right after it even when contacts were added or removed in between.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+struct SortKey(String, String, String, String);
+
+fn encode_cursor(key: &SortKey) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+}
+
+fn decode_cursor(cursor: &str) -> Result<SortKey, ToolError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| {
+            invalid("cursor is not one contacts_search gave; leave it out to start over")
+        })
+}
+
 /// Whether a contact's name or one of its e-mail addresses contains `query` (lower case).
 fn names_or_emails_contain(contact: &Contact, query: &str) -> bool {
     contact.full_name.to_lowercase().contains(query)
@@ -495,10 +536,15 @@ pub struct ContactSummary {
 pub struct SearchAnswer {
     pub query: Option<String>,
     pub phone: Option<String>,
+    /// Contacts on this page.
     pub count: usize,
-    /// More contacts matched than are listed (at most 100): narrow the search.
+    /// An address book holds more matches than can be sorted and paged (2,000, or 1,000 cards
+    /// with a number ending like the phone searched): some are missing; narrow the search.
     pub truncated: bool,
+    /// Sorted by name.
     pub contacts: Vec<ContactSummary>,
+    /// Pass as cursor for the next page; null on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// A contact with where it is stored (contacts_get, contacts_create, contacts_update).
@@ -579,6 +625,12 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
             )));
         }
     }
+    let limit = match a.limit {
+        None => DEFAULT_LIMIT,
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => n,
+        Some(_) => return Err(invalid(format!("limit is 1 to {MAX_LIMIT}"))),
+    };
+    let after = a.cursor.as_deref().map(decode_cursor).transpose()?;
     let dav = ctx.session().await?;
     let books: Vec<String> = match a.addressbook_id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => vec![id.to_owned()],
@@ -589,7 +641,7 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
             .map(|b| b.id)
             .collect(),
     };
-    let mut found: Vec<(String, ContactSummary)> = Vec::new();
+    let mut found: Vec<(SortKey, ContactSummary)> = Vec::new();
     let mut more = false;
     let lower_query = query.as_deref().map(str::to_lowercase);
     for book in &books {
@@ -605,9 +657,9 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
             }
             None => {
                 let objects = dav
-                    .contacts_query(book, query.as_deref(), MAX_CONTACTS + 1)
+                    .contacts_query(book, query.as_deref(), MAX_SCAN + 1)
                     .await?;
-                more |= objects.len() > MAX_CONTACTS;
+                more |= objects.len() > MAX_SCAN;
                 objects
             }
         };
@@ -632,26 +684,36 @@ async fn contacts_search(args: Option<JsonObject>, ctx: &ToolContext<'_>) -> Too
                         }
                     }
                 }
-                found.push((
+                let key = SortKey(
                     contact.full_name.to_lowercase(),
-                    summary_of(&contact, book, object),
-                ));
+                    book.clone(),
+                    object.name.clone(),
+                    contact.uid.clone(),
+                );
+                found.push((key, summary_of(&contact, book, object)));
             }
         }
     }
     found.sort_by(|x, y| x.0.cmp(&y.0));
-    let total = found.len();
-    let contacts: Vec<ContactSummary> = found
+    let mut page: Vec<(SortKey, ContactSummary)> = found
         .into_iter()
-        .take(MAX_CONTACTS)
-        .map(|(_, v)| v)
+        .filter(|(key, _)| after.as_ref().is_none_or(|after| key > after))
+        .take(limit + 1)
         .collect();
+    let next_cursor = if page.len() > limit {
+        page.truncate(limit);
+        page.last().map(|(key, _)| encode_cursor(key))
+    } else {
+        None
+    };
+    let contacts: Vec<ContactSummary> = page.into_iter().map(|(_, v)| v).collect();
     super::answer(&SearchAnswer {
         query,
         phone,
         count: contacts.len(),
-        truncated: more || total > MAX_CONTACTS,
+        truncated: more,
         contacts,
+        next_cursor,
     })
 }
 
@@ -896,6 +958,22 @@ mod tests {
             .is_some());
         let e = date_arg(Some("15.4.1985".into()), "birthday").unwrap_err();
         assert!(e.to_string().contains("YYYY-MM-DD"), "{e}");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_order_pages() {
+        let key = |n: &str, f: &str| SortKey(n.into(), "contacts".into(), f.into(), f.into());
+        let cursor = encode_cursor(&key("zoë", "z.vcf"));
+        assert_eq!(decode_cursor(&cursor).unwrap(), key("zoë", "z.vcf"));
+        assert!(key("anna", "b.vcf") < key("anna", "c.vcf"));
+        assert!(key("anna", "z.vcf") < key("bob", "a.vcf"));
+        for bad in ["", "nope", "e30", &encode_cursor(&key("a", "b"))[1..]] {
+            let e = decode_cursor(bad).unwrap_err();
+            assert!(
+                e.to_string().contains("not one contacts_search gave"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]
