@@ -43,7 +43,7 @@ pub struct ListAddressBooksArgs {}
 #[serde(deny_unknown_fields)]
 pub struct SearchArgs {
     /// Text to look for in names and e-mail addresses (case-insensitive, part of a word is
-    /// enough). Left out or "": list all contacts (up to 100).
+    /// enough). Left out or "" (and no phone): list all contacts, page by page.
     #[serde(default)]
     pub query: Option<String>,
     /// Address book id from contacts_list_addressbooks (e.g. "contacts"). Left out: search
