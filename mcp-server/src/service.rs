@@ -122,7 +122,7 @@ impl Backend {
         let visible: Vec<_> = self
             .tools
             .served()
-            .filter(|spec| spec.scopes.iter().all(|s| granted.contains(*s)))
+            .filter(|spec| spec.allowed(&granted))
             .collect();
         let capabilities = if visible.iter().any(|spec| spec.requires.is_some()) {
             self.capabilities(principal).await
@@ -335,7 +335,7 @@ impl Backend {
             }
         };
         // The HTTP guard already refused this with 403; this is defence in depth.
-        if !principal.has(spec.scopes) {
+        if !spec.allowed(&principal.scopes.expanded()) {
             metrics
                 .tool_calls
                 .with_label_values(&[spec.name, "denied"])
@@ -350,10 +350,14 @@ impl Backend {
                 Outcome::Refused(Refusal::Scope),
                 None,
             );
+            let one_of = if spec.any_of.is_empty() {
+                ""
+            } else {
+                " (one of the choices)"
+            };
             return Ok(tool_error(format!(
-                "not permitted: this tool needs the scope(s) {}",
-                spec.scopes
-                    .iter()
+                "not permitted: this tool needs the scope(s) {}{one_of}",
+                spec.named_scopes()
                     .map(|s| s.as_str())
                     .collect::<Vec<_>>()
                     .join(" ")

@@ -32,11 +32,21 @@ const ALL_SCOPES = [
 const TOOLS = {
   whoami: ['whoami'],
   notes: ['notes_list', 'notes_search', 'notes_get', 'notes_create', 'notes_update', 'notes_append', 'notes_delete'],
-  files: ['files_list', 'files_read', 'files_write', 'files_mkdir', 'files_move', 'files_copy', 'files_delete', 'files_find'],
-  calendar: ['calendar_list_calendars', 'calendar_list_events', 'calendar_create_event', 'calendar_update_event', 'calendar_delete_event'],
-  contacts: ['contacts_list_addressbooks', 'contacts_search', 'contacts_get', 'contacts_create', 'contacts_update', 'contacts_delete'],
+  files: [
+    'files_list', 'files_read', 'files_write', 'files_mkdir', 'files_move', 'files_copy', 'files_delete', 'files_find',
+    'files_trash_list', 'files_trash_restore', 'files_trash_delete', 'files_versions_list', 'files_version_restore',
+    'files_tags_list', 'files_tag', 'files_favorite',
+  ],
+  calendar: [
+    'calendar_list_calendars', 'calendar_list_events', 'calendar_create_event', 'calendar_update_event', 'calendar_delete_event',
+    'calendar_set_attendees', 'calendar_freebusy', 'calendar_create_calendar', 'calendar_update_calendar', 'calendar_delete_calendar',
+  ],
+  contacts: ['contacts_list_addressbooks', 'contacts_search', 'contacts_get', 'contacts_create', 'contacts_update', 'contacts_delete', 'contacts_create_addressbook'],
+  tasks: ['tasks_list', 'tasks_create', 'tasks_update', 'tasks_delete'],
   sharing: ['sharing_list', 'sharing_create', 'sharing_update', 'sharing_delete'],
+  deck: ['deck_list_boards', 'deck_get_board', 'deck_get_card', 'deck_create', 'deck_update_card', 'deck_assign', 'deck_delete', 'deck_comment'],
   talk: ['talk_list_conversations', 'talk_read_messages', 'talk_send_message', 'talk_create_conversation'],
+  search: ['search', 'fetch'],
 };
 
 /** An in-memory OAuthClientProvider, as a desktop client would implement it. */
@@ -217,11 +227,12 @@ test('every scope granted: the token carries all of them and tools/list shows ev
   assert.equal(new Set(names).size, names.length, 'no tool is listed twice');
   const expected = Object.values(TOOLS).flat();
   for (const n of expected) assert.ok(names.includes(n), `${n} is listed (listing: ${names})`);
-  // whoami + 7 notes + 8 files + 5 calendar + 6 contacts + 4 sharing + 4 talk.
-  assert.equal(expected.length, 35);
+  // whoami + 7 notes + 16 files + 10 calendar + 7 contacts + 4 tasks + 4 sharing + 8 deck + 4 talk
+  // + search and fetch.
+  assert.equal(expected.length, 63);
   assert.equal(names.length, expected.length, `exactly the known tools: ${names.filter((n) => !expected.includes(n))}`);
   for (const [group, list] of Object.entries(TOOLS)) {
-    if (group === 'whoami') continue;
+    if (group === 'whoami' || group === 'search') continue;
     assert.equal(names.filter((n) => n.startsWith(`${group}_`)).length, list.length, `${group} tools`);
   }
   const byName = Object.fromEntries(tools.map((t) => [t.name, t]));

@@ -48,7 +48,44 @@ describe('a Nextcloud with every app', () => {
   test('data results come as structuredContent that validates against the outputSchema', async () => {
     const { tools } = await client.listTools(); // the SDK keeps a validator per outputSchema
     const withSchema = tools.filter((t) => t.outputSchema).map((t) => t.name).sort();
-    assert.deepEqual(withSchema, ['calendar_list_calendars', 'contacts_list_addressbooks', 'files_list', 'notes_list', 'sharing_create', 'sharing_list', 'sharing_update', 'talk_create_conversation', 'talk_list_conversations', 'talk_read_messages', 'talk_send_message', 'whoami']);
+    assert.deepEqual(withSchema, [
+      'calendar_create_calendar',
+      'calendar_freebusy',
+      'calendar_list_calendars',
+      'calendar_update_calendar',
+      'contacts_create_addressbook',
+      'contacts_list_addressbooks',
+      'deck_assign',
+      'deck_comment',
+      'deck_create',
+      'deck_delete',
+      'deck_get_board',
+      'deck_get_card',
+      'deck_list_boards',
+      'deck_update_card',
+      'fetch',
+      'files_list',
+      'files_read',
+      'files_tag',
+      'files_tags_list',
+      'files_trash_list',
+      'files_trash_restore',
+      'files_versions_list',
+      'notes_list',
+      'search',
+      'sharing_create',
+      'sharing_list',
+      'sharing_update',
+      'talk_create_conversation',
+      'talk_list_conversations',
+      'talk_read_messages',
+      'talk_send_message',
+      'tasks_create',
+      'tasks_delete',
+      'tasks_list',
+      'tasks_update',
+      'whoami',
+    ]);
     for (const t of tools.filter((x) => x.outputSchema)) assert.equal(t.outputSchema.type, 'object', t.name);
 
     // Something in each list, so that the item schemas are exercised too.

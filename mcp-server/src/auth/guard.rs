@@ -246,7 +246,7 @@ pub struct Inspection {
     pub calls_a_tool: bool,
     /// The served tools it calls, in order.
     pub tools: Vec<&'static ToolSpec>,
-    /// The union of the scopes those tools require.
+    /// The union of the scopes those tools name (the ones they need, and their choices).
     pub needed: ScopeSet,
     /// It is one `tools/list` request (not in a batch): its answer can be spliced (ADR 0022).
     pub lists_tools: bool,
@@ -278,8 +278,8 @@ pub fn inspect(body: &[u8], tools: &Governance) -> Inspection {
             Lookup::Served(spec) => {
                 found.calls_a_tool = true;
                 found.tools.push(spec);
-                for scope in spec.scopes {
-                    found.needed.insert(*scope);
+                for scope in spec.named_scopes() {
+                    found.needed.insert(scope);
                 }
             }
             Lookup::Disabled(_) => {}
@@ -335,9 +335,10 @@ pub async fn guard(
             needed,
             lists_tools,
         } = inspect(&body, &guard.tools);
-        if !needed.is_empty() && !principal.scopes.expanded().satisfies(&needed) {
+        let granted = principal.scopes.expanded();
+        if tools.iter().any(|spec| !spec.allowed(&granted)) {
             guard.metrics.scope_denials.inc();
-            for spec in tools.iter().filter(|spec| !principal.has(spec.scopes)) {
+            for spec in tools.iter().filter(|spec| !spec.allowed(&granted)) {
                 guard.scope_denied.inc();
                 audit::tool_call(
                     &principal,

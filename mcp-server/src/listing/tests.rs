@@ -100,6 +100,7 @@ fn clone_spec(spec: &ToolSpec) -> ToolSpec {
         title: spec.title,
         description: spec.description,
         scopes: spec.scopes,
+        any_of: spec.any_of,
         read_only: spec.read_only,
         destructive: spec.destructive,
         idempotent: spec.idempotent,

@@ -59,6 +59,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       color, description, the kinds of items each holds (VEVENT = events, VTODO \
                       = tasks) and whether the user may change it.",
         scopes: &[Scope::CalendarRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -78,6 +79,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       unless a timezone is given; all-day events use dates and their end is \
                       the last day.",
         scopes: &[Scope::CalendarRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -96,6 +98,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       (minutes before; notification or e-mail to the user). To invite people \
                       use calendar_set_attendees afterwards.",
         scopes: &[Scope::CalendarWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -116,6 +119,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       refused (conflict); list the events again and retry. If the event has \
                       attendees, Nextcloud e-mails the change to those other people.",
         scopes: &[Scope::CalendarWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -133,6 +137,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       event has attendees, Nextcloud e-mails those other people that it is \
                       cancelled.",
         scopes: &[Scope::CalendarWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -152,6 +157,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       the event's etag; returns the event with each attendee's answer and \
                       delivery status.",
         scopes: &[Scope::CalendarWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -169,6 +175,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       address (only busy periods, no event details). For finding a meeting \
                       time.",
         scopes: &[Scope::CalendarRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -184,6 +191,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Creates a calendar for events (VEVENT), tasks (VTODO) or both, with a \
                       name, colour and description; returns it with its id.",
         scopes: &[Scope::CalendarWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -198,6 +206,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Rename or recolour a calendar",
         description: "Changes a calendar's name, colour or description; returns it.",
         scopes: &[Scope::CalendarWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: true,
@@ -213,6 +222,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Deletes a calendar with all its events and tasks (Nextcloud keeps it in \
                       its calendar trash bin for a while).",
         scopes: &[Scope::CalendarWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,

@@ -61,6 +61,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       colour, owner, whether archived, and what the user may do. Archived boards \
                       only with include_archived. Paginated (limit, cursor).",
         scopes: &[Scope::DeckRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -79,6 +80,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       cursor); stack_id narrows to one stack; archived cards only with \
                       include_archived_cards.",
         scopes: &[Scope::DeckRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -95,6 +97,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       assignees, owner) with its comments, newest first (comments_limit, \
                       comments_cursor for older ones).",
         scopes: &[Scope::DeckRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -111,6 +114,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       card in a stack (title, description, due, labels; at the bottom), or a \
                       label on a board. Returns the new id. To assign people use deck_assign.",
         scopes: &[Scope::DeckWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -128,6 +132,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       labels added or removed. Only what is given changes. Returns the card as \
                       it is now and the changes made. To assign people use deck_assign.",
         scopes: &[Scope::DeckWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -144,6 +149,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       reaches other people: Deck notifies each person assigned (other than the \
                       user). Returns the card as it is now and what changed.",
         scopes: &[Scope::DeckWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -160,6 +166,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       every card). Boards, stacks and cards can be restored in Deck's web \
                       interface for a while; a label cannot.",
         scopes: &[Scope::DeckWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -177,6 +184,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       those users. Posting the same text again right after is recognised as a \
                       retry and not posted twice. Returns the comment.",
         scopes: &[Scope::DeckWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: false,

@@ -143,6 +143,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       Nextcloud files: name, path, type (file/folder), size in bytes, content \
                       type, last modified (RFC 3339) and etag. Folders come first.",
         scopes: &[Scope::FilesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -166,6 +167,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       files (images, legacy .doc/.xls, password-protected documents…) are \
                       refused.",
         scopes: &[Scope::FilesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -183,6 +185,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       write is refused as a conflict: read it again and retry), or \
                       create_only=true to never overwrite. Returns the new etag.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -198,6 +201,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Creates a folder. Its parent folder must already exist (create parents \
                       first, one level at a time).",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -213,6 +217,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Moves or renames a file or folder. The destination is the full new path. \
                       Refuses to replace an existing destination unless overwrite=true.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: false,
@@ -228,6 +233,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Copies a file or folder (with its contents) to a new full path. Refuses \
                       to replace an existing destination unless overwrite=true.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         // overwrite=true replaces what is at the destination.
         destructive: true,
@@ -244,6 +250,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Deletes a file, or a folder with everything in it (Nextcloud moves it to \
                       the trash bin when that app is enabled).",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -264,6 +271,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       match, at least one is needed. Most recently modified first, at most 100 \
                       results. Does not search inside file contents.",
         scopes: &[Scope::FilesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,

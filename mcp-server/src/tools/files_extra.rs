@@ -178,6 +178,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       files_trash_delete), name, original path, deletion time, size, whether it \
                       is a folder. Paginated (limit, cursor).",
         scopes: &[Scope::FilesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -195,6 +196,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       the name is taken, Nextcloud adds \" (restored)\". Returns where it is \
                       now.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: true,
@@ -211,6 +213,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       files_trash_list), or with all=true empties the whole trash bin. This \
                       cannot be undone: ask the user first.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -227,6 +230,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       files_version_restore), when it was saved, size, label and author; the \
                       one marked current is the content now. Paginated (limit, cursor).",
         scopes: &[Scope::FilesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -243,6 +247,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       content again. The content it replaces is kept as a version, so this can \
                       be undone the same way.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: true,
@@ -260,6 +265,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       folder. Find tagged files with files_find's tag filter. Paginated \
                       (limit, cursor).",
         scopes: &[Scope::FilesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -277,6 +283,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       tags are shared by everyone on the Nextcloud and seen by all who can see \
                       the file.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: true,
@@ -293,6 +300,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       (favorite=false unmarks it). Find favourites with files_find's \
                       favorites_only filter.",
         scopes: &[Scope::FilesWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: true,

@@ -19,7 +19,7 @@ pub mod whoami;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use mcp_shared::Scope;
+use mcp_shared::{Scope, ScopeSet};
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -35,6 +35,10 @@ pub struct ToolSpec {
     pub description: &'static str,
     /// Every scope the tool needs (write scopes imply their read scope).
     pub scopes: &'static [Scope],
+    /// At least one of these scopes, besides every one of `scopes`; empty: no such rule. For
+    /// tools over several families' data (`search`, `fetch`), which keep to the families the
+    /// token covers.
+    pub any_of: &'static [Scope],
     /// MCP annotations (hints to clients, which may ask before calling a tool that is not
     /// read-only, or destructive). `destructive`: may delete or replace what is there;
     /// `idempotent`: calling again with the same arguments changes nothing more.
@@ -177,6 +181,18 @@ pub fn spec(name: &str) -> Option<&'static ToolSpec> {
 }
 
 impl ToolSpec {
+    /// Whether a token with the `granted` scopes (already expanded: write implies read) may
+    /// see and call this tool.
+    pub fn allowed(&self, granted: &ScopeSet) -> bool {
+        self.scopes.iter().all(|s| granted.contains(*s))
+            && (self.any_of.is_empty() || self.any_of.iter().any(|s| granted.contains(*s)))
+    }
+
+    /// The scopes to name when the tool is refused: all of `scopes`, and the `any_of` choices.
+    pub fn named_scopes(&self) -> impl Iterator<Item = Scope> + '_ {
+        self.scopes.iter().chain(self.any_of).copied()
+    }
+
     pub fn to_tool(&self) -> Tool {
         let mut tool = Tool::new(self.name, self.description, (self.schema)());
         tool.title = Some(self.title.to_owned());
@@ -281,14 +297,18 @@ pub fn markdown_table(governance: &Governance) -> String {
         "| tool | needs scope | changes data | hints | what it does |\n|---|---|---|---|---|\n",
     );
     for spec in governance.served() {
-        let scopes = if spec.scopes.is_empty() {
-            "— (any valid token)".to_owned()
-        } else {
-            spec.scopes
-                .iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(" ")
+        let listed = |scopes: &[Scope]| scopes.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>();
+        let scopes = match (spec.scopes.is_empty(), spec.any_of.is_empty()) {
+            (true, true) => "— (any valid token)".to_owned(),
+            (false, true) => listed(spec.scopes).join(" "),
+            (all, false) => {
+                let one_of = format!("one of {}", listed(spec.any_of).join(", "));
+                if all {
+                    one_of
+                } else {
+                    format!("{} and {one_of}", listed(spec.scopes).join(" "))
+                }
+            }
         };
         let description = spec
             .description
@@ -386,8 +406,18 @@ mod tests {
                 spec.name
             );
             if spec.name != "whoami" {
-                assert!(!spec.scopes.is_empty(), "{} needs a scope", spec.name);
+                assert!(
+                    !spec.scopes.is_empty() || !spec.any_of.is_empty(),
+                    "{} needs a scope",
+                    spec.name
+                );
             }
+            assert!(
+                spec.any_of.iter().all(|s| s.implied().is_none()),
+                "{}: a write scope among the choices would let a token write without its \
+                 write scope being required",
+                spec.name
+            );
             if !spec.read_only {
                 assert!(
                     spec.scopes.iter().any(|s| s.implied().is_some()),
@@ -584,6 +614,33 @@ mod tests {
     }
 
     #[test]
+    fn tools_over_several_families_need_one_of_their_scopes() {
+        let search = spec("search").expect("search");
+        let fetch = spec("fetch").expect("fetch");
+        let granted = |scope: &str| ScopeSet::parse(scope).expect("scopes").expanded();
+        for tool in [search, fetch] {
+            assert!(
+                !tool.allowed(&granted("openid profile email")),
+                "{}",
+                tool.name
+            );
+            assert!(tool.allowed(&granted("openid notes:read")), "{}", tool.name);
+            // Write implies read.
+            assert!(tool.allowed(&granted("deck:write")), "{}", tool.name);
+            // Sharing is not searched.
+            assert!(!tool.allowed(&granted("sharing:write")), "{}", tool.name);
+        }
+        // A tool with required scopes and no choices is as before.
+        let notes_get = spec("notes_get").expect("notes_get");
+        assert!(notes_get.allowed(&granted("notes:write")));
+        assert!(!notes_get.allowed(&granted("files:read")));
+        assert_eq!(
+            notes_get.named_scopes().collect::<Vec<_>>(),
+            [Scope::NotesRead]
+        );
+    }
+
+    #[test]
     fn a_tool_that_reaches_other_people_is_open_world() {
         let whoami = &whoami::TOOLS[0];
         let send = ToolSpec {
@@ -591,6 +648,7 @@ mod tests {
             title: "Send a message",
             description: "Sends a message to other people in a conversation.",
             scopes: &[Scope::TalkWrite],
+            any_of: &[],
             read_only: false,
             destructive: true,
             idempotent: false,

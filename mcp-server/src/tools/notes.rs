@@ -125,6 +125,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Lists the user's notes (id, title, category, favourite, last modified; \
                       no content). Optionally only one category.",
         scopes: &[Scope::NotesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -141,6 +142,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       (case-insensitive). Returns ids, titles and a snippet; use notes_get for \
                       the full text.",
         scopes: &[Scope::NotesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -156,6 +158,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Returns one note with its full content and its ETag (needed by \
                       notes_update).",
         scopes: &[Scope::NotesRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -170,6 +173,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Create a note",
         description: "Creates a note and returns it with its id and ETag.",
         scopes: &[Scope::NotesWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -186,6 +190,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       the ETag from notes_get: if the note changed in the meantime the update \
                       is refused (conflict) and nothing is overwritten; read it again and retry.",
         scopes: &[Scope::NotesWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -201,6 +206,7 @@ pub const TOOLS: &[ToolSpec] = &[
         description: "Adds text at the end of a note, keeping what is there. Safe against \
                       concurrent edits (it retries once if the note changed while appending).",
         scopes: &[Scope::NotesWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -215,6 +221,7 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Delete a note",
         description: "Deletes a note permanently.",
         scopes: &[Scope::NotesWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,

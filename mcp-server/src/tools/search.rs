@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use futures_util::future::join_all;
+use mcp_shared::Scope;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
@@ -111,6 +112,18 @@ pub struct FetchAnswer {
     pub metadata: BTreeMap<String, Value>,
 }
 
+/// The read scopes of the families search covers: a token needs one of them to see `search`
+/// and `fetch` (and then reaches only those families).
+const SEARCHABLE: &[Scope] = &[
+    Scope::FilesRead,
+    Scope::NotesRead,
+    Scope::CalendarRead,
+    Scope::TasksRead,
+    Scope::ContactsRead,
+    Scope::DeckRead,
+    Scope::TalkRead,
+];
+
 pub const TOOLS: &[ToolSpec] = &[
     ToolSpec {
         name: "search",
@@ -122,6 +135,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       providers narrows the kinds; paginated with cursor. Kinds not permitted \
                       and providers that failed are named, the rest still answer.",
         scopes: &[],
+        any_of: SEARCHABLE,
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -139,6 +153,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       contact as stored (iCalendar/vCard), a Deck card or board, a Talk message \
                       with the messages before it. Needs the read scope of the id's kind.",
         scopes: &[],
+        any_of: SEARCHABLE,
         read_only: true,
         destructive: false,
         idempotent: true,

@@ -203,6 +203,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       public link, expiry date, whether a password is set, label and note. \
                       Paginated (limit, cursor).",
         scopes: &[Scope::SharingRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -222,6 +223,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       accounts, type email with an address; the people shared with are \
                       notified. Permissions by name: read, edit, create, delete, share.",
         scopes: &[Scope::SharingWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: false,
@@ -239,6 +241,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       hide_download. Changes what other people can open or do with the file; \
                       returns the share as it is now.",
         scopes: &[Scope::SharingWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -255,6 +258,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       person or group loses access. The file itself stays. A share made with \
                       the user is left (removed from their files) instead.",
         scopes: &[Scope::SharingWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,

@@ -204,6 +204,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       whether an unread message mentions the user, and the last message. \
                       Filters by name and unread; paginated with cursor. Marks nothing as read.",
         scopes: &[Scope::TalkRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -221,6 +222,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       ones pass next_before_message_id as before_message_id. System messages \
                       only when include_system. Does not mark the conversation as read.",
         scopes: &[Scope::TalkRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -239,6 +241,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       the same text again right after it was posted is recognised as a retry \
                       and not posted twice. Fails if the conversation is read-only.",
         scopes: &[Scope::TalkWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: false,
@@ -257,6 +260,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       is notified. Returns \
                       the conversation with its token.",
         scopes: &[Scope::TalkWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,

@@ -217,6 +217,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       subtasks). Soonest due first, tasks without due date last; paginated \
                       (limit, cursor). Also names the calendars that hold tasks.",
         scopes: &[Scope::TasksRead],
+        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -234,6 +235,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       in the given calendar or the first one that holds tasks. Returns the task \
                       with its uid and etag.",
         scopes: &[Scope::TasksWrite],
+        any_of: &[],
         read_only: false,
         destructive: false,
         idempotent: false,
@@ -255,6 +257,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       again and retry. The dates and status of a repeating task cannot be \
                       changed here. Returns the task as it is now.",
         scopes: &[Scope::TasksWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -271,6 +274,7 @@ pub const TOOLS: &[ToolSpec] = &[
                       stay, as top-level tasks. With etag, only if the task did not change \
                       since it was listed.",
         scopes: &[Scope::TasksWrite],
+        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,

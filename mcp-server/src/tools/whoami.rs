@@ -47,6 +47,7 @@ pub const TOOLS: &[ToolSpec] = &[ToolSpec {
                   scope, email with the email scope), the MCP client acting for them, and the permissions (scopes) it was granted. Call it \
                   to check which Nextcloud apps the other tools may reach.",
     scopes: &[] as &[Scope],
+    any_of: &[],
     read_only: true,
     destructive: false,
     idempotent: true,
