@@ -43,7 +43,7 @@ pub struct ListAddressBooksArgs {}
 #[serde(deny_unknown_fields)]
 pub struct SearchArgs {
     /// Text to look for in names and e-mail addresses (case-insensitive, part of a word is
-    /// enough). Left out or "": list all contacts (up to 100).
+    /// enough). Left out or "" (and no phone): list all contacts, page by page.
     #[serde(default)]
     pub query: Option<String>,
     /// Address book id from contacts_list_addressbooks (e.g. "contacts"). Left out: search
@@ -236,7 +236,6 @@ pub const TOOLS: &[ToolSpec] = &[
                       name and description.",
         scopes: &[Scope::ContactsRead],
         any_of: &[],
-        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -257,7 +256,6 @@ pub const TOOLS: &[ToolSpec] = &[
                       field.",
         scopes: &[Scope::ContactsRead],
         any_of: &[],
-        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -275,7 +273,6 @@ pub const TOOLS: &[ToolSpec] = &[
                       (needed by contacts_update).",
         scopes: &[Scope::ContactsRead],
         any_of: &[],
-        any_of: &[],
         read_only: true,
         destructive: false,
         idempotent: true,
@@ -292,7 +289,6 @@ pub const TOOLS: &[ToolSpec] = &[
                       postal addresses, birthday, anniversary, note) and returns it with its \
                       uid and etag.",
         scopes: &[Scope::ContactsWrite],
-        any_of: &[],
         any_of: &[],
         read_only: false,
         destructive: false,
@@ -314,7 +310,6 @@ pub const TOOLS: &[ToolSpec] = &[
                       meantime the update is refused (conflict); get it again and retry.",
         scopes: &[Scope::ContactsWrite],
         any_of: &[],
-        any_of: &[],
         read_only: false,
         destructive: true,
         idempotent: true,
@@ -329,7 +324,6 @@ pub const TOOLS: &[ToolSpec] = &[
         title: "Delete a contact",
         description: "Deletes a contact.",
         scopes: &[Scope::ContactsWrite],
-        any_of: &[],
         any_of: &[],
         read_only: false,
         destructive: true,
@@ -347,7 +341,6 @@ pub const TOOLS: &[ToolSpec] = &[
                       it as contacts_list_addressbooks shows it; its id is what the other \
                       contacts tools take as addressbook_id.",
         scopes: &[Scope::ContactsWrite],
-        any_of: &[],
         any_of: &[],
         read_only: false,
         destructive: false,
