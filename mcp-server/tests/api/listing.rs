@@ -13,7 +13,7 @@ use crate::helpers::*;
 fn expected_names(scope: &str) -> Vec<&'static str> {
     let granted = ScopeSet::parse(scope).unwrap().expanded();
     mcp_server::tools::all()
-        .filter(|spec| spec.scopes.iter().all(|s| granted.contains(*s)))
+        .filter(|spec| spec.allowed(&granted))
         .map(|spec| spec.name)
         .collect()
 }
