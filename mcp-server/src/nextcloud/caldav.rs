@@ -94,6 +94,11 @@ pub fn events_query_body(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
 }
 
 fn uid_query_body(uid: &str) -> String {
+    component_uid_query("VEVENT", uid)
+}
+
+/// The calendar-query REPORT body finding the `component` (VEVENT, VTODO) with this UID.
+pub(super) fn component_uid_query(component: &str, uid: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?>
 <c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
@@ -103,7 +108,7 @@ fn uid_query_body(uid: &str) -> String {
   </d:prop>
   <c:filter>
     <c:comp-filter name="VCALENDAR">
-      <c:comp-filter name="VEVENT">
+      <c:comp-filter name="{component}">
         <c:prop-filter name="UID">
           <c:text-match collation="i;octet">{uid}</c:text-match>
         </c:prop-filter>
@@ -641,6 +646,21 @@ mod tests {
         assert_eq!(range.attr("end"), Some("20250315T000000Z"));
         let uid = parse_xml(&uid_query_body("a<b")).unwrap();
         assert!(uid.is(NS_CALDAV, "calendar-query"));
+        // Events and tasks are found by the same query, for their own component.
+        for component in ["VEVENT", "VTODO"] {
+            let query = parse_xml(&component_uid_query(component, "a<b")).unwrap();
+            let found = query
+                .child(NS_CALDAV, "filter")
+                .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
+                .and_then(|f| f.child(NS_CALDAV, "comp-filter"))
+                .unwrap();
+            assert_eq!(found.attr("name"), Some(component));
+            let text = found
+                .child(NS_CALDAV, "prop-filter")
+                .and_then(|f| f.child(NS_CALDAV, "text-match"))
+                .unwrap();
+            assert_eq!(text.text, "a<b");
+        }
     }
 
     #[test]

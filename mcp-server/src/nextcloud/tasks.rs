@@ -22,7 +22,7 @@ use super::ical::{format_duration, ical_utc, in_form_of, parse_event_time, Event
 use super::vobject::{
     escape_text, parse_components, split_unescaped, write_all, Component, Property,
 };
-use super::xml::{xml_escape, DavResponse, NS_CALDAV};
+use super::xml::{DavResponse, NS_CALDAV};
 use super::{NcError, Session};
 
 /// Tasks as CalDAV objects: found by UID among VTODOs, written and deleted on their ETag.
@@ -134,25 +134,7 @@ impl Task {
 pub struct SortKey(pub bool, pub String, pub u8, pub String, pub String);
 
 fn uid_query_body(uid: &str) -> String {
-    format!(
-        r#"<?xml version="1.0" encoding="utf-8"?>
-<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
-  <d:prop>
-    <d:getetag/>
-    <c:calendar-data/>
-  </d:prop>
-  <c:filter>
-    <c:comp-filter name="VCALENDAR">
-      <c:comp-filter name="VTODO">
-        <c:prop-filter name="UID">
-          <c:text-match collation="i;octet">{uid}</c:text-match>
-        </c:prop-filter>
-      </c:comp-filter>
-    </c:comp-filter>
-  </c:filter>
-</c:calendar-query>"#,
-        uid = xml_escape(uid)
-    )
+    super::caldav::component_uid_query("VTODO", uid)
 }
 
 /// What the server is asked to leave out of a tasks REPORT (the caller still filters exactly).
