@@ -12,11 +12,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { startStack, completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { MemoryProvider, textOf } from '../lib/sdk-client.mjs';
+import { startStack, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
+import { signIn, callOk, callRefused } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17993/oauth/callback';
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'dav');
@@ -32,34 +29,14 @@ before(async () => {
   // gives every user one from the account), before the stand-in first uses them there.
   await stack.nextcloud.dav.addUser('alice', 'unused-alice', { displayname: 'Alice Example', email: ALICE });
   await stack.nextcloud.dav.addUser('bob', 'unused-bob', { displayname: 'Bob Example', email: BOB });
-  const provider = new MemoryProvider({ redirect: REDIRECT, clientName: 'MCP TypeScript SDK e2e (calendar plus)' });
-  const url = new URL(stack.mcpServers[0].url);
-  client = new Client({ name: 'e2e-ts-calendar-plus', version: '1.0.0' });
-  const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
-  await assert.rejects(client.connect(first), UnauthorizedError);
-  const run = await completeAuthorization(provider.authorizationUrl, REDIRECT);
-  assert.ok(run.query.code, `authorization answered ${run.redirect}`);
-  await first.finishAuth(run.query.code);
-  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+  ({ client } = await signIn(stack, { name: 'e2e-ts-calendar-plus', clientName: 'MCP TypeScript SDK e2e (calendar plus)', redirect: REDIRECT }));
 });
 after(async () => { await client?.close(); await stack?.stop(); await stopAll(); });
 afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
 
-/** A call that must succeed → its JSON answer (structuredContent must be the same, if sent). */
-async function ok(name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name} failed: ${textOf(result)}`);
-  const value = JSON.parse(textOf(result));
-  if (result.structuredContent !== undefined) assert.deepEqual(result.structuredContent, value, name);
-  return value;
-}
-
-/** A call that must fail as a tool error → its message. */
-async function fails(name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, true, `${name} should have failed but answered ${textOf(result)}`);
-  return textOf(result);
-}
+/** A call that must succeed → its JSON answer (structuredContent must be the same, if sent); one that must fail → its message. */
+const ok = (name, args) => callOk(client, name, args, { structured: 'ifPresent' });
+const fails = (name, args) => callRefused(client, name, args);
 
 const raw = (calendar, name, user = 'alice') => stack.nextcloud.dav.raw('calendars', user, calendar, name);
 

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { signedInClient, textOf } from '../lib/sdk-client.mjs';
+import { signedInClient, callOk, callRefused } from '../lib/sdk-client.mjs';
+import { lineDiff } from '../lib/vtext.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17991/oauth/callback';
 const USER = 'alice';
@@ -28,21 +29,9 @@ before(async () => {
 after(async () => { await client?.close(); await stack?.stop(); await stopAll(); });
 afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
 
-/** A call that must succeed → its JSON answer (structuredContent must be the same). */
-async function ok(name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name} failed: ${textOf(result)}`);
-  const value = JSON.parse(textOf(result));
-  if (name !== 'contacts_delete') assert.deepEqual(result.structuredContent, value, name);
-  return value;
-}
-
-/** A call that must fail as a tool error → its message. */
-async function fails(name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, true, `${name} should have failed but answered ${textOf(result)}`);
-  return textOf(result);
-}
+/** A call that must succeed → its JSON answer (= structuredContent; contacts_delete has no output schema); one that must fail → its message. */
+const ok = (name, args) => callOk(client, name, args, { structured: name !== 'contacts_delete' && 'required' });
+const fails = (name, args) => callRefused(client, name, args);
 
 const raw = (book, name) => stack.nextcloud.dav.raw('addressbooks', USER, book, name);
 const davPath = (book, name) => `addressbooks/users/${USER}/${book}/${encodeURIComponent(name)}`;
@@ -57,30 +46,6 @@ async function putFixture(file, book = 'contacts') {
   assert.equal(res.status, 201, `PUT ${file}: ${res.status} ${await res.text()}`);
   assert.equal(await raw(book, name), body, 'sabre stored what the client sent');
   return body;
-}
-
-/** The logical (unfolded) lines of a vCard text, each with its physical text. */
-function logicalLines(text) {
-  const lines = [];
-  for (const physical of text.split(/(?<=\n)/)) {
-    if (/^[ \t]/.test(physical) && lines.length) lines[lines.length - 1] += physical;
-    else lines.push(physical);
-  }
-  return lines;
-}
-
-/** Lines (with their folding) that `after` has and `before` has not, and the reverse. */
-function lineDiff(before, after) {
-  const minus = (a, b) => {
-    const pool = logicalLines(b);
-    const out = [];
-    for (const line of logicalLines(a)) {
-      const i = pool.indexOf(line);
-      if (i >= 0) pool.splice(i, 1); else out.push(line);
-    }
-    return out;
-  };
-  return { added: minus(after, before), removed: minus(before, after) };
 }
 
 /** The card as sabre converts it for a client asking for `version` (what that client reads). */

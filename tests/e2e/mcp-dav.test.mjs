@@ -11,12 +11,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import {
-  startStack, completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll,
+  dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll,
 } from '../lib/harness.mjs';
+import { signedInClient, textOf, callOk, callRefused } from '../lib/sdk-client.mjs';
+import { lineDiff } from '../lib/vtext.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17998/oauth/callback';
 const USER = 'alice';
@@ -49,71 +48,23 @@ const TOOLS = {
   search: ['search', 'fetch'],
 };
 
-/** An in-memory OAuthClientProvider, as a desktop client would implement it. */
-class MemoryProvider {
-  constructor() {
-    this.client = undefined;
-    this.saved = undefined;
-    this.verifier = undefined;
-    this.authorizationUrl = undefined;
-  }
-  get redirectUrl() { return REDIRECT; }
-  get clientMetadata() {
-    return {
-      client_name: 'MCP TypeScript SDK e2e (DAV)',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() { return this.client; }
-  saveClientInformation(info) { this.client = info; }
-  tokens() { return this.saved; }
-  saveTokens(tokens) { this.saved = tokens; }
-  redirectToAuthorization(url) { this.authorizationUrl = url; }
-  saveCodeVerifier(v) { this.verifier = v; }
-  codeVerifier() { return this.verifier; }
-}
-
 let stack;
 let client;
 let provider;
 
 before(async () => {
-  stack = await startStack({ nextcloudOptions: { basicUsers: { [USER]: APP_PASSWORD } } });
-  provider = new MemoryProvider();
-  const url = new URL(stack.mcpServers[0].url);
-  client = new Client({ name: 'e2e-ts-dav', version: '1.0.0' });
-  const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
-  await assert.rejects(client.connect(first), UnauthorizedError);
-  assert.ok(provider.authorizationUrl, 'the SDK asked to open the authorization page');
   // Every permission stays ticked: the person approves the consent page as it is.
-  const run = await completeAuthorization(provider.authorizationUrl, REDIRECT);
-  assert.ok(run.query.code, `authorization answered ${run.redirect}`);
-  await first.finishAuth(run.query.code);
-  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+  ({ stack, client, provider } = await signedInClient({
+    name: 'e2e-ts-dav', clientName: 'MCP TypeScript SDK e2e (DAV)', redirect: REDIRECT,
+    nextcloudOptions: { basicUsers: { [USER]: APP_PASSWORD } },
+  }));
 });
 after(async () => { await client?.close(); await stack?.stop(); await stopAll(); });
 afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
 
-function textOf(result) {
-  return result.content.map((c) => c.text).join('');
-}
-
-/** A call that must succeed; returns its JSON answer. */
-async function ok(name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name} failed: ${textOf(result)}`);
-  return JSON.parse(textOf(result));
-}
-
-/** A call that must fail as a tool error (isError true); returns its message. */
-async function fails(name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, true, `${name} should have failed but answered ${textOf(result)}`);
-  return textOf(result);
-}
+/** A call that must succeed → its JSON answer; a call that must fail → its message. */
+const ok = (name, args) => callOk(client, name, args, { structured: false });
+const fails = (name, args) => callRefused(client, name, args);
 
 /** The stand-in's requests made while `fn` ran. */
 async function requestsDuring(fn) {
@@ -186,29 +137,6 @@ async function putFixture(file, urlPath) {
   return body.toString('utf8');
 }
 
-/** The logical (unfolded) lines of an iCalendar/vCard text, each with its physical text. */
-function logicalLines(text) {
-  const lines = [];
-  for (const physical of text.split(/(?<=\n)/)) {
-    if (/^[ \t]/.test(physical) && lines.length) lines[lines.length - 1] += physical;
-    else lines.push(physical);
-  }
-  return lines;
-}
-
-/** Lines (with their folding) that `after` has and `before` has not, and the reverse. */
-function lineDiff(before, after) {
-  const minus = (a, b) => {
-    const pool = logicalLines(b);
-    const out = [];
-    for (const line of logicalLines(a)) {
-      const i = pool.indexOf(line);
-      if (i >= 0) pool.splice(i, 1); else out.push(line);
-    }
-    return out;
-  };
-  return { added: minus(after, before), removed: minus(before, after) };
-}
 const propName = (line) => line.replace(/^[^:;]*\./, '').split(/[;:]/)[0].toUpperCase();
 
 const LONG = `Anreise mit dem Zug über Würzburg; Rückfahrt gegen 18 Uhr. ${'Grüße ✓ 🚆 '.repeat(12)}\nZweite Zeile`;

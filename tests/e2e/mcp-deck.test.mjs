@@ -8,31 +8,13 @@
 // The SDK validates every structuredContent against the tool's outputSchema.
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { startStack, completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { signedInClient, MemoryProvider, textOf } from '../lib/sdk-client.mjs';
+import { startStack, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
+import { signIn, signedInClient, callOk as ok, callRefused as refused } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17993/oauth/callback';
 const DECK_TOOLS = ['deck_assign', 'deck_comment', 'deck_create', 'deck_delete', 'deck_get_board', 'deck_get_card', 'deck_list_boards', 'deck_update_card'];
 
 const signedIn = (nextcloudOptions = {}) => signedInClient({ name: 'e2e-ts-deck', clientName: 'MCP TypeScript SDK e2e (Deck)', redirect: REDIRECT, nextcloudOptions });
-
-/** Calls a tool that must succeed; → its structuredContent (validated by the SDK). */
-async function ok(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name}: ${textOf(result)}`);
-  assert.deepEqual(JSON.parse(textOf(result)), result.structuredContent, name);
-  return result.structuredContent;
-}
-
-/** Calls a tool that must fail; → its error text. */
-async function refused(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, true, `${name} succeeded: ${textOf(result)}`);
-  return textOf(result);
-}
 
 /** Deck's REST API (or, with `ocs`, its OCS comments API) called directly as `user` with an app password, as another Deck client does. */
 function deckAs(stack, user) {
@@ -296,15 +278,7 @@ async function bearerClient(patched) {
   const stack = patched
     ? await startStack({ credentials: 'bearer' })
     : await startStack({ proxyEnv: { AUTH_PROXY_NEXTCLOUD_CREDENTIALS: 'bearer' } });
-  const provider = new MemoryProvider({ redirect: REDIRECT, clientName: 'MCP TypeScript SDK e2e (Deck, bearer)' });
-  const url = new URL(stack.mcpServers[0].url);
-  const client = new Client({ name: 'e2e-ts-deck-bearer', version: '1.0.0' });
-  const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
-  await assert.rejects(client.connect(first), UnauthorizedError);
-  const run = await completeAuthorization(provider.authorizationUrl, REDIRECT);
-  assert.ok(run.query.code, run.redirect);
-  await first.finishAuth(run.query.code);
-  await client.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
+  const { client } = await signIn(stack, { name: 'e2e-ts-deck-bearer', clientName: 'MCP TypeScript SDK e2e (Deck, bearer)', redirect: REDIRECT });
   return { stack, client };
 }
 

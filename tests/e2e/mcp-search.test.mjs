@@ -12,11 +12,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { MemoryProvider, signedInClient, textOf } from '../lib/sdk-client.mjs';
+import { dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
+import { signIn, signedInClient, callOk as ok, callRefused as refused } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17993/oauth/callback';
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'dav');
@@ -25,21 +22,6 @@ const DATA_SCOPES = [
   'contacts:read', 'contacts:write', 'tasks:read', 'tasks:write', 'sharing:read', 'sharing:write',
   'deck:read', 'deck:write', 'talk:read', 'talk:write',
 ];
-
-/** Calls a tool that must succeed; → its structuredContent (validated by the SDK). */
-async function ok(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name}: ${textOf(result)}`);
-  assert.deepEqual(JSON.parse(textOf(result)), result.structuredContent, name);
-  return result.structuredContent;
-}
-
-/** Calls a tool that must fail; → its error text. */
-async function refused(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, true, `${name} succeeded: ${textOf(result)}`);
-  return textOf(result);
-}
 
 afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
 after(async () => { await stopAll(); });
@@ -59,17 +41,10 @@ describe('search and fetch through the MCP SDK client', () => {
 
   /** Signs in a further SDK client on the same stack with only `scopes` of the data scopes ticked. */
   async function clientWith(scopes, name) {
-    const untick = Object.fromEntries(DATA_SCOPES.filter((s) => !scopes.includes(s)).map((s) => [`grant.${s}`, null]));
-    const provider = new MemoryProvider({ redirect: REDIRECT, clientName: `MCP TypeScript SDK e2e (search, ${name})` });
-    const url = new URL(stack.mcpServers[0].url);
-    const c = new Client({ name: `e2e-ts-search-${name}`, version: '1.0.0' });
-    const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
-    await assert.rejects(c.connect(first), UnauthorizedError);
-    const run = await completeAuthorization(provider.authorizationUrl, REDIRECT, { fields: untick });
-    assert.ok(run.query.code, `authorization answered ${run.redirect}`);
-    await first.finishAuth(run.query.code);
-    await c.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
-    return { client: c, provider };
+    return signIn(stack, {
+      name: `e2e-ts-search-${name}`, clientName: `MCP TypeScript SDK e2e (search, ${name})`, redirect: REDIRECT,
+      untick: DATA_SCOPES.filter((s) => !scopes.includes(s)),
+    });
   }
 
   before(async () => {

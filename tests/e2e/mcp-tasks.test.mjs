@@ -12,11 +12,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { completeAuthorization, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { MemoryProvider, signedInClient, textOf } from '../lib/sdk-client.mjs';
+import { dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
+import { signIn, signedInClient, textOf, callOk as ok, callRefused as refused } from '../lib/sdk-client.mjs';
+import { logicalLines, lineDiff } from '../lib/vtext.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17989/oauth/callback';
 const USER = 'alice';
@@ -33,44 +31,6 @@ const OTHER_SCOPES = [
 const md5 = (s) => createHash('md5').update(s).digest('hex');
 const unfold = (data) => data.replace(/\r?\n[ \t]/g, '');
 
-/** Calls a tool that must succeed; → its structuredContent (validated by the SDK). */
-async function ok(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name}: ${textOf(result)}`);
-  assert.deepEqual(JSON.parse(textOf(result)), result.structuredContent, name);
-  return result.structuredContent;
-}
-
-/** Calls a tool that must fail as a tool error; → its message. */
-async function refused(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, true, `${name} succeeded: ${textOf(result)}`);
-  return textOf(result);
-}
-
-/** The logical lines of an iCalendar text, each with its physical (folded) text. */
-function logicalLines(text) {
-  const lines = [];
-  for (const physical of text.split(/(?<=\n)/)) {
-    if (/^[ \t]/.test(physical) && lines.length) lines[lines.length - 1] += physical;
-    else lines.push(physical);
-  }
-  return lines;
-}
-
-/** Lines `after` has and `before` has not, and the reverse (as multisets). */
-function lineDiff(before, after) {
-  const minus = (a, b) => {
-    const pool = logicalLines(b);
-    const out = [];
-    for (const line of logicalLines(a)) {
-      const i = pool.indexOf(line);
-      if (i >= 0) pool.splice(i, 1); else out.push(line);
-    }
-    return out;
-  };
-  return { added: minus(after, before), removed: minus(before, after) };
-}
 const propNames = (lines) => lines.map((l) => l.split(/[;:]/)[0]).sort();
 
 afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
@@ -102,18 +62,10 @@ describe('tasks through the MCP SDK client, against sabre/dav', () => {
 
   /** Signs in a further SDK client on the same stack with only `scopes` of the data scopes ticked. */
   async function clientWith(scopes, name) {
-    const untick = Object.fromEntries([...OTHER_SCOPES, 'tasks:read', 'tasks:write']
-      .filter((s) => !scopes.includes(s)).map((s) => [`grant.${s}`, null]));
-    const provider = new MemoryProvider({ redirect: REDIRECT, clientName: `MCP TypeScript SDK e2e (tasks, ${name})` });
-    const url = new URL(stack.mcpServers[0].url);
-    const c = new Client({ name: `e2e-ts-tasks-${name}`, version: '1.0.0' });
-    const first = new StreamableHTTPClientTransport(url, { authProvider: provider });
-    await assert.rejects(c.connect(first), UnauthorizedError);
-    const run = await completeAuthorization(provider.authorizationUrl, REDIRECT, { fields: untick });
-    assert.ok(run.query.code, `authorization answered ${run.redirect}`);
-    await first.finishAuth(run.query.code);
-    await c.connect(new StreamableHTTPClientTransport(url, { authProvider: provider }));
-    return { client: c, provider };
+    return signIn(stack, {
+      name: `e2e-ts-tasks-${name}`, clientName: `MCP TypeScript SDK e2e (tasks, ${name})`, redirect: REDIRECT,
+      untick: [...OTHER_SCOPES, 'tasks:read', 'tasks:write'].filter((s) => !scopes.includes(s)),
+    });
   }
 
   before(async () => {
