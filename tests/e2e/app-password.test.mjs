@@ -20,6 +20,7 @@ import {
   waitFor, Browserless, newSigningKeyPem, newEncryptionKey, NEXTCLOUD_USERS,
   startedProxies, startedMcpServers, dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll,
 } from '../lib/harness.mjs';
+import { textOf, callOk } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17995/oauth/callback';
 const CLIENT_NAME = 'MCP TypeScript SDK e2e (app password)';
@@ -53,7 +54,6 @@ before(async () => {
 after(async () => { await stack?.stop(); for (const nc of nextclouds) await nc.stop().catch(() => {}); await stopAll(); });
 afterEach((t) => { dumpLogsOnFailure(t); dumpMcpLogsOnFailure(t); });
 
-const textOf = (result) => result.content.map((c) => c.text).join('');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const names = (list) => list.map((a) => a.name);
 
@@ -73,11 +73,7 @@ async function sdkSignIn(provider = new MemoryProvider(), options = {}) {
   return { client, provider, run };
 }
 
-async function ok(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name} failed: ${textOf(result)}`);
-  return JSON.parse(textOf(result));
-}
+const ok = (client, name, args) => callOk(client, name, args, { structured: false });
 
 /** A 303 from a connect page must go to the client with a code, state and iss. */
 function assertCodeRedirect(redirect, state, proxyIssuer) {

@@ -15,6 +15,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { repoRoot, freePort, waitFor, completeAuthorization, isConnectPage, NEXTCLOUD_USERS } from '../lib/harness.mjs';
+import { callOk } from '../lib/sdk-client.mjs';
 
 const USER = 'morgan'; // not a password user of the harness: Nextcloud is reached by SSO only
 assert.equal(NEXTCLOUD_USERS[USER], undefined);
@@ -130,12 +131,7 @@ class MemoryProvider {
   invalidateCredentials(scope) { if (scope === 'all' || scope === 'tokens') this.saved = undefined; }
 }
 
-const textOf = (result) => result.content.map((c) => c.text).join('');
-async function ok(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name} failed: ${textOf(result)}`);
-  return JSON.parse(textOf(result));
-}
+const ok = (client, name, args) => callOk(client, name, args, { structured: false });
 
 test('make run (stock stand-in): the SDK signs in, Nextcloud by SSO through the dev IdP, and every tool family works', { timeout: 60000 }, async () => {
   try {

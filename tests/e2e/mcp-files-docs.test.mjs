@@ -8,7 +8,7 @@ import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { signedInClient, textOf } from '../lib/sdk-client.mjs';
+import { signedInClient, callOk, callRefused } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17992/oauth/callback';
 const FIXTURES = new URL('../fixtures/docs/', import.meta.url);
@@ -67,18 +67,9 @@ describe('files_read gives the text of PDF and office documents', () => {
     });
     return /<d:getetag>(?:&quot;|")?([^"&<]*)(?:&quot;|")?<\/d:getetag>/.exec(await res.text())?.[1];
   }
-  async function ok(name, args) {
-    const result = await client.callTool({ name, arguments: args });
-    assert.equal(result.isError, false, `${name}: ${textOf(result)}`);
-    const data = JSON.parse(textOf(result));
-    assert.deepEqual(result.structuredContent, data, `${name}: structuredContent is the JSON text`);
-    return data;
-  }
-  async function fails(name, args) {
-    const result = await client.callTool({ name, arguments: args });
-    assert.equal(result.isError, true, `${name} should have failed: ${textOf(result)}`);
-    return textOf(result);
-  }
+  /** A call that must succeed → its JSON answer (= structuredContent); one that must fail → its message. */
+  const ok = (name, args) => callOk(client, name, args);
+  const fails = (name, args) => callRefused(client, name, args);
 
   before(async () => {
     ({ stack, client } = await signedInClient({ name: 'e2e-ts-files-docs', clientName: 'MCP TypeScript SDK e2e (documents)', redirect: REDIRECT }));

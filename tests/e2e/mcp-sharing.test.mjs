@@ -6,7 +6,7 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { signedInClient, textOf } from '../lib/sdk-client.mjs';
+import { signedInClient, textOf, callOk, callRefused } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17996/oauth/callback';
 const BOB_PASSWORD = 'bob-sharing-app-password';
@@ -24,20 +24,9 @@ describe('a Nextcloud with file sharing', () => {
   let stack;
   let client;
 
-  /** A call that must succeed; its structuredContent (checked to equal the JSON text). */
-  async function ok(name, args) {
-    const result = await client.callTool({ name, arguments: args });
-    assert.equal(result.isError, false, `${name}: ${textOf(result)}`);
-    const data = JSON.parse(textOf(result));
-    if (result.structuredContent !== undefined) assert.deepEqual(result.structuredContent, data, name);
-    return data;
-  }
-  /** A call that must fail as a tool error; its message. */
-  async function fails(name, args) {
-    const result = await client.callTool({ name, arguments: args });
-    assert.equal(result.isError, true, `${name} should have failed: ${textOf(result)}`);
-    return textOf(result);
-  }
+  /** A call that must succeed → its JSON answer (structuredContent, if sent, must be the same); one that must fail → its message. */
+  const ok = (name, args) => callOk(client, name, args, { structured: 'ifPresent' });
+  const fails = (name, args) => callRefused(client, name, args);
   /** An OCS request by bob's own client (app password). */
   async function asBob(path, { method = 'GET', json } = {}) {
     const headers = {

@@ -7,7 +7,7 @@
 import { test, describe, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { dumpLogsOnFailure, dumpMcpLogsOnFailure, stopAll } from '../lib/harness.mjs';
-import { signedInClient, textOf } from '../lib/sdk-client.mjs';
+import { signedInClient, callOk as ok, callRefused as refused } from '../lib/sdk-client.mjs';
 
 const REDIRECT = 'http://127.0.0.1:17996/oauth/callback';
 const TALK_TOOLS = ['talk_create_conversation', 'talk_list_conversations', 'talk_read_messages', 'talk_send_message'];
@@ -15,20 +15,6 @@ const TALK_TOOLS = ['talk_create_conversation', 'talk_list_conversations', 'talk
 /** A stack and an SDK client (alice) signed in with every permission the consent page offers. */
 const signedIn = (nextcloudOptions = {}) => signedInClient({ name: 'e2e-ts-talk', clientName: 'MCP TypeScript SDK e2e (Talk)', redirect: REDIRECT, nextcloudOptions });
 
-/** Calls a tool that must succeed; → its structuredContent (validated by the SDK). */
-async function ok(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, false, `${name}: ${textOf(result)}`);
-  assert.deepEqual(JSON.parse(textOf(result)), result.structuredContent, name);
-  return result.structuredContent;
-}
-
-/** Calls a tool that must fail; → its error text. */
-async function refused(client, name, args) {
-  const result = await client.callTool({ name, arguments: args });
-  assert.equal(result.isError, true, `${name} succeeded: ${textOf(result)}`);
-  return textOf(result);
-}
 
 /** Talk's OCS API called directly, as a user with an app password (what another client does). */
 async function ocs(stack, user, method, path, body) {
