@@ -1,4 +1,5 @@
 use super::*;
+use crate::nextcloud::ical::Moment;
 use crate::nextcloud::vobject::added_lines;
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 
