@@ -39,8 +39,7 @@ use people::{assign, comment};
 use read::{get_board, get_card, list_boards};
 use write::{create, delete, update_card};
 
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
+use super::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 const DEFAULT_COMMENTS: u32 = 20;
 /// Deck's limits (`lib/Validators/*ServiceValidator.php`, `IComment::MAX_MESSAGE_LENGTH`).
 const MAX_CARD_TITLE: usize = 255;

@@ -16,8 +16,7 @@ use crate::nextcloud::trash::TrashItem;
 use crate::nextcloud::versions::FileVersion;
 use crate::nextcloud::NcError;
 
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
+use super::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -10,6 +10,7 @@ pub mod deck;
 pub mod files;
 pub mod files_extra;
 pub mod notes;
+pub mod paging;
 pub mod search;
 pub mod sharing;
 pub mod talk;

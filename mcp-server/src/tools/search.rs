@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use base64::Engine;
 use futures_util::future::join_all;
 use mcp_shared::Scope;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
@@ -189,16 +188,11 @@ struct CursorState {
 }
 
 fn encode_cursor(state: &CursorState) -> String {
-    let json = serde_json::to_vec(state).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    super::paging::encode_cursor(state)
 }
 
 fn decode_cursor(cursor: &str) -> Result<CursorState, ToolError> {
-    let bad = || ToolError::InvalidArguments("cursor is not a next_cursor from search".into());
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .map_err(|_| bad())?;
-    serde_json::from_slice(&bytes).map_err(|_| bad())
+    super::paging::decode_cursor(cursor, "cursor is not a next_cursor from search")
 }
 
 fn shorten(text: &str, max: usize) -> (String, bool) {

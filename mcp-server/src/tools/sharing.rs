@@ -18,8 +18,7 @@ use crate::nextcloud::shares::{
 };
 use crate::nextcloud::NcError;
 
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
+use super::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

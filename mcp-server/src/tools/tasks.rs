@@ -2,8 +2,6 @@
 //! `tasks:write`). Tasks live in calendars that hold VTODO (the Nextcloud Tasks app's lists);
 //! tasks_list names them, so a token with only the tasks scopes needs no calendar tool.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use mcp_shared::Scope;
 use rmcp::handler::server::common::{schema_for_output, schema_for_type};
@@ -23,8 +21,7 @@ use crate::nextcloud::tasks::{
 use crate::nextcloud::vobject::random_uid;
 use crate::nextcloud::{unquote_etag, NcError, Session};
 
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
+use super::paging::{encode_cursor, DEFAULT_LIMIT, MAX_LIMIT};
 /// Descriptions in lists are cut to this many characters.
 const LIST_DESCRIPTION_CHARS: usize = 1000;
 
@@ -381,16 +378,8 @@ fn pick_calendar(calendars: &[TaskCalendar], id: &str) -> Result<TaskCalendar, T
         })
 }
 
-fn encode_cursor(key: &SortKey) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
-}
-
 fn decode_cursor(cursor: &str) -> Result<SortKey, ToolError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| invalid("cursor is not one tasks_list returned"))
+    super::paging::decode_cursor(cursor, "cursor is not one tasks_list returned")
 }
 
 /// Whether `task` matches the text `query` (already lower-cased).

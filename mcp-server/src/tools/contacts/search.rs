@@ -1,8 +1,6 @@
 //! contacts_search: by name or e-mail, or by phone number, sorted by name and paged with a
 //! cursor.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use rmcp::model::JsonObject;
 use serde::{Deserialize, Serialize};
 
@@ -16,8 +14,7 @@ use crate::nextcloud::cards::{
 use crate::tools::{parse_args, ToolContext, ToolError, ToolResult};
 
 /// Contacts per contacts_search page: default and most.
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
+use crate::tools::paging::{DEFAULT_LIMIT, MAX_LIMIT};
 /// Most matching cards per address book contacts_search sorts (sabre has no order or offset,
 /// so every match is fetched — only the fields a summary shows — and paged here).
 const MAX_SCAN: usize = 2000;
@@ -38,17 +35,14 @@ pub(super) struct SortKey(
 );
 
 pub(super) fn encode_cursor(key: &SortKey) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
+    crate::tools::paging::encode_cursor(key)
 }
 
 pub(super) fn decode_cursor(cursor: &str) -> Result<SortKey, ToolError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor.trim())
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| {
-            invalid("cursor is not one contacts_search gave; leave it out to start over")
-        })
+    crate::tools::paging::decode_cursor(
+        cursor,
+        "cursor is not one contacts_search gave; leave it out to start over",
+    )
 }
 
 /// Whether a contact's name or one of its e-mail addresses contains `query` (lower case).
