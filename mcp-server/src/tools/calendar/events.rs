@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::args::{CreateEventArgs, DeleteEventArgs, ListEventsArgs, UpdateEventArgs};
 use super::parse::{
-    invalid, non_blank, parse_moment, parse_range_bound, reminders_of, span_from_args,
-    span_in_zone, truncate_chars,
+    invalid, non_blank, parse_moment, parse_range, reminders_of, span_from_args, span_in_zone,
+    truncate_chars,
 };
 use crate::nextcloud::caldav::CALENDARS;
 use crate::nextcloud::events::{
@@ -34,14 +34,7 @@ pub(super) fn event_json(data: &str, uid: &str, calendar: &str, etag: Option<&st
             .into_iter()
             .find(|e| e.text("UID").as_deref() == Some(uid) && e.prop("RECURRENCE-ID").is_none())
     });
-    let mut value = event
-        .as_ref()
-        .and_then(summarize_event)
-        .and_then(|s| serde_json::to_value(s).ok())
-        .unwrap_or_else(|| json!({"uid": uid}));
-    value["calendar_id"] = json!(calendar);
-    value["etag"] = json!(etag);
-    value
+    summary_json(event.as_ref(), uid, calendar, etag)
 }
 
 pub(super) async fn calendar_list_events(
@@ -49,17 +42,12 @@ pub(super) async fn calendar_list_events(
     ctx: &ToolContext<'_>,
 ) -> ToolResult {
     let a: ListEventsArgs = parse_args(args)?;
-    let start = parse_range_bound(&a.start, "start")?;
-    let end = parse_range_bound(&a.end, "end")?;
-    if end <= start {
-        return Err(invalid("end must be after start"));
-    }
-    if end - start > Duration::days(MAX_RANGE_DAYS) {
-        return Err(invalid(format!(
-            "the range may be at most {MAX_RANGE_DAYS} days; ask for several smaller \
-             ranges"
-        )));
-    }
+    let (start, end) = parse_range(
+        &a.start,
+        &a.end,
+        MAX_RANGE_DAYS,
+        "; ask for several smaller ranges",
+    )?;
     let dav = ctx.session().await?;
     let calendar_ids: Vec<String> = match a.calendar_id.as_deref().map(str::trim) {
         Some(id) if !id.is_empty() => vec![id.to_owned()],
@@ -311,6 +299,18 @@ pub(super) async fn calendar_update_event(
     Ok(value)
 }
 
+/// What the event tools answer for `event` (or, when it cannot be summarised, its uid), with
+/// the calendar and the new etag.
+fn summary_json(event: Option<&Component>, uid: &str, calendar: &str, etag: Option<&str>) -> Value {
+    let mut value = event
+        .and_then(summarize_event)
+        .and_then(|s| serde_json::to_value(s).ok())
+        .unwrap_or_else(|| json!({"uid": uid}));
+    value["calendar_id"] = json!(calendar);
+    value["etag"] = json!(etag);
+    value
+}
+
 /// Summary JSON for the edited occurrence `occurrence` of series `uid` in `data`.
 fn occurrence_json(
     data: &str,
@@ -327,14 +327,7 @@ fn occurrence_json(
                     .is_some_and(|rid| rid == occurrence.recurrence_id)
         })
     });
-    let mut value = event
-        .as_ref()
-        .and_then(summarize_event)
-        .and_then(|s| serde_json::to_value(s).ok())
-        .unwrap_or_else(|| json!({"uid": uid}));
-    value["calendar_id"] = json!(calendar);
-    value["etag"] = json!(etag);
-    value
+    summary_json(event.as_ref(), uid, calendar, etag)
 }
 
 pub(super) async fn calendar_delete_event(

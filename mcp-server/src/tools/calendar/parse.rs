@@ -14,6 +14,27 @@ pub(super) fn invalid(message: impl Into<String>) -> ToolError {
 }
 
 /// A range bound: RFC 3339 date-time, or a date meaning midnight UTC.
+/// A time range from `start` and `end` (see [`parse_range_bound`]): `end` after `start`, at
+/// most `max_days` long (`advice` is added to that refusal).
+pub(super) fn parse_range(
+    start: &str,
+    end: &str,
+    max_days: i64,
+    advice: &str,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ToolError> {
+    let start = parse_range_bound(start, "start")?;
+    let end = parse_range_bound(end, "end")?;
+    if end <= start {
+        return Err(invalid("end must be after start"));
+    }
+    if end - start > chrono::Duration::days(max_days) {
+        return Err(invalid(format!(
+            "the range may be at most {max_days} days{advice}"
+        )));
+    }
+    Ok((start, end))
+}
+
 pub fn parse_range_bound(value: &str, what: &str) -> Result<DateTime<Utc>, ToolError> {
     let value = value.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {

@@ -1,13 +1,12 @@
 //! The scheduling tools, which reach other people or their calendars: inviting attendees
 //! and asking for free/busy times.
 
-use chrono::Duration;
 use rmcp::model::JsonObject;
 use serde_json::json;
 
 use super::args::{FreeBusyArgs, SetAttendeesArgs};
 use super::events::event_json;
-use super::parse::{invalid, non_blank, parse_range_bound};
+use super::parse::{invalid, non_blank, parse_range};
 use super::FreeBusyAnswer;
 use crate::nextcloud::caldav::CALENDARS;
 use crate::nextcloud::events::{plausible_email, set_attendees_data, Invitee, Organizer};
@@ -107,16 +106,7 @@ pub(super) async fn calendar_freebusy(
     ctx: &ToolContext<'_>,
 ) -> ToolResult {
     let a: FreeBusyArgs = parse_args(args)?;
-    let start = parse_range_bound(&a.start, "start")?;
-    let end = parse_range_bound(&a.end, "end")?;
-    if end <= start {
-        return Err(invalid("end must be after start"));
-    }
-    if end - start > Duration::days(MAX_FREEBUSY_DAYS) {
-        return Err(invalid(format!(
-            "the range may be at most {MAX_FREEBUSY_DAYS} days"
-        )));
-    }
+    let (start, end) = parse_range(&a.start, &a.end, MAX_FREEBUSY_DAYS, "")?;
     let user = ctx.user().await?;
     let own = user.email.filter(|e| plausible_email(e)).ok_or_else(|| {
         invalid(
